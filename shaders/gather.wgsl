@@ -1,0 +1,42 @@
+// gather.wgsl: gather rows of a resident dataset by an index buffer, so a
+// shuffled mini-batch is assembled on the GPU.
+//
+// Bindings (group 0):
+//   0 p    uniform  GatherParams { rows, cols, idx_offset, src_rows }
+//   1 idx  storage  read        (idx_offset + rows) u32 row indices into src
+//   2 src  storage  read        (src_rows, cols) f32
+//   3 out  storage  read_write  (rows, cols) f32
+//
+// Entry point gather_rows: out[r, c] = src[idx[idx_offset + r], c]; an index
+// past src_rows gives a zero row rather than reading out of bounds (the host
+// validates indices; this only keeps a bad one harmless).
+// Workgroup 64; dispatch ceil(rows * cols / 64) workgroups folded into 2-D.
+
+struct GatherParams {
+    rows: u32,
+    cols: u32,
+    idx_offset: u32,
+    src_rows: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: GatherParams;
+@group(0) @binding(1) var<storage, read> idx: array<u32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * p.cols) {
+        return;
+    }
+    let r = i / p.cols;
+    let c = i % p.cols;
+    let s = idx[p.idx_offset + r];
+    var v = 0.0;
+    if (s < p.src_rows) {
+        v = src[s * p.cols + c];
+    }
+    out[i] = v;
+}

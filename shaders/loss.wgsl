@@ -1,0 +1,82 @@
+// loss.wgsl: reconstruction losses and their gradients.
+//
+// Bindings (group 0):
+//   0 p       uniform  LossParams { rows, cols, kind, scale }
+//   1 pred    storage  read        (rows, cols): the output y (MSE) or logits z (BCE)
+//   2 target  storage  read        (rows, cols)
+//   3 out     storage  read_write  (rows, cols) for loss_grad, (rows) for row_loss
+//
+// kind 0, MSE:                 l = (y - t)^2                 dl/dy = 2 (y - t)
+// kind 1, BCE on logits:       l = softplus(z) - z t         dl/dz = sigmoid(z) - t
+//   softplus(z) = max(z, 0) + log1p(exp(-|z|)) never overflows, so the loss
+//   and gradient stay finite for |z| = 100 and beyond.
+//
+// Entry points:
+//   loss_grad  out[i] = scale * dl/dpred(i); workgroup 64, ceil(n / 64) workgroups
+//              folded into 2-D. scale = 1 / (rows * cols) for a mean over elements.
+//   row_loss   out[r] = scale * sum_j l(r, j): per-sample loss, the anomaly score
+//              with scale = 1 / cols; one workgroup of 256 per row, folded.
+
+struct LossParams {
+    rows: u32,
+    cols: u32,
+    kind: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: LossParams;
+@group(0) @binding(1) var<storage, read> pred: array<f32>;
+@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> red: array<f32, 256>;
+
+fn element_loss(z: f32, t: f32) -> f32 {
+    if (p.kind == 1u) {
+        return softplus(z) - z * t;
+    }
+    let d = z - t;
+    return d * d;
+}
+
+@compute @workgroup_size(64)
+fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * p.cols) {
+        return;
+    }
+    let z = pred[i];
+    let t = target[i];
+    var g: f32;
+    if (p.kind == 1u) {
+        g = sigmoid(z) - t;
+    } else {
+        g = 2.0 * (z - t);
+    }
+    out[i] = p.scale * g;
+}
+
+@compute @workgroup_size(256)
+fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let row = flat_workgroup(wid, nwg);
+    var acc = 0.0;
+    if (row < p.rows) {
+        let base = row * p.cols;
+        for (var j = lid; j < p.cols; j += 256u) {
+            acc += element_loss(pred[base + j], target[base + j]);
+        }
+    }
+    red[lid] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            red[lid] += red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < p.rows) {
+        out[row] = p.scale * red[0];
+    }
+}

@@ -1,0 +1,158 @@
+// optim.wgsl: optimizer updates over a whole parameter arena in one dispatch,
+// with the step counter, learning-rate schedule and gradient clipping kept on
+// the GPU so that a training step writes nothing from the host.
+//
+// Bindings (group 0):
+//   0 p      uniform  OptimParams (hyper-parameters, fixed for a run)
+//   1 state  storage  read_write  OptState (t, lr_t, bias corrections, grad scale)
+//   2 gsq    storage  read        (1+) f32: gsq[0] = sum of squared gradients,
+//                                 read by tick when clip_norm > 0
+//   3 param  storage  read_write  (n) f32
+//   4 grad   storage  read        (n) f32
+//   5 m      storage  read_write  (n) f32: first moment / momentum buffer
+//   6 v      storage  read_write  (n) f32: second moment / RMSprop square average
+//
+// Entry points:
+//   tick    one invocation: t += 1, then lr_t from the schedule, the Adam bias
+//           corrections 1 - beta^t, and the clipping factor min(1, clip / ||g||).
+//           Dispatch (1, 1, 1) before update.
+//   update  workgroup 64, ceil(n / 64) workgroups folded into 2-D. With
+//           g = grad * grad_scale:
+//     kind 0 SGD       g += wd p;  p -= lr g
+//     kind 1 momentum  g += wd p;  m = mu m + g;  p -= lr (nesterov ? g + mu m : m)
+//     kind 2 Adam      g += wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+//                      p -= lr (m / bc1) / (sqrt(v / bc2) + eps)
+//     kind 3 AdamW     Adam moments on g;  p -= lr ((m / bc1) / (sqrt(v / bc2) + eps) + wd p)
+//     kind 4 RMSprop   g += wd p;  v = a v + (1-a) g^2;  p -= lr g / (sqrt(v) + eps)
+//   (mu and a are beta1 and beta2; the formulas are PyTorch's.)
+//
+// Schedules (p.schedule), at step t >= 1:
+//   0 constant  lr
+//   1 step      lr * gamma^floor((t - 1) / step_size)
+//   2 cosine    min_lr + (lr - min_lr) (1 + cos(pi min(t - 1, total) / total)) / 2
+//   and warm-up on top of any: for t <= warmup, lr_t *= t / warmup.
+
+struct OptimParams {
+    n: u32,
+    kind: u32,
+    nesterov: u32,
+    schedule: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    clip_norm: f32,
+    warmup: u32,
+    total_steps: u32,
+    step_size: u32,
+    gamma: f32,
+    min_lr: f32,
+    _pad: u32,
+}
+
+struct OptState {
+    t: u32,
+    lr: f32,
+    bc1: f32,
+    bc2: f32,
+    grad_scale: f32,
+    grad_norm: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: OptimParams;
+@group(0) @binding(1) var<storage, read_write> state: OptState;
+@group(0) @binding(2) var<storage, read> gsq: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param: array<f32>;
+@group(0) @binding(4) var<storage, read> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> m: array<f32>;
+@group(0) @binding(6) var<storage, read_write> v: array<f32>;
+
+const PI: f32 = 3.141592653589793;
+
+@compute @workgroup_size(1)
+fn tick() {
+    let t = state.t + 1u;
+    state.t = t;
+    let tf = f32(t);
+    var lr = p.lr;
+    switch p.schedule {
+        case 1u: {
+            lr = p.lr * pow(p.gamma, f32((t - 1u) / max(p.step_size, 1u)));
+        }
+        case 2u: {
+            let total = max(p.total_steps, 1u);
+            let progress = f32(min(t - 1u, total)) / f32(total);
+            lr = p.min_lr + (p.lr - p.min_lr) * 0.5 * (1.0 + cos(PI * progress));
+        }
+        default: {}
+    }
+    if (p.warmup > 0u && t <= p.warmup) {
+        lr *= tf / f32(p.warmup);
+    }
+    state.lr = lr;
+    // pow(beta, t) underflows to 0 for large t, leaving the corrections at 1.
+    state.bc1 = 1.0 - pow(p.beta1, tf);
+    state.bc2 = 1.0 - pow(p.beta2, tf);
+    var scale = 1.0;
+    var norm = 0.0;
+    if (p.clip_norm > 0.0) {
+        norm = sqrt(gsq[0]);
+        if (norm > p.clip_norm) {
+            scale = p.clip_norm / (norm + 1e-6);
+        }
+    }
+    state.grad_norm = norm;
+    state.grad_scale = scale;
+}
+
+@compute @workgroup_size(64)
+fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    let lr = state.lr;
+    var w = param[i];
+    var g = grad[i] * state.grad_scale;
+    switch p.kind {
+        case 1u: {
+            g += p.weight_decay * w;
+            let mi = p.beta1 * m[i] + g;
+            m[i] = mi;
+            if (p.nesterov != 0u) {
+                w -= lr * (g + p.beta1 * mi);
+            } else {
+                w -= lr * mi;
+            }
+        }
+        case 2u, 3u: {
+            if (p.kind == 2u) {
+                g += p.weight_decay * w;
+            }
+            let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+            let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            var step = (mi / state.bc1) / (sqrt(vi / state.bc2) + p.eps);
+            if (p.kind == 3u) {
+                step += p.weight_decay * w;
+            }
+            w -= lr * step;
+        }
+        case 4u: {
+            g += p.weight_decay * w;
+            let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+            v[i] = vi;
+            w -= lr * g / (sqrt(vi) + p.eps);
+        }
+        default: {
+            g += p.weight_decay * w;
+            w -= lr * g;
+        }
+    }
+    param[i] = w;
+}

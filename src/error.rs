@@ -1,0 +1,61 @@
+//! One error type for the whole crate. Variants carry the op and the shapes
+//! involved, so a message says what went wrong and where.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no usable GPU adapter: {0}")]
+    NoAdapter(String),
+
+    #[error("could not open a device on adapter '{adapter}': {message}")]
+    RequestDevice { adapter: String, message: String },
+
+    #[error("GPU validation error in {op}: {message}")]
+    Validation { op: String, message: String },
+
+    #[error("GPU out of memory in {op}: reduce the batch size or the model width")]
+    OutOfMemory { op: String },
+
+    #[error("GPU internal error in {op}: {message}")]
+    Internal { op: String, message: String },
+
+    #[error("the GPU device was lost ({reason}): {message}")]
+    DeviceLost { reason: String, message: String },
+
+    #[error("{op}: {detail}")]
+    Shape { op: &'static str, detail: String },
+
+    #[error(
+        "{op}: {what} needs {bytes} bytes but adapter '{adapter}' allows at most {limit} bytes \
+         per {limit_name}; use a smaller batch or model, or a GPU with a larger limit"
+    )]
+    TooLarge {
+        op: &'static str,
+        what: String,
+        bytes: u64,
+        limit: u64,
+        limit_name: &'static str,
+        adapter: String,
+    },
+
+    #[error("reading a buffer back from the GPU failed: {0}")]
+    Readback(String),
+
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+impl Error {
+    pub(crate) fn shape(op: &'static str, detail: impl Into<String>) -> Self {
+        Error::Shape {
+            op,
+            detail: detail.into(),
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The GPU context: which adapter, which device, and how wgpu's failures come
+//! back as `Result`s.
+//!
+//! Adapter choice: a hardware GPU first (discrete, then integrated, then
+//! virtual), a software rasterizer (lavapipe, WARP) last with a warning.
+//! `WGAE_ADAPTER=<part of the name>` and `WGAE_BACKEND=vulkan|metal|dx12|gl`
+//! override it. The device is opened with the adapter's own limits rather than
+//! WebGPU's 128/256 MiB defaults, and with subgroups, shader-f16 and timestamp
+//! queries where the adapter has them.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::gpu::kernels::KernelCache;
+
+/// How to pick an adapter. [`ContextOptions::from_env`] reads `WGAE_ADAPTER`
+/// and `WGAE_BACKEND`.
+#[derive(Clone, Debug, Default)]
+pub struct ContextOptions {
+    /// Case-insensitive part of the adapter name that must match.
+    pub adapter: Option<String>,
+    /// Restrict to these backends (all when `None`).
+    pub backends: Option<wgpu::Backends>,
+}
+
+impl ContextOptions {
+    pub fn from_env() -> Result<Self> {
+        let adapter = std::env::var("WGAE_ADAPTER")
+            .ok()
+            .filter(|s| !s.trim().is_empty());
+        let backends = match std::env::var("WGAE_BACKEND") {
+            Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
+            _ => None,
+        };
+        Ok(Self { adapter, backends })
+    }
+}
+
+/// Parses `vulkan|metal|dx12|gl` (several may be joined with commas).
+pub fn parse_backend(s: &str) -> Result<wgpu::Backends> {
+    let mut out = wgpu::Backends::empty();
+    for part in s.split(',') {
+        out |= match part.trim().to_ascii_lowercase().as_str() {
+            "vulkan" | "vk" => wgpu::Backends::VULKAN,
+            "metal" | "mtl" => wgpu::Backends::METAL,
+            "dx12" | "d3d12" => wgpu::Backends::DX12,
+            "gl" | "gles" | "opengl" => wgpu::Backends::GL,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "WGAE_BACKEND: unknown backend '{other}' (expected vulkan, metal, dx12 or gl)"
+                )))
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// What `wgae info` prints about one adapter.
+#[derive(Clone, Debug)]
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+}
+
+impl AdapterSummary {
+    pub fn is_software(&self) -> bool {
+        is_software(&self.info)
+    }
+}
+
+/// A software rasterizer: lavapipe/llvmpipe, SwiftShader, WARP.
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    let name = info.name.to_ascii_lowercase();
+    info.device_type == wgpu::DeviceType::Cpu
+        || [
+            "llvmpipe",
+            "lavapipe",
+            "swiftshader",
+            "warp",
+            "basic render",
+        ]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// Lower is better: hardware before software, discrete before integrated, and
+/// native APIs before GL.
+fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let ty = if is_software(info) {
+        4
+    } else {
+        match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Other => 3,
+            wgpu::DeviceType::Cpu => 4,
+        }
+    };
+    let api = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (ty, api)
+}
+
+fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends.unwrap_or(wgpu::Backends::all());
+    wgpu::Instance::new(desc)
+}
+
+fn summarize(adapter: &wgpu::Adapter) -> AdapterSummary {
+    AdapterSummary {
+        info: adapter.get_info(),
+        limits: adapter.limits(),
+        features: adapter.features(),
+    }
+}
+
+/// Every adapter wgpu can see, best first, and the index of the one
+/// [`GpuContext::with_options`] would use (None if the options match none).
+pub fn list_adapters(opts: &ContextOptions) -> (Vec<AdapterSummary>, Option<usize>) {
+    let inst = instance(opts.backends);
+    let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    let summaries: Vec<AdapterSummary> = adapters.iter().map(summarize).collect();
+    let chosen = summaries.iter().position(|s| matches(opts, &s.info));
+    (summaries, chosen)
+}
+
+fn matches(opts: &ContextOptions, info: &wgpu::AdapterInfo) -> bool {
+    match &opts.adapter {
+        Some(want) => info
+            .name
+            .to_ascii_lowercase()
+            .contains(&want.to_ascii_lowercase()),
+        None => true,
+    }
+}
+
+/// Optional features wgae uses when present.
+fn wanted_features(available: wgpu::Features) -> wgpu::Features {
+    let wanted =
+        wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+    wanted & available
+}
+
+type SharedError = Arc<Mutex<Option<Error>>>;
+type SharedLoss = Arc<Mutex<Option<(String, String)>>>;
+
+/// A device and queue, the adapter they came from, and the pipeline cache.
+/// Cheap to share by reference; every op takes `&GpuContext`.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    /// First error reported outside an error scope.
+    uncaptured: SharedError,
+    /// Reason and message once the device is lost.
+    lost: SharedLoss,
+    pub(crate) kernels: KernelCache,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.info.name)
+            .field("backend", &self.info.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GpuContext {
+    /// The best adapter, honouring `WGAE_ADAPTER` and `WGAE_BACKEND`.
+    pub fn new() -> Result<Self> {
+        Self::with_options(&ContextOptions::from_env()?)
+    }
+
+    pub fn with_options(opts: &ContextOptions) -> Result<Self> {
+        let inst = instance(opts.backends);
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        if adapters.is_empty() {
+            return Err(Error::NoAdapter(
+                "wgpu found no adapter on any backend. Install a GPU driver, or Mesa's \
+                 software Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
+                    .into(),
+            ));
+        }
+        adapters.sort_by_key(|a| rank(&a.get_info()));
+        let names: Vec<String> = adapters
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                format!("{} ({:?})", i.name, i.backend)
+            })
+            .collect();
+        let adapter = adapters
+            .into_iter()
+            .find(|a| matches(opts, &a.get_info()))
+            .ok_or_else(|| {
+                Error::NoAdapter(format!(
+                    "no adapter name contains '{}'; available: {}",
+                    opts.adapter.as_deref().unwrap_or(""),
+                    names.join(", ")
+                ))
+            })?;
+        let info = adapter.get_info();
+        if is_software(&info) {
+            tracing::warn!(
+                adapter = %info.name,
+                "using a software adapter: correct but slow; no hardware GPU was found"
+            );
+        }
+        let features = wanted_features(adapter.features());
+        let (device, queue) = open_device(&adapter, features)?;
+        Ok(Self::assemble(device, queue, info, true))
+    }
+
+    /// Wraps a device and queue the caller already owns (embedding wgae in
+    /// another wgpu program). wgae leaves the caller's uncaptured-error and
+    /// device-lost handlers alone and catches its own errors with error scopes.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
+        let info = device.adapter_info();
+        Ok(Self::assemble(device, queue, info, false))
+    }
+
+    fn assemble(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        own_handlers: bool,
+    ) -> Self {
+        let uncaptured: SharedError = Arc::new(Mutex::new(None));
+        let lost: SharedLoss = Arc::new(Mutex::new(None));
+        if own_handlers {
+            let slot = uncaptured.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                tracing::error!(error = %e, "uncaptured wgpu error");
+                let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if s.is_none() {
+                    *s = Some(convert_error("GPU work", e));
+                }
+            }));
+            let slot = lost.clone();
+            device.set_device_lost_callback(move |reason, message| {
+                // Dropping the device at exit is not a failure worth reporting.
+                if reason == wgpu::DeviceLostReason::Destroyed {
+                    return;
+                }
+                tracing::error!(?reason, %message, "GPU device lost");
+                let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+                *s = Some((format!("{reason:?}"), message));
+            });
+        }
+        let limits = device.limits();
+        let features = device.features();
+        tracing::info!(
+            adapter = %info.name,
+            backend = ?info.backend,
+            max_storage_binding = limits.max_storage_buffer_binding_size,
+            "GPU context ready"
+        );
+        Self {
+            kernels: KernelCache::default(),
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            uncaptured,
+            lost,
+        }
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn adapter_name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.features
+    }
+
+    pub fn is_software(&self) -> bool {
+        is_software(&self.info)
+    }
+
+    /// Returns (and clears) an error reported outside any error scope; reports
+    /// the loss of the device every time, since it is permanent.
+    pub fn check(&self) -> Result<()> {
+        if let Some((reason, message)) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        {
+            return Err(Error::DeviceLost { reason, message });
+        }
+        match self
+            .uncaptured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` inside validation, out-of-memory and internal error scopes and
+    /// turns anything they catch into an `Err` naming `op`.
+    pub fn scoped<T>(&self, op: &str, f: impl FnOnce() -> T) -> Result<T> {
+        self.check()?;
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let errors = [
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+            pollster::block_on(internal.pop()),
+        ];
+        if let Some(e) = errors.into_iter().flatten().next() {
+            return Err(convert_error(op, e));
+        }
+        self.check()?;
+        Ok(out)
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Internal {
+                op: "device poll".into(),
+                message: e.to_string(),
+            })?;
+        self.check()
+    }
+
+    /// Checks that one storage binding of `bytes` fits this adapter.
+    pub fn check_binding_size(&self, op: &'static str, what: &str, bytes: u64) -> Result<()> {
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if bytes > limit {
+            return Err(Error::TooLarge {
+                op,
+                what: what.to_string(),
+                bytes,
+                limit,
+                limit_name: "storage buffer binding",
+                adapter: self.info.name.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn open_device(
+    adapter: &wgpu::Adapter,
+    features: wgpu::Features,
+) -> Result<(wgpu::Device, wgpu::Queue)> {
+    let info = adapter.get_info();
+    let full = adapter.limits();
+    let desc = |limits: wgpu::Limits| wgpu::DeviceDescriptor {
+        label: Some("wgae"),
+        required_features: features,
+        required_limits: limits,
+        experimental_features: wgpu::ExperimentalFeatures::disabled(),
+        memory_hints: wgpu::MemoryHints::Performance,
+        trace: wgpu::Trace::Off,
+    };
+    match pollster::block_on(adapter.request_device(&desc(full.clone()))) {
+        Ok(pair) => Ok(pair),
+        Err(first) => {
+            // Some drivers refuse their own full limit set; fall back to the
+            // downlevel defaults with the limits wgae cares about raised.
+            tracing::warn!(error = %first, "device with the adapter's full limits refused; retrying");
+            let mut limits = wgpu::Limits::downlevel_defaults();
+            limits.max_buffer_size = full.max_buffer_size;
+            limits.max_storage_buffer_binding_size = full.max_storage_buffer_binding_size;
+            limits.max_compute_workgroup_storage_size = full.max_compute_workgroup_storage_size;
+            limits.max_compute_invocations_per_workgroup =
+                full.max_compute_invocations_per_workgroup;
+            limits.max_compute_workgroup_size_x = full.max_compute_workgroup_size_x;
+            limits.max_compute_workgroup_size_y = full.max_compute_workgroup_size_y;
+            limits.max_storage_buffers_per_shader_stage = full.max_storage_buffers_per_shader_stage;
+            pollster::block_on(adapter.request_device(&desc(limits))).map_err(|e| {
+                Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    message: e.to_string(),
+                }
+            })
+        }
+    }
+}
+
+pub(crate) fn convert_error(op: &str, e: wgpu::Error) -> Error {
+    match e {
+        wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory { op: op.to_string() },
+        wgpu::Error::Validation { description, .. } => Error::Validation {
+            op: op.to_string(),
+            message: description,
+        },
+        wgpu::Error::Internal { description, .. } => Error::Internal {
+            op: op.to_string(),
+            message: description,
+        },
+    }
+}

@@ -1,0 +1,240 @@
+//! The one registry of kernels: every WGSL file in `shaders/`, loaded with
+//! `include_str!`, every entry point with its specialization, and the cache
+//! that builds each pipeline once per context.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::Result;
+use crate::gpu::context::GpuContext;
+
+/// Prepended to every kernel module: shared helpers and activation functions.
+pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// Every kernel file in `shaders/` (besides the prelude), by name.
+pub const SHADER_FILES: &[(&str, &str)] = &[
+    ("matmul", include_str!("../../shaders/matmul.wgsl")),
+    (
+        "elementwise",
+        include_str!("../../shaders/elementwise.wgsl"),
+    ),
+    ("softmax", include_str!("../../shaders/softmax.wgsl")),
+    ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    ("loss", include_str!("../../shaders/loss.wgsl")),
+    ("penalty", include_str!("../../shaders/penalty.wgsl")),
+    ("optim", include_str!("../../shaders/optim.wgsl")),
+    ("rng", include_str!("../../shaders/rng.wgsl")),
+    ("gather", include_str!("../../shaders/gather.wgsl")),
+];
+
+/// The full WGSL text of a module: the prelude, then the file.
+pub fn module_source(file: &str) -> Option<String> {
+    SHADER_FILES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, src)| format!("{COMMON}\n{src}"))
+}
+
+/// A kernel: one entry point of one file, with its override constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    Matmul { trans_a: bool, trans_b: bool },
+    ActForward,
+    ActBackward,
+    Axpby,
+    Fill,
+    SoftmaxForward,
+    SoftmaxBackward,
+    ColSum,
+    ReducePartial,
+    ReduceFinal,
+    LossGrad,
+    RowLoss,
+    L1Grad,
+    KlGrad,
+    KlLoss,
+    OptimTick,
+    OptimUpdate,
+    FillUniform,
+    FillNormal,
+    DropoutMask,
+    GatherRows,
+}
+
+impl Kernel {
+    /// Every kernel, every specialization.
+    pub const ALL: &'static [Kernel] = &[
+        Kernel::Matmul {
+            trans_a: false,
+            trans_b: false,
+        },
+        Kernel::Matmul {
+            trans_a: true,
+            trans_b: false,
+        },
+        Kernel::Matmul {
+            trans_a: false,
+            trans_b: true,
+        },
+        Kernel::Matmul {
+            trans_a: true,
+            trans_b: true,
+        },
+        Kernel::ActForward,
+        Kernel::ActBackward,
+        Kernel::Axpby,
+        Kernel::Fill,
+        Kernel::SoftmaxForward,
+        Kernel::SoftmaxBackward,
+        Kernel::ColSum,
+        Kernel::ReducePartial,
+        Kernel::ReduceFinal,
+        Kernel::LossGrad,
+        Kernel::RowLoss,
+        Kernel::L1Grad,
+        Kernel::KlGrad,
+        Kernel::KlLoss,
+        Kernel::OptimTick,
+        Kernel::OptimUpdate,
+        Kernel::FillUniform,
+        Kernel::FillNormal,
+        Kernel::DropoutMask,
+        Kernel::GatherRows,
+    ];
+
+    pub fn file(self) -> &'static str {
+        match self {
+            Kernel::Matmul { .. } => "matmul",
+            Kernel::ActForward | Kernel::ActBackward | Kernel::Axpby | Kernel::Fill => {
+                "elementwise"
+            }
+            Kernel::SoftmaxForward | Kernel::SoftmaxBackward => "softmax",
+            Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal => "reduce",
+            Kernel::LossGrad | Kernel::RowLoss => "loss",
+            Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
+            Kernel::OptimTick | Kernel::OptimUpdate => "optim",
+            Kernel::FillUniform | Kernel::FillNormal | Kernel::DropoutMask => "rng",
+            Kernel::GatherRows => "gather",
+        }
+    }
+
+    pub fn entry(self) -> &'static str {
+        match self {
+            Kernel::Matmul { .. } => "main",
+            Kernel::ActForward => "act_forward",
+            Kernel::ActBackward => "act_backward",
+            Kernel::Axpby => "axpby",
+            Kernel::Fill => "fill",
+            Kernel::SoftmaxForward => "softmax_forward",
+            Kernel::SoftmaxBackward => "softmax_backward",
+            Kernel::ColSum => "col_sum",
+            Kernel::ReducePartial => "reduce_partial",
+            Kernel::ReduceFinal => "reduce_final",
+            Kernel::LossGrad => "loss_grad",
+            Kernel::RowLoss => "row_loss",
+            Kernel::L1Grad => "l1_grad",
+            Kernel::KlGrad => "kl_grad",
+            Kernel::KlLoss => "kl_loss",
+            Kernel::OptimTick => "tick",
+            Kernel::OptimUpdate => "update",
+            Kernel::FillUniform => "fill_uniform",
+            Kernel::FillNormal => "fill_normal",
+            Kernel::DropoutMask => "dropout_mask",
+            Kernel::GatherRows => "gather_rows",
+        }
+    }
+
+    /// Pipeline-overridable constants for this specialization.
+    pub fn constants(self) -> Vec<(&'static str, f64)> {
+        match self {
+            Kernel::Matmul { trans_a, trans_b } => vec![
+                ("TRANS_A", f64::from(u8::from(trans_a))),
+                ("TRANS_B", f64::from(u8::from(trans_b))),
+            ],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Shader modules and pipelines, built on first use and kept for the life of
+/// the context.
+#[derive(Default)]
+pub struct KernelCache {
+    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<Kernel, wgpu::ComputePipeline>>,
+    dummy: Mutex<Option<crate::gpu::GpuTensor>>,
+}
+
+impl GpuContext {
+    /// The pipeline of `kernel`, built once and cached.
+    pub fn pipeline(&self, kernel: Kernel) -> Result<wgpu::ComputePipeline> {
+        if let Some(p) = self.kernels.pipelines.lock().unwrap().get(&kernel) {
+            return Ok(p.clone());
+        }
+        let module = self.module(kernel.file())?;
+        let constants = kernel.constants();
+        let label = format!("{}::{}", kernel.file(), kernel.entry());
+        let pipeline = self.scoped(&format!("building pipeline {label}"), || {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(kernel.entry()),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        // Every kernel writes its workgroup memory before reading it.
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+        })?;
+        self.kernels
+            .pipelines
+            .lock()
+            .unwrap()
+            .insert(kernel, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    fn module(&self, file: &'static str) -> Result<wgpu::ShaderModule> {
+        if let Some(m) = self.kernels.modules.lock().unwrap().get(file) {
+            return Ok(m.clone());
+        }
+        let source = module_source(file).expect("kernel files are listed in SHADER_FILES");
+        let module = self.scoped(&format!("compiling shaders/{file}.wgsl"), || {
+            self.device
+                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(file),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
+                })
+        })?;
+        self.kernels
+            .modules
+            .lock()
+            .unwrap()
+            .insert(file, module.clone());
+        Ok(module)
+    }
+
+    /// A small zeroed tensor bound where a kernel's optional input is absent.
+    pub(crate) fn dummy(&self) -> Result<crate::gpu::GpuTensor> {
+        let mut slot = self.kernels.dummy.lock().unwrap();
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.zeros("wgae unused input", 4)?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Builds every pipeline now, so that a broken kernel fails at start-up
+    /// rather than in the middle of training.
+    pub fn build_all_pipelines(&self) -> Result<()> {
+        for &k in Kernel::ALL {
+            self.pipeline(k)?;
+        }
+        Ok(())
+    }
+}

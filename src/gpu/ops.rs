@@ -1,0 +1,1185 @@
+//! Ops: a kernel plus its buffers and parameters, checked and turned into a
+//! [`Step`] (pipeline, bind group, workgroup counts) that is built once and
+//! recorded as often as needed. Each builder does the same four things: check
+//! the shapes, write the parameters into a uniform, bind the tensors, and
+//! compute the dispatch size.
+
+use bytemuck::{Pod, Zeroable};
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::Kernel;
+use crate::gpu::tensor::GpuTensor;
+
+/// One ready dispatch.
+#[derive(Debug)]
+pub struct Step {
+    label: String,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+impl Step {
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn workgroups(&self) -> [u32; 3] {
+        self.groups
+    }
+
+    /// Records the dispatch into an open compute pass.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+impl GpuContext {
+    /// Records `steps` in order into one compute pass and submits it. Does not
+    /// wait; use [`GpuContext::wait`] or a read-back for that.
+    pub fn run(&self, steps: &[&Step]) -> Result<()> {
+        self.scoped("submitting GPU work", || {
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgae run"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("wgae run"),
+                    timestamp_writes: None,
+                });
+                for s in steps {
+                    s.record(&mut pass);
+                }
+            }
+            self.queue.submit([enc.finish()]);
+        })
+    }
+
+    /// Runs `steps` and waits for them to finish.
+    pub fn run_wait(&self, steps: &[&Step]) -> Result<()> {
+        self.run(steps)?;
+        self.wait()
+    }
+}
+
+/// Workgroup counts for `groups` workgroups of a 1-D launch, folded into 2-D
+/// when they exceed the per-dimension limit (65,535 in WebGPU).
+pub fn fold(ctx: &GpuContext, op: &'static str, groups: u64) -> Result<[u32; 3]> {
+    let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension.max(1));
+    let groups = groups.max(1);
+    if groups <= max {
+        return Ok([groups as u32, 1, 1]);
+    }
+    let y = groups.div_ceil(max);
+    if y > max {
+        return Err(Error::shape(
+            op,
+            format!("{groups} workgroups exceed the {max} x {max} dispatch limit"),
+        ));
+    }
+    Ok([max as u32, y as u32, 1])
+}
+
+fn u32_dim(op: &'static str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v)
+        .ok()
+        .filter(|&v| v > 0)
+        .ok_or_else(|| Error::shape(op, format!("{what} = {v} must be in 1..=4294967295")))
+}
+
+fn need(op: &'static str, name: &str, t: &GpuTensor, len: usize) -> Result<()> {
+    if t.len() < len {
+        return Err(Error::shape(
+            op,
+            format!("{name} holds {} values but {len} are needed", t.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn product(op: &'static str, a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b)
+        .filter(|&n| n <= u32::MAX as usize)
+        .ok_or_else(|| Error::shape(op, format!("{a} x {b} values overflow 32-bit indexing")))
+}
+
+/// Builds a step: uniform parameters at binding 0, `tensors` at their bindings.
+fn make_step<P: Pod>(
+    ctx: &GpuContext,
+    kernel: Kernel,
+    label: String,
+    params: &P,
+    tensors: &[(u32, &GpuTensor)],
+    groups: [u32; 3],
+) -> Result<Step> {
+    let pipeline = ctx.pipeline(kernel)?;
+    let align = u64::from(ctx.limits().min_storage_buffer_offset_alignment);
+    for (binding, t) in tensors {
+        if t.offset() % align != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{label}: tensor at binding {binding} starts at byte {} which is not a multiple \
+                 of the adapter's storage offset alignment {align}",
+                t.offset()
+            )));
+        }
+    }
+    let bind_group = ctx.scoped(&label, || {
+        let uniform = ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        entries.extend(tensors.iter().map(|(binding, t)| wgpu::BindGroupEntry {
+            binding: *binding,
+            resource: t.binding(),
+        }));
+        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    })?;
+    Ok(Step {
+        label,
+        pipeline,
+        bind_group,
+        groups,
+    })
+}
+
+// ---------------------------------------------------------------- activations
+
+/// Activation functions. Ids match `ACT_*` in shaders/common.wgsl.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Identity,
+    Relu,
+    /// Leaky ReLU with the given negative slope.
+    LeakyRelu(f32),
+    Sigmoid,
+    Tanh,
+    /// GELU in its tanh form (PyTorch's `approximate='tanh'`).
+    Gelu,
+    /// Row-wise softmax.
+    Softmax,
+}
+
+impl Activation {
+    pub(crate) fn id(self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::LeakyRelu(_) => 2,
+            Activation::Sigmoid => 3,
+            Activation::Tanh => 4,
+            Activation::Gelu => 5,
+            Activation::Softmax => 6,
+        }
+    }
+
+    pub(crate) fn alpha(self) -> f32 {
+        match self {
+            Activation::LeakyRelu(a) => a,
+            _ => 0.0,
+        }
+    }
+
+    /// Whether the function acts on each element alone (all but softmax).
+    pub fn is_elementwise(self) -> bool {
+        self != Activation::Softmax
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Gelu => "gelu",
+            Activation::Softmax => "softmax",
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct EwParams {
+    n: u32,
+    kind: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RowParams {
+    rows: u32,
+    cols: u32,
+    _pad: [u32; 2],
+}
+
+fn ew_groups(ctx: &GpuContext, op: &'static str, n: usize) -> Result<[u32; 3]> {
+    fold(ctx, op, (n as u64).div_ceil(64))
+}
+
+/// `out = f(x)` over a (rows, cols) tensor; softmax acts on each row.
+pub fn act_forward(
+    ctx: &GpuContext,
+    act: Activation,
+    rows: usize,
+    cols: usize,
+    x: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "act_forward";
+    let n = product(OP, rows, cols)?;
+    need(OP, "x", x, n)?;
+    need(OP, "out", out, n)?;
+    let label = format!("{OP}({}, {rows}x{cols})", act.name());
+    if act == Activation::Softmax {
+        let p = RowParams {
+            rows: u32_dim(OP, "rows", rows)?,
+            cols: u32_dim(OP, "cols", cols)?,
+            _pad: [0; 2],
+        };
+        let groups = fold(ctx, OP, rows as u64)?;
+        return make_step(
+            ctx,
+            Kernel::SoftmaxForward,
+            label,
+            &p,
+            &[(1, x), (3, out)],
+            groups,
+        );
+    }
+    let p = EwParams {
+        n: u32_dim(OP, "n", n)?,
+        kind: act.id(),
+        alpha: act.alpha(),
+        beta: 0.0,
+    };
+    make_step(
+        ctx,
+        Kernel::ActForward,
+        label,
+        &p,
+        &[(1, x), (4, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `dz = dy * f'(z)`, from the pre-activation `z` and the output `y = f(z)`.
+/// For softmax, `dz[r] = y[r] * (dy[r] - <dy[r], y[r]>)` and `z` is unused.
+#[allow(clippy::too_many_arguments)]
+pub fn act_backward(
+    ctx: &GpuContext,
+    act: Activation,
+    rows: usize,
+    cols: usize,
+    z: &GpuTensor,
+    y: &GpuTensor,
+    dy: &GpuTensor,
+    dz: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "act_backward";
+    let n = product(OP, rows, cols)?;
+    for (name, t) in [("z", z), ("y", y), ("dy", dy), ("dz", dz)] {
+        need(OP, name, t, n)?;
+    }
+    let label = format!("{OP}({}, {rows}x{cols})", act.name());
+    if act == Activation::Softmax {
+        let p = RowParams {
+            rows: u32_dim(OP, "rows", rows)?,
+            cols: u32_dim(OP, "cols", cols)?,
+            _pad: [0; 2],
+        };
+        let groups = fold(ctx, OP, rows as u64)?;
+        return make_step(
+            ctx,
+            Kernel::SoftmaxBackward,
+            label,
+            &p,
+            &[(1, y), (2, dy), (3, dz)],
+            groups,
+        );
+    }
+    let p = EwParams {
+        n: u32_dim(OP, "n", n)?,
+        kind: act.id(),
+        alpha: act.alpha(),
+        beta: 0.0,
+    };
+    make_step(
+        ctx,
+        Kernel::ActBackward,
+        label,
+        &p,
+        &[(1, z), (2, y), (3, dy), (4, dz)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `out = alpha * x + beta * out` over the first `n` values (`out` is not read
+/// when `beta == 0`).
+pub fn axpby(
+    ctx: &GpuContext,
+    n: usize,
+    alpha: f32,
+    x: &GpuTensor,
+    beta: f32,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "axpby";
+    need(OP, "x", x, n)?;
+    need(OP, "out", out, n)?;
+    let p = EwParams {
+        n: u32_dim(OP, "n", n)?,
+        kind: 0,
+        alpha,
+        beta,
+    };
+    make_step(
+        ctx,
+        Kernel::Axpby,
+        format!("{OP}({n})"),
+        &p,
+        &[(1, x), (4, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// L2 weight decay gradient: `g += lambda * w`.
+pub fn l2_grad(ctx: &GpuContext, lambda: f32, w: &GpuTensor, g: &GpuTensor) -> Result<Step> {
+    axpby(ctx, w.len(), lambda, w, 1.0, g)
+}
+
+/// `out = value` everywhere.
+pub fn fill(ctx: &GpuContext, value: f32, out: &GpuTensor) -> Result<Step> {
+    const OP: &str = "fill";
+    let n = out.len();
+    let p = EwParams {
+        n: u32_dim(OP, "n", n)?,
+        kind: 0,
+        alpha: value,
+        beta: 0.0,
+    };
+    make_step(
+        ctx,
+        Kernel::Fill,
+        format!("{OP}({n})"),
+        &p,
+        &[(4, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+// --------------------------------------------------------------------- matmul
+
+/// `C = act(alpha * op(A) . op(B) + bias) + beta * C`, with op(A) (m, k) and
+/// op(B) (k, n). `trans_a` means A is stored (k, m); `trans_b`, B is stored (n, k).
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulSpec {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub alpha: f32,
+    pub beta: f32,
+    pub act: Activation,
+}
+
+impl MatmulSpec {
+    /// Plain `C = op(A) . op(B)`.
+    pub fn new(m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) -> Self {
+        Self {
+            m,
+            n,
+            k,
+            trans_a,
+            trans_b,
+            alpha: 1.0,
+            beta: 0.0,
+            act: Activation::Identity,
+        }
+    }
+
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    use_bias: u32,
+    alpha: f32,
+    beta: f32,
+    act: u32,
+    act_alpha: f32,
+}
+
+const MATMUL_TILE: u64 = 64;
+
+pub fn matmul(
+    ctx: &GpuContext,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    c: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "matmul";
+    if !spec.act.is_elementwise() {
+        return Err(Error::InvalidArgument(
+            "matmul: softmax cannot be fused into the matmul epilogue; apply it with act_forward"
+                .into(),
+        ));
+    }
+    need(OP, "A", a, product(OP, spec.m, spec.k)?)?;
+    need(OP, "B", b, product(OP, spec.k, spec.n)?)?;
+    need(OP, "C", c, product(OP, spec.m, spec.n)?)?;
+    if let Some(bias) = bias {
+        need(OP, "bias", bias, spec.n)?;
+    }
+    let p = MatmulParams {
+        m: u32_dim(OP, "m", spec.m)?,
+        n: u32_dim(OP, "n", spec.n)?,
+        k: u32_dim(OP, "k", spec.k)?,
+        use_bias: u32::from(bias.is_some()),
+        alpha: spec.alpha,
+        beta: spec.beta,
+        act: spec.act.id(),
+        act_alpha: spec.act.alpha(),
+    };
+    let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
+    let gy = (spec.m as u64).div_ceil(MATMUL_TILE);
+    let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
+    if gx > max || gy > max {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{}x{} output needs more than {max} tiles per side",
+                spec.m, spec.n
+            ),
+        ));
+    }
+    let layout = match (spec.trans_a, spec.trans_b) {
+        (false, false) => "A.B",
+        (true, false) => "At.B",
+        (false, true) => "A.Bt",
+        (true, true) => "At.Bt",
+    };
+    make_step(
+        ctx,
+        Kernel::Matmul {
+            trans_a: spec.trans_a,
+            trans_b: spec.trans_b,
+        },
+        format!("{OP}[{layout}]({}x{}x{})", spec.m, spec.n, spec.k),
+        &p,
+        &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c)],
+        [gx as u32, gy as u32, 1],
+    )
+}
+
+// ----------------------------------------------------------------- reductions
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ReduceParams {
+    rows: u32,
+    cols: u32,
+    n: u32,
+    mode: u32,
+    n_partials: u32,
+    out_index: u32,
+    scale: f32,
+    beta: f32,
+}
+
+/// What a whole-tensor reduction sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceMode {
+    Sum,
+    SumSquares,
+    SumAbs,
+}
+
+/// Scratch words a reduction needs between its two passes.
+pub const REDUCE_PARTIALS: usize = 256;
+
+/// `out[j] = scale * sum_i x[i, j] + beta * out[j]`: the bias gradient with
+/// scale 1, a column mean with scale 1 / rows.
+#[allow(clippy::too_many_arguments)]
+pub fn col_sum(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    beta: f32,
+    x: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "col_sum";
+    need(OP, "x", x, product(OP, rows, cols)?)?;
+    need(OP, "out", out, cols)?;
+    let p = ReduceParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        n: 0,
+        mode: 0,
+        n_partials: 0,
+        out_index: 0,
+        scale,
+        beta,
+    };
+    make_step(
+        ctx,
+        Kernel::ColSum,
+        format!("{OP}({rows}x{cols})"),
+        &p,
+        &[(1, x), (3, out)],
+        fold(ctx, OP, (cols as u64).div_ceil(64))?,
+    )
+}
+
+/// `out[out_index] = scale * sum f(x) + beta * out[out_index]` in two
+/// dispatches, through `partials` (at least [`REDUCE_PARTIALS`] words).
+/// Mean: `Sum` with scale 1 / n. With beta = 1 a loss accumulates in place.
+#[allow(clippy::too_many_arguments)]
+pub fn reduce(
+    ctx: &GpuContext,
+    mode: ReduceMode,
+    scale: f32,
+    beta: f32,
+    x: &GpuTensor,
+    partials: &GpuTensor,
+    out: &GpuTensor,
+    out_index: usize,
+) -> Result<[Step; 2]> {
+    const OP: &str = "reduce";
+    let n = x.len();
+    need(OP, "partials", partials, REDUCE_PARTIALS)?;
+    need(OP, "out", out, out_index + 1)?;
+    let n_partials = (n as u64).div_ceil(1024).clamp(1, REDUCE_PARTIALS as u64) as u32;
+    let p = ReduceParams {
+        rows: 0,
+        cols: 0,
+        n: u32_dim(OP, "n", n)?,
+        mode: match mode {
+            ReduceMode::Sum => 0,
+            ReduceMode::SumSquares => 1,
+            ReduceMode::SumAbs => 2,
+        },
+        n_partials,
+        out_index: out_index as u32,
+        scale,
+        beta,
+    };
+    let label = format!("{OP}({mode:?}, {n})");
+    let first = make_step(
+        ctx,
+        Kernel::ReducePartial,
+        format!("{label} partial"),
+        &p,
+        &[(1, x), (2, partials)],
+        [n_partials, 1, 1],
+    )?;
+    let second = make_step(
+        ctx,
+        Kernel::ReduceFinal,
+        format!("{label} final"),
+        &p,
+        &[(2, partials), (3, out)],
+        [1, 1, 1],
+    )?;
+    Ok([first, second])
+}
+
+// --------------------------------------------------------------------- losses
+
+/// Reconstruction losses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Squared error on the output.
+    Mse,
+    /// Binary cross-entropy on logits (the sigmoid is folded into the loss).
+    BceLogits,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct LossParams {
+    rows: u32,
+    cols: u32,
+    kind: u32,
+    scale: f32,
+}
+
+fn loss_params(
+    op: &'static str,
+    loss: Loss,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+) -> Result<LossParams> {
+    Ok(LossParams {
+        rows: u32_dim(op, "rows", rows)?,
+        cols: u32_dim(op, "cols", cols)?,
+        kind: match loss {
+            Loss::Mse => 0,
+            Loss::BceLogits => 1,
+        },
+        scale,
+    })
+}
+
+/// `out = scale * dloss/dpred` elementwise (scale = 1 / (rows * cols) for the
+/// mean over elements).
+#[allow(clippy::too_many_arguments)]
+pub fn loss_grad(
+    ctx: &GpuContext,
+    loss: Loss,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    pred: &GpuTensor,
+    target: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "loss_grad";
+    let n = product(OP, rows, cols)?;
+    for (name, t) in [("pred", pred), ("target", target), ("out", out)] {
+        need(OP, name, t, n)?;
+    }
+    let p = loss_params(OP, loss, rows, cols, scale)?;
+    make_step(
+        ctx,
+        Kernel::LossGrad,
+        format!("{OP}({loss:?}, {rows}x{cols})"),
+        &p,
+        &[(1, pred), (2, target), (3, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `out[r] = scale * sum_j loss(pred[r, j], target[r, j])`: the per-sample
+/// loss; with scale = 1 / cols and MSE it is the anomaly score.
+#[allow(clippy::too_many_arguments)]
+pub fn row_loss(
+    ctx: &GpuContext,
+    loss: Loss,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    pred: &GpuTensor,
+    target: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "row_loss";
+    let n = product(OP, rows, cols)?;
+    need(OP, "pred", pred, n)?;
+    need(OP, "target", target, n)?;
+    need(OP, "out", out, rows)?;
+    let p = loss_params(OP, loss, rows, cols, scale)?;
+    make_step(
+        ctx,
+        Kernel::RowLoss,
+        format!("{OP}({loss:?}, {rows}x{cols})"),
+        &p,
+        &[(1, pred), (2, target), (3, out)],
+        fold(ctx, OP, rows as u64)?,
+    )
+}
+
+// ------------------------------------------------------------------ penalties
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PenaltyParams {
+    rows: u32,
+    cols: u32,
+    rho: f32,
+    coef: f32,
+}
+
+/// L1 activity penalty gradient: `g += lambda * sign(h)`.
+pub fn l1_grad(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    lambda: f32,
+    h: &GpuTensor,
+    g: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "l1_grad";
+    let n = product(OP, rows, cols)?;
+    need(OP, "h", h, n)?;
+    need(OP, "g", g, n)?;
+    let p = PenaltyParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        rho: 0.0,
+        coef: lambda,
+    };
+    make_step(
+        ctx,
+        Kernel::L1Grad,
+        format!("{OP}({rows}x{cols})"),
+        &p,
+        &[(1, h), (3, g)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+fn check_rho(op: &'static str, rho: f32) -> Result<()> {
+    if !(rho > 0.0 && rho < 1.0) {
+        return Err(Error::InvalidArgument(format!(
+            "{op}: the sparsity target rho must lie strictly between 0 and 1, got {rho}"
+        )));
+    }
+    Ok(())
+}
+
+/// KL sparsity gradient on activations h (rows, cols), given the unit means
+/// `rho_hat` (cols): `g += beta / rows * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))`.
+#[allow(clippy::too_many_arguments)]
+pub fn kl_grad(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    rho: f32,
+    beta: f32,
+    rho_hat: &GpuTensor,
+    g: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "kl_grad";
+    check_rho(OP, rho)?;
+    let n = product(OP, rows, cols)?;
+    need(OP, "rho_hat", rho_hat, cols)?;
+    need(OP, "g", g, n)?;
+    let p = PenaltyParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        rho,
+        coef: beta / rows as f32,
+    };
+    make_step(
+        ctx,
+        Kernel::KlGrad,
+        format!("{OP}({rows}x{cols})"),
+        &p,
+        &[(2, rho_hat), (3, g)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// Per-unit KL sparsity terms `out[j] = beta * KL(rho || rho_hat[j])`; sum
+/// them with [`reduce`] for the penalty.
+pub fn kl_loss(
+    ctx: &GpuContext,
+    cols: usize,
+    rho: f32,
+    beta: f32,
+    rho_hat: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "kl_loss";
+    check_rho(OP, rho)?;
+    need(OP, "rho_hat", rho_hat, cols)?;
+    need(OP, "out", out, cols)?;
+    let p = PenaltyParams {
+        rows: 1,
+        cols: u32_dim(OP, "cols", cols)?,
+        rho,
+        coef: beta,
+    };
+    make_step(
+        ctx,
+        Kernel::KlLoss,
+        format!("{OP}({cols})"),
+        &p,
+        &[(2, rho_hat), (3, out)],
+        ew_groups(ctx, OP, cols)?,
+    )
+}
+
+// ----------------------------------------------------------------- optimizers
+
+/// Which update rule. Formulas follow PyTorch's optimizers of the same name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerKind {
+    Sgd,
+    /// Heavy-ball momentum `mu`, optionally Nesterov.
+    Momentum {
+        mu: f32,
+        nesterov: bool,
+    },
+    Adam,
+    AdamW,
+    /// RMSprop with smoothing constant `alpha`.
+    RmsProp {
+        alpha: f32,
+    },
+}
+
+/// Learning-rate schedule, evaluated on the GPU at each step `t >= 1`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Schedule {
+    Constant,
+    /// `lr * gamma^floor((t - 1) / step_size)`.
+    Step {
+        step_size: u32,
+        gamma: f32,
+    },
+    /// Cosine from `lr` down to `min_lr` over `total_steps`.
+    Cosine {
+        total_steps: u32,
+        min_lr: f32,
+    },
+}
+
+/// Optimizer hyper-parameters; `Default` is Adam at lr 1e-3.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OptimConfig {
+    pub kind: OptimizerKind,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// Clip gradients to this global L2 norm (0 = off).
+    pub clip_norm: f32,
+    pub schedule: Schedule,
+    /// Linear warm-up over the first `warmup` steps (0 = off).
+    pub warmup: u32,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            kind: OptimizerKind::Adam,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            clip_norm: 0.0,
+            schedule: Schedule::Constant,
+            warmup: 0,
+        }
+    }
+}
+
+impl OptimConfig {
+    pub fn with_kind(mut self, kind: OptimizerKind) -> Self {
+        self.kind = kind;
+        self
+    }
+    pub fn with_lr(mut self, lr: f32) -> Self {
+        self.lr = lr;
+        self
+    }
+    pub fn with_weight_decay(mut self, wd: f32) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+    pub fn with_clip_norm(mut self, c: f32) -> Self {
+        self.clip_norm = c;
+        self
+    }
+    pub fn with_schedule(mut self, s: Schedule) -> Self {
+        self.schedule = s;
+        self
+    }
+    pub fn with_warmup(mut self, steps: u32) -> Self {
+        self.warmup = steps;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |what: &str, v: f32| {
+            Err(Error::InvalidArgument(format!(
+                "optimizer: {what} = {v} is out of range"
+            )))
+        };
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return bad("learning rate", self.lr);
+        }
+        if !(0.0..1.0).contains(&self.beta1) {
+            return bad("beta1", self.beta1);
+        }
+        if !(0.0..1.0).contains(&self.beta2) {
+            return bad("beta2", self.beta2);
+        }
+        if !(self.eps > 0.0) {
+            return bad("eps", self.eps);
+        }
+        if !(self.weight_decay >= 0.0) {
+            return bad("weight decay", self.weight_decay);
+        }
+        if !(self.clip_norm >= 0.0) {
+            return bad("clip norm", self.clip_norm);
+        }
+        Ok(())
+    }
+
+    fn params(&self, n: u32) -> OptimParams {
+        let (kind, nesterov, beta1, beta2) = match self.kind {
+            OptimizerKind::Sgd => (0, 0, self.beta1, self.beta2),
+            OptimizerKind::Momentum { mu, nesterov } => (1, u32::from(nesterov), mu, self.beta2),
+            OptimizerKind::Adam => (2, 0, self.beta1, self.beta2),
+            OptimizerKind::AdamW => (3, 0, self.beta1, self.beta2),
+            OptimizerKind::RmsProp { alpha } => (4, 0, self.beta1, alpha),
+        };
+        let (schedule, total_steps, step_size, gamma, min_lr) = match self.schedule {
+            Schedule::Constant => (0, 0, 0, 1.0, 0.0),
+            Schedule::Step { step_size, gamma } => (1, 0, step_size, gamma, 0.0),
+            Schedule::Cosine {
+                total_steps,
+                min_lr,
+            } => (2, total_steps, 0, 1.0, min_lr),
+        };
+        OptimParams {
+            n,
+            kind,
+            nesterov,
+            schedule,
+            lr: self.lr,
+            beta1,
+            beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            clip_norm: self.clip_norm,
+            warmup: self.warmup,
+            total_steps,
+            step_size,
+            gamma,
+            min_lr,
+            _pad: 0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct OptimParams {
+    n: u32,
+    kind: u32,
+    nesterov: u32,
+    schedule: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    clip_norm: f32,
+    warmup: u32,
+    total_steps: u32,
+    step_size: u32,
+    gamma: f32,
+    min_lr: f32,
+    _pad: u32,
+}
+
+/// Words in the optimizer state tensor: t (u32), lr_t, bc1, bc2, grad_scale,
+/// grad_norm, and two pad words. Start it zeroed.
+pub const OPT_STATE_WORDS: usize = 8;
+
+/// The per-step tick: t += 1, lr_t, bias corrections and the clipping factor,
+/// from `gsq[0]` (the sum of squared gradients, used when clip_norm > 0).
+pub fn optim_tick(
+    ctx: &GpuContext,
+    cfg: &OptimConfig,
+    state: &GpuTensor,
+    gsq: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "optim_tick";
+    cfg.validate()?;
+    need(OP, "state", state, OPT_STATE_WORDS)?;
+    need(OP, "gsq", gsq, 1)?;
+    make_step(
+        ctx,
+        Kernel::OptimTick,
+        OP.to_string(),
+        &cfg.params(0),
+        &[(1, state), (2, gsq)],
+        [1, 1, 1],
+    )
+}
+
+/// The update of every parameter in `param` in one dispatch. `m` and `v` hold
+/// the moments (unused ones may be any tensor of the same length).
+#[allow(clippy::too_many_arguments)]
+pub fn optim_update(
+    ctx: &GpuContext,
+    cfg: &OptimConfig,
+    state: &GpuTensor,
+    param: &GpuTensor,
+    grad: &GpuTensor,
+    m: &GpuTensor,
+    v: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "optim_update";
+    cfg.validate()?;
+    let n = param.len();
+    need(OP, "state", state, OPT_STATE_WORDS)?;
+    for (name, t) in [("grad", grad), ("m", m), ("v", v)] {
+        need(OP, name, t, n)?;
+    }
+    make_step(
+        ctx,
+        Kernel::OptimUpdate,
+        format!("{OP}({:?}, {n})", cfg.kind),
+        &cfg.params(u32_dim(OP, "n", n)?),
+        &[(1, state), (3, param), (4, grad), (5, m), (6, v)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+// -------------------------------------------------------------------- random
+
+/// What to fill a tensor with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RandomFill {
+    Uniform {
+        lo: f32,
+        hi: f32,
+    },
+    Normal {
+        mean: f32,
+        std: f32,
+    },
+    /// Inverted-dropout mask: 0 with probability `p`, else `1 / (1 - p)`.
+    DropoutMask {
+        p: f32,
+    },
+}
+
+/// Where in the random stream: `seed` is the Philox key, `stream` separates
+/// uses (one per tensor), `offset` separates draws of the same use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct RngSpec {
+    pub seed: u64,
+    pub stream: u32,
+    pub offset: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RngParams {
+    n: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    stream: u32,
+    offset: u32,
+    use_counter: u32,
+    a: f32,
+    b: f32,
+}
+
+/// Fills `out` with random numbers made on the GPU. With `counter`, its first
+/// word (for example the optimizer's step count) is added to the offset at run
+/// time, so one prerecorded step draws fresh numbers each time it runs.
+pub fn random(
+    ctx: &GpuContext,
+    fill: RandomFill,
+    spec: RngSpec,
+    counter: Option<&GpuTensor>,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "random";
+    let n = out.len();
+    let (kernel, a, b) = match fill {
+        RandomFill::Uniform { lo, hi } => (Kernel::FillUniform, lo, hi),
+        RandomFill::Normal { mean, std } => (Kernel::FillNormal, mean, std),
+        RandomFill::DropoutMask { p } => {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::InvalidArgument(format!(
+                    "dropout probability must be in [0, 1), got {p}"
+                )));
+            }
+            (Kernel::DropoutMask, p, 0.0)
+        }
+    };
+    let p = RngParams {
+        n: u32_dim(OP, "n", n)?,
+        seed_lo: spec.seed as u32,
+        seed_hi: (spec.seed >> 32) as u32,
+        stream: spec.stream,
+        offset: spec.offset,
+        use_counter: u32::from(counter.is_some()),
+        a,
+        b,
+    };
+    make_step(
+        ctx,
+        kernel,
+        format!("{OP}({fill:?}, {n})"),
+        &p,
+        &[(1, counter.unwrap_or(&ctx.dummy()?)), (2, out)],
+        fold(ctx, OP, (n as u64).div_ceil(256))?,
+    )
+}
+
+// -------------------------------------------------------------------- gather
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GatherParams {
+    rows: u32,
+    cols: u32,
+    idx_offset: u32,
+    src_rows: u32,
+}
+
+/// `out[r, :] = src[idx[idx_offset + r], :]` for r in 0..rows; src is
+/// (src_rows, cols).
+#[allow(clippy::too_many_arguments)]
+pub fn gather_rows(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    idx_offset: usize,
+    src_rows: usize,
+    idx: &GpuTensor,
+    src: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "gather_rows";
+    let n = product(OP, rows, cols)?;
+    need(OP, "idx", idx, idx_offset + rows)?;
+    need(OP, "src", src, product(OP, src_rows, cols)?)?;
+    need(OP, "out", out, n)?;
+    let p = GatherParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        idx_offset: idx_offset as u32,
+        src_rows: u32_dim(OP, "src_rows", src_rows)?,
+    };
+    make_step(
+        ctx,
+        Kernel::GatherRows,
+        format!("{OP}({rows}x{cols})"),
+        &p,
+        &[(1, idx), (2, src), (3, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}

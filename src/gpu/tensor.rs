@@ -1,0 +1,193 @@
+//! Tensors in GPU buffers: a range of 32-bit words (f32, or u32 for indices)
+//! inside a storage buffer, and the upload and read-back paths.
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+
+/// A range of `len` 32-bit words at byte `offset` in a storage buffer. Cloning
+/// shares the buffer. A view into a larger arena starts at an offset aligned
+/// to the adapter's `min_storage_buffer_offset_alignment`.
+#[derive(Clone, Debug)]
+pub struct GpuTensor {
+    buffer: wgpu::Buffer,
+    offset: u64,
+    len: usize,
+}
+
+impl GpuTensor {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// Byte offset of the first word in [`Self::buffer`].
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.len as u64 * 4
+    }
+
+    /// The words `start .. start + len` of this tensor, sharing its buffer.
+    pub fn view(&self, start: usize, len: usize) -> Result<GpuTensor> {
+        if len == 0 || start.checked_add(len).is_none_or(|end| end > self.len) {
+            return Err(Error::shape(
+                "tensor view",
+                format!(
+                    "words {start}..{} out of a tensor of {}",
+                    start.saturating_add(len),
+                    self.len
+                ),
+            ));
+        }
+        Ok(GpuTensor {
+            buffer: self.buffer.clone(),
+            offset: self.offset + start as u64 * 4,
+            len,
+        })
+    }
+
+    pub(crate) fn binding(&self) -> wgpu::BindingResource<'_> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: &self.buffer,
+            offset: self.offset,
+            size: std::num::NonZeroU64::new(self.size_bytes()),
+        })
+    }
+}
+
+const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl GpuContext {
+    fn check_new_tensor(&self, op: &'static str, label: &str, len: usize) -> Result<u64> {
+        if len == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{op}: tensor '{label}' would be empty"
+            )));
+        }
+        let bytes = (len as u64).checked_mul(4).unwrap_or(u64::MAX);
+        self.check_binding_size(op, &format!("tensor '{label}' ({len} values)"), bytes)?;
+        Ok(bytes)
+    }
+
+    /// A new tensor holding `data` (f32, u32 or any 4-byte Pod).
+    pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<GpuTensor> {
+        if std::mem::size_of::<T>() != 4 {
+            return Err(Error::InvalidArgument(format!(
+                "upload '{label}': elements must be 4 bytes, not {}",
+                std::mem::size_of::<T>()
+            )));
+        }
+        self.check_new_tensor("upload", label, data.len())?;
+        let buffer = self.scoped(&format!("uploading '{label}'"), || {
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(data),
+                    usage: STORAGE_USAGE,
+                })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            offset: 0,
+            len: data.len(),
+        })
+    }
+
+    /// A new tensor of `len` zeros.
+    pub fn zeros(&self, label: &str, len: usize) -> Result<GpuTensor> {
+        let bytes = self.check_new_tensor("zeros", label, len)?;
+        let buffer = self.scoped(&format!("allocating '{label}'"), || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: STORAGE_USAGE,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            offset: 0,
+            len,
+        })
+    }
+
+    /// Overwrites the tensor with `data` (queued; ordered before later submissions).
+    pub fn write<T: bytemuck::Pod>(&self, t: &GpuTensor, data: &[T]) -> Result<()> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        if bytes.len() as u64 != t.size_bytes() {
+            return Err(Error::shape(
+                "write",
+                format!(
+                    "{} bytes into a tensor of {} bytes",
+                    bytes.len(),
+                    t.size_bytes()
+                ),
+            ));
+        }
+        self.scoped("writing a tensor", || {
+            self.queue.write_buffer(&t.buffer, t.offset, bytes)
+        })
+    }
+
+    /// Copies the tensor back to the host as f32 (waits for the GPU).
+    pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        self.read_pod(t)
+    }
+
+    /// Copies the tensor back to the host as u32 (waits for the GPU).
+    pub fn read_u32(&self, t: &GpuTensor) -> Result<Vec<u32>> {
+        self.read_pod(t)
+    }
+
+    fn read_pod<T: bytemuck::Pod>(&self, t: &GpuTensor) -> Result<Vec<T>> {
+        let size = t.size_bytes();
+        let staging = self.scoped("read-back staging buffer", || {
+            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgae read-back"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgae read-back"),
+                });
+            enc.copy_buffer_to_buffer(&t.buffer, t.offset, &staging, 0, size);
+            self.queue.submit([enc.finish()]);
+            staging
+        })?;
+        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        match pollster::block_on(rx.receive()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
+            None => return Err(Error::Readback("the map callback never ran".into())),
+        }
+        let out = {
+            let view = staging
+                .slice(..)
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(e.to_string()))?;
+            bytemuck::pod_collect_to_vec(&view)
+        };
+        staging.unmap();
+        Ok(out)
+    }
+}

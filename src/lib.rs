@@ -1,0 +1,14 @@
+//! wgae: autoencoders trained and run on any GPU through WebGPU compute shaders.
+//!
+//! The crate is organised by the way a batch travels: [`gpu`] holds the device
+//! context, the WGSL kernel registry and the ops that record dispatches;
+//! [`reference`] holds an f64 twin of every kernel, used by the tests.
+//!
+//! The library emits `tracing` events and never installs a subscriber.
+
+pub mod error;
+pub mod gpu;
+pub mod reference;
+
+pub use error::{Error, Result};
+pub use gpu::{Activation, GpuContext, GpuTensor, Step};
