@@ -53,7 +53,7 @@ fn tanh_f(x: f32) -> f32 {
 const GELU_C: f32 = 0.7978845608028654; // sqrt(2 / pi)
 const GELU_K: f32 = 0.044715;
 
-fn act_forward(x: f32, kind: u32, alpha: f32) -> f32 {
+fn activate(x: f32, kind: u32, alpha: f32) -> f32 {
     switch kind {
         case 1u: { return max(x, 0.0); }
         case 2u: { return select(alpha * x, x, x > 0.0); }
@@ -70,7 +70,7 @@ fn act_forward(x: f32, kind: u32, alpha: f32) -> f32 {
 
 // Derivative of the activation, from the pre-activation z and the output y = f(z):
 // whichever of the two gives it most cheaply and accurately.
-fn act_derivative(z: f32, y: f32, kind: u32, alpha: f32) -> f32 {
+fn activate_derivative(z: f32, y: f32, kind: u32, alpha: f32) -> f32 {
     switch kind {
         case 1u: { return select(0.0, 1.0, z > 0.0); }
         case 2u: { return select(alpha, 1.0, z > 0.0); }

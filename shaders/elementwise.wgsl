@@ -35,7 +35,7 @@ fn act_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     if (i >= p.n) {
         return;
     }
-    out[i] = act_forward(x[i], p.kind, p.alpha);
+    out[i] = activate(x[i], p.kind, p.alpha);
 }
 
 @compute @workgroup_size(64)
@@ -45,7 +45,7 @@ fn act_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.n) {
         return;
     }
-    out[i] = dy[i] * act_derivative(x[i], y[i], p.kind, p.alpha);
+    out[i] = dy[i] * activate_derivative(x[i], y[i], p.kind, p.alpha);
 }
 
 @compute @workgroup_size(64)

@@ -3,7 +3,7 @@
 // Bindings (group 0):
 //   0 p       uniform  LossParams { rows, cols, kind, scale }
 //   1 pred    storage  read        (rows, cols): the output y (MSE) or logits z (BCE)
-//   2 target  storage  read        (rows, cols)
+//   2 tgt  storage  read        (rows, cols)
 //   3 out     storage  read_write  (rows, cols) for loss_grad, (rows) for row_loss
 //
 // kind 0, MSE:                 l = (y - t)^2                 dl/dy = 2 (y - t)
@@ -26,7 +26,7 @@ struct LossParams {
 
 @group(0) @binding(0) var<uniform> p: LossParams;
 @group(0) @binding(1) var<storage, read> pred: array<f32>;
-@group(0) @binding(2) var<storage, read> target: array<f32>;
+@group(0) @binding(2) var<storage, read> tgt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> red: array<f32, 256>;
@@ -47,7 +47,7 @@ fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         return;
     }
     let z = pred[i];
-    let t = target[i];
+    let t = tgt[i];
     var g: f32;
     if (p.kind == 1u) {
         g = sigmoid(z) - t;
@@ -65,7 +65,7 @@ fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     if (row < p.rows) {
         let base = row * p.cols;
         for (var j = lid; j < p.cols; j += 256u) {
-            acc += element_loss(pred[base + j], target[base + j]);
+            acc += element_loss(pred[base + j], tgt[base + j]);
         }
     }
     red[lid] = acc;

@@ -144,7 +144,7 @@ fn main(
             if (p.use_bias != 0u) {
                 v += bias[col];
             }
-            v = act_forward(v, p.act, p.act_alpha);
+            v = activate(v, p.act, p.act_alpha);
             let o = row * p.n + col;
             if (p.beta != 0.0) {
                 v += p.beta * c[o];

@@ -110,7 +110,8 @@ fn fill_normal(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     var z: array<f32, 4>;
     for (var h = 0u; h < 2u; h++) {
         let r = sqrt(-2.0 * log(unit_open(w[2u * h])));
-        let th = 6.283185307179586 * unit(w[2u * h + 1u]);
+        // WGSL bounds the error of sin and cos on [-pi, pi] only.
+        let th = 6.283185307179586 * (unit(w[2u * h + 1u]) - 0.5);
         z[2u * h] = r * cos(th);
         z[2u * h + 1u] = r * sin(th);
     }

@@ -143,8 +143,8 @@ pub fn axpby(alpha: f32, x: &[f32], beta: f32, out: &[f32]) -> Vec<f64> {
 
 // --------------------------------------------------------------------- matmul
 
-/// Element (i, j) of op(A) . op(B), plus the L2 norm of its K terms, which
-/// sets the rounding tolerance of an f32 dot product.
+/// Element (i, j) of op(A) . op(B), plus sum_k |a_ik b_kj|, which sets the
+/// rounding tolerance of an f32 dot product (Higham: |err| <~ sqrt(K) u sum|terms|).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     a: &[f32],
@@ -160,7 +160,7 @@ pub fn matmul(
     for i in 0..m {
         for j in 0..n {
             let mut s = 0.0;
-            let mut sq = 0.0;
+            let mut abs = 0.0;
             for kk in 0..k {
                 let av = if trans_a {
                     a[kk * m + i]
@@ -174,10 +174,10 @@ pub fn matmul(
                 };
                 let t = w(av) * w(bv);
                 s += t;
-                sq += t * t;
+                abs += t.abs();
             }
             out[i * n + j] = s;
-            norms[i * n + j] = sq.sqrt();
+            norms[i * n + j] = abs;
         }
     }
     (out, norms)
@@ -503,7 +503,7 @@ pub fn random(fill: RandomFill, seed: u64, stream: u32, offset: u32, n: usize) -
                 let mut z = [0.0; 4];
                 for h in 0..2 {
                     let r = (-2.0 * unit_open(words[2 * h]).ln()).sqrt();
-                    let th = std::f64::consts::TAU * unit(words[2 * h + 1]);
+                    let th = std::f64::consts::TAU * (unit(words[2 * h + 1]) - 0.5);
                     z[2 * h] = r * th.cos();
                     z[2 * h + 1] = r * th.sin();
                 }

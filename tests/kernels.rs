@@ -1,0 +1,757 @@
+//! Every kernel against its f64 reference on fresh random inputs at odd shapes,
+//! with outputs poisoned beforehand; every gradient reference against finite
+//! differences. Tolerances are `atol + rtol * |ref|` from f32 rounding.
+
+mod common;
+
+use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
+use rand::Rng;
+use wgae::gpu::ops::{self, Loss, MatmulSpec, ReduceMode, REDUCE_PARTIALS};
+use wgae::reference as r;
+use wgae::Activation;
+
+const ACTS: [Activation; 7] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::LeakyRelu(0.1),
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Gelu,
+    Activation::Softmax,
+];
+
+/// Odd shapes, never only tile multiples, plus the 1000x777 case.
+const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 7), (7, 33), (65, 127), (127, 65), (1000, 777)];
+
+// --------------------------------------------------------------------- matmul
+
+fn check_matmul(seed: u64, m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) {
+    let Some(ctx) = gpu() else { return };
+    let mut g = rng(seed);
+    let a = rand_vec(&mut g, m * k, -1.0, 1.0);
+    let b = rand_vec(&mut g, k * n, -1.0, 1.0);
+    let ta = ctx.upload("a", &a).unwrap();
+    let tb = ctx.upload("b", &b).unwrap();
+    let tc = poisoned(ctx, m * n);
+    let spec = MatmulSpec::new(m, n, k, trans_a, trans_b);
+    let step = ops::matmul(ctx, &spec, &ta, &tb, None, &tc).unwrap();
+    ctx.run(&[&step]).unwrap();
+    let out = ctx.read(&tc).unwrap();
+    let (want, abs) = r::matmul(&a, &b, m, n, k, trans_a, trans_b);
+    // Higham's probabilistic bound for an f32 dot product of length K.
+    let sk = (k as f64).sqrt();
+    assert_close(
+        &format!("matmul ta={trans_a} tb={trans_b} {m}x{n}x{k}"),
+        &out,
+        &want,
+        |i, rv| 2.0 * sk * U * abs[i] + U * rv.abs() + 1e-30,
+    );
+}
+
+#[test]
+fn matmul_all_layouts_odd_shapes() {
+    let shapes = [
+        (1, 1, 1),
+        (1, 7, 33),
+        (7, 1, 65),
+        (33, 65, 7),
+        (65, 33, 127),
+        (127, 127, 127),
+        (1000, 777, 33),
+    ];
+    for (si, &(m, n, k)) in shapes.iter().enumerate() {
+        for (li, &(ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
+            .iter()
+            .enumerate()
+        {
+            check_matmul(100 + si as u64 * 4 + li as u64, m, n, k, ta, tb);
+        }
+    }
+}
+
+#[test]
+fn matmul_large() {
+    for (i, &(ta, tb)) in [(false, false), (true, false), (false, true)]
+        .iter()
+        .enumerate()
+    {
+        check_matmul(7 + i as u64, 257, 1031, 509, ta, tb);
+    }
+}
+
+#[test]
+fn matmul_epilogue_bias_activation_accumulate() {
+    let Some(ctx) = gpu() else { return };
+    let (m, n, k) = (65, 33, 127);
+    for (ai, act) in ACTS.iter().filter(|a| a.is_elementwise()).enumerate() {
+        let mut g = rng(300 + ai as u64);
+        let a = rand_vec(&mut g, m * k, -1.0, 1.0);
+        let b = rand_vec(&mut g, n * k, -1.0, 1.0);
+        let bias = rand_vec(&mut g, n, -1.0, 1.0);
+        let c0 = rand_vec(&mut g, m * n, -1.0, 1.0);
+        let ta = ctx.upload("a", &a).unwrap();
+        let tb = ctx.upload("b", &b).unwrap();
+        let tbias = ctx.upload("bias", &bias).unwrap();
+        let tc = ctx.upload("c", &c0).unwrap();
+        let spec = MatmulSpec {
+            alpha: 0.75,
+            beta: 0.5,
+            act: *act,
+            ..MatmulSpec::new(m, n, k, false, true)
+        };
+        let step = ops::matmul(ctx, &spec, &ta, &tb, Some(&tbias), &tc).unwrap();
+        ctx.run(&[&step]).unwrap();
+        let out = ctx.read(&tc).unwrap();
+        let (acc, abs) = r::matmul(&a, &b, m, n, k, false, true);
+        let want = r::matmul_epilogue(&acc, n, 0.75, Some(&bias), *act, 0.5, &c0);
+        let sk = (k as f64).sqrt();
+        // The dot-product bound, carried through an activation of slope <= 1.13,
+        // plus a few roundings in the epilogue and the activation itself.
+        assert_close(&format!("matmul epilogue {act:?}"), &out, &want, |i, rv| {
+            1.13 * 2.0 * sk * U * 0.75 * abs[i] + 16.0 * U * (rv.abs() + 1.0)
+        });
+    }
+}
+
+/// The backward layouts are right: for L = sum(G * (X . W^T)), dL/dX = G . W
+/// (layout A.B) and dL/dW = G^T . X (layout A^T.B), checked on the reference
+/// by finite differences.
+#[test]
+fn matmul_backward_layouts_match_finite_differences() {
+    let (b, i_dim, o) = (5, 4, 3);
+    let mut g = rng(11);
+    let x = rand_vec(&mut g, b * i_dim, -1.0, 1.0);
+    let wt = rand_vec(&mut g, o * i_dim, -1.0, 1.0);
+    let gy = rand_vec(&mut g, b * o, -1.0, 1.0);
+    let loss = |x: &[f32], wt: &[f32]| -> f64 {
+        let (y, _) = r::matmul(x, wt, b, o, i_dim, false, true);
+        y.iter().zip(&gy).map(|(y, g)| y * f64::from(*g)).sum()
+    };
+    let (dx, _) = r::matmul(&gy, &wt, b, i_dim, o, false, false);
+    let (dw, _) = r::matmul(&gy, &x, o, i_dim, b, true, false);
+    let h = 1e-2f32; // exact in f32; the loss is bilinear, so FD is exact up to rounding
+    for idx in 0..x.len() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[idx] += h;
+        xm[idx] -= h;
+        let fd = (loss(&xp, &wt) - loss(&xm, &wt)) / f64::from(xp[idx] - xm[idx]);
+        assert!(
+            (fd - dx[idx]).abs() < 1e-5,
+            "dX[{idx}]: fd {fd} vs {}",
+            dx[idx]
+        );
+    }
+    for idx in 0..wt.len() {
+        let (mut wp, mut wm) = (wt.clone(), wt.clone());
+        wp[idx] += h;
+        wm[idx] -= h;
+        let fd = (loss(&x, &wp) - loss(&x, &wm)) / f64::from(wp[idx] - wm[idx]);
+        assert!(
+            (fd - dw[idx]).abs() < 1e-5,
+            "dW[{idx}]: fd {fd} vs {}",
+            dw[idx]
+        );
+    }
+}
+
+#[test]
+fn matmul_rejects_bad_shapes_without_panicking() {
+    let Some(ctx) = gpu() else { return };
+    let a = ctx.zeros("a", 6).unwrap();
+    let c = ctx.zeros("c", 4).unwrap();
+    let err = ops::matmul(
+        ctx,
+        &MatmulSpec::new(2, 2, 4, false, false),
+        &a,
+        &a,
+        None,
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("A holds 6 values but 8 are needed"), "{err}");
+    let err = ops::matmul(
+        ctx,
+        &MatmulSpec::new(0, 2, 3, false, false),
+        &a,
+        &a,
+        None,
+        &c,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("m = 0"), "{err}");
+}
+
+// ---------------------------------------------------------------- activations
+
+/// Rounding allowed for f(x): exact for the piecewise-linear ones; for the
+/// transcendental ones a few ulps of f32 exp/tanh (WGSL gives exp 3 + 2|x| ulp).
+fn act_tol(a: Activation) -> (f64, f64) {
+    match a {
+        Activation::Identity | Activation::Relu => (0.0, 0.0),
+        Activation::LeakyRelu(_) => (0.0, U),
+        // sigmoid: 1/(1+e) with e accurate to ~(3+2|x|) ulp, |x| <= 8 here.
+        Activation::Sigmoid => (4.0 * U, 24.0 * U),
+        Activation::Tanh | Activation::Gelu => (8.0 * U, 24.0 * U),
+        Activation::Softmax => (4.0 * U, 32.0 * U),
+    }
+}
+
+#[test]
+fn activations_forward_and_backward_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    for (ai, &act) in ACTS.iter().enumerate() {
+        for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let n = rows * cols;
+            let mut g = rng(1000 + ai as u64 * 10 + si as u64);
+            let z = rand_vec(&mut g, n, -8.0, 8.0);
+            let dy = rand_vec(&mut g, n, -1.0, 1.0);
+            let tz = ctx.upload("z", &z).unwrap();
+            let ty = poisoned(ctx, n);
+            let step = ops::act_forward(ctx, act, rows, cols, &tz, &ty).unwrap();
+            ctx.run(&[&step]).unwrap();
+            let y = ctx.read(&ty).unwrap();
+            let (atol, rtol) = act_tol(act);
+            let want = r::act_forward(&z, act, rows, cols);
+            assert_close(
+                &format!("{act:?} forward {rows}x{cols}"),
+                &y,
+                &want,
+                tol(atol, rtol),
+            );
+
+            let tdy = ctx.upload("dy", &dy).unwrap();
+            let tdz = poisoned(ctx, n);
+            let step = ops::act_backward(ctx, act, rows, cols, &tz, &ty, &tdy, &tdz).unwrap();
+            ctx.run(&[&step]).unwrap();
+            let dz = ctx.read(&tdz).unwrap();
+            // The reference derivative takes the GPU's y where the kernel does,
+            // so only the backward kernel's own rounding is measured.
+            let want = r::act_backward(&z, &y, &dy, act, rows, cols);
+            let (atol, rtol) = match act {
+                Activation::Sigmoid | Activation::Tanh => (8.0 * U, 8.0 * U),
+                Activation::Softmax => (8.0 * U * (cols as f64).sqrt(), 8.0 * U),
+                _ => (atol, rtol.max(2.0 * U)),
+            };
+            let derivative_from_y = matches!(act, Activation::Sigmoid | Activation::Tanh);
+            let want = if derivative_from_y {
+                y.iter()
+                    .zip(&dy)
+                    .map(|(&y, &d)| {
+                        let y = f64::from(y);
+                        let dfdz = if act == Activation::Sigmoid {
+                            y * (1.0 - y)
+                        } else {
+                            1.0 - y * y
+                        };
+                        f64::from(d) * dfdz
+                    })
+                    .collect()
+            } else {
+                want
+            };
+            if act == Activation::Gelu {
+                // 1 + tanh(u) and 1 - tanh(u)^2 cancel for negative z: tanh's
+                // absolute error is amplified by |z du/dz|.
+                assert_close(
+                    &format!("{act:?} backward {rows}x{cols}"),
+                    &dz,
+                    &want,
+                    |i, rv| {
+                        let z = f64::from(z[i]);
+                        let du = 0.797_884_56 * (1.0 + 3.0 * 0.044715 * z * z);
+                        16.0 * U * f64::from(dy[i]).abs() * (1.0 + (z * du).abs())
+                            + 8.0 * U * rv.abs()
+                    },
+                );
+            } else {
+                assert_close(
+                    &format!("{act:?} backward {rows}x{cols}"),
+                    &dz,
+                    &want,
+                    tol(atol, rtol),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn activations_stay_finite_at_extremes() {
+    let Some(ctx) = gpu() else { return };
+    let z: Vec<f32> = vec![-100.0, -30.0, -1e-20, 0.0, 1e-20, 30.0, 100.0];
+    let tz = ctx.upload("z", &z).unwrap();
+    for act in ACTS {
+        let ty = poisoned(ctx, z.len());
+        ctx.run(&[&ops::act_forward(ctx, act, 1, z.len(), &tz, &ty).unwrap()])
+            .unwrap();
+        let y = ctx.read(&ty).unwrap();
+        assert!(y.iter().all(|v| v.is_finite()), "{act:?}: {y:?}");
+        let want = r::act_forward(&z, act, 1, z.len());
+        assert_close(&format!("{act:?} extremes"), &y, &want, tol(1e-6, 1e-6));
+    }
+}
+
+/// The derivative references agree with central differences of the forward
+/// references (away from the kinks of relu and leaky relu).
+#[test]
+fn activation_derivatives_match_finite_differences() {
+    let mut g = rng(5);
+    for act in ACTS.iter().filter(|a| a.is_elementwise()) {
+        for _ in 0..200 {
+            let z: f64 = g.random_range(-6.0..6.0);
+            if z.abs() < 1e-3 {
+                continue;
+            }
+            let h = 1e-5;
+            let fd = (r::act(z + h, *act) - r::act(z - h, *act)) / (2.0 * h);
+            let an = r::act_derivative(z, *act);
+            assert!(
+                (fd - an).abs() < 1e-8 + 1e-8 * an.abs(),
+                "{act:?} at {z}: fd {fd} vs {an}"
+            );
+        }
+    }
+    // softmax: d/dx of sum(dy * softmax(x)) is softmax_backward(y, dy).
+    let (rows, cols) = (3, 7);
+    let x: Vec<f64> = (0..rows * cols)
+        .map(|_| g.random_range(-3.0..3.0))
+        .collect();
+    let dy: Vec<f32> = rand_vec(&mut g, rows * cols, -1.0, 1.0);
+    let y = r::softmax_rows(&x, rows, cols);
+    let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let an = r::act_backward(&x32, &y32, &dy, Activation::Softmax, rows, cols);
+    let f = |x: &[f64]| -> f64 {
+        r::softmax_rows(x, rows, cols)
+            .iter()
+            .zip(&dy)
+            .map(|(s, d)| s * f64::from(*d))
+            .sum()
+    };
+    for i in 0..x.len() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += 1e-6;
+        xm[i] -= 1e-6;
+        let fd = (f(&xp) - f(&xm)) / 2e-6;
+        // an used f32-rounded y: allow that rounding.
+        assert!(
+            (fd - an[i]).abs() < 1e-6,
+            "softmax grad {i}: fd {fd} vs {}",
+            an[i]
+        );
+    }
+}
+
+// ----------------------------------------------------- axpby, fill, L2 decay
+
+#[test]
+fn axpby_fill_and_l2_decay() {
+    let Some(ctx) = gpu() else { return };
+    for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+        let n = rows * cols;
+        let mut g = rng(2000 + si as u64);
+        let x = rand_vec(&mut g, n, -2.0, 2.0);
+        let y0 = rand_vec(&mut g, n, -2.0, 2.0);
+        let tx = ctx.upload("x", &x).unwrap();
+        let ty = ctx.upload("y", &y0).unwrap();
+        ctx.run(&[&ops::axpby(ctx, n, 1.5, &tx, -0.25, &ty).unwrap()])
+            .unwrap();
+        let got = ctx.read(&ty).unwrap();
+        // Each product rounds, then the sum: 2u (|alpha x| + |beta y|) per element.
+        let axpby_tol = |alpha: f32, beta: f32| {
+            let (x, y0) = (x.clone(), y0.clone());
+            move |i: usize, _: f64| {
+                2.0 * U * (f64::from(alpha * x[i]).abs() + f64::from(beta * y0[i]).abs())
+            }
+        };
+        assert_close(
+            "axpby",
+            &got,
+            &r::axpby(1.5, &x, -0.25, &y0),
+            axpby_tol(1.5, -0.25),
+        );
+
+        // beta = 0 must not read the (poisoned) output.
+        let tp = poisoned(ctx, n);
+        ctx.run(&[&ops::axpby(ctx, n, 2.0, &tx, 0.0, &tp).unwrap()])
+            .unwrap();
+        let got = ctx.read(&tp).unwrap();
+        assert_close(
+            "axpby beta=0",
+            &got,
+            &r::axpby(2.0, &x, 0.0, &y0),
+            tol(0.0, 0.0),
+        );
+
+        // L2 weight decay: g += lambda * w.
+        let tg = ctx.upload("g", &y0).unwrap();
+        ctx.run(&[&ops::l2_grad(ctx, 1e-2, &tx, &tg).unwrap()])
+            .unwrap();
+        let got = ctx.read(&tg).unwrap();
+        assert_close(
+            "l2 decay",
+            &got,
+            &r::axpby(1e-2, &x, 1.0, &y0),
+            axpby_tol(1e-2, 1.0),
+        );
+
+        let tp = poisoned(ctx, n);
+        ctx.run(&[&ops::fill(ctx, 0.5, &tp).unwrap()]).unwrap();
+        assert!(ctx.read(&tp).unwrap().iter().all(|&v| v == 0.5));
+    }
+}
+
+// ----------------------------------------------------------------- reductions
+
+#[test]
+fn col_sum_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+        for (scale, beta) in [(1.0f32, 0.0f32), (1.0 / rows as f32, 0.5)] {
+            let mut g = rng(3000 + si as u64);
+            let x = rand_vec(&mut g, rows * cols, -1.0, 1.0);
+            let o0 = rand_vec(&mut g, cols, -1.0, 1.0);
+            let tx = ctx.upload("x", &x).unwrap();
+            let to = if beta == 0.0 {
+                poisoned(ctx, cols)
+            } else {
+                ctx.upload("o", &o0).unwrap()
+            };
+            ctx.run(&[&ops::col_sum(ctx, rows, cols, scale, beta, &tx, &to).unwrap()])
+                .unwrap();
+            let got = ctx.read(&to).unwrap();
+            let want = r::col_sum(&x, rows, cols, scale, beta, &o0);
+            let abs: Vec<f64> = (0..cols)
+                .map(|j| {
+                    (0..rows)
+                        .map(|i| f64::from(x[i * cols + j]).abs())
+                        .sum::<f64>()
+                })
+                .collect();
+            let sr = (rows as f64).sqrt();
+            assert_close(&format!("col_sum {rows}x{cols}"), &got, &want, |j, rv| {
+                2.0 * sr * U * abs[j] * f64::from(scale) + 4.0 * U * rv.abs()
+            });
+        }
+    }
+}
+
+#[test]
+fn reductions_sum_sumsq_abs_stay_on_gpu() {
+    let Some(ctx) = gpu() else { return };
+    let partials = ctx.zeros("partials", REDUCE_PARTIALS).unwrap();
+    for (si, &n) in [1usize, 7, 33, 1000, 777_777, 4_200_001].iter().enumerate() {
+        let mut g = rng(4000 + si as u64);
+        let x = rand_vec(&mut g, n, -1.0, 1.0);
+        let tx = ctx.upload("x", &x).unwrap();
+        for (mi, mode) in [ReduceMode::Sum, ReduceMode::SumSquares, ReduceMode::SumAbs]
+            .into_iter()
+            .enumerate()
+        {
+            // Three results side by side in one output: out_index works, and
+            // beta = 1 accumulates (a running epoch loss).
+            let out0 = [0.25f32, -0.5, 1.0];
+            let out = ctx.upload("out", &out0).unwrap();
+            let scale = if mode == ReduceMode::Sum {
+                1.0 / n as f32
+            } else {
+                1.0
+            };
+            let steps = ops::reduce(ctx, mode, scale, 1.0, &tx, &partials, &out, mi).unwrap();
+            ctx.run(&[&steps[0], &steps[1]]).unwrap();
+            let got = ctx.read(&out).unwrap();
+            let (s, abs) = r::reduce(&x, mode);
+            let want = f64::from(scale) * s + f64::from(out0[mi]);
+            let t =
+                2.0 * (n as f64).sqrt() * U * abs * f64::from(scale) + 4.0 * U * want.abs() + 1e-30;
+            assert!(
+                (f64::from(got[mi]) - want).abs() <= t,
+                "{mode:?} n={n}: gpu {} ref {want} tol {t}",
+                got[mi]
+            );
+            for j in 0..3 {
+                if j != mi {
+                    assert_eq!(got[j], out0[j], "reduce wrote outside out_index");
+                }
+            }
+        }
+    }
+}
+
+// --------------------------------------------------------------------- losses
+
+#[test]
+fn losses_and_gradients_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    for loss in [Loss::Mse, Loss::BceLogits] {
+        for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let n = rows * cols;
+            let mut g = rng(5000 + si as u64);
+            let (lo, hi) = if loss == Loss::Mse {
+                (-1.0, 2.0)
+            } else {
+                (-12.0, 12.0)
+            };
+            let pred = rand_vec(&mut g, n, lo, hi);
+            let target = rand_vec(&mut g, n, 0.0, 1.0);
+            let tp = ctx.upload("pred", &pred).unwrap();
+            let tt = ctx.upload("target", &target).unwrap();
+            let scale = 1.0 / n as f32;
+            let tg = poisoned(ctx, n);
+            ctx.run(&[&ops::loss_grad(ctx, loss, rows, cols, scale, &tp, &tt, &tg).unwrap()])
+                .unwrap();
+            let got = ctx.read(&tg).unwrap();
+            let want = r::loss_grad(&pred, &target, loss, scale);
+            assert_close(
+                &format!("{loss:?} grad {rows}x{cols}"),
+                &got,
+                &want,
+                |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+            );
+
+            let rscale = 1.0 / cols as f32;
+            let tr = poisoned(ctx, rows);
+            ctx.run(&[&ops::row_loss(ctx, loss, rows, cols, rscale, &tp, &tt, &tr).unwrap()])
+                .unwrap();
+            let got = ctx.read(&tr).unwrap();
+            let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
+            // Per element a few ulps of exp/log; summed over cols terms.
+            let abs: Vec<f64> = (0..rows)
+                .map(|row| {
+                    (row * cols..(row + 1) * cols)
+                        .map(|i| {
+                            r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs()
+                                + 1.0
+                        })
+                        .sum::<f64>()
+                })
+                .collect();
+            let sc = (cols as f64).sqrt();
+            assert_close(
+                &format!("{loss:?} row loss {rows}x{cols}"),
+                &got,
+                &want,
+                |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+            );
+        }
+    }
+}
+
+#[test]
+fn bce_on_logits_is_stable_at_100() {
+    let Some(ctx) = gpu() else { return };
+    let z = [100.0f32, -100.0, 100.0, -100.0, 0.0];
+    let t = [0.0f32, 1.0, 1.0, 0.0, 0.5];
+    let tz = ctx.upload("z", &z).unwrap();
+    let tt = ctx.upload("t", &t).unwrap();
+    let tr = poisoned(ctx, 5);
+    let tg = poisoned(ctx, 5);
+    ctx.run(&[
+        &ops::row_loss(ctx, Loss::BceLogits, 5, 1, 1.0, &tz, &tt, &tr).unwrap(),
+        &ops::loss_grad(ctx, Loss::BceLogits, 5, 1, 1.0, &tz, &tt, &tg).unwrap(),
+    ])
+    .unwrap();
+    let l = ctx.read(&tr).unwrap();
+    let gr = ctx.read(&tg).unwrap();
+    let want_l = r::row_loss(&z, &t, 5, 1, Loss::BceLogits, 1.0);
+    assert_close("bce |z|=100 loss", &l, &want_l, tol(1e-6, 4.0 * U));
+    assert!((l[0] - 100.0).abs() < 1e-4 && (l[1] - 100.0).abs() < 1e-4);
+    assert!(
+        l[2].abs() < 1e-30 + 4e-44 && l[3].abs() < 1e-30 + 4e-44,
+        "{l:?}"
+    );
+    let want_g = r::loss_grad(&z, &t, Loss::BceLogits, 1.0);
+    assert_close("bce |z|=100 grad", &gr, &want_g, tol(1e-7, 4.0 * U));
+}
+
+#[test]
+fn loss_gradients_match_finite_differences() {
+    let mut g = rng(6);
+    for loss in [Loss::Mse, Loss::BceLogits] {
+        for _ in 0..200 {
+            let p: f64 = g.random_range(-5.0..5.0);
+            let t: f64 = g.random_range(0.0..1.0);
+            let h = 1e-5;
+            let fd =
+                (r::element_loss(p + h, t, loss) - r::element_loss(p - h, t, loss)) / (2.0 * h);
+            let an = r::element_loss_grad(p, t, loss);
+            assert!(
+                (fd - an).abs() < 1e-8,
+                "{loss:?} at {p}, {t}: fd {fd} vs {an}"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------ penalties
+
+#[test]
+fn l1_and_kl_penalties_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+        let n = rows * cols;
+        let mut g = rng(7000 + si as u64);
+        let mut h = rand_vec(&mut g, n, -1.0, 1.0);
+        h[0] = 0.0; // sign(0) = 0
+        let g0 = rand_vec(&mut g, n, -1.0, 1.0);
+        let th = ctx.upload("h", &h).unwrap();
+        let tg = ctx.upload("g", &g0).unwrap();
+        ctx.run(&[&ops::l1_grad(ctx, rows, cols, 0.01, &th, &tg).unwrap()])
+            .unwrap();
+        let got = ctx.read(&tg).unwrap();
+        assert_close("l1 grad", &got, &r::l1_grad(&h, &g0, 0.01), tol(0.0, U));
+
+        let (rho, beta) = (0.05f32, 3.0f32);
+        let mut rho_hat = rand_vec(&mut g, cols, 0.001, 0.999);
+        rho_hat[0] = 0.0; // clamped, still finite
+        let trh = ctx.upload("rho_hat", &rho_hat).unwrap();
+        let tg = ctx.upload("g", &g0).unwrap();
+        ctx.run(&[&ops::kl_grad(ctx, rows, cols, rho, beta, &trh, &tg).unwrap()])
+            .unwrap();
+        let got = ctx.read(&tg).unwrap();
+        let want = r::kl_grad(&rho_hat, &g0, rows, cols, rho, beta);
+        // Terms like rho / rho_hat are large where rho_hat is near the clamp;
+        // rounding is relative to the term, not to the sum.
+        let term: Vec<f64> = (0..n)
+            .map(|i| {
+                let rh = f64::from(rho_hat[i % cols]).clamp(1e-6, 1.0 - 1e-6);
+                f64::from(beta) / rows as f64
+                    * (f64::from(rho) / rh + (1.0 - f64::from(rho)) / (1.0 - rh))
+            })
+            .collect();
+        assert_close("kl grad", &got, &want, |i, rv| {
+            8.0 * U * (term[i] + rv.abs())
+        });
+
+        let tl = poisoned(ctx, cols);
+        ctx.run(&[&ops::kl_loss(ctx, cols, rho, beta, &trh, &tl).unwrap()])
+            .unwrap();
+        let got = ctx.read(&tl).unwrap();
+        let want = r::kl_loss(&rho_hat, rho, beta);
+        // log is good to 3 ulp, or 2^-21 absolute on [0.5, 2] (WGSL); each
+        // product term can be ~beta * log(1e6).
+        assert_close("kl loss", &got, &want, |_, rv| {
+            f64::from(beta) * 40.0 * U + 16.0 * U * rv.abs()
+        });
+    }
+}
+
+#[test]
+fn kl_gradient_matches_finite_differences() {
+    let (rows, cols) = (6, 5);
+    let (rho, beta) = (0.1, 2.0);
+    let mut g = rng(8);
+    let h: Vec<f64> = (0..rows * cols)
+        .map(|_| g.random_range(0.05..0.95))
+        .collect();
+    let rho_hat: Vec<f32> = (0..cols)
+        .map(|j| ((0..rows).map(|i| h[i * cols + j]).sum::<f64>() / rows as f64) as f32)
+        .collect();
+    let an = r::kl_grad(
+        &rho_hat,
+        &vec![0.0; rows * cols],
+        rows,
+        cols,
+        rho as f32,
+        beta as f32,
+    );
+    for i in 0..h.len() {
+        let (mut hp, mut hm) = (h.clone(), h.clone());
+        hp[i] += 1e-6;
+        hm[i] -= 1e-6;
+        let fd = (r::kl_penalty(&hp, rows, cols, rho, beta)
+            - r::kl_penalty(&hm, rows, cols, rho, beta))
+            / 2e-6;
+        // an saw rho_hat rounded to f32 and rho, beta as f32.
+        assert!(
+            (fd - an[i]).abs() < 1e-5 * (1.0 + fd.abs()),
+            "kl grad {i}: fd {fd} vs {}",
+            an[i]
+        );
+    }
+}
+
+// -------------------------------------------------------------------- gather
+
+#[test]
+fn gather_rows_by_index() {
+    let Some(ctx) = gpu() else { return };
+    for (si, &(src_rows, cols)) in [(1usize, 1usize), (7, 33), (1000, 777)].iter().enumerate() {
+        let mut g = rng(9000 + si as u64);
+        let src = rand_vec(&mut g, src_rows * cols, -1.0, 1.0);
+        let off = 3;
+        let rows = src_rows.min(65);
+        let mut idx: Vec<u32> = (0..off + rows)
+            .map(|_| g.random_range(0..src_rows as u32))
+            .collect();
+        idx[off] = src_rows as u32 + 5; // out of range: a zero row, no stray read
+        let ti = ctx.upload("idx", &idx).unwrap();
+        let ts = ctx.upload("src", &src).unwrap();
+        let to = poisoned(ctx, rows * cols);
+        ctx.run(&[&ops::gather_rows(ctx, rows, cols, off, src_rows, &ti, &ts, &to).unwrap()])
+            .unwrap();
+        let got = ctx.read(&to).unwrap();
+        let want = r::gather_rows(&idx, off, &src, src_rows, rows, cols);
+        assert_close("gather", &got, &want, tol(0.0, 0.0));
+    }
+}
+
+// ------------------------------------------------- dispatches folded into 2-D
+
+#[test]
+fn large_tensors_fold_dispatch_into_2d() {
+    let Some(ctx) = gpu() else { return };
+    let (rows, cols) = (4_300_013usize, 1usize); // > 65,535 * 64 elements
+    let n = rows * cols;
+    let mut g = rng(10);
+    let z = rand_vec(&mut g, n, -4.0, 4.0);
+    let tz = ctx.upload("z", &z).unwrap();
+    let ty = poisoned(ctx, n);
+    let step = ops::act_forward(ctx, Activation::Sigmoid, rows, cols, &tz, &ty).unwrap();
+    assert!(
+        step.workgroups()[1] > 1,
+        "expected a 2-D dispatch, got {:?}",
+        step.workgroups()
+    );
+    ctx.run(&[&step]).unwrap();
+    let y = ctx.read(&ty).unwrap();
+    let (atol, rtol) = act_tol(Activation::Sigmoid);
+    assert_close(
+        "sigmoid 4.3M",
+        &y,
+        &r::act_forward(&z, Activation::Sigmoid, rows, cols),
+        tol(atol, rtol),
+    );
+
+    // A row-wise kernel with more rows than one dimension allows.
+    let t = rand_vec(&mut g, n, 0.0, 1.0);
+    let tt = ctx.upload("t", &t).unwrap();
+    let tr = poisoned(ctx, rows);
+    let step = ops::row_loss(ctx, Loss::Mse, rows, cols, 1.0, &tz, &tt, &tr).unwrap();
+    assert!(step.workgroups()[1] > 1);
+    ctx.run(&[&step]).unwrap();
+    let got = ctx.read(&tr).unwrap();
+    assert_close(
+        "row loss 4.3M rows",
+        &got,
+        &r::row_loss(&z, &t, rows, cols, Loss::Mse, 1.0),
+        tol(0.0, 4.0 * U),
+    );
+
+    // Gather of 4.3M elements.
+    let idx: Vec<u32> = (0..rows as u32).rev().collect();
+    let ti = ctx.upload("idx", &idx).unwrap();
+    let to = poisoned(ctx, n);
+    let step = ops::gather_rows(ctx, rows, cols, 0, rows, &ti, &tz, &to).unwrap();
+    assert!(step.workgroups()[1] > 1);
+    ctx.run(&[&step]).unwrap();
+    let got = ctx.read(&to).unwrap();
+    assert_close(
+        "gather 4.3M",
+        &got,
+        &r::gather_rows(&idx, 0, &z, rows, rows, cols),
+        tol(0.0, 0.0),
+    );
+}
