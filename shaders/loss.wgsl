@@ -12,10 +12,12 @@
 //   and gradient stay finite for |z| = 100 and beyond.
 //
 // Entry points:
-//   loss_grad  out[i] = scale * dl/dpred(i); workgroup 64, ceil(n / 64) workgroups
-//              folded into 2-D. scale = 1 / (rows * cols) for a mean over elements.
+//   loss_grad  out[i] = scale * dl/dpred(i); scale = 1 / (rows * cols) for a mean
+//              over elements. Workgroup 64; dispatch ceil(rows * cols / 64)
+//              workgroups folded into 2-D.
 //   row_loss   out[r] = scale * sum_j l(r, j): per-sample loss, the anomaly score
-//              with scale = 1 / cols; one workgroup of 256 per row, folded.
+//              with scale = 1 / cols. Workgroup 256, one per row; dispatch `rows`
+//              workgroups folded into 2-D.
 
 struct LossParams {
     rows: u32,
