@@ -929,13 +929,13 @@ impl OptimConfig {
         if !(0.0..1.0).contains(&self.beta2) {
             return bad("beta2", self.beta2);
         }
-        if !(self.eps > 0.0) {
+        if self.eps.is_nan() || self.eps <= 0.0 {
             return bad("eps", self.eps);
         }
-        if !(self.weight_decay >= 0.0) {
+        if self.weight_decay.is_nan() || self.weight_decay < 0.0 {
             return bad("weight decay", self.weight_decay);
         }
-        if !(self.clip_norm >= 0.0) {
+        if self.clip_norm.is_nan() || self.clip_norm < 0.0 {
             return bad("clip norm", self.clip_norm);
         }
         Ok(())

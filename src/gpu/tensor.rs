@@ -77,7 +77,7 @@ impl GpuContext {
                 "{op}: tensor '{label}' would be empty"
             )));
         }
-        let bytes = (len as u64).checked_mul(4).unwrap_or(u64::MAX);
+        let bytes = (len as u64).saturating_mul(4);
         self.check_binding_size(op, &format!("tensor '{label}' ({len} values)"), bytes)?;
         Ok(bytes)
     }

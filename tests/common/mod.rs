@@ -66,7 +66,8 @@ pub fn assert_close(name: &str, gpu: &[f32], reference: &[f64], tol: impl Fn(usi
         if t > 0.0 && d.is_finite() {
             worst_ratio = worst_ratio.max(d / t);
         }
-        if !(d <= t) {
+        // NaN in either fails: `d > t` alone would let NaN through.
+        if d.is_nan() || d > t {
             if bad < 8 {
                 eprintln!("{name}: mismatch at {i}: gpu {g:e} ref {r:e} diff {d:e} tol {t:e}");
             }
