@@ -18,7 +18,10 @@ fn sizes() -> Vec<(usize, usize, usize)> {
         .unwrap_or_else(|_| "256x784x32,256x32x784,512x512x512,1024x1024x1024".into());
     spec.split(',')
         .map(|s| {
-            let d: Vec<usize> = s.split('x').map(|v| v.trim().parse().expect("size MxNxK")).collect();
+            let d: Vec<usize> = s
+                .split('x')
+                .map(|v| v.trim().parse().expect("size MxNxK"))
+                .collect();
             assert_eq!(d.len(), 3, "size {s} is not MxNxK");
             (d[0], d[1], d[2])
         })
@@ -27,10 +30,18 @@ fn sizes() -> Vec<(usize, usize, usize)> {
 
 fn bench_matmul(c: &mut Criterion) {
     let ctx = GpuContext::new().expect("a GPU adapter (or lavapipe) is needed for benchmarks");
-    eprintln!("adapter: {} ({:?})", ctx.adapter_name(), ctx.adapter_info().backend);
+    eprintln!(
+        "adapter: {} ({:?})",
+        ctx.adapter_name(),
+        ctx.adapter_info().backend
+    );
     let mut group = c.benchmark_group("matmul");
     for (m, n, k) in sizes() {
-        for (layout, ta, tb) in [("A.B", false, false), ("At.B", true, false), ("A.Bt", false, true)] {
+        for (layout, ta, tb) in [
+            ("A.B", false, false),
+            ("At.B", true, false),
+            ("A.Bt", false, true),
+        ] {
             let spec = MatmulSpec::new(m, n, k, ta, tb);
             let a = ctx.upload("a", &vec![0.5f32; m * k]).unwrap();
             let b = ctx.upload("b", &vec![0.25f32; k * n]).unwrap();
@@ -38,16 +49,20 @@ fn bench_matmul(c: &mut Criterion) {
             let step = ops::matmul(&ctx, &spec, &a, &b, None, &out).unwrap();
             ctx.run_wait(&[&step]).unwrap(); // pipeline warm-up
             group.throughput(Throughput::Elements(spec.flops() as u64));
-            group.bench_with_input(BenchmarkId::new(layout, format!("{m}x{n}x{k}")), &step, |bch, step| {
-                bch.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        ctx.run(&[step]).unwrap();
-                    }
-                    ctx.wait().unwrap();
-                    start.elapsed()
-                })
-            });
+            group.bench_with_input(
+                BenchmarkId::new(layout, format!("{m}x{n}x{k}")),
+                &step,
+                |bch, step| {
+                    bch.iter_custom(|iters| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            ctx.run(&[step]).unwrap();
+                        }
+                        ctx.wait().unwrap();
+                        start.elapsed()
+                    })
+                },
+            );
         }
     }
     group.finish();

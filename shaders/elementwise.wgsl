@@ -3,7 +3,7 @@
 // Bindings (group 0); each entry point uses the subset it names:
 //   0 p    uniform  EwParams
 //   1 x    storage  read        (n) f32: input; the pre-activation z for act_backward
-//   2 y    storage  read        (n) f32: act_backward only, the output f(z)
+//   2 y    storage  read        (n) f32: act_backward: the output f(z); mul: the second factor
 //   3 dy   storage  read        (n) f32: act_backward only, the upstream gradient
 //   4 out  storage  read_write  (n) f32
 //
@@ -11,6 +11,7 @@
 //   act_forward   out = f(x)                      f picked by p.kind (ACT_* in common.wgsl)
 //   act_backward  out = dy * f'(z)                from z = x and y = f(z)
 //   axpby         out = alpha * x + beta * out    out is read only when beta != 0
+//   mul           out = x * y                     (dropout masks, gates)
 //   fill          out = alpha
 //
 // Workgroup 64; dispatch ceil(n / 64) workgroups folded into 2-D (common.wgsl).
@@ -60,6 +61,16 @@ fn axpby(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
         v += p.beta * out[i];
     }
     out[i] = v;
+}
+
+@compute @workgroup_size(64)
+fn mul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+       @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    out[i] = x[i] * y[i];
 }
 
 @compute @workgroup_size(64)

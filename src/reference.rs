@@ -549,3 +549,221 @@ pub fn gather_rows(
     }
     out
 }
+
+// ---------------------------------------------------------------------- mul
+
+pub fn mul(x: &[f32], y: &[f32]) -> Vec<f64> {
+    x.iter().zip(y).map(|(&a, &b)| w(a) * w(b)).collect()
+}
+
+// --------------------------------------------------------------------- noise
+
+/// What the noise kernels write: `src` corrupted by `kind`.
+pub fn noise(
+    kind: crate::gpu::ops::Noise,
+    seed: u64,
+    stream: u32,
+    offset: u32,
+    src: &[f32],
+) -> Vec<f64> {
+    use crate::gpu::ops::Noise;
+    let n = src.len();
+    let mut out = Vec::with_capacity(n);
+    for j in 0..n.div_ceil(4) {
+        let words = rng_words(seed, stream, offset, j as u32);
+        let z = match kind {
+            Noise::Gaussian(std) => random_block_normals(words).map(|v| w(std) * v),
+            _ => [0.0; 4],
+        };
+        for e in 0..4 {
+            let i = 4 * j + e;
+            if i >= n {
+                break;
+            }
+            let s = w(src[i]);
+            let u = unit(words[e]);
+            out.push(match kind {
+                Noise::Gaussian(_) => s + z[e],
+                Noise::Mask(p) => {
+                    if u >= w(p) {
+                        s
+                    } else {
+                        0.0
+                    }
+                }
+                Noise::SaltPepper(p) => {
+                    if u < 0.5 * w(p) {
+                        0.0
+                    } else if u < w(p) {
+                        1.0
+                    } else {
+                        s
+                    }
+                }
+            });
+        }
+    }
+    out
+}
+
+fn random_block_normals(words: [u32; 4]) -> [f64; 4] {
+    let mut z = [0.0; 4];
+    for h in 0..2 {
+        let r = (-2.0 * unit_open(words[2 * h]).ln()).sqrt();
+        let th = std::f64::consts::TAU * (unit(words[2 * h + 1]) - 0.5);
+        z[2 * h] = r * th.cos();
+        z[2 * h + 1] = r * th.sin();
+    }
+    z
+}
+
+// ------------------------------------------------------------------- shuffle
+
+fn hash32(v: u32) -> u32 {
+    let mut x = v;
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^= x >> 16;
+    x
+}
+
+/// The permutation shuffle.wgsl makes for (n, seed, epoch).
+pub fn permute(n: usize, seed: u64, epoch: u32) -> Vec<u32> {
+    let h = crate::gpu::ops::shuffle_half_bits(n);
+    let (lo, hi) = (seed as u32, (seed >> 32) as u32);
+    let keys: Vec<u32> = (0..4u32)
+        .map(|r| {
+            hash32(
+                lo ^ hash32(
+                    hi.wrapping_add(epoch.wrapping_mul(0x9E37_79B9))
+                        .wrapping_add(r),
+                ),
+            )
+        })
+        .collect();
+    let mask = (1u32 << h) - 1;
+    let feistel = |v: u32| {
+        let (mut l, mut r) = (v >> h, v & mask);
+        for k in &keys {
+            let t = l ^ (hash32(r ^ k) & mask);
+            l = r;
+            r = t;
+        }
+        (l << h) | r
+    };
+    (0..n as u32)
+        .map(|i| {
+            let mut v = feistel(i);
+            while v as usize >= n {
+                v = feistel(v);
+            }
+            v
+        })
+        .collect()
+}
+
+// ----------------------------------------------------------------------- VAE
+
+pub fn vae_reparam(head: &[f32], eps: &[f32], rows: usize, code: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows * code);
+    for b in 0..rows {
+        for j in 0..code {
+            let mu = w(head[b * 2 * code + j]);
+            let lv = w(head[b * 2 * code + code + j]);
+            out.push(mu + (0.5 * lv).exp() * w(eps[b * code + j]));
+        }
+    }
+    out
+}
+
+pub fn vae_backward(
+    head: &[f32],
+    eps: &[f32],
+    dz: &[f32],
+    rows: usize,
+    code: usize,
+    beta: f32,
+) -> Vec<f64> {
+    let coef = w(beta) / rows as f64;
+    let mut out = vec![0.0; rows * 2 * code];
+    for b in 0..rows {
+        for j in 0..code {
+            let mu = w(head[b * 2 * code + j]);
+            let lv = w(head[b * 2 * code + code + j]);
+            let g = w(dz[b * code + j]);
+            let s = (0.5 * lv).exp();
+            out[b * 2 * code + j] = g + coef * mu;
+            out[b * 2 * code + code + j] =
+                0.5 * g * w(eps[b * code + j]) * s + 0.5 * coef * (s * s - 1.0);
+        }
+    }
+    out
+}
+
+/// KL(N(mu, exp(lv)) || N(0, I)) of each row, times `scale`.
+pub fn vae_kl_rows(head: &[f64], rows: usize, code: usize, scale: f64) -> Vec<f64> {
+    (0..rows)
+        .map(|b| {
+            let s: f64 = (0..code)
+                .map(|j| {
+                    let mu = head[b * 2 * code + j];
+                    let lv = head[b * 2 * code + code + j];
+                    1.0 + lv - mu * mu - lv.exp()
+                })
+                .sum();
+            -0.5 * scale * s
+        })
+        .collect()
+}
+
+// --------------------------------------------------------------- contractive
+
+/// f'(z) and f''(z) of a code activation, from y = f(z), as contractive.wgsl.
+pub fn contractive_derivatives(y: f64, a: Activation) -> (f64, f64) {
+    match a {
+        Activation::Relu => (if y > 0.0 { 1.0 } else { 0.0 }, 0.0),
+        Activation::LeakyRelu(s) => (if y > 0.0 { 1.0 } else { w(s) }, 0.0),
+        Activation::Sigmoid => (y * (1.0 - y), y * (1.0 - y) * (1.0 - 2.0 * y)),
+        Activation::Tanh => (1.0 - y * y, -2.0 * y * (1.0 - y * y)),
+        _ => (1.0, 0.0),
+    }
+}
+
+/// s_j = sum_i W_ji^2.
+pub fn row_sq(wt: &[f32], hidden: usize, inputs: usize) -> Vec<f64> {
+    (0..hidden)
+        .map(|j| (0..inputs).map(|i| w(wt[j * inputs + i]).powi(2)).sum())
+        .collect()
+}
+
+/// The contractive penalty lambda / rows * sum_b ||J_b||_F^2 of a one-layer
+/// encoder h = f(x W^T + b), computed directly from its definition.
+#[allow(clippy::too_many_arguments)]
+pub fn contractive_penalty(
+    x: &[f64],
+    wt: &[f64],
+    bias: &[f64],
+    rows: usize,
+    inputs: usize,
+    hidden: usize,
+    a: Activation,
+    lambda: f64,
+) -> f64 {
+    let mut total = 0.0;
+    for b in 0..rows {
+        for j in 0..hidden {
+            let z: f64 = bias[j]
+                + (0..inputs)
+                    .map(|i| x[b * inputs + i] * wt[j * inputs + i])
+                    .sum::<f64>();
+            let d = act_derivative(z, a);
+            for i in 0..inputs {
+                // J_b[j, i] = f'(z_bj) W_ji
+                total += (d * wt[j * inputs + i]).powi(2);
+            }
+        }
+    }
+    lambda / rows as f64 * total
+}

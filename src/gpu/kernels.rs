@@ -26,6 +26,12 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ("optim", include_str!("../../shaders/optim.wgsl")),
     ("rng", include_str!("../../shaders/rng.wgsl")),
     ("gather", include_str!("../../shaders/gather.wgsl")),
+    ("shuffle", include_str!("../../shaders/shuffle.wgsl")),
+    ("vae", include_str!("../../shaders/vae.wgsl")),
+    (
+        "contractive",
+        include_str!("../../shaders/contractive.wgsl"),
+    ),
 ];
 
 /// The full WGSL text of a module: the prelude, then the file.
@@ -43,6 +49,7 @@ pub enum Kernel {
     ActForward,
     ActBackward,
     Axpby,
+    Mul,
     Fill,
     SoftmaxForward,
     SoftmaxBackward,
@@ -59,7 +66,18 @@ pub enum Kernel {
     FillUniform,
     FillNormal,
     DropoutMask,
+    NoiseGaussian,
+    NoiseMask,
+    NoiseSaltPepper,
     GatherRows,
+    Permute,
+    Reparam,
+    VaeBackward,
+    VaeKlRows,
+    RowSq,
+    JacFp2,
+    JacDz,
+    JacWgrad,
 }
 
 impl Kernel {
@@ -84,6 +102,7 @@ impl Kernel {
         Kernel::ActForward,
         Kernel::ActBackward,
         Kernel::Axpby,
+        Kernel::Mul,
         Kernel::Fill,
         Kernel::SoftmaxForward,
         Kernel::SoftmaxBackward,
@@ -100,22 +119,43 @@ impl Kernel {
         Kernel::FillUniform,
         Kernel::FillNormal,
         Kernel::DropoutMask,
+        Kernel::NoiseGaussian,
+        Kernel::NoiseMask,
+        Kernel::NoiseSaltPepper,
         Kernel::GatherRows,
+        Kernel::Permute,
+        Kernel::Reparam,
+        Kernel::VaeBackward,
+        Kernel::VaeKlRows,
+        Kernel::RowSq,
+        Kernel::JacFp2,
+        Kernel::JacDz,
+        Kernel::JacWgrad,
     ];
 
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Matmul { .. } => "matmul",
-            Kernel::ActForward | Kernel::ActBackward | Kernel::Axpby | Kernel::Fill => {
-                "elementwise"
-            }
+            Kernel::ActForward
+            | Kernel::ActBackward
+            | Kernel::Axpby
+            | Kernel::Mul
+            | Kernel::Fill => "elementwise",
             Kernel::SoftmaxForward | Kernel::SoftmaxBackward => "softmax",
             Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal => "reduce",
             Kernel::LossGrad | Kernel::RowLoss => "loss",
             Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
             Kernel::OptimTick | Kernel::OptimUpdate => "optim",
-            Kernel::FillUniform | Kernel::FillNormal | Kernel::DropoutMask => "rng",
+            Kernel::FillUniform
+            | Kernel::FillNormal
+            | Kernel::DropoutMask
+            | Kernel::NoiseGaussian
+            | Kernel::NoiseMask
+            | Kernel::NoiseSaltPepper => "rng",
             Kernel::GatherRows => "gather",
+            Kernel::Permute => "shuffle",
+            Kernel::Reparam | Kernel::VaeBackward | Kernel::VaeKlRows => "vae",
+            Kernel::RowSq | Kernel::JacFp2 | Kernel::JacDz | Kernel::JacWgrad => "contractive",
         }
     }
 
@@ -125,6 +165,7 @@ impl Kernel {
             Kernel::ActForward => "act_forward",
             Kernel::ActBackward => "act_backward",
             Kernel::Axpby => "axpby",
+            Kernel::Mul => "mul",
             Kernel::Fill => "fill",
             Kernel::SoftmaxForward => "softmax_forward",
             Kernel::SoftmaxBackward => "softmax_backward",
@@ -141,7 +182,18 @@ impl Kernel {
             Kernel::FillUniform => "fill_uniform",
             Kernel::FillNormal => "fill_normal",
             Kernel::DropoutMask => "dropout_mask",
+            Kernel::NoiseGaussian => "noise_gaussian",
+            Kernel::NoiseMask => "noise_mask",
+            Kernel::NoiseSaltPepper => "noise_salt_pepper",
             Kernel::GatherRows => "gather_rows",
+            Kernel::Permute => "permute",
+            Kernel::Reparam => "reparam",
+            Kernel::VaeBackward => "vae_backward",
+            Kernel::VaeKlRows => "kl_rows",
+            Kernel::RowSq => "row_sq",
+            Kernel::JacFp2 => "jac_fp2",
+            Kernel::JacDz => "jac_dz",
+            Kernel::JacWgrad => "jac_wgrad",
         }
     }
 

@@ -1183,3 +1183,422 @@ pub fn gather_rows(
         ew_groups(ctx, OP, n)?,
     )
 }
+
+// ---------------------------------------------------------- elementwise mul
+
+/// `out = x * y` over the first `n` values.
+pub fn mul(
+    ctx: &GpuContext,
+    n: usize,
+    x: &GpuTensor,
+    y: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "mul";
+    for (name, t) in [("x", x), ("y", y), ("out", out)] {
+        need(OP, name, t, n)?;
+    }
+    let p = EwParams {
+        n: u32_dim(OP, "n", n)?,
+        kind: 0,
+        alpha: 0.0,
+        beta: 0.0,
+    };
+    make_step(
+        ctx,
+        Kernel::Mul,
+        format!("{OP}({n})"),
+        &p,
+        &[(1, x), (2, y), (4, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+// --------------------------------------------------------------------- noise
+
+/// Input corruption for denoising autoencoders, generated on the GPU.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Noise {
+    /// Add N(0, std^2).
+    Gaussian(f32),
+    /// Set each value to 0 with this probability.
+    Mask(f32),
+    /// Set each value to 0 or 1 (half each) with this probability.
+    SaltPepper(f32),
+}
+
+impl Noise {
+    pub fn level(self) -> f32 {
+        match self {
+            Noise::Gaussian(v) | Noise::Mask(v) | Noise::SaltPepper(v) => v,
+        }
+    }
+
+    pub fn validate(self) -> Result<()> {
+        let v = self.level();
+        let ok = match self {
+            Noise::Gaussian(s) => s.is_finite() && s >= 0.0,
+            Noise::Mask(p) | Noise::SaltPepper(p) => (0.0..=1.0).contains(&p),
+        };
+        if !ok {
+            return Err(Error::InvalidArgument(format!(
+                "noise level {v} is out of range for {self:?} (std >= 0; probabilities in [0, 1])"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `out = noise(src)`, drawing from (seed, stream, offset + counter[0]).
+pub fn noise(
+    ctx: &GpuContext,
+    kind: Noise,
+    spec: RngSpec,
+    counter: Option<&GpuTensor>,
+    src: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "noise";
+    kind.validate()?;
+    let n = out.len();
+    need(OP, "src", src, n)?;
+    let kernel = match kind {
+        Noise::Gaussian(_) => Kernel::NoiseGaussian,
+        Noise::Mask(_) => Kernel::NoiseMask,
+        Noise::SaltPepper(_) => Kernel::NoiseSaltPepper,
+    };
+    let p = RngParams {
+        n: u32_dim(OP, "n", n)?,
+        seed_lo: spec.seed as u32,
+        seed_hi: (spec.seed >> 32) as u32,
+        stream: spec.stream,
+        offset: spec.offset,
+        use_counter: u32::from(counter.is_some()),
+        a: kind.level(),
+        b: 0.0,
+    };
+    make_step(
+        ctx,
+        kernel,
+        format!("{OP}({kind:?}, {n})"),
+        &p,
+        &[(1, counter.unwrap_or(&ctx.dummy()?)), (2, out), (3, src)],
+        fold(ctx, OP, (n as u64).div_ceil(256))?,
+    )
+}
+
+// ------------------------------------------------------------------- shuffle
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ShuffleParams {
+    n: u32,
+    half_bits: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+}
+
+/// Bits in each Feistel half for a domain of `n` values: the least h with 4^h >= n.
+pub fn shuffle_half_bits(n: usize) -> u32 {
+    let mut h = 1u32;
+    while (1u64 << (2 * h)) < n as u64 {
+        h += 1;
+    }
+    h
+}
+
+/// `perm` = a permutation of 0..n keyed by `seed` and `epoch[0]` (u32 words).
+pub fn permute(
+    ctx: &GpuContext,
+    n: usize,
+    seed: u64,
+    epoch: &GpuTensor,
+    perm: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "permute";
+    need(OP, "perm", perm, n)?;
+    need(OP, "epoch", epoch, 1)?;
+    if n > (1usize << 31) {
+        return Err(Error::shape(
+            OP,
+            format!("{n} rows is more than a shuffle can index"),
+        ));
+    }
+    let p = ShuffleParams {
+        n: u32_dim(OP, "n", n)?,
+        half_bits: shuffle_half_bits(n),
+        seed_lo: seed as u32,
+        seed_hi: (seed >> 32) as u32,
+    };
+    make_step(
+        ctx,
+        Kernel::Permute,
+        format!("{OP}({n})"),
+        &p,
+        &[(1, epoch), (2, perm)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+// ----------------------------------------------------------------------- VAE
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct VaeParams {
+    rows: u32,
+    code: u32,
+    coef: f32,
+    scale: f32,
+}
+
+fn vae_params(
+    op: &'static str,
+    rows: usize,
+    code: usize,
+    coef: f32,
+    scale: f32,
+) -> Result<VaeParams> {
+    Ok(VaeParams {
+        rows: u32_dim(op, "rows", rows)?,
+        code: u32_dim(op, "code", code)?,
+        coef,
+        scale,
+    })
+}
+
+/// `z = mu + exp(lv / 2) * eps` from the head `[mu | lv]` (rows, 2 code).
+pub fn vae_reparam(
+    ctx: &GpuContext,
+    rows: usize,
+    code: usize,
+    head: &GpuTensor,
+    eps: &GpuTensor,
+    z: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "vae_reparam";
+    let n = product(OP, rows, code)?;
+    need(OP, "head", head, 2 * n)?;
+    need(OP, "eps", eps, n)?;
+    need(OP, "z", z, n)?;
+    make_step(
+        ctx,
+        Kernel::Reparam,
+        format!("{OP}({rows}x{code})"),
+        &vae_params(OP, rows, code, 0.0, 0.0)?,
+        &[(1, head), (2, eps), (4, z)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// Gradient of the head `[mu | lv]` from the code's gradient `dz` plus
+/// `beta * mean_b KL_b`.
+#[allow(clippy::too_many_arguments)]
+pub fn vae_backward(
+    ctx: &GpuContext,
+    rows: usize,
+    code: usize,
+    beta: f32,
+    head: &GpuTensor,
+    eps: &GpuTensor,
+    dz: &GpuTensor,
+    dhead: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "vae_backward";
+    let n = product(OP, rows, code)?;
+    need(OP, "head", head, 2 * n)?;
+    need(OP, "eps", eps, n)?;
+    need(OP, "dz", dz, n)?;
+    need(OP, "dhead", dhead, 2 * n)?;
+    make_step(
+        ctx,
+        Kernel::VaeBackward,
+        format!("{OP}({rows}x{code})"),
+        &vae_params(OP, rows, code, beta / rows as f32, 0.0)?,
+        &[(1, head), (2, eps), (3, dz), (4, dhead)],
+        ew_groups(ctx, OP, 2 * n)?,
+    )
+}
+
+/// `out[b] = scale * KL(N(mu_b, exp(lv_b)) || N(0, I))`.
+pub fn vae_kl_rows(
+    ctx: &GpuContext,
+    rows: usize,
+    code: usize,
+    scale: f32,
+    head: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "vae_kl_rows";
+    need(OP, "head", head, 2 * product(OP, rows, code)?)?;
+    need(OP, "out", out, rows)?;
+    make_step(
+        ctx,
+        Kernel::VaeKlRows,
+        format!("{OP}({rows}x{code})"),
+        &vae_params(OP, rows, code, 0.0, scale)?,
+        &[(1, head), (4, out)],
+        ew_groups(ctx, OP, rows)?,
+    )
+}
+
+// --------------------------------------------------------------- contractive
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ContractiveParams {
+    rows: u32,
+    hidden: u32,
+    inputs: u32,
+    act: u32,
+    coef: f32,
+    alpha: f32,
+    _pad: [u32; 2],
+}
+
+/// Whether the contractive kernels can take f' and f'' from the output.
+pub fn contractive_supports(act: Activation) -> bool {
+    matches!(
+        act,
+        Activation::Identity
+            | Activation::Relu
+            | Activation::LeakyRelu(_)
+            | Activation::Sigmoid
+            | Activation::Tanh
+    )
+}
+
+fn contractive_params(
+    op: &'static str,
+    act: Activation,
+    rows: usize,
+    hidden: usize,
+    inputs: usize,
+    coef: f32,
+) -> Result<ContractiveParams> {
+    if !contractive_supports(act) {
+        return Err(Error::InvalidArgument(format!(
+            "{op}: the contractive penalty supports identity, relu, leaky relu, sigmoid and tanh codes, not {}",
+            act.name()
+        )));
+    }
+    Ok(ContractiveParams {
+        rows: rows as u32,
+        hidden: u32_dim(op, "hidden", hidden)?,
+        inputs: inputs as u32,
+        act: act.id(),
+        coef,
+        alpha: act.alpha(),
+        _pad: [0; 2],
+    })
+}
+
+/// `s[j] = sum_i W[j, i]^2` for W (hidden, inputs).
+pub fn contractive_row_sq(
+    ctx: &GpuContext,
+    hidden: usize,
+    inputs: usize,
+    w: &GpuTensor,
+    s: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "contractive_row_sq";
+    need(OP, "W", w, product(OP, hidden, inputs)?)?;
+    need(OP, "s", s, hidden)?;
+    let mut p = contractive_params(OP, Activation::Identity, 1, hidden, inputs, 0.0)?;
+    p.inputs = u32_dim(OP, "inputs", inputs)?;
+    make_step(
+        ctx,
+        Kernel::RowSq,
+        format!("{OP}({hidden}x{inputs})"),
+        &p,
+        &[(1, w), (4, s)],
+        ew_groups(ctx, OP, hidden)?,
+    )
+}
+
+/// `fp2 = f'(z)^2` from the code y = f(z) (rows, hidden).
+pub fn contractive_fp2(
+    ctx: &GpuContext,
+    act: Activation,
+    rows: usize,
+    hidden: usize,
+    y: &GpuTensor,
+    fp2: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "contractive_fp2";
+    let n = product(OP, rows, hidden)?;
+    need(OP, "y", y, n)?;
+    need(OP, "fp2", fp2, n)?;
+    let p = contractive_params(OP, act, rows, hidden, 0, 0.0)?;
+    make_step(
+        ctx,
+        Kernel::JacFp2,
+        format!("{OP}({rows}x{hidden})"),
+        &p,
+        &[(2, y), (4, fp2)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `dz += lambda / rows * 2 s_j f'(z) f''(z)`.
+#[allow(clippy::too_many_arguments)]
+pub fn contractive_dz(
+    ctx: &GpuContext,
+    act: Activation,
+    rows: usize,
+    hidden: usize,
+    lambda: f32,
+    y: &GpuTensor,
+    s: &GpuTensor,
+    dz: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "contractive_dz";
+    let n = product(OP, rows, hidden)?;
+    need(OP, "y", y, n)?;
+    need(OP, "s", s, hidden)?;
+    need(OP, "dz", dz, n)?;
+    let p = contractive_params(OP, act, rows, hidden, 0, lambda / rows as f32)?;
+    make_step(
+        ctx,
+        Kernel::JacDz,
+        format!("{OP}({rows}x{hidden})"),
+        &p,
+        &[(2, y), (3, s), (4, dz)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `dW[j, i] += lambda / rows * 2 W[j, i] c_j`, with c_j = sum_b f'(z_bj)^2.
+#[allow(clippy::too_many_arguments)]
+pub fn contractive_wgrad(
+    ctx: &GpuContext,
+    rows: usize,
+    hidden: usize,
+    inputs: usize,
+    lambda: f32,
+    w: &GpuTensor,
+    c: &GpuTensor,
+    dw: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "contractive_wgrad";
+    let n = product(OP, hidden, inputs)?;
+    need(OP, "W", w, n)?;
+    need(OP, "c", c, hidden)?;
+    need(OP, "dW", dw, n)?;
+    let mut p = contractive_params(
+        OP,
+        Activation::Identity,
+        rows,
+        hidden,
+        inputs,
+        lambda / rows as f32,
+    )?;
+    p.inputs = u32_dim(OP, "inputs", inputs)?;
+    make_step(
+        ctx,
+        Kernel::JacWgrad,
+        format!("{OP}({hidden}x{inputs})"),
+        &p,
+        &[(1, w), (3, c), (4, dw)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
