@@ -6,9 +6,15 @@
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 
+pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod reference;
+pub mod train;
 
+pub use data::Dataset;
 pub use error::{Error, Result};
 pub use gpu::{Activation, GpuContext, GpuTensor, Step};
+pub use model::{LossKind, ModelConfig, Variant};
+pub use train::{Autoencoder, Control, EpochReport, History, TrainConfig, Trainer};

@@ -1,0 +1,129 @@
+//! Datasets: rows of f32 features (scaled to [0, 1] or standardized), with
+//! optional labels, and the loaders that make them.
+
+pub mod idx;
+
+use crate::error::{Error, Result};
+
+/// `rows` samples of `cols` features each, row-major, plus optional labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub data: Vec<f32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub labels: Option<Vec<u32>>,
+}
+
+impl Dataset {
+    /// Checks the shape and that every value is finite.
+    pub fn new(data: Vec<f32>, rows: usize, cols: usize, labels: Option<Vec<u32>>) -> Result<Self> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "a dataset needs at least one row and one column, got {rows}x{cols}"
+            )));
+        }
+        if data.len() != rows * cols {
+            return Err(Error::InvalidArgument(format!(
+                "dataset: {} values for {rows} rows of {cols}",
+                data.len()
+            )));
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "dataset: value {} at row {}, column {} is not finite; clean the data (NaN and infinity cannot be trained on)",
+                data[i],
+                i / cols,
+                i % cols
+            )));
+        }
+        if let Some(l) = &labels {
+            if l.len() != rows {
+                return Err(Error::InvalidArgument(format!(
+                    "dataset: {} labels for {rows} rows",
+                    l.len()
+                )));
+            }
+        }
+        Ok(Self {
+            data,
+            rows,
+            cols,
+            labels,
+        })
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// The first `n` rows (all if fewer).
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.rows);
+        Dataset {
+            data: self.data[..n * self.cols].to_vec(),
+            rows: n,
+            cols: self.cols,
+            labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
+        }
+    }
+
+    /// Rows `start..end`.
+    pub fn slice(&self, start: usize, end: usize) -> Dataset {
+        let end = end.min(self.rows);
+        let start = start.min(end);
+        Dataset {
+            data: self.data[start * self.cols..end * self.cols].to_vec(),
+            rows: end - start,
+            cols: self.cols,
+            labels: self.labels.as_ref().map(|l| l[start..end].to_vec()),
+        }
+    }
+
+    /// Splits off the last `fraction` of the rows (as Keras' validation_split).
+    pub fn split_validation(&self, fraction: f32) -> Result<(Dataset, Dataset)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction} must be in (0, 1)"
+            )));
+        }
+        let n_val = ((self.rows as f64) * f64::from(fraction)).round() as usize;
+        if n_val == 0 || n_val >= self.rows {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction} of {} rows leaves an empty training or validation set",
+                self.rows
+            )));
+        }
+        let cut = self.rows - n_val;
+        Ok((self.slice(0, cut), self.slice(cut, self.rows)))
+    }
+
+    /// Rescales every column to zero mean and unit variance (constant columns
+    /// are only centred). Returns the (mean, std) used.
+    pub fn standardize(&mut self) -> (Vec<f32>, Vec<f32>) {
+        let (r, c) = (self.rows, self.cols);
+        let mut mean = vec![0f64; c];
+        let mut var = vec![0f64; c];
+        for i in 0..r {
+            for j in 0..c {
+                mean[j] += f64::from(self.data[i * c + j]);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= r as f64);
+        for i in 0..r {
+            for j in 0..c {
+                var[j] += (f64::from(self.data[i * c + j]) - mean[j]).powi(2);
+            }
+        }
+        let std: Vec<f64> = var.iter().map(|v| (v / r as f64).sqrt()).collect();
+        for i in 0..r {
+            for j in 0..c {
+                let s = if std[j] > 1e-12 { std[j] } else { 1.0 };
+                self.data[i * c + j] = ((f64::from(self.data[i * c + j]) - mean[j]) / s) as f32;
+            }
+        }
+        (
+            mean.iter().map(|&v| v as f32).collect(),
+            std.iter().map(|&v| v as f32).collect(),
+        )
+    }
+}

@@ -1,0 +1,578 @@
+//! The model description: the same thing as a Rust builder and as a TOML
+//! file. A model is an encoder of Dense layers down to the code and a decoder
+//! back up to the input, plus the options that make each classic variant:
+//! tied weights, sparsity (L1 or KL), input noise (denoising), the contractive
+//! penalty, a variational code, and dropout.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::gpu::ops::{contractive_supports, Activation, Noise};
+
+impl FromStr for Activation {
+    type Err = Error;
+
+    /// `identity`, `relu`, `leaky_relu` (slope 0.01) or `leaky_relu:0.2`,
+    /// `sigmoid`, `tanh`, `gelu`, `softmax`.
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s.as_str(), None),
+        };
+        Ok(match name {
+            "identity" | "linear" | "none" => Activation::Identity,
+            "relu" => Activation::Relu,
+            "leaky_relu" | "leaky-relu" | "leakyrelu" => {
+                let slope = match arg {
+                    Some(a) => a.parse::<f32>().map_err(|_| {
+                        Error::InvalidArgument(format!("leaky_relu slope '{a}' is not a number"))
+                    })?,
+                    None => 0.01,
+                };
+                Activation::LeakyRelu(slope)
+            }
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "gelu" => Activation::Gelu,
+            "softmax" => Activation::Softmax,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown activation '{other}' (identity, relu, leaky_relu[:slope], sigmoid, tanh, gelu, softmax)"
+                )))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::LeakyRelu(s) => write!(f, "leaky_relu:{s}"),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+impl FromStr for Noise {
+    type Err = Error;
+
+    /// `gaussian:0.3`, `mask:0.25`, `salt-pepper:0.1`.
+    fn from_str(s: &str) -> Result<Self> {
+        let (kind, level) = s.split_once(':').ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "noise '{s}' should be gaussian:STD, mask:P or salt-pepper:P"
+            ))
+        })?;
+        let v: f32 = level.trim().parse().map_err(|_| {
+            Error::InvalidArgument(format!("noise level '{level}' is not a number"))
+        })?;
+        let n = match kind.trim().to_ascii_lowercase().as_str() {
+            "gaussian" | "normal" => Noise::Gaussian(v),
+            "mask" | "masking" => Noise::Mask(v),
+            "salt-pepper" | "salt_pepper" | "saltpepper" => Noise::SaltPepper(v),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown noise '{other}' (gaussian, mask, salt-pepper)"
+                )))
+            }
+        };
+        n.validate()?;
+        Ok(n)
+    }
+}
+
+impl fmt::Display for Noise {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Noise::Gaussian(v) => write!(f, "gaussian:{v}"),
+            Noise::Mask(v) => write!(f, "mask:{v}"),
+            Noise::SaltPepper(v) => write!(f, "salt-pepper:{v}"),
+        }
+    }
+}
+
+/// Reconstruction loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Binary cross-entropy on a sigmoid output (computed on the logits).
+    Bce,
+    /// Mean squared error on the output.
+    Mse,
+}
+
+impl FromStr for LossKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "bce" | "binary_crossentropy" | "cross-entropy" => Ok(LossKind::Bce),
+            "mse" | "mean_squared_error" => Ok(LossKind::Mse),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown loss '{other}' (bce, mse)"
+            ))),
+        }
+    }
+}
+
+/// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KlSparsity {
+    pub rho: f32,
+    pub beta: f32,
+}
+
+/// The variational code: mean and log-variance heads, a KL term weighted by `beta`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Variational {
+    #[serde(default = "one")]
+    pub beta: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// The named variants users know; each sets the options of [`ModelConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Plain,
+    Sparse,
+    KlSparse,
+    Denoising,
+    Contractive,
+    Vae,
+}
+
+impl FromStr for Variant {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "plain" | "dense" | "deep" => Variant::Plain,
+            "sparse" | "l1" => Variant::Sparse,
+            "kl-sparse" | "kl_sparse" | "kl" => Variant::KlSparse,
+            "denoising" | "dae" => Variant::Denoising,
+            "contractive" | "cae" => Variant::Contractive,
+            "vae" | "variational" => Variant::Vae,
+            other => return Err(Error::InvalidArgument(format!(
+                "unknown variant '{other}' (plain, sparse, kl-sparse, denoising, contractive, vae)"
+            ))),
+        })
+    }
+}
+
+/// An autoencoder. Serializes to and from TOML (see `examples/*.toml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Width of the input (784 for MNIST).
+    pub input_dim: usize,
+    /// Encoder widths after the input, the last being the code: `[128, 32]`.
+    pub encoder: Vec<usize>,
+    /// Decoder hidden widths; `None` mirrors the encoder.
+    #[serde(default)]
+    pub decoder: Option<Vec<usize>>,
+    /// Activation of the hidden layers.
+    #[serde(default = "default_act", with = "as_string")]
+    pub act: Activation,
+    /// Activation of the code layer (default: `act`). Ignored for a VAE,
+    /// whose code is the linear mean/log-variance head.
+    #[serde(default, with = "opt_as_string")]
+    pub code_act: Option<Activation>,
+    /// Activation of the output layer. BCE needs sigmoid.
+    #[serde(default = "default_out_act", with = "as_string")]
+    pub out_act: Activation,
+    #[serde(default = "default_loss")]
+    pub loss: LossKind,
+    /// The decoder uses the transposes of the encoder's weights.
+    #[serde(default)]
+    pub tied: bool,
+    /// Dropout probability on hidden layer outputs during training.
+    #[serde(default)]
+    pub dropout: f32,
+    /// Input corruption during training (denoising): the loss is taken
+    /// against the clean input.
+    #[serde(default, with = "opt_as_string")]
+    pub noise: Option<Noise>,
+    /// L1 activity penalty on the code: `l1 * sum |h|` per sample.
+    #[serde(default)]
+    pub l1: f32,
+    #[serde(default)]
+    pub kl_sparsity: Option<KlSparsity>,
+    /// Contractive penalty weight lambda on `||dh/dx||_F^2` (one-layer encoders).
+    #[serde(default)]
+    pub contractive: f32,
+    #[serde(default)]
+    pub variational: Option<Variational>,
+}
+
+fn default_act() -> Activation {
+    Activation::Relu
+}
+fn default_out_act() -> Activation {
+    Activation::Sigmoid
+}
+fn default_loss() -> LossKind {
+    LossKind::Bce
+}
+
+mod as_string {
+    use super::*;
+    pub fn serialize<S: serde::Serializer, T: fmt::Display>(
+        v: &T,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>, T: FromStr<Err = Error>>(
+        d: D,
+    ) -> std::result::Result<T, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_as_string {
+    use super::*;
+    pub fn serialize<S: serde::Serializer, T: fmt::Display>(
+        v: &Option<T>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>, T: FromStr<Err = Error>>(
+        d: D,
+    ) -> std::result::Result<Option<T>, D::Error> {
+        let s = Option::<String>::deserialize(d)?;
+        s.map(|s| s.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+impl ModelConfig {
+    /// A dense autoencoder `input -> encoder widths -> mirrored decoder -> input`
+    /// with relu hidden layers, a sigmoid output and BCE: the classic Keras setup.
+    pub fn dense(input_dim: usize, encoder: &[usize]) -> Self {
+        Self {
+            input_dim,
+            encoder: encoder.to_vec(),
+            decoder: None,
+            act: Activation::Relu,
+            code_act: None,
+            out_act: Activation::Sigmoid,
+            loss: LossKind::Bce,
+            tied: false,
+            dropout: 0.0,
+            noise: None,
+            l1: 0.0,
+            kl_sparsity: None,
+            contractive: 0.0,
+            variational: None,
+        }
+    }
+
+    pub fn act(mut self, a: Activation) -> Self {
+        self.act = a;
+        self
+    }
+    pub fn code_act(mut self, a: Activation) -> Self {
+        self.code_act = Some(a);
+        self
+    }
+    pub fn out_act(mut self, a: Activation) -> Self {
+        self.out_act = a;
+        self
+    }
+    pub fn loss(mut self, l: LossKind) -> Self {
+        self.loss = l;
+        self
+    }
+    pub fn decoder(mut self, widths: &[usize]) -> Self {
+        self.decoder = Some(widths.to_vec());
+        self
+    }
+    pub fn tied(mut self, t: bool) -> Self {
+        self.tied = t;
+        self
+    }
+    pub fn dropout(mut self, p: f32) -> Self {
+        self.dropout = p;
+        self
+    }
+    pub fn noise(mut self, n: Noise) -> Self {
+        self.noise = Some(n);
+        self
+    }
+    pub fn l1(mut self, l: f32) -> Self {
+        self.l1 = l;
+        self
+    }
+    pub fn kl_sparsity(mut self, rho: f32, beta: f32) -> Self {
+        self.kl_sparsity = Some(KlSparsity { rho, beta });
+        self
+    }
+    pub fn contractive(mut self, lambda: f32) -> Self {
+        self.contractive = lambda;
+        self
+    }
+    pub fn variational(mut self, beta: f32) -> Self {
+        self.variational = Some(Variational { beta });
+        self
+    }
+
+    /// Applies a named variant's defaults on top of this config (a sparse
+    /// model gets l1 = 1e-4 unless one is set, a denoising one mask:0.25 noise...).
+    pub fn with_variant(mut self, v: Variant) -> Self {
+        match v {
+            Variant::Plain => {}
+            Variant::Sparse => {
+                if self.l1 == 0.0 {
+                    self.l1 = 1e-4;
+                }
+            }
+            Variant::KlSparse => {
+                if self.kl_sparsity.is_none() {
+                    self.kl_sparsity = Some(KlSparsity {
+                        rho: 0.05,
+                        beta: 1.0,
+                    });
+                    if self.code_act.is_none() {
+                        self.code_act = Some(Activation::Sigmoid);
+                    }
+                }
+            }
+            Variant::Denoising => {
+                if self.noise.is_none() {
+                    self.noise = Some(Noise::Mask(0.25));
+                }
+            }
+            Variant::Contractive => {
+                if self.contractive == 0.0 {
+                    self.contractive = 1e-2;
+                }
+                if self.code_act.is_none() {
+                    self.code_act = Some(Activation::Sigmoid);
+                }
+            }
+            Variant::Vae => {
+                if self.variational.is_none() {
+                    self.variational = Some(Variational { beta: 1.0 });
+                }
+            }
+        }
+        self
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("model config: {e}")))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a model config always serializes")
+    }
+
+    /// The code width: the last encoder width.
+    pub fn code_dim(&self) -> usize {
+        *self.encoder.last().unwrap_or(&0)
+    }
+
+    pub fn code_activation(&self) -> Activation {
+        if self.variational.is_some() {
+            Activation::Identity
+        } else {
+            self.code_act.unwrap_or(self.act)
+        }
+    }
+
+    fn decoder_widths(&self) -> Vec<usize> {
+        match &self.decoder {
+            Some(d) => d.clone(),
+            None => self.encoder.iter().rev().skip(1).copied().collect(),
+        }
+    }
+
+    /// Checks the config and says what to change when something is off.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        if self.input_dim == 0 {
+            return bad("model: input_dim must be at least 1".into());
+        }
+        if self.encoder.is_empty() {
+            return bad("model: the encoder needs at least one layer (the code)".into());
+        }
+        if self
+            .encoder
+            .iter()
+            .chain(self.decoder.iter().flatten())
+            .any(|&w| w == 0)
+        {
+            return bad("model: every layer width must be at least 1".into());
+        }
+        for a in [self.act, self.out_act, self.code_activation()] {
+            if a == Activation::Softmax {
+                return bad(
+                    "model: softmax is not supported as a layer activation of an autoencoder"
+                        .into(),
+                );
+            }
+        }
+        if self.loss == LossKind::Bce && self.out_act != Activation::Sigmoid {
+            return bad(format!(
+                "model: BCE needs a sigmoid output, but out_act is {}; use --out-act sigmoid or --loss mse",
+                self.out_act
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("model: dropout {} must be in [0, 1)", self.dropout));
+        }
+        if let Some(n) = self.noise {
+            n.validate()?;
+        }
+        if !(self.l1 >= 0.0 && self.l1.is_finite()) {
+            return bad(format!("model: l1 {} must be >= 0", self.l1));
+        }
+        if let Some(k) = self.kl_sparsity {
+            if !(k.rho > 0.0 && k.rho < 1.0) || !(k.beta >= 0.0) {
+                return bad(format!(
+                    "model: KL sparsity needs 0 < rho < 1 and beta >= 0, got rho {} beta {}",
+                    k.rho, k.beta
+                ));
+            }
+            if self.code_activation() != Activation::Sigmoid {
+                return bad("model: KL sparsity compares mean activations with rho, so the code needs a sigmoid activation (--code-act sigmoid)".into());
+            }
+        }
+        if !(self.contractive >= 0.0 && self.contractive.is_finite()) {
+            return bad(format!(
+                "model: contractive weight {} must be >= 0",
+                self.contractive
+            ));
+        }
+        if self.contractive > 0.0 {
+            if self.encoder.len() != 1 {
+                return bad(format!(
+                    "model: the contractive penalty is computed exactly for a one-layer encoder; this one has {} layers ({:?})",
+                    self.encoder.len(),
+                    self.encoder
+                ));
+            }
+            if !contractive_supports(self.code_activation()) {
+                return bad(format!(
+                    "model: the contractive penalty needs a sigmoid, tanh, relu, leaky relu or identity code, not {}",
+                    self.code_activation()
+                ));
+            }
+        }
+        if let Some(v) = self.variational {
+            if !(v.beta >= 0.0 && v.beta.is_finite()) {
+                return bad(format!("model: VAE beta {} must be >= 0", v.beta));
+            }
+            if self.tied {
+                return bad("model: a VAE's mean/log-variance head has no mirror, so it cannot use tied weights".into());
+            }
+            if self.l1 > 0.0 || self.kl_sparsity.is_some() || self.contractive > 0.0 {
+                return bad("model: a VAE already regularizes its code with the KL term; drop l1, kl_sparsity and contractive".into());
+            }
+        }
+        if self.tied && self.decoder.is_some() {
+            return bad(
+                "model: tied weights need the mirrored decoder; drop the explicit decoder widths"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The layers in forward order.
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        let mut out = Vec::new();
+        let n_enc = self.encoder.len();
+        let mut prev = self.input_dim;
+        for (i, &w) in self.encoder.iter().enumerate() {
+            let is_code = i + 1 == n_enc;
+            let (width, act, role) = if is_code && self.variational.is_some() {
+                (2 * w, Activation::Identity, Role::VaeHead)
+            } else if is_code {
+                (w, self.code_activation(), Role::Code)
+            } else {
+                (w, self.act, Role::Hidden)
+            };
+            out.push(LayerSpec {
+                index: out.len(),
+                inputs: prev,
+                outputs: width,
+                act,
+                role,
+                tied_to: None,
+                encoder: true,
+            });
+            prev = w;
+        }
+        let dec = self.decoder_widths();
+        let n_dec = dec.len() + 1;
+        for (j, &w) in dec
+            .iter()
+            .chain(std::iter::once(&self.input_dim))
+            .enumerate()
+        {
+            let last = j + 1 == n_dec;
+            out.push(LayerSpec {
+                index: out.len(),
+                inputs: prev,
+                outputs: w,
+                act: if last { self.out_act } else { self.act },
+                role: if last { Role::Output } else { Role::Hidden },
+                tied_to: if self.tied { Some(n_enc - 1 - j) } else { None },
+                encoder: false,
+            });
+            prev = w;
+        }
+        out
+    }
+
+    /// Trainable parameter count.
+    pub fn parameter_count(&self) -> usize {
+        self.layers()
+            .iter()
+            .map(|l| {
+                l.outputs
+                    + if l.tied_to.is_some() {
+                        0
+                    } else {
+                        l.inputs * l.outputs
+                    }
+            })
+            .sum()
+    }
+}
+
+/// What a layer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Hidden,
+    /// The last encoder layer: its output is the code.
+    Code,
+    /// A VAE's last encoder layer: `[mu | log-variance]`, twice the code width.
+    VaeHead,
+    /// The reconstruction.
+    Output,
+}
+
+/// One Dense layer: `y = act(x W^T + b)`, W stored (outputs, inputs) as in PyTorch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerSpec {
+    pub index: usize,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub act: Activation,
+    pub role: Role,
+    /// For tied decoder layers: the encoder layer whose W^T this layer uses.
+    pub tied_to: Option<usize>,
+    pub encoder: bool,
+}

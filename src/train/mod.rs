@@ -1,0 +1,1000 @@
+//! Training and inference. An [`Autoencoder`] keeps its weights in one GPU
+//! arena; a [`Trainer`] adds the gradient and optimizer arenas, the dataset
+//! resident on the GPU, and the planned steps, then records whole epochs of
+//! prebuilt dispatches with no host writes or reads inside an epoch.
+
+pub mod layout;
+pub mod net;
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::gpu::ops::{self, OptimConfig, OptimizerKind, ReduceMode, Schedule, OPT_STATE_WORDS};
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::model::{ModelConfig, Role};
+pub use layout::ParamLayout;
+use net::{slot, Mode, Net};
+
+// ------------------------------------------------------------------- config
+
+/// Optimizer names for configs and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerName {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adam,
+    Adamw,
+    Rmsprop,
+}
+
+impl std::str::FromStr for OptimizerName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "sgd" => OptimizerName::Sgd,
+            "momentum" => OptimizerName::Momentum,
+            "nesterov" => OptimizerName::Nesterov,
+            "adam" => OptimizerName::Adam,
+            "adamw" => OptimizerName::Adamw,
+            "rmsprop" => OptimizerName::Rmsprop,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown optimizer '{other}' (sgd, momentum, nesterov, adam, adamw, rmsprop)"
+                )))
+            }
+        })
+    }
+}
+
+/// Learning-rate schedule names for configs and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleName {
+    Constant,
+    Step,
+    Cosine,
+}
+
+impl std::str::FromStr for ScheduleName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "constant" => ScheduleName::Constant,
+            "step" => ScheduleName::Step,
+            "cosine" => ScheduleName::Cosine,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown schedule '{other}' (constant, step, cosine)"
+                )))
+            }
+        })
+    }
+}
+
+/// How to train. Defaults: 10 epochs, batch 256, Adam at 1e-3, seed 42.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerName,
+    pub lr: f32,
+    /// Momentum (momentum, nesterov) and Adam's beta1.
+    pub beta1: f32,
+    /// Adam's beta2 and RMSprop's smoothing constant alpha.
+    pub beta2: f32,
+    pub eps: f32,
+    /// L2 weight decay on the weights (decoupled for AdamW, on all parameters).
+    pub weight_decay: f32,
+    /// Clip gradients to this global L2 norm (0 = off).
+    pub clip_norm: f32,
+    pub schedule: ScheduleName,
+    /// For the step schedule: multiply the rate by `gamma` every `step_epochs`.
+    pub step_epochs: usize,
+    pub gamma: f32,
+    /// For the cosine schedule: the final rate.
+    pub min_lr: f32,
+    /// Linear warm-up over this many steps.
+    pub warmup_steps: u32,
+    pub seed: u64,
+    /// Fraction of the data held out for validation (the last rows, as Keras).
+    pub validation_split: f32,
+    /// Stop after this many epochs without improvement, restoring the best weights.
+    pub early_stopping: Option<usize>,
+    /// The least improvement that counts.
+    pub min_delta: f32,
+    /// Read the loss back every N steps (for progress display); otherwise once per epoch.
+    pub log_every_steps: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 256,
+            optimizer: OptimizerName::Adam,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            clip_norm: 0.0,
+            schedule: ScheduleName::Constant,
+            step_epochs: 10,
+            gamma: 0.5,
+            min_lr: 0.0,
+            warmup_steps: 0,
+            seed: 42,
+            validation_split: 0.0,
+            early_stopping: None,
+            min_delta: 0.0,
+            log_every_steps: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidArgument("epochs must be at least 1".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch size must be at least 1".into(),
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "learning rate {} must be positive",
+                self.lr
+            )));
+        }
+        Ok(())
+    }
+
+    /// The GPU optimizer's configuration, given the steps in one epoch.
+    pub fn optim(&self, steps_per_epoch: usize) -> OptimConfig {
+        let kind = match self.optimizer {
+            OptimizerName::Sgd => OptimizerKind::Sgd,
+            OptimizerName::Momentum => OptimizerKind::Momentum {
+                mu: self.beta1,
+                nesterov: false,
+            },
+            OptimizerName::Nesterov => OptimizerKind::Momentum {
+                mu: self.beta1,
+                nesterov: true,
+            },
+            OptimizerName::Adam => OptimizerKind::Adam,
+            OptimizerName::Adamw => OptimizerKind::AdamW,
+            OptimizerName::Rmsprop => OptimizerKind::RmsProp { alpha: self.beta2 },
+        };
+        let total = (self.epochs * steps_per_epoch).min(u32::MAX as usize) as u32;
+        let schedule = match self.schedule {
+            ScheduleName::Constant => Schedule::Constant,
+            ScheduleName::Step => Schedule::Step {
+                step_size: (self.step_epochs.max(1) * steps_per_epoch).min(u32::MAX as usize)
+                    as u32,
+                gamma: self.gamma,
+            },
+            ScheduleName::Cosine => Schedule::Cosine {
+                total_steps: total,
+                min_lr: self.min_lr,
+            },
+        };
+        OptimConfig {
+            kind,
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            // Coupled L2 decay is added to the weight gradients by the plan;
+            // only AdamW decays inside the optimizer.
+            weight_decay: if self.optimizer == OptimizerName::Adamw {
+                self.weight_decay
+            } else {
+                0.0
+            },
+            clip_norm: self.clip_norm,
+            schedule,
+            warmup: self.warmup_steps,
+        }
+    }
+}
+
+/// A model file's two halves: the architecture and how it was trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+impl ConfigFile {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let f: ConfigFile =
+            toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        f.model.validate()?;
+        f.train.validate()?;
+        Ok(f)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serializes")
+    }
+}
+
+// -------------------------------------------------------------- the model
+
+/// A model with its weights resident on the GPU.
+pub struct Autoencoder<'a> {
+    ctx: &'a GpuContext,
+    cfg: ModelConfig,
+    layout: ParamLayout,
+    params: GpuTensor,
+}
+
+/// The largest batch inference runs at once.
+pub const INFERENCE_BATCH: usize = 1024;
+
+impl<'a> Autoencoder<'a> {
+    /// A freshly initialized model: Glorot-uniform weights drawn on the GPU
+    /// from `seed`, zero biases.
+    pub fn new(ctx: &'a GpuContext, cfg: &ModelConfig, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let layout = ParamLayout::for_context(ctx, cfg);
+        let params = ctx.zeros("params", layout.total)?;
+        let net = Net::new(ctx, cfg, 1, Mode::Eval, seed)?;
+        let init = net.init_steps(ctx, &params)?;
+        ctx.run(&init.iter().collect::<Vec<_>>())?;
+        Ok(Self {
+            ctx,
+            cfg: cfg.clone(),
+            layout,
+            params,
+        })
+    }
+
+    /// A model whose arena holds `params` (a host copy of [`Self::params_host`]).
+    pub fn from_params(ctx: &'a GpuContext, cfg: &ModelConfig, params: &[f32]) -> Result<Self> {
+        cfg.validate()?;
+        let layout = ParamLayout::for_context(ctx, cfg);
+        if params.len() != layout.total {
+            return Err(Error::InvalidArgument(format!(
+                "parameter arena holds {} values but this architecture needs {}",
+                params.len(),
+                layout.total
+            )));
+        }
+        let params = ctx.upload("params", params)?;
+        Ok(Self {
+            ctx,
+            cfg: cfg.clone(),
+            layout,
+            params,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    pub fn context(&self) -> &'a GpuContext {
+        self.ctx
+    }
+
+    /// The parameter arena on the GPU.
+    pub fn params(&self) -> &GpuTensor {
+        &self.params
+    }
+
+    /// A host copy of the parameter arena.
+    pub fn params_host(&self) -> Result<Vec<f32>> {
+        self.ctx.read(&self.params)
+    }
+
+    /// Runs the model in evaluation mode over `data` in batches and hands
+    /// each batch's planned net to `take`.
+    fn batched(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        start: usize,
+        mut take: impl FnMut(&Net, usize) -> Result<()>,
+    ) -> Result<()> {
+        if rows == 0 || data.len() != rows * cols {
+            return Err(Error::InvalidArgument(format!(
+                "inference: {} values are not {rows} rows of {cols}",
+                data.len()
+            )));
+        }
+        let cap = rows.min(INFERENCE_BATCH);
+        let net = Net::new(self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
+        let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
+        for b0 in (0..rows).step_by(cap) {
+            let r = cap.min(rows - b0);
+            if !plans.iter().any(|(pr, _)| *pr == r) {
+                plans.push((
+                    r,
+                    net.forward_steps(self.ctx, &self.params, r, start, None)?,
+                ));
+            }
+            let input = if start == 0 {
+                net.x.view(0, r * cols)?
+            } else if let Some(zc) = &net.zc {
+                zc.view(0, r * cols)?
+            } else {
+                net.a[start - 1].view(0, r * cols)?
+            };
+            self.ctx.write(&input, &data[b0 * cols..(b0 + r) * cols])?;
+            let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
+            self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
+            take(&net, r)?;
+        }
+        Ok(())
+    }
+
+    fn check_dim(&self, what: &str, cols: usize, want: usize) -> Result<()> {
+        if cols != want {
+            return Err(Error::InvalidArgument(format!(
+                "{what}: the data has {cols} columns but the model expects {want}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The code of every row (a VAE's mean).
+    pub fn encode(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.check_dim("encode", data.cols, self.cfg.input_dim)?;
+        let c = self.cfg.code_dim();
+        let mut out = Vec::with_capacity(data.rows * c);
+        self.batched(&data.data, data.rows, data.cols, 0, |net, r| {
+            let cl = net.code_layer();
+            let width = net.layers[cl].outputs;
+            let v = self.ctx.read(&net.a[cl].view(0, r * width)?)?;
+            for row in v.chunks(width) {
+                out.extend_from_slice(&row[..c]);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Decodes codes (rows of `code_dim`) to data space.
+    pub fn decode(&self, codes: &[f32], rows: usize) -> Result<Vec<f32>> {
+        let c = self.cfg.code_dim();
+        let start = self.cfg.encoder.len();
+        let d = self.cfg.input_dim;
+        let mut out = Vec::with_capacity(rows * d);
+        self.batched(codes, rows, c, start, |net, r| {
+            let lo = net.layers.len() - 1;
+            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The reconstruction of every row.
+    pub fn reconstruct(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
+        let d = self.cfg.input_dim;
+        let mut out = Vec::with_capacity(data.rows * d);
+        self.batched(&data.data, data.rows, d, 0, |net, r| {
+            let lo = net.layers.len() - 1;
+            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The per-sample reconstruction error (mean squared error over
+    /// features): the anomaly score.
+    pub fn reconstruction_error(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.check_dim("reconstruction error", data.cols, self.cfg.input_dim)?;
+        let d = self.cfg.input_dim;
+        let mut out = Vec::with_capacity(data.rows);
+        self.batched(&data.data, data.rows, d, 0, |net, r| {
+            let lo = net.layers.len() - 1;
+            let x = net.x.view(0, r * d)?;
+            let rows = net.rowbuf.view(0, r)?;
+            let step = ops::row_loss(
+                self.ctx,
+                ops::Loss::Mse,
+                r,
+                d,
+                1.0 / d as f32,
+                &net.a[lo].view(0, r * d)?,
+                &x,
+                &rows,
+            )?;
+            self.ctx.run(&[&step])?;
+            out.extend(self.ctx.read(&rows)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// `n` samples from the prior N(0, I) decoded (VAE), drawn on the GPU.
+    pub fn sample_prior(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        if self.cfg.variational.is_none() {
+            return Err(Error::InvalidArgument(
+                "sampling from the prior needs a variational model (--variant vae)".into(),
+            ));
+        }
+        let c = self.cfg.code_dim();
+        let z = self.ctx.zeros("prior z", n * c)?;
+        let spec = ops::RngSpec {
+            seed,
+            stream: 7,
+            offset: 0,
+        };
+        self.ctx.run(&[&ops::random(
+            self.ctx,
+            ops::RandomFill::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+            spec,
+            None,
+            &z,
+        )?])?;
+        let codes = self.ctx.read(&z)?;
+        self.decode(&codes, n)
+    }
+}
+
+// ---------------------------------------------------------------- training
+
+/// What one epoch measured. Losses are means over samples.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: usize,
+    /// The training objective: reconstruction loss plus penalties.
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    /// Squared error per feature on the training data.
+    pub recon_mse: f64,
+    /// Binary cross-entropy per feature on the training data (sigmoid outputs).
+    pub recon_bce: Option<f64>,
+    pub val_recon_mse: Option<f64>,
+    pub val_recon_bce: Option<f64>,
+    /// The penalties' share of train_loss.
+    pub penalty: f64,
+    /// A VAE's evidence lower bound per sample (higher is better).
+    pub elbo: Option<f64>,
+    pub samples_per_sec: f64,
+    pub seconds: f64,
+}
+
+/// Progress within an epoch, when `log_every_steps` is set.
+#[derive(Clone, Copy, Debug)]
+pub struct StepProgress {
+    pub epoch: usize,
+    pub step: usize,
+    pub steps: usize,
+    /// The running mean of the training loss this epoch.
+    pub loss: f64,
+    pub samples_per_sec: f64,
+}
+
+/// The outcome of [`Trainer::fit`].
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub epochs: Vec<EpochReport>,
+    /// 1-based epoch whose weights the model holds after early stopping.
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+}
+
+/// What a callback wants after an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Continue,
+    Stop,
+}
+
+struct Resident {
+    data: GpuTensor,
+    rows: usize,
+    index: GpuTensor,
+    gathers: Vec<Step>,
+}
+
+/// Uploads a dataset once; the error says what to do when it does not fit.
+fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Dataset) -> Result<GpuTensor> {
+    let bytes = (ds.data.len() as u64) * 4;
+    let limit = ctx
+        .limits()
+        .max_storage_buffer_binding_size
+        .min(ctx.limits().max_buffer_size);
+    if bytes > limit {
+        return Err(Error::TooLarge {
+            op: "upload dataset",
+            what: format!(
+                "the {what} set ({} rows x {} columns); streaming batches through a staging ring is not implemented yet, so use --limit to train on fewer rows",
+                ds.rows, ds.cols
+            ),
+            bytes,
+            limit,
+            limit_name: "storage buffer binding",
+            adapter: ctx.adapter_name().to_string(),
+        });
+    }
+    ctx.upload(what, &ds.data)
+}
+
+/// Trains an [`Autoencoder`] with everything resident on the GPU.
+pub struct Trainer<'a> {
+    ctx: &'a GpuContext,
+    model: Autoencoder<'a>,
+    tcfg: TrainConfig,
+    net: Net,
+    eval: Option<Net>,
+    grads: GpuTensor,
+    m: GpuTensor,
+    v: GpuTensor,
+    state: GpuTensor,
+    best: Option<GpuTensor>,
+    epoch_buf: GpuTensor,
+    train: Resident,
+    val: Option<Resident>,
+    permute: Step,
+    clear_metrics: Step,
+    clear_eval_metrics: Option<Step>,
+    full: Vec<Step>,
+    rest: Option<Vec<Step>>,
+    eval_full: Vec<Step>,
+    eval_rest: Option<Vec<Step>>,
+    epochs_done: usize,
+}
+
+impl<'a> Trainer<'a> {
+    /// Plans training of a fresh model (initialized from `tcfg.seed`) on
+    /// `train`, validating on `val` or on `tcfg.validation_split` of `train`.
+    pub fn new(
+        ctx: &'a GpuContext,
+        cfg: &ModelConfig,
+        tcfg: &TrainConfig,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<Self> {
+        let model = Autoencoder::new(ctx, cfg, tcfg.seed)?;
+        Self::with_model(model, tcfg, train, val)
+    }
+
+    /// Plans training of an existing model.
+    pub fn with_model(
+        model: Autoencoder<'a>,
+        tcfg: &TrainConfig,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<Self> {
+        let ctx = model.ctx;
+        let cfg = model.cfg.clone();
+        tcfg.validate()?;
+        let (train, split_val) = if tcfg.validation_split > 0.0 {
+            if val.is_some() {
+                return Err(Error::InvalidArgument(
+                    "give a validation split or a validation set, not both".into(),
+                ));
+            }
+            let (t, v) = train.split_validation(tcfg.validation_split)?;
+            (t, Some(v))
+        } else {
+            (train.clone(), None)
+        };
+        let val = val.cloned().or(split_val);
+        for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
+            if let Some(ds) = ds {
+                if ds.cols != cfg.input_dim {
+                    return Err(Error::InvalidArgument(format!(
+                        "the {what} data has {} columns but the model's input is {} wide (check --arch)",
+                        ds.cols, cfg.input_dim
+                    )));
+                }
+            }
+        }
+        let batch = tcfg.batch_size.min(train.rows);
+        let steps_per_epoch = train.rows.div_ceil(batch);
+        let optim = tcfg.optim(steps_per_epoch);
+        let net = Net::new(ctx, &cfg, batch, Mode::Train, tcfg.seed)?;
+        let total = model.layout.total;
+        let grads = ctx.zeros("grads", total)?;
+        let m = ctx.zeros("adam m", total)?;
+        let v = ctx.zeros("adam v", total)?;
+        let state = ctx.zeros("optimizer state", OPT_STATE_WORDS)?;
+        let gsq = ctx.zeros("grad norm^2", 1)?;
+        let best = if tcfg.early_stopping.is_some() {
+            Some(ctx.zeros("best params", total)?)
+        } else {
+            None
+        };
+        let epoch_buf = ctx.upload("epoch", &[0u32])?;
+
+        // The dataset lives on the GPU; `index` is its row order (shuffled in
+        // place each epoch for training, identity for validation).
+        let resident = |what: &'static str, ds: &Dataset| -> Result<Resident> {
+            let data = upload_dataset(ctx, what, ds)?;
+            let idx: Vec<u32> = (0..ds.rows as u32).collect();
+            let index = ctx.upload("row order", &idx)?;
+            Ok(Resident {
+                data,
+                rows: ds.rows,
+                index,
+                gathers: Vec::new(),
+            })
+        };
+        let mut train_res = resident("training", &train)?;
+        for b0 in (0..train.rows).step_by(batch) {
+            let r = batch.min(train.rows - b0);
+            train_res.gathers.push(ops::gather_rows(
+                ctx,
+                r,
+                cfg.input_dim,
+                b0,
+                train.rows,
+                &train_res.index,
+                &train_res.data,
+                &net.x.view(0, r * cfg.input_dim)?,
+            )?);
+        }
+        let permute = ops::permute(ctx, train.rows, tcfg.seed, &epoch_buf, &train_res.index)?;
+
+        let params = model.params.clone();
+        let step_list = |rows: usize| -> Result<Vec<Step>> {
+            let mut s = net.forward_steps(ctx, &params, rows, 0, Some(&state))?;
+            s.extend(net.metric_steps(ctx, &params, rows)?);
+            s.extend(net.backward_steps(ctx, &params, &grads, rows)?);
+            if tcfg.weight_decay > 0.0 && tcfg.optimizer != OptimizerName::Adamw {
+                for (i, e) in model.layout.entries.iter().enumerate() {
+                    if e.name.ends_with(".weight") {
+                        let w = model.layout.view(&params, i)?;
+                        let g = model.layout.view(&grads, i)?;
+                        s.push(ops::l2_grad(ctx, tcfg.weight_decay, &w, &g)?);
+                    }
+                }
+            }
+            if tcfg.clip_norm > 0.0 {
+                let partials = ctx.zeros("clip partials", ops::REDUCE_PARTIALS)?;
+                let [a, b] = ops::reduce(
+                    ctx,
+                    ReduceMode::SumSquares,
+                    1.0,
+                    0.0,
+                    &grads,
+                    &partials,
+                    &gsq,
+                    0,
+                )?;
+                s.push(a);
+                s.push(b);
+            }
+            s.push(ops::optim_tick(ctx, &optim, &state, &gsq)?);
+            s.push(ops::optim_update(
+                ctx, &optim, &state, &params, &grads, &m, &v,
+            )?);
+            Ok(s)
+        };
+        let full = step_list(batch)?;
+        let rem = train.rows % batch;
+        let rest = if rem > 0 { Some(step_list(rem)?) } else { None };
+        let clear_metrics = ops::fill(ctx, 0.0, &net.metrics)?;
+
+        let (eval, val_res, eval_full, eval_rest, clear_eval_metrics) = match &val {
+            Some(vds) => {
+                let cap = vds.rows.min(INFERENCE_BATCH.max(batch));
+                let en = Net::new(ctx, &cfg, cap, Mode::Eval, tcfg.seed)?;
+                let mut res = resident("validation", vds)?;
+                for b0 in (0..vds.rows).step_by(cap) {
+                    let r = cap.min(vds.rows - b0);
+                    res.gathers.push(ops::gather_rows(
+                        ctx,
+                        r,
+                        cfg.input_dim,
+                        b0,
+                        vds.rows,
+                        &res.index,
+                        &res.data,
+                        &en.x.view(0, r * cfg.input_dim)?,
+                    )?);
+                }
+                let eval_steps = |rows: usize| -> Result<Vec<Step>> {
+                    let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
+                    s.extend(en.metric_steps(ctx, &params, rows)?);
+                    Ok(s)
+                };
+                let ef = eval_steps(cap)?;
+                let er = if vds.rows % cap > 0 {
+                    Some(eval_steps(vds.rows % cap)?)
+                } else {
+                    None
+                };
+                let clear = ops::fill(ctx, 0.0, &en.metrics)?;
+                (Some(en), Some(res), ef, er, Some(clear))
+            }
+            None => (None, None, Vec::new(), None, None),
+        };
+        tracing::info!(
+            params = model.cfg.parameter_count(),
+            steps_per_epoch,
+            dispatches_per_step = full.len() + 1,
+            "training planned"
+        );
+        Ok(Self {
+            ctx,
+            model,
+            tcfg: tcfg.clone(),
+            net,
+            eval,
+            grads,
+            m,
+            v,
+            state,
+            best,
+            epoch_buf,
+            train: train_res,
+            val: val_res,
+            permute,
+            clear_metrics,
+            clear_eval_metrics,
+            full,
+            rest,
+            eval_full,
+            eval_rest,
+            epochs_done: 0,
+        })
+    }
+
+    pub fn model(&self) -> &Autoencoder<'a> {
+        &self.model
+    }
+
+    pub fn into_model(self) -> Autoencoder<'a> {
+        self.model
+    }
+
+    pub fn train_rows(&self) -> usize {
+        self.train.rows
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.gathers.len()
+    }
+
+    /// Dispatches recorded per training step.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.full.len() + 1
+    }
+
+    /// The optimizer's step count, read from the GPU.
+    pub fn step_count(&self) -> Result<u32> {
+        Ok(self.ctx.read_u32(&self.state)?[0])
+    }
+
+    /// Host copies of the gradient and optimizer arenas (tests, checkpoints).
+    pub fn optimizer_state_host(&self) -> Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
+        Ok((
+            self.ctx.read(&self.m)?,
+            self.ctx.read(&self.v)?,
+            self.ctx.read_u32(&self.state)?,
+        ))
+    }
+
+    pub fn grads_host(&self) -> Result<Vec<f32>> {
+        self.ctx.read(&self.grads)
+    }
+
+    /// Records `steps` training steps of the current epoch, from batch `first`,
+    /// into one compute pass and submits it.
+    fn submit_steps(&self, first: usize, count: usize, prologue: &[&Step]) -> Result<()> {
+        self.ctx.scoped("recording training steps", || {
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgae epoch"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("wgae epoch"),
+                    timestamp_writes: None,
+                });
+                for s in prologue {
+                    s.record(&mut pass);
+                }
+                for k in first..first + count {
+                    self.train.gathers[k].record(&mut pass);
+                    let last_partial = k + 1 == self.train.gathers.len() && self.rest.is_some();
+                    let steps = if last_partial {
+                        self.rest.as_ref().unwrap()
+                    } else {
+                        &self.full
+                    };
+                    for s in steps {
+                        s.record(&mut pass);
+                    }
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        })
+    }
+
+    fn read_metrics(&self, t: &GpuTensor) -> Result<Vec<f64>> {
+        Ok(self.ctx.read(t)?.into_iter().map(f64::from).collect())
+    }
+
+    fn evaluate(&self) -> Result<Option<Vec<f64>>> {
+        let (Some(en), Some(res), Some(clear)) = (&self.eval, &self.val, &self.clear_eval_metrics)
+        else {
+            return Ok(None);
+        };
+        self.ctx.scoped("recording validation", || {
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgae validation"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("wgae validation"),
+                    timestamp_writes: None,
+                });
+                clear.record(&mut pass);
+                for (k, g) in res.gathers.iter().enumerate() {
+                    g.record(&mut pass);
+                    let last_partial = k + 1 == res.gathers.len() && self.eval_rest.is_some();
+                    let steps = if last_partial {
+                        self.eval_rest.as_ref().unwrap()
+                    } else {
+                        &self.eval_full
+                    };
+                    for s in steps {
+                        s.record(&mut pass);
+                    }
+                }
+            }
+            self.ctx.queue.submit([enc.finish()]);
+        })?;
+        let m = self.read_metrics(&en.metrics)?;
+        Ok(Some(m.into_iter().map(|v| v / res.rows as f64).collect()))
+    }
+
+    /// Trains for `tcfg.epochs` epochs (or until early stopping or the
+    /// callback says stop). `on_epoch` sees each epoch's report; `on_step`,
+    /// when `log_every_steps` is set, sees the running loss.
+    pub fn fit(
+        &mut self,
+        mut on_epoch: impl FnMut(&EpochReport) -> Control,
+        mut on_step: impl FnMut(&StepProgress),
+    ) -> Result<History> {
+        let mut history = History::default();
+        let mut best = f64::INFINITY;
+        let mut since_best = 0usize;
+        let steps = self.steps_per_epoch();
+        let chunk = self.tcfg.log_every_steps.unwrap_or(steps).clamp(1, steps);
+        let vae = self.model.cfg.variational.is_some();
+        for _ in 0..self.tcfg.epochs {
+            let epoch = self.epochs_done + 1;
+            // The only host write of an epoch: which permutation to use.
+            self.ctx
+                .write(&self.epoch_buf, &[self.epochs_done as u32])?;
+            let start = Instant::now();
+            let mut done = 0;
+            while done < steps {
+                let count = chunk.min(steps - done);
+                let prologue: Vec<&Step> = if done == 0 {
+                    vec![&self.clear_metrics, &self.permute]
+                } else {
+                    Vec::new()
+                };
+                self.submit_steps(done, count, &prologue)?;
+                done += count;
+                if done < steps || self.tcfg.log_every_steps.is_some() {
+                    let m = self.read_metrics(&self.net.metrics)?;
+                    let seen = (done * self.net.cap).min(self.train.rows) as f64;
+                    on_step(&StepProgress {
+                        epoch,
+                        step: done,
+                        steps,
+                        loss: (m[slot::RECON] + m[slot::PENALTY]) / seen,
+                        samples_per_sec: seen / start.elapsed().as_secs_f64().max(1e-9),
+                    });
+                }
+            }
+            let m = self.read_metrics(&self.net.metrics)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let n = self.train.rows as f64;
+            let sigmoid_out = self
+                .net
+                .layers
+                .last()
+                .is_some_and(|l| l.act == ops::Activation::Sigmoid);
+            let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / n;
+            if !train_loss.is_finite() {
+                return Err(Error::InvalidArgument(format!(
+                    "training diverged in epoch {epoch}: the loss is {train_loss}; lower the learning rate (--lr) or clip gradients (--clip-norm)"
+                )));
+            }
+            let val = self.evaluate()?;
+            let report = EpochReport {
+                epoch,
+                train_loss,
+                val_loss: val.as_ref().map(|v| v[slot::RECON] + v[slot::PENALTY]),
+                recon_mse: m[slot::MSE] / n,
+                recon_bce: sigmoid_out.then(|| m[slot::BCE] / n),
+                val_recon_mse: val.as_ref().map(|v| v[slot::MSE]),
+                val_recon_bce: if sigmoid_out {
+                    val.as_ref().map(|v| v[slot::BCE])
+                } else {
+                    None
+                },
+                penalty: m[slot::PENALTY] / n,
+                elbo: vae.then(|| -(m[slot::RECON] + m[slot::KL]) / n),
+                samples_per_sec: n / seconds.max(1e-9),
+                seconds,
+            };
+            self.epochs_done += 1;
+            tracing::info!(epoch, train_loss = report.train_loss, val_loss = ?report.val_loss, "epoch done");
+            let monitored = report.val_loss.unwrap_or(report.train_loss);
+            let stop_requested = on_epoch(&report) == Control::Stop;
+            history.epochs.push(report);
+            if let (Some(patience), Some(best_params)) = (self.tcfg.early_stopping, &self.best) {
+                if monitored < best - f64::from(self.tcfg.min_delta) {
+                    best = monitored;
+                    since_best = 0;
+                    history.best_epoch = Some(epoch);
+                    self.copy(&self.model.params, best_params)?;
+                } else {
+                    since_best += 1;
+                    if since_best >= patience {
+                        history.stopped_early = true;
+                        break;
+                    }
+                }
+            }
+            if stop_requested {
+                break;
+            }
+        }
+        if let (Some(best_params), Some(_)) = (&self.best, history.best_epoch) {
+            self.copy(best_params, &self.model.params)?;
+        }
+        Ok(history)
+    }
+
+    fn copy(&self, from: &GpuTensor, to: &GpuTensor) -> Result<()> {
+        self.ctx.scoped("copying parameters", || {
+            let mut enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgae copy"),
+                });
+            enc.copy_buffer_to_buffer(
+                from.buffer(),
+                from.offset(),
+                to.buffer(),
+                to.offset(),
+                from.size_bytes(),
+            );
+            self.ctx.queue.submit([enc.finish()]);
+        })
+    }
+
+    /// Whether the layer that makes the code exists (for reports).
+    pub fn code_role(&self) -> Role {
+        self.net.layers[self.net.code_layer()].role
+    }
+}

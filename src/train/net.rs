@@ -1,0 +1,825 @@
+//! The host graph: a model planned once, for a batch capacity, into GPU
+//! buffers and a fixed list of [`Step`]s (forward, loss, penalties, backward).
+//! Nothing here runs per training step: the trainer records these steps again
+//! and again.
+//!
+//! Shapes, for batch rows r <= cap and layer l with (in_l, out_l):
+//!   x, xin           (cap, D)        clean and corrupted input
+//!   z[l]             (cap, out_l)    pre-activation, when the backward pass needs it
+//!   a[l]             (cap, out_l)    output
+//!   mask[l], ad[l]   (cap, out_l)    dropout mask and dropped-out output
+//!   da[l], dz[l]     (cap, out_l)    gradients w.r.t. output and pre-activation
+//!   eps, zc, dzc     (cap, c)        VAE noise, sampled code and its gradient
+
+use crate::error::Result;
+use crate::gpu::ops::{
+    self, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
+};
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use crate::train::layout::ParamLayout;
+
+/// Slots of the metrics buffer; each accumulates a sum over samples.
+pub mod slot {
+    /// The reconstruction term of the loss (per-sample mean over features;
+    /// per-sample sum for a VAE).
+    pub const RECON: usize = 0;
+    /// Squared error per feature, of the output in data space.
+    pub const MSE: usize = 1;
+    /// Binary cross-entropy per feature (sigmoid outputs only).
+    pub const BCE: usize = 2;
+    /// Regularization penalties (L1, KL sparsity, contractive, beta * KL).
+    pub const PENALTY: usize = 3;
+    /// A VAE's KL(q(z|x) || p(z)).
+    pub const KL: usize = 4;
+    pub const COUNT: usize = 8;
+}
+
+/// RNG streams: one per use, so no two draws share numbers.
+pub mod stream {
+    pub const NOISE: u32 = 1;
+    pub const VAE_EPS: u32 = 2;
+    pub const DROPOUT_BASE: u32 = 16;
+    pub const INIT_BASE: u32 = 1024;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// Buffers of the planned model at capacity `cap` rows.
+pub struct Net {
+    pub cfg: ModelConfig,
+    pub layers: Vec<LayerSpec>,
+    pub layout: ParamLayout,
+    pub cap: usize,
+    pub mode: Mode,
+    pub seed: u64,
+    pub x: GpuTensor,
+    xin: Option<GpuTensor>,
+    z: Vec<Option<GpuTensor>>,
+    pub a: Vec<GpuTensor>,
+    mask: Vec<Option<GpuTensor>>,
+    ad: Vec<Option<GpuTensor>>,
+    da: Vec<Option<GpuTensor>>,
+    dz: Vec<Option<GpuTensor>>,
+    dad: Vec<Option<GpuTensor>>,
+    eps: Option<GpuTensor>,
+    pub zc: Option<GpuTensor>,
+    dzc: Option<GpuTensor>,
+    pub rowbuf: GpuTensor,
+    partials: GpuTensor,
+    pub metrics: GpuTensor,
+    rho_hat: Option<GpuTensor>,
+    klterms: Option<GpuTensor>,
+    cs: Option<GpuTensor>,
+    fp2: Option<GpuTensor>,
+    cvec: Option<GpuTensor>,
+    pen: Option<GpuTensor>,
+}
+
+/// Whether layer `l` keeps its pre-activation: the output layer always (its
+/// logits feed BCE), and activations whose derivative cannot be read off the
+/// output (gelu). Others fuse the activation into the matmul epilogue.
+fn keeps_pre_activation(l: &LayerSpec) -> bool {
+    let from_output = match l.act {
+        Activation::Identity | Activation::Relu | Activation::Sigmoid | Activation::Tanh => true,
+        Activation::LeakyRelu(a) => a > 0.0,
+        Activation::Gelu | Activation::Softmax => false,
+    };
+    l.role == Role::Output || !from_output
+}
+
+fn has_dropout(cfg: &ModelConfig, l: &LayerSpec, mode: Mode) -> bool {
+    mode == Mode::Train && cfg.dropout > 0.0 && matches!(l.role, Role::Hidden | Role::Code)
+}
+
+fn prefix(t: &GpuTensor, rows: usize, cols: usize) -> Result<GpuTensor> {
+    t.view(0, rows * cols)
+}
+
+impl Net {
+    pub fn new(
+        ctx: &GpuContext,
+        cfg: &ModelConfig,
+        cap: usize,
+        mode: Mode,
+        seed: u64,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let layers = cfg.layers();
+        let layout = ParamLayout::for_context(ctx, cfg);
+        let d = cfg.input_dim;
+        let c = cfg.code_dim();
+        let train = mode == Mode::Train;
+        let zeros = |name: &str, n: usize| ctx.zeros(name, n);
+        let mut z = Vec::new();
+        let mut a = Vec::new();
+        let mut mask = Vec::new();
+        let mut ad = Vec::new();
+        let mut da = Vec::new();
+        let mut dz = Vec::new();
+        let mut dad = Vec::new();
+        for l in &layers {
+            let n = cap * l.outputs;
+            let keep = keeps_pre_activation(l);
+            z.push(if keep {
+                Some(zeros(&format!("z{}", l.index), n)?)
+            } else {
+                None
+            });
+            a.push(zeros(&format!("a{}", l.index), n)?);
+            let drop = has_dropout(cfg, l, mode);
+            mask.push(if drop {
+                Some(zeros(&format!("mask{}", l.index), n)?)
+            } else {
+                None
+            });
+            ad.push(if drop {
+                Some(zeros(&format!("ad{}", l.index), n)?)
+            } else {
+                None
+            });
+            dad.push(if drop && train {
+                Some(zeros(&format!("dad{}", l.index), n)?)
+            } else {
+                None
+            });
+            if train {
+                // The VAE head's gradient comes straight from vae_backward.
+                let needs_da = l.role != Role::VaeHead;
+                da.push(if needs_da {
+                    Some(zeros(&format!("da{}", l.index), n)?)
+                } else {
+                    None
+                });
+                let identity = l.act == Activation::Identity && l.role != Role::VaeHead;
+                dz.push(if identity {
+                    None
+                } else {
+                    Some(zeros(&format!("dz{}", l.index), n)?)
+                });
+            } else {
+                da.push(None);
+                dz.push(None);
+            }
+        }
+        let vae = cfg.variational.is_some();
+        let kl = cfg.kl_sparsity.is_some();
+        let contractive = cfg.contractive > 0.0;
+        let hidden = layers[0].outputs;
+        Ok(Net {
+            x: zeros("x", cap * d)?,
+            xin: if train && cfg.noise.is_some() {
+                Some(zeros("x noisy", cap * d)?)
+            } else {
+                None
+            },
+            eps: if vae {
+                Some(zeros("vae eps", cap * c)?)
+            } else {
+                None
+            },
+            zc: if vae {
+                Some(zeros("vae z", cap * c)?)
+            } else {
+                None
+            },
+            dzc: if vae && train {
+                Some(zeros("vae dz", cap * c)?)
+            } else {
+                None
+            },
+            rowbuf: zeros("per-sample values", cap)?,
+            partials: zeros("reduce partials", REDUCE_PARTIALS)?,
+            metrics: zeros("metrics", slot::COUNT)?,
+            rho_hat: if kl { Some(zeros("rho_hat", c)?) } else { None },
+            klterms: if kl {
+                Some(zeros("kl terms", c)?)
+            } else {
+                None
+            },
+            cs: if contractive {
+                Some(zeros("contractive s", hidden)?)
+            } else {
+                None
+            },
+            fp2: if contractive {
+                Some(zeros("contractive fp2", cap * hidden)?)
+            } else {
+                None
+            },
+            cvec: if contractive {
+                Some(zeros("contractive c", hidden)?)
+            } else {
+                None
+            },
+            pen: if contractive {
+                Some(zeros("contractive rows", cap)?)
+            } else {
+                None
+            },
+            cfg: cfg.clone(),
+            layers,
+            layout,
+            cap,
+            mode,
+            seed,
+            z,
+            a,
+            mask,
+            ad,
+            da,
+            dz,
+            dad,
+        })
+    }
+
+    fn out_layer(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// Index of the last encoder layer (the code, or the VAE head).
+    pub fn code_layer(&self) -> usize {
+        self.layers.iter().filter(|l| l.encoder).count() - 1
+    }
+
+    /// The tensor layer `l` reads, at `rows` rows.
+    fn layer_input(&self, l: usize, rows: usize) -> Result<GpuTensor> {
+        if l == 0 {
+            let x = self.xin.as_ref().unwrap_or(&self.x);
+            return prefix(x, rows, self.cfg.input_dim);
+        }
+        let prev = &self.layers[l - 1];
+        if prev.role == Role::VaeHead {
+            return prefix(self.zc.as_ref().unwrap(), rows, self.cfg.code_dim());
+        }
+        let t = self.ad[l - 1].as_ref().unwrap_or(&self.a[l - 1]);
+        prefix(t, rows, prev.outputs)
+    }
+
+    /// The pre-activation of layer l, or its output when the two coincide.
+    fn pre_or_out(&self, l: usize, rows: usize) -> Result<GpuTensor> {
+        let t = self.z[l].as_ref().unwrap_or(&self.a[l]);
+        prefix(t, rows, self.layers[l].outputs)
+    }
+
+    fn out_rows(&self, l: usize, rows: usize) -> Result<GpuTensor> {
+        prefix(&self.a[l], rows, self.layers[l].outputs)
+    }
+
+    /// Weight init: Glorot-uniform weights drawn on the GPU; biases stay zero.
+    pub fn init_steps(&self, ctx: &GpuContext, params: &GpuTensor) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for (l, lp) in self.layout.zip(&self.layers) {
+            if lp.transposed {
+                continue;
+            }
+            let bound = (6.0 / (l.inputs + l.outputs) as f64).sqrt() as f32;
+            let w = self.layout.view(params, lp.weight)?;
+            let spec = RngSpec {
+                seed: self.seed,
+                stream: stream::INIT_BASE + l.index as u32,
+                offset: 0,
+            };
+            steps.push(ops::random(
+                ctx,
+                RandomFill::Uniform {
+                    lo: -bound,
+                    hi: bound,
+                },
+                spec,
+                None,
+                &w,
+            )?);
+        }
+        Ok(steps)
+    }
+
+    /// Forward from layer `start` (0, or the first decoder layer to decode
+    /// codes placed in the previous layer's output) for `rows` rows. With a
+    /// counter (the optimizer state), noise and dropout are fresh each step.
+    pub fn forward_steps(
+        &self,
+        ctx: &GpuContext,
+        params: &GpuTensor,
+        rows: usize,
+        start: usize,
+        counter: Option<&GpuTensor>,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let d = self.cfg.input_dim;
+        if start == 0 {
+            if let (Some(noise), Some(xin)) = (self.cfg.noise, &self.xin) {
+                let spec = RngSpec {
+                    seed: self.seed,
+                    stream: stream::NOISE,
+                    offset: 0,
+                };
+                steps.push(ops::noise(
+                    ctx,
+                    noise,
+                    spec,
+                    counter,
+                    &prefix(&self.x, rows, d)?,
+                    &prefix(xin, rows, d)?,
+                )?);
+            }
+        }
+        for li in start..self.layers.len() {
+            let l = self.layers[li];
+            let lp = self.layout.layers[li];
+            let input = self.layer_input(li, rows)?;
+            let w = self.layout.view(params, lp.weight)?;
+            let b = self.layout.view(params, lp.bias)?;
+            let keep = self.z[li].is_some();
+            let mut spec = MatmulSpec::new(rows, l.outputs, l.inputs, false, !lp.transposed);
+            if !keep {
+                spec.act = l.act;
+            }
+            let target = if keep {
+                prefix(self.z[li].as_ref().unwrap(), rows, l.outputs)?
+            } else {
+                self.out_rows(li, rows)?
+            };
+            steps.push(ops::matmul(ctx, &spec, &input, &w, Some(&b), &target)?);
+            if keep {
+                steps.push(ops::act_forward(
+                    ctx,
+                    l.act,
+                    rows,
+                    l.outputs,
+                    &target,
+                    &self.out_rows(li, rows)?,
+                )?);
+            }
+            if l.role == Role::VaeHead {
+                let c = self.cfg.code_dim();
+                let eps = prefix(self.eps.as_ref().unwrap(), rows, c)?;
+                if self.mode == Mode::Train {
+                    let spec = RngSpec {
+                        seed: self.seed,
+                        stream: stream::VAE_EPS,
+                        offset: 0,
+                    };
+                    steps.push(ops::random(
+                        ctx,
+                        RandomFill::Normal {
+                            mean: 0.0,
+                            std: 1.0,
+                        },
+                        spec,
+                        counter,
+                        &eps,
+                    )?);
+                } else {
+                    // Evaluation decodes the mean: z = mu.
+                    steps.push(ops::fill(ctx, 0.0, &eps)?);
+                }
+                let zc = prefix(self.zc.as_ref().unwrap(), rows, c)?;
+                steps.push(ops::vae_reparam(
+                    ctx,
+                    rows,
+                    c,
+                    &self.out_rows(li, rows)?,
+                    &eps,
+                    &zc,
+                )?);
+            }
+            if let (Some(mask), Some(ad)) = (&self.mask[li], &self.ad[li]) {
+                let n = rows * l.outputs;
+                let spec = RngSpec {
+                    seed: self.seed,
+                    stream: stream::DROPOUT_BASE + li as u32,
+                    offset: 0,
+                };
+                let mask = prefix(mask, rows, l.outputs)?;
+                steps.push(ops::random(
+                    ctx,
+                    RandomFill::DropoutMask {
+                        p: self.cfg.dropout,
+                    },
+                    spec,
+                    counter,
+                    &mask,
+                )?);
+                steps.push(ops::mul(
+                    ctx,
+                    n,
+                    &self.out_rows(li, rows)?,
+                    &mask,
+                    &prefix(ad, rows, l.outputs)?,
+                )?);
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Loss, metrics and penalty values for `rows` rows, accumulated into the
+    /// metrics buffer (which the caller clears at the start of an epoch).
+    pub fn metric_steps(
+        &self,
+        ctx: &GpuContext,
+        params: &GpuTensor,
+        rows: usize,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let d = self.cfg.input_dim;
+        let lo = self.out_layer();
+        let x = prefix(&self.x, rows, d)?;
+        let logits = self.pre_or_out(lo, rows)?;
+        let out = self.out_rows(lo, rows)?;
+        let vae = self.cfg.variational.is_some();
+        let rowbuf = prefix(&self.rowbuf, rows, 1)?;
+        let accumulate = |steps: &mut Vec<Step>,
+                          mode: ReduceMode,
+                          scale: f32,
+                          x: &GpuTensor,
+                          slot: usize|
+         -> Result<()> {
+            let [s0, s1] = ops::reduce(
+                ctx,
+                mode,
+                scale,
+                1.0,
+                x,
+                &self.partials,
+                &self.metrics,
+                slot,
+            )?;
+            steps.push(s0);
+            steps.push(s1);
+            Ok(())
+        };
+        let (loss, pred) = match self.cfg.loss {
+            LossKind::Bce => (Loss::BceLogits, &logits),
+            LossKind::Mse => (Loss::Mse, &out),
+        };
+        let recon_scale = if vae { 1.0 } else { 1.0 / d as f32 };
+        steps.push(ops::row_loss(
+            ctx,
+            loss,
+            rows,
+            d,
+            recon_scale,
+            pred,
+            &x,
+            &rowbuf,
+        )?);
+        accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?;
+        steps.push(ops::row_loss(
+            ctx,
+            Loss::Mse,
+            rows,
+            d,
+            1.0 / d as f32,
+            &out,
+            &x,
+            &rowbuf,
+        )?);
+        accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::MSE)?;
+        if self.layers[lo].act == Activation::Sigmoid {
+            steps.push(ops::row_loss(
+                ctx,
+                Loss::BceLogits,
+                rows,
+                d,
+                1.0 / d as f32,
+                &logits,
+                &x,
+                &rowbuf,
+            )?);
+            accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::BCE)?;
+        }
+
+        let cl = self.code_layer();
+        let c = self.cfg.code_dim();
+        let code = self.out_rows(cl, rows)?;
+        if self.cfg.l1 > 0.0 {
+            accumulate(
+                &mut steps,
+                ReduceMode::SumAbs,
+                self.cfg.l1,
+                &code,
+                slot::PENALTY,
+            )?;
+        }
+        if let (Some(k), Some(rho_hat), Some(terms)) =
+            (self.cfg.kl_sparsity, &self.rho_hat, &self.klterms)
+        {
+            steps.push(ops::col_sum(
+                ctx,
+                rows,
+                c,
+                1.0 / rows as f32,
+                0.0,
+                &code,
+                rho_hat,
+            )?);
+            steps.push(ops::kl_loss(ctx, c, k.rho, k.beta, rho_hat, terms)?);
+            // The batch penalty applies to each of its rows.
+            accumulate(
+                &mut steps,
+                ReduceMode::Sum,
+                rows as f32,
+                terms,
+                slot::PENALTY,
+            )?;
+        }
+        if self.cfg.contractive > 0.0 {
+            let l0 = &self.layers[0];
+            let (s, fp2, pen) = (
+                self.cs.as_ref().unwrap(),
+                self.fp2.as_ref().unwrap(),
+                self.pen.as_ref().unwrap(),
+            );
+            let w = self.layout.view(params, self.layout.layers[0].weight)?;
+            let fp2 = prefix(fp2, rows, l0.outputs)?;
+            let pen = prefix(pen, rows, 1)?;
+            steps.push(ops::contractive_row_sq(ctx, l0.outputs, l0.inputs, &w, s)?);
+            steps.push(ops::contractive_fp2(
+                ctx,
+                l0.act,
+                rows,
+                l0.outputs,
+                &self.out_rows(0, rows)?,
+                &fp2,
+            )?);
+            steps.push(ops::matmul(
+                ctx,
+                &MatmulSpec::new(rows, 1, l0.outputs, false, false),
+                &fp2,
+                s,
+                None,
+                &pen,
+            )?);
+            accumulate(
+                &mut steps,
+                ReduceMode::Sum,
+                self.cfg.contractive,
+                &pen,
+                slot::PENALTY,
+            )?;
+        }
+        if let Some(v) = self.cfg.variational {
+            steps.push(ops::vae_kl_rows(ctx, rows, c, 1.0, &code, &rowbuf)?);
+            accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::KL)?;
+            accumulate(&mut steps, ReduceMode::Sum, v.beta, &rowbuf, slot::PENALTY)?;
+        }
+        Ok(steps)
+    }
+
+    /// Loss gradient and backward pass for `rows` rows: every parameter
+    /// gradient is written (the first writer overwrites, so no clearing).
+    pub fn backward_steps(
+        &self,
+        ctx: &GpuContext,
+        params: &GpuTensor,
+        grads: &GpuTensor,
+        rows: usize,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let d = self.cfg.input_dim;
+        let lo = self.out_layer();
+        let vae = self.cfg.variational.is_some();
+        let x = prefix(&self.x, rows, d)?;
+        let grad_scale = if vae {
+            1.0 / rows as f32
+        } else {
+            1.0 / (rows * d) as f32
+        };
+        let lout = self.layers[lo];
+        match self.cfg.loss {
+            LossKind::Bce => {
+                let dz = prefix(self.dz[lo].as_ref().unwrap(), rows, d)?;
+                steps.push(ops::loss_grad(
+                    ctx,
+                    Loss::BceLogits,
+                    rows,
+                    d,
+                    grad_scale,
+                    &self.pre_or_out(lo, rows)?,
+                    &x,
+                    &dz,
+                )?);
+            }
+            LossKind::Mse => {
+                let da = prefix(self.da[lo].as_ref().unwrap(), rows, d)?;
+                steps.push(ops::loss_grad(
+                    ctx,
+                    Loss::Mse,
+                    rows,
+                    d,
+                    grad_scale,
+                    &self.out_rows(lo, rows)?,
+                    &x,
+                    &da,
+                )?);
+                if let Some(dz) = &self.dz[lo] {
+                    let dz = prefix(dz, rows, d)?;
+                    steps.push(ops::act_backward(
+                        ctx,
+                        lout.act,
+                        rows,
+                        d,
+                        &self.pre_or_out(lo, rows)?,
+                        &self.out_rows(lo, rows)?,
+                        &da,
+                        &dz,
+                    )?);
+                }
+            }
+        }
+
+        let mut written = vec![false; self.layout.entries.len()];
+        for li in (0..self.layers.len()).rev() {
+            let l = self.layers[li];
+            let lp = self.layout.layers[li];
+            let dzl = self.grad_pre(li, rows)?;
+            let input = self.layer_input(li, rows)?;
+            let gw = self.layout.view(grads, lp.weight)?;
+            let beta = if written[lp.weight] { 1.0 } else { 0.0 };
+            written[lp.weight] = true;
+            let spec = if lp.transposed {
+                // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
+                MatmulSpec {
+                    beta,
+                    ..MatmulSpec::new(l.inputs, l.outputs, rows, true, false)
+                }
+            } else {
+                MatmulSpec {
+                    beta,
+                    ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
+                }
+            };
+            let (a_op, b_op) = if lp.transposed {
+                (&input, &dzl)
+            } else {
+                (&dzl, &input)
+            };
+            steps.push(ops::matmul(ctx, &spec, a_op, b_op, None, &gw)?);
+            steps.push(ops::col_sum(
+                ctx,
+                rows,
+                l.outputs,
+                1.0,
+                0.0,
+                &dzl,
+                &self.layout.view(grads, lp.bias)?,
+            )?);
+            written[lp.bias] = true;
+            if li == 0 && self.cfg.contractive > 0.0 {
+                let w = self.layout.view(params, lp.weight)?;
+                steps.push(ops::contractive_wgrad(
+                    ctx,
+                    rows,
+                    l.outputs,
+                    l.inputs,
+                    self.cfg.contractive,
+                    &w,
+                    self.cvec.as_ref().unwrap(),
+                    &gw,
+                )?);
+            }
+            if li == 0 {
+                break;
+            }
+
+            // Gradient w.r.t. this layer's input, into the previous layer.
+            let prev = self.layers[li - 1];
+            let target = if prev.role == Role::VaeHead {
+                prefix(self.dzc.as_ref().unwrap(), rows, self.cfg.code_dim())?
+            } else if let Some(dad) = &self.dad[li - 1] {
+                prefix(dad, rows, prev.outputs)?
+            } else {
+                prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
+            };
+            let w = self.layout.view(params, lp.weight)?;
+            let spec = if lp.transposed {
+                MatmulSpec::new(rows, l.inputs, l.outputs, false, true)
+            } else {
+                MatmulSpec::new(rows, l.inputs, l.outputs, false, false)
+            };
+            steps.push(ops::matmul(ctx, &spec, &dzl, &w, None, &target)?);
+            steps.extend(self.into_pre_activation(ctx, params, li - 1, rows, &target)?);
+        }
+
+        Ok(steps)
+    }
+
+    /// The gradient w.r.t. layer l's pre-activation.
+    fn grad_pre(&self, l: usize, rows: usize) -> Result<GpuTensor> {
+        let t = self.dz[l]
+            .as_ref()
+            .or(self.da[l].as_ref())
+            .expect("training buffers");
+        prefix(t, rows, self.layers[l].outputs)
+    }
+
+    /// From the gradient w.r.t. layer l's (dropped-out) output to the
+    /// gradient w.r.t. its pre-activation, with the code's penalties added.
+    fn into_pre_activation(
+        &self,
+        ctx: &GpuContext,
+        params: &GpuTensor,
+        li: usize,
+        rows: usize,
+        incoming: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        let l = self.layers[li];
+        let n = rows * l.outputs;
+        if l.role == Role::VaeHead {
+            let c = self.cfg.code_dim();
+            let beta = self.cfg.variational.map_or(1.0, |v| v.beta);
+            let eps = prefix(self.eps.as_ref().unwrap(), rows, c)?;
+            let dhead = prefix(self.dz[li].as_ref().unwrap(), rows, l.outputs)?;
+            steps.push(ops::vae_backward(
+                ctx,
+                rows,
+                c,
+                beta,
+                &self.out_rows(li, rows)?,
+                &eps,
+                incoming,
+                &dhead,
+            )?);
+            return Ok(steps);
+        }
+        let da = prefix(self.da[li].as_ref().unwrap(), rows, l.outputs)?;
+        if let Some(mask) = &self.mask[li] {
+            steps.push(ops::mul(
+                ctx,
+                n,
+                incoming,
+                &prefix(mask, rows, l.outputs)?,
+                &da,
+            )?);
+        }
+        let y = self.out_rows(li, rows)?;
+        if l.role == Role::Code {
+            if self.cfg.l1 > 0.0 {
+                steps.push(ops::l1_grad(
+                    ctx,
+                    rows,
+                    l.outputs,
+                    self.cfg.l1 / rows as f32,
+                    &y,
+                    &da,
+                )?);
+            }
+            if let (Some(k), Some(rho_hat)) = (self.cfg.kl_sparsity, &self.rho_hat) {
+                steps.push(ops::col_sum(
+                    ctx,
+                    rows,
+                    l.outputs,
+                    1.0 / rows as f32,
+                    0.0,
+                    &y,
+                    rho_hat,
+                )?);
+                steps.push(ops::kl_grad(
+                    ctx, rows, l.outputs, k.rho, k.beta, rho_hat, &da,
+                )?);
+            }
+        }
+        if let Some(dz) = &self.dz[li] {
+            let dz = prefix(dz, rows, l.outputs)?;
+            steps.push(ops::act_backward(
+                ctx,
+                l.act,
+                rows,
+                l.outputs,
+                &self.pre_or_out(li, rows)?,
+                &y,
+                &da,
+                &dz,
+            )?);
+        }
+        if li == 0 && self.cfg.contractive > 0.0 {
+            let (s, fp2, cvec) = (
+                self.cs.as_ref().unwrap(),
+                self.fp2.as_ref().unwrap(),
+                self.cvec.as_ref().unwrap(),
+            );
+            let fp2 = prefix(fp2, rows, l.outputs)?;
+            let w = self.layout.view(params, self.layout.layers[0].weight)?;
+            steps.push(ops::contractive_row_sq(ctx, l.outputs, l.inputs, &w, s)?);
+            steps.push(ops::contractive_fp2(ctx, l.act, rows, l.outputs, &y, &fp2)?);
+            steps.push(ops::contractive_dz(
+                ctx,
+                l.act,
+                rows,
+                l.outputs,
+                self.cfg.contractive,
+                &y,
+                s,
+                &self.grad_pre(li, rows)?,
+            )?);
+            steps.push(ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, &fp2, cvec)?);
+        }
+        Ok(steps)
+    }
+}
