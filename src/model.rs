@@ -157,9 +157,11 @@ impl FromStr for Variant {
             "denoising" | "dae" => Variant::Denoising,
             "contractive" | "cae" => Variant::Contractive,
             "vae" | "variational" => Variant::Vae,
-            other => return Err(Error::InvalidArgument(format!(
+            other => {
+                return Err(Error::InvalidArgument(format!(
                 "unknown variant '{other}' (plain, sparse, kl-sparse, denoising, contractive, vae)"
-            ))),
+            )))
+            }
         })
     }
 }

@@ -5,6 +5,8 @@
 //! Layouts are row-major, as on the GPU. Inputs are f32 (what the GPU saw),
 //! widened to f64 before any arithmetic.
 
+pub mod model;
+
 use crate::gpu::ops::{
     Activation, Loss, OptimConfig, OptimizerKind, RandomFill, ReduceMode, Schedule,
 };

@@ -1,0 +1,208 @@
+//! The training engine against its f64 twin: for every variant, three GPU
+//! training steps (one epoch of 21 rows at batch 8, so the last batch is
+//! partial) match three f64 reference steps on the same shuffled batches,
+//! the same initial weights and the same random draws.
+
+mod common;
+
+use common::{assert_close, gpu, rand_vec, rng};
+use wgae::gpu::ops::{Activation, Noise};
+use wgae::reference as r;
+use wgae::reference::model::RefTrainer;
+use wgae::train::{OptimizerName, ScheduleName};
+use wgae::{Control, Dataset, LossKind, ModelConfig, TrainConfig, Trainer};
+
+const ROWS: usize = 21;
+const DIM: usize = 13;
+const BATCH: usize = 8;
+
+fn toy_data(seed: u64) -> Dataset {
+    let mut g = rng(seed);
+    Dataset::new(rand_vec(&mut g, ROWS * DIM, 0.0, 1.0), ROWS, DIM, None).unwrap()
+}
+
+fn sgd(lr: f32) -> TrainConfig {
+    TrainConfig {
+        epochs: 1,
+        batch_size: BATCH,
+        optimizer: OptimizerName::Sgd,
+        lr,
+        seed: 7,
+        ..TrainConfig::default()
+    }
+}
+
+/// Trains one epoch on the GPU and three steps in f64, then compares the
+/// parameter arenas. Tolerance per element: the steps' f32 rounding, taken
+/// as 1e-4 of the sum of the reference's step sizes (a forward and a
+/// backward pass through up to seven layers, each matmul good to
+/// ~sqrt(K) u of its terms, with cancellation), plus 1e-4 of the largest
+/// step in the same tensor (for elements whose gradient cancels to ~0), plus
+/// the rounding of the stored parameter. A wrong term of relative size
+/// >1e-3 in any gradient fails.
+fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
+    let Some(ctx) = gpu() else { return };
+    let data = toy_data(3);
+    let mut trainer = Trainer::new(ctx, cfg, tcfg, &data, None).unwrap();
+    assert_eq!(trainer.steps_per_epoch(), 3);
+    let p0 = trainer.model().params_host().unwrap();
+    trainer.fit(|_| Control::Continue, |_| {}).unwrap();
+    assert_eq!(trainer.step_count().unwrap(), 3, "{name}: step counter");
+    let p_gpu = trainer.model().params_host().unwrap();
+
+    let layout = trainer.model().layout().clone();
+    let mut reference = RefTrainer::new(cfg, tcfg, layout.clone(), &p0, 3);
+    let perm = r::permute(ROWS, tcfg.seed, 0);
+    let mut step_abs = vec![0.0f64; p0.len()];
+    for k in 0..3 {
+        let idx = &perm[k * BATCH..((k + 1) * BATCH).min(ROWS)];
+        let batch: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| data.row(i as usize).to_vec())
+            .collect();
+        let before = reference.params.clone();
+        let loss = reference.step(&batch, idx.len());
+        assert!(loss.is_finite());
+        for (a, (p, q)) in step_abs
+            .iter_mut()
+            .zip(reference.params.iter().zip(&before))
+        {
+            *a += (p - q).abs();
+        }
+    }
+    // The largest step per tensor.
+    let mut tensor_scale = vec![0.0f64; p0.len()];
+    for e in &layout.entries {
+        let m = step_abs[e.offset..e.offset + e.len()]
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max);
+        tensor_scale[e.offset..e.offset + e.len()]
+            .iter_mut()
+            .for_each(|v| *v = m);
+    }
+    let moved = step_abs.iter().filter(|&&v| v > 0.0).count();
+    assert!(
+        moved > p0.len() / 3,
+        "{name}: the reference barely moved ({moved} of {})",
+        p0.len()
+    );
+    assert_close(
+        &format!("{name}: params after 3 steps"),
+        &p_gpu,
+        &reference.params,
+        |i, rv| 1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * common::U * rv.abs(),
+    );
+}
+
+#[test]
+fn plain_dense_bce() {
+    check_three_steps("plain", &ModelConfig::dense(DIM, &[9, 5]), &sgd(0.5));
+}
+
+#[test]
+fn deep_mse_tanh_identity_output() {
+    let cfg = ModelConfig::dense(DIM, &[11, 9, 4])
+        .act(Activation::Tanh)
+        .out_act(Activation::Identity)
+        .loss(LossKind::Mse);
+    check_three_steps("deep mse", &cfg, &sgd(0.2));
+}
+
+#[test]
+fn mse_with_sigmoid_output_and_gelu_leaky_hidden() {
+    let cfg = ModelConfig::dense(DIM, &[10, 6])
+        .act(Activation::Gelu)
+        .code_act(Activation::LeakyRelu(0.1))
+        .loss(LossKind::Mse);
+    check_three_steps("gelu/leaky mse", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn tied_weights() {
+    check_three_steps(
+        "tied",
+        &ModelConfig::dense(DIM, &[9, 5]).tied(true),
+        &sgd(0.5),
+    );
+}
+
+#[test]
+fn sparse_l1() {
+    check_three_steps(
+        "sparse l1",
+        &ModelConfig::dense(DIM, &[9, 5]).l1(0.05),
+        &sgd(0.5),
+    );
+}
+
+#[test]
+fn kl_sparse() {
+    let cfg = ModelConfig::dense(DIM, &[9, 5])
+        .code_act(Activation::Sigmoid)
+        .kl_sparsity(0.1, 0.5);
+    check_three_steps("kl sparse", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn denoising_all_noise_kinds() {
+    for noise in [
+        Noise::Gaussian(0.3),
+        Noise::Mask(0.3),
+        Noise::SaltPepper(0.2),
+    ] {
+        check_three_steps(
+            &format!("denoising {noise}"),
+            &ModelConfig::dense(DIM, &[9, 5]).noise(noise),
+            &sgd(0.5),
+        );
+    }
+}
+
+#[test]
+fn contractive() {
+    for act in [Activation::Sigmoid, Activation::Tanh] {
+        let cfg = ModelConfig::dense(DIM, &[6]).code_act(act).contractive(0.5);
+        check_three_steps(&format!("contractive {act}"), &cfg, &sgd(0.5));
+    }
+}
+
+#[test]
+fn variational() {
+    let cfg = ModelConfig::dense(DIM, &[9, 4]).variational(1.0);
+    check_three_steps("vae", &cfg, &sgd(0.05));
+}
+
+#[test]
+fn dropout_weight_decay_and_clipping() {
+    let cfg = ModelConfig::dense(DIM, &[9, 5]).dropout(0.3);
+    check_three_steps("dropout", &cfg, &sgd(0.5));
+    let t = TrainConfig {
+        weight_decay: 0.1,
+        clip_norm: 0.05,
+        ..sgd(0.5)
+    };
+    check_three_steps("weight decay + clip", &ModelConfig::dense(DIM, &[9, 5]), &t);
+}
+
+#[test]
+fn every_optimizer_and_schedule_in_the_loop() {
+    let cfg = ModelConfig::dense(DIM, &[9, 5]).tied(true).dropout(0.2);
+    for opt in [
+        OptimizerName::Momentum,
+        OptimizerName::Nesterov,
+        OptimizerName::Rmsprop,
+        OptimizerName::Adam,
+        OptimizerName::Adamw,
+    ] {
+        let t = TrainConfig {
+            optimizer: opt,
+            lr: 0.01,
+            weight_decay: 0.01,
+            schedule: ScheduleName::Cosine,
+            warmup_steps: 2,
+            ..sgd(0.01)
+        };
+        check_three_steps(&format!("{opt:?}"), &cfg, &t);
+    }
+}
