@@ -11,6 +11,7 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod reference;
+pub mod report;
 pub mod train;
 
 pub use data::Dataset;

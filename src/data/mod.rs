@@ -1,7 +1,9 @@
 //! Datasets: rows of f32 features (scaled to [0, 1] or standardized), with
 //! optional labels, and the loaders that make them.
 
+pub mod files;
 pub mod idx;
+pub mod synthetic;
 
 use crate::error::{Error, Result};
 

@@ -212,7 +212,7 @@ impl GpuContext {
         if is_software(&info) {
             tracing::warn!(
                 adapter = %info.name,
-                "using a software adapter: correct but slow; no hardware GPU was found"
+                "using a software adapter: correct but slow; no hardware GPU was found (see `wgae info`)"
             );
         }
         let features = wanted_features(adapter.features());

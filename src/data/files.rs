@@ -1,0 +1,267 @@
+//! Loading a dataset from a file, whatever its format: MNIST IDX (raw or
+//! .gz), NumPy .npy (f32, f64, u8), numeric CSV with or without a header, or
+//! a folder of PNG/JPEG images. The format is detected from the contents
+//! (and the folder-ness); `Format` overrides it.
+
+use std::path::Path;
+
+use crate::data::{idx, Dataset};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Idx,
+    Npy,
+    Csv,
+    Images,
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "idx" | "mnist" => Format::Idx,
+            "npy" | "numpy" => Format::Npy,
+            "csv" => Format::Csv,
+            "images" | "image" | "png" | "jpeg" | "jpg" => Format::Images,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown format '{other}' (idx, npy, csv, images)"
+                )))
+            }
+        })
+    }
+}
+
+fn file_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Guesses the format from the contents.
+pub fn detect(path: &Path) -> Result<Format> {
+    if path.is_dir() {
+        return Ok(Format::Images);
+    }
+    if !path.exists() {
+        return Err(file_err(path, "no such file or folder"));
+    }
+    let bytes = idx::read_maybe_gz(path)?;
+    if bytes.starts_with(b"\x93NUMPY") {
+        Ok(Format::Npy)
+    } else if bytes.len() >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0x08 {
+        Ok(Format::Idx)
+    } else if bytes.iter().take(4096).all(|&b| b.is_ascii() && b != 0) {
+        Ok(Format::Csv)
+    } else {
+        Err(file_err(
+            path,
+            "unrecognized format: not IDX, .npy, CSV or a folder of images (use --format)",
+        ))
+    }
+}
+
+/// Loads `path` as `format` (detected when None). Image-like data (IDX, u8
+/// npy, images) is scaled to [0, 1]; other values are kept as they are.
+pub fn load(path: &Path, format: Option<Format>) -> Result<Dataset> {
+    let format = match format {
+        Some(f) => f,
+        None => detect(path)?,
+    };
+    match format {
+        Format::Idx => idx::load_labeled(path),
+        Format::Npy => load_npy(path),
+        Format::Csv => load_csv(path),
+        Format::Images => load_images(path, None),
+    }
+}
+
+/// NumPy .npy: little-endian f32, f64 or u8 (scaled by 1/255), C order,
+/// shape (n, d) or (n, h, w, ...) flattened per row.
+pub fn load_npy(path: &Path) -> Result<Dataset> {
+    let bytes = idx::read_maybe_gz(path)?;
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err(file_err(path, "not a .npy file (no \\x93NUMPY magic)"));
+    }
+    let major = bytes[6];
+    let (hlen, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        ),
+        _ => {
+            return Err(file_err(
+                path,
+                format!(".npy version {major} is not supported"),
+            ))
+        }
+    };
+    let header = bytes
+        .get(start..start + hlen)
+        .ok_or_else(|| file_err(path, "truncated .npy header"))?;
+    let header = String::from_utf8_lossy(header);
+    let field = |key: &str| -> Option<String> {
+        let at = header.find(&format!("'{key}'"))?;
+        let rest = &header[at + key.len() + 2..];
+        let rest = rest[rest.find(':')? + 1..].trim_start();
+        Some(rest.to_string())
+    };
+    let descr = field("descr").ok_or_else(|| file_err(path, ".npy header has no descr"))?;
+    let descr = descr.trim_start_matches(['\'', '"']);
+    let (elem, kind) = if descr.starts_with("<f4") {
+        (4, 'f')
+    } else if descr.starts_with("<f8") {
+        (8, 'd')
+    } else if descr.starts_with("|u1") || descr.starts_with("<u1") {
+        (1, 'b')
+    } else {
+        return Err(file_err(
+            path,
+            format!(
+                ".npy dtype {} is not supported (float32, float64 or uint8)",
+                &descr[..descr.len().min(6)]
+            ),
+        ));
+    };
+    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err(file_err(
+            path,
+            "Fortran-ordered .npy is not supported; save with np.ascontiguousarray",
+        ));
+    }
+    let shape_txt = field("shape").ok_or_else(|| file_err(path, ".npy header has no shape"))?;
+    let inner = shape_txt.trim_start_matches('(');
+    let inner = &inner[..inner
+        .find(')')
+        .ok_or_else(|| file_err(path, "malformed .npy shape"))?];
+    let dims: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| file_err(path, format!("malformed .npy shape '{inner}'")))
+        })
+        .collect::<Result<_>>()?;
+    if dims.is_empty() {
+        return Err(file_err(path, "a .npy scalar is not a dataset"));
+    }
+    let rows = dims[0];
+    let cols: usize = dims[1..].iter().product::<usize>().max(1);
+    let count = rows
+        .checked_mul(cols)
+        .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;
+    let body = &bytes[start + hlen..];
+    // Check before allocating: a corrupt header must not ask for gigabytes.
+    if body.len() < count.saturating_mul(elem) {
+        return Err(file_err(
+            path,
+            format!("header claims shape {dims:?} ({count} values) but the file holds only {} bytes of data: truncated or corrupt", body.len()),
+        ));
+    }
+    let data: Vec<f32> = match kind {
+        'f' => body[..count * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        'd' => body[..count * 8]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        _ => body[..count]
+            .iter()
+            .map(|&b| f32::from(b) / 255.0)
+            .collect(),
+    };
+    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+}
+
+/// Numeric CSV; a first line that does not parse as numbers is a header.
+pub fn load_csv(path: &Path) -> Result<Dataset> {
+    let bytes = idx::read_maybe_gz(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8 text"))?;
+    let mut data = Vec::new();
+    let mut cols = 0usize;
+    let mut rows = 0usize;
+    for (ln, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let sep = if line.contains(',') {
+            ','
+        } else if line.contains(';') {
+            ';'
+        } else {
+            '\t'
+        };
+        let parsed: std::result::Result<Vec<f32>, _> =
+            line.split(sep).map(|f| f.trim().parse::<f32>()).collect();
+        match parsed {
+            Ok(v) => {
+                if rows == 0 {
+                    cols = v.len();
+                } else if v.len() != cols {
+                    return Err(file_err(
+                        path,
+                        format!(
+                            "line {} has {} columns, the first data line has {cols}",
+                            ln + 1,
+                            v.len()
+                        ),
+                    ));
+                }
+                data.extend(v);
+                rows += 1;
+            }
+            Err(_) if rows == 0 && ln == 0 => continue, // the header
+            Err(_) => {
+                let bad = line
+                    .split(sep)
+                    .find(|f| f.trim().parse::<f32>().is_err())
+                    .unwrap_or("");
+                return Err(file_err(
+                    path,
+                    format!("line {}: '{}' is not a number", ln + 1, bad.trim()),
+                ));
+            }
+        }
+    }
+    if rows == 0 {
+        return Err(file_err(path, "no numeric rows"));
+    }
+    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+}
+
+/// Every PNG/JPEG in a folder (sorted by name), grayscale, resized to
+/// `side` x `side` (default: the first image's size, made square), in [0, 1].
+pub fn load_images(dir: &Path, side: Option<u32>) -> Result<Dataset> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| file_err(dir, format!("cannot read folder: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(file_err(dir, "no .png or .jpg images in this folder"));
+    }
+    let mut side = side;
+    let mut data = Vec::new();
+    for f in &files {
+        let img = image::open(f).map_err(|e| file_err(f, format!("cannot decode image: {e}")))?;
+        let s = *side.get_or_insert(img.width().max(img.height()));
+        let g = img
+            .resize_exact(s, s, image::imageops::FilterType::Triangle)
+            .to_luma8();
+        data.extend(g.pixels().map(|p| f32::from(p.0[0]) / 255.0));
+    }
+    let s = side.unwrap() as usize;
+    Dataset::new(data, files.len(), s * s, None).map_err(|e| file_err(dir, e.to_string()))
+}
