@@ -440,7 +440,7 @@ impl ModelConfig {
             return bad(format!("model: l1 {} must be >= 0", self.l1));
         }
         if let Some(k) = self.kl_sparsity {
-            if !(k.rho > 0.0 && k.rho < 1.0) || !(k.beta >= 0.0) {
+            if !(k.rho > 0.0 && k.rho < 1.0) || k.beta.is_nan() || k.beta < 0.0 {
                 return bad(format!(
                     "model: KL sparsity needs 0 < rho < 1 and beta >= 0, got rho {} beta {}",
                     k.rho, k.beta

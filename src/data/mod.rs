@@ -105,22 +105,22 @@ impl Dataset {
         let (r, c) = (self.rows, self.cols);
         let mut mean = vec![0f64; c];
         let mut var = vec![0f64; c];
-        for i in 0..r {
-            for j in 0..c {
-                mean[j] += f64::from(self.data[i * c + j]);
+        for row in self.data.chunks(c) {
+            for (m, &v) in mean.iter_mut().zip(row) {
+                *m += f64::from(v);
             }
         }
         mean.iter_mut().for_each(|m| *m /= r as f64);
-        for i in 0..r {
-            for j in 0..c {
-                var[j] += (f64::from(self.data[i * c + j]) - mean[j]).powi(2);
+        for row in self.data.chunks(c) {
+            for ((s, &m), &v) in var.iter_mut().zip(&mean).zip(row) {
+                *s += (f64::from(v) - m).powi(2);
             }
         }
         let std: Vec<f64> = var.iter().map(|v| (v / r as f64).sqrt()).collect();
-        for i in 0..r {
-            for j in 0..c {
-                let s = if std[j] > 1e-12 { std[j] } else { 1.0 };
-                self.data[i * c + j] = ((f64::from(self.data[i * c + j]) - mean[j]) / s) as f32;
+        for row in self.data.chunks_mut(c) {
+            for ((v, &m), &sd) in row.iter_mut().zip(&mean).zip(&std) {
+                let sd = if sd > 1e-12 { sd } else { 1.0 };
+                *v = ((f64::from(*v) - m) / sd) as f32;
             }
         }
         (

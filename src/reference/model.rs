@@ -305,8 +305,9 @@ impl RefTrainer {
         if self.weight_decay > 0.0 {
             for e in &self.layout.entries {
                 if e.name.ends_with(".weight") {
-                    for i in e.offset..e.offset + e.len() {
-                        grads[i] += self.weight_decay * self.params[i];
+                    let range = e.offset..e.offset + e.len();
+                    for (g, p) in grads[range.clone()].iter_mut().zip(&self.params[range]) {
+                        *g += self.weight_decay * p;
                     }
                 }
             }

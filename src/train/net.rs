@@ -703,7 +703,7 @@ impl Net {
                 MatmulSpec::new(rows, l.inputs, l.outputs, false, false)
             };
             steps.push(ops::matmul(ctx, &spec, &dzl, &w, None, &target)?);
-            steps.extend(self.into_pre_activation(ctx, params, li - 1, rows, &target)?);
+            steps.extend(self.to_pre_activation(ctx, params, li - 1, rows, &target)?);
         }
 
         Ok(steps)
@@ -720,7 +720,7 @@ impl Net {
 
     /// From the gradient w.r.t. layer l's (dropped-out) output to the
     /// gradient w.r.t. its pre-activation, with the code's penalties added.
-    fn into_pre_activation(
+    fn to_pre_activation(
         &self,
         ctx: &GpuContext,
         params: &GpuTensor,

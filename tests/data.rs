@@ -1,0 +1,222 @@
+//! Loaders on files written here: IDX (raw and gzip), .npy, CSV and image
+//! folders load what was written; truncated, corrupt or lying files get one
+//! clear error naming the file, without a giant allocation.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use wgae::data::{files, idx, synthetic, Dataset};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgae-data-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn idx_bytes(dims: &[u32], values: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        b.extend(d.to_be_bytes());
+    }
+    b.extend(values);
+    b
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn err(p: &Path) -> String {
+    files::load(p, None).unwrap_err().to_string()
+}
+
+#[test]
+fn idx_raw_and_gzip_with_labels() {
+    let pixels: Vec<u8> = (0..3 * 2 * 2).map(|i| (i * 20) as u8).collect();
+    let img = tmp("t-images-idx3-ubyte.gz");
+    std::fs::write(&img, gz(&idx_bytes(&[3, 2, 2], &pixels))).unwrap();
+    std::fs::write(
+        tmp("t-labels-idx1-ubyte.gz"),
+        gz(&idx_bytes(&[3], &[7, 1, 4])),
+    )
+    .unwrap();
+    let ds = files::load(&img, None).unwrap();
+    assert_eq!((ds.rows, ds.cols), (3, 4));
+    assert_eq!(ds.labels, Some(vec![7, 1, 4]));
+    assert!((ds.data[1] - 20.0 / 255.0).abs() < 1e-7);
+    let raw = tmp("raw.idx");
+    std::fs::write(&raw, idx_bytes(&[3, 2, 2], &pixels)).unwrap();
+    assert_eq!(
+        files::load(&raw, Some(files::Format::Idx)).unwrap().data,
+        ds.data
+    );
+}
+
+#[test]
+fn idx_truncated_corrupt_and_lying_headers() {
+    let p = tmp("short.idx");
+    std::fs::write(&p, idx_bytes(&[10, 28, 28], &[0u8; 100])).unwrap();
+    let e = err(&p);
+    assert!(e.contains("short.idx") && e.contains("truncated"), "{e}");
+    // A header claiming 4 billion images must not allocate them.
+    std::fs::write(&p, idx_bytes(&[u32::MAX, 28, 28], &[0u8; 100])).unwrap();
+    let e = err(&p);
+    assert!(e.contains("truncated or corrupt"), "{e}");
+    let bad = tmp("bad.gz");
+    let mut g = gz(&idx_bytes(&[1, 2, 2], &[1, 2, 3, 4]));
+    g.truncate(g.len() / 2);
+    std::fs::write(&bad, g).unwrap();
+    let e = err(&bad);
+    assert!(e.contains("bad.gz") && e.contains("gzip"), "{e}");
+    let e = err(&tmp("does-not-exist.idx"));
+    assert!(e.contains("no such file"), "{e}");
+    let e = idx::load_mnist(Path::new("/nonexistent"), "t10k")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("WGAE_MNIST_DIR"), "{e}");
+}
+
+fn npy(descr: &str, shape: &str, body: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((header.len() as u16).to_le_bytes());
+    b.extend(header.as_bytes());
+    b.extend(body);
+    b
+}
+
+#[test]
+fn npy_f32_f64_u8_and_bad_files() {
+    let vals = [0.5f32, -1.0, 2.0, 3.5, 0.0, 1.0];
+    let p = tmp("a.npy");
+    std::fs::write(
+        &p,
+        npy(
+            "<f4",
+            "(2, 3)",
+            &vals
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        ),
+    )
+    .unwrap();
+    let ds = files::load(&p, None).unwrap();
+    assert_eq!((ds.rows, ds.cols, ds.data.clone()), (2, 3, vals.to_vec()));
+    let p8 = tmp("b.npy");
+    std::fs::write(
+        &p8,
+        npy(
+            "<f8",
+            "(3, 2)",
+            &vals
+                .iter()
+                .flat_map(|&v| f64::from(v).to_le_bytes())
+                .collect::<Vec<_>>(),
+        ),
+    )
+    .unwrap();
+    assert_eq!(files::load(&p8, None).unwrap().data, vals.to_vec());
+    let pu = tmp("c.npy");
+    std::fs::write(
+        &pu,
+        npy("|u1", "(2, 2, 2)", &[0, 255, 51, 102, 0, 0, 0, 255]),
+    )
+    .unwrap();
+    let ds = files::load(&pu, None).unwrap();
+    assert_eq!((ds.rows, ds.cols), (2, 4));
+    assert!((ds.data[2] - 0.2).abs() < 1e-6);
+    let pt = tmp("trunc.npy");
+    std::fs::write(&pt, npy("<f4", "(1000000, 784)", &[0u8; 64])).unwrap();
+    let e = err(&pt);
+    assert!(e.contains("trunc.npy") && e.contains("truncated"), "{e}");
+    let pi = tmp("i.npy");
+    std::fs::write(&pi, npy("<i8", "(1,)", &[0u8; 8])).unwrap();
+    assert!(err(&pi).contains("not supported"));
+    let pn = tmp("nan.npy");
+    std::fs::write(
+        &pn,
+        npy(
+            "<f4",
+            "(1, 2)",
+            &[1.0f32, f32::NAN]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        ),
+    )
+    .unwrap();
+    let e = err(&pn);
+    assert!(e.contains("not finite") && e.contains("column 1"), "{e}");
+}
+
+#[test]
+fn csv_with_and_without_header() {
+    let p = tmp("h.csv");
+    std::fs::write(&p, "a,b,c\n1,2,3\n4.5,-1,0\n").unwrap();
+    let ds = files::load(&p, None).unwrap();
+    assert_eq!((ds.rows, ds.cols), (2, 3));
+    assert_eq!(ds.data, vec![1.0, 2.0, 3.0, 4.5, -1.0, 0.0]);
+    let q = tmp("n.csv");
+    std::fs::write(&q, "1;2\n3;4\n").unwrap();
+    assert_eq!(
+        files::load(&q, None).unwrap().data,
+        vec![1.0, 2.0, 3.0, 4.0]
+    );
+    let r = tmp("ragged.csv");
+    std::fs::write(&r, "1,2,3\n4,5\n").unwrap();
+    let e = err(&r);
+    assert!(
+        e.contains("ragged.csv") && e.contains("line 2") && e.contains("2 columns"),
+        "{e}"
+    );
+    let s = tmp("text.csv");
+    std::fs::write(&s, "1,2\n3,x\n").unwrap();
+    assert!(err(&s).contains("'x' is not a number"));
+    let t = tmp("inf.csv");
+    std::fs::write(&t, "1,inf\n").unwrap();
+    assert!(err(&t).contains("not finite"));
+}
+
+#[test]
+fn image_folder_grayscale_and_resized() {
+    let dir = tmp("imgs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = image::RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 0 } else { 255 }; 3]));
+    a.save(dir.join("a.png")).unwrap();
+    let b = image::GrayImage::from_pixel(16, 16, image::Luma([128]));
+    b.save(dir.join("b.png")).unwrap();
+    let ds = files::load(&dir, None).unwrap();
+    assert_eq!((ds.rows, ds.cols), (2, 64));
+    assert_eq!(ds.data[0], 0.0);
+    assert_eq!(ds.data[7], 1.0);
+    assert!((ds.data[64] - 128.0 / 255.0).abs() < 0.01);
+    std::fs::write(dir.join("c.png"), b"not a png").unwrap();
+    let e = err(&dir);
+    assert!(e.contains("c.png") && e.contains("decode"), "{e}");
+    let empty = tmp("empty-dir");
+    std::fs::create_dir_all(&empty).unwrap();
+    assert!(err(&empty).contains("no .png"));
+}
+
+#[test]
+fn standardize_splits_and_synthetic_digits() {
+    let mut ds = Dataset::new(vec![1.0, 10.0, 3.0, 10.0, 5.0, 10.0], 3, 2, None).unwrap();
+    let (mean, std) = ds.standardize();
+    assert_eq!(mean, vec![3.0, 10.0]);
+    assert!((std[0] - (8.0f32 / 3.0).sqrt()).abs() < 1e-6 && std[1] == 0.0);
+    let col0: Vec<f32> = (0..3).map(|i| ds.data[i * 2]).collect();
+    assert!((col0.iter().sum::<f32>()).abs() < 1e-6);
+    assert!((col0.iter().map(|v| v * v).sum::<f32>() / 3.0 - 1.0).abs() < 1e-5);
+    assert!((0..3).all(|i| ds.data[i * 2 + 1] == 0.0));
+    let (t, v) = synthetic::digits(100, 1).split_validation(0.2).unwrap();
+    assert_eq!((t.rows, v.rows), (80, 20));
+    assert_eq!(v.labels.as_ref().unwrap()[0], 0);
+    assert!(synthetic::digits(10, 1).split_validation(1.0).is_err());
+}
