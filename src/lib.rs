@@ -9,6 +9,7 @@
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod model;
 pub mod reference;
 pub mod report;

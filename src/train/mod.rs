@@ -871,8 +871,46 @@ impl<'a> Trainer<'a> {
         Ok(Some(m.into_iter().map(|v| v / res.rows as f64).collect()))
     }
 
-    /// Trains for `tcfg.epochs` epochs (or until early stopping or the
-    /// callback says stop). `on_epoch` sees each epoch's report; `on_step`,
+    /// Everything needed to resume training exactly: parameters, optimizer
+    /// moments and state, the epochs done, both configs.
+    pub fn checkpoint(&self) -> Result<crate::io::Checkpoint> {
+        let (m, v, state) = self.optimizer_state_host()?;
+        Ok(crate::io::Checkpoint {
+            model: self.model.cfg.clone(),
+            train: self.tcfg.clone(),
+            params: self.model.params_host()?,
+            m,
+            v,
+            state,
+            epochs_done: self.epochs_done,
+        })
+    }
+
+    /// Continues from a checkpoint on the same data: the result is the same
+    /// as if training had never stopped. `tcfg` may raise the epoch count.
+    pub fn resume(
+        ctx: &'a GpuContext,
+        ck: &crate::io::Checkpoint,
+        tcfg: &TrainConfig,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<Self> {
+        let model = Autoencoder::from_params(ctx, &ck.model, &ck.params)?;
+        let mut t = Self::with_model(model, tcfg, train, val)?;
+        ctx.write(&t.m, &ck.m)?;
+        ctx.write(&t.v, &ck.v)?;
+        ctx.write(&t.state, &ck.state)?;
+        t.epochs_done = ck.epochs_done;
+        Ok(t)
+    }
+
+    pub fn epochs_done(&self) -> usize {
+        self.epochs_done
+    }
+
+    /// Trains until `tcfg.epochs` epochs are done in all (so a resumed run
+    /// ends where an uninterrupted one would), or until early stopping or the
+    /// callback says stop. `on_epoch` sees each epoch's report; `on_step`,
     /// when `log_every_steps` is set, sees the running loss.
     pub fn fit(
         &mut self,
@@ -885,7 +923,7 @@ impl<'a> Trainer<'a> {
         let steps = self.steps_per_epoch();
         let chunk = self.tcfg.log_every_steps.unwrap_or(steps).clamp(1, steps);
         let vae = self.model.cfg.variational.is_some();
-        for _ in 0..self.tcfg.epochs {
+        while self.epochs_done < self.tcfg.epochs {
             let epoch = self.epochs_done + 1;
             // The only host write of an epoch: which permutation to use.
             self.ctx

@@ -1,0 +1,321 @@
+//! Model files and checkpoints in safetensors.
+//!
+//! A model file holds each parameter under its PyTorch name and layout
+//! (`encoder.0.weight` as [out, in], `encoder.0.bias`, ...; the Linear layers'
+//! indices are those of an `nn.Sequential` that interleaves Linear and
+//! activation modules) and the architecture as TOML in the metadata key
+//! `wgae.model`. A tied decoder layer stores only its bias (its weight is the
+//! transpose of its mirror's). A VAE's last encoder layer stores the mean and
+//! log-variance heads stacked: rows 0..c are the mean, rows c..2c the
+//! log-variance.
+//!
+//! A checkpoint adds the optimizer moments (`optim.m.<name>`,
+//! `optim.v.<name>`), the optimizer's GPU state, the epochs done and the
+//! training config, so that `--resume` continues exactly.
+//!
+//! Files are written to a temporary name and renamed, so a failure never
+//! leaves a half-written file in place of a good one, and an existing file is
+//! only replaced when asked.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+use crate::gpu::ops::OPT_STATE_WORDS;
+use crate::gpu::GpuContext;
+use crate::model::ModelConfig;
+use crate::train::{Autoencoder, ParamLayout, TrainConfig};
+
+pub const FORMAT: &str = "wgae-1";
+
+fn file_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Refuses to replace an existing file unless `force`.
+pub fn check_writable(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        return Err(file_err(
+            path,
+            "already exists; use --force to overwrite it",
+        ));
+    }
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(file_err(
+                path,
+                format!("the folder {} does not exist", dir.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    check_writable(path, force)?;
+    let mut tmp = PathBuf::from(path);
+    tmp.set_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("wgae"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| file_err(path, format!("cannot write: {e}")))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        file_err(path, format!("cannot write: {e}"))
+    })
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Serializes named f32 tensors with metadata.
+fn serialize(
+    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, s, b)| {
+            Ok((
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b)
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    safetensors::tensor::serialize(views, Some(meta))
+        .map_err(|e| Error::InvalidArgument(format!("safetensors: {e}")))
+}
+
+/// The parameters of a model as named tensors (a host copy of the arena).
+fn named(layout: &ParamLayout, arena: &[f32], prefix: &str) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    layout
+        .unpack(arena)
+        .into_iter()
+        .map(|(n, s, v)| (format!("{prefix}{n}"), s, f32_bytes(&v)))
+        .collect()
+}
+
+fn base_meta(cfg: &ModelConfig, kind: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("wgae.kind".to_string(), kind.to_string()),
+        ("wgae.model".to_string(), cfg.to_toml()),
+    ])
+}
+
+/// Saves a trained model.
+pub fn save_model(path: &Path, model: &Autoencoder, force: bool) -> Result<()> {
+    check_writable(path, force)?;
+    let arena = model.params_host()?;
+    let bytes = serialize(
+        named(model.layout(), &arena, ""),
+        base_meta(model.config(), "model"),
+    )?;
+    write_atomic(path, &bytes, force)
+}
+
+/// A parsed wgae safetensors file.
+struct Parsed {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    meta: HashMap<String, String>,
+    cfg: ModelConfig,
+}
+
+fn parse(path: &Path) -> Result<Parsed> {
+    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        file_err(
+            path,
+            format!("not a safetensors file, or truncated or corrupt ({e})"),
+        )
+    })?;
+    SafeTensors::deserialize(&bytes)
+        .map_err(|e| file_err(path, format!("corrupt safetensors data ({e})")))?;
+    let meta = metadata.metadata().clone().unwrap_or_default();
+    let text = meta.get("wgae.model").ok_or_else(|| {
+        file_err(
+            path,
+            "no wgae.model metadata: this safetensors file was not written by wgae",
+        )
+    })?;
+    let cfg = ModelConfig::from_toml(text)
+        .map_err(|e| file_err(path, format!("bad architecture in metadata: {e}")))?;
+    cfg.validate().map_err(|e| file_err(path, e.to_string()))?;
+    Ok(Parsed {
+        path: path.to_path_buf(),
+        bytes,
+        meta,
+        cfg,
+    })
+}
+
+impl Parsed {
+    /// Fills an arena with the layout's tensors, each under `prefix + name`.
+    fn arena(&self, layout: &ParamLayout, prefix: &str) -> Result<Vec<f32>> {
+        let st = SafeTensors::deserialize(&self.bytes)
+            .map_err(|e| file_err(&self.path, e.to_string()))?;
+        let mut arena = vec![0f32; layout.total];
+        for e in &layout.entries {
+            let name = format!("{prefix}{}", e.name);
+            let t = st.tensor(&name).map_err(|_| {
+                file_err(
+                    &self.path,
+                    format!("tensor {name} is missing: the file does not hold this architecture"),
+                )
+            })?;
+            if t.dtype() != Dtype::F32 {
+                return Err(file_err(
+                    &self.path,
+                    format!("tensor {name} is {:?}, not F32", t.dtype()),
+                ));
+            }
+            if t.shape() != e.shape.as_slice() {
+                return Err(file_err(
+                    &self.path,
+                    format!(
+                        "tensor {name} has shape {:?} but the architecture needs {:?}: a model file for another architecture",
+                        t.shape(),
+                        e.shape
+                    ),
+                ));
+            }
+            for (dst, src) in arena[e.offset..e.offset + e.len()]
+                .iter_mut()
+                .zip(t.data().chunks_exact(4))
+            {
+                *dst = f32::from_le_bytes(src.try_into().unwrap());
+            }
+        }
+        if let Some(i) = arena.iter().position(|v| !v.is_finite()) {
+            let name = layout
+                .entries
+                .iter()
+                .find(|e| (e.offset..e.offset + e.len()).contains(&i))
+                .map_or("?", |e| e.name.as_str());
+            return Err(file_err(
+                &self.path,
+                format!("tensor {prefix}{name} holds a non-finite value"),
+            ));
+        }
+        Ok(arena)
+    }
+}
+
+/// Loads a model file (or the model inside a checkpoint) onto the GPU.
+pub fn load_model<'a>(ctx: &'a GpuContext, path: &Path) -> Result<Autoencoder<'a>> {
+    let p = parse(path)?;
+    let layout = ParamLayout::for_context(ctx, &p.cfg);
+    let arena = p.arena(&layout, "")?;
+    Autoencoder::from_params(ctx, &p.cfg, &arena)
+}
+
+/// Everything `--resume` needs.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub params: Vec<f32>,
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+    pub state: Vec<u32>,
+    pub epochs_done: usize,
+}
+
+pub fn save_checkpoint(
+    path: &Path,
+    ck: &Checkpoint,
+    layout: &ParamLayout,
+    force: bool,
+) -> Result<()> {
+    let mut tensors = named(layout, &ck.params, "");
+    tensors.extend(named(layout, &ck.m, "optim.m."));
+    tensors.extend(named(layout, &ck.v, "optim.v."));
+    let mut meta = base_meta(&ck.model, "checkpoint");
+    meta.insert(
+        "wgae.train".into(),
+        toml::to_string(&ck.train).expect("a train config serializes"),
+    );
+    meta.insert("wgae.epochs_done".into(), ck.epochs_done.to_string());
+    meta.insert(
+        "wgae.optim_state".into(),
+        ck.state
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    write_atomic(path, &serialize(tensors, meta)?, force)
+}
+
+pub fn load_checkpoint(ctx: &GpuContext, path: &Path) -> Result<Checkpoint> {
+    let p = parse(path)?;
+    if p.meta.get("wgae.kind").map(String::as_str) != Some("checkpoint") {
+        return Err(file_err(path, "a model file, not a checkpoint: it has no optimizer state to resume (train from it with --config instead)"));
+    }
+    let layout = ParamLayout::for_context(ctx, &p.cfg);
+    let train: TrainConfig = toml::from_str(p.meta.get("wgae.train").map_or("", String::as_str))
+        .map_err(|e| file_err(path, format!("bad training config in metadata: {e}")))?;
+    let epochs_done = p
+        .meta
+        .get("wgae.epochs_done")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| file_err(path, "no wgae.epochs_done metadata"))?;
+    let state: Vec<u32> = p
+        .meta
+        .get("wgae.optim_state")
+        .map(|s| s.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_default();
+    if state.len() != OPT_STATE_WORDS {
+        return Err(file_err(path, "bad wgae.optim_state metadata"));
+    }
+    Ok(Checkpoint {
+        params: p.arena(&layout, "")?,
+        m: p.arena(&layout, "optim.m.")?,
+        v: p.arena(&layout, "optim.v.")?,
+        model: p.cfg,
+        train,
+        state,
+        epochs_done,
+    })
+}
+
+/// Writes rows of f32 as a .npy file (little-endian float32, C order).
+pub fn npy_bytes(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(f32_bytes(data));
+    out
+}
+
+/// Rows of numbers as CSV, with a header.
+pub fn csv_bytes(header: &[String], data: &[f32], cols: usize) -> Vec<u8> {
+    let mut s = header.join(",");
+    s.push('\n');
+    for row in data.chunks(cols) {
+        s.push_str(
+            &row.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        s.push('\n');
+    }
+    s.into_bytes()
+}

@@ -1,0 +1,253 @@
+//! Model files and checkpoints: the safetensors layout is PyTorch's, saving
+//! and loading round-trips exactly, a resumed run equals an uninterrupted one
+//! bit for bit, and bad or foreign files get clear errors without losing
+//! anything.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use common::gpu;
+use wgae::data::synthetic;
+use wgae::io;
+use wgae::{Control, ModelConfig, TrainConfig, Trainer};
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgae-io-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn quiet(_: &wgae::EpochReport) -> Control {
+    Control::Continue
+}
+
+/// Parses a safetensors header by hand (8-byte little-endian length, then
+/// JSON), independently of the safetensors crate.
+fn header(path: &PathBuf) -> serde_json::Value {
+    let b = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    serde_json::from_slice(&b[8..8 + n]).unwrap()
+}
+
+#[test]
+fn model_file_round_trips_with_pytorch_names_and_layout() {
+    let Some(ctx) = gpu() else { return };
+    let data = synthetic::digits(300, 1);
+    let cfg = ModelConfig::dense(784, &[64, 16]).tied(true);
+    let t = TrainConfig {
+        epochs: 1,
+        batch_size: 100,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    trainer.fit(quiet, |_| {}).unwrap();
+    let path = tmp("model.safetensors");
+    io::save_model(&path, trainer.model(), false).unwrap();
+
+    let h = header(&path);
+    assert_eq!(h["encoder.0.weight"]["dtype"], "F32");
+    assert_eq!(h["encoder.0.weight"]["shape"], serde_json::json!([64, 784]));
+    assert_eq!(h["encoder.2.weight"]["shape"], serde_json::json!([16, 64]));
+    assert_eq!(h["decoder.0.bias"]["shape"], serde_json::json!([64]));
+    assert_eq!(h["decoder.2.bias"]["shape"], serde_json::json!([784]));
+    assert!(
+        h.get("decoder.0.weight").is_none(),
+        "tied layers store only their bias"
+    );
+    assert_eq!(h["__metadata__"]["format"], "wgae-1");
+
+    let loaded = io::load_model(ctx, &path).unwrap();
+    assert_eq!(loaded.config(), &cfg);
+    assert_eq!(
+        loaded.params_host().unwrap(),
+        trainer.model().params_host().unwrap()
+    );
+    let probe = data.take(20);
+    assert_eq!(
+        loaded.reconstruct(&probe).unwrap(),
+        trainer.model().reconstruct(&probe).unwrap()
+    );
+
+    // The weights follow PyTorch's nn.Linear: y = x W^T + b with W [out, in].
+    let st = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&st).unwrap();
+    let f = |n: &str| -> Vec<f32> {
+        st.tensor(n)
+            .unwrap()
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    let (w0, b0, w1, b1) = (
+        f("encoder.0.weight"),
+        f("encoder.0.bias"),
+        f("encoder.2.weight"),
+        f("encoder.2.bias"),
+    );
+    let x = probe.row(0);
+    let h1: Vec<f32> = (0..64)
+        .map(|j| (b0[j] + (0..784).map(|i| w0[j * 784 + i] * x[i]).sum::<f32>()).max(0.0))
+        .collect();
+    let code: Vec<f32> = (0..16)
+        .map(|j| (b1[j] + (0..64).map(|i| w1[j * 64 + i] * h1[i]).sum::<f32>()).max(0.0))
+        .collect();
+    let gpu_code = loaded.encode(&probe).unwrap();
+    for j in 0..16 {
+        assert!(
+            (code[j] - gpu_code[j]).abs() < 1e-4 * (1.0 + code[j].abs()),
+            "code {j}: {} vs {}",
+            code[j],
+            gpu_code[j]
+        );
+    }
+}
+
+#[test]
+fn resume_continues_exactly() {
+    let Some(ctx) = gpu() else { return };
+    let data = synthetic::digits(500, 2);
+    let cfg = ModelConfig::dense(784, &[32])
+        .dropout(0.1)
+        .noise("mask:0.2".parse().unwrap());
+    let t = TrainConfig {
+        epochs: 4,
+        batch_size: 96,
+        seed: 5,
+        schedule: wgae::train::ScheduleName::Cosine,
+        ..TrainConfig::default()
+    };
+    let mut straight = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    straight.fit(quiet, |_| {}).unwrap();
+
+    // The same run, interrupted after epoch 2 (as a crash would), saved...
+    let mut first = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    first
+        .fit(
+            |r| {
+                if r.epoch == 2 {
+                    Control::Stop
+                } else {
+                    Control::Continue
+                }
+            },
+            |_| {},
+        )
+        .unwrap();
+    let path = tmp("ck.safetensors");
+    io::save_checkpoint(
+        &path,
+        &first.checkpoint().unwrap(),
+        first.model().layout(),
+        false,
+    )
+    .unwrap();
+    // ...and resumed from the file.
+    let ck = io::load_checkpoint(ctx, &path).unwrap();
+    assert_eq!(ck.epochs_done, 2);
+    let mut resumed = Trainer::resume(ctx, &ck, &t, &data, None).unwrap();
+    let h = resumed.fit(quiet, |_| {}).unwrap();
+    assert_eq!(
+        h.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    let (a, b) = (
+        straight.model().params_host().unwrap(),
+        resumed.model().params_host().unwrap(),
+    );
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "resumed run differs from the uninterrupted one"
+    );
+    // A model file is not a checkpoint.
+    let m = tmp("m.safetensors");
+    io::save_model(&m, resumed.model(), false).unwrap();
+    let e = io::load_checkpoint(ctx, &m).unwrap_err().to_string();
+    assert!(e.contains("not a checkpoint"), "{e}");
+    // ...but a checkpoint holds a model.
+    assert_eq!(
+        io::load_model(ctx, &path).unwrap().params_host().unwrap(),
+        ck.params
+    );
+}
+
+#[test]
+fn bad_model_files_get_clear_errors_and_nothing_is_overwritten() {
+    let Some(ctx) = gpu() else { return };
+    let data = synthetic::digits(100, 3);
+    let cfg = ModelConfig::dense(784, &[32]);
+    let t = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    trainer.fit(quiet, |_| {}).unwrap();
+    let path = tmp("keep.safetensors");
+    io::save_model(&path, trainer.model(), false).unwrap();
+    let before = std::fs::read(&path).unwrap();
+
+    // No overwrite without force; the file is untouched.
+    let e = io::save_model(&path, trainer.model(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already exists") && e.contains("--force"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    io::save_model(&path, trainer.model(), true).unwrap();
+
+    // Truncated.
+    let cut = tmp("cut.safetensors");
+    std::fs::write(&cut, &before[..before.len() / 2]).unwrap();
+    let e = io::load_model(ctx, &cut).err().unwrap().to_string();
+    assert!(
+        e.contains("cut.safetensors") && (e.contains("corrupt") || e.contains("truncated")),
+        "{e}"
+    );
+    // Garbage.
+    let junk = tmp("junk.safetensors");
+    std::fs::write(&junk, b"hello world, not tensors").unwrap();
+    assert!(io::load_model(ctx, &junk)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("not a safetensors file"));
+    // Missing.
+    assert!(io::load_model(ctx, &tmp("none.safetensors"))
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("cannot read"));
+
+    // Tensors of one architecture under the metadata of another.
+    let other = ModelConfig::dense(784, &[16]);
+    let st = safetensors::SafeTensors::deserialize(&before).unwrap();
+    let tensors: Vec<(String, safetensors::tensor::TensorView)> = st.tensors();
+    let meta = HashMap::from([("wgae.model".to_string(), other.to_toml())]);
+    let foreign = tmp("foreign.safetensors");
+    std::fs::write(
+        &foreign,
+        safetensors::tensor::serialize(tensors, Some(meta)).unwrap(),
+    )
+    .unwrap();
+    let e = io::load_model(ctx, &foreign).err().unwrap().to_string();
+    assert!(
+        e.contains("another architecture") && e.contains("[16, 784]"),
+        "{e}"
+    );
+
+    // A safetensors file from elsewhere.
+    let plain = tmp("plain.safetensors");
+    std::fs::write(
+        &plain,
+        safetensors::tensor::serialize(st.tensors(), None).unwrap(),
+    )
+    .unwrap();
+    assert!(io::load_model(ctx, &plain)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("not written by wgae"));
+}
