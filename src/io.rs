@@ -112,15 +112,93 @@ fn base_meta(cfg: &ModelConfig, kind: &str) -> HashMap<String, String> {
     ])
 }
 
-/// Saves a trained model.
-pub fn save_model(path: &Path, model: &Autoencoder, force: bool) -> Result<()> {
+/// Per-unit statistics of the codes of the training data, kept in a model
+/// file so that `generate` can draw plausible codes for a non-variational model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeStats {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub min: Vec<f32>,
+    pub max: Vec<f32>,
+}
+
+impl CodeStats {
+    pub fn of(codes: &[f32], dim: usize) -> Self {
+        let rows = (codes.len() / dim).max(1) as f64;
+        let mut mean = vec![0f64; dim];
+        let mut var = vec![0f64; dim];
+        let mut min = vec![f32::INFINITY; dim];
+        let mut max = vec![f32::NEG_INFINITY; dim];
+        for r in codes.chunks(dim) {
+            for j in 0..dim {
+                mean[j] += f64::from(r[j]) / rows;
+                min[j] = min[j].min(r[j]);
+                max[j] = max[j].max(r[j]);
+            }
+        }
+        for r in codes.chunks(dim) {
+            for j in 0..dim {
+                var[j] += (f64::from(r[j]) - mean[j]).powi(2) / rows;
+            }
+        }
+        CodeStats {
+            mean: mean.iter().map(|&v| v as f32).collect(),
+            std: var.iter().map(|&v| v.sqrt() as f32).collect(),
+            min,
+            max,
+        }
+    }
+
+    fn encode(&self) -> String {
+        [&self.mean, &self.std, &self.min, &self.max]
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    fn decode(s: &str, dim: usize) -> Option<Self> {
+        let parts: Vec<Vec<f32>> = s
+            .split(';')
+            .map(|p| p.split(',').filter_map(|x| x.parse().ok()).collect())
+            .collect();
+        (parts.len() == 4 && parts.iter().all(|p| p.len() == dim)).then(|| CodeStats {
+            mean: parts[0].clone(),
+            std: parts[1].clone(),
+            min: parts[2].clone(),
+            max: parts[3].clone(),
+        })
+    }
+}
+
+/// Saves a trained model, with the statistics of its training codes when given.
+pub fn save_model(
+    path: &Path,
+    model: &Autoencoder,
+    codes: Option<&CodeStats>,
+    force: bool,
+) -> Result<()> {
     check_writable(path, force)?;
     let arena = model.params_host()?;
-    let bytes = serialize(
-        named(model.layout(), &arena, ""),
-        base_meta(model.config(), "model"),
-    )?;
+    let mut meta = base_meta(model.config(), "model");
+    if let Some(c) = codes {
+        meta.insert("wgae.code_stats".into(), c.encode());
+    }
+    let bytes = serialize(named(model.layout(), &arena, ""), meta)?;
     write_atomic(path, &bytes, force)
+}
+
+/// The training-code statistics stored in a model file, if any.
+pub fn load_code_stats(path: &Path) -> Result<Option<CodeStats>> {
+    let p = parse(path)?;
+    Ok(p.meta
+        .get("wgae.code_stats")
+        .and_then(|s| CodeStats::decode(s, p.cfg.code_dim())))
 }
 
 /// A parsed wgae safetensors file.

@@ -9,8 +9,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wgae::data::{files, synthetic, Dataset};
 use wgae::gpu::context::{list_adapters, ContextOptions};
 use wgae::model::{LossKind, Variant};
+use wgae::train::{Autoencoder, History};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName};
-use wgae::{Activation, Control, GpuContext, ModelConfig, Trainer};
+use wgae::{io, report, Activation, Control, GpuContext, ModelConfig, Trainer};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +30,69 @@ enum Command {
     Info,
     /// Train an autoencoder (on built-in synthetic digits when no --data is given).
     Train(Box<TrainArgs>),
+    /// Write the code of every sample to FILE.npy or FILE.csv.
+    Encode {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        format: Option<files::Format>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// A PNG grid of samples (top) above their reconstructions (bottom).
+    Reconstruct {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        format: Option<files::Format>,
+        #[arg(long)]
+        out: PathBuf,
+        /// How many samples.
+        #[arg(long, default_value_t = 10)]
+        n: usize,
+        #[arg(long)]
+        force: bool,
+    },
+    /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
+    /// otherwise from the distribution of the training codes.
+    Generate {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long, default_value_t = 40)]
+        n: usize,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Anomaly scores (per-sample reconstruction error) to a CSV, flagging those
+    /// above a threshold (the given one, or a percentile of the scores).
+    Anomaly {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        format: Option<files::Format>,
+        /// Flag scores above this percentile of all scores (default 95).
+        #[arg(long, conflicts_with = "threshold")]
+        percentile: Option<f64>,
+        /// Flag scores above this value.
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args)]
@@ -117,6 +181,21 @@ struct TrainArgs {
     /// Samples of built-in synthetic digits when no --data is given.
     #[arg(long, default_value_t = 10_000)]
     synthetic: usize,
+    /// Save the trained model (safetensors, PyTorch names and layout).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Write a checkpoint (model + optimizer state) here after every epoch.
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Continue training from a checkpoint (same data; --epochs may extend it).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Write pictures here: reconstructions, loss curves, the code space, samples.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Overwrite existing outputs.
+    #[arg(long)]
+    force: bool,
     /// End with one JSON line of results on stdout.
     #[arg(long)]
     json: bool,
@@ -140,6 +219,37 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => info(),
         Command::Train(args) => train(*args),
+        Command::Encode {
+            model,
+            data,
+            format,
+            out,
+            force,
+        } => encode(&model, &data, format, &out, force),
+        Command::Reconstruct {
+            model,
+            data,
+            format,
+            out,
+            n,
+            force,
+        } => reconstruct(&model, &data, format, &out, n, force),
+        Command::Generate {
+            model,
+            n,
+            out,
+            seed,
+            force,
+        } => generate(&model, n, &out, seed, force),
+        Command::Anomaly {
+            model,
+            data,
+            format,
+            percentile,
+            threshold,
+            out,
+            force,
+        } => anomaly(&model, &data, format, percentile, threshold, &out, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,6 +278,39 @@ fn load_data(
 }
 
 fn train(a: TrainArgs) -> wgae::Result<()> {
+    // Outputs are checked before any training, so a refusal costs nothing.
+    let force = a.force;
+    if let Some(p) = &a.save {
+        io::check_writable(p, force)?;
+    }
+    let checkpoint_path = match &a.checkpoint_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
+                path: d.clone(),
+                message: format!("cannot create: {e}"),
+            })?;
+            let p = d.join("checkpoint.safetensors");
+            io::check_writable(&p, force)?;
+            Some(p)
+        }
+        None => None,
+    };
+    if let Some(d) = &a.report {
+        std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
+            path: d.clone(),
+            message: format!("cannot create: {e}"),
+        })?;
+        for f in REPORT_FILES {
+            io::check_writable(&d.join(f), force)?;
+        }
+    }
+    let resume = match &a.resume {
+        Some(p) => {
+            let ctx = open_gpu()?;
+            Some((io::load_checkpoint(&ctx, p)?, p.clone()))
+        }
+        None => None,
+    };
     let mut file = match &a.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(|e| wgae::Error::File {
@@ -192,11 +335,22 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     };
 
-    // Model: config file, then flags.
+    // Model: checkpoint, or config file, then flags.
+    if let Some((ck, _)) = &resume {
+        file = Some(ConfigFile {
+            model: ck.model.clone(),
+            train: ck.train.clone(),
+        });
+    }
     let mut model = match file.as_mut().map(|f| f.model.clone()) {
         Some(m) => m,
         None => ModelConfig::dense(data.cols, &[32]),
     };
+    if resume.is_some() && (a.arch.is_some() || a.variant.is_some()) {
+        return Err(wgae::Error::InvalidArgument(
+            "--resume continues the checkpoint's model; drop --arch and --variant".into(),
+        ));
+    }
     if let Some(arch) = &a.arch {
         if arch.len() < 2 {
             return Err(wgae::Error::InvalidArgument(format!(
@@ -285,7 +439,21 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         // About twenty progress updates per epoch, each a small read-back.
         t.log_every_steps = Some((data.rows / t.batch_size.max(1) / 20).max(1));
     }
-    let mut trainer = Trainer::new(&ctx, &model, &t, &data, val.as_ref())?;
+    let mut trainer = match &resume {
+        Some((ck, path)) => {
+            if !a.quiet {
+                eprintln!(
+                    "resuming {} after epoch {} of {}",
+                    path.display(),
+                    ck.epochs_done,
+                    t.epochs
+                );
+            }
+            Trainer::resume(&ctx, ck, &t, &data, val.as_ref())?
+        }
+        None => Trainer::new(&ctx, &model, &t, &data, val.as_ref())?,
+    };
+    trainer.set_checkpoint_path(checkpoint_path);
     let steps = trainer.steps_per_epoch();
     if !a.quiet {
         eprintln!(
@@ -354,7 +522,12 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         },
     )?;
     let seconds = started.elapsed().as_secs_f64();
-    let last = history.epochs.last().expect("at least one epoch");
+    let Some(last) = history.epochs.last() else {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "nothing to train: the checkpoint already has {} epochs; raise --epochs",
+            trainer.epochs_done()
+        )));
+    };
     if history.stopped_early && !quiet {
         eprintln!(
             "early stopping: restored the weights of epoch {}",
@@ -372,6 +545,29 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         .map(|e| e.samples_per_sec)
         .sum::<f64>()
         / history.epochs.len() as f64;
+    let model_ref = trainer.model();
+    let codes = model_ref.encode(&train_part)?;
+    let stats = io::CodeStats::of(&codes, model_ref.config().code_dim());
+    if let Some(p) = &a.save {
+        io::save_model(p, model_ref, Some(&stats), force)?;
+        if !quiet {
+            eprintln!("saved the model to {}", p.display());
+        }
+    }
+    if let Some(dir) = &a.report {
+        let shown = val
+            .clone()
+            .or_else(|| (t.validation_split > 0.0).then(|| data.slice(train_rows, data.rows)))
+            .unwrap_or_else(|| train_part.clone());
+        write_report(dir, model_ref, &history, &shown, &stats, force)?;
+        if !quiet {
+            eprintln!(
+                "wrote the report to {}/ ({})",
+                dir.display(),
+                REPORT_FILES.join(", ")
+            );
+        }
+    }
     if json {
         let out = serde_json::json!({
             "epochs": history.epochs.len(),
@@ -458,4 +654,280 @@ fn info() -> wgae::Result<()> {
             opts.adapter.unwrap_or_default()
         ))),
     }
+}
+
+const REPORT_FILES: [&str; 5] = [
+    "reconstructions.png",
+    "loss.png",
+    "codes.png",
+    "samples.png",
+    "history.csv",
+];
+
+fn write_report(
+    dir: &std::path::Path,
+    model: &Autoencoder,
+    history: &History,
+    shown: &Dataset,
+    stats: &io::CodeStats,
+    force: bool,
+) -> wgae::Result<()> {
+    let side = report::square_side(shown.cols);
+    if let Some(side) = side {
+        let n = shown.rows.min(10);
+        let sample = shown.take(n);
+        let rec = model.reconstruct(&sample)?;
+        report::save_reconstructions(
+            &dir.join("reconstructions.png"),
+            &sample.data,
+            &rec,
+            side,
+            n,
+        )?;
+    }
+    let train: Vec<f64> = history.epochs.iter().map(|e| e.train_loss).collect();
+    let val: Option<Vec<f64>> = history.epochs.iter().map(|e| e.val_loss).collect();
+    report::save_loss_curve(
+        &dir.join("loss.png"),
+        &train,
+        val.as_deref(),
+        "loss per epoch",
+    )?;
+    let few = shown.take(2000);
+    let codes = model.encode(&few)?;
+    let c = model.config().code_dim();
+    let pts = report::pca_2d(&codes, few.rows, c);
+    let (title, axes) = if c == 2 {
+        ("codes", ("code 1", "code 2"))
+    } else {
+        ("codes, first two principal components", ("PC 1", "PC 2"))
+    };
+    report::save_scatter(
+        &dir.join("codes.png"),
+        &pts,
+        few.labels.as_deref(),
+        title,
+        axes,
+    )?;
+    if let Some(side) = side {
+        let samples = generate_samples(model, Some(stats), 40, 1)?;
+        let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
+        report::save_grid(&dir.join("samples.png"), &imgs, side, 10, 3)?;
+    }
+    let mut csv =
+        String::from("epoch,train_loss,val_loss,recon_mse,recon_bce,elbo,samples_per_sec\n");
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
+    for e in &history.epochs {
+        csv += &format!(
+            "{},{},{},{},{},{},{}\n",
+            e.epoch,
+            e.train_loss,
+            opt(e.val_loss),
+            e.recon_mse,
+            opt(e.recon_bce),
+            opt(e.elbo),
+            e.samples_per_sec
+        );
+    }
+    io::write_atomic(&dir.join("history.csv"), csv.as_bytes(), force)
+}
+
+/// Decoded samples: from the prior for a VAE, otherwise from a diagonal
+/// Gaussian fitted to the training codes, clipped to their range.
+fn generate_samples(
+    model: &Autoencoder,
+    stats: Option<&io::CodeStats>,
+    n: usize,
+    seed: u64,
+) -> wgae::Result<Vec<f32>> {
+    if model.config().variational.is_some() {
+        return model.sample_prior(n, seed);
+    }
+    let stats = stats.ok_or_else(|| {
+        wgae::Error::InvalidArgument(
+            "this model file has no statistics of its training codes (it was not saved by `wgae train --save`), so there is nothing to sample from".into(),
+        )
+    })?;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let c = stats.mean.len();
+    let mut codes = Vec::with_capacity(n * c);
+    for _ in 0..n {
+        for j in 0..c {
+            // Box-Muller from two uniforms.
+            let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let v = f64::from(stats.mean[j]) + f64::from(stats.std[j]) * z;
+            codes.push((v as f32).clamp(stats.min[j], stats.max[j]));
+        }
+    }
+    model.decode(&codes, n)
+}
+
+fn load_for(
+    model: &Autoencoder,
+    data: &std::path::Path,
+    format: Option<files::Format>,
+) -> wgae::Result<Dataset> {
+    let ds = files::load(data, format)?;
+    let want = model.config().input_dim;
+    if ds.cols != want {
+        return Err(wgae::Error::File {
+            path: data.to_path_buf(),
+            message: format!(
+                "{} features per sample, but the model expects {want}",
+                ds.cols
+            ),
+        });
+    }
+    Ok(ds)
+}
+
+fn encode(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    format: Option<files::Format>,
+    out: &std::path::Path,
+    force: bool,
+) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    let ctx = open_gpu()?;
+    let m = io::load_model(&ctx, model)?;
+    let ds = load_for(&m, data, format)?;
+    let codes = m.encode(&ds)?;
+    let c = m.config().code_dim();
+    let bytes = match out.extension().and_then(|e| e.to_str()) {
+        Some("npy") => io::npy_bytes(&codes, ds.rows, c),
+        Some("csv") => {
+            let header: Vec<String> = (0..c).map(|j| format!("code{j}")).collect();
+            io::csv_bytes(&header, &codes, c)
+        }
+        _ => {
+            return Err(wgae::Error::File {
+                path: out.to_path_buf(),
+                message: "the output must end in .npy or .csv".into(),
+            });
+        }
+    };
+    io::write_atomic(out, &bytes, force)?;
+    println!(
+        "wrote {} codes of {} values to {}",
+        ds.rows,
+        c,
+        out.display()
+    );
+    Ok(())
+}
+
+fn reconstruct(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    format: Option<files::Format>,
+    out: &std::path::Path,
+    n: usize,
+    force: bool,
+) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    let ctx = open_gpu()?;
+    let m = io::load_model(&ctx, model)?;
+    let ds = load_for(&m, data, format)?;
+    let side = report::square_side(ds.cols).ok_or_else(|| wgae::Error::File {
+        path: data.to_path_buf(),
+        message: format!(
+            "{} features are not a square image, so there is no picture to draw; use `wgae anomaly` for the errors",
+            ds.cols
+        ),
+    })?;
+    let sample = ds.take(n.max(1));
+    let rec = m.reconstruct(&sample)?;
+    report::save_reconstructions(out, &sample.data, &rec, side, sample.rows)?;
+    println!(
+        "wrote {} originals (top) and reconstructions (bottom) to {}",
+        sample.rows,
+        out.display()
+    );
+    Ok(())
+}
+
+fn generate(
+    model: &std::path::Path,
+    n: usize,
+    out: &std::path::Path,
+    seed: u64,
+    force: bool,
+) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    let ctx = open_gpu()?;
+    let m = io::load_model(&ctx, model)?;
+    let side = report::square_side(m.config().input_dim).ok_or_else(|| {
+        wgae::Error::InvalidArgument(format!(
+            "the model's {} outputs are not a square image",
+            m.config().input_dim
+        ))
+    })?;
+    let stats = io::load_code_stats(model)?;
+    let samples = generate_samples(&m, stats.as_ref(), n.max(1), seed)?;
+    let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
+    report::save_grid(out, &imgs, side, 10.min(imgs.len()), 3)?;
+    println!(
+        "wrote {} generated samples to {}",
+        imgs.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn anomaly(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    format: Option<files::Format>,
+    percentile: Option<f64>,
+    threshold: Option<f32>,
+    out: &std::path::Path,
+    force: bool,
+) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    if let Some(p) = percentile {
+        if !(0.0..=100.0).contains(&p) {
+            return Err(wgae::Error::InvalidArgument(format!(
+                "--percentile {p} must be between 0 and 100"
+            )));
+        }
+    }
+    let ctx = open_gpu()?;
+    let m = io::load_model(&ctx, model)?;
+    let ds = load_for(&m, data, format)?;
+    let scores = m.reconstruction_error(&ds)?;
+    let cut = match threshold {
+        Some(t) => t,
+        None => {
+            let p = percentile.unwrap_or(95.0);
+            let mut sorted = scores.clone();
+            sorted.sort_by(f32::total_cmp);
+            let k = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+            sorted[k]
+        }
+    };
+    let mut csv = String::from(if ds.labels.is_some() {
+        "index,score,anomaly,label\n"
+    } else {
+        "index,score,anomaly\n"
+    });
+    let mut flagged = 0;
+    for (i, s) in scores.iter().enumerate() {
+        let a = u8::from(*s > cut);
+        flagged += usize::from(a);
+        csv += &format!("{i},{s},{a}");
+        if let Some(l) = &ds.labels {
+            csv += &format!(",{}", l[i]);
+        }
+        csv.push('\n');
+    }
+    io::write_atomic(out, csv.as_bytes(), force)?;
+    println!(
+        "{flagged} of {} samples score above {cut:.6} (reconstruction MSE per feature); scores written to {}",
+        scores.len(),
+        out.display()
+    );
+    Ok(())
 }

@@ -557,6 +557,7 @@ pub struct Trainer<'a> {
     eval_full: Vec<Step>,
     eval_rest: Option<Vec<Step>>,
     epochs_done: usize,
+    checkpoint_path: Option<std::path::PathBuf>,
 }
 
 impl<'a> Trainer<'a> {
@@ -753,6 +754,7 @@ impl<'a> Trainer<'a> {
             eval_full,
             eval_rest,
             epochs_done: 0,
+            checkpoint_path: None,
         })
     }
 
@@ -904,6 +906,11 @@ impl<'a> Trainer<'a> {
         Ok(t)
     }
 
+    /// Write a checkpoint to `path` after every epoch (replacing the last one).
+    pub fn set_checkpoint_path(&mut self, path: Option<std::path::PathBuf>) {
+        self.checkpoint_path = path;
+    }
+
     pub fn epochs_done(&self) -> usize {
         self.epochs_done
     }
@@ -984,6 +991,9 @@ impl<'a> Trainer<'a> {
                 seconds,
             };
             self.epochs_done += 1;
+            if let Some(path) = &self.checkpoint_path {
+                crate::io::save_checkpoint(path, &self.checkpoint()?, &self.model.layout, true)?;
+            }
             tracing::info!(epoch, train_loss = report.train_loss, val_loss = ?report.val_loss, "epoch done");
             let monitored = report.val_loss.unwrap_or(report.train_loss);
             let stop_requested = on_epoch(&report) == Control::Stop;
