@@ -181,8 +181,14 @@ impl GpuContext {
     }
 
     pub fn with_options(opts: &ContextOptions) -> Result<Self> {
-        let inst = instance(opts.backends);
+        // The native APIs first; GL only when none of them has an adapter
+        // (probing GL is slow, and EGL prints warnings on headless machines).
+        let mut inst = instance(Some(opts.backends.unwrap_or(wgpu::Backends::PRIMARY)));
         let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        if !adapters.iter().any(|a| matches(opts, &a.get_info())) && opts.backends.is_none() {
+            inst = instance(Some(wgpu::Backends::all()));
+            adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        }
         if adapters.is_empty() {
             return Err(Error::NoAdapter(
                 "wgpu found no adapter on any backend. Install a GPU driver, or Mesa's \

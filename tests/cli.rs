@@ -1,0 +1,500 @@
+//! The `wgae` binary as a user runs it: the happy path of every command, and
+//! every kind of bad input giving one clear error line and a non-zero exit,
+//! never a panic, never an overwritten file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn wgae(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wgae"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the wgae binary runs")
+}
+
+fn workdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wgae-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(o: &Output) -> String {
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        o.status.success(),
+        "expected success\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    out.into_owned()
+}
+
+/// A failure with a one-line `error:` naming `mentions`, and no panic.
+fn fails(o: &Output, mentions: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "expected failure, stderr:\n{err}");
+    assert!(!err.contains("panicked"), "panicked:\n{err}");
+    // wgae's own error is the last line (drivers may print their own before it).
+    let line = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    for m in mentions {
+        assert!(line.contains(m), "error line lacks '{m}': {line}");
+    }
+}
+
+fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        b.extend(d.to_be_bytes());
+    }
+    b.extend(values);
+    b
+}
+
+#[test]
+fn info_lists_the_adapter() {
+    let out = ok(&wgae(&["info"], &workdir("info")));
+    assert!(out.contains("wgae would use"), "{out}");
+}
+
+#[test]
+fn train_save_report_then_every_command() {
+    let d = workdir("flow");
+    let out = ok(&wgae(
+        &[
+            "train",
+            "--synthetic",
+            "400",
+            "--epochs",
+            "2",
+            "--batch",
+            "64",
+            "--json",
+            "--quiet",
+            "--save",
+            "m.safetensors",
+            "--report",
+            "rep",
+        ],
+        &d,
+    ));
+    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    for key in [
+        "epochs",
+        "train_loss",
+        "val_loss",
+        "recon_mse",
+        "seconds",
+        "samples_per_sec",
+        "adapter",
+    ] {
+        assert!(json.get(key).is_some(), "JSON lacks {key}: {json}");
+    }
+    assert_eq!(json["epochs"], 2);
+    assert!(json["recon_mse"].as_f64().unwrap() > 0.0);
+    for f in [
+        "reconstructions.png",
+        "loss.png",
+        "codes.png",
+        "samples.png",
+        "history.csv",
+    ] {
+        let p = d.join("rep").join(f);
+        assert!(p.metadata().unwrap().len() > 100, "{f} missing or empty");
+    }
+    assert!(image::open(d.join("rep/loss.png")).is_ok());
+
+    // A dataset in a file: 30 synthetic digits as raw IDX.
+    let digits = wgae::data::synthetic::digits(30, 9);
+    let bytes: Vec<u8> = digits
+        .data
+        .iter()
+        .map(|v| (v * 255.0).round() as u8)
+        .collect();
+    std::fs::write(d.join("d.idx"), idx(&[30, 28, 28], &bytes)).unwrap();
+
+    ok(&wgae(
+        &[
+            "encode",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--out",
+            "codes.npy",
+        ],
+        &d,
+    ));
+    let codes = wgae::data::files::load(&d.join("codes.npy"), None).unwrap();
+    assert_eq!((codes.rows, codes.cols), (30, 32));
+    ok(&wgae(
+        &[
+            "encode",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--out",
+            "codes.csv",
+        ],
+        &d,
+    ));
+    let csv = wgae::data::files::load(&d.join("codes.csv"), None).unwrap();
+    assert_eq!(csv.data.len(), codes.data.len());
+    assert!(csv
+        .data
+        .iter()
+        .zip(&codes.data)
+        .all(|(a, b)| (a - b).abs() <= 1e-6 * (1.0 + b.abs())));
+
+    ok(&wgae(
+        &[
+            "reconstruct",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--out",
+            "rec.png",
+            "--n",
+            "7",
+        ],
+        &d,
+    ));
+    assert!(image::open(d.join("rec.png")).is_ok());
+    ok(&wgae(
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--n",
+            "12",
+            "--out",
+            "gen.png",
+        ],
+        &d,
+    ));
+    assert!(image::open(d.join("gen.png")).is_ok());
+
+    let out = ok(&wgae(
+        &[
+            "anomaly",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--percentile",
+            "90",
+            "--out",
+            "s.csv",
+        ],
+        &d,
+    ));
+    assert!(out.contains("3 of 30"), "{out}");
+    let scores = std::fs::read_to_string(d.join("s.csv")).unwrap();
+    assert_eq!(scores.lines().count(), 31);
+    assert!(scores.starts_with("index,score,anomaly"));
+    let out = ok(&wgae(
+        &[
+            "anomaly",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--threshold",
+            "1e9",
+            "--out",
+            "t.csv",
+        ],
+        &d,
+    ));
+    assert!(out.contains("0 of 30"), "{out}");
+
+    // No command overwrites an output without --force, and the file survives.
+    let before = std::fs::read(d.join("s.csv")).unwrap();
+    fails(
+        &wgae(
+            &[
+                "anomaly",
+                "--model",
+                "m.safetensors",
+                "--data",
+                "d.idx",
+                "--out",
+                "s.csv",
+            ],
+            &d,
+        ),
+        &["s.csv", "--force"],
+    );
+    assert_eq!(std::fs::read(d.join("s.csv")).unwrap(), before);
+    ok(&wgae(
+        &[
+            "anomaly",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--out",
+            "s.csv",
+            "--force",
+        ],
+        &d,
+    ));
+    let m_before = std::fs::read(d.join("m.safetensors")).unwrap();
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--synthetic",
+                "100",
+                "--epochs",
+                "1",
+                "--save",
+                "m.safetensors",
+            ],
+            &d,
+        ),
+        &["m.safetensors", "--force"],
+    );
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--synthetic",
+                "100",
+                "--epochs",
+                "1",
+                "--report",
+                "rep",
+            ],
+            &d,
+        ),
+        &["--force"],
+    );
+    assert_eq!(std::fs::read(d.join("m.safetensors")).unwrap(), m_before);
+}
+
+#[test]
+fn checkpoints_resume_and_extend_training() {
+    let d = workdir("resume");
+    ok(&wgae(
+        &[
+            "train",
+            "--synthetic",
+            "300",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--checkpoint-dir",
+            "ck",
+        ],
+        &d,
+    ));
+    assert!(d.join("ck/checkpoint.safetensors").exists());
+    let out = ok(&wgae(
+        &[
+            "train",
+            "--synthetic",
+            "300",
+            "--resume",
+            "ck/checkpoint.safetensors",
+            "--epochs",
+            "3",
+            "--json",
+            "--quiet",
+        ],
+        &d,
+    ));
+    let json: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        json["epochs"], 1,
+        "one more epoch after the two done: {json}"
+    );
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--synthetic",
+                "300",
+                "--resume",
+                "ck/checkpoint.safetensors",
+                "--epochs",
+                "2",
+                "--quiet",
+            ],
+            &d,
+        ),
+        &["nothing to train"],
+    );
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--synthetic",
+                "300",
+                "--resume",
+                "ck/checkpoint.safetensors",
+                "--arch",
+                "784,16",
+                "--quiet",
+            ],
+            &d,
+        ),
+        &["--resume"],
+    );
+}
+
+#[test]
+fn bad_inputs_get_one_clear_error() {
+    let d = workdir("bad");
+    // Missing file.
+    fails(
+        &wgae(&["train", "--data", "nope.idx"], &d),
+        &["nope.idx", "no such file"],
+    );
+    // Truncated IDX, and a header that claims far more than the file holds.
+    std::fs::write(d.join("short.idx"), idx(&[100, 28, 28], &[0u8; 784])).unwrap();
+    fails(
+        &wgae(&["train", "--data", "short.idx"], &d),
+        &["short.idx", "truncated"],
+    );
+    std::fs::write(d.join("huge.idx"), idx(&[u32::MAX, 1000, 1000], &[0u8; 16])).unwrap();
+    fails(&wgae(&["train", "--data", "huge.idx"], &d), &["huge.idx"]);
+    // Corrupt gzip.
+    std::fs::write(d.join("bad.gz"), [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+    fails(
+        &wgae(&["train", "--data", "bad.gz"], &d),
+        &["bad.gz", "gzip"],
+    );
+    // Corrupt npy.
+    std::fs::write(d.join("bad.npy"), b"\x93NUMPY\x01\x00\xff\xff{'descr'").unwrap();
+    fails(&wgae(&["train", "--data", "bad.npy"], &d), &["bad.npy"]);
+    // CSV: ragged, NaN.
+    std::fs::write(d.join("ragged.csv"), "1,2,3\n4,5\n").unwrap();
+    fails(
+        &wgae(&["train", "--data", "ragged.csv"], &d),
+        &["ragged.csv", "columns"],
+    );
+    std::fs::write(d.join("nan.csv"), "1,2\nnan,4\n").unwrap();
+    fails(
+        &wgae(&["train", "--data", "nan.csv"], &d),
+        &["nan.csv", "not finite", "row 1"],
+    );
+    // --arch whose first width does not match the data.
+    std::fs::write(d.join("ok.csv"), "1,2,3\n4,5,6\n7,8,9\n0,1,2\n").unwrap();
+    fails(
+        &wgae(&["train", "--data", "ok.csv", "--arch", "784,32"], &d),
+        &["3 features", "--arch 3"],
+    );
+    // Flags out of range.
+    fails(
+        &wgae(&["train", "--synthetic", "50", "--dropout", "1.5"], &d),
+        &["dropout"],
+    );
+    fails(
+        &wgae(&["train", "--synthetic", "50", "--noise", "mask:2"], &d),
+        &["noise"],
+    );
+    // A corrupt model file, and a model file for data of another width.
+    std::fs::write(
+        d.join("bad.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ",
+    )
+    .unwrap();
+    fails(
+        &wgae(
+            &[
+                "encode",
+                "--model",
+                "bad.safetensors",
+                "--data",
+                "ok.csv",
+                "--out",
+                "c.npy",
+            ],
+            &d,
+        ),
+        &["bad.safetensors"],
+    );
+    ok(&wgae(
+        &[
+            "train",
+            "--data",
+            "ok.csv",
+            "--arch",
+            "3,2",
+            "--loss",
+            "mse",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--save",
+            "small.safetensors",
+            "--val-split",
+            "0",
+        ],
+        &d,
+    ));
+    std::fs::write(d.join("wide.csv"), "1,2,3,4\n").unwrap();
+    fails(
+        &wgae(
+            &[
+                "encode",
+                "--model",
+                "small.safetensors",
+                "--data",
+                "wide.csv",
+                "--out",
+                "c.npy",
+            ],
+            &d,
+        ),
+        &["wide.csv", "4 features", "expects 3"],
+    );
+    fails(
+        &wgae(
+            &[
+                "encode",
+                "--model",
+                "small.safetensors",
+                "--data",
+                "ok.csv",
+                "--out",
+                "c.txt",
+            ],
+            &d,
+        ),
+        &[".npy or .csv"],
+    );
+    fails(
+        &wgae(
+            &[
+                "reconstruct",
+                "--model",
+                "small.safetensors",
+                "--data",
+                "ok.csv",
+                "--out",
+                "r.png",
+            ],
+            &d,
+        ),
+        &["square"],
+    );
+    fails(
+        &wgae(
+            &["generate", "--model", "small.safetensors", "--out", "g.png"],
+            &d,
+        ),
+        &["square"],
+    );
+    assert!(!d.join("c.npy").exists() && !d.join("r.png").exists());
+}
