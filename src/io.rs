@@ -176,29 +176,74 @@ impl CodeStats {
     }
 }
 
-/// Saves a trained model, with the statistics of its training codes when given.
+/// What a model file carries besides the weights, for the commands that use it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelExtras {
+    /// Statistics of the training codes (for `generate` without a VAE).
+    pub code_stats: Option<CodeStats>,
+    /// The per-feature input transform used in training, x' = (x - offset) / scale,
+    /// applied again to data given to the model later.
+    pub transform: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+fn join(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Saves a trained model with its extras.
 pub fn save_model(
     path: &Path,
     model: &Autoencoder,
-    codes: Option<&CodeStats>,
+    extras: &ModelExtras,
     force: bool,
 ) -> Result<()> {
     check_writable(path, force)?;
     let arena = model.params_host()?;
     let mut meta = base_meta(model.config(), "model");
-    if let Some(c) = codes {
+    if let Some(c) = &extras.code_stats {
         meta.insert("wgae.code_stats".into(), c.encode());
+    }
+    if let Some((o, sc)) = &extras.transform {
+        meta.insert(
+            "wgae.input_transform".into(),
+            format!("{};{}", join(o), join(sc)),
+        );
     }
     let bytes = serialize(named(model.layout(), &arena, ""), meta)?;
     write_atomic(path, &bytes, force)
 }
 
-/// The training-code statistics stored in a model file, if any.
-pub fn load_code_stats(path: &Path) -> Result<Option<CodeStats>> {
+/// The extras stored in a model file.
+pub fn load_extras(path: &Path) -> Result<ModelExtras> {
     let p = parse(path)?;
-    Ok(p.meta
-        .get("wgae.code_stats")
-        .and_then(|s| CodeStats::decode(s, p.cfg.code_dim())))
+    let transform = match p.meta.get("wgae.input_transform") {
+        Some(t) => {
+            let parts: Vec<Vec<f32>> = t
+                .split(';')
+                .map(|x| x.split(',').filter_map(|v| v.parse().ok()).collect())
+                .collect();
+            let d = p.cfg.input_dim;
+            if parts.len() != 2
+                || parts[0].len() != d
+                || parts[1].len() != d
+                || parts[1].iter().any(|&v| v == 0.0)
+            {
+                return Err(file_err(path, "bad wgae.input_transform metadata"));
+            }
+            Some((parts[0].clone(), parts[1].clone()))
+        }
+        None => None,
+    };
+    Ok(ModelExtras {
+        code_stats: p
+            .meta
+            .get("wgae.code_stats")
+            .and_then(|s| CodeStats::decode(s, p.cfg.code_dim())),
+        transform,
+    })
 }
 
 /// A parsed wgae safetensors file.

@@ -178,6 +178,14 @@ struct TrainArgs {
     /// A TOML file with [model] and [train] tables; flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Rescale the features: none (as loaded; images are already in [0, 1]),
+    /// unit (each column to [0, 1]) or standard (zero mean, unit variance).
+    /// The model file keeps the transform and applies it to later data.
+    #[arg(long, default_value = "none")]
+    scale: Scale,
+    /// Read image folders as RGB (three values per pixel) instead of grayscale.
+    #[arg(long)]
+    rgb: bool,
     /// Samples of built-in synthetic digits when no --data is given.
     #[arg(long, default_value_t = 10_000)]
     synthetic: usize,
@@ -265,12 +273,24 @@ fn open_gpu() -> wgae::Result<GpuContext> {
     GpuContext::new()
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Scale {
+    None,
+    Unit,
+    Standard,
+}
+
 fn load_data(
     path: &std::path::Path,
     format: Option<files::Format>,
     limit: Option<usize>,
+    rgb: bool,
 ) -> wgae::Result<Dataset> {
-    let ds = files::load(path, format)?;
+    let ds = if rgb && path.is_dir() {
+        files::load_images(path, None, true)?
+    } else {
+        files::load(path, format)?
+    };
     Ok(match limit {
         Some(n) => ds.take(n),
         None => ds,
@@ -325,7 +345,7 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         None => None,
     };
     let data = match &a.data {
-        Some(p) => load_data(p, a.format, a.limit)?,
+        Some(p) => load_data(p, a.format, a.limit, a.rgb)?,
         None => {
             let n = a.limit.unwrap_or(a.synthetic);
             if !a.quiet {
@@ -335,6 +355,12 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     };
 
+    let mut data = data;
+    let transform = match a.scale {
+        Scale::None => None,
+        Scale::Unit => Some(data.scale_unit()),
+        Scale::Standard => Some(data.standardize()),
+    };
     // Model: checkpoint, or config file, then flags.
     if let Some((ck, _)) = &resume {
         file = Some(ConfigFile {
@@ -421,7 +447,7 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         t.early_stopping = Some(p);
     }
     let val = match &a.val {
-        Some(p) => Some(load_data(p, a.format, None)?),
+        Some(p) => Some(load_data(p, a.format, None, a.rgb)?),
         None => None,
     };
     t.validation_split = match (a.val_split, &val) {
@@ -434,7 +460,7 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
     }
 
     let ctx = open_gpu()?;
-    let show = !a.quiet && std::io::stderr().is_terminal();
+    let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.
         t.log_every_steps = Some((data.rows / t.batch_size.max(1) / 20).max(1));
@@ -549,7 +575,11 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
     let codes = model_ref.encode(&train_part)?;
     let stats = io::CodeStats::of(&codes, model_ref.config().code_dim());
     if let Some(p) = &a.save {
-        io::save_model(p, model_ref, Some(&stats), force)?;
+        let extras = io::ModelExtras {
+            code_stats: Some(stats.clone()),
+            transform: transform.clone(),
+        };
+        io::save_model(p, model_ref, &extras, force)?;
         if !quiet {
             eprintln!("saved the model to {}", p.display());
         }
@@ -764,12 +794,15 @@ fn generate_samples(
     model.decode(&codes, n)
 }
 
+/// Data for a saved model: loaded, checked against its width, and put through
+/// the input transform it was trained with.
 fn load_for(
     model: &Autoencoder,
+    model_path: &std::path::Path,
     data: &std::path::Path,
     format: Option<files::Format>,
 ) -> wgae::Result<Dataset> {
-    let ds = files::load(data, format)?;
+    let mut ds = files::load(data, format)?;
     let want = model.config().input_dim;
     if ds.cols != want {
         return Err(wgae::Error::File {
@@ -779,6 +812,9 @@ fn load_for(
                 ds.cols
             ),
         });
+    }
+    if let Some((offset, scale)) = io::load_extras(model_path)?.transform {
+        ds.apply_transform(&offset, &scale);
     }
     Ok(ds)
 }
@@ -793,7 +829,7 @@ fn encode(
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
     let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, data, format)?;
+    let ds = load_for(&m, model, data, format)?;
     let codes = m.encode(&ds)?;
     let c = m.config().code_dim();
     let bytes = match out.extension().and_then(|e| e.to_str()) {
@@ -830,7 +866,7 @@ fn reconstruct(
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
     let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, data, format)?;
+    let ds = load_for(&m, model, data, format)?;
     let side = report::square_side(ds.cols).ok_or_else(|| wgae::Error::File {
         path: data.to_path_buf(),
         message: format!(
@@ -865,8 +901,8 @@ fn generate(
             m.config().input_dim
         ))
     })?;
-    let stats = io::load_code_stats(model)?;
-    let samples = generate_samples(&m, stats.as_ref(), n.max(1), seed)?;
+    let extras = io::load_extras(model)?;
+    let samples = generate_samples(&m, extras.code_stats.as_ref(), n.max(1), seed)?;
     let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
     report::save_grid(out, &imgs, side, 10.min(imgs.len()), 3)?;
     println!(
@@ -896,7 +932,7 @@ fn anomaly(
     }
     let ctx = open_gpu()?;
     let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, data, format)?;
+    let ds = load_for(&m, model, data, format)?;
     let scores = m.reconstruction_error(&ds)?;
     let cut = match threshold {
         Some(t) => t,

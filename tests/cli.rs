@@ -498,3 +498,75 @@ fn bad_inputs_get_one_clear_error() {
     );
     assert!(!d.join("c.npy").exists() && !d.join("r.png").exists());
 }
+
+#[test]
+fn scaled_training_data_is_scaled_again_for_later_commands() {
+    let d = workdir("scale");
+    // Two columns on very different scales.
+    let mut csv = String::from("a,b\n");
+    for i in 0..200 {
+        csv += &format!(
+            "{},{}\n",
+            1000.0 + (i % 17) as f32 * 10.0,
+            (i % 5) as f32 * 0.01
+        );
+    }
+    std::fs::write(d.join("t.csv"), &csv).unwrap();
+    ok(&wgae(
+        &[
+            "train",
+            "--data",
+            "t.csv",
+            "--arch",
+            "2,2",
+            "--act",
+            "tanh",
+            "--loss",
+            "mse",
+            "--scale",
+            "standard",
+            "--epochs",
+            "30",
+            "--lr",
+            "0.01",
+            "--quiet",
+            "--save",
+            "s.safetensors",
+        ],
+        &d,
+    ));
+    let extras = wgae::io::load_extras(&d.join("s.safetensors")).unwrap();
+    let (offset, scale) = extras.transform.expect("the transform is saved");
+    let mean0 = (0..200)
+        .map(|i| 1000.0 + (i % 17) as f32 * 10.0)
+        .sum::<f32>()
+        / 200.0;
+    assert!(
+        (offset[0] - mean0).abs() < 1e-2,
+        "offset {} vs column mean {mean0}",
+        offset[0]
+    );
+    assert!(scale[0] > 10.0 && offset[1] > 0.0);
+    // In standardized units the error is small; unscaled it would be ~1e6.
+    ok(&wgae(
+        &[
+            "anomaly",
+            "--model",
+            "s.safetensors",
+            "--data",
+            "t.csv",
+            "--out",
+            "s.csv",
+        ],
+        &d,
+    ));
+    let scores = wgae::data::files::load(&d.join("s.csv"), None).unwrap();
+    let mean: f32 = (0..scores.rows)
+        .map(|i| scores.data[i * 3 + 1])
+        .sum::<f32>()
+        / scores.rows as f32;
+    assert!(
+        mean < 1.0,
+        "mean score {mean}: the saved transform was not applied"
+    );
+}

@@ -197,6 +197,8 @@ fn image_folder_grayscale_and_resized() {
     assert_eq!(ds.data[0], 0.0);
     assert_eq!(ds.data[7], 1.0);
     assert!((ds.data[64] - 128.0 / 255.0).abs() < 0.01);
+    let rgb = files::load_images(&dir, Some(4), true).unwrap();
+    assert_eq!((rgb.rows, rgb.cols), (2, 4 * 4 * 3));
     std::fs::write(dir.join("c.png"), b"not a png").unwrap();
     let e = err(&dir);
     assert!(e.contains("c.png") && e.contains("decode"), "{e}");

@@ -48,8 +48,12 @@ fn model_file_round_trips_with_pytorch_names_and_layout() {
     let path = tmp("model.safetensors");
     let codes = trainer.model().encode(&data).unwrap();
     let stats = io::CodeStats::of(&codes, 16);
-    io::save_model(&path, trainer.model(), Some(&stats), false).unwrap();
-    assert_eq!(io::load_code_stats(&path).unwrap(), Some(stats));
+    let extras = io::ModelExtras {
+        code_stats: Some(stats),
+        transform: Some((vec![0.5; 784], vec![2.0; 784])),
+    };
+    io::save_model(&path, trainer.model(), &extras, false).unwrap();
+    assert_eq!(io::load_extras(&path).unwrap(), extras);
 
     let h = header(&path);
     assert_eq!(h["encoder.0.weight"]["dtype"], "F32");
@@ -168,7 +172,7 @@ fn resume_continues_exactly() {
     );
     // A model file is not a checkpoint.
     let m = tmp("m.safetensors");
-    io::save_model(&m, resumed.model(), None, false).unwrap();
+    io::save_model(&m, resumed.model(), &io::ModelExtras::default(), false).unwrap();
     let e = io::load_checkpoint(ctx, &m).unwrap_err().to_string();
     assert!(e.contains("not a checkpoint"), "{e}");
     // ...but a checkpoint holds a model.
@@ -190,16 +194,16 @@ fn bad_model_files_get_clear_errors_and_nothing_is_overwritten() {
     let mut trainer = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
     trainer.fit(quiet, |_| {}).unwrap();
     let path = tmp("keep.safetensors");
-    io::save_model(&path, trainer.model(), None, false).unwrap();
+    io::save_model(&path, trainer.model(), &io::ModelExtras::default(), false).unwrap();
     let before = std::fs::read(&path).unwrap();
 
     // No overwrite without force; the file is untouched.
-    let e = io::save_model(&path, trainer.model(), None, false)
+    let e = io::save_model(&path, trainer.model(), &io::ModelExtras::default(), false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("already exists") && e.contains("--force"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
-    io::save_model(&path, trainer.model(), None, true).unwrap();
+    io::save_model(&path, trainer.model(), &io::ModelExtras::default(), true).unwrap();
 
     // Truncated.
     let cut = tmp("cut.safetensors");

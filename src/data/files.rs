@@ -74,7 +74,7 @@ pub fn load(path: &Path, format: Option<Format>) -> Result<Dataset> {
         Format::Idx => idx::load_labeled(path),
         Format::Npy => load_npy(path),
         Format::Csv => load_csv(path),
-        Format::Images => load_images(path, None),
+        Format::Images => load_images(path, None, false),
     }
 }
 
@@ -236,9 +236,10 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
     Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
 }
 
-/// Every PNG/JPEG in a folder (sorted by name), grayscale, resized to
-/// `side` x `side` (default: the first image's size, made square), in [0, 1].
-pub fn load_images(dir: &Path, side: Option<u32>) -> Result<Dataset> {
+/// Every PNG/JPEG in a folder (sorted by name), resized to `side` x `side`
+/// (default: the first image's size, made square), in [0, 1]: grayscale, or
+/// with `rgb` three values per pixel (R, G, B interleaved).
+pub fn load_images(dir: &Path, side: Option<u32>, rgb: bool) -> Result<Dataset> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| file_err(dir, format!("cannot read folder: {e}")))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -263,5 +264,7 @@ pub fn load_images(dir: &Path, side: Option<u32>) -> Result<Dataset> {
         data.extend(g.pixels().map(|p| f32::from(p.0[0]) / 255.0));
     }
     let s = side.unwrap() as usize;
-    Dataset::new(data, files.len(), s * s, None).map_err(|e| file_err(dir, e.to_string()))
+    let channels = if rgb { 3 } else { 1 };
+    Dataset::new(data, files.len(), s * s * channels, None)
+        .map_err(|e| file_err(dir, e.to_string()))
 }

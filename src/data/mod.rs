@@ -128,4 +128,34 @@ impl Dataset {
             std.iter().map(|&v| v as f32).collect(),
         )
     }
+
+    /// Rescales every column to [0, 1] by its minimum and maximum (constant
+    /// columns become 0). Returns the (offset, scale) used: x' = (x - offset) / scale.
+    pub fn scale_unit(&mut self) -> (Vec<f32>, Vec<f32>) {
+        let c = self.cols;
+        let mut lo = vec![f32::INFINITY; c];
+        let mut hi = vec![f32::NEG_INFINITY; c];
+        for row in self.data.chunks(c) {
+            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+                *l = l.min(v);
+                *h = h.max(v);
+            }
+        }
+        let scale: Vec<f32> = lo
+            .iter()
+            .zip(&hi)
+            .map(|(l, h)| if h > l { h - l } else { 1.0 })
+            .collect();
+        self.apply_transform(&lo, &scale);
+        (lo, scale)
+    }
+
+    /// x' = (x - offset) / scale per column (a transform saved with a model).
+    pub fn apply_transform(&mut self, offset: &[f32], scale: &[f32]) {
+        for row in self.data.chunks_mut(self.cols) {
+            for ((v, o), s) in row.iter_mut().zip(offset).zip(scale) {
+                *v = (*v - o) / s;
+            }
+        }
+    }
 }
