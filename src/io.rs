@@ -229,7 +229,7 @@ pub fn load_extras(path: &Path) -> Result<ModelExtras> {
             if parts.len() != 2
                 || parts[0].len() != d
                 || parts[1].len() != d
-                || parts[1].iter().any(|&v| v == 0.0)
+                || parts[1].contains(&0.0)
             {
                 return Err(file_err(path, "bad wgae.input_transform metadata"));
             }
