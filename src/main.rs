@@ -30,6 +30,22 @@ enum Command {
     Info,
     /// Train an autoencoder (on built-in synthetic digits when no --data is given).
     Train(Box<TrainArgs>),
+    /// Measure training and inference throughput on this GPU.
+    Bench {
+        /// Layer widths from the input to the code (default: 784,32 and, on a
+        /// hardware GPU, 4096,1024,256).
+        #[arg(long, value_delimiter = ',')]
+        arch: Option<Vec<usize>>,
+        /// Batch size (default 256 for 784,32 and 1024 for the wide model).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Timed training steps per configuration.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        /// One JSON line per configuration.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the code of every sample to FILE.npy or FILE.csv.
     Encode {
         #[arg(long)]
@@ -227,6 +243,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => info(),
         Command::Train(args) => train(*args),
+        Command::Bench {
+            arch,
+            batch,
+            steps,
+            json,
+        } => bench(arch, batch, steps, json),
         Command::Encode {
             model,
             data,
@@ -965,5 +987,114 @@ fn anomaly(
         scores.len(),
         out.display()
     );
+    Ok(())
+}
+
+fn bench(
+    arch: Option<Vec<usize>>,
+    batch: Option<usize>,
+    steps: usize,
+    json: bool,
+) -> wgae::Result<()> {
+    let ctx = open_gpu()?;
+    let configs: Vec<(Vec<usize>, usize)> = match arch {
+        Some(a) => {
+            if a.len() < 2 {
+                return Err(wgae::Error::InvalidArgument(
+                    "--arch needs the input width and the code width, e.g. 784,32".into(),
+                ));
+            }
+            vec![(a, batch.unwrap_or(256))]
+        }
+        None => {
+            let mut v = vec![(vec![784, 32], batch.unwrap_or(256))];
+            if ctx.is_software() {
+                eprintln!("note: skipping the wide 4096-1024-256 model on a software adapter (minutes per step); give --arch to run it");
+            } else {
+                v.push((vec![4096, 1024, 256], batch.unwrap_or(1024)));
+            }
+            v
+        }
+    };
+    let steps = steps.max(4);
+    for (arch, batch) in configs {
+        let model = ModelConfig::dense(arch[0], &arch[1..]);
+        // Uniform data, four batches resident; whole epochs of four steps.
+        let per_epoch = 4;
+        let rows = batch * per_epoch;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let data = Dataset::new(
+            (0..rows * arch[0]).map(|_| rng.random::<f32>()).collect(),
+            rows,
+            arch[0],
+            None,
+        )?;
+        let epochs = steps.div_ceil(per_epoch);
+        let t = wgae::TrainConfig {
+            epochs: epochs + 1,
+            batch_size: batch,
+            validation_split: 0.0,
+            ..Default::default()
+        };
+        let before = ctx.live_bytes();
+        let mut trainer = Trainer::new(&ctx, &model, &t, &data, None)?;
+        let memory = ctx.live_bytes() - before;
+        let history = trainer.fit(|_| Control::Continue, |_| {})?;
+        // The first epoch warms up (pipeline creation, first submission).
+        let timed: f64 = history.epochs[1..].iter().map(|e| e.seconds).sum();
+        let n_steps = (epochs * per_epoch) as f64;
+        let flops = model.train_flops_per_sample() * batch as f64;
+        // Inference: encode + decode (a reconstruction) of the resident rows.
+        let m = trainer.model();
+        m.reconstruct(&data)?;
+        let t0 = std::time::Instant::now();
+        m.reconstruct(&data)?;
+        let infer = rows as f64 / t0.elapsed().as_secs_f64();
+        let name = arch
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-");
+        let name = format!(
+            "{name}-{}",
+            arch[1..arch.len() - 1]
+                .iter()
+                .rev()
+                .chain(std::iter::once(&arch[0]))
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-")
+        );
+        let steps_per_sec = n_steps / timed;
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model": name,
+                    "batch": batch,
+                    "steps": n_steps,
+                    "steps_per_sec": steps_per_sec,
+                    "samples_per_sec": steps_per_sec * batch as f64,
+                    "flops_per_step": flops,
+                    "gflops": flops * steps_per_sec / 1e9,
+                    "inference_samples_per_sec": infer,
+                    "gpu_memory_bytes": memory,
+                    "dispatches_per_step": trainer.dispatches_per_step(),
+                    "adapter": ctx.adapter_name(),
+                })
+            );
+        } else {
+            println!("{name}, batch {batch}, on {}:", ctx.adapter_name());
+            println!("  training   {steps_per_sec:.1} steps/s, {:.0} samples/s ({} timed steps, {} dispatches/step)", steps_per_sec * batch as f64, n_steps, trainer.dispatches_per_step());
+            println!(
+                "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (matmuls)",
+                flops / 1e9,
+                flops * steps_per_sec / 1e9
+            );
+            println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
+            println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));
+        }
+    }
     Ok(())
 }

@@ -538,6 +538,31 @@ impl ModelConfig {
         out
     }
 
+    /// Floating-point operations of the matmuls in one forward pass, per sample.
+    pub fn forward_flops_per_sample(&self) -> f64 {
+        self.layers()
+            .iter()
+            .map(|l| 2.0 * (l.inputs * l.outputs) as f64)
+            .sum()
+    }
+
+    /// Floating-point operations of the matmuls in one training step, per
+    /// sample: the forward pass, the weight gradients, and the input gradients
+    /// of every layer but the first. Elementwise work is not counted.
+    pub fn train_flops_per_sample(&self) -> f64 {
+        self.layers()
+            .iter()
+            .map(|l| {
+                let mm = 2.0 * (l.inputs * l.outputs) as f64;
+                if l.index == 0 {
+                    2.0 * mm
+                } else {
+                    3.0 * mm
+                }
+            })
+            .sum()
+    }
+
     /// Trainable parameter count.
     pub fn parameter_count(&self) -> usize {
         self.layers()

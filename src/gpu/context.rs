@@ -162,6 +162,8 @@ pub struct GpuContext {
     uncaptured: SharedError,
     /// Reason and message once the device is lost.
     lost: SharedLoss,
+    /// Bytes of live storage buffers (see `live_bytes`).
+    pub(crate) live_bytes: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) kernels: KernelCache,
 }
 
@@ -279,6 +281,7 @@ impl GpuContext {
             features,
             uncaptured,
             lost,
+            live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 

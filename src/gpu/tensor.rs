@@ -1,17 +1,35 @@
 //! Tensors in GPU buffers: a range of 32-bit words (f32, or u32 for indices)
 //! inside a storage buffer, and the upload and read-back paths.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
+
+/// A buffer whose bytes count towards the context's live total until the last
+/// tensor sharing it is dropped.
+#[derive(Debug)]
+struct Tracked {
+    buffer: wgpu::Buffer,
+    bytes: u64,
+    live: Arc<AtomicU64>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.live.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
 
 /// A range of `len` 32-bit words at byte `offset` in a storage buffer. Cloning
 /// shares the buffer. A view into a larger arena starts at an offset aligned
 /// to the adapter's `min_storage_buffer_offset_alignment`.
 #[derive(Clone, Debug)]
 pub struct GpuTensor {
-    buffer: wgpu::Buffer,
+    inner: Arc<Tracked>,
     offset: u64,
     len: usize,
 }
@@ -26,7 +44,7 @@ impl GpuTensor {
     }
 
     pub fn buffer(&self) -> &wgpu::Buffer {
-        &self.buffer
+        &self.inner.buffer
     }
 
     /// Byte offset of the first word in [`Self::buffer`].
@@ -51,7 +69,7 @@ impl GpuTensor {
             ));
         }
         Ok(GpuTensor {
-            buffer: self.buffer.clone(),
+            inner: self.inner.clone(),
             offset: self.offset + start as u64 * 4,
             len,
         })
@@ -59,7 +77,7 @@ impl GpuTensor {
 
     pub(crate) fn binding(&self) -> wgpu::BindingResource<'_> {
         wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-            buffer: &self.buffer,
+            buffer: &self.inner.buffer,
             offset: self.offset,
             size: std::num::NonZeroU64::new(self.size_bytes()),
         })
@@ -71,6 +89,26 @@ const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_DST);
 
 impl GpuContext {
+    fn track(&self, buffer: wgpu::Buffer, len: usize) -> GpuTensor {
+        let bytes = buffer.size();
+        self.live_bytes.fetch_add(bytes, Ordering::Relaxed);
+        GpuTensor {
+            inner: Arc::new(Tracked {
+                buffer,
+                bytes,
+                live: self.live_bytes.clone(),
+            }),
+            offset: 0,
+            len,
+        }
+    }
+
+    /// Bytes in the storage buffers wgae has allocated and not yet freed
+    /// (tensors, arenas, datasets; not the small uniform buffers of steps).
+    pub fn live_bytes(&self) -> u64 {
+        self.live_bytes.load(Ordering::Relaxed)
+    }
+
     fn check_new_tensor(&self, op: &'static str, label: &str, len: usize) -> Result<u64> {
         if len == 0 {
             return Err(Error::InvalidArgument(format!(
@@ -99,11 +137,7 @@ impl GpuContext {
                     usage: STORAGE_USAGE,
                 })
         })?;
-        Ok(GpuTensor {
-            buffer,
-            offset: 0,
-            len: data.len(),
-        })
+        Ok(self.track(buffer, data.len()))
     }
 
     /// A new tensor of `len` zeros.
@@ -117,11 +151,7 @@ impl GpuContext {
                 mapped_at_creation: false,
             })
         })?;
-        Ok(GpuTensor {
-            buffer,
-            offset: 0,
-            len,
-        })
+        Ok(self.track(buffer, len))
     }
 
     /// Overwrites the tensor with `data` (queued; ordered before later submissions).
@@ -138,7 +168,7 @@ impl GpuContext {
             ));
         }
         self.scoped("writing a tensor", || {
-            self.queue.write_buffer(&t.buffer, t.offset, bytes)
+            self.queue.write_buffer(&t.inner.buffer, t.offset, bytes)
         })
     }
 
@@ -166,7 +196,7 @@ impl GpuContext {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wgae read-back"),
                 });
-            enc.copy_buffer_to_buffer(&t.buffer, t.offset, &staging, 0, size);
+            enc.copy_buffer_to_buffer(&t.inner.buffer, t.offset, &staging, 0, size);
             self.queue.submit([enc.finish()]);
             staging
         })?;
