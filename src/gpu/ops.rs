@@ -39,25 +39,35 @@ impl Step {
 }
 
 impl GpuContext {
+    /// Records whatever `record` puts into one compute pass, in one command
+    /// buffer, and submits it; wgpu errors come back as `Err` naming `label`.
+    pub fn record_pass(
+        &self,
+        label: &str,
+        record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+    ) -> Result<()> {
+        self.scoped(label, || {
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: None,
+                });
+                record(&mut pass);
+            }
+            self.queue.submit([enc.finish()]);
+        })
+    }
+
     /// Records `steps` in order into one compute pass and submits it. Does not
     /// wait; use [`GpuContext::wait`] or a read-back for that.
     pub fn run(&self, steps: &[&Step]) -> Result<()> {
-        self.scoped("submitting GPU work", || {
-            let mut enc = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgae run"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("wgae run"),
-                    timestamp_writes: None,
-                });
-                for s in steps {
-                    s.record(&mut pass);
-                }
+        self.record_pass("wgae run", |pass| {
+            for s in steps {
+                s.record(pass);
             }
-            self.queue.submit([enc.finish()]);
         })
     }
 

@@ -502,14 +502,7 @@ pub fn random(fill: RandomFill, seed: u64, stream: u32, offset: u32, n: usize) -
         let block: [f64; 4] = match fill {
             RandomFill::Uniform { lo, hi } => words.map(|x| w(lo) + (w(hi) - w(lo)) * unit(x)),
             RandomFill::Normal { mean, std } => {
-                let mut z = [0.0; 4];
-                for h in 0..2 {
-                    let r = (-2.0 * unit_open(words[2 * h]).ln()).sqrt();
-                    let th = std::f64::consts::TAU * (unit(words[2 * h + 1]) - 0.5);
-                    z[2 * h] = r * th.cos();
-                    z[2 * h + 1] = r * th.sin();
-                }
-                z.map(|v| w(mean) + w(std) * v)
+                random_block_normals(words).map(|v| w(mean) + w(std) * v)
             }
             RandomFill::DropoutMask { p } => words.map(|x| {
                 if unit(x) >= w(p) {

@@ -800,36 +800,45 @@ impl<'a> Trainer<'a> {
     /// Records `steps` training steps of the current epoch, from batch `first`,
     /// into one compute pass and submits it.
     fn submit_steps(&self, first: usize, count: usize, prologue: &[&Step]) -> Result<()> {
-        self.ctx.scoped("recording training steps", || {
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgae epoch"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("wgae epoch"),
-                    timestamp_writes: None,
-                });
-                for s in prologue {
-                    s.record(&mut pass);
-                }
-                for k in first..first + count {
-                    self.train.gathers[k].record(&mut pass);
-                    let last_partial = k + 1 == self.train.gathers.len() && self.rest.is_some();
-                    let steps = if last_partial {
-                        self.rest.as_ref().unwrap()
-                    } else {
-                        &self.full
-                    };
-                    for s in steps {
-                        s.record(&mut pass);
-                    }
-                }
+        self.ctx.record_pass("wgae epoch", |pass| {
+            for s in prologue {
+                s.record(pass);
             }
-            self.ctx.queue.submit([enc.finish()]);
+            for k in first..first + count {
+                self.record_step(pass, k);
+            }
         })
+    }
+
+    /// Batch `k` of the epoch: its gather, then the full or the last (partial) step.
+    fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, k: usize) {
+        self.train.gathers[k].record(pass);
+        let partial = k + 1 == self.train.gathers.len() && self.rest.is_some();
+        for s in if partial {
+            self.rest.as_ref().unwrap()
+        } else {
+            &self.full
+        } {
+            s.record(pass);
+        }
+    }
+
+    /// Runs `n` training steps (cycling through the epoch's batches and
+    /// reshuffling where an epoch would start) in one submission and waits
+    /// for them: for benchmarks, which want steps without epoch bookkeeping.
+    pub fn run_steps(&mut self, n: usize) -> Result<()> {
+        let spe = self.steps_per_epoch();
+        self.ctx.record_pass("wgae steps", |pass| {
+            for i in 0..n {
+                let k = i % spe;
+                if k == 0 {
+                    self.clear_metrics.record(pass);
+                    self.permute.record(pass);
+                }
+                self.record_step(pass, k);
+            }
+        })?;
+        self.ctx.wait()
     }
 
     fn read_metrics(&self, t: &GpuTensor) -> Result<Vec<f64>> {
@@ -841,33 +850,19 @@ impl<'a> Trainer<'a> {
         else {
             return Ok(None);
         };
-        self.ctx.scoped("recording validation", || {
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgae validation"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("wgae validation"),
-                    timestamp_writes: None,
-                });
-                clear.record(&mut pass);
-                for (k, g) in res.gathers.iter().enumerate() {
-                    g.record(&mut pass);
-                    let last_partial = k + 1 == res.gathers.len() && self.eval_rest.is_some();
-                    let steps = if last_partial {
-                        self.eval_rest.as_ref().unwrap()
-                    } else {
-                        &self.eval_full
-                    };
-                    for s in steps {
-                        s.record(&mut pass);
-                    }
+        self.ctx.record_pass("wgae validation", |pass| {
+            clear.record(pass);
+            for (k, g) in res.gathers.iter().enumerate() {
+                g.record(pass);
+                let partial = k + 1 == res.gathers.len() && self.eval_rest.is_some();
+                for s in if partial {
+                    self.eval_rest.as_ref().unwrap()
+                } else {
+                    &self.eval_full
+                } {
+                    s.record(pass);
                 }
             }
-            self.ctx.queue.submit([enc.finish()]);
         })?;
         let m = self.read_metrics(&en.metrics)?;
         Ok(Some(m.into_iter().map(|v| v / res.rows as f64).collect()))
