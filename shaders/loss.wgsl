@@ -1,10 +1,11 @@
 // loss.wgsl: reconstruction losses and their gradients.
 //
 // Bindings (group 0):
-//   0 p       uniform  LossParams { rows, cols, kind, scale }
+//   0 p       uniform  LossParams { rows, cols, kind, scale, row_scale }
 //   1 pred    storage  read        (rows, cols): the output y (MSE) or logits z (BCE)
-//   2 tgt  storage  read        (rows, cols)
-//   3 out     storage  read_write  (rows, cols) for loss_grad, (rows) for row_loss
+//   2 tgt     storage  read        (rows, cols)
+//   3 out     storage  read_write  (rows, cols) for loss_grad and loss_fused, (rows) for row_loss
+//   4 rowout  storage  read_write  (rows): loss_fused's per-sample losses
 //
 // kind 0, MSE:                 l = (y - t)^2                 dl/dy = 2 (y - t)
 // kind 1, BCE on logits:       l = softplus(z) - z t         dl/dz = sigmoid(z) - t
@@ -18,18 +19,26 @@
 //   row_loss   out[r] = scale * sum_j l(r, j): per-sample loss, the anomaly score
 //              with scale = 1 / cols. Workgroup 256, one per row; dispatch `rows`
 //              workgroups folded into 2-D.
+//   loss_fused both in one pass over pred and target, sharing exp(-|z|) between
+//              the sigmoid and the softplus: out = scale * dl/dpred and
+//              rowout[r] = row_scale * sum_j l(r, j). Dispatch as row_loss.
 
 struct LossParams {
     rows: u32,
     cols: u32,
     kind: u32,
     scale: f32,
+    row_scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: LossParams;
 @group(0) @binding(1) var<storage, read> pred: array<f32>;
 @group(0) @binding(2) var<storage, read> tgt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> rowout: array<f32>;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -80,5 +89,43 @@ fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
     if (lid == 0u && row < p.rows) {
         out[row] = p.scale * red[0];
+    }
+}
+
+@compute @workgroup_size(256)
+fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let row = flat_workgroup(wid, nwg);
+    var acc = 0.0;
+    if (row < p.rows) {
+        let base = row * p.cols;
+        for (var j = lid; j < p.cols; j += 256u) {
+            let z = pred[base + j];
+            let t = tgt[base + j];
+            var g: f32;
+            if (p.kind == 1u) {
+                let e = exp(-abs(z));
+                let inv = 1.0 / (1.0 + e);
+                let sig = select(e * inv, inv, z >= 0.0);
+                g = sig - t;
+                acc += max(z, 0.0) + log1p_f(e) - z * t;
+            } else {
+                let d = z - t;
+                g = 2.0 * d;
+                acc += d * d;
+            }
+            out[base + j] = p.scale * g;
+        }
+    }
+    red[lid] = acc;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            red[lid] += red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (lid == 0u && row < p.rows) {
+        rowout[row] = p.row_scale * red[0];
     }
 }

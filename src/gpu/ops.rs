@@ -641,6 +641,8 @@ struct LossParams {
     cols: u32,
     kind: u32,
     scale: f32,
+    row_scale: f32,
+    _pad: [u32; 3],
 }
 
 fn loss_params(
@@ -658,6 +660,8 @@ fn loss_params(
             Loss::BceLogits => 1,
         },
         scale,
+        row_scale: 0.0,
+        _pad: [0; 3],
     })
 }
 
@@ -715,6 +719,39 @@ pub fn row_loss(
         format!("{OP}({loss:?}, {rows}x{cols})"),
         &p,
         &[(1, pred), (2, target), (3, out)],
+        fold(ctx, OP, rows as u64)?,
+    )
+}
+
+/// [`loss_grad`] and [`row_loss`] in one pass: `grad = scale * dloss/dpred`
+/// and `rows_out[r] = row_scale * sum_j loss(r, j)`.
+#[allow(clippy::too_many_arguments)]
+pub fn loss_fused(
+    ctx: &GpuContext,
+    loss: Loss,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    row_scale: f32,
+    pred: &GpuTensor,
+    target: &GpuTensor,
+    grad: &GpuTensor,
+    rows_out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "loss_fused";
+    let n = product(OP, rows, cols)?;
+    for (name, t) in [("pred", pred), ("target", target), ("grad", grad)] {
+        need(OP, name, t, n)?;
+    }
+    need(OP, "rows_out", rows_out, rows)?;
+    let mut p = loss_params(OP, loss, rows, cols, scale)?;
+    p.row_scale = row_scale;
+    make_step(
+        ctx,
+        Kernel::LossFused,
+        format!("{OP}({loss:?}, {rows}x{cols})"),
+        &p,
+        &[(1, pred), (2, target), (3, grad), (4, rows_out)],
         fold(ctx, OP, rows as u64)?,
     )
 }

@@ -70,6 +70,7 @@ pub struct Net {
     pub zc: Option<GpuTensor>,
     dzc: Option<GpuTensor>,
     pub rowbuf: GpuTensor,
+    rowloss: Option<GpuTensor>,
     partials: GpuTensor,
     pub metrics: GpuTensor,
     rho_hat: Option<GpuTensor>,
@@ -193,6 +194,11 @@ impl Net {
                 None
             },
             rowbuf: zeros("per-sample values", cap)?,
+            rowloss: if train {
+                Some(zeros("per-sample loss", cap)?)
+            } else {
+                None
+            },
             partials: zeros("reduce partials", REDUCE_PARTIALS)?,
             metrics: zeros("metrics", slot::COUNT)?,
             rho_hat: if kl { Some(zeros("rho_hat", c)?) } else { None },
@@ -457,18 +463,22 @@ impl Net {
             LossKind::Bce => (Loss::BceLogits, &logits),
             LossKind::Mse => (Loss::Mse, &out),
         };
-        let recon_scale = if vae { 1.0 } else { 1.0 / d as f32 };
-        steps.push(ops::row_loss(
-            ctx,
-            loss,
-            rows,
-            d,
-            recon_scale,
-            pred,
-            &x,
-            &rowbuf,
-        )?);
-        accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?;
+        // In training the loss kernel fused with its gradient (backward_steps)
+        // supplies the reconstruction term.
+        if self.mode == Mode::Eval {
+            let recon_scale = if vae { 1.0 } else { 1.0 / d as f32 };
+            steps.push(ops::row_loss(
+                ctx,
+                loss,
+                rows,
+                d,
+                recon_scale,
+                pred,
+                &x,
+                &rowbuf,
+            )?);
+            accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?;
+        }
         steps.push(ops::row_loss(
             ctx,
             Loss::Mse,
@@ -591,31 +601,38 @@ impl Net {
             1.0 / (rows * d) as f32
         };
         let lout = self.layers[lo];
+        // The loss gradient and the per-sample loss in one pass.
+        let row_scale = if vae { 1.0 } else { 1.0 / d as f32 };
+        let rowloss = prefix(self.rowloss.as_ref().expect("training buffers"), rows, 1)?;
         match self.cfg.loss {
             LossKind::Bce => {
                 let dz = prefix(self.dz[lo].as_ref().unwrap(), rows, d)?;
-                steps.push(ops::loss_grad(
+                steps.push(ops::loss_fused(
                     ctx,
                     Loss::BceLogits,
                     rows,
                     d,
                     grad_scale,
+                    row_scale,
                     &self.pre_or_out(lo, rows)?,
                     &x,
                     &dz,
+                    &rowloss,
                 )?);
             }
             LossKind::Mse => {
                 let da = prefix(self.da[lo].as_ref().unwrap(), rows, d)?;
-                steps.push(ops::loss_grad(
+                steps.push(ops::loss_fused(
                     ctx,
                     Loss::Mse,
                     rows,
                     d,
                     grad_scale,
+                    row_scale,
                     &self.out_rows(lo, rows)?,
                     &x,
                     &da,
+                    &rowloss,
                 )?);
                 if let Some(dz) = &self.dz[lo] {
                     let dz = prefix(dz, rows, d)?;
@@ -632,6 +649,19 @@ impl Net {
                 }
             }
         }
+
+        let [r0, r1] = ops::reduce(
+            ctx,
+            ReduceMode::Sum,
+            1.0,
+            1.0,
+            &rowloss,
+            &self.partials,
+            &self.metrics,
+            slot::RECON,
+        )?;
+        steps.push(r0);
+        steps.push(r1);
 
         let mut written = vec![false; self.layout.entries.len()];
         for li in (0..self.layers.len()).rev() {
