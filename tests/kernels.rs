@@ -548,27 +548,40 @@ fn fused_loss_and_gradient_match_reference() {
             let mut g = rng(5500 + si as u64);
             let pred = rand_vec(&mut g, n, -12.0, 12.0);
             let target = rand_vec(&mut g, n, 0.0, 1.0);
-            let (tp, tt) = (ctx.upload("pred", &pred).unwrap(), ctx.upload("target", &target).unwrap());
+            let (tp, tt) = (
+                ctx.upload("pred", &pred).unwrap(),
+                ctx.upload("target", &target).unwrap(),
+            );
             let (tg, tr) = (poisoned(ctx, n), poisoned(ctx, rows));
             let (scale, rscale) = (1.0 / n as f32, 1.0 / cols as f32);
-            let step = ops::loss_fused(ctx, loss, rows, cols, scale, rscale, &tp, &tt, &tg, &tr).unwrap();
+            let step =
+                ops::loss_fused(ctx, loss, rows, cols, scale, rscale, &tp, &tt, &tg, &tr).unwrap();
             ctx.run(&[&step]).unwrap();
             let want = r::loss_grad(&pred, &target, loss, scale);
-            assert_close(&format!("fused {loss:?} grad {rows}x{cols}"), &ctx.read(&tg).unwrap(), &want, |_, rv| {
-                f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs()
-            });
+            assert_close(
+                &format!("fused {loss:?} grad {rows}x{cols}"),
+                &ctx.read(&tg).unwrap(),
+                &want,
+                |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+            );
             let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
             let abs: Vec<f64> = (0..rows)
                 .map(|row| {
                     (row * cols..(row + 1) * cols)
-                        .map(|i| r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs() + 1.0)
+                        .map(|i| {
+                            r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs()
+                                + 1.0
+                        })
                         .sum::<f64>()
                 })
                 .collect();
             let sc = (cols as f64).sqrt();
-            assert_close(&format!("fused {loss:?} rows {rows}x{cols}"), &ctx.read(&tr).unwrap(), &want, |i, _| {
-                f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i]
-            });
+            assert_close(
+                &format!("fused {loss:?} rows {rows}x{cols}"),
+                &ctx.read(&tr).unwrap(),
+                &want,
+                |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+            );
         }
     }
 }
