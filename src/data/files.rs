@@ -258,10 +258,13 @@ pub fn load_images(dir: &Path, side: Option<u32>, rgb: bool) -> Result<Dataset> 
     for f in &files {
         let img = image::open(f).map_err(|e| file_err(f, format!("cannot decode image: {e}")))?;
         let s = *side.get_or_insert(img.width().max(img.height()));
-        let g = img
-            .resize_exact(s, s, image::imageops::FilterType::Triangle)
-            .to_luma8();
-        data.extend(g.pixels().map(|p| f32::from(p.0[0]) / 255.0));
+        let resized = img.resize_exact(s, s, image::imageops::FilterType::Triangle);
+        let bytes = if rgb {
+            resized.to_rgb8().into_raw()
+        } else {
+            resized.to_luma8().into_raw()
+        };
+        data.extend(bytes.iter().map(|&v| f32::from(v) / 255.0));
     }
     let s = side.unwrap() as usize;
     let channels = if rgb { 3 } else { 1 };
