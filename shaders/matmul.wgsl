@@ -153,3 +153,58 @@ fn main(
         }
     }
 }
+
+// main_direct: the same product without workgroup memory or barriers, for
+// adapters that run invocations as SIMD lanes of a CPU (lavapipe, WARP).
+// Neighbouring invocations take neighbouring output columns, so the loads of
+// B are contiguous across lanes and those of A are the same for every lane;
+// each invocation accumulates 8 rows of its column.
+// Dispatch: (ceil(N / 64), ceil(M / 8), 1), workgroup 64.
+@compute @workgroup_size(64, 1, 1)
+fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let col = wid.x * 64u + lid;
+    let row0 = wid.y * 8u;
+    if (col >= p.n) {
+        return;
+    }
+    var acc: array<f32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        acc[i] = 0.0;
+    }
+    let last = p.m - 1u;
+    for (var k = 0u; k < p.k; k++) {
+        var bv: f32;
+        if (TRANS_B) {
+            bv = b[col * p.k + k];
+        } else {
+            bv = b[k * p.n + col];
+        }
+        for (var i = 0u; i < 8u; i++) {
+            // Rows past the end read the last row; their results are not written.
+            let row = min(row0 + i, last);
+            var av: f32;
+            if (TRANS_A) {
+                av = a[k * p.m + row];
+            } else {
+                av = a[row * p.k + k];
+            }
+            acc[i] = fma(av, bv, acc[i]);
+        }
+    }
+    for (var i = 0u; i < 8u; i++) {
+        let row = row0 + i;
+        if (row >= p.m) {
+            break;
+        }
+        var v = p.alpha * acc[i];
+        if (p.use_bias != 0u) {
+            v += bias[col];
+        }
+        v = activate(v, p.act, p.act_alpha);
+        let o = row * p.n + col;
+        if (p.beta != 0.0) {
+            v += p.beta * c[o];
+        }
+        c[o] = v;
+    }
+}

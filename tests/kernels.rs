@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
-use wgae::gpu::ops::{self, Loss, MatmulSpec, ReduceMode, REDUCE_PARTIALS};
+use wgae::gpu::ops::{self, Loss, MatmulKernel, MatmulSpec, ReduceMode, REDUCE_PARTIALS};
 use wgae::reference as r;
 use wgae::Activation;
 
@@ -25,7 +25,23 @@ const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 7), (7, 33), (65, 127), (127, 6
 
 // --------------------------------------------------------------------- matmul
 
+/// Both kernels (tiled and direct) on the same inputs.
 fn check_matmul(seed: u64, m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) {
+    for kernel in [MatmulKernel::Tiled, MatmulKernel::Direct] {
+        check_matmul_kernel(kernel, seed, m, n, k, trans_a, trans_b);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_matmul_kernel(
+    kernel: MatmulKernel,
+    seed: u64,
+    m: usize,
+    n: usize,
+    k: usize,
+    trans_a: bool,
+    trans_b: bool,
+) {
     let Some(ctx) = gpu() else { return };
     let mut g = rng(seed);
     let a = rand_vec(&mut g, m * k, -1.0, 1.0);
@@ -34,14 +50,14 @@ fn check_matmul(seed: u64, m: usize, n: usize, k: usize, trans_a: bool, trans_b:
     let tb = ctx.upload("b", &b).unwrap();
     let tc = poisoned(ctx, m * n);
     let spec = MatmulSpec::new(m, n, k, trans_a, trans_b);
-    let step = ops::matmul(ctx, &spec, &ta, &tb, None, &tc).unwrap();
+    let step = ops::matmul_with(ctx, kernel, &spec, &ta, &tb, None, &tc).unwrap();
     ctx.run(&[&step]).unwrap();
     let out = ctx.read(&tc).unwrap();
     let (want, abs) = r::matmul(&a, &b, m, n, k, trans_a, trans_b);
     // Higham's probabilistic bound for an f32 dot product of length K.
     let sk = (k as f64).sqrt();
     assert_close(
-        &format!("matmul ta={trans_a} tb={trans_b} {m}x{n}x{k}"),
+        &format!("matmul {kernel:?} ta={trans_a} tb={trans_b} {m}x{n}x{k}"),
         &out,
         &want,
         |i, rv| 2.0 * sk * U * abs[i] + U * rv.abs() + 1e-30,
@@ -83,7 +99,10 @@ fn matmul_large() {
 fn matmul_epilogue_bias_activation_accumulate() {
     let Some(ctx) = gpu() else { return };
     let (m, n, k) = (65, 33, 127);
-    for (ai, act) in ACTS.iter().filter(|a| a.is_elementwise()).enumerate() {
+    let acts = ACTS.iter().filter(|a| a.is_elementwise()).enumerate();
+    for ((ai, act), kernel) in
+        acts.flat_map(|x| [(x, MatmulKernel::Tiled), (x, MatmulKernel::Direct)])
+    {
         let mut g = rng(300 + ai as u64);
         let a = rand_vec(&mut g, m * k, -1.0, 1.0);
         let b = rand_vec(&mut g, n * k, -1.0, 1.0);
@@ -99,7 +118,7 @@ fn matmul_epilogue_bias_activation_accumulate() {
             act: *act,
             ..MatmulSpec::new(m, n, k, false, true)
         };
-        let step = ops::matmul(ctx, &spec, &ta, &tb, Some(&tbias), &tc).unwrap();
+        let step = ops::matmul_with(ctx, kernel, &spec, &ta, &tb, Some(&tbias), &tc).unwrap();
         ctx.run(&[&step]).unwrap();
         let out = ctx.read(&tc).unwrap();
         let (acc, abs) = r::matmul(&a, &b, m, n, k, false, true);
@@ -107,9 +126,12 @@ fn matmul_epilogue_bias_activation_accumulate() {
         let sk = (k as f64).sqrt();
         // The dot-product bound, carried through an activation of slope <= 1.13,
         // plus a few roundings in the epilogue and the activation itself.
-        assert_close(&format!("matmul epilogue {act:?}"), &out, &want, |i, rv| {
-            1.13 * 2.0 * sk * U * 0.75 * abs[i] + 16.0 * U * (rv.abs() + 1.0)
-        });
+        assert_close(
+            &format!("matmul {kernel:?} epilogue {act:?}"),
+            &out,
+            &want,
+            |i, rv| 1.13 * 2.0 * sk * U * 0.75 * abs[i] + 16.0 * U * (rv.abs() + 1.0),
+        );
     }
 }
 

@@ -164,6 +164,8 @@ pub struct GpuContext {
     lost: SharedLoss,
     /// Bytes of live storage buffers (see `live_bytes`).
     pub(crate) live_bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// Use the matmul without workgroup memory (CPU adapters).
+    matmul_direct: bool,
     pub(crate) kernels: KernelCache,
 }
 
@@ -266,6 +268,11 @@ impl GpuContext {
         }
         let limits = device.limits();
         let features = device.features();
+        let matmul_direct = match std::env::var("WGAE_MATMUL").ok().as_deref() {
+            Some("direct") => true,
+            Some("tiled") => false,
+            _ => is_software(&info),
+        };
         tracing::info!(
             adapter = %info.name,
             backend = ?info.backend,
@@ -282,6 +289,7 @@ impl GpuContext {
             uncaptured,
             lost,
             live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            matmul_direct,
         }
     }
 
@@ -303,6 +311,12 @@ impl GpuContext {
 
     pub fn is_software(&self) -> bool {
         is_software(&self.info)
+    }
+
+    /// Whether matmuls use the variant without workgroup memory: on software
+    /// adapters, or as `WGAE_MATMUL=direct|tiled` says.
+    pub fn matmul_direct(&self) -> bool {
+        self.matmul_direct
     }
 
     /// Returns (and clears) an error reported outside any error scope; reports

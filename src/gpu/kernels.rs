@@ -45,7 +45,15 @@ pub fn module_source(file: &str) -> Option<String> {
 /// A kernel: one entry point of one file, with its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
-    Matmul { trans_a: bool, trans_b: bool },
+    Matmul {
+        trans_a: bool,
+        trans_b: bool,
+    },
+    /// The same product without workgroup memory, for CPU adapters.
+    MatmulDirect {
+        trans_a: bool,
+        trans_b: bool,
+    },
     ActForward,
     ActBackward,
     Axpby,
@@ -100,6 +108,22 @@ impl Kernel {
             trans_a: true,
             trans_b: true,
         },
+        Kernel::MatmulDirect {
+            trans_a: false,
+            trans_b: false,
+        },
+        Kernel::MatmulDirect {
+            trans_a: true,
+            trans_b: false,
+        },
+        Kernel::MatmulDirect {
+            trans_a: false,
+            trans_b: true,
+        },
+        Kernel::MatmulDirect {
+            trans_a: true,
+            trans_b: true,
+        },
         Kernel::ActForward,
         Kernel::ActBackward,
         Kernel::Axpby,
@@ -137,7 +161,7 @@ impl Kernel {
 
     pub fn file(self) -> &'static str {
         match self {
-            Kernel::Matmul { .. } => "matmul",
+            Kernel::Matmul { .. } | Kernel::MatmulDirect { .. } => "matmul",
             Kernel::ActForward
             | Kernel::ActBackward
             | Kernel::Axpby
@@ -164,6 +188,7 @@ impl Kernel {
     pub fn entry(self) -> &'static str {
         match self {
             Kernel::Matmul { .. } => "main",
+            Kernel::MatmulDirect { .. } => "main_direct",
             Kernel::ActForward => "act_forward",
             Kernel::ActBackward => "act_backward",
             Kernel::Axpby => "axpby",
@@ -203,10 +228,12 @@ impl Kernel {
     /// Pipeline-overridable constants for this specialization.
     pub fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
-            Kernel::Matmul { trans_a, trans_b } => vec![
-                ("TRANS_A", f64::from(u8::from(trans_a))),
-                ("TRANS_B", f64::from(u8::from(trans_b))),
-            ],
+            Kernel::Matmul { trans_a, trans_b } | Kernel::MatmulDirect { trans_a, trans_b } => {
+                vec![
+                    ("TRANS_A", f64::from(u8::from(trans_a))),
+                    ("TRANS_B", f64::from(u8::from(trans_b))),
+                ]
+            }
             _ => Vec::new(),
         }
     }

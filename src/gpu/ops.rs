@@ -446,9 +446,38 @@ struct MatmulParams {
 }
 
 const MATMUL_TILE: u64 = 64;
+const MATMUL_DIRECT_ROWS: u64 = 8;
 
+/// Which matmul kernel: tiles through workgroup memory (GPUs), or the direct
+/// variant without it (CPU adapters, where invocations are SIMD lanes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatmulKernel {
+    Tiled,
+    Direct,
+}
+
+/// The matmul with the kernel the adapter prefers (see [`GpuContext::matmul_direct`]).
 pub fn matmul(
     ctx: &GpuContext,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    c: &GpuTensor,
+) -> Result<Step> {
+    let kernel = if ctx.matmul_direct() {
+        MatmulKernel::Direct
+    } else {
+        MatmulKernel::Tiled
+    };
+    matmul_with(ctx, kernel, spec, a, b, bias, c)
+}
+
+/// The matmul with a chosen kernel.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
     spec: &MatmulSpec,
     a: &GpuTensor,
     b: &GpuTensor,
@@ -478,8 +507,13 @@ pub fn matmul(
         act: spec.act.id(),
         act_alpha: spec.act.alpha(),
     };
+    let direct = kernel == MatmulKernel::Direct;
     let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
-    let gy = (spec.m as u64).div_ceil(MATMUL_TILE);
+    let gy = (spec.m as u64).div_ceil(if direct {
+        MATMUL_DIRECT_ROWS
+    } else {
+        MATMUL_TILE
+    });
     let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
     if gx > max || gy > max {
         return Err(Error::shape(
@@ -496,12 +530,20 @@ pub fn matmul(
         (false, true) => "A.Bt",
         (true, true) => "At.Bt",
     };
-    make_step(
-        ctx,
+    let kernel = if direct {
+        Kernel::MatmulDirect {
+            trans_a: spec.trans_a,
+            trans_b: spec.trans_b,
+        }
+    } else {
         Kernel::Matmul {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
-        },
+        }
+    };
+    make_step(
+        ctx,
+        kernel,
         format!("{OP}[{layout}]({}x{}x{})", spec.m, spec.n, spec.k),
         &p,
         &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c)],
