@@ -20,3 +20,8 @@ pub use error::{Error, Result};
 pub use gpu::{Activation, GpuContext, GpuTensor, Step};
 pub use model::{LossKind, ModelConfig, Variant};
 pub use train::{Autoencoder, Control, EpochReport, History, TrainConfig, Trainer};
+
+/// The README's code, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
