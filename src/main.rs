@@ -48,54 +48,72 @@ enum Command {
     },
     /// Write the code of every sample to FILE.npy or FILE.csv.
     Encode {
+        /// A model file written by `wgae train --save`.
         #[arg(long)]
         model: PathBuf,
+        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
         #[arg(long)]
         data: PathBuf,
+        /// Override format detection: idx, npy, csv, images.
         #[arg(long)]
         format: Option<files::Format>,
+        /// The output file.
         #[arg(long)]
         out: PathBuf,
+        /// Overwrite the output if it exists.
         #[arg(long)]
         force: bool,
     },
     /// A PNG grid of samples (top) above their reconstructions (bottom).
     Reconstruct {
+        /// A model file written by `wgae train --save`.
         #[arg(long)]
         model: PathBuf,
+        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
         #[arg(long)]
         data: PathBuf,
+        /// Override format detection: idx, npy, csv, images.
         #[arg(long)]
         format: Option<files::Format>,
+        /// The output file.
         #[arg(long)]
         out: PathBuf,
         /// How many samples.
         #[arg(long, default_value_t = 10)]
         n: usize,
+        /// Overwrite the output if it exists.
         #[arg(long)]
         force: bool,
     },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
     Generate {
+        /// A model file written by `wgae train --save`.
         #[arg(long)]
         model: PathBuf,
+        /// How many samples.
         #[arg(long, default_value_t = 40)]
         n: usize,
+        /// The output file.
         #[arg(long)]
         out: PathBuf,
+        /// Seed of the random codes.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Overwrite the output if it exists.
         #[arg(long)]
         force: bool,
     },
     /// Anomaly scores (per-sample reconstruction error) to a CSV, flagging those
     /// above a threshold (the given one, or a percentile of the scores).
     Anomaly {
+        /// A model file written by `wgae train --save`.
         #[arg(long)]
         model: PathBuf,
+        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
         #[arg(long)]
         data: PathBuf,
+        /// Override format detection: idx, npy, csv, images.
         #[arg(long)]
         format: Option<files::Format>,
         /// Flag scores above this percentile of all scores (default 95).
@@ -104,8 +122,10 @@ enum Command {
         /// Flag scores above this value.
         #[arg(long)]
         threshold: Option<f32>,
+        /// The output file.
         #[arg(long)]
         out: PathBuf,
+        /// Overwrite the output if it exists.
         #[arg(long)]
         force: bool,
     },
@@ -156,8 +176,10 @@ struct TrainArgs {
     /// Tie the decoder's weights to the encoder's.
     #[arg(long)]
     tied: bool,
+    /// Dropout probability on hidden layers during training, in [0, 1).
     #[arg(long)]
     dropout: Option<f32>,
+    /// L2 weight decay (decoupled for adamw).
     #[arg(long)]
     weight_decay: Option<f32>,
     /// Clip gradients to this global norm.
@@ -166,15 +188,19 @@ struct TrainArgs {
     /// adam, adamw, sgd, momentum, nesterov, rmsprop.
     #[arg(long)]
     optimizer: Option<OptimizerName>,
+    /// Learning rate (default 1e-3).
     #[arg(long)]
     lr: Option<f32>,
     /// constant, step, cosine.
     #[arg(long)]
     schedule: Option<ScheduleName>,
+    /// Linear learning-rate warm-up over this many steps.
     #[arg(long)]
     warmup: Option<u32>,
+    /// Epochs in all (default 10; with --resume, the total to reach).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Batch size (default 256).
     #[arg(long)]
     batch: Option<usize>,
     /// Use only the first N samples.
@@ -189,6 +215,8 @@ struct TrainArgs {
     /// Stop after N epochs without improvement and restore the best weights.
     #[arg(long)]
     early_stop: Option<usize>,
+    /// Seed for weights, shuffling and noise (default 42): the same seed gives
+    /// the same weights on the same device.
     #[arg(long)]
     seed: Option<u64>,
     /// A TOML file with [model] and [train] tables; flags override it.
