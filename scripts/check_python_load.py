@@ -9,8 +9,9 @@ reproduce wgae's own output.
 Reads the file with `safetensors` (numpy, or torch when installed), prints
 the tensors and the architecture from the metadata, runs the encoder as
 PyTorch's nn.Linear does (y = x W^T + b) and compares with codes.npy.
-With torch installed it also loads the weights into an nn.Sequential with
-load_state_dict. The data file is a .npy of the same rows given to encode.
+With torch installed it also builds the encoder and decoder as nn.Sequential
+with the activations from the metadata, loads the weights with
+load_state_dict(strict=True), and compares the torch encoder's codes. The data file is a .npy of the same rows given to encode.
 """
 import sys
 
@@ -60,15 +61,38 @@ def main():
         import torch
         from safetensors.torch import load_file as load_torch
 
-        layers = []
-        prev = cfg["input_dim"]
-        for i, width in enumerate(cfg["encoder"]):
-            layers += [torch.nn.Linear(prev, width), torch.nn.ReLU()]
-            prev = width
-        enc = torch.nn.Sequential(*layers)
-        state = {k[len("encoder."):]: v for k, v in load_torch(path).items() if k.startswith("encoder.")}
-        enc.load_state_dict(state)
-        print("torch: the encoder loads into nn.Sequential with load_state_dict")
+        def act_module(name):
+            if name.startswith("leaky_relu"):
+                return torch.nn.LeakyReLU(float(name.split(":")[1]) if ":" in name else 0.01)
+            return {
+                "relu": torch.nn.ReLU(),
+                "sigmoid": torch.nn.Sigmoid(),
+                "tanh": torch.nn.Tanh(),
+                "gelu": torch.nn.GELU(approximate="tanh"),
+                "identity": torch.nn.Identity(),
+            }[name]
+
+        widths = [cfg["input_dim"]] + cfg["encoder"]
+        enc_layers = []
+        for i in range(n_enc):
+            enc_layers += [torch.nn.Linear(widths[i], widths[i + 1]), act_module(code_act if i == n_enc - 1 else act)]
+        enc = torch.nn.Sequential(*enc_layers)
+        dec_widths = [widths[-1]] + (cfg.get("decoder") or widths[-2:0:-1]) + [cfg["input_dim"]]
+        dec_layers = []
+        for i in range(len(dec_widths) - 1):
+            last = i == len(dec_widths) - 2
+            dec_layers += [torch.nn.Linear(dec_widths[i], dec_widths[i + 1]), act_module(cfg.get("out_act", "sigmoid") if last else act)]
+        dec = torch.nn.Sequential(*dec_layers)
+        state = load_torch(path)
+        enc.load_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}, strict=True)
+        if not cfg.get("tied", False):
+            dec.load_state_dict({k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}, strict=True)
+        with torch.no_grad():
+            t_codes = enc(torch.from_numpy(np.load(data_path).astype(np.float32))).numpy()
+        terr = float(np.max(np.abs(t_codes - codes)))
+        print(f"torch {torch.__version__}: encoder and decoder load with load_state_dict(strict=True);"
+              f" the torch encoder matches wgae encode to {terr:.2e}")
+        ok = ok and terr < 1e-3
     except ImportError:
         print("torch is not installed here: checked with safetensors.numpy, the same file format")
     print("PASS" if ok else "FAIL")
