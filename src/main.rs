@@ -374,11 +374,10 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
             io::check_writable(&d.join(f), force)?;
         }
     }
+    // One GPU context for the whole command (a checkpoint's layout depends on it).
+    let ctx = open_gpu()?;
     let resume = match &a.resume {
-        Some(p) => {
-            let ctx = open_gpu()?;
-            Some((io::load_checkpoint(&ctx, p)?, p.clone()))
-        }
+        Some(p) => Some((io::load_checkpoint(&ctx, p)?, p.clone())),
         None => None,
     };
     let mut file = match &a.config {
@@ -509,7 +508,6 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         t.validation_split = 0.0;
     }
 
-    let ctx = open_gpu()?;
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.

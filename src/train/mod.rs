@@ -14,7 +14,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::gpu::ops::{self, OptimConfig, OptimizerKind, ReduceMode, Schedule, OPT_STATE_WORDS};
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::model::{ModelConfig, Role};
+use crate::model::ModelConfig;
 pub use layout::ParamLayout;
 use net::{slot, Mode, Net};
 
@@ -541,7 +541,8 @@ pub struct Trainer<'a> {
     tcfg: TrainConfig,
     net: Net,
     eval: Option<Net>,
-    grads: GpuTensor,
+    /// Owns the gradient arena (the steps bind it), so that it counts as live.
+    _grads: GpuTensor,
     m: GpuTensor,
     v: GpuTensor,
     state: GpuTensor,
@@ -738,7 +739,7 @@ impl<'a> Trainer<'a> {
             tcfg: tcfg.clone(),
             net,
             eval,
-            grads,
+            _grads: grads,
             m,
             v,
             state,
@@ -791,10 +792,6 @@ impl<'a> Trainer<'a> {
             self.ctx.read(&self.v)?,
             self.ctx.read_u32(&self.state)?,
         ))
-    }
-
-    pub fn grads_host(&self) -> Result<Vec<f32>> {
-        self.ctx.read(&self.grads)
     }
 
     /// Records `steps` training steps of the current epoch, from batch `first`,
@@ -1034,10 +1031,5 @@ impl<'a> Trainer<'a> {
             );
             self.ctx.queue.submit([enc.finish()]);
         })
-    }
-
-    /// Whether the layer that makes the code exists (for reports).
-    pub fn code_role(&self) -> Role {
-        self.net.layers[self.net.code_layer()].role
     }
 }
