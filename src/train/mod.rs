@@ -656,7 +656,7 @@ impl<'a> Trainer<'a> {
         let params = model.params.clone();
         let step_list = |rows: usize| -> Result<Vec<Step>> {
             let mut s = net.forward_steps(ctx, &params, rows, 0, Some(&state))?;
-            s.extend(net.metric_steps(ctx, &params, rows)?);
+            s.extend(net.metric_steps(ctx, rows)?);
             s.extend(net.backward_steps(ctx, &params, &grads, rows)?);
             if tcfg.weight_decay > 0.0 && tcfg.optimizer != OptimizerName::Adamw {
                 for (i, e) in model.layout.entries.iter().enumerate() {
@@ -713,7 +713,7 @@ impl<'a> Trainer<'a> {
                 }
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
-                    s.extend(en.metric_steps(ctx, &params, rows)?);
+                    s.extend(en.metric_steps(ctx, rows)?);
                     Ok(s)
                 };
                 let ef = eval_steps(cap)?;

@@ -420,17 +420,55 @@ impl Net {
                 )?);
             }
         }
+        if start == 0 {
+            steps.extend(self.code_statistics_steps(ctx, params, rows)?);
+        }
         Ok(steps)
     }
 
-    /// Loss, metrics and penalty values for `rows` rows, accumulated into the
-    /// metrics buffer (which the caller clears at the start of an epoch).
-    pub fn metric_steps(
+    /// Statistics of the code that both the penalty values (metric_steps)
+    /// and their gradients (backward_steps) read, computed once per batch:
+    /// the unit means rho_hat (KL sparsity); s_j = sum_i W_ji^2 and f'(z)^2
+    /// (contractive).
+    fn code_statistics_steps(
         &self,
         ctx: &GpuContext,
         params: &GpuTensor,
         rows: usize,
     ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        if let Some(rho_hat) = &self.rho_hat {
+            let cl = self.code_layer();
+            let c = self.layers[cl].outputs;
+            steps.push(ops::col_sum(
+                ctx,
+                rows,
+                c,
+                1.0 / rows as f32,
+                0.0,
+                &self.out_rows(cl, rows)?,
+                rho_hat,
+            )?);
+        }
+        if let (Some(s), Some(fp2)) = (&self.cs, &self.fp2) {
+            let l0 = &self.layers[0];
+            let w = self.layout.view(params, self.layout.layers[0].weight)?;
+            steps.push(ops::contractive_row_sq(ctx, l0.outputs, l0.inputs, &w, s)?);
+            steps.push(ops::contractive_fp2(
+                ctx,
+                l0.act,
+                rows,
+                l0.outputs,
+                &self.out_rows(0, rows)?,
+                &prefix(fp2, rows, l0.outputs)?,
+            )?);
+        }
+        Ok(steps)
+    }
+
+    /// Loss, metrics and penalty values for `rows` rows, accumulated into the
+    /// metrics buffer (which the caller clears at the start of an epoch).
+    pub fn metric_steps(&self, ctx: &GpuContext, rows: usize) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         let d = self.cfg.input_dim;
         let lo = self.out_layer();
@@ -519,15 +557,6 @@ impl Net {
         if let (Some(k), Some(rho_hat), Some(terms)) =
             (self.cfg.kl_sparsity, &self.rho_hat, &self.klterms)
         {
-            steps.push(ops::col_sum(
-                ctx,
-                rows,
-                c,
-                1.0 / rows as f32,
-                0.0,
-                &code,
-                rho_hat,
-            )?);
             steps.push(ops::kl_loss(ctx, c, k.rho, k.beta, rho_hat, terms)?);
             // The batch penalty applies to each of its rows.
             accumulate(
@@ -545,18 +574,8 @@ impl Net {
                 self.fp2.as_ref().unwrap(),
                 self.pen.as_ref().unwrap(),
             );
-            let w = self.layout.view(params, self.layout.layers[0].weight)?;
             let fp2 = prefix(fp2, rows, l0.outputs)?;
             let pen = prefix(pen, rows, 1)?;
-            steps.push(ops::contractive_row_sq(ctx, l0.outputs, l0.inputs, &w, s)?);
-            steps.push(ops::contractive_fp2(
-                ctx,
-                l0.act,
-                rows,
-                l0.outputs,
-                &self.out_rows(0, rows)?,
-                &fp2,
-            )?);
             steps.push(ops::matmul(
                 ctx,
                 &MatmulSpec::new(rows, 1, l0.outputs, false, false),
@@ -733,7 +752,7 @@ impl Net {
                 MatmulSpec::new(rows, l.inputs, l.outputs, false, false)
             };
             steps.push(ops::matmul(ctx, &spec, &dzl, &w, None, &target)?);
-            steps.extend(self.to_pre_activation(ctx, params, li - 1, rows, &target)?);
+            steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 
         Ok(steps)
@@ -753,7 +772,6 @@ impl Net {
     fn to_pre_activation(
         &self,
         ctx: &GpuContext,
-        params: &GpuTensor,
         li: usize,
         rows: usize,
         incoming: &GpuTensor,
@@ -801,15 +819,6 @@ impl Net {
                 )?);
             }
             if let (Some(k), Some(rho_hat)) = (self.cfg.kl_sparsity, &self.rho_hat) {
-                steps.push(ops::col_sum(
-                    ctx,
-                    rows,
-                    l.outputs,
-                    1.0 / rows as f32,
-                    0.0,
-                    &y,
-                    rho_hat,
-                )?);
                 steps.push(ops::kl_grad(
                     ctx, rows, l.outputs, k.rho, k.beta, rho_hat, &da,
                 )?);
@@ -835,9 +844,6 @@ impl Net {
                 self.cvec.as_ref().unwrap(),
             );
             let fp2 = prefix(fp2, rows, l.outputs)?;
-            let w = self.layout.view(params, self.layout.layers[0].weight)?;
-            steps.push(ops::contractive_row_sq(ctx, l.outputs, l.inputs, &w, s)?);
-            steps.push(ops::contractive_fp2(ctx, l.act, rows, l.outputs, &y, &fp2)?);
             steps.push(ops::contractive_dz(
                 ctx,
                 l.act,
