@@ -42,6 +42,18 @@ struct LossParams {
 
 var<workgroup> red: array<f32, 256>;
 
+// Sums `v` over the workgroup into red[0]; every invocation must call it.
+fn tree_sum(lid: u32, v: f32) {
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            red[lid] += red[lid + s];
+        }
+        workgroupBarrier();
+    }
+}
+
 fn element_loss(z: f32, t: f32) -> f32 {
     if (p.kind == 1u) {
         return softplus(z) - z * t;
@@ -79,14 +91,7 @@ fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             acc += element_loss(pred[base + j], tgt[base + j]);
         }
     }
-    red[lid] = acc;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            red[lid] += red[lid + s];
-        }
-        workgroupBarrier();
-    }
+    tree_sum(lid, acc);
     if (lid == 0u && row < p.rows) {
         out[row] = p.scale * red[0];
     }
@@ -117,14 +122,7 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             out[base + j] = p.scale * g;
         }
     }
-    red[lid] = acc;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            red[lid] += red[lid + s];
-        }
-        workgroupBarrier();
-    }
+    tree_sum(lid, acc);
     if (lid == 0u && row < p.rows) {
         rowout[row] = p.row_scale * red[0];
     }
