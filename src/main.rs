@@ -48,42 +48,20 @@ enum Command {
     },
     /// Write the code of every sample to FILE.npy or FILE.csv.
     Encode {
-        /// A model file written by `wgae train --save`.
-        #[arg(long)]
-        model: PathBuf,
-        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
-        #[arg(long)]
-        data: PathBuf,
-        /// Override format detection: idx, npy, csv, images.
-        #[arg(long)]
-        format: Option<files::Format>,
-        /// The output file.
-        #[arg(long)]
-        out: PathBuf,
-        /// Overwrite the output if it exists.
-        #[arg(long)]
-        force: bool,
+        #[command(flatten)]
+        input: ModelData,
+        #[command(flatten)]
+        output: Output,
     },
     /// A PNG grid of samples (top) above their reconstructions (bottom).
     Reconstruct {
-        /// A model file written by `wgae train --save`.
-        #[arg(long)]
-        model: PathBuf,
-        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
-        #[arg(long)]
-        data: PathBuf,
-        /// Override format detection: idx, npy, csv, images.
-        #[arg(long)]
-        format: Option<files::Format>,
-        /// The output file.
-        #[arg(long)]
-        out: PathBuf,
+        #[command(flatten)]
+        input: ModelData,
+        #[command(flatten)]
+        output: Output,
         /// How many samples.
         #[arg(long, default_value_t = 10)]
         n: usize,
-        /// Overwrite the output if it exists.
-        #[arg(long)]
-        force: bool,
     },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
@@ -91,44 +69,55 @@ enum Command {
         /// A model file written by `wgae train --save`.
         #[arg(long)]
         model: PathBuf,
+        #[command(flatten)]
+        output: Output,
         /// How many samples.
         #[arg(long, default_value_t = 40)]
         n: usize,
-        /// The output file.
-        #[arg(long)]
-        out: PathBuf,
         /// Seed of the random codes.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Overwrite the output if it exists.
-        #[arg(long)]
-        force: bool,
     },
     /// Anomaly scores (per-sample reconstruction error) to a CSV, flagging those
     /// above a threshold (the given one, or a percentile of the scores).
     Anomaly {
-        /// A model file written by `wgae train --save`.
-        #[arg(long)]
-        model: PathBuf,
-        /// The data: IDX, .npy, CSV, or a folder of images, as many features per sample as the model's input.
-        #[arg(long)]
-        data: PathBuf,
-        /// Override format detection: idx, npy, csv, images.
-        #[arg(long)]
-        format: Option<files::Format>,
+        #[command(flatten)]
+        input: ModelData,
+        #[command(flatten)]
+        output: Output,
         /// Flag scores above this percentile of all scores (default 95).
         #[arg(long, conflicts_with = "threshold")]
         percentile: Option<f64>,
         /// Flag scores above this value.
         #[arg(long)]
         threshold: Option<f32>,
-        /// The output file.
-        #[arg(long)]
-        out: PathBuf,
-        /// Overwrite the output if it exists.
-        #[arg(long)]
-        force: bool,
     },
+}
+
+/// A saved model and data to run it on.
+#[derive(Args)]
+struct ModelData {
+    /// A model file written by `wgae train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// The data: IDX, .npy, CSV, or a folder of images, as many features per
+    /// sample as the model's input.
+    #[arg(long)]
+    data: PathBuf,
+    /// Override format detection: idx, npy, csv, images.
+    #[arg(long)]
+    format: Option<files::Format>,
+}
+
+/// Where a command writes its result.
+#[derive(Args)]
+struct Output {
+    /// The output file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
@@ -278,36 +267,28 @@ fn main() -> ExitCode {
             json,
         } => bench(arch, batch, steps, json),
         Command::Encode {
-            model,
-            data,
-            format,
-            out,
-            force,
-        } => encode(&model, &data, format, &out, force),
+            input: i,
+            output: o,
+        } => encode(&i.model, &i.data, i.format, &o.out, o.force),
         Command::Reconstruct {
-            model,
-            data,
-            format,
-            out,
+            input: i,
+            output: o,
             n,
-            force,
-        } => reconstruct(&model, &data, format, &out, n, force),
+        } => reconstruct(&i.model, &i.data, i.format, &o.out, n, o.force),
         Command::Generate {
             model,
+            output: o,
             n,
-            out,
             seed,
-            force,
-        } => generate(&model, n, &out, seed, force),
+        } => generate(&model, n, &o.out, seed, o.force),
         Command::Anomaly {
-            model,
-            data,
-            format,
+            input: i,
+            output: o,
             percentile,
             threshold,
-            out,
-            force,
-        } => anomaly(&model, &data, format, percentile, threshold, &out, force),
+        } => anomaly(
+            &i.model, &i.data, i.format, percentile, threshold, &o.out, o.force,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
