@@ -1184,6 +1184,21 @@ struct RngParams {
     b: f32,
 }
 
+impl RngParams {
+    fn new(n: u32, spec: RngSpec, use_counter: bool, a: f32, b: f32) -> Self {
+        Self {
+            n,
+            seed_lo: spec.seed as u32,
+            seed_hi: (spec.seed >> 32) as u32,
+            stream: spec.stream,
+            offset: spec.offset,
+            use_counter: u32::from(use_counter),
+            a,
+            b,
+        }
+    }
+}
+
 /// Fills `out` with random numbers made on the GPU. With `counter`, its first
 /// word (for example the optimizer's step count) is added to the offset at run
 /// time, so one prerecorded step draws fresh numbers each time it runs.
@@ -1208,16 +1223,7 @@ pub fn random(
             (Kernel::DropoutMask, p, 0.0)
         }
     };
-    let p = RngParams {
-        n: u32_dim(OP, "n", n)?,
-        seed_lo: spec.seed as u32,
-        seed_hi: (spec.seed >> 32) as u32,
-        stream: spec.stream,
-        offset: spec.offset,
-        use_counter: u32::from(counter.is_some()),
-        a,
-        b,
-    };
+    let p = RngParams::new(u32_dim(OP, "n", n)?, spec, counter.is_some(), a, b);
     make_step(
         ctx,
         kernel,
@@ -1356,16 +1362,13 @@ pub fn noise(
         Noise::Mask(_) => Kernel::NoiseMask,
         Noise::SaltPepper(_) => Kernel::NoiseSaltPepper,
     };
-    let p = RngParams {
-        n: u32_dim(OP, "n", n)?,
-        seed_lo: spec.seed as u32,
-        seed_hi: (spec.seed >> 32) as u32,
-        stream: spec.stream,
-        offset: spec.offset,
-        use_counter: u32::from(counter.is_some()),
-        a: kind.level(),
-        b: 0.0,
-    };
+    let p = RngParams::new(
+        u32_dim(OP, "n", n)?,
+        spec,
+        counter.is_some(),
+        kind.level(),
+        0.0,
+    );
     make_step(
         ctx,
         kernel,
