@@ -11,6 +11,15 @@
 //   2 b     storage  read        (K*N) f32
 //   3 bias  storage  read        (N) f32, read only when p.use_bias != 0
 //   4 c     storage  read_write  (M, N) f32, row-major; read only when beta != 0
+//   5 gate  storage  read        stored like A (PRO_A) or like B (PRO_B)
+//
+// Prologue (the activation gradient of backprop, fused into the operand load):
+// with PRO_A, every element of A is multiplied by f'(gate) as it is loaded,
+// where f is p.pro_act and gate holds, element for element, what
+// activate_derivative reads (the output y for sigmoid and tanh, the
+// pre-activation z for gelu, either for relu); PRO_B does the same for B.
+// So dz = da * f'(z) is never written to memory: the matmuls that consume it
+// (dW = dz^T . x and dx = dz . W) read da and the gate instead.
 //
 // Tiling: a 16x16 workgroup computes a 64x64 tile of C; each invocation keeps a
 // 4x4 block in registers, strided by 16 so that neighbouring invocations touch
@@ -30,16 +39,43 @@ struct MatmulParams {
     beta: f32,
     act: u32,
     act_alpha: f32,
+    pro_act: u32,
+    pro_alpha: f32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+override PRO_A: bool = false;
+override PRO_B: bool = false;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
+@group(0) @binding(5) var<storage, read> gate: array<f32>;
+
+// The prologue factor f'(gate[i]) (see the header).
+fn pro(i: u32) -> f32 {
+    let g = gate[i];
+    return activate_derivative(g, g, p.pro_act, p.pro_alpha);
+}
+
+fn load_a(i: u32) -> f32 {
+    if (PRO_A) {
+        return a[i] * pro(i);
+    }
+    return a[i];
+}
+
+fn load_b(i: u32) -> f32 {
+    if (PRO_B) {
+        return b[i] * pro(i);
+    }
+    return b[i];
+}
 
 const TM: u32 = 64u;
 const TN: u32 = 64u;
@@ -84,9 +120,9 @@ fn main(
             var va = 0.0;
             if (gm < p.m && gka < p.k) {
                 if (TRANS_A) {
-                    va = a[gka * p.m + gm];
+                    va = load_a(gka * p.m + gm);
                 } else {
-                    va = a[gm * p.k + gka];
+                    va = load_a(gm * p.k + gka);
                 }
             }
             tile_a[ka * LDS + mi] = va;
@@ -105,9 +141,9 @@ fn main(
             var vb = 0.0;
             if (gn < p.n && gkb < p.k) {
                 if (TRANS_B) {
-                    vb = b[gn * p.k + gkb];
+                    vb = load_b(gn * p.k + gkb);
                 } else {
-                    vb = b[gkb * p.n + gn];
+                    vb = load_b(gkb * p.n + gn);
                 }
             }
             tile_b[kb * LDS + nj] = vb;
@@ -175,18 +211,18 @@ fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     for (var k = 0u; k < p.k; k++) {
         var bv: f32;
         if (TRANS_B) {
-            bv = b[col * p.k + k];
+            bv = load_b(col * p.k + k);
         } else {
-            bv = b[k * p.n + col];
+            bv = load_b(k * p.n + col);
         }
         for (var i = 0u; i < 8u; i++) {
             // Rows past the end read the last row; their results are not written.
             let row = min(row0 + i, last);
             var av: f32;
             if (TRANS_A) {
-                av = a[k * p.m + row];
+                av = load_a(k * p.m + row);
             } else {
-                av = a[row * p.k + k];
+                av = load_a(row * p.k + k);
             }
             acc[i] = fma(av, bv, acc[i]);
         }

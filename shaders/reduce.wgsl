@@ -6,9 +6,12 @@
 //   1 x         storage  read        (rows, cols) for col_sum, (n) for reduce_partial
 //   2 partials  storage  read_write  (MAX_PARTIALS) scratch between the two passes
 //   3 out       storage  read_write  (cols) for col_sum; out[p.out_index] for reduce_final
+//   4 gate      storage  read        (rows, cols), col_sum only, read when p.act != 0
 //
 // Entry points:
-//   col_sum         out[j] = scale * sum_i x[i, j] + beta * out[j]
+//   col_sum         out[j] = scale * sum_i x[i, j] * g[i, j] + beta * out[j], where
+//                   g = f'(gate) with f = p.act (the fused activation gradient, as in
+//                   matmul.wgsl's prologue), or g = 1 when p.act = 0
 //                   workgroup 64x4: 64 columns, 4 lanes striding the rows;
 //                   dispatch ceil(cols / 64) workgroups folded into 2-D.
 //   reduce_partial  partials[g] = sum over a grid-stride of f(x[i]),
@@ -28,12 +31,17 @@ struct ReduceParams {
     out_index: u32,
     scale: f32,
     beta: f32,
+    act: u32,
+    act_alpha: f32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: ReduceParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> gate: array<f32>;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -52,8 +60,16 @@ fn col_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     let col = flat_workgroup(wid, nwg) * 64u + lid.x;
     var acc = 0.0;
     if (col < p.cols) {
-        for (var r = lid.y; r < p.rows; r += 4u) {
-            acc += x[r * p.cols + col];
+        if (p.act != 0u) {
+            for (var r = lid.y; r < p.rows; r += 4u) {
+                let i = r * p.cols + col;
+                let g = gate[i];
+                acc += x[i] * activate_derivative(g, g, p.act, p.act_alpha);
+            }
+        } else {
+            for (var r = lid.y; r < p.rows; r += 4u) {
+                acc += x[r * p.cols + col];
+            }
         }
     }
     red[lid.y * 64u + lid.x] = acc;

@@ -6,7 +6,8 @@ mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
-use wgae::gpu::ops::{self, Loss, MatmulKernel, MatmulSpec, ReduceMode, REDUCE_PARTIALS};
+use wgae::gpu::ops::{self, Loss, MatmulKernel, MatmulSpec, Prologue, ReduceMode, REDUCE_PARTIALS};
+use wgae::gpu::Operand;
 use wgae::reference as r;
 use wgae::Activation;
 
@@ -132,6 +133,96 @@ fn matmul_epilogue_bias_activation_accumulate() {
             &want,
             |i, rv| 1.13 * 2.0 * sk * U * 0.75 * abs[i] + 16.0 * U * (rv.abs() + 1.0),
         );
+    }
+}
+
+/// A gate for the fused activation gradient: the pre-activation z, or the
+/// output f(z) rounded to f32 where the derivative reads the output.
+fn gate_values(g: &mut rand::rngs::StdRng, n: usize, act: Activation) -> Vec<f32> {
+    let z = rand_vec(g, n, -3.0, 3.0);
+    if act.gate_is_output() {
+        z.iter()
+            .map(|&v| r::act(f64::from(v), act) as f32)
+            .collect()
+    } else {
+        z
+    }
+}
+
+/// The derivative read from a gate agrees with finite differences of f at z.
+#[test]
+fn gate_derivative_matches_finite_differences() {
+    for act in ACTS.iter().filter(|a| a.is_elementwise()) {
+        for i in 0..41 {
+            let z = -3.0 + 0.15 * f64::from(i) + 0.01; // never at relu's kink
+            let gate = if act.gate_is_output() {
+                r::act(z, *act)
+            } else {
+                z
+            };
+            let h = 1e-6;
+            let fd = (r::act(z + h, *act) - r::act(z - h, *act)) / (2.0 * h);
+            let got = r::act_derivative_from_gate(gate, *act);
+            assert!((fd - got).abs() < 1e-7, "{act:?} at {z}: fd {fd} vs {got}");
+        }
+    }
+}
+
+/// The backward matmul's prologue: op(A * f'(G)) . op(B) and
+/// op(A) . op(B * f'(G)) for every layout, kernel and activation.
+#[test]
+fn matmul_prologue_fuses_activation_gradient() {
+    let Some(ctx) = gpu() else { return };
+    let (m, n, k) = (33, 65, 71);
+    let mut seed = 500;
+    for act in ACTS.iter().filter(|a| a.is_elementwise()) {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            for operand in [Operand::A, Operand::B] {
+                for kernel in [MatmulKernel::Tiled, MatmulKernel::Direct] {
+                    seed += 1;
+                    let mut g = rng(seed);
+                    let a = rand_vec(&mut g, m * k, -1.0, 1.0);
+                    let b = rand_vec(&mut g, k * n, -1.0, 1.0);
+                    let gate = gate_values(
+                        &mut g,
+                        if operand == Operand::A { m * k } else { k * n },
+                        *act,
+                    );
+                    let (ta_t, tb_t, tg) = (
+                        ctx.upload("a", &a).unwrap(),
+                        ctx.upload("b", &b).unwrap(),
+                        ctx.upload("gate", &gate).unwrap(),
+                    );
+                    let tc = poisoned(ctx, m * n);
+                    let spec = MatmulSpec::new(m, n, k, ta, tb);
+                    let pro = Prologue {
+                        operand,
+                        act: *act,
+                        gate: &tg,
+                    };
+                    let step =
+                        ops::matmul_prologue(ctx, kernel, &spec, &ta_t, &tb_t, pro, &tc).unwrap();
+                    ctx.run(&[&step]).unwrap();
+                    let out = ctx.read(&tc).unwrap();
+                    let plain = |x: &[f32]| x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+                    let (av, bv) = match operand {
+                        Operand::A => (r::gated(&a, &gate, *act), plain(&b)),
+                        Operand::B => (plain(&a), r::gated(&b, &gate, *act)),
+                    };
+                    let (want, abs) = r::matmul_f64(&av, &bv, m, n, k, ta, tb);
+                    // The dot-product bound, plus the relative error of each
+                    // gated operand: f'(g) takes a few roundings (gelu about a
+                    // dozen), its product with the operand one more.
+                    let sk = (k as f64).sqrt();
+                    assert_close(
+                        &format!("matmul {kernel:?} ta={ta} tb={tb} prologue {operand:?} {act:?}"),
+                        &out,
+                        &want,
+                        |i, _| (2.0 * sk + 16.0) * U * abs[i] + 1e-30,
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -427,6 +518,46 @@ fn axpby_fill_and_l2_decay() {
 
 // ----------------------------------------------------------------- reductions
 
+/// The bias gradient with the activation gradient fused: sum_i x * f'(gate).
+#[test]
+fn col_sum_gated_odd_shapes() {
+    let Some(ctx) = gpu() else { return };
+    for (ai, act) in ACTS.iter().filter(|a| a.is_elementwise()).enumerate() {
+        for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let mut g = rng(3500 + 10 * ai as u64 + si as u64);
+            let x = rand_vec(&mut g, rows * cols, -1.0, 1.0);
+            let gate = gate_values(&mut g, rows * cols, *act);
+            let tx = ctx.upload("x", &x).unwrap();
+            let tg = ctx.upload("gate", &gate).unwrap();
+            let to = poisoned(ctx, cols);
+            let step = ops::col_sum(ctx, rows, cols, 1.0, 0.0, &tx, Some((*act, &tg)), &to);
+            ctx.run(&[&step.unwrap()]).unwrap();
+            let got = ctx.read(&to).unwrap();
+            let xg = r::gated(&x, &gate, *act);
+            let want = r::col_sum_f64(&xg, rows, cols, 1.0, 0.0, &[]);
+            let abs: Vec<f64> = (0..cols)
+                .map(|j| (0..rows).map(|i| xg[i * cols + j].abs()).sum::<f64>())
+                .collect();
+            let abs_plain: Vec<f64> = (0..cols)
+                .map(|j| {
+                    (0..rows)
+                        .map(|i| f64::from(x[i * cols + j]).abs())
+                        .sum::<f64>()
+                })
+                .collect();
+            // As for the matmul prologue: the sum's rounding, a few roundings
+            // of each gated term, and the absolute error of f' (16 U).
+            let sr = (rows as f64).sqrt();
+            assert_close(
+                &format!("col_sum {act:?} {rows}x{cols}"),
+                &got,
+                &want,
+                |j, _| (2.0 * sr + 4.0) * U * abs[j] + 16.0 * U * abs_plain[j] + 1e-30,
+            );
+        }
+    }
+}
+
 #[test]
 fn col_sum_odd_shapes() {
     let Some(ctx) = gpu() else { return };
@@ -441,7 +572,7 @@ fn col_sum_odd_shapes() {
             } else {
                 ctx.upload("o", &o0).unwrap()
             };
-            ctx.run(&[&ops::col_sum(ctx, rows, cols, scale, beta, &tx, &to).unwrap()])
+            ctx.run(&[&ops::col_sum(ctx, rows, cols, scale, beta, &tx, None, &to).unwrap()])
                 .unwrap();
             let got = ctx.read(&to).unwrap();
             let want = r::col_sum(&x, rows, cols, scale, beta, &o0);

@@ -53,7 +53,7 @@ fn every_shader_file_is_registered_and_documented() {
     // Every registered file has at least one kernel.
     for (name, _) in SHADER_FILES {
         assert!(
-            Kernel::ALL.iter().any(|k| k.file() == *name),
+            Kernel::all().iter().any(|k| k.file() == *name),
             "{name}.wgsl has no Kernel"
         );
     }
@@ -61,7 +61,7 @@ fn every_shader_file_is_registered_and_documented() {
 
 #[test]
 fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
-    for &kernel in Kernel::ALL {
+    for kernel in Kernel::all() {
         let (module, info) = parse_and_validate(kernel.file());
         let mut constants = naga::back::PipelineConstants::default();
         for (name, value) in kernel.constants() {

@@ -10,7 +10,7 @@ use wgae::gpu::ops::{Activation, Noise};
 use wgae::reference as r;
 use wgae::reference::model::RefTrainer;
 use wgae::train::{OptimizerName, ScheduleName};
-use wgae::{Control, Dataset, LossKind, ModelConfig, TrainConfig, Trainer};
+use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, TrainConfig, Trainer};
 
 const ROWS: usize = 21;
 const DIM: usize = 13;
@@ -41,7 +41,28 @@ fn sgd(lr: f32) -> TrainConfig {
 /// the rounding of the stored parameter. A wrong term of relative size
 /// >1e-3 in any gradient fails.
 fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
-    let Some(ctx) = gpu() else { return };
+    let (Some(ctx), Some(other)) = (gpu(), common::gpu_other_plan()) else {
+        return;
+    };
+    for ctx in [ctx, other] {
+        let plan = format!(
+            "{name} [{} matmul, activation gradients {}]",
+            if ctx.matmul_direct() {
+                "direct"
+            } else {
+                "tiled"
+            },
+            if ctx.fuse_act_grad() {
+                "fused"
+            } else {
+                "written"
+            }
+        );
+        check_three_steps_on(ctx, &plan, cfg, tcfg);
+    }
+}
+
+fn check_three_steps_on(ctx: &GpuContext, name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
     let data = toy_data(3);
     let mut trainer = Trainer::new(ctx, cfg, tcfg, &data, None).unwrap();
     assert_eq!(trainer.steps_per_epoch(), 3);

@@ -12,15 +12,48 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernels::KernelCache;
+use crate::gpu::ops::MatmulKernel;
 
-/// How to pick an adapter. [`ContextOptions::from_env`] reads `WGAE_ADAPTER`
-/// and `WGAE_BACKEND`.
+/// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
+/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL` and `WGAE_FUSE_ACT_GRAD`.
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
     /// Case-insensitive part of the adapter name that must match.
     pub adapter: Option<String>,
     /// Restrict to these backends (all when `None`).
     pub backends: Option<wgpu::Backends>,
+    /// The matmul kernel; by default direct on CPU adapters, tiled elsewhere.
+    pub matmul: Option<MatmulKernel>,
+    /// Whether backward matmuls fuse the activation gradient into their
+    /// prologue; by default wherever the tiled kernel runs (see
+    /// [`GpuContext::fuse_act_grad`]).
+    pub fuse_act_grad: Option<bool>,
+}
+
+/// Plan choices read from the environment, for contexts built without options.
+fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<bool>)> {
+    let get = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
+    let matmul = match get("WGAE_MATMUL").as_deref().map(str::trim) {
+        None => None,
+        Some("direct") => Some(MatmulKernel::Direct),
+        Some("tiled") => Some(MatmulKernel::Tiled),
+        Some(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "WGAE_MATMUL: unknown kernel '{other}' (expected tiled or direct)"
+            )))
+        }
+    };
+    let fuse = match get("WGAE_FUSE_ACT_GRAD").as_deref().map(str::trim) {
+        None => None,
+        Some("1" | "on" | "true") => Some(true),
+        Some("0" | "off" | "false") => Some(false),
+        Some(other) => {
+            return Err(Error::InvalidArgument(format!(
+                "WGAE_FUSE_ACT_GRAD: '{other}' is not on or off (1/0)"
+            )))
+        }
+    };
+    Ok((matmul, fuse))
 }
 
 impl ContextOptions {
@@ -32,7 +65,13 @@ impl ContextOptions {
             Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
             _ => None,
         };
-        Ok(Self { adapter, backends })
+        let (matmul, fuse_act_grad) = plan_from_env()?;
+        Ok(Self {
+            adapter,
+            backends,
+            matmul,
+            fuse_act_grad,
+        })
     }
 }
 
@@ -166,6 +205,7 @@ pub struct GpuContext {
     pub(crate) live_bytes: Arc<std::sync::atomic::AtomicU64>,
     /// Use the matmul without workgroup memory (CPU adapters).
     matmul_direct: bool,
+    fuse_act_grad: bool,
     pub(crate) kernels: KernelCache,
 }
 
@@ -227,7 +267,7 @@ impl GpuContext {
         }
         let features = wanted_features(adapter.features());
         let (device, queue) = open_device(&adapter, features)?;
-        Ok(Self::assemble(device, queue, info, true))
+        Ok(Self::assemble(device, queue, info, true, opts))
     }
 
     /// Wraps a device and queue the caller already owns (embedding wgae in
@@ -235,7 +275,13 @@ impl GpuContext {
     /// device-lost handlers alone and catches its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
-        Ok(Self::assemble(device, queue, info, false))
+        let (matmul, fuse_act_grad) = plan_from_env()?;
+        let opts = ContextOptions {
+            matmul,
+            fuse_act_grad,
+            ..ContextOptions::default()
+        };
+        Ok(Self::assemble(device, queue, info, false, &opts))
     }
 
     fn assemble(
@@ -243,6 +289,7 @@ impl GpuContext {
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
         own_handlers: bool,
+        opts: &ContextOptions,
     ) -> Self {
         let uncaptured: SharedError = Arc::new(Mutex::new(None));
         let lost: SharedLoss = Arc::new(Mutex::new(None));
@@ -268,11 +315,14 @@ impl GpuContext {
         }
         let limits = device.limits();
         let features = device.features();
-        let matmul_direct = match std::env::var("WGAE_MATMUL").ok().as_deref() {
-            Some("direct") => true,
-            Some("tiled") => false,
-            _ => is_software(&info),
+        let matmul_direct = match opts.matmul {
+            Some(k) => k == MatmulKernel::Direct,
+            None => is_software(&info),
         };
+        // The direct kernel rereads each element of A once per lane, so a
+        // gate on A would be evaluated 64 times over: there, writing dz once
+        // is cheaper (BENCHMARKS.md has both measurements).
+        let fuse_act_grad = opts.fuse_act_grad.unwrap_or(!matmul_direct);
         tracing::info!(
             adapter = %info.name,
             backend = ?info.backend,
@@ -290,6 +340,7 @@ impl GpuContext {
             lost,
             live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             matmul_direct,
+            fuse_act_grad,
         }
     }
 
@@ -317,6 +368,14 @@ impl GpuContext {
     /// adapters, or as `WGAE_MATMUL=direct|tiled` says.
     pub fn matmul_direct(&self) -> bool {
         self.matmul_direct
+    }
+
+    /// Whether training fuses each activation gradient dz = da * f'(z) into
+    /// the kernels that read it (the backward matmuls' prologue and the bias
+    /// gradient) instead of writing dz in a pass of its own: by default
+    /// wherever the tiled matmul runs, or as `WGAE_FUSE_ACT_GRAD=1|0` says.
+    pub fn fuse_act_grad(&self) -> bool {
+        self.fuse_act_grad
     }
 
     /// Returns (and clears) an error reported outside any error scope; reports

@@ -42,17 +42,28 @@ pub fn module_source(file: &str) -> Option<String> {
         .map(|(_, src)| format!("{COMMON}\n{src}"))
 }
 
+/// An operand of a matmul.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operand {
+    A,
+    B,
+}
+
 /// A kernel: one entry point of one file, with its override constants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
+    /// The tiled matmul; `pro` names the operand scaled by the fused
+    /// activation gradient, if any (see shaders/matmul.wgsl).
     Matmul {
         trans_a: bool,
         trans_b: bool,
+        pro: Option<Operand>,
     },
     /// The same product without workgroup memory, for CPU adapters.
     MatmulDirect {
         trans_a: bool,
         trans_b: bool,
+        pro: Option<Operand>,
     },
     ActForward,
     ActBackward,
@@ -91,73 +102,61 @@ pub enum Kernel {
 
 impl Kernel {
     /// Every kernel, every specialization.
-    pub const ALL: &'static [Kernel] = &[
-        Kernel::Matmul {
-            trans_a: false,
-            trans_b: false,
-        },
-        Kernel::Matmul {
-            trans_a: true,
-            trans_b: false,
-        },
-        Kernel::Matmul {
-            trans_a: false,
-            trans_b: true,
-        },
-        Kernel::Matmul {
-            trans_a: true,
-            trans_b: true,
-        },
-        Kernel::MatmulDirect {
-            trans_a: false,
-            trans_b: false,
-        },
-        Kernel::MatmulDirect {
-            trans_a: true,
-            trans_b: false,
-        },
-        Kernel::MatmulDirect {
-            trans_a: false,
-            trans_b: true,
-        },
-        Kernel::MatmulDirect {
-            trans_a: true,
-            trans_b: true,
-        },
-        Kernel::ActForward,
-        Kernel::ActBackward,
-        Kernel::Axpby,
-        Kernel::Mul,
-        Kernel::Fill,
-        Kernel::SoftmaxForward,
-        Kernel::SoftmaxBackward,
-        Kernel::ColSum,
-        Kernel::ReducePartial,
-        Kernel::ReduceFinal,
-        Kernel::LossGrad,
-        Kernel::RowLoss,
-        Kernel::LossFused,
-        Kernel::L1Grad,
-        Kernel::KlGrad,
-        Kernel::KlLoss,
-        Kernel::OptimTick,
-        Kernel::OptimUpdate,
-        Kernel::FillUniform,
-        Kernel::FillNormal,
-        Kernel::DropoutMask,
-        Kernel::NoiseGaussian,
-        Kernel::NoiseMask,
-        Kernel::NoiseSaltPepper,
-        Kernel::GatherRows,
-        Kernel::Permute,
-        Kernel::Reparam,
-        Kernel::VaeBackward,
-        Kernel::VaeKlRows,
-        Kernel::RowSq,
-        Kernel::JacFp2,
-        Kernel::JacDz,
-        Kernel::JacWgrad,
-    ];
+    pub fn all() -> Vec<Kernel> {
+        let mut all = Vec::new();
+        for trans_a in [false, true] {
+            for trans_b in [false, true] {
+                for pro in [None, Some(Operand::A), Some(Operand::B)] {
+                    all.push(Kernel::Matmul {
+                        trans_a,
+                        trans_b,
+                        pro,
+                    });
+                    all.push(Kernel::MatmulDirect {
+                        trans_a,
+                        trans_b,
+                        pro,
+                    });
+                }
+            }
+        }
+        all.extend_from_slice(&[
+            Kernel::ActForward,
+            Kernel::ActBackward,
+            Kernel::Axpby,
+            Kernel::Mul,
+            Kernel::Fill,
+            Kernel::SoftmaxForward,
+            Kernel::SoftmaxBackward,
+            Kernel::ColSum,
+            Kernel::ReducePartial,
+            Kernel::ReduceFinal,
+            Kernel::LossGrad,
+            Kernel::RowLoss,
+            Kernel::LossFused,
+            Kernel::L1Grad,
+            Kernel::KlGrad,
+            Kernel::KlLoss,
+            Kernel::OptimTick,
+            Kernel::OptimUpdate,
+            Kernel::FillUniform,
+            Kernel::FillNormal,
+            Kernel::DropoutMask,
+            Kernel::NoiseGaussian,
+            Kernel::NoiseMask,
+            Kernel::NoiseSaltPepper,
+            Kernel::GatherRows,
+            Kernel::Permute,
+            Kernel::Reparam,
+            Kernel::VaeBackward,
+            Kernel::VaeKlRows,
+            Kernel::RowSq,
+            Kernel::JacFp2,
+            Kernel::JacDz,
+            Kernel::JacWgrad,
+        ]);
+        all
+    }
 
     pub fn file(self) -> &'static str {
         match self {
@@ -228,10 +227,22 @@ impl Kernel {
     /// Pipeline-overridable constants for this specialization.
     pub fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
-            Kernel::Matmul { trans_a, trans_b } | Kernel::MatmulDirect { trans_a, trans_b } => {
+            Kernel::Matmul {
+                trans_a,
+                trans_b,
+                pro,
+            }
+            | Kernel::MatmulDirect {
+                trans_a,
+                trans_b,
+                pro,
+            } => {
+                let flag = |b: bool| f64::from(u8::from(b));
                 vec![
-                    ("TRANS_A", f64::from(u8::from(trans_a))),
-                    ("TRANS_B", f64::from(u8::from(trans_b))),
+                    ("TRANS_A", flag(trans_a)),
+                    ("TRANS_B", flag(trans_b)),
+                    ("PRO_A", flag(pro == Some(Operand::A))),
+                    ("PRO_B", flag(pro == Some(Operand::B))),
                 ]
             }
             _ => Vec::new(),
@@ -314,7 +325,7 @@ impl GpuContext {
     /// Builds every pipeline now, so that a broken kernel fails at start-up
     /// rather than in the middle of training.
     pub fn build_all_pipelines(&self) -> Result<()> {
-        for &k in Kernel::ALL {
+        for k in Kernel::all() {
             self.pipeline(k)?;
         }
         Ok(())

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::Kernel;
+use crate::gpu::kernels::{Kernel, Operand};
 use crate::gpu::tensor::GpuTensor;
 
 /// One ready dispatch.
@@ -209,6 +209,25 @@ impl Activation {
     /// Whether the function acts on each element alone (all but softmax).
     pub fn is_elementwise(self) -> bool {
         self != Activation::Softmax
+    }
+
+    /// The gate of a fused activation gradient ([`Prologue`], [`col_sum`])
+    /// is the output y = f(z) when this is true and the pre-activation z
+    /// otherwise: sigmoid and tanh read y; relu and leaky relu (slope > 0)
+    /// may take either, since y > 0 exactly when z > 0; gelu needs z.
+    pub fn gate_may_be_output(self) -> bool {
+        match self {
+            Activation::Identity | Activation::Relu | Activation::Sigmoid | Activation::Tanh => {
+                true
+            }
+            Activation::LeakyRelu(a) => a > 0.0,
+            Activation::Gelu | Activation::Softmax => false,
+        }
+    }
+
+    /// Whether the gate must be the output (sigmoid, tanh).
+    pub fn gate_is_output(self) -> bool {
+        matches!(self, Activation::Sigmoid | Activation::Tanh)
     }
 
     pub fn name(self) -> &'static str {
@@ -443,6 +462,9 @@ struct MatmulParams {
     beta: f32,
     act: u32,
     act_alpha: f32,
+    pro_act: u32,
+    pro_alpha: f32,
+    _pad: [u32; 2],
 }
 
 const MATMUL_TILE: u64 = 64;
@@ -456,6 +478,28 @@ pub enum MatmulKernel {
     Direct,
 }
 
+/// The fused activation gradient of a backward matmul: the `operand` (A or
+/// B) is multiplied element by element by `act'(gate)` as it is loaded, so
+/// `dz = da * act'(z)` is never written out. `gate` is stored like the
+/// operand and holds what the derivative reads (see [`Activation::gate`]).
+#[derive(Clone, Copy)]
+pub struct Prologue<'a> {
+    pub operand: Operand,
+    pub act: Activation,
+    pub gate: &'a GpuTensor,
+}
+
+impl GpuContext {
+    /// The matmul kernel this adapter prefers (see [`GpuContext::matmul_direct`]).
+    pub fn matmul_kernel(&self) -> MatmulKernel {
+        if self.matmul_direct() {
+            MatmulKernel::Direct
+        } else {
+            MatmulKernel::Tiled
+        }
+    }
+}
+
 /// The matmul with the kernel the adapter prefers (see [`GpuContext::matmul_direct`]).
 pub fn matmul(
     ctx: &GpuContext,
@@ -465,12 +509,22 @@ pub fn matmul(
     bias: Option<&GpuTensor>,
     c: &GpuTensor,
 ) -> Result<Step> {
-    let kernel = if ctx.matmul_direct() {
-        MatmulKernel::Direct
-    } else {
-        MatmulKernel::Tiled
-    };
-    matmul_with(ctx, kernel, spec, a, b, bias, c)
+    matmul_with(ctx, ctx.matmul_kernel(), spec, a, b, bias, c)
+}
+
+/// `C = op(A') . op(B') + beta * C`, where the prologue's operand is
+/// multiplied by `act'(gate)` on load and the other is read as stored.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_prologue(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    pro: Prologue,
+    c: &GpuTensor,
+) -> Result<Step> {
+    matmul_impl(ctx, kernel, spec, a, b, None, Some(pro), c)
 }
 
 /// The matmul with a chosen kernel.
@@ -482,6 +536,20 @@ pub fn matmul_with(
     a: &GpuTensor,
     b: &GpuTensor,
     bias: Option<&GpuTensor>,
+    c: &GpuTensor,
+) -> Result<Step> {
+    matmul_impl(ctx, kernel, spec, a, b, bias, None, c)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn matmul_impl(
+    ctx: &GpuContext,
+    kernel: MatmulKernel,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    pro: Option<Prologue>,
     c: &GpuTensor,
 ) -> Result<Step> {
     const OP: &str = "matmul";
@@ -497,6 +565,18 @@ pub fn matmul_with(
     if let Some(bias) = bias {
         need(OP, "bias", bias, spec.n)?;
     }
+    if let Some(pro) = &pro {
+        if !pro.act.is_elementwise() {
+            return Err(Error::InvalidArgument(
+                "matmul: the prologue takes an elementwise activation, not softmax".into(),
+            ));
+        }
+        let (name, len) = match pro.operand {
+            Operand::A => ("gate (like A)", spec.m * spec.k),
+            Operand::B => ("gate (like B)", spec.k * spec.n),
+        };
+        need(OP, name, pro.gate, len)?;
+    }
     let p = MatmulParams {
         m: u32_dim(OP, "m", spec.m)?,
         n: u32_dim(OP, "n", spec.n)?,
@@ -506,6 +586,9 @@ pub fn matmul_with(
         beta: spec.beta,
         act: spec.act.id(),
         act_alpha: spec.act.alpha(),
+        pro_act: pro.map_or(0, |p| p.act.id()),
+        pro_alpha: pro.map_or(0.0, |p| p.act.alpha()),
+        _pad: [0; 2],
     };
     let direct = kernel == MatmulKernel::Direct;
     let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
@@ -530,23 +613,37 @@ pub fn matmul_with(
         (false, true) => "A.Bt",
         (true, true) => "At.Bt",
     };
+    let operand = pro.map(|p| p.operand);
     let kernel = if direct {
         Kernel::MatmulDirect {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
+            pro: operand,
         }
     } else {
         Kernel::Matmul {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
+            pro: operand,
         }
+    };
+    let gated = match operand {
+        Some(Operand::A) => "*f'(A)",
+        Some(Operand::B) => "*f'(B)",
+        None => "",
     };
     make_step(
         ctx,
         kernel,
-        format!("{OP}[{layout}]({}x{}x{})", spec.m, spec.n, spec.k),
+        format!("{OP}[{layout}{gated}]({}x{}x{})", spec.m, spec.n, spec.k),
         &p,
-        &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c)],
+        &[
+            (1, a),
+            (2, b),
+            (3, bias.unwrap_or(a)),
+            (4, c),
+            (5, pro.map_or(a, |p| p.gate)),
+        ],
         [gx as u32, gy as u32, 1],
     )
 }
@@ -564,6 +661,9 @@ struct ReduceParams {
     out_index: u32,
     scale: f32,
     beta: f32,
+    act: u32,
+    act_alpha: f32,
+    _pad: [u32; 2],
 }
 
 /// What a whole-tensor reduction sums.
@@ -578,7 +678,9 @@ pub enum ReduceMode {
 pub const REDUCE_PARTIALS: usize = 256;
 
 /// `out[j] = scale * sum_i x[i, j] + beta * out[j]`: the bias gradient with
-/// scale 1, a column mean with scale 1 / rows.
+/// scale 1, a column mean with scale 1 / rows. With `gate = Some((f, g))`
+/// every x[i, j] is first multiplied by f'(g[i, j]), the activation gradient
+/// fused as in [`matmul_prologue`].
 #[allow(clippy::too_many_arguments)]
 pub fn col_sum(
     ctx: &GpuContext,
@@ -587,11 +689,20 @@ pub fn col_sum(
     scale: f32,
     beta: f32,
     x: &GpuTensor,
+    gate: Option<(Activation, &GpuTensor)>,
     out: &GpuTensor,
 ) -> Result<Step> {
     const OP: &str = "col_sum";
     need(OP, "x", x, product(OP, rows, cols)?)?;
     need(OP, "out", out, cols)?;
+    if let Some((act, g)) = gate {
+        if !act.is_elementwise() {
+            return Err(Error::InvalidArgument(
+                "col_sum: the gate takes an elementwise activation, not softmax".into(),
+            ));
+        }
+        need(OP, "gate", g, rows * cols)?;
+    }
     let p = ReduceParams {
         rows: u32_dim(OP, "rows", rows)?,
         cols: u32_dim(OP, "cols", cols)?,
@@ -601,13 +712,17 @@ pub fn col_sum(
         out_index: 0,
         scale,
         beta,
+        act: gate.map_or(0, |(a, _)| a.id()),
+        act_alpha: gate.map_or(0.0, |(a, _)| a.alpha()),
+        _pad: [0; 2],
     };
+    let gated = if gate.is_some() { "*f'" } else { "" };
     make_step(
         ctx,
         Kernel::ColSum,
-        format!("{OP}({rows}x{cols})"),
+        format!("{OP}{gated}({rows}x{cols})"),
         &p,
-        &[(1, x), (3, out)],
+        &[(1, x), (3, out), (4, gate.map_or(x, |(_, g)| g))],
         fold(ctx, OP, (cols as u64).div_ceil(64))?,
     )
 }
@@ -644,6 +759,9 @@ pub fn reduce(
         out_index: out_index as u32,
         scale,
         beta,
+        act: 0,
+        act_alpha: 0.0,
+        _pad: [0; 2],
     };
     let label = format!("{OP}({mode:?}, {n})");
     let first = make_step(

@@ -157,6 +157,40 @@ pub fn matmul(
     trans_a: bool,
     trans_b: bool,
 ) -> (Vec<f64>, Vec<f64>) {
+    let a: Vec<f64> = a.iter().map(|&v| w(v)).collect();
+    let b: Vec<f64> = b.iter().map(|&v| w(v)).collect();
+    matmul_f64(&a, &b, m, n, k, trans_a, trans_b)
+}
+
+/// f'(z) read from a fused kernel's gate: the output y = f(z) for sigmoid
+/// and tanh, the pre-activation z otherwise (see `Activation::gate_is_output`).
+pub fn act_derivative_from_gate(g: f64, a: Activation) -> f64 {
+    match a {
+        Activation::Sigmoid => g * (1.0 - g),
+        Activation::Tanh => 1.0 - g * g,
+        _ => act_derivative(g, a),
+    }
+}
+
+/// x * f'(gate), element by element: the operand a fused prologue reads.
+pub fn gated(x: &[f32], gate: &[f32], a: Activation) -> Vec<f64> {
+    x.iter()
+        .zip(gate)
+        .map(|(&x, &g)| w(x) * act_derivative_from_gate(w(g), a))
+        .collect()
+}
+
+/// [`matmul`] on f64 operands (for operands computed by a prologue).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_f64(
+    a: &[f64],
+    b: &[f64],
+    m: usize,
+    n: usize,
+    k: usize,
+    trans_a: bool,
+    trans_b: bool,
+) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; m * n];
     let mut norms = vec![0.0; m * n];
     for i in 0..m {
@@ -174,7 +208,7 @@ pub fn matmul(
                 } else {
                     b[kk * n + j]
                 };
-                let t = w(av) * w(bv);
+                let t = av * bv;
                 s += t;
                 abs += t.abs();
             }
@@ -222,9 +256,22 @@ pub fn col_sum(
     beta: f32,
     out: &[f32],
 ) -> Vec<f64> {
+    let x: Vec<f64> = x.iter().map(|&v| w(v)).collect();
+    col_sum_f64(&x, rows, cols, scale, beta, out)
+}
+
+/// [`col_sum`] of f64 values (for the gated column sum, x * f'(gate)).
+pub fn col_sum_f64(
+    x: &[f64],
+    rows: usize,
+    cols: usize,
+    scale: f32,
+    beta: f32,
+    out: &[f32],
+) -> Vec<f64> {
     (0..cols)
         .map(|j| {
-            let s: f64 = (0..rows).map(|i| w(x[i * cols + j])).sum();
+            let s: f64 = (0..rows).map(|i| x[i * cols + j]).sum();
             let mut v = w(scale) * s;
             if beta != 0.0 {
                 v += w(beta) * w(out[j]);

@@ -13,9 +13,9 @@
 
 use crate::error::Result;
 use crate::gpu::ops::{
-    self, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
+    self, Activation, Loss, MatmulSpec, Prologue, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
-use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::gpu::{GpuContext, GpuTensor, Operand, Step};
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::train::layout::ParamLayout;
 
@@ -85,12 +85,22 @@ pub struct Net {
 /// logits feed BCE), and activations whose derivative cannot be read off the
 /// output (gelu). Others fuse the activation into the matmul epilogue.
 fn keeps_pre_activation(l: &LayerSpec) -> bool {
-    let from_output = match l.act {
-        Activation::Identity | Activation::Relu | Activation::Sigmoid | Activation::Tanh => true,
-        Activation::LeakyRelu(a) => a > 0.0,
-        Activation::Gelu | Activation::Softmax => false,
-    };
-    l.role == Role::Output || !from_output
+    l.role == Role::Output || !l.act.gate_may_be_output()
+}
+
+/// Whether layer `l`'s activation gradient dz = da * f'(z) is fused into the
+/// kernels that consume it (the backward matmuls' prologue and the bias
+/// gradient's column sum) instead of being written out by act_backward.
+/// Not for the VAE head (its gradient comes from vae_backward), a
+/// contractive encoder (its penalty adds to dz itself), or the output under
+/// BCE (the loss kernel writes dz from the logits).
+fn fuses_act_grad(ctx: &GpuContext, cfg: &ModelConfig, l: &LayerSpec) -> bool {
+    ctx.fuse_act_grad()
+        && l.act != Activation::Identity
+        && l.act.is_elementwise()
+        && l.role != Role::VaeHead
+        && !(l.index == 0 && cfg.contractive > 0.0)
+        && !(l.role == Role::Output && cfg.loss == LossKind::Bce)
 }
 
 fn has_dropout(cfg: &ModelConfig, l: &LayerSpec, mode: Mode) -> bool {
@@ -157,7 +167,7 @@ impl Net {
                     None
                 });
                 let identity = l.act == Activation::Identity && l.role != Role::VaeHead;
-                dz.push(if identity {
+                dz.push(if identity || fuses_act_grad(ctx, cfg, l) {
                     None
                 } else {
                     Some(zeros(&format!("dz{}", l.index), n)?)
@@ -447,6 +457,7 @@ impl Net {
                 1.0 / rows as f32,
                 0.0,
                 &self.out_rows(cl, rows)?,
+                None,
                 rho_hat,
             )?);
         }
@@ -687,6 +698,7 @@ impl Net {
             let l = self.layers[li];
             let lp = self.layout.layers[li];
             let dzl = self.grad_pre(li, rows)?;
+            let gate = self.act_gate(li, rows)?;
             let input = self.layer_input(li, rows)?;
             let gw = self.layout.view(grads, lp.weight)?;
             let beta = if written[lp.weight] { 1.0 } else { 0.0 };
@@ -703,12 +715,12 @@ impl Net {
                     ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
                 }
             };
-            let (a_op, b_op) = if lp.transposed {
-                (&input, &dzl)
+            let (a_op, b_op, dz_operand) = if lp.transposed {
+                (&input, &dzl, Operand::B)
             } else {
-                (&dzl, &input)
+                (&dzl, &input, Operand::A)
             };
-            steps.push(ops::matmul(ctx, &spec, a_op, b_op, None, &gw)?);
+            steps.push(self.backward_matmul(ctx, &spec, a_op, b_op, dz_operand, &gate, &gw)?);
             steps.push(ops::col_sum(
                 ctx,
                 rows,
@@ -716,6 +728,7 @@ impl Net {
                 1.0,
                 0.0,
                 &dzl,
+                gate.as_ref().map(|(act, g)| (*act, g)),
                 &self.layout.view(grads, lp.bias)?,
             )?);
             written[lp.bias] = true;
@@ -751,14 +764,57 @@ impl Net {
             } else {
                 MatmulSpec::new(rows, l.inputs, l.outputs, false, false)
             };
-            steps.push(ops::matmul(ctx, &spec, &dzl, &w, None, &target)?);
+            steps.push(self.backward_matmul(ctx, &spec, &dzl, &w, Operand::A, &gate, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 
         Ok(steps)
     }
 
-    /// The gradient w.r.t. layer l's pre-activation.
+    /// A backward matmul whose `dz_operand` is layer l's gradient: read as
+    /// stored, or with the activation gradient fused when `gate` is given.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_matmul(
+        &self,
+        ctx: &GpuContext,
+        spec: &MatmulSpec,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        dz_operand: Operand,
+        gate: &Option<(Activation, GpuTensor)>,
+        c: &GpuTensor,
+    ) -> Result<Step> {
+        match gate {
+            Some((act, g)) => {
+                let pro = Prologue {
+                    operand: dz_operand,
+                    act: *act,
+                    gate: g,
+                };
+                ops::matmul_prologue(ctx, ctx.matmul_kernel(), spec, a, b, pro, c)
+            }
+            None => ops::matmul(ctx, spec, a, b, None, c),
+        }
+    }
+
+    /// Layer l's activation and gate when its activation gradient is fused
+    /// (see [`fuses_act_grad`]): then [`Net::grad_pre`] returns da, and its
+    /// consumers multiply by f'(gate) as they load it.
+    fn act_gate(&self, l: usize, rows: usize) -> Result<Option<(Activation, GpuTensor)>> {
+        let spec = &self.layers[l];
+        if self.dz[l].is_some() || spec.act == Activation::Identity {
+            return Ok(None);
+        }
+        let gate = if spec.act.gate_is_output() {
+            self.out_rows(l, rows)?
+        } else {
+            self.pre_or_out(l, rows)?
+        };
+        Ok(Some((spec.act, gate)))
+    }
+
+    /// The gradient w.r.t. layer l's pre-activation, or w.r.t. its output
+    /// when the activation gradient is fused (see [`Net::act_gate`]).
     fn grad_pre(&self, l: usize, rows: usize) -> Result<GpuTensor> {
         let t = self.dz[l]
             .as_ref()
@@ -854,7 +910,9 @@ impl Net {
                 s,
                 &self.grad_pre(li, rows)?,
             )?);
-            steps.push(ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, &fp2, cvec)?);
+            steps.push(ops::col_sum(
+                ctx, rows, l.outputs, 1.0, 0.0, &fp2, None, cvec,
+            )?);
         }
         Ok(steps)
     }

@@ -35,6 +35,25 @@ pub fn gpu() -> Option<&'static GpuContext> {
     }
 }
 
+/// A second context on the same adapter with the other plan: the other
+/// matmul kernel and the other choice of fusing activation gradients, so
+/// that both plans are tested whichever one the adapter prefers.
+pub fn gpu_other_plan() -> Option<&'static GpuContext> {
+    static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let first = gpu()?;
+        let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+        opts.matmul = Some(if first.matmul_direct() {
+            wgae::gpu::ops::MatmulKernel::Tiled
+        } else {
+            wgae::gpu::ops::MatmulKernel::Direct
+        });
+        opts.fuse_act_grad = Some(!first.fuse_act_grad());
+        Some(GpuContext::with_options(&opts).expect("a second context on the same adapter"))
+    })
+    .as_ref()
+}
+
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
