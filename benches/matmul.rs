@@ -1,4 +1,5 @@
-//! Matmul throughput for the three layouts backprop uses, at several sizes.
+//! Matmul throughput for the three layouts backprop uses, at several sizes,
+//! in f32 and, where the adapter has shader-f16, in mixed precision ("/f16").
 //! Criterion's "elem/s" here counts floating-point operations (2·M·N·K per
 //! product), so "Gelem/s" reads as GFLOP/s. The device is waited on inside
 //! the timed region.
@@ -46,23 +47,40 @@ fn bench_matmul(c: &mut Criterion) {
             let a = ctx.upload("a", &vec![0.5f32; m * k]).unwrap();
             let b = ctx.upload("b", &vec![0.25f32; k * n]).unwrap();
             let out = ctx.zeros("c", m * n).unwrap();
-            let step = ops::matmul(&ctx, &spec, &a, &b, None, &out).unwrap();
-            ctx.run_wait(&[&step]).unwrap(); // pipeline warm-up
-            group.throughput(Throughput::Elements(spec.flops() as u64));
-            group.bench_with_input(
-                BenchmarkId::new(layout, format!("{m}x{n}x{k}")),
-                &step,
-                |bch, step| {
-                    bch.iter_custom(|iters| {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            ctx.run(&[step]).unwrap();
-                        }
-                        ctx.wait().unwrap();
-                        start.elapsed()
-                    })
-                },
-            );
+            let mut steps = vec![(
+                layout.to_string(),
+                ops::matmul(&ctx, &spec, &a, &b, None, &out).unwrap(),
+            )];
+            // Mixed precision (f16 operands, f32 sums) where the adapter has it.
+            let half = if ctx.has_f16() {
+                let a16 = ctx.upload_f16("a16", &vec![0.5f32; m * k]).unwrap();
+                let b16 = ctx.upload_f16("b16", &vec![0.25f32; k * n]).unwrap();
+                let out = ops::MatmulOut::F32(&out);
+                let step = ops::matmul_f16(&ctx, &spec, &a16, &b16, None, out).unwrap();
+                steps.push((format!("{layout}/f16"), step));
+                Some((a16, b16))
+            } else {
+                None
+            };
+            for (name, step) in &steps {
+                ctx.run_wait(&[step]).unwrap(); // pipeline warm-up
+                group.throughput(Throughput::Elements(spec.flops() as u64));
+                group.bench_with_input(
+                    BenchmarkId::new(name, format!("{m}x{n}x{k}")),
+                    step,
+                    |bch, step| {
+                        bch.iter_custom(|iters| {
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                ctx.run(&[step]).unwrap();
+                            }
+                            ctx.wait().unwrap();
+                            start.elapsed()
+                        })
+                    },
+                );
+            }
+            drop(half);
         }
     }
     group.finish();

@@ -19,7 +19,7 @@ pub use data::Dataset;
 pub use error::{Error, Result};
 pub use gpu::{Activation, GpuContext, GpuTensor, Step};
 pub use model::{LossKind, ModelConfig, Variant};
-pub use train::{Autoencoder, Control, EpochReport, History, TrainConfig, Trainer};
+pub use train::{Autoencoder, Control, EpochReport, History, Precision, TrainConfig, Trainer};
 
 /// The README's code, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

@@ -11,7 +11,7 @@ use wgae::gpu::context::{list_adapters, ContextOptions};
 use wgae::model::{LossKind, Variant};
 use wgae::train::{Autoencoder, History};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName};
-use wgae::{io, report, Activation, Control, GpuContext, ModelConfig, Trainer};
+use wgae::{io, report, Activation, Control, GpuContext, ModelConfig, Precision, Trainer};
 
 #[derive(Parser)]
 #[command(
@@ -107,6 +107,14 @@ struct ModelData {
     /// Override format detection: idx, npy, csv, images.
     #[arg(long)]
     format: Option<files::Format>,
+    /// Inference arithmetic: f32, or f16 (mixed precision: f16 weights and
+    /// activations, f32 sums; needs an adapter with shader-f16, see `wgae info`).
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    s.parse().map_err(|e: wgae::Error| e.to_string())
 }
 
 /// Where a command writes its result.
@@ -269,12 +277,12 @@ fn main() -> ExitCode {
         Command::Encode {
             input: i,
             output: o,
-        } => encode(&i.model, &i.data, i.format, &o.out, o.force),
+        } => encode(&i, &o.out, o.force),
         Command::Reconstruct {
             input: i,
             output: o,
             n,
-        } => reconstruct(&i.model, &i.data, i.format, &o.out, n, o.force),
+        } => reconstruct(&i, &o.out, n, o.force),
         Command::Generate {
             model,
             output: o,
@@ -286,9 +294,7 @@ fn main() -> ExitCode {
             output: o,
             percentile,
             threshold,
-        } => anomaly(
-            &i.model, &i.data, i.format, percentile, threshold, &o.out, o.force,
-        ),
+        } => anomaly(&i, percentile, threshold, &o.out, o.force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -848,18 +854,12 @@ fn load_for(
     Ok(ds)
 }
 
-fn encode(
-    model: &std::path::Path,
-    data: &std::path::Path,
-    format: Option<files::Format>,
-    out: &std::path::Path,
-    force: bool,
-) -> wgae::Result<()> {
+fn encode(input: &ModelData, out: &std::path::Path, force: bool) -> wgae::Result<()> {
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, model, data, format)?;
-    let codes = m.encode(&ds)?;
+    let m = io::load_model(&ctx, &input.model)?;
+    let ds = load_for(&m, &input.model, &input.data, input.format)?;
+    let codes = m.encode_with(&ds, input.precision)?;
     let c = m.config().code_dim();
     let bytes = match out.extension().and_then(|e| e.to_str()) {
         Some("npy") => io::npy_bytes(&codes, ds.rows, c),
@@ -885,17 +885,16 @@ fn encode(
 }
 
 fn reconstruct(
-    model: &std::path::Path,
-    data: &std::path::Path,
-    format: Option<files::Format>,
+    input: &ModelData,
     out: &std::path::Path,
     n: usize,
     force: bool,
 ) -> wgae::Result<()> {
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, model, data, format)?;
+    let m = io::load_model(&ctx, &input.model)?;
+    let ds = load_for(&m, &input.model, &input.data, input.format)?;
+    let data = &input.data;
     let side = report::square_side(ds.cols).ok_or_else(|| wgae::Error::File {
         path: data.to_path_buf(),
         message: format!(
@@ -904,7 +903,7 @@ fn reconstruct(
         ),
     })?;
     let sample = ds.take(n.max(1));
-    let rec = m.reconstruct(&sample)?;
+    let rec = m.reconstruct_with(&sample, input.precision)?;
     report::save_reconstructions(out, &sample.data, &rec, side, sample.rows)?;
     println!(
         "wrote {} originals (top) and reconstructions (bottom) to {}",
@@ -943,9 +942,7 @@ fn generate(
 }
 
 fn anomaly(
-    model: &std::path::Path,
-    data: &std::path::Path,
-    format: Option<files::Format>,
+    input: &ModelData,
     percentile: Option<f64>,
     threshold: Option<f32>,
     out: &std::path::Path,
@@ -960,9 +957,9 @@ fn anomaly(
         }
     }
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, model)?;
-    let ds = load_for(&m, model, data, format)?;
-    let scores = m.reconstruction_error(&ds)?;
+    let m = io::load_model(&ctx, &input.model)?;
+    let ds = load_for(&m, &input.model, &input.data, input.format)?;
+    let scores = m.reconstruction_error_with(&ds, input.precision)?;
     let cut = match threshold {
         Some(t) => t,
         None => {
@@ -1056,8 +1053,23 @@ fn bench(
         let m = trainer.model();
         m.reconstruct(&data)?;
         let t0 = std::time::Instant::now();
-        m.reconstruct(&data)?;
+        let rec32 = m.reconstruct(&data)?;
         let infer = rows as f64 / t0.elapsed().as_secs_f64();
+        // Mixed precision, where the adapter has f16: speed, and distance from f32.
+        let f16 = if ctx.has_f16() {
+            m.reconstruct_with(&data, Precision::F16)?;
+            let t0 = std::time::Instant::now();
+            let rec16 = m.reconstruct_with(&data, Precision::F16)?;
+            let speed = rows as f64 / t0.elapsed().as_secs_f64();
+            let diffs = rec16
+                .iter()
+                .zip(&rec32)
+                .map(|(a, b)| f64::from((a - b).abs()));
+            let (max, sum) = diffs.fold((0.0f64, 0.0), |(m, s), d| (m.max(d), s + d));
+            Some((speed, max, sum / rec32.len() as f64))
+        } else {
+            None
+        };
         let name = arch
             .iter()
             .map(|w| w.to_string())
@@ -1086,6 +1098,9 @@ fn bench(
                     "flops_per_step": flops,
                     "gflops": flops * steps_per_sec / 1e9,
                     "inference_samples_per_sec": infer,
+                    "inference_f16_samples_per_sec": f16.map(|f| f.0),
+                    "f16_max_abs_diff": f16.map(|f| f.1),
+                    "f16_mean_abs_diff": f16.map(|f| f.2),
                     "gpu_memory_bytes": memory,
                     "dispatches_per_step": trainer.dispatches_per_step(),
                     "adapter": ctx.adapter_name(),
@@ -1100,6 +1115,12 @@ fn bench(
                 flops * steps_per_sec / 1e9
             );
             println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
+            match f16 {
+                Some((speed, max, mean)) => println!(
+                    "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
+                ),
+                None => println!("  f16        not available (the adapter has no shader-f16)"),
+            }
             println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));
         }
     }

@@ -217,6 +217,62 @@ fn train_save_report_then_every_command() {
     ));
     assert!(out.contains("0 of 30"), "{out}");
 
+    // Mixed precision (lavapipe has shader-f16): the same flags, nearly the
+    // same scores; an unknown precision is one clear error.
+    let f16_run = wgae(
+        &[
+            "anomaly",
+            "--model",
+            "m.safetensors",
+            "--data",
+            "d.idx",
+            "--percentile",
+            "90",
+            "--precision",
+            "f16",
+            "--out",
+            "s16.csv",
+        ],
+        &d,
+    );
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !f16_run.status.success() && !in_ci {
+        // An adapter without shader-f16 must say so; CI's lavapipe has it.
+        fails(&f16_run, &["shader-f16", "f32"]);
+        eprintln!("NOTE: no shader-f16 on this adapter; checked the refusal instead");
+        std::fs::copy(d.join("s.csv"), d.join("s16.csv")).unwrap();
+    } else {
+        ok(&f16_run);
+    }
+    let column = |f: &str| -> Vec<f64> {
+        std::fs::read_to_string(d.join(f))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    for (a, b) in column("s.csv").iter().zip(column("s16.csv")) {
+        assert!((a - b).abs() <= 2e-3 * a, "f32 score {a} vs f16 {b}");
+    }
+    fails(
+        &wgae(
+            &[
+                "encode",
+                "--model",
+                "m.safetensors",
+                "--data",
+                "d.idx",
+                "--precision",
+                "f8",
+                "--out",
+                "c8.npy",
+            ],
+            &d,
+        ),
+        &["f8", "f32 or f16"],
+    );
+
     // No command overwrites an output without --force, and the file survives.
     let before = std::fs::read(d.join("s.csv")).unwrap();
     fails(

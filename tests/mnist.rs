@@ -51,7 +51,7 @@ fn mnist_784_32_784_bce_adam_reaches_the_bound() {
         batch_size: 256,
         ..TrainConfig::default()
     };
-    let (_, h) = fit(ctx, &cfg, &t, &train, Some(&val));
+    let (trainer, h) = fit(ctx, &cfg, &t, &train, Some(&val));
     assert_eq!(h.epochs.len(), 10);
     let last = h.epochs.last().unwrap();
     let val_bce = last.val_recon_bce.unwrap();
@@ -72,6 +72,20 @@ fn mnist_784_32_784_bce_adam_reaches_the_bound() {
         "training loss should fall every epoch"
     );
     assert!(last.samples_per_sec > 0.0);
+
+    // Mixed-precision inference of the trained model against f32 (where the
+    // adapter has shader-f16; lavapipe does): the mean anomaly score moves by
+    // less than one f16 unit roundoff (2^-11) relative.
+    if ctx.has_f16() {
+        let model = trainer.model();
+        let mean = |p| {
+            let s = model.reconstruction_error_with(&val, p).unwrap();
+            s.iter().map(|&v| f64::from(v)).sum::<f64>() / s.len() as f64
+        };
+        let (m32, m16) = (mean(wgae::Precision::F32), mean(wgae::Precision::F16));
+        eprintln!("MNIST val reconstruction MSE/pixel: f32 {m32:.6}, f16 {m16:.6}");
+        assert!((m16 - m32).abs() < m32 / 2048.0, "f16 {m16} vs f32 {m32}");
+    }
 }
 
 fn small() -> (Dataset, Dataset) {

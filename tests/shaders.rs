@@ -1,8 +1,10 @@
 //! Portability without the hardware: every kernel module is parsed and
-//! validated by naga with no optional capabilities (plain WebGPU), then
-//! translated to SPIR-V (Vulkan), MSL (Metal), HLSL (DX12) and GLSL (GL) with
-//! each specialization's override constants applied. A shader that would not
-//! compile for one of those backends fails here, on a machine with no GPU.
+//! validated by naga with no optional capabilities (plain WebGPU; the f16
+//! kernels with shader-f16 only), then translated to SPIR-V (Vulkan), MSL
+//! (Metal), HLSL (DX12) and GLSL (GL) with each specialization's override
+//! constants applied. A shader that would not compile for one of those
+//! backends fails here, on a machine with no GPU. The f16 kernels skip GLSL:
+//! wgpu's GL backend has no shader-f16, so they never run there.
 
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
@@ -12,7 +14,15 @@ fn parse_and_validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let src = module_source(file).unwrap();
     let module = naga::front::wgsl::parse_str(&src)
         .unwrap_or_else(|e| panic!("{file}.wgsl does not parse:\n{}", e.emit_to_string(&src)));
-    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+    let caps = if Kernel::all()
+        .iter()
+        .any(|k| k.file() == file && k.needs_f16())
+    {
+        Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32
+    } else {
+        Capabilities::empty()
+    };
+    let info = Validator::new(ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{file}.wgsl does not validate:\n{}", e.emit_to_string(&src)));
     (module, info)
@@ -105,6 +115,12 @@ fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
         // DX12
         let hlsl_opts = hlsl::Options {
             fake_missing_bindings: true,
+            // f16 needs shader model 6.2 (DXC); the rest stays at the default.
+            shader_model: if kernel.needs_f16() {
+                hlsl::ShaderModel::V6_2
+            } else {
+                hlsl::Options::default().shader_model
+            },
             ..Default::default()
         };
         let hlsl_pipe = hlsl::PipelineOptions {
@@ -116,6 +132,9 @@ fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
             .unwrap_or_else(|e| panic!("{kernel:?}: HLSL: {e}"));
 
         // GL (desktop 4.3, the first with compute shaders)
+        if kernel.needs_f16() {
+            continue;
+        }
         let glsl_opts = glsl::Options {
             version: glsl::Version::Desktop(430),
             ..Default::default()

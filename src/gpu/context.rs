@@ -360,6 +360,23 @@ impl GpuContext {
         self.features
     }
 
+    /// Whether the adapter runs f16 arithmetic and storage in shaders.
+    pub fn has_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// An error naming the adapter when it lacks shader-f16.
+    pub fn require_f16(&self, what: &str) -> Result<()> {
+        if self.has_f16() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(format!(
+            "{what}: adapter '{}' has no shader-f16 support, so f16 precision is not available \
+             here; use f32 (--precision f32)",
+            self.info.name
+        )))
+    }
+
     pub fn is_software(&self) -> bool {
         is_software(&self.info)
     }

@@ -15,6 +15,7 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Every kernel file in `shaders/` (besides the prelude), by name.
 pub const SHADER_FILES: &[(&str, &str)] = &[
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
+    ("matmul_f16", include_str!("../../shaders/matmul_f16.wgsl")),
     (
         "elementwise",
         include_str!("../../shaders/elementwise.wgsl"),
@@ -34,12 +35,23 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The full WGSL text of a module: the prelude, then the file.
+/// The full WGSL text of a module: the prelude, then the file. A file's
+/// `enable` directives (`enable f16;`) move to the top, where WGSL wants them.
 pub fn module_source(file: &str) -> Option<String> {
-    SHADER_FILES
-        .iter()
-        .find(|(name, _)| *name == file)
-        .map(|(_, src)| format!("{COMMON}\n{src}"))
+    let (_, src) = SHADER_FILES.iter().find(|(name, _)| *name == file)?;
+    let (enables, body): (Vec<&str>, Vec<&str>) = src
+        .lines()
+        .partition(|l| l.trim_start().starts_with("enable "));
+    let mut out = String::new();
+    for e in enables {
+        out.push_str(e);
+        out.push('\n');
+    }
+    out.push_str(COMMON);
+    out.push('\n');
+    out.push_str(&body.join("\n"));
+    out.push('\n');
+    Some(out)
 }
 
 /// An operand of a matmul.
@@ -65,6 +77,14 @@ pub enum Kernel {
         trans_b: bool,
         pro: Option<Operand>,
     },
+    /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
+    MatmulF16 {
+        trans_a: bool,
+        trans_b: bool,
+        out_f16: bool,
+    },
+    ToF16,
+    ToF32,
     ActForward,
     ActBackward,
     Axpby,
@@ -118,8 +138,16 @@ impl Kernel {
                         pro,
                     });
                 }
+                for out_f16 in [false, true] {
+                    all.push(Kernel::MatmulF16 {
+                        trans_a,
+                        trans_b,
+                        out_f16,
+                    });
+                }
             }
         }
+        all.extend_from_slice(&[Kernel::ToF16, Kernel::ToF32]);
         all.extend_from_slice(&[
             Kernel::ActForward,
             Kernel::ActBackward,
@@ -161,6 +189,7 @@ impl Kernel {
     pub fn file(self) -> &'static str {
         match self {
             Kernel::Matmul { .. } | Kernel::MatmulDirect { .. } => "matmul",
+            Kernel::MatmulF16 { .. } | Kernel::ToF16 | Kernel::ToF32 => "matmul_f16",
             Kernel::ActForward
             | Kernel::ActBackward
             | Kernel::Axpby
@@ -188,6 +217,9 @@ impl Kernel {
         match self {
             Kernel::Matmul { .. } => "main",
             Kernel::MatmulDirect { .. } => "main_direct",
+            Kernel::MatmulF16 { .. } => "main",
+            Kernel::ToF16 => "to_f16",
+            Kernel::ToF32 => "to_f32",
             Kernel::ActForward => "act_forward",
             Kernel::ActBackward => "act_backward",
             Kernel::Axpby => "axpby",
@@ -224,6 +256,11 @@ impl Kernel {
         }
     }
 
+    /// Whether the kernel needs the adapter's shader-f16 feature.
+    pub fn needs_f16(self) -> bool {
+        self.file() == "matmul_f16"
+    }
+
     /// Pipeline-overridable constants for this specialization.
     pub fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
@@ -245,6 +282,18 @@ impl Kernel {
                     ("PRO_B", flag(pro == Some(Operand::B))),
                 ]
             }
+            Kernel::MatmulF16 {
+                trans_a,
+                trans_b,
+                out_f16,
+            } => {
+                let flag = |b: bool| f64::from(u8::from(b));
+                vec![
+                    ("TRANS_A", flag(trans_a)),
+                    ("TRANS_B", flag(trans_b)),
+                    ("OUT_F16", flag(out_f16)),
+                ]
+            }
             _ => Vec::new(),
         }
     }
@@ -264,6 +313,9 @@ impl GpuContext {
     pub fn pipeline(&self, kernel: Kernel) -> Result<wgpu::ComputePipeline> {
         if let Some(p) = self.kernels.pipelines.lock().unwrap().get(&kernel) {
             return Ok(p.clone());
+        }
+        if kernel.needs_f16() {
+            self.require_f16(kernel.entry())?;
         }
         let module = self.module(kernel.file())?;
         let constants = kernel.constants();
@@ -325,7 +377,11 @@ impl GpuContext {
     /// Builds every pipeline now, so that a broken kernel fails at start-up
     /// rather than in the middle of training.
     pub fn build_all_pipelines(&self) -> Result<()> {
+        let f16 = self.features().contains(wgpu::Features::SHADER_F16);
         for k in Kernel::all() {
+            if k.needs_f16() && !f16 {
+                continue;
+            }
             self.pipeline(k)?;
         }
         Ok(())

@@ -648,6 +648,155 @@ fn matmul_impl(
     )
 }
 
+// ------------------------------------------------------------ mixed precision
+
+/// 4-byte words that hold `n` f16 values (tensors of f16 are sized in words).
+pub fn f16_words(n: usize) -> usize {
+    n.div_ceil(2)
+}
+
+fn need_f16(op: &'static str, name: &str, t: &GpuTensor, n: usize) -> Result<()> {
+    if t.len() < f16_words(n) {
+        return Err(Error::shape(
+            op,
+            format!("{name} holds {} f16 values but {n} are needed", 2 * t.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Where a mixed-precision matmul writes C.
+#[derive(Clone, Copy)]
+pub enum MatmulOut<'a> {
+    /// f32 values.
+    F32(&'a GpuTensor),
+    /// f16 values (a tensor of [`f16_words`] words), rounded from the f32
+    /// epilogue and clamped to the f16 range.
+    F16(&'a GpuTensor),
+}
+
+/// Mixed precision: `C = act(alpha * op(A) . op(B) + bias) + beta * C` with A
+/// and B stored as f16 (tensors of [`f16_words`] words), products and sums in
+/// f32, the epilogue in f32. Needs shader-f16 ([`GpuContext::has_f16`]).
+pub fn matmul_f16(
+    ctx: &GpuContext,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    c: MatmulOut,
+) -> Result<Step> {
+    const OP: &str = "matmul_f16";
+    ctx.require_f16(OP)?;
+    if !spec.act.is_elementwise() {
+        return Err(Error::InvalidArgument(
+            "matmul_f16: softmax cannot be fused into the matmul epilogue".into(),
+        ));
+    }
+    need_f16(OP, "A", a, product(OP, spec.m, spec.k)?)?;
+    need_f16(OP, "B", b, product(OP, spec.k, spec.n)?)?;
+    let mn = product(OP, spec.m, spec.n)?;
+    let (c32, c16, out_f16) = match c {
+        MatmulOut::F32(t) => {
+            need(OP, "C", t, mn)?;
+            (t, ctx.dummy()?, false)
+        }
+        MatmulOut::F16(t) => {
+            need_f16(OP, "C", t, mn)?;
+            (&ctx.dummy()?, t.clone(), true)
+        }
+    };
+    if let Some(bias) = bias {
+        need(OP, "bias", bias, spec.n)?;
+    }
+    let p = MatmulParams {
+        m: u32_dim(OP, "m", spec.m)?,
+        n: u32_dim(OP, "n", spec.n)?,
+        k: u32_dim(OP, "k", spec.k)?,
+        use_bias: u32::from(bias.is_some()),
+        alpha: spec.alpha,
+        beta: spec.beta,
+        act: spec.act.id(),
+        act_alpha: spec.act.alpha(),
+        pro_act: 0,
+        pro_alpha: 0.0,
+        _pad: [0; 2],
+    };
+    let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
+    let gy = (spec.m as u64).div_ceil(MATMUL_TILE);
+    let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
+    if gx > max || gy > max {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{}x{} output needs more than {max} tiles per side",
+                spec.m, spec.n
+            ),
+        ));
+    }
+    let kernel = Kernel::MatmulF16 {
+        trans_a: spec.trans_a,
+        trans_b: spec.trans_b,
+        out_f16,
+    };
+    make_step(
+        ctx,
+        kernel,
+        format!("{OP}({}x{}x{})", spec.m, spec.n, spec.k),
+        &p,
+        &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c32), (5, &c16)],
+        [gx as u32, gy as u32, 1],
+    )
+}
+
+fn cast_params(op: &'static str, n: usize) -> Result<MatmulParams> {
+    Ok(MatmulParams {
+        m: u32_dim(op, "n", n)?,
+        n: 0,
+        k: 0,
+        use_bias: 0,
+        alpha: 0.0,
+        beta: 0.0,
+        act: 0,
+        act_alpha: 0.0,
+        pro_act: 0,
+        pro_alpha: 0.0,
+        _pad: [0; 2],
+    })
+}
+
+/// `out16 = f16(x)` for `n` values, clamped to the f16 range (+-65504).
+pub fn to_f16(ctx: &GpuContext, n: usize, x: &GpuTensor, out16: &GpuTensor) -> Result<Step> {
+    const OP: &str = "to_f16";
+    ctx.require_f16(OP)?;
+    need(OP, "x", x, n)?;
+    need_f16(OP, "out", out16, n)?;
+    make_step(
+        ctx,
+        Kernel::ToF16,
+        format!("{OP}({n})"),
+        &cast_params(OP, n)?,
+        &[(4, x), (5, out16)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// `out = f32(x16)` for `n` values.
+pub fn to_f32(ctx: &GpuContext, n: usize, x16: &GpuTensor, out: &GpuTensor) -> Result<Step> {
+    const OP: &str = "to_f32";
+    ctx.require_f16(OP)?;
+    need_f16(OP, "x", x16, n)?;
+    need(OP, "out", out, n)?;
+    make_step(
+        ctx,
+        Kernel::ToF32,
+        format!("{OP}({n})"),
+        &cast_params(OP, n)?,
+        &[(1, x16), (4, out)],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
 // ----------------------------------------------------------------- reductions
 
 #[repr(C)]

@@ -140,6 +140,22 @@ impl GpuContext {
         Ok(self.track(buffer, data.len()))
     }
 
+    /// A new tensor holding `data` rounded to f16 (round to nearest even),
+    /// two values per 4-byte word: the operand of the mixed-precision ops.
+    pub fn upload_f16(&self, label: &str, data: &[f32]) -> Result<GpuTensor> {
+        self.upload(label, &pack_f16(data))
+    }
+
+    /// Reads `n` f16 values back as f32 (waits for the GPU).
+    pub fn read_f16(&self, t: &GpuTensor, n: usize) -> Result<Vec<f32>> {
+        let words = self.read_u32(t)?;
+        let halves = words.iter().flat_map(|w| [*w as u16, (*w >> 16) as u16]);
+        Ok(halves
+            .take(n)
+            .map(|h| half::f16::from_bits(h).to_f32())
+            .collect())
+    }
+
     /// A new tensor of `len` zeros.
     pub fn zeros(&self, label: &str, len: usize) -> Result<GpuTensor> {
         let bytes = self.check_new_tensor("zeros", label, len)?;
@@ -220,4 +236,18 @@ impl GpuContext {
         staging.unmap();
         Ok(out)
     }
+}
+
+/// f32 values rounded to f16 (clamped to +-65504 like the shaders' casts) and
+/// packed two per little-endian word (the layout of a WGSL `array<f16>`),
+/// padded with a zero to a whole word.
+pub fn pack_f16(data: &[f32]) -> Vec<u32> {
+    data.chunks(2)
+        .map(|c| {
+            let h = |v: f32| half::f16::from_f32(v.clamp(-65504.0, 65504.0)).to_bits() as u32;
+            let lo = h(c[0]);
+            let hi = c.get(1).map_or(0, |&v| h(v));
+            lo | (hi << 16)
+        })
+        .collect()
 }

@@ -242,6 +242,40 @@ pub struct Autoencoder<'a> {
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
 
+/// The arithmetic of inference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 storage and arithmetic throughout.
+    #[default]
+    F32,
+    /// Mixed precision: the weights, the input and the activations between
+    /// layers stored as f16; products, sums, bias and activation in f32; the
+    /// result in f32. Needs shader-f16 ([`GpuContext::has_f16`]).
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "fp32" | "float32" => Ok(Precision::F32),
+            "f16" | "fp16" | "half" | "float16" => Ok(Precision::F16),
+            other => Err(Error::InvalidArgument(format!(
+                "precision '{other}': expected f32 or f16"
+            ))),
+        }
+    }
+}
+
 impl<'a> Autoencoder<'a> {
     /// A freshly initialized model: Glorot-uniform weights drawn on the GPU
     /// from `seed`, zero biases.
@@ -344,6 +378,100 @@ impl<'a> Autoencoder<'a> {
         Ok(())
     }
 
+    /// Mixed-precision inference: layers `start..end` over `data` in
+    /// batches, f16 between layers, the last layer's output in f32, handed
+    /// to `take` with the batch's row count.
+    fn batched_f16(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        (start, end): (usize, usize),
+        mut take: impl FnMut(&GpuTensor, usize) -> Result<()>,
+    ) -> Result<()> {
+        const WHAT: &str = "f16 inference";
+        self.ctx.require_f16(WHAT)?;
+        if self.cfg.variational.is_some() {
+            return Err(Error::InvalidArgument(
+                "f16 inference of variational models is not supported yet; use f32".into(),
+            ));
+        }
+        if rows == 0 || data.len() != rows * cols {
+            return Err(Error::InvalidArgument(format!(
+                "inference: {} values are not {rows} rows of {cols}",
+                data.len()
+            )));
+        }
+        let layers = self.cfg.layers();
+        if let Some(l) = layers[start..end].iter().find(|l| !l.act.is_elementwise()) {
+            return Err(Error::InvalidArgument(format!(
+                "f16 inference: layer {} uses {}, which the f16 kernel cannot fuse; use f32",
+                l.index,
+                l.act.name()
+            )));
+        }
+        let cap = rows.min(INFERENCE_BATCH);
+        // f16 copies of the weights, converted on the GPU once per call.
+        let mut weights = Vec::new();
+        let mut casts = Vec::new();
+        for li in start..end {
+            let lp = self.layout.layers[li];
+            let w = self.layout.view(&self.params, lp.weight)?;
+            let w16 = self.ctx.zeros("weight f16", ops::f16_words(w.len()))?;
+            casts.push(ops::to_f16(self.ctx, w.len(), &w, &w16)?);
+            weights.push(w16);
+        }
+        self.ctx.run(&casts.iter().collect::<Vec<_>>())?;
+        let x16 = self.ctx.zeros("input f16", ops::f16_words(cap * cols))?;
+        let acts: Vec<GpuTensor> = (start..end - 1)
+            .map(|li| {
+                self.ctx
+                    .zeros("activation f16", ops::f16_words(cap * layers[li].outputs))
+            })
+            .collect::<Result<_>>()?;
+        let out = self.ctx.zeros("output", cap * layers[end - 1].outputs)?;
+        let plan = |r: usize| -> Result<Vec<Step>> {
+            let mut steps = Vec::new();
+            for (i, li) in (start..end).enumerate() {
+                let l = layers[li];
+                let lp = self.layout.layers[li];
+                let spec = ops::MatmulSpec {
+                    act: l.act,
+                    ..ops::MatmulSpec::new(r, l.outputs, l.inputs, false, !lp.transposed)
+                };
+                let input = if i == 0 { &x16 } else { &acts[i - 1] };
+                let bias = self.layout.view(&self.params, lp.bias)?;
+                let target = if li + 1 == end {
+                    ops::MatmulOut::F32(&out)
+                } else {
+                    ops::MatmulOut::F16(&acts[i])
+                };
+                steps.push(ops::matmul_f16(
+                    self.ctx,
+                    &spec,
+                    input,
+                    &weights[i],
+                    Some(&bias),
+                    target,
+                )?);
+            }
+            Ok(steps)
+        };
+        let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
+        for b0 in (0..rows).step_by(cap) {
+            let r = cap.min(rows - b0);
+            if !plans.iter().any(|(pr, _)| *pr == r) {
+                plans.push((r, plan(r)?));
+            }
+            let packed = crate::gpu::tensor::pack_f16(&data[b0 * cols..(b0 + r) * cols]);
+            self.ctx.write(&x16.view(0, packed.len())?, &packed)?;
+            let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
+            self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
+            take(&out.view(0, r * layers[end - 1].outputs)?, r)?;
+        }
+        Ok(())
+    }
+
     fn check_dim(&self, what: &str, cols: usize, want: usize) -> Result<()> {
         if cols != want {
             return Err(Error::InvalidArgument(format!(
@@ -355,7 +483,21 @@ impl<'a> Autoencoder<'a> {
 
     /// The code of every row (a VAE's mean).
     pub fn encode(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.encode_with(data, Precision::F32)
+    }
+
+    /// [`Self::encode`] at the given precision.
+    pub fn encode_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
         self.check_dim("encode", data.cols, self.cfg.input_dim)?;
+        if precision == Precision::F16 {
+            let end = self.cfg.encoder.len();
+            let mut out = Vec::with_capacity(data.rows * self.cfg.code_dim());
+            self.batched_f16(&data.data, data.rows, data.cols, (0, end), |t, _| {
+                out.extend(self.ctx.read(t)?);
+                Ok(())
+            })?;
+            return Ok(out);
+        }
         let c = self.cfg.code_dim();
         let mut out = Vec::with_capacity(data.rows * c);
         self.batched(&data.data, data.rows, data.cols, 0, |net, r| {
@@ -386,8 +528,22 @@ impl<'a> Autoencoder<'a> {
 
     /// The reconstruction of every row.
     pub fn reconstruct(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.reconstruct_with(data, Precision::F32)
+    }
+
+    /// [`Self::reconstruct`] at the given precision.
+    pub fn reconstruct_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
         self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
         let d = self.cfg.input_dim;
+        if precision == Precision::F16 {
+            let end = self.cfg.layers().len();
+            let mut out = Vec::with_capacity(data.rows * d);
+            self.batched_f16(&data.data, data.rows, d, (0, end), |t, _| {
+                out.extend(self.ctx.read(t)?);
+                Ok(())
+            })?;
+            return Ok(out);
+        }
         let mut out = Vec::with_capacity(data.rows * d);
         self.batched(&data.data, data.rows, d, 0, |net, r| {
             let lo = net.layers.len() - 1;
@@ -400,8 +556,33 @@ impl<'a> Autoencoder<'a> {
     /// The per-sample reconstruction error (mean squared error over
     /// features): the anomaly score.
     pub fn reconstruction_error(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.reconstruction_error_with(data, Precision::F32)
+    }
+
+    /// [`Self::reconstruction_error`] at the given precision (with f16, the
+    /// f32 reconstruction is scored on the host, in f64).
+    pub fn reconstruction_error_with(
+        &self,
+        data: &Dataset,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
         self.check_dim("reconstruction error", data.cols, self.cfg.input_dim)?;
         let d = self.cfg.input_dim;
+        if precision == Precision::F16 {
+            let rec = self.reconstruct_with(data, precision)?;
+            return Ok(rec
+                .chunks(d)
+                .zip(data.data.chunks(d))
+                .map(|(y, x)| {
+                    let s: f64 = y
+                        .iter()
+                        .zip(x)
+                        .map(|(&y, &x)| (f64::from(y) - f64::from(x)).powi(2))
+                        .sum();
+                    (s / d as f64) as f32
+                })
+                .collect());
+        }
         let mut out = Vec::with_capacity(data.rows);
         self.batched(&data.data, data.rows, d, 0, |net, r| {
             let lo = net.layers.len() - 1;
