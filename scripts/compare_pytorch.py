@@ -3,7 +3,9 @@
 data, with the same model and settings, in one run.
 
   784-32-784, relu code, sigmoid output, BCE, Adam lr 1e-3, batch 256,
-  MNIST (WGAE_MNIST_DIR, default ../shared/data/mnist; the first --n images).
+  MNIST (WGAE_MNIST_DIR, default ../shared/data/mnist; the first --n images),
+  or, when MNIST is absent (a GPU machine without ../shared) or with
+  --synthetic, --n random 28x28 stroke images written to a temporary .npy.
 
 PyTorch runs eager on CUDA when available, else on the CPU; without torch the
 peer is scikit-learn's MLPRegressor (relu, identity output, squared loss: the
@@ -33,6 +35,20 @@ def load(path, n):
     count, h, w = (int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(3))
     x = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, h * w)[:n]
     return x.astype(np.float32) / 255.0
+
+
+def synthetic(n, seed=0):
+    """n 28x28 images in [0, 1]: a few random thick strokes each, like digits."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
+    out = np.zeros((n, 28, 28), np.float32)
+    for i in range(n):
+        for _ in range(rng.integers(2, 5)):
+            (x0, y0), (x1, y1) = rng.uniform(5, 23, 2), rng.uniform(5, 23, 2)
+            t = np.linspace(0, 1, 24)[:, None, None]
+            d2 = (xx - (x0 + t * (x1 - x0))) ** 2 + (yy - (y0 + t * (y1 - y0))) ** 2
+            out[i] = np.maximum(out[i], np.exp(-d2.min(0) / 2.0))
+    return out.reshape(n, 784)
 
 
 def torch_peer(x, epochs, batch):
@@ -100,9 +116,19 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--wgae", default="target/release/wgae")
+    ap.add_argument("--synthetic", action="store_true", help="random stroke images instead of MNIST")
     args = ap.parse_args()
     path = os.path.join(args.mnist_dir, "t10k-images-idx3-ubyte.gz")
-    x = load(path, args.n)
+    if args.synthetic or not os.path.exists(path):
+        import tempfile
+
+        x = synthetic(args.n)
+        path = os.path.join(tempfile.mkdtemp(), "synthetic.npy")
+        np.save(path, x)
+        data_name = "synthetic stroke images"
+    else:
+        x = load(path, args.n)
+        data_name = "MNIST images"
 
     try:
         import torch  # noqa: F401
@@ -127,7 +153,7 @@ def main():
     wgae_loss = result["train_loss"] if loss_flags[1] == "bce" else result["recon_mse"]
 
     name, rate, loss, unit = peer
-    print(f"data: {args.n} MNIST images, {args.epochs} timed epochs, 784-32-784, Adam 1e-3, batch {args.batch}")
+    print(f"data: {x.shape[0]} {data_name}, {args.epochs} timed epochs, 784-32-784, Adam 1e-3, batch {args.batch}")
     print(f"{name}: {rate:,.0f} samples/s, final {unit} {loss:.5f}")
     what = "last-epoch mean BCE/pixel" if loss_flags[1] == "bce" else "final MSE/pixel"
     print(f"wgae on {result['adapter']}: {wgae_rate:,.0f} samples/s, {what} {wgae_loss:.5f}")

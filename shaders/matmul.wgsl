@@ -12,6 +12,8 @@
 //   3 bias  storage  read        (N) f32, read only when p.use_bias != 0
 //   4 c     storage  read_write  (M, N) f32, row-major; read only when beta != 0
 //   5 gate  storage  read        stored like A (PRO_A) or like B (PRO_B)
+//   6 a4    storage  read        A as vec4<f32> (main with VEC4; else any 16 bytes)
+//   7 b4    storage  read        B as vec4<f32> (main with VEC4; else any 16 bytes)
 //
 // Prologue (the activation gradient of backprop, fused into the operand load):
 // with PRO_A, every element of A is multiplied by f'(gate) as it is loaded,
@@ -21,14 +23,21 @@
 // So dz = da * f'(z) is never written to memory: the matmuls that consume it
 // (dW = dz^T . x and dx = dz . W) read da and the gate instead.
 //
-// Tiling: a 16x16 workgroup computes a 64x64 tile of C; each invocation keeps a
-// 4x4 block in registers, strided by 16 so that neighbouring invocations touch
+// Tiling (main): a WG_X x WG_Y workgroup computes a TM x TN tile of C, with
+// TM = WG_Y * RM and TN = WG_X * RN; each invocation keeps an RM x RN block in
+// registers, strided by WG_Y / WG_X so that neighbouring invocations touch
 // neighbouring addresses (coalesced global writes, conflict-free shared reads).
-// K advances in slices of 16 staged through workgroup memory (2 x 16 x 65 f32,
-// padded by one column against bank conflicts). Edges are zero-filled, so any
-// M, N, K is correct.
+// K advances in slices of TK staged through workgroup memory, each row padded
+// by one element against bank conflicts. Edges are zero-filled, so any M, N, K
+// is correct. The host picks one of two shapes per adapter and matmul (see
+// `MatmulKernel` in src/gpu/ops.rs):
+//   64x64:   WG 16x16, RM = RN = 4, TK = 16  (2 x 16 x 65 f32 = 8.3 KB)
+//   128x128: WG 16x16, RM = RN = 8, TK = 8   (2 x 8 x 129 f32 = 8.3 KB)
+// With VEC4 (the contiguous dimension of both stored operands a multiple of 4),
+// the slices are read from global memory as vec4<f32> through bindings 6 and 7,
+// which alias A and B.
 //
-// Dispatch: (ceil(N / 64), ceil(M / 64), 1).
+// Dispatch: (ceil(N / TN), ceil(M / TM), 1).
 
 struct MatmulParams {
     m: u32,
@@ -77,106 +86,222 @@ fn load_b(i: u32) -> f32 {
     return b[i];
 }
 
-const TM: u32 = 64u;
-const TN: u32 = 64u;
-const TK: u32 = 16u;
-const LDS: u32 = 65u; // padded row length of the staged tiles
+override WG_X: u32 = 16u;
+override WG_Y: u32 = 16u;
+override RM: u32 = 4u;
+override RN: u32 = 4u;
+override TK: u32 = 16u;
+override VEC4: bool = false;
 
-var<workgroup> tile_a: array<f32, 1040>; // [TK][LDS], tile_a[k * LDS + m]
-var<workgroup> tile_b: array<f32, 1040>; // [TK][LDS], tile_b[k * LDS + n]
+@group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
 
-@compute @workgroup_size(16, 16, 1)
+// Room for the larger of the two tile shapes: TK * (TM + 1) <= 1088.
+var<workgroup> tile_a: array<f32, 1088>; // [TK][TM + 1], tile_a[k * lda + m]
+var<workgroup> tile_b: array<f32, 1088>; // [TK][TN + 1], tile_b[k * ldb + n]
+
+// Four consecutive elements of A from flat index i (a multiple of 4), with
+// the prologue applied.
+fn load_a4(i: u32) -> vec4<f32> {
+    var v = a4[i / 4u];
+    if (PRO_A) {
+        v *= vec4<f32>(pro(i), pro(i + 1u), pro(i + 2u), pro(i + 3u));
+    }
+    return v;
+}
+
+fn load_b4(i: u32) -> vec4<f32> {
+    var v = b4[i / 4u];
+    if (PRO_B) {
+        v *= vec4<f32>(pro(i), pro(i + 1u), pro(i + 2u), pro(i + 3u));
+    }
+    return v;
+}
+
+// Stages the TM x TK slice of op(A) starting at column k0 into tile_a.
+fn stage_a(tid: u32, row0: u32, k0: u32) {
+    let tm = WG_Y * RM;
+    let lda = tm + 1u;
+    let nt = WG_X * WG_Y;
+    if (VEC4) {
+        // Each invocation reads vec4s along the stored contiguous direction.
+        let count = tm * TK / 4u;
+        for (var idx = tid; idx < count; idx += nt) {
+            if (TRANS_A) {
+                // A stored (K, M): 4 consecutive m at one k.
+                let per_row = tm / 4u;
+                let m4 = (idx % per_row) * 4u;
+                let ka = idx / per_row;
+                let gm = row0 + m4;
+                let gk = k0 + ka;
+                var v = vec4<f32>(0.0);
+                if (gm < p.m && gk < p.k) {
+                    v = load_a4(gk * p.m + gm);
+                }
+                for (var q = 0u; q < 4u; q++) {
+                    tile_a[ka * lda + m4 + q] = v[q];
+                }
+            } else {
+                // A stored (M, K): 4 consecutive k at one m.
+                let per_row = TK / 4u;
+                let k4 = (idx % per_row) * 4u;
+                let mi = idx / per_row;
+                let gm = row0 + mi;
+                let gk = k0 + k4;
+                var v = vec4<f32>(0.0);
+                if (gm < p.m && gk < p.k) {
+                    v = load_a4(gm * p.k + gk);
+                }
+                for (var q = 0u; q < 4u; q++) {
+                    tile_a[(k4 + q) * lda + mi] = v[q];
+                }
+            }
+        }
+        return;
+    }
+    let count = tm * TK;
+    for (var idx = tid; idx < count; idx += nt) {
+        var mi: u32;
+        var ka: u32;
+        if (TRANS_A) {
+            mi = idx % tm;
+            ka = idx / tm;
+        } else {
+            ka = idx % TK;
+            mi = idx / TK;
+        }
+        let gm = row0 + mi;
+        let gk = k0 + ka;
+        var v = 0.0;
+        if (gm < p.m && gk < p.k) {
+            if (TRANS_A) {
+                v = load_a(gk * p.m + gm);
+            } else {
+                v = load_a(gm * p.k + gk);
+            }
+        }
+        tile_a[ka * lda + mi] = v;
+    }
+}
+
+// Stages the TK x TN slice of op(B) starting at row k0 into tile_b.
+fn stage_b(tid: u32, col0: u32, k0: u32) {
+    let tn = WG_X * RN;
+    let ldb = tn + 1u;
+    let nt = WG_X * WG_Y;
+    if (VEC4) {
+        let count = tn * TK / 4u;
+        for (var idx = tid; idx < count; idx += nt) {
+            if (TRANS_B) {
+                // B stored (N, K): 4 consecutive k at one n.
+                let per_row = TK / 4u;
+                let k4 = (idx % per_row) * 4u;
+                let nj = idx / per_row;
+                let gn = col0 + nj;
+                let gk = k0 + k4;
+                var v = vec4<f32>(0.0);
+                if (gn < p.n && gk < p.k) {
+                    v = load_b4(gn * p.k + gk);
+                }
+                for (var q = 0u; q < 4u; q++) {
+                    tile_b[(k4 + q) * ldb + nj] = v[q];
+                }
+            } else {
+                // B stored (K, N): 4 consecutive n at one k.
+                let per_row = tn / 4u;
+                let n4 = (idx % per_row) * 4u;
+                let kb = idx / per_row;
+                let gn = col0 + n4;
+                let gk = k0 + kb;
+                var v = vec4<f32>(0.0);
+                if (gn < p.n && gk < p.k) {
+                    v = load_b4(gk * p.n + gn);
+                }
+                for (var q = 0u; q < 4u; q++) {
+                    tile_b[kb * ldb + n4 + q] = v[q];
+                }
+            }
+        }
+        return;
+    }
+    let count = tn * TK;
+    for (var idx = tid; idx < count; idx += nt) {
+        var nj: u32;
+        var kb: u32;
+        if (TRANS_B) {
+            kb = idx % TK;
+            nj = idx / TK;
+        } else {
+            nj = idx % tn;
+            kb = idx / tn;
+        }
+        let gn = col0 + nj;
+        let gk = k0 + kb;
+        var v = 0.0;
+        if (gn < p.n && gk < p.k) {
+            if (TRANS_B) {
+                v = load_b(gn * p.k + gk);
+            } else {
+                v = load_b(gk * p.n + gn);
+            }
+        }
+        tile_b[kb * ldb + nj] = v;
+    }
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) tid: u32,
 ) {
-    let row0 = wid.y * TM;
-    let col0 = wid.x * TN;
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) {
+    let tm = WG_Y * RM;
+    let tn = WG_X * RN;
+    let lda = tm + 1u;
+    let ldb = tn + 1u;
+    let row0 = wid.y * tm;
+    let col0 = wid.x * tn;
+    var acc: array<f32, 64>; // RM * RN <= 64 used
+    for (var i = 0u; i < RM * RN; i++) {
         acc[i] = 0.0;
     }
 
     let n_slices = (p.k + TK - 1u) / TK;
     for (var s = 0u; s < n_slices; s++) {
         let k0 = s * TK;
-        // Stage a 64x16 slice of op(A) and a 16x64 slice of op(B): 1024
-        // elements each, 4 per invocation, walking the contiguous direction of
-        // each stored layout across neighbouring invocations.
-        for (var r = 0u; r < 4u; r++) {
-            let idx = tid + 256u * r;
-            var mi: u32;
-            var ka: u32;
-            if (TRANS_A) {
-                mi = idx % TM;
-                ka = idx / TM;
-            } else {
-                ka = idx % TK;
-                mi = idx / TK;
-            }
-            let gm = row0 + mi;
-            let gka = k0 + ka;
-            var va = 0.0;
-            if (gm < p.m && gka < p.k) {
-                if (TRANS_A) {
-                    va = load_a(gka * p.m + gm);
-                } else {
-                    va = load_a(gm * p.k + gka);
-                }
-            }
-            tile_a[ka * LDS + mi] = va;
-
-            var nj: u32;
-            var kb: u32;
-            if (TRANS_B) {
-                kb = idx % TK;
-                nj = idx / TK;
-            } else {
-                nj = idx % TN;
-                kb = idx / TN;
-            }
-            let gn = col0 + nj;
-            let gkb = k0 + kb;
-            var vb = 0.0;
-            if (gn < p.n && gkb < p.k) {
-                if (TRANS_B) {
-                    vb = load_b(gn * p.k + gkb);
-                } else {
-                    vb = load_b(gkb * p.n + gn);
-                }
-            }
-            tile_b[kb * LDS + nj] = vb;
-        }
+        stage_a(tid, row0, k0);
+        stage_b(tid, col0, k0);
         workgroupBarrier();
 
         for (var kk = 0u; kk < TK; kk++) {
-            var ra: array<f32, 4>;
-            var rb: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                ra[i] = tile_a[kk * LDS + lid.y + 16u * i];
-                rb[i] = tile_b[kk * LDS + lid.x + 16u * i];
+            var ra: array<f32, 8>;
+            var rb: array<f32, 8>;
+            for (var i = 0u; i < RM; i++) {
+                ra[i] = tile_a[kk * lda + lid.y + WG_Y * i];
             }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] = fma(ra[i], rb[j], acc[i * 4u + j]);
+            for (var j = 0u; j < RN; j++) {
+                rb[j] = tile_b[kk * ldb + lid.x + WG_X * j];
+            }
+            for (var i = 0u; i < RM; i++) {
+                for (var j = 0u; j < RN; j++) {
+                    acc[i * RN + j] = fma(ra[i], rb[j], acc[i * RN + j]);
                 }
             }
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + lid.y + 16u * i;
+    for (var i = 0u; i < RM; i++) {
+        let row = row0 + lid.y + WG_Y * i;
         if (row >= p.m) {
             continue;
         }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + lid.x + 16u * j;
+        for (var j = 0u; j < RN; j++) {
+            let col = col0 + lid.x + WG_X * j;
             if (col >= p.n) {
                 continue;
             }
-            var v = p.alpha * acc[i * 4u + j];
+            var v = p.alpha * acc[i * RN + j];
             if (p.use_bias != 0u) {
                 v += bias[col];
             }

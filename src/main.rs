@@ -45,6 +45,11 @@ enum Command {
         /// One JSON line per configuration.
         #[arg(long)]
         json: bool,
+        /// Instead, time single matmuls: sizes N (for NxNxN) or MxNxK, comma
+        /// separated, e.g. 1024,4096 or 256x784x32. Every layout, f32 and
+        /// (with shader-f16) f16.
+        #[arg(long, value_delimiter = ',')]
+        matmul: Option<Vec<String>>,
     },
     /// Write the code of every sample to FILE.npy or FILE.csv.
     Encode {
@@ -273,7 +278,11 @@ fn main() -> ExitCode {
             batch,
             steps,
             json,
-        } => bench(arch, batch, steps, json),
+            matmul,
+        } => match matmul {
+            Some(sizes) => bench_matmul(&sizes, json),
+            None => bench(arch, batch, steps, json),
+        },
         Command::Encode {
             input: i,
             output: o,
@@ -991,6 +1000,101 @@ fn anomaly(
         scores.len(),
         out.display()
     );
+    Ok(())
+}
+
+/// Parses `N` or `MxNxK`.
+fn parse_size(s: &str) -> wgae::Result<(usize, usize, usize)> {
+    let bad = || {
+        wgae::Error::InvalidArgument(format!(
+            "--matmul: '{s}' is not a size (N for NxNxN, or MxNxK)"
+        ))
+    };
+    let d: Vec<usize> = s
+        .split('x')
+        .map(|v| v.trim().parse().map_err(|_| bad()))
+        .collect::<wgae::Result<_>>()?;
+    match d[..] {
+        [n] if n > 0 => Ok((n, n, n)),
+        [m, n, k] if m > 0 && n > 0 && k > 0 => Ok((m, n, k)),
+        _ => Err(bad()),
+    }
+}
+
+/// Times single matmuls: warm-up, then repeats for about half a second, with
+/// the device waited on inside the timed region.
+fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
+    use wgae::gpu::ops::{self, MatmulOut, MatmulSpec};
+    let sizes: Vec<_> = sizes
+        .iter()
+        .map(|s| parse_size(s))
+        .collect::<wgae::Result<_>>()?;
+    let ctx = open_gpu()?;
+    let time = |step: &wgae::Step| -> wgae::Result<f64> {
+        ctx.run_wait(&[step])?;
+        let mut reps = 1usize;
+        loop {
+            let t0 = std::time::Instant::now();
+            for _ in 0..reps {
+                ctx.run(&[step])?;
+            }
+            ctx.wait()?;
+            let dt = t0.elapsed().as_secs_f64();
+            if dt > 0.5 || reps >= 1 << 16 {
+                return Ok(dt / reps as f64);
+            }
+            reps *= 2;
+        }
+    };
+    for (m, n, k) in sizes {
+        let a = ctx.upload("a", &vec![0.5f32; m * k])?;
+        let b = ctx.upload("b", &vec![0.25f32; k * n])?;
+        let c = ctx.zeros("c", m * n)?;
+        let halves = if ctx.has_f16() {
+            Some((
+                ctx.upload_f16("a16", &vec![0.5f32; m * k])?,
+                ctx.upload_f16("b16", &vec![0.25f32; k * n])?,
+            ))
+        } else {
+            None
+        };
+        for (layout, ta, tb) in [
+            ("A.B", false, false),
+            ("At.B", true, false),
+            ("A.Bt", false, true),
+        ] {
+            let spec = MatmulSpec::new(m, n, k, ta, tb);
+            let mut runs = vec![("f32", ops::matmul(&ctx, &spec, &a, &b, None, &c)?)];
+            if let Some((a16, b16)) = &halves {
+                let step = ops::matmul_f16(&ctx, &spec, a16, b16, None, MatmulOut::F32(&c))?;
+                runs.push(("f16", step));
+            }
+            for (precision, step) in runs {
+                let secs = time(&step)?;
+                let gflops = spec.flops() / secs / 1e9;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "matmul": format!("{m}x{n}x{k}"),
+                            "layout": layout,
+                            "precision": precision,
+                            "kernel": step.label(),
+                            "ms": secs * 1e3,
+                            "gflops": gflops,
+                            "adapter": ctx.adapter_name(),
+                        })
+                    );
+                } else {
+                    println!(
+                        "{m}x{n}x{k} {layout:5} {precision}: {:9.3} ms  {gflops:9.1} GFLOP/s  ({})",
+                        secs * 1e3,
+                        step.label()
+                    );
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -59,6 +59,26 @@ fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn bench_times_matmuls_as_json() {
+    let d = workdir("bench_matmul");
+    let out = ok(&wgae(&["bench", "--matmul", "8x12x4,5", "--json"], &d));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // 2 sizes x 3 layouts, each in f32 and (lavapipe has shader-f16) f16.
+    assert!(lines.len() == 6 || lines.len() == 12, "{out}");
+    for l in &lines {
+        assert!(l["gflops"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(l["kernel"].as_str().unwrap().contains("matmul"), "{l}");
+    }
+    fails(
+        &wgae(&["bench", "--matmul", "12x0"], &d),
+        &["12x0", "MxNxK"],
+    );
+}
+
+#[test]
 fn info_lists_the_adapter() {
     let out = ok(&wgae(&["info"], &workdir("info")));
     assert!(out.contains("wgae would use"), "{out}");

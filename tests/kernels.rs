@@ -26,9 +26,15 @@ const SHAPES: [(usize, usize); 6] = [(1, 1), (1, 7), (7, 33), (65, 127), (127, 6
 
 // --------------------------------------------------------------------- matmul
 
-/// Both kernels (tiled and direct) on the same inputs.
+const KERNELS: [MatmulKernel; 3] = [
+    MatmulKernel::Tiled,
+    MatmulKernel::TiledLarge,
+    MatmulKernel::Direct,
+];
+
+/// Every kernel (64x64 and 128x128 tiles, direct) on the same inputs.
 fn check_matmul(seed: u64, m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) {
-    for kernel in [MatmulKernel::Tiled, MatmulKernel::Direct] {
+    for kernel in KERNELS {
         check_matmul_kernel(kernel, seed, m, n, k, trans_a, trans_b);
     }
 }
@@ -86,6 +92,21 @@ fn matmul_all_layouts_odd_shapes() {
     }
 }
 
+/// Shapes whose contiguous dimensions are multiples of 4 take the vec4
+/// loads; none is a multiple of a tile, and K is not a multiple of a slice.
+#[test]
+fn matmul_vec4_loads_all_layouts() {
+    let shapes = [(4, 4, 4), (68, 132, 36), (260, 124, 516), (4, 8, 12)];
+    for (si, &(m, n, k)) in shapes.iter().enumerate() {
+        for (li, &(ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
+            .iter()
+            .enumerate()
+        {
+            check_matmul(900 + si as u64 * 4 + li as u64, m, n, k, ta, tb);
+        }
+    }
+}
+
 #[test]
 fn matmul_large() {
     for (i, &(ta, tb)) in [(false, false), (true, false), (false, true)]
@@ -101,9 +122,7 @@ fn matmul_epilogue_bias_activation_accumulate() {
     let Some(ctx) = gpu() else { return };
     let (m, n, k) = (65, 33, 127);
     let acts = ACTS.iter().filter(|a| a.is_elementwise()).enumerate();
-    for ((ai, act), kernel) in
-        acts.flat_map(|x| [(x, MatmulKernel::Tiled), (x, MatmulKernel::Direct)])
-    {
+    for ((ai, act), kernel) in acts.flat_map(|x| KERNELS.map(|k| (x, k))) {
         let mut g = rng(300 + ai as u64);
         let a = rand_vec(&mut g, m * k, -1.0, 1.0);
         let b = rand_vec(&mut g, n * k, -1.0, 1.0);
@@ -173,12 +192,16 @@ fn gate_derivative_matches_finite_differences() {
 #[test]
 fn matmul_prologue_fuses_activation_gradient() {
     let Some(ctx) = gpu() else { return };
-    let (m, n, k) = (33, 65, 71);
     let mut seed = 500;
-    for act in ACTS.iter().filter(|a| a.is_elementwise()) {
+    // An odd shape (scalar loads) and one of multiples of 4 (vec4 loads).
+    for ((m, n, k), act) in [(33, 65, 71), (36, 68, 72)].into_iter().flat_map(|s| {
+        ACTS.iter()
+            .filter(|a| a.is_elementwise())
+            .map(move |a| (s, a))
+    }) {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             for operand in [Operand::A, Operand::B] {
-                for kernel in [MatmulKernel::Tiled, MatmulKernel::Direct] {
+                for kernel in KERNELS {
                     seed += 1;
                     let mut g = rng(seed);
                     let a = rand_vec(&mut g, m * k, -1.0, 1.0);

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::gpu::kernels::KernelCache;
+use crate::gpu::kernels::{KernelCache, Tile};
 use crate::gpu::ops::MatmulKernel;
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
@@ -22,8 +22,12 @@ pub struct ContextOptions {
     pub adapter: Option<String>,
     /// Restrict to these backends (all when `None`).
     pub backends: Option<wgpu::Backends>,
-    /// The matmul kernel; by default direct on CPU adapters, tiled elsewhere.
+    /// The matmul kernel family; by default direct on CPU adapters, tiled
+    /// elsewhere. `TiledLarge` is the tiled family with 128x128 tiles forced.
     pub matmul: Option<MatmulKernel>,
+    /// Force one tile shape for the tiled kernel (by default chosen per
+    /// matmul, see [`GpuContext::matmul_kernel_for`]).
+    pub matmul_tile: Option<Tile>,
     /// Whether backward matmuls fuse the activation gradient into their
     /// prologue; by default wherever the tiled kernel runs (see
     /// [`GpuContext::fuse_act_grad`]).
@@ -31,15 +35,19 @@ pub struct ContextOptions {
 }
 
 /// Plan choices read from the environment, for contexts built without options.
-fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<bool>)> {
+fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<Tile>, Option<bool>)> {
     let get = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
     let matmul = match get("WGAE_MATMUL").as_deref().map(str::trim) {
         None => None,
-        Some("direct") => Some(MatmulKernel::Direct),
-        Some("tiled") => Some(MatmulKernel::Tiled),
+        Some("direct") => Some((MatmulKernel::Direct, None)),
+        // The tiled family with the tile shape chosen per matmul, or forced.
+        Some("tiled") => Some((MatmulKernel::Tiled, None)),
+        Some("tiled64") => Some((MatmulKernel::Tiled, Some(Tile::T64))),
+        Some("tiled128") => Some((MatmulKernel::Tiled, Some(Tile::T128))),
         Some(other) => {
             return Err(Error::InvalidArgument(format!(
-                "WGAE_MATMUL: unknown kernel '{other}' (expected tiled or direct)"
+                "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128 or \
+                 direct)"
             )))
         }
     };
@@ -53,7 +61,7 @@ fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<bool>)> {
             )))
         }
     };
-    Ok((matmul, fuse))
+    Ok((matmul.map(|m| m.0), matmul.and_then(|m| m.1), fuse))
 }
 
 impl ContextOptions {
@@ -65,11 +73,12 @@ impl ContextOptions {
             Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
             _ => None,
         };
-        let (matmul, fuse_act_grad) = plan_from_env()?;
+        let (matmul, matmul_tile, fuse_act_grad) = plan_from_env()?;
         Ok(Self {
             adapter,
             backends,
             matmul,
+            matmul_tile,
             fuse_act_grad,
         })
     }
@@ -205,6 +214,7 @@ pub struct GpuContext {
     pub(crate) live_bytes: Arc<std::sync::atomic::AtomicU64>,
     /// Use the matmul without workgroup memory (CPU adapters).
     matmul_direct: bool,
+    matmul_tile: Option<Tile>,
     fuse_act_grad: bool,
     pub(crate) kernels: KernelCache,
 }
@@ -275,9 +285,10 @@ impl GpuContext {
     /// device-lost handlers alone and catches its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
-        let (matmul, fuse_act_grad) = plan_from_env()?;
+        let (matmul, matmul_tile, fuse_act_grad) = plan_from_env()?;
         let opts = ContextOptions {
             matmul,
+            matmul_tile,
             fuse_act_grad,
             ..ContextOptions::default()
         };
@@ -319,6 +330,10 @@ impl GpuContext {
             Some(k) => k == MatmulKernel::Direct,
             None => is_software(&info),
         };
+        let matmul_tile = opts.matmul_tile.or(match opts.matmul {
+            Some(MatmulKernel::TiledLarge) => Some(Tile::T128),
+            _ => None,
+        });
         // The direct kernel rereads each element of A once per lane, so a
         // gate on A would be evaluated 64 times over: there, writing dz once
         // is cheaper (BENCHMARKS.md has both measurements).
@@ -340,6 +355,7 @@ impl GpuContext {
             lost,
             live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             matmul_direct,
+            matmul_tile,
             fuse_act_grad,
         }
     }
@@ -385,6 +401,12 @@ impl GpuContext {
     /// adapters, or as `WGAE_MATMUL=direct|tiled` says.
     pub fn matmul_direct(&self) -> bool {
         self.matmul_direct
+    }
+
+    /// The tile shape forced by `WGAE_MATMUL=tiled64|tiled128` or the
+    /// options, if any.
+    pub fn matmul_tile(&self) -> Option<Tile> {
+        self.matmul_tile
     }
 
     /// Whether training fuses each activation gradient dz = da * f'(z) into

@@ -54,6 +54,38 @@ pub fn module_source(file: &str) -> Option<String> {
     Some(out)
 }
 
+/// The tile shape of the tiled matmul (see shaders/matmul.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tile {
+    /// 64x64 tiles: 16x16 invocations with 4x4 blocks, K slices of 16.
+    T64,
+    /// 128x128 tiles: 16x16 invocations with 8x8 blocks, K slices of 8.
+    T128,
+}
+
+impl Tile {
+    /// (WG_X, WG_Y, RM, RN, TK).
+    pub fn params(self) -> (u32, u32, u32, u32, u32) {
+        match self {
+            Tile::T64 => (16, 16, 4, 4, 16),
+            Tile::T128 => (16, 16, 8, 8, 8),
+        }
+    }
+
+    /// Rows and columns of C per workgroup.
+    pub fn size(self) -> (u32, u32) {
+        let (wx, wy, rm, rn, _) = self.params();
+        (wy * rm, wx * rn)
+    }
+
+    /// Invocations per workgroup and bytes of workgroup memory it needs.
+    pub fn needs(self) -> (u32, u32) {
+        let (wx, wy, _, _, tk) = self.params();
+        let (tm, tn) = self.size();
+        (wx * wy, 4 * tk * (tm + 1 + tn + 1))
+    }
+}
+
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operand {
@@ -70,6 +102,9 @@ pub enum Kernel {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
+        tile: Tile,
+        /// vec4 loads from global memory (contiguous dimensions multiples of 4).
+        vec4: bool,
     },
     /// The same product without workgroup memory, for CPU adapters.
     MatmulDirect {
@@ -127,11 +162,17 @@ impl Kernel {
         for trans_a in [false, true] {
             for trans_b in [false, true] {
                 for pro in [None, Some(Operand::A), Some(Operand::B)] {
-                    all.push(Kernel::Matmul {
-                        trans_a,
-                        trans_b,
-                        pro,
-                    });
+                    for tile in [Tile::T64, Tile::T128] {
+                        for vec4 in [false, true] {
+                            all.push(Kernel::Matmul {
+                                trans_a,
+                                trans_b,
+                                pro,
+                                tile,
+                                vec4,
+                            });
+                        }
+                    }
                     all.push(Kernel::MatmulDirect {
                         trans_a,
                         trans_b,
@@ -268,8 +309,25 @@ impl Kernel {
                 trans_a,
                 trans_b,
                 pro,
+                tile,
+                vec4,
+            } => {
+                let flag = |b: bool| f64::from(u8::from(b));
+                let (wx, wy, rm, rn, tk) = tile.params();
+                vec![
+                    ("TRANS_A", flag(trans_a)),
+                    ("TRANS_B", flag(trans_b)),
+                    ("PRO_A", flag(pro == Some(Operand::A))),
+                    ("PRO_B", flag(pro == Some(Operand::B))),
+                    ("WG_X", f64::from(wx)),
+                    ("WG_Y", f64::from(wy)),
+                    ("RM", f64::from(rm)),
+                    ("RN", f64::from(rn)),
+                    ("TK", f64::from(tk)),
+                    ("VEC4", flag(vec4)),
+                ]
             }
-            | Kernel::MatmulDirect {
+            Kernel::MatmulDirect {
                 trans_a,
                 trans_b,
                 pro,

@@ -8,6 +8,6 @@ pub mod ops;
 pub mod tensor;
 
 pub use context::{AdapterSummary, ContextOptions, GpuContext};
-pub use kernels::{Kernel, Operand};
+pub use kernels::{Kernel, Operand, Tile};
 pub use ops::{Activation, Step};
 pub use tensor::GpuTensor;

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{Kernel, Operand};
+use crate::gpu::kernels::{Kernel, Operand, Tile};
 use crate::gpu::tensor::GpuTensor;
 
 /// One ready dispatch.
@@ -474,14 +474,17 @@ const MATMUL_DIRECT_ROWS: u64 = 8;
 /// variant without it (CPU adapters, where invocations are SIMD lanes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MatmulKernel {
+    /// 64x64 tiles.
     Tiled,
+    /// 128x128 tiles (8x8 per invocation), for large outputs on GPUs.
+    TiledLarge,
     Direct,
 }
 
 /// The fused activation gradient of a backward matmul: the `operand` (A or
 /// B) is multiplied element by element by `act'(gate)` as it is loaded, so
 /// `dz = da * act'(z)` is never written out. `gate` is stored like the
-/// operand and holds what the derivative reads (see [`Activation::gate`]).
+/// operand and holds what the derivative reads (see [`Activation::gate_is_output`]).
 #[derive(Clone, Copy)]
 pub struct Prologue<'a> {
     pub operand: Operand,
@@ -490,13 +493,36 @@ pub struct Prologue<'a> {
 }
 
 impl GpuContext {
-    /// The matmul kernel this adapter prefers (see [`GpuContext::matmul_direct`]).
-    pub fn matmul_kernel(&self) -> MatmulKernel {
+    /// The matmul kernel this adapter prefers for an (m, n) output: direct on
+    /// CPU adapters; on GPUs 128x128 tiles when the output has at least 128
+    /// of them (enough to fill a large GPU, with 4x the arithmetic per
+    /// load of the 64x64 tiles) and the adapter allows their 256 invocations
+    /// and 8.3 KB of workgroup memory, else 64x64. `WGAE_MATMUL` overrides.
+    pub fn matmul_kernel_for(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
-            MatmulKernel::Direct
-        } else {
-            MatmulKernel::Tiled
+            return MatmulKernel::Direct;
         }
+        match self.matmul_tile() {
+            Some(Tile::T64) => MatmulKernel::Tiled,
+            Some(Tile::T128) => MatmulKernel::TiledLarge,
+            None => {
+                let (tm, tn) = Tile::T128.size();
+                let tiles = m.div_ceil(tm as usize) * n.div_ceil(tn as usize);
+                if tiles >= 128 && self.tile_fits(Tile::T128) {
+                    MatmulKernel::TiledLarge
+                } else {
+                    MatmulKernel::Tiled
+                }
+            }
+        }
+    }
+
+    /// Whether the adapter's limits allow a tile shape.
+    pub fn tile_fits(&self, tile: Tile) -> bool {
+        let (invocations, bytes) = tile.needs();
+        let l = self.limits();
+        l.max_compute_invocations_per_workgroup >= invocations
+            && l.max_compute_workgroup_storage_size >= bytes
     }
 }
 
@@ -509,7 +535,8 @@ pub fn matmul(
     bias: Option<&GpuTensor>,
     c: &GpuTensor,
 ) -> Result<Step> {
-    matmul_with(ctx, ctx.matmul_kernel(), spec, a, b, bias, c)
+    let kernel = ctx.matmul_kernel_for(spec.m, spec.n);
+    matmul_with(ctx, kernel, spec, a, b, bias, c)
 }
 
 /// `C = op(A') . op(B') + beta * C`, where the prologue's operand is
@@ -591,12 +618,32 @@ fn matmul_impl(
         _pad: [0; 2],
     };
     let direct = kernel == MatmulKernel::Direct;
-    let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
+    let tile = if kernel == MatmulKernel::TiledLarge {
+        Tile::T128
+    } else {
+        Tile::T64
+    };
+    if !direct && !ctx.tile_fits(tile) {
+        let (inv, bytes) = tile.needs();
+        return Err(Error::InvalidArgument(format!(
+            "matmul: {tile:?} tiles need {inv} invocations and {bytes} bytes of workgroup \
+             memory per workgroup, more than adapter '{}' allows; use smaller tiles \
+             (WGAE_MATMUL=tiled64)",
+            ctx.adapter_name()
+        )));
+    }
+    let (tm, tn) = tile.size();
+    let gx = (spec.n as u64).div_ceil(if direct { MATMUL_TILE } else { u64::from(tn) });
     let gy = (spec.m as u64).div_ceil(if direct {
         MATMUL_DIRECT_ROWS
     } else {
-        MATMUL_TILE
+        u64::from(tm)
     });
+    // vec4 loads need the contiguous dimension of each stored operand to be a
+    // multiple of 4 (the bindings themselves start 256-byte aligned).
+    let contiguous_a = if spec.trans_a { spec.m } else { spec.k };
+    let contiguous_b = if spec.trans_b { spec.k } else { spec.n };
+    let vec4 = contiguous_a % 4 == 0 && contiguous_b % 4 == 0;
     let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
     if gx > max || gy > max {
         return Err(Error::shape(
@@ -625,6 +672,8 @@ fn matmul_impl(
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
             pro: operand,
+            tile,
+            vec4,
         }
     };
     let gated = match operand {
@@ -632,18 +681,36 @@ fn matmul_impl(
         Some(Operand::B) => "*f'(B)",
         None => "",
     };
+    let dummy = ctx.dummy()?;
+    let mut bindings = vec![
+        (1, a),
+        (2, b),
+        (3, bias.unwrap_or(a)),
+        (4, c),
+        (5, pro.map_or(a, |p| p.gate)),
+    ];
+    if !direct {
+        // The vec4 aliases; any 16 bytes where unused.
+        bindings.push((6, if vec4 { a } else { &dummy }));
+        bindings.push((7, if vec4 { b } else { &dummy }));
+    }
+    let shape = match (direct, tile) {
+        (true, _) => "direct",
+        (false, Tile::T64) => "64",
+        (false, Tile::T128) => "128",
+    };
     make_step(
         ctx,
         kernel,
-        format!("{OP}[{layout}{gated}]({}x{}x{})", spec.m, spec.n, spec.k),
+        format!(
+            "{OP}[{layout}{gated},{shape}{}]({}x{}x{})",
+            if vec4 && !direct { ",vec4" } else { "" },
+            spec.m,
+            spec.n,
+            spec.k
+        ),
         &p,
-        &[
-            (1, a),
-            (2, b),
-            (3, bias.unwrap_or(a)),
-            (4, c),
-            (5, pro.map_or(a, |p| p.gate)),
-        ],
+        &bindings,
         [gx as u32, gy as u32, 1],
     )
 }
@@ -742,7 +809,14 @@ pub fn matmul_f16(
     make_step(
         ctx,
         kernel,
-        format!("{OP}({}x{}x{})", spec.m, spec.n, spec.k),
+        format!(
+            "{OP}[{}{}]({}x{}x{})",
+            if spec.trans_a { "At." } else { "A." },
+            if spec.trans_b { "Bt" } else { "B" },
+            spec.m,
+            spec.n,
+            spec.k
+        ),
         &p,
         &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c32), (5, &c16)],
         [gx as u32, gy as u32, 1],

@@ -791,7 +791,15 @@ impl Net {
                     act: *act,
                     gate: g,
                 };
-                ops::matmul_prologue(ctx, ctx.matmul_kernel(), spec, a, b, pro, c)
+                ops::matmul_prologue(
+                    ctx,
+                    ctx.matmul_kernel_for(spec.m, spec.n),
+                    spec,
+                    a,
+                    b,
+                    pro,
+                    c,
+                )
             }
             None => ops::matmul(ctx, spec, a, b, None, c),
         }
