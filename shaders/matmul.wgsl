@@ -66,6 +66,20 @@ override PRO_B: bool = false;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<storage, read> gate: array<f32>;
 
+// The epilogue: C[row, col] = act(alpha * acc + bias) + beta * C[row, col].
+fn store(row: u32, col: u32, acc: f32) {
+    var v = p.alpha * acc;
+    if (p.use_bias != 0u) {
+        v += bias[col];
+    }
+    v = activate(v, p.act, p.act_alpha);
+    let o = row * p.n + col;
+    if (p.beta != 0.0) {
+        v += p.beta * c[o];
+    }
+    c[o] = v;
+}
+
 // The prologue factor f'(gate[i]) (see the header).
 fn pro(i: u32) -> f32 {
     let g = gate[i];
@@ -301,16 +315,7 @@ fn main(
             if (col >= p.n) {
                 continue;
             }
-            var v = p.alpha * acc[i * RN + j];
-            if (p.use_bias != 0u) {
-                v += bias[col];
-            }
-            v = activate(v, p.act, p.act_alpha);
-            let o = row * p.n + col;
-            if (p.beta != 0.0) {
-                v += p.beta * c[o];
-            }
-            c[o] = v;
+            store(row, col, acc[i * RN + j]);
         }
     }
 }
@@ -357,15 +362,6 @@ fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
         if (row >= p.m) {
             break;
         }
-        var v = p.alpha * acc[i];
-        if (p.use_bias != 0u) {
-            v += bias[col];
-        }
-        v = activate(v, p.act, p.act_alpha);
-        let o = row * p.n + col;
-        if (p.beta != 0.0) {
-            v += p.beta * c[o];
-        }
-        c[o] = v;
+        store(row, col, acc[i]);
     }
 }

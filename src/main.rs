@@ -721,6 +721,28 @@ fn info() -> wgae::Result<()> {
                 println!("  (a software adapter: correct but slow; no hardware GPU was found)");
             }
             println!("  Override with WGAE_ADAPTER=<part of the name> or WGAE_BACKEND=vulkan|metal|dx12|gl.");
+            match GpuContext::new() {
+                Ok(ctx) => {
+                    let matmul = if !ctx.matmul_direct() {
+                        match ctx.matmul_tile() {
+                            Some(t) => format!("tiled, {t:?} tiles forced"),
+                            None => "tiled (64x64, or 128x128 for large outputs)".into(),
+                        }
+                    } else if ctx.subgroup_matmul() {
+                        "direct, sharing A through subgroups".into()
+                    } else {
+                        "direct".into()
+                    };
+                    let grads = if ctx.fuse_act_grad() {
+                        "fused into the backward matmuls"
+                    } else {
+                        "written by their own pass"
+                    };
+                    println!("\n  plan: matmul {matmul}; activation gradients {grads}");
+                    println!("  (WGAE_MATMUL, WGAE_SUBGROUPS and WGAE_FUSE_ACT_GRAD override; see README)");
+                }
+                Err(e) => println!("\n  (could not open it to show the plan: {e})"),
+            }
             Ok(())
         }
         None => Err(wgae::Error::NoAdapter(format!(

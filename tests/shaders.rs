@@ -1,8 +1,8 @@
 //! Portability without the hardware: every kernel module is parsed and
 //! validated by naga with no optional capabilities (plain WebGPU; the f16
-//! kernels with shader-f16 only), then translated to SPIR-V (Vulkan), MSL
-//! (Metal), HLSL (DX12) and GLSL (GL) with each specialization's override
-//! constants applied. A shader that would not compile for one of those
+//! kernels with shader-f16 only, the subgroup kernel with subgroups only),
+//! then translated to SPIR-V (Vulkan), MSL (Metal), HLSL (DX12) and GLSL (GL)
+//! with each specialization's override constants applied. A shader that would not compile for one of those
 //! backends fails here, on a machine with no GPU. The f16 kernels skip GLSL:
 //! wgpu's GL backend has no shader-f16, so they never run there.
 
@@ -14,15 +14,20 @@ fn parse_and_validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let src = module_source(file).unwrap();
     let module = naga::front::wgsl::parse_str(&src)
         .unwrap_or_else(|e| panic!("{file}.wgsl does not parse:\n{}", e.emit_to_string(&src)));
-    let caps = if Kernel::all()
-        .iter()
-        .any(|k| k.file() == file && k.needs_f16())
-    {
-        Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32
-    } else {
-        Capabilities::empty()
-    };
+    let kernels: Vec<Kernel> = Kernel::all()
+        .into_iter()
+        .filter(|k| k.file() == file)
+        .collect();
+    let mut caps = Capabilities::empty();
+    if kernels.iter().any(|k| k.needs_f16()) {
+        caps |= Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+    }
+    if kernels.iter().any(|k| k.needs_subgroups()) {
+        caps |= Capabilities::SUBGROUP;
+    }
     let info = Validator::new(ValidationFlags::all(), caps)
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
         .validate(&module)
         .unwrap_or_else(|e| panic!("{file}.wgsl does not validate:\n{}", e.emit_to_string(&src)));
     (module, info)

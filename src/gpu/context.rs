@@ -15,7 +15,8 @@ use crate::gpu::kernels::{KernelCache, Tile};
 use crate::gpu::ops::MatmulKernel;
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
-/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL` and `WGAE_FUSE_ACT_GRAD`.
+/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_SUBGROUPS` and
+/// `WGAE_FUSE_ACT_GRAD`.
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
     /// Case-insensitive part of the adapter name that must match.
@@ -28,6 +29,9 @@ pub struct ContextOptions {
     /// Force one tile shape for the tiled kernel (by default chosen per
     /// matmul, see [`GpuContext::matmul_kernel_for`]).
     pub matmul_tile: Option<Tile>,
+    /// Whether the direct matmul may share A through subgroup shuffles
+    /// where the adapter has subgroups of 8 lanes or more (default: yes).
+    pub subgroups: Option<bool>,
     /// Whether backward matmuls fuse the activation gradient into their
     /// prologue; by default wherever the tiled kernel runs (see
     /// [`GpuContext::fuse_act_grad`]).
@@ -35,7 +39,28 @@ pub struct ContextOptions {
 }
 
 /// Plan choices read from the environment, for contexts built without options.
-fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<Tile>, Option<bool>)> {
+type Plan = (
+    Option<MatmulKernel>,
+    Option<Tile>,
+    Option<bool>,
+    Option<bool>,
+);
+
+/// `1|on|true` or `0|off|false` from an environment variable.
+fn env_flag(name: &str) -> Result<Option<bool>> {
+    match std::env::var(name).ok().as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("1" | "on" | "true") => Ok(Some(true)),
+        Some("0" | "off" | "false") => Ok(Some(false)),
+        Some(other) => Err(Error::InvalidArgument(format!(
+            "{name}: '{other}' is not on or off (1/0)"
+        ))),
+    }
+}
+
+/// (matmul kernel, tile, subgroups, fused activation gradients) from
+/// `WGAE_MATMUL`, `WGAE_SUBGROUPS` and `WGAE_FUSE_ACT_GRAD`.
+fn plan_from_env() -> Result<Plan> {
     let get = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
     let matmul = match get("WGAE_MATMUL").as_deref().map(str::trim) {
         None => None,
@@ -51,17 +76,14 @@ fn plan_from_env() -> Result<(Option<MatmulKernel>, Option<Tile>, Option<bool>)>
             )))
         }
     };
-    let fuse = match get("WGAE_FUSE_ACT_GRAD").as_deref().map(str::trim) {
-        None => None,
-        Some("1" | "on" | "true") => Some(true),
-        Some("0" | "off" | "false") => Some(false),
-        Some(other) => {
-            return Err(Error::InvalidArgument(format!(
-                "WGAE_FUSE_ACT_GRAD: '{other}' is not on or off (1/0)"
-            )))
-        }
-    };
-    Ok((matmul.map(|m| m.0), matmul.and_then(|m| m.1), fuse))
+    let subgroups = env_flag("WGAE_SUBGROUPS")?;
+    let fuse = env_flag("WGAE_FUSE_ACT_GRAD")?;
+    Ok((
+        matmul.map(|m| m.0),
+        matmul.and_then(|m| m.1),
+        subgroups,
+        fuse,
+    ))
 }
 
 impl ContextOptions {
@@ -73,12 +95,13 @@ impl ContextOptions {
             Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
             _ => None,
         };
-        let (matmul, matmul_tile, fuse_act_grad) = plan_from_env()?;
+        let (matmul, matmul_tile, subgroups, fuse_act_grad) = plan_from_env()?;
         Ok(Self {
             adapter,
             backends,
             matmul,
             matmul_tile,
+            subgroups,
             fuse_act_grad,
         })
     }
@@ -215,6 +238,7 @@ pub struct GpuContext {
     /// Use the matmul without workgroup memory (CPU adapters).
     matmul_direct: bool,
     matmul_tile: Option<Tile>,
+    subgroup_matmul: bool,
     fuse_act_grad: bool,
     pub(crate) kernels: KernelCache,
 }
@@ -285,10 +309,11 @@ impl GpuContext {
     /// device-lost handlers alone and catches its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
-        let (matmul, matmul_tile, fuse_act_grad) = plan_from_env()?;
+        let (matmul, matmul_tile, subgroups, fuse_act_grad) = plan_from_env()?;
         let opts = ContextOptions {
             matmul,
             matmul_tile,
+            subgroups,
             fuse_act_grad,
             ..ContextOptions::default()
         };
@@ -338,6 +363,9 @@ impl GpuContext {
         // gate on A would be evaluated 64 times over: there, writing dz once
         // is cheaper (BENCHMARKS.md has both measurements).
         let fuse_act_grad = opts.fuse_act_grad.unwrap_or(!matmul_direct);
+        let subgroup_matmul = opts.subgroups.unwrap_or(true)
+            && features.contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size >= 8;
         tracing::info!(
             adapter = %info.name,
             backend = ?info.backend,
@@ -356,6 +384,7 @@ impl GpuContext {
             live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             matmul_direct,
             matmul_tile,
+            subgroup_matmul,
             fuse_act_grad,
         }
     }
@@ -374,6 +403,12 @@ impl GpuContext {
 
     pub fn features(&self) -> wgpu::Features {
         self.features
+    }
+
+    /// Whether the adapter has subgroup operations with at least 8 lanes
+    /// (what the subgroup matmul needs).
+    pub fn has_subgroups(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP) && self.info.subgroup_min_size >= 8
     }
 
     /// Whether the adapter runs f16 arithmetic and storage in shaders.
@@ -401,6 +436,13 @@ impl GpuContext {
     /// adapters, or as `WGAE_MATMUL=direct|tiled` says.
     pub fn matmul_direct(&self) -> bool {
         self.matmul_direct
+    }
+
+    /// Whether the direct matmul shares A through subgroup shuffles: where
+    /// the adapter has subgroups of 8 lanes or more, unless
+    /// `WGAE_SUBGROUPS=0` or the options say otherwise.
+    pub fn subgroup_matmul(&self) -> bool {
+        self.subgroup_matmul
     }
 
     /// The tile shape forced by `WGAE_MATMUL=tiled64|tiled128` or the

@@ -16,6 +16,15 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub const SHADER_FILES: &[(&str, &str)] = &[
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
     ("matmul_f16", include_str!("../../shaders/matmul_f16.wgsl")),
+    // The subgroup kernel builds on matmul.wgsl's bindings and helpers.
+    (
+        "matmul_subgroup",
+        concat!(
+            include_str!("../../shaders/matmul_subgroup.wgsl"),
+            "\n",
+            include_str!("../../shaders/matmul.wgsl")
+        ),
+    ),
     (
         "elementwise",
         include_str!("../../shaders/elementwise.wgsl"),
@@ -112,6 +121,12 @@ pub enum Kernel {
         trans_b: bool,
         pro: Option<Operand>,
     },
+    /// The direct kernel sharing A through subgroup shuffles.
+    MatmulDirectSubgroup {
+        trans_a: bool,
+        trans_b: bool,
+        pro: Option<Operand>,
+    },
     /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
     MatmulF16 {
         trans_a: bool,
@@ -178,6 +193,11 @@ impl Kernel {
                         trans_b,
                         pro,
                     });
+                    all.push(Kernel::MatmulDirectSubgroup {
+                        trans_a,
+                        trans_b,
+                        pro,
+                    });
                 }
                 for out_f16 in [false, true] {
                     all.push(Kernel::MatmulF16 {
@@ -231,6 +251,7 @@ impl Kernel {
         match self {
             Kernel::Matmul { .. } | Kernel::MatmulDirect { .. } => "matmul",
             Kernel::MatmulF16 { .. } | Kernel::ToF16 | Kernel::ToF32 => "matmul_f16",
+            Kernel::MatmulDirectSubgroup { .. } => "matmul_subgroup",
             Kernel::ActForward
             | Kernel::ActBackward
             | Kernel::Axpby
@@ -259,6 +280,7 @@ impl Kernel {
             Kernel::Matmul { .. } => "main",
             Kernel::MatmulDirect { .. } => "main_direct",
             Kernel::MatmulF16 { .. } => "main",
+            Kernel::MatmulDirectSubgroup { .. } => "main_direct_subgroup",
             Kernel::ToF16 => "to_f16",
             Kernel::ToF32 => "to_f32",
             Kernel::ActForward => "act_forward",
@@ -302,6 +324,11 @@ impl Kernel {
         self.file() == "matmul_f16"
     }
 
+    /// Whether the kernel needs subgroups of at least 8 lanes.
+    pub fn needs_subgroups(self) -> bool {
+        self.file() == "matmul_subgroup"
+    }
+
     /// Pipeline-overridable constants for this specialization.
     pub fn constants(self) -> Vec<(&'static str, f64)> {
         match self {
@@ -328,6 +355,11 @@ impl Kernel {
                 ]
             }
             Kernel::MatmulDirect {
+                trans_a,
+                trans_b,
+                pro,
+            }
+            | Kernel::MatmulDirectSubgroup {
                 trans_a,
                 trans_b,
                 pro,
@@ -374,6 +406,13 @@ impl GpuContext {
         }
         if kernel.needs_f16() {
             self.require_f16(kernel.entry())?;
+        }
+        if kernel.needs_subgroups() && !self.has_subgroups() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{}: adapter '{}' has no subgroups of at least 8 lanes; use the direct kernel",
+                kernel.entry(),
+                self.adapter_name()
+            )));
         }
         let module = self.module(kernel.file())?;
         let constants = kernel.constants();
@@ -437,7 +476,7 @@ impl GpuContext {
     pub fn build_all_pipelines(&self) -> Result<()> {
         let f16 = self.features().contains(wgpu::Features::SHADER_F16);
         for k in Kernel::all() {
-            if k.needs_f16() && !f16 {
+            if (k.needs_f16() && !f16) || (k.needs_subgroups() && !self.has_subgroups()) {
                 continue;
             }
             self.pipeline(k)?;

@@ -478,7 +478,10 @@ pub enum MatmulKernel {
     Tiled,
     /// 128x128 tiles (8x8 per invocation), for large outputs on GPUs.
     TiledLarge,
+    /// No workgroup memory: for CPU adapters.
     Direct,
+    /// Direct, with A shared through subgroup shuffles (subgroups of >= 8 lanes).
+    DirectSubgroup,
 }
 
 /// The fused activation gradient of a backward matmul: the `operand` (A or
@@ -500,7 +503,11 @@ impl GpuContext {
     /// and 8.3 KB of workgroup memory, else 64x64. `WGAE_MATMUL` overrides.
     pub fn matmul_kernel_for(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
-            return MatmulKernel::Direct;
+            return if self.subgroup_matmul() {
+                MatmulKernel::DirectSubgroup
+            } else {
+                MatmulKernel::Direct
+            };
         }
         match self.matmul_tile() {
             Some(Tile::T64) => MatmulKernel::Tiled,
@@ -617,7 +624,7 @@ fn matmul_impl(
         pro_alpha: pro.map_or(0.0, |p| p.act.alpha()),
         _pad: [0; 2],
     };
-    let direct = kernel == MatmulKernel::Direct;
+    let direct = matches!(kernel, MatmulKernel::Direct | MatmulKernel::DirectSubgroup);
     let tile = if kernel == MatmulKernel::TiledLarge {
         Tile::T128
     } else {
@@ -661,7 +668,13 @@ fn matmul_impl(
         (true, true) => "At.Bt",
     };
     let operand = pro.map(|p| p.operand);
-    let kernel = if direct {
+    let kernel = if kernel == MatmulKernel::DirectSubgroup {
+        Kernel::MatmulDirectSubgroup {
+            trans_a: spec.trans_a,
+            trans_b: spec.trans_b,
+            pro: operand,
+        }
+    } else if direct {
         Kernel::MatmulDirect {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
@@ -695,6 +708,7 @@ fn matmul_impl(
         bindings.push((7, if vec4 { b } else { &dummy }));
     }
     let shape = match (direct, tile) {
+        (true, _) if kernel.needs_subgroups() => "direct,subgroup",
         (true, _) => "direct",
         (false, Tile::T64) => "64",
         (false, Tile::T128) => "128",
