@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every GPU measurement BENCHMARKS.md asks for, in one run, on a machine with a
+# GPU and its Vulkan driver but no Rust toolchain (the device machine of the
+# developers' brief). Results go to $OUT (default ./gpu-out), one file each.
+#
+# Here, once (the binary must be small enough to travel, so strip it):
+#   cargo build --release && mkdir -p .gl && strip -o .gl/wgae target/release/wgae
+#   (and the Vulkan loader's .deb in .gl/, as the brief says)
+# There, with .gl carried:
+#   bash scripts/gpu_run.sh
+#
+# What it writes:
+#   info.txt      wgae info: the adapter, its limits and the plan wgae picks
+#   bench.json    wgae bench --json (784-32-784 at 256, 4096-1024-256 at 1024),
+#                 with the activation gradients fused (default) and written
+#   matmul.json   wgae bench --matmul at 1024, 2048 and 4096 (or $SIZES), each
+#                 tile shape
+#   compare.txt   scripts/compare_pytorch.py (PyTorch eager on CUDA vs wgae)
+#   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
+#                 reaches in CUDA, to put wgae's figure beside
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-out}
+mkdir -p "$OUT"
+if ls .gl/*.deb >/dev/null 2>&1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$ICD" ]; then
+    export VK_DRIVER_FILES=$ICD
+fi
+W=${WGAE:-.gl/wgae}
+[ -x "$W" ] || W=target/release/wgae
+
+"$W" info >"$OUT/info.txt" 2>&1
+{
+    "$W" bench --json
+    WGAE_FUSE_ACT_GRAD=0 "$W" bench --json
+} >"$OUT/bench.json" 2>>"$OUT/info.txt"
+{
+    for t in tiled64 tiled128; do
+        WGAE_MATMUL=$t "$W" bench --matmul "${SIZES:-1024,2048,4096}" --json
+    done
+} >"$OUT/matmul.json" 2>>"$OUT/info.txt"
+python3 scripts/compare_pytorch.py --wgae "$W" >"$OUT/compare.txt" 2>&1
+python3 - >"$OUT/torch_mm.txt" 2>&1 <<'EOF'
+import time
+import torch
+torch.backends.cuda.matmul.allow_tf32 = False
+a = torch.rand(4096, 4096, device="cuda")
+b = torch.rand(4096, 4096, device="cuda")
+for _ in range(3):
+    a @ b
+torch.cuda.synchronize()
+n, t0 = 50, time.time()
+for _ in range(n):
+    a @ b
+torch.cuda.synchronize()
+dt = (time.time() - t0) / n
+print(f"torch f32 matmul 4096^3 on {torch.cuda.get_device_name()}: {dt*1e3:.3f} ms, "
+      f"{2 * 4096**3 / dt / 1e12:.1f} TFLOP/s")
+EOF
+ls -la "$OUT"
