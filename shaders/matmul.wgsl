@@ -106,6 +106,9 @@ override RM: u32 = 4u;
 override RN: u32 = 4u;
 override TK: u32 = 16u;
 override VEC4: bool = false;
+// Columns per workgroup of the direct kernels: 64, or 32 for outputs at most
+// 32 wide, where half of a 64-wide workgroup would idle.
+override DW: u32 = 64u;
 
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> b4: array<vec4<f32>>;
@@ -325,10 +328,10 @@ fn main(
 // Neighbouring invocations take neighbouring output columns, so the loads of
 // B are contiguous across lanes and those of A are the same for every lane;
 // each invocation accumulates 8 rows of its column.
-// Dispatch: (ceil(N / 64), ceil(M / 8), 1), workgroup 64.
-@compute @workgroup_size(64, 1, 1)
+// Dispatch: (ceil(N / DW), ceil(M / 8), 1), workgroup DW (64, or 32 when N <= 32).
+@compute @workgroup_size(DW, 1, 1)
 fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let col = wid.x * 64u + lid;
+    let col = wid.x * DW + lid;
     let row0 = wid.y * 8u;
     if (col >= p.n) {
         return;

@@ -15,15 +15,16 @@
 // returns early, so that every lane takes part in every shuffle; a column past
 // N computes on the last column and writes nothing.
 //
-// Dispatch: (ceil(N / 64), ceil(M / 8), 1), workgroup 64.
+// Dispatch: (ceil(N / DW), ceil(M / 8), 1), workgroup DW (matmul.wgsl: 64, or 32
+// when N <= 32).
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(DW, 1, 1)
 fn main_direct_subgroup(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
-    let col = wid.x * 64u + lid;
+    let col = wid.x * DW + lid;
     let colc = min(col, p.n - 1u);
     let row0 = wid.y * 8u;
     // Rows past the end read the last row; their results are not written.

@@ -95,6 +95,15 @@ impl Tile {
     }
 }
 
+/// Columns per workgroup of the direct matmul kernels.
+pub fn direct_width(narrow: bool) -> u32 {
+    if narrow {
+        32
+    } else {
+        64
+    }
+}
+
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operand {
@@ -115,17 +124,20 @@ pub enum Kernel {
         /// vec4 loads from global memory (contiguous dimensions multiples of 4).
         vec4: bool,
     },
-    /// The same product without workgroup memory, for CPU adapters.
+    /// The same product without workgroup memory, for CPU adapters;
+    /// `narrow`: 32 columns per workgroup instead of 64 (outputs <= 32 wide).
     MatmulDirect {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
+        narrow: bool,
     },
     /// The direct kernel sharing A through subgroup shuffles.
     MatmulDirectSubgroup {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
+        narrow: bool,
     },
     /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
     MatmulF16 {
@@ -188,16 +200,20 @@ impl Kernel {
                             });
                         }
                     }
-                    all.push(Kernel::MatmulDirect {
-                        trans_a,
-                        trans_b,
-                        pro,
-                    });
-                    all.push(Kernel::MatmulDirectSubgroup {
-                        trans_a,
-                        trans_b,
-                        pro,
-                    });
+                    for narrow in [false, true] {
+                        all.push(Kernel::MatmulDirect {
+                            trans_a,
+                            trans_b,
+                            pro,
+                            narrow,
+                        });
+                        all.push(Kernel::MatmulDirectSubgroup {
+                            trans_a,
+                            trans_b,
+                            pro,
+                            narrow,
+                        });
+                    }
                 }
                 for out_f16 in [false, true] {
                     all.push(Kernel::MatmulF16 {
@@ -358,11 +374,13 @@ impl Kernel {
                 trans_a,
                 trans_b,
                 pro,
+                narrow,
             }
             | Kernel::MatmulDirectSubgroup {
                 trans_a,
                 trans_b,
                 pro,
+                narrow,
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
                 vec![
@@ -370,6 +388,7 @@ impl Kernel {
                     ("TRANS_B", flag(trans_b)),
                     ("PRO_A", flag(pro == Some(Operand::A))),
                     ("PRO_B", flag(pro == Some(Operand::B))),
+                    ("DW", f64::from(direct_width(narrow))),
                 ]
             }
             Kernel::MatmulF16 {

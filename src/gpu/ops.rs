@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{Kernel, Operand, Tile};
+use crate::gpu::kernels::{direct_width, Kernel, Operand, Tile};
 use crate::gpu::tensor::GpuTensor;
 
 /// One ready dispatch.
@@ -640,7 +640,13 @@ fn matmul_impl(
         )));
     }
     let (tm, tn) = tile.size();
-    let gx = (spec.n as u64).div_ceil(if direct { MATMUL_TILE } else { u64::from(tn) });
+    // Direct kernels: a 32-wide workgroup for outputs at most 32 wide.
+    let narrow = spec.n <= 32;
+    let gx = (spec.n as u64).div_ceil(if direct {
+        u64::from(direct_width(narrow))
+    } else {
+        u64::from(tn)
+    });
     let gy = (spec.m as u64).div_ceil(if direct {
         MATMUL_DIRECT_ROWS
     } else {
@@ -673,12 +679,14 @@ fn matmul_impl(
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
             pro: operand,
+            narrow,
         }
     } else if direct {
         Kernel::MatmulDirect {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
             pro: operand,
+            narrow,
         }
     } else {
         Kernel::Matmul {
@@ -708,7 +716,9 @@ fn matmul_impl(
         bindings.push((7, if vec4 { b } else { &dummy }));
     }
     let shape = match (direct, tile) {
+        (true, _) if kernel.needs_subgroups() && narrow => "direct32,subgroup",
         (true, _) if kernel.needs_subgroups() => "direct,subgroup",
+        (true, _) if narrow => "direct32",
         (true, _) => "direct",
         (false, Tile::T64) => "64",
         (false, Tile::T128) => "128",
