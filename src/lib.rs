@@ -2,7 +2,7 @@
 //!
 //! The crate is organised by the way a batch travels: [`gpu`] holds the device
 //! context, the WGSL kernel registry and the ops that record dispatches;
-//! [`reference`] holds an f64 twin of every kernel, used by the tests.
+//! [`reference`](mod@reference) holds an f64 twin of every kernel, used by the tests.
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 

@@ -1,4 +1,4 @@
-//! MNIST-style IDX files (images u8 [n, rows, cols], labels u8 [n]), raw or
+//! MNIST-style IDX files (images u8 `[n, rows, cols]`, labels u8 `[n]`), raw or
 //! gzip-compressed (detected from the magic bytes, not the file name).
 
 use std::io::Read;

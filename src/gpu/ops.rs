@@ -1709,7 +1709,7 @@ impl Noise {
     }
 }
 
-/// `out = noise(src)`, drawing from (seed, stream, offset + counter[0]).
+/// `out = noise(src)`, drawing from `(seed, stream, offset + counter[0])`.
 pub fn noise(
     ctx: &GpuContext,
     kind: Noise,

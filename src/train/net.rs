@@ -4,12 +4,16 @@
 //! and again.
 //!
 //! Shapes, for batch rows r <= cap and layer l with (in_l, out_l):
+//!
+//! ```text
 //!   x, xin           (cap, D)        clean and corrupted input
 //!   z[l]             (cap, out_l)    pre-activation, when the backward pass needs it
 //!   a[l]             (cap, out_l)    output
 //!   mask[l], ad[l]   (cap, out_l)    dropout mask and dropped-out output
 //!   da[l], dz[l]     (cap, out_l)    gradients w.r.t. output and pre-activation
+//!                                    (no dz[l] when its activation gradient is fused)
 //!   eps, zc, dzc     (cap, c)        VAE noise, sampled code and its gradient
+//! ```
 
 use crate::error::Result;
 use crate::gpu::ops::{
