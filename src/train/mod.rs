@@ -391,11 +391,6 @@ impl<'a> Autoencoder<'a> {
     ) -> Result<()> {
         const WHAT: &str = "f16 inference";
         self.ctx.require_f16(WHAT)?;
-        if self.cfg.variational.is_some() {
-            return Err(Error::InvalidArgument(
-                "f16 inference of variational models is not supported yet; use f32".into(),
-            ));
-        }
         if rows == 0 || data.len() != rows * cols {
             return Err(Error::InvalidArgument(format!(
                 "inference: {} values are not {rows} rows of {cols}",
@@ -490,10 +485,16 @@ impl<'a> Autoencoder<'a> {
     pub fn encode_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
         self.check_dim("encode", data.cols, self.cfg.input_dim)?;
         if precision == Precision::F16 {
+            // The last encoder layer writes f32: the code, or a VAE head's
+            // [mu | logvar], of which the code is mu.
             let end = self.cfg.encoder.len();
-            let mut out = Vec::with_capacity(data.rows * self.cfg.code_dim());
+            let c = self.cfg.code_dim();
+            let width = self.cfg.layers()[end - 1].outputs;
+            let mut out = Vec::with_capacity(data.rows * c);
             self.batched_f16(&data.data, data.rows, data.cols, (0, end), |t, _| {
-                out.extend(self.ctx.read(t)?);
+                for row in self.ctx.read(t)?.chunks(width) {
+                    out.extend_from_slice(&row[..c]);
+                }
                 Ok(())
             })?;
             return Ok(out);
@@ -514,10 +515,28 @@ impl<'a> Autoencoder<'a> {
 
     /// Decodes codes (rows of `code_dim`) to data space.
     pub fn decode(&self, codes: &[f32], rows: usize) -> Result<Vec<f32>> {
+        self.decode_with(codes, rows, Precision::F32)
+    }
+
+    /// [`Self::decode`] at the given precision.
+    pub fn decode_with(
+        &self,
+        codes: &[f32],
+        rows: usize,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
         let c = self.cfg.code_dim();
         let start = self.cfg.encoder.len();
         let d = self.cfg.input_dim;
         let mut out = Vec::with_capacity(rows * d);
+        if precision == Precision::F16 {
+            let end = self.cfg.layers().len();
+            self.batched_f16(codes, rows, c, (start, end), |t, _| {
+                out.extend(self.ctx.read(t)?);
+                Ok(())
+            })?;
+            return Ok(out);
+        }
         self.batched(codes, rows, c, start, |net, r| {
             let lo = net.layers.len() - 1;
             out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
@@ -535,6 +554,12 @@ impl<'a> Autoencoder<'a> {
     pub fn reconstruct_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
         self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
         let d = self.cfg.input_dim;
+        if precision == Precision::F16 && self.cfg.variational.is_some() {
+            // A VAE decodes its mean, which is half of the head's output:
+            // through the host, in two passes.
+            let codes = self.encode_with(data, precision)?;
+            return self.decode_with(&codes, data.rows, precision);
+        }
         if precision == Precision::F16 {
             let end = self.cfg.layers().len();
             let mut out = Vec::with_capacity(data.rows * d);
