@@ -470,6 +470,67 @@ struct MatmulParams {
 const MATMUL_TILE: u64 = 64;
 const MATMUL_DIRECT_ROWS: u64 = 8;
 
+impl MatmulSpec {
+    /// The layout's name in step labels: A.B, At.B, A.Bt or At.Bt.
+    fn layout_name(&self) -> &'static str {
+        match (self.trans_a, self.trans_b) {
+            (false, false) => "A.B",
+            (true, false) => "At.B",
+            (false, true) => "A.Bt",
+            (true, true) => "At.Bt",
+        }
+    }
+
+    /// The kernels' uniform: shape, epilogue, and the prologue's activation.
+    fn params(
+        &self,
+        op: &'static str,
+        use_bias: bool,
+        pro: Option<Activation>,
+    ) -> Result<MatmulParams> {
+        if !self.act.is_elementwise() {
+            return Err(Error::InvalidArgument(format!(
+                "{op}: softmax cannot be fused into the matmul epilogue; apply it with act_forward"
+            )));
+        }
+        if pro.is_some_and(|a| !a.is_elementwise()) {
+            return Err(Error::InvalidArgument(format!(
+                "{op}: the prologue takes an elementwise activation, not softmax"
+            )));
+        }
+        Ok(MatmulParams {
+            m: u32_dim(op, "m", self.m)?,
+            n: u32_dim(op, "n", self.n)?,
+            k: u32_dim(op, "k", self.k)?,
+            use_bias: u32::from(use_bias),
+            alpha: self.alpha,
+            beta: self.beta,
+            act: self.act.id(),
+            act_alpha: self.act.alpha(),
+            pro_act: pro.map_or(0, Activation::id),
+            pro_alpha: pro.map_or(0.0, Activation::alpha),
+            _pad: [0; 2],
+        })
+    }
+
+    /// The dispatch for workgroups of `rows` x `cols` outputs.
+    fn groups(&self, ctx: &GpuContext, op: &'static str, rows: u64, cols: u64) -> Result<[u32; 3]> {
+        let gx = (self.n as u64).div_ceil(cols);
+        let gy = (self.m as u64).div_ceil(rows);
+        let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
+        if gx > max || gy > max {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "{}x{} output needs more than {max} tiles per side",
+                    self.m, self.n
+                ),
+            ));
+        }
+        Ok([gx as u32, gy as u32, 1])
+    }
+}
+
 /// Which matmul kernel: tiles through workgroup memory (GPUs), or the direct
 /// variant without it (CPU adapters, where invocations are SIMD lanes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -587,12 +648,7 @@ fn matmul_impl(
     c: &GpuTensor,
 ) -> Result<Step> {
     const OP: &str = "matmul";
-    if !spec.act.is_elementwise() {
-        return Err(Error::InvalidArgument(
-            "matmul: softmax cannot be fused into the matmul epilogue; apply it with act_forward"
-                .into(),
-        ));
-    }
+    let p = spec.params(OP, bias.is_some(), pro.map(|p| p.act))?;
     need(OP, "A", a, product(OP, spec.m, spec.k)?)?;
     need(OP, "B", b, product(OP, spec.k, spec.n)?)?;
     need(OP, "C", c, product(OP, spec.m, spec.n)?)?;
@@ -600,30 +656,12 @@ fn matmul_impl(
         need(OP, "bias", bias, spec.n)?;
     }
     if let Some(pro) = &pro {
-        if !pro.act.is_elementwise() {
-            return Err(Error::InvalidArgument(
-                "matmul: the prologue takes an elementwise activation, not softmax".into(),
-            ));
-        }
         let (name, len) = match pro.operand {
             Operand::A => ("gate (like A)", spec.m * spec.k),
             Operand::B => ("gate (like B)", spec.k * spec.n),
         };
         need(OP, name, pro.gate, len)?;
     }
-    let p = MatmulParams {
-        m: u32_dim(OP, "m", spec.m)?,
-        n: u32_dim(OP, "n", spec.n)?,
-        k: u32_dim(OP, "k", spec.k)?,
-        use_bias: u32::from(bias.is_some()),
-        alpha: spec.alpha,
-        beta: spec.beta,
-        act: spec.act.id(),
-        act_alpha: spec.act.alpha(),
-        pro_act: pro.map_or(0, |p| p.act.id()),
-        pro_alpha: pro.map_or(0.0, |p| p.act.alpha()),
-        _pad: [0; 2],
-    };
     let direct = matches!(kernel, MatmulKernel::Direct | MatmulKernel::DirectSubgroup);
     let tile = if kernel == MatmulKernel::TiledLarge {
         Tile::T128
@@ -639,40 +677,19 @@ fn matmul_impl(
             ctx.adapter_name()
         )));
     }
-    let (tm, tn) = tile.size();
     // Direct kernels: a 32-wide workgroup for outputs at most 32 wide.
     let narrow = spec.n <= 32;
-    let gx = (spec.n as u64).div_ceil(if direct {
-        u64::from(direct_width(narrow))
+    let groups = if direct {
+        spec.groups(ctx, OP, MATMUL_DIRECT_ROWS, u64::from(direct_width(narrow)))?
     } else {
-        u64::from(tn)
-    });
-    let gy = (spec.m as u64).div_ceil(if direct {
-        MATMUL_DIRECT_ROWS
-    } else {
-        u64::from(tm)
-    });
+        let (tm, tn) = tile.size();
+        spec.groups(ctx, OP, u64::from(tm), u64::from(tn))?
+    };
     // vec4 loads need the contiguous dimension of each stored operand to be a
     // multiple of 4 (the bindings themselves start 256-byte aligned).
     let contiguous_a = if spec.trans_a { spec.m } else { spec.k };
     let contiguous_b = if spec.trans_b { spec.k } else { spec.n };
     let vec4 = contiguous_a % 4 == 0 && contiguous_b % 4 == 0;
-    let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
-    if gx > max || gy > max {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "{}x{} output needs more than {max} tiles per side",
-                spec.m, spec.n
-            ),
-        ));
-    }
-    let layout = match (spec.trans_a, spec.trans_b) {
-        (false, false) => "A.B",
-        (true, false) => "At.B",
-        (false, true) => "A.Bt",
-        (true, true) => "At.Bt",
-    };
     let operand = pro.map(|p| p.operand);
     let kernel = if kernel == MatmulKernel::DirectSubgroup {
         Kernel::MatmulDirectSubgroup {
@@ -727,7 +744,8 @@ fn matmul_impl(
         ctx,
         kernel,
         format!(
-            "{OP}[{layout}{gated},{shape}{}]({}x{}x{})",
+            "{OP}[{}{gated},{shape}{}]({}x{}x{})",
+            spec.layout_name(),
             if vec4 && !direct { ",vec4" } else { "" },
             spec.m,
             spec.n,
@@ -735,7 +753,7 @@ fn matmul_impl(
         ),
         &p,
         &bindings,
-        [gx as u32, gy as u32, 1],
+        groups,
     )
 }
 
@@ -779,11 +797,7 @@ pub fn matmul_f16(
 ) -> Result<Step> {
     const OP: &str = "matmul_f16";
     ctx.require_f16(OP)?;
-    if !spec.act.is_elementwise() {
-        return Err(Error::InvalidArgument(
-            "matmul_f16: softmax cannot be fused into the matmul epilogue".into(),
-        ));
-    }
+    let p = spec.params(OP, bias.is_some(), None)?;
     need_f16(OP, "A", a, product(OP, spec.m, spec.k)?)?;
     need_f16(OP, "B", b, product(OP, spec.k, spec.n)?)?;
     let mn = product(OP, spec.m, spec.n)?;
@@ -800,31 +814,7 @@ pub fn matmul_f16(
     if let Some(bias) = bias {
         need(OP, "bias", bias, spec.n)?;
     }
-    let p = MatmulParams {
-        m: u32_dim(OP, "m", spec.m)?,
-        n: u32_dim(OP, "n", spec.n)?,
-        k: u32_dim(OP, "k", spec.k)?,
-        use_bias: u32::from(bias.is_some()),
-        alpha: spec.alpha,
-        beta: spec.beta,
-        act: spec.act.id(),
-        act_alpha: spec.act.alpha(),
-        pro_act: 0,
-        pro_alpha: 0.0,
-        _pad: [0; 2],
-    };
-    let gx = (spec.n as u64).div_ceil(MATMUL_TILE);
-    let gy = (spec.m as u64).div_ceil(MATMUL_TILE);
-    let max = u64::from(ctx.limits().max_compute_workgroups_per_dimension);
-    if gx > max || gy > max {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "{}x{} output needs more than {max} tiles per side",
-                spec.m, spec.n
-            ),
-        ));
-    }
+    let groups = spec.groups(ctx, OP, MATMUL_TILE, MATMUL_TILE)?;
     let kernel = Kernel::MatmulF16 {
         trans_a: spec.trans_a,
         trans_b: spec.trans_b,
@@ -834,32 +824,23 @@ pub fn matmul_f16(
         ctx,
         kernel,
         format!(
-            "{OP}[{}{}]({}x{}x{})",
-            if spec.trans_a { "At." } else { "A." },
-            if spec.trans_b { "Bt" } else { "B" },
+            "{OP}[{}]({}x{}x{})",
+            spec.layout_name(),
             spec.m,
             spec.n,
             spec.k
         ),
         &p,
         &[(1, a), (2, b), (3, bias.unwrap_or(a)), (4, c32), (5, &c16)],
-        [gx as u32, gy as u32, 1],
+        groups,
     )
 }
 
+/// The casts' uniform: the count in `m`, the rest unused.
 fn cast_params(op: &'static str, n: usize) -> Result<MatmulParams> {
     Ok(MatmulParams {
         m: u32_dim(op, "n", n)?,
-        n: 0,
-        k: 0,
-        use_bias: 0,
-        alpha: 0.0,
-        beta: 0.0,
-        act: 0,
-        act_alpha: 0.0,
-        pro_act: 0,
-        pro_alpha: 0.0,
-        _pad: [0; 2],
+        ..MatmulParams::zeroed()
     })
 }
 
