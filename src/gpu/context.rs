@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{KernelCache, Tile};
-use crate::gpu::ops::MatmulKernel;
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
 /// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_SUBGROUPS` and
@@ -23,9 +22,9 @@ pub struct ContextOptions {
     pub adapter: Option<String>,
     /// Restrict to these backends (all when `None`).
     pub backends: Option<wgpu::Backends>,
-    /// The matmul kernel family; by default direct on CPU adapters, tiled
-    /// elsewhere. `TiledLarge` is the tiled family with 128x128 tiles forced.
-    pub matmul: Option<MatmulKernel>,
+    /// Whether matmuls use the direct kernels (no workgroup memory) instead
+    /// of the tiled ones; by default on CPU adapters only.
+    pub matmul_direct: Option<bool>,
     /// Force one tile shape for the tiled kernel (by default chosen per
     /// matmul, see [`GpuContext::matmul_kernel_for`]).
     pub matmul_tile: Option<Tile>,
@@ -37,14 +36,6 @@ pub struct ContextOptions {
     /// [`GpuContext::fuse_act_grad`]).
     pub fuse_act_grad: Option<bool>,
 }
-
-/// Plan choices read from the environment, for contexts built without options.
-type Plan = (
-    Option<MatmulKernel>,
-    Option<Tile>,
-    Option<bool>,
-    Option<bool>,
-);
 
 /// `1|on|true` or `0|off|false` from an environment variable.
 fn env_flag(name: &str) -> Result<Option<bool>> {
@@ -58,34 +49,6 @@ fn env_flag(name: &str) -> Result<Option<bool>> {
     }
 }
 
-/// (matmul kernel, tile, subgroups, fused activation gradients) from
-/// `WGAE_MATMUL`, `WGAE_SUBGROUPS` and `WGAE_FUSE_ACT_GRAD`.
-fn plan_from_env() -> Result<Plan> {
-    let get = |name: &str| std::env::var(name).ok().filter(|s| !s.trim().is_empty());
-    let matmul = match get("WGAE_MATMUL").as_deref().map(str::trim) {
-        None => None,
-        Some("direct") => Some((MatmulKernel::Direct, None)),
-        // The tiled family with the tile shape chosen per matmul, or forced.
-        Some("tiled") => Some((MatmulKernel::Tiled, None)),
-        Some("tiled64") => Some((MatmulKernel::Tiled, Some(Tile::T64))),
-        Some("tiled128") => Some((MatmulKernel::Tiled, Some(Tile::T128))),
-        Some(other) => {
-            return Err(Error::InvalidArgument(format!(
-                "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128 or \
-                 direct)"
-            )))
-        }
-    };
-    let subgroups = env_flag("WGAE_SUBGROUPS")?;
-    let fuse = env_flag("WGAE_FUSE_ACT_GRAD")?;
-    Ok((
-        matmul.map(|m| m.0),
-        matmul.and_then(|m| m.1),
-        subgroups,
-        fuse,
-    ))
-}
-
 impl ContextOptions {
     pub fn from_env() -> Result<Self> {
         let adapter = std::env::var("WGAE_ADAPTER")
@@ -95,14 +58,29 @@ impl ContextOptions {
             Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
             _ => None,
         };
-        let (matmul, matmul_tile, subgroups, fuse_act_grad) = plan_from_env()?;
+        // (direct, forced tile) from WGAE_MATMUL.
+        let (matmul_direct, matmul_tile) =
+            match std::env::var("WGAE_MATMUL").ok().as_deref().map(str::trim) {
+                None | Some("") => (None, None),
+                Some("direct") => (Some(true), None),
+                // The tiled kernels with the tile shape chosen per matmul, or forced.
+                Some("tiled") => (Some(false), None),
+                Some("tiled64") => (Some(false), Some(Tile::T64)),
+                Some("tiled128") => (Some(false), Some(Tile::T128)),
+                Some(other) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128 \
+                         or direct)"
+                    )))
+                }
+            };
         Ok(Self {
             adapter,
             backends,
-            matmul,
+            matmul_direct,
             matmul_tile,
-            subgroups,
-            fuse_act_grad,
+            subgroups: env_flag("WGAE_SUBGROUPS")?,
+            fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
         })
     }
 }
@@ -309,14 +287,7 @@ impl GpuContext {
     /// device-lost handlers alone and catches its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
-        let (matmul, matmul_tile, subgroups, fuse_act_grad) = plan_from_env()?;
-        let opts = ContextOptions {
-            matmul,
-            matmul_tile,
-            subgroups,
-            fuse_act_grad,
-            ..ContextOptions::default()
-        };
+        let opts = ContextOptions::from_env()?;
         Ok(Self::assemble(device, queue, info, false, &opts))
     }
 
@@ -351,14 +322,7 @@ impl GpuContext {
         }
         let limits = device.limits();
         let features = device.features();
-        let matmul_direct = match opts.matmul {
-            Some(k) => k == MatmulKernel::Direct,
-            None => is_software(&info),
-        };
-        let matmul_tile = opts.matmul_tile.or(match opts.matmul {
-            Some(MatmulKernel::TiledLarge) => Some(Tile::T128),
-            _ => None,
-        });
+        let matmul_direct = opts.matmul_direct.unwrap_or_else(|| is_software(&info));
         // The direct kernel rereads each element of A once per lane, so a
         // gate on A would be evaluated 64 times over: there, writing dz once
         // is cheaper (BENCHMARKS.md has both measurements).
@@ -383,7 +347,7 @@ impl GpuContext {
             lost,
             live_bytes: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             matmul_direct,
-            matmul_tile,
+            matmul_tile: opts.matmul_tile,
             subgroup_matmul,
             fuse_act_grad,
         }

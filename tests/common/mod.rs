@@ -43,11 +43,7 @@ pub fn gpu_other_plan() -> Option<&'static GpuContext> {
     CTX.get_or_init(|| {
         let first = gpu()?;
         let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
-        opts.matmul = Some(if first.matmul_direct() {
-            wgae::gpu::ops::MatmulKernel::Tiled
-        } else {
-            wgae::gpu::ops::MatmulKernel::Direct
-        });
+        opts.matmul_direct = Some(!first.matmul_direct());
         opts.fuse_act_grad = Some(!first.fuse_act_grad());
         Some(GpuContext::with_options(&opts).expect("a second context on the same adapter"))
     })
