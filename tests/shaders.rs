@@ -167,6 +167,24 @@ fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
     }
 }
 
+/// The tiled matmul's workgroup arrays are as long as the host assumes when
+/// it checks the adapter's limits, and every tile shape fits in them.
+#[test]
+fn matmul_tiles_fit_the_declared_workgroup_arrays() {
+    use wgae::gpu::kernels::MATMUL_TILE_WORDS;
+    use wgae::gpu::Tile;
+    let src = module_source("matmul").unwrap();
+    let decl = format!("array<f32, {MATMUL_TILE_WORDS}>");
+    assert_eq!(
+        src.matches(&decl).count(),
+        2,
+        "tile_a and tile_b are not {decl}"
+    );
+    for tile in [Tile::T64, Tile::T128] {
+        assert!(tile.slice_words() <= MATMUL_TILE_WORDS, "{tile:?}");
+    }
+}
+
 #[test]
 fn a_broken_shader_is_caught() {
     // The harness itself can fail: an undefined name must not validate.

@@ -63,6 +63,10 @@ pub fn module_source(file: &str) -> Option<String> {
     Some(out)
 }
 
+/// Length of each workgroup tile array in shaders/matmul.wgsl (`tile_a`,
+/// `tile_b`), room for the largest [`Tile`].
+pub const MATMUL_TILE_WORDS: u32 = 1088;
+
 /// The tile shape of the tiled matmul (see shaders/matmul.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tile {
@@ -87,11 +91,19 @@ impl Tile {
         (wy * rm, wx * rn)
     }
 
-    /// Invocations per workgroup and bytes of workgroup memory it needs.
+    /// Invocations per workgroup and bytes of workgroup memory it needs:
+    /// the kernel declares two f32 tiles of [`MATMUL_TILE_WORDS`] whatever
+    /// the shape.
     pub fn needs(self) -> (u32, u32) {
-        let (wx, wy, _, _, tk) = self.params();
+        let (wx, wy, _, _, _) = self.params();
+        (wx * wy, 2 * 4 * MATMUL_TILE_WORDS)
+    }
+
+    /// Words of one staged slice, TK x (TM + 1) or TK x (TN + 1).
+    pub fn slice_words(self) -> u32 {
+        let (_, _, _, _, tk) = self.params();
         let (tm, tn) = self.size();
-        (wx * wy, 4 * tk * (tm + 1 + tn + 1))
+        tk * (tm.max(tn) + 1)
     }
 }
 

@@ -561,7 +561,7 @@ impl GpuContext {
     /// CPU adapters; on GPUs 128x128 tiles when the output has at least 128
     /// of them (enough to fill a large GPU, with 4x the arithmetic per
     /// load of the 64x64 tiles) and the adapter allows their 256 invocations
-    /// and 8.3 KB of workgroup memory, else 64x64. `WGAE_MATMUL` overrides.
+    /// and 8.5 KB of workgroup memory, else 64x64. `WGAE_MATMUL` overrides.
     pub fn matmul_kernel_for(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
             return if self.subgroup_matmul() {
