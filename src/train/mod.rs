@@ -239,6 +239,17 @@ pub struct Autoencoder<'a> {
     params: GpuTensor,
 }
 
+/// Inference input must be `rows` whole rows of `cols`.
+fn check_rows(data: &[f32], rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || data.len() != rows * cols {
+        return Err(Error::InvalidArgument(format!(
+            "inference: {} values are not {rows} rows of {cols}",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
 
@@ -346,12 +357,7 @@ impl<'a> Autoencoder<'a> {
         start: usize,
         mut take: impl FnMut(&Net, usize) -> Result<()>,
     ) -> Result<()> {
-        if rows == 0 || data.len() != rows * cols {
-            return Err(Error::InvalidArgument(format!(
-                "inference: {} values are not {rows} rows of {cols}",
-                data.len()
-            )));
-        }
+        check_rows(data, rows, cols)?;
         let cap = rows.min(INFERENCE_BATCH);
         let net = Net::new(self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
@@ -389,22 +395,9 @@ impl<'a> Autoencoder<'a> {
         (start, end): (usize, usize),
         mut take: impl FnMut(&GpuTensor, usize) -> Result<()>,
     ) -> Result<()> {
-        const WHAT: &str = "f16 inference";
-        self.ctx.require_f16(WHAT)?;
-        if rows == 0 || data.len() != rows * cols {
-            return Err(Error::InvalidArgument(format!(
-                "inference: {} values are not {rows} rows of {cols}",
-                data.len()
-            )));
-        }
+        self.ctx.require_f16("f16 inference")?;
+        check_rows(data, rows, cols)?;
         let layers = self.cfg.layers();
-        if let Some(l) = layers[start..end].iter().find(|l| !l.act.is_elementwise()) {
-            return Err(Error::InvalidArgument(format!(
-                "f16 inference: layer {} uses {}, which the f16 kernel cannot fuse; use f32",
-                l.index,
-                l.act.name()
-            )));
-        }
         let cap = rows.min(INFERENCE_BATCH);
         // f16 copies of the weights, converted on the GPU once per call.
         let mut weights = Vec::new();
