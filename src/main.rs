@@ -118,6 +118,15 @@ struct ModelData {
     precision: Precision,
 }
 
+impl ModelData {
+    /// The model, and the data in the model's scaling.
+    fn load<'a>(&self, ctx: &'a GpuContext) -> wgae::Result<(Autoencoder<'a>, Dataset)> {
+        let m = io::load_model(ctx, &self.model)?;
+        let ds = load_for(&m, &self.model, &self.data, self.format)?;
+        Ok((m, ds))
+    }
+}
+
 fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse().map_err(|e: wgae::Error| e.to_string())
 }
@@ -888,8 +897,7 @@ fn load_for(
 fn encode(input: &ModelData, out: &std::path::Path, force: bool) -> wgae::Result<()> {
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, &input.model)?;
-    let ds = load_for(&m, &input.model, &input.data, input.format)?;
+    let (m, ds) = input.load(&ctx)?;
     let codes = m.encode_with(&ds, input.precision)?;
     let c = m.config().code_dim();
     let bytes = match out.extension().and_then(|e| e.to_str()) {
@@ -923,11 +931,9 @@ fn reconstruct(
 ) -> wgae::Result<()> {
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, &input.model)?;
-    let ds = load_for(&m, &input.model, &input.data, input.format)?;
-    let data = &input.data;
+    let (m, ds) = input.load(&ctx)?;
     let side = report::square_side(ds.cols).ok_or_else(|| wgae::Error::File {
-        path: data.to_path_buf(),
+        path: input.data.clone(),
         message: format!(
             "{} features are not a square image, so there is no picture to draw; use `wgae anomaly` for the errors",
             ds.cols
@@ -988,8 +994,7 @@ fn anomaly(
         }
     }
     let ctx = open_gpu()?;
-    let m = io::load_model(&ctx, &input.model)?;
-    let ds = load_for(&m, &input.model, &input.data, input.format)?;
+    let (m, ds) = input.load(&ctx)?;
     let scores = m.reconstruction_error_with(&ds, input.precision)?;
     let cut = match threshold {
         Some(t) => t,
