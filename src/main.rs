@@ -732,7 +732,14 @@ fn info() -> wgae::Result<()> {
             println!("  Override with WGAE_ADAPTER=<part of the name> or WGAE_BACKEND=vulkan|metal|dx12|gl.");
             match GpuContext::new() {
                 Ok(ctx) => {
-                    let matmul = if !ctx.matmul_direct() {
+                    let matmul = if ctx.autotune() {
+                        let names: Vec<_> =
+                            ctx.matmul_candidates().iter().map(|k| k.name()).collect();
+                        format!(
+                            "measured per shape while planning, among {}",
+                            names.join(", ")
+                        )
+                    } else if !ctx.matmul_direct() {
                         match ctx.matmul_tile() {
                             Some(t) => format!("tiled, {t:?} tiles forced"),
                             None => "tiled (64x64, or 128x128 for large outputs)".into(),
@@ -748,7 +755,9 @@ fn info() -> wgae::Result<()> {
                         "written by their own pass"
                     };
                     println!("\n  plan: matmul {matmul}; activation gradients {grads}");
-                    println!("  (WGAE_MATMUL, WGAE_SUBGROUPS and WGAE_FUSE_ACT_GRAD override; see README)");
+                    println!(
+                        "  (WGAE_MATMUL, WGAE_TUNE, WGAE_SUBGROUPS and WGAE_FUSE_ACT_GRAD override; see README)"
+                    );
                 }
                 Err(e) => println!("\n  (could not open it to show the plan: {e})"),
             }
@@ -1091,12 +1100,18 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
             ("A.Bt", false, true),
         ] {
             let spec = MatmulSpec::new(m, n, k, ta, tb);
-            let mut runs = vec![("f32", ops::matmul(&ctx, &spec, &a, &b, None, &c)?)];
+            // Every f32 kernel, the plan's choice marked, then f16.
+            let chosen = ctx.matmul_kernel_for(&spec, None);
+            let mut runs = Vec::new();
+            for kernel in ctx.matmul_candidates() {
+                let step = ops::matmul_with(&ctx, kernel, &spec, &a, &b, None, &c)?;
+                runs.push(("f32", kernel == chosen, step));
+            }
             if let Some((a16, b16)) = &halves {
                 let step = ops::matmul_f16(&ctx, &spec, a16, b16, None, MatmulOut::F32(&c))?;
-                runs.push(("f16", step));
+                runs.push(("f16", false, step));
             }
-            for (precision, step) in runs {
+            for (precision, is_chosen, step) in runs {
                 let secs = time(&step)?;
                 let gflops = spec.flops() / secs / 1e9;
                 if json {
@@ -1107,6 +1122,7 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
                             "layout": layout,
                             "precision": precision,
                             "kernel": step.label(),
+                            "chosen": is_chosen,
                             "ms": secs * 1e3,
                             "gflops": gflops,
                             "adapter": ctx.adapter_name(),
@@ -1114,13 +1130,24 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
                     );
                 } else {
                     println!(
-                        "{m}x{n}x{k} {layout:5} {precision}: {:9.3} ms  {gflops:9.1} GFLOP/s  ({})",
+                        "{m}x{n}x{k} {layout:5} {precision}{}: {:9.3} ms  {gflops:9.1} GFLOP/s  ({})",
+                        if is_chosen { "*" } else { " " },
                         secs * 1e3,
                         step.label()
                     );
                 }
             }
         }
+    }
+    if !json {
+        println!(
+            "* the f32 kernel wgae's plans use for this shape ({})",
+            if ctx.autotune() {
+                "measured while planning"
+            } else {
+                "fixed rule; WGAE_TUNE=1 measures instead"
+            }
+        );
     }
     Ok(())
 }

@@ -66,11 +66,33 @@ fn bench_times_matmuls_as_json() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // 2 sizes x 3 layouts, each in f32 and (lavapipe has shader-f16) f16.
-    assert!(lines.len() == 6 || lines.len() == 12, "{out}");
     for l in &lines {
         assert!(l["gflops"].as_f64().unwrap() > 0.0, "{l}");
         assert!(l["kernel"].as_str().unwrap().contains("matmul"), "{l}");
+    }
+    // 2 sizes x 3 layouts, each with every f32 kernel (tiled and direct at
+    // least), exactly one of them marked as the plans' choice, and f16 where
+    // the adapter has it (lavapipe has).
+    for size in ["8x12x4", "5x5x5"] {
+        for layout in ["A.B", "At.B", "A.Bt"] {
+            let of = |precision: &str| -> Vec<&serde_json::Value> {
+                lines
+                    .iter()
+                    .filter(|l| {
+                        l["matmul"] == size && l["layout"] == layout && l["precision"] == precision
+                    })
+                    .collect()
+            };
+            let f32s = of("f32");
+            assert!(f32s.len() >= 2, "{size} {layout}:\n{out}");
+            let chosen = f32s.iter().filter(|l| l["chosen"] == true).count();
+            assert_eq!(chosen, 1, "{size} {layout}:\n{out}");
+            let kernels: Vec<_> = f32s.iter().map(|l| l["kernel"].as_str().unwrap()).collect();
+            assert!(kernels.iter().any(|k| k.contains(",64")), "{kernels:?}");
+            assert!(kernels.iter().any(|k| k.contains("direct")), "{kernels:?}");
+            let f16s = of("f16");
+            assert!(f16s.len() <= 1 && f16s.iter().all(|l| l["chosen"] == false));
+        }
     }
     fails(
         &wgae(&["bench", "--matmul", "12x0"], &d),

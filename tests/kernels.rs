@@ -170,6 +170,100 @@ fn matmul_epilogue_bias_activation_accumulate() {
     }
 }
 
+/// Every kernel computes each output element as the same chain of `fma`s in
+/// ascending k, so all give the same bits: plain, with the bias/activation/
+/// accumulate epilogue, and with a fused activation gradient on either
+/// operand, for every layout, at odd shapes and at multiples of 4 (vec4
+/// loads). This is what lets wgae pick a kernel per shape by speed alone
+/// (crate::gpu::tune) without changing any result.
+/// Builds one matmul step with the given kernel, writing into the given C.
+type MakeStep<'a> = dyn Fn(MatmulKernel, &wgae::GpuTensor) -> wgae::Step + 'a;
+
+#[test]
+fn matmul_kernels_agree_bit_for_bit() {
+    let Some(ctx) = gpu() else { return };
+    let kernels = kernels();
+    assert!(kernels.len() >= 3, "{kernels:?}");
+    let mut seed = 900;
+    for (m, n, k) in [(33, 65, 71), (36, 68, 72), (130, 20, 257), (5, 300, 9)] {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            seed += 1;
+            let mut g = rng(seed);
+            let a = ctx
+                .upload("a", &rand_vec(&mut g, m * k, -1.0, 1.0))
+                .unwrap();
+            let b = ctx
+                .upload("b", &rand_vec(&mut g, k * n, -1.0, 1.0))
+                .unwrap();
+            let bias = ctx.upload("bias", &rand_vec(&mut g, n, -1.0, 1.0)).unwrap();
+            let c0 = rand_vec(&mut g, m * n, -1.0, 1.0);
+            let gate_a = ctx
+                .upload("gate a", &gate_values(&mut g, m * k, Activation::Tanh))
+                .unwrap();
+            let gate_b = ctx
+                .upload("gate b", &gate_values(&mut g, k * n, Activation::Gelu))
+                .unwrap();
+            let epilogue = MatmulSpec {
+                alpha: 0.75,
+                beta: 0.5,
+                act: Activation::Sigmoid,
+                ..MatmulSpec::new(m, n, k, ta, tb)
+            };
+            let plain = MatmulSpec::new(m, n, k, ta, tb);
+            let variants: [(&str, &MakeStep); 4] = [
+                ("plain", &|kernel, c| {
+                    ops::matmul_with(ctx, kernel, &plain, &a, &b, None, c).unwrap()
+                }),
+                ("epilogue", &|kernel, c| {
+                    ops::matmul_with(ctx, kernel, &epilogue, &a, &b, Some(&bias), c).unwrap()
+                }),
+                ("tanh'(A)", &|kernel, c| {
+                    let pro = Prologue {
+                        operand: Operand::A,
+                        act: Activation::Tanh,
+                        gate: &gate_a,
+                    };
+                    ops::matmul_prologue(ctx, kernel, &plain, &a, &b, pro, c).unwrap()
+                }),
+                ("gelu'(B)", &|kernel, c| {
+                    let pro = Prologue {
+                        operand: Operand::B,
+                        act: Activation::Gelu,
+                        gate: &gate_b,
+                    };
+                    ops::matmul_prologue(ctx, kernel, &plain, &a, &b, pro, c).unwrap()
+                }),
+            ];
+            for (what, make) in variants {
+                let mut first: Option<(MatmulKernel, Vec<f32>)> = None;
+                for &kernel in &kernels {
+                    let c = ctx.upload("c", &c0).unwrap();
+                    ctx.run(&[&make(kernel, &c)]).unwrap();
+                    let out = ctx.read(&c).unwrap();
+                    assert!(out.iter().all(|v| v.is_finite()), "{what} {kernel:?}");
+                    match &first {
+                        None => first = Some((kernel, out)),
+                        Some((k0, want)) => {
+                            let differ = want
+                                .iter()
+                                .zip(&out)
+                                .filter(|(x, y)| x.to_bits() != y.to_bits())
+                                .count();
+                            assert_eq!(
+                                differ,
+                                0,
+                                "{what} {m}x{n}x{k} ta={ta} tb={tb}: {kernel:?} differs from \
+                                 {k0:?} in {differ} of {} elements",
+                                m * n
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A gate for the fused activation gradient: the pre-activation z, or the
 /// output f(z) rounded to f32 where the derivative reads the output.
 fn gate_values(g: &mut rand::rngs::StdRng, n: usize, act: Activation) -> Vec<f32> {

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::gpu::kernels::{KernelCache, Tile};
+use crate::gpu::tune::TuneTable;
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
-/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_SUBGROUPS` and
-/// `WGAE_FUSE_ACT_GRAD`.
+/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`,
+/// `WGAE_SUBGROUPS` and `WGAE_FUSE_ACT_GRAD`.
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
     /// Case-insensitive part of the adapter name that must match.
@@ -28,6 +29,10 @@ pub struct ContextOptions {
     /// Force one tile shape for the tiled kernel (by default chosen per
     /// matmul, see [`GpuContext::matmul_kernel_for`]).
     pub matmul_tile: Option<Tile>,
+    /// Whether each matmul shape gets the kernel measured fastest for it
+    /// (see [`crate::gpu::tune`]); by default on hardware GPUs, and never
+    /// when `matmul_direct` or `matmul_tile` fix the kernel.
+    pub tune: Option<bool>,
     /// Whether the direct matmul may share A through subgroup shuffles
     /// where the adapter has subgroups of 8 lanes or more (default: yes).
     pub subgroups: Option<bool>,
@@ -79,6 +84,7 @@ impl ContextOptions {
             backends,
             matmul_direct,
             matmul_tile,
+            tune: env_flag("WGAE_TUNE")?,
             subgroups: env_flag("WGAE_SUBGROUPS")?,
             fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
         })
@@ -218,6 +224,8 @@ pub struct GpuContext {
     matmul_tile: Option<Tile>,
     subgroup_matmul: bool,
     fuse_act_grad: bool,
+    autotune: bool,
+    pub(crate) tuning: TuneTable,
     pub(crate) kernels: KernelCache,
 }
 
@@ -327,6 +335,11 @@ impl GpuContext {
         // gate on A would be evaluated 64 times over: there, writing dz once
         // is cheaper (BENCHMARKS.md has both measurements).
         let fuse_act_grad = opts.fuse_act_grad.unwrap_or(!matmul_direct);
+        // On software adapters the rule is measured (BENCHMARKS.md: the
+        // direct kernels win at every shape), so timing the others at each
+        // plan would only cost time.
+        let forced = opts.matmul_direct.is_some() || opts.matmul_tile.is_some();
+        let autotune = !forced && opts.tune.unwrap_or(!is_software(&info));
         let subgroup_matmul = opts.subgroups.unwrap_or(true)
             && features.contains(wgpu::Features::SUBGROUP)
             && info.subgroup_min_size >= 8;
@@ -334,6 +347,7 @@ impl GpuContext {
             adapter = %info.name,
             backend = ?info.backend,
             max_storage_binding = limits.max_storage_buffer_binding_size,
+            autotune,
             "GPU context ready"
         );
         Self {
@@ -350,6 +364,8 @@ impl GpuContext {
             matmul_tile: opts.matmul_tile,
             subgroup_matmul,
             fuse_act_grad,
+            autotune,
+            tuning: TuneTable::default(),
         }
     }
 
@@ -413,6 +429,13 @@ impl GpuContext {
     /// options, if any.
     pub fn matmul_tile(&self) -> Option<Tile> {
         self.matmul_tile
+    }
+
+    /// Whether each matmul shape gets the kernel measured fastest for it
+    /// (see [`crate::gpu::tune`]): by default on hardware adapters, unless
+    /// `WGAE_MATMUL` fixes the kernel; `WGAE_TUNE=1|0` overrides.
+    pub fn autotune(&self) -> bool {
+        self.autotune
     }
 
     /// Whether training fuses each activation gradient dz = da * f'(z) into

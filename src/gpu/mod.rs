@@ -6,8 +6,10 @@ pub mod context;
 pub mod kernels;
 pub mod ops;
 pub mod tensor;
+pub mod tune;
 
 pub use context::{AdapterSummary, ContextOptions, GpuContext};
 pub use kernels::{Kernel, Operand, Tile};
 pub use ops::{Activation, Step};
 pub use tensor::GpuTensor;
+pub use tune::{MatmulShape, Tuning};

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{direct_width, Kernel, Operand, Tile};
 use crate::gpu::tensor::GpuTensor;
+use crate::gpu::tune::MatmulShape;
 
 /// One ready dispatch.
 #[derive(Debug)]
@@ -472,7 +473,7 @@ const MATMUL_DIRECT_ROWS: u64 = 8;
 
 impl MatmulSpec {
     /// The layout's name in step labels: A.B, At.B, A.Bt or At.Bt.
-    fn layout_name(&self) -> &'static str {
+    pub(crate) fn layout_name(&self) -> &'static str {
         match (self.trans_a, self.trans_b) {
             (false, false) => "A.B",
             (true, false) => "At.B",
@@ -533,7 +534,7 @@ impl MatmulSpec {
 
 /// Which matmul kernel: tiles through workgroup memory (GPUs), or the direct
 /// variant without it (CPU adapters, where invocations are SIMD lanes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MatmulKernel {
     /// 64x64 tiles.
     Tiled,
@@ -543,6 +544,18 @@ pub enum MatmulKernel {
     Direct,
     /// Direct, with A shared through subgroup shuffles (subgroups of >= 8 lanes).
     DirectSubgroup,
+}
+
+impl MatmulKernel {
+    /// The name `wgae bench` and the logs print.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulKernel::Tiled => "tiled64",
+            MatmulKernel::TiledLarge => "tiled128",
+            MatmulKernel::Direct => "direct",
+            MatmulKernel::DirectSubgroup => "direct+subgroup",
+        }
+    }
 }
 
 /// The fused activation gradient of a backward matmul: the `operand` (A or
@@ -557,12 +570,32 @@ pub struct Prologue<'a> {
 }
 
 impl GpuContext {
-    /// The matmul kernel this adapter prefers for an (m, n) output: direct on
-    /// CPU adapters; on GPUs 128x128 tiles when the output has at least 128
-    /// of them (enough to fill a large GPU, with 4x the arithmetic per
-    /// load of the 64x64 tiles) and the adapter allows their 256 invocations
-    /// and 8.5 KB of workgroup memory, else 64x64. `WGAE_MATMUL` overrides.
-    pub fn matmul_kernel_for(&self, m: usize, n: usize) -> MatmulKernel {
+    /// The matmul kernel for one matmul of a plan: the one `WGAE_MATMUL`
+    /// (or the options) forces; else, with tuning on, the fastest measured
+    /// for this shape (see [`crate::gpu::tune`]); else the fixed rule
+    /// ([`GpuContext::rule_kernel`]). A failed measurement falls back on the
+    /// rule with a warning.
+    pub fn matmul_kernel_for(&self, spec: &MatmulSpec, pro: Option<Operand>) -> MatmulKernel {
+        if self.autotune() {
+            match self.tune_matmul(MatmulShape::of(spec, pro)) {
+                Ok(t) => return t.best,
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not time the matmul kernels for {}; using the fixed rule",
+                    MatmulShape::of(spec, pro).label()
+                ),
+            }
+        }
+        self.rule_kernel(spec.m, spec.n)
+    }
+
+    /// The fixed rule for an (m, n) output: direct on CPU adapters (sharing
+    /// A through subgroups where it can); on GPUs 128x128 tiles when the
+    /// output has at least 128 of them (enough to fill a large GPU, with 4x
+    /// the arithmetic per load of the 64x64 tiles) and the adapter allows
+    /// their 256 invocations and 8.5 KB of workgroup memory, else 64x64.
+    /// `WGAE_MATMUL` overrides.
+    pub fn rule_kernel(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
             return if self.subgroup_matmul() {
                 MatmulKernel::DirectSubgroup
@@ -594,7 +627,7 @@ impl GpuContext {
     }
 }
 
-/// The matmul with the kernel the adapter prefers (see [`GpuContext::matmul_direct`]).
+/// The matmul with the kernel chosen for its shape (see [`GpuContext::matmul_kernel_for`]).
 pub fn matmul(
     ctx: &GpuContext,
     spec: &MatmulSpec,
@@ -603,7 +636,7 @@ pub fn matmul(
     bias: Option<&GpuTensor>,
     c: &GpuTensor,
 ) -> Result<Step> {
-    let kernel = ctx.matmul_kernel_for(spec.m, spec.n);
+    let kernel = ctx.matmul_kernel_for(spec, None);
     matmul_with(ctx, kernel, spec, a, b, bias, c)
 }
 

@@ -797,7 +797,7 @@ impl Net {
                 };
                 ops::matmul_prologue(
                     ctx,
-                    ctx.matmul_kernel_for(spec.m, spec.n),
+                    ctx.matmul_kernel_for(spec, Some(dz_operand)),
                     spec,
                     a,
                     b,
