@@ -11,10 +11,13 @@
 #
 # What it writes:
 #   info.txt      wgae info: the adapter, its limits and the plan wgae picks
-#   bench.json    wgae bench --json (784-32-784 at 256, 4096-1024-256 at 1024),
-#                 with the activation gradients fused (default) and written
-#   matmul.json   wgae bench --matmul at 1024, 2048 and 4096 (or $SIZES), each
-#                 tile shape
+#   bench.json    wgae bench --json (784-32-784 at 256, 4096-1024-256 at 1024):
+#                 the default plan (kernels measured per shape, activation
+#                 gradients fused), then the fixed rule (WGAE_TUNE=0), then
+#                 the gradients written (WGAE_FUSE_ACT_GRAD=0)
+#   tuned.txt     each shape's kernel timings from the default plan's tuning
+#   matmul.json   wgae bench --matmul at 1024, 2048 and 4096 (or $SIZES): every
+#                 kernel, the plans' choice marked
 #   compare.txt   scripts/compare_pytorch.py (PyTorch eager on CUDA vs wgae)
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
@@ -35,14 +38,11 @@ W=${WGAE:-.gl/wgae}
 
 "$W" info >"$OUT/info.txt" 2>&1
 {
-    "$W" bench --json
+    RUST_LOG=wgae=debug "$W" bench --json 2>"$OUT/tuned.txt"
+    WGAE_TUNE=0 "$W" bench --json
     WGAE_FUSE_ACT_GRAD=0 "$W" bench --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
-{
-    for t in tiled64 tiled128; do
-        WGAE_MATMUL=$t "$W" bench --matmul "${SIZES:-1024,2048,4096}" --json
-    done
-} >"$OUT/matmul.json" 2>>"$OUT/info.txt"
+"$W" bench --matmul "${SIZES:-1024,2048,4096}" --json >"$OUT/matmul.json" 2>>"$OUT/info.txt"
 python3 scripts/compare_pytorch.py --wgae "$W" >"$OUT/compare.txt" 2>&1
 python3 - >"$OUT/torch_mm.txt" 2>&1 <<'EOF'
 import time
