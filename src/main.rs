@@ -1152,6 +1152,27 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
     Ok(())
 }
 
+/// How many of a step's dispatches ran each matmul kernel, from labels like
+/// `matmul[A.Bt*f'(A),64,vec4](256x32x784)` (kernel `64,vec4`), most used first.
+fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for label in labels {
+        let Some(inner) = label
+            .strip_prefix("matmul[")
+            .and_then(|rest| rest.split(']').next())
+        else {
+            continue;
+        };
+        let kernel = inner.split_once(',').map_or(inner, |(_, k)| k).to_string();
+        match counts.iter_mut().find(|(k, _)| *k == kernel) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kernel, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
+}
+
 fn bench(
     arch: Option<Vec<usize>>,
     batch: Option<usize>,
@@ -1244,6 +1265,7 @@ fn bench(
                 .join("-")
         );
         let steps_per_sec = n_steps / timed;
+        let kernels = matmul_kernels(&trainer.step_labels());
         if json {
             println!(
                 "{}",
@@ -1261,6 +1283,8 @@ fn bench(
                     "f16_mean_abs_diff": f16.map(|f| f.2),
                     "gpu_memory_bytes": memory,
                     "dispatches_per_step": trainer.dispatches_per_step(),
+                    "matmul_kernels": kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                    "matmul_kernels_measured": ctx.autotune(),
                     "adapter": ctx.adapter_name(),
                 })
             );
@@ -1271,6 +1295,20 @@ fn bench(
                 "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (matmuls)",
                 flops / 1e9,
                 flops * steps_per_sec / 1e9
+            );
+            println!(
+                "  matmuls    {} per step ({}): {}",
+                kernels.iter().map(|(_, n)| n).sum::<usize>(),
+                if ctx.autotune() {
+                    "kernels measured per shape"
+                } else {
+                    "kernels by the fixed rule"
+                },
+                kernels
+                    .iter()
+                    .map(|(k, n)| format!("{n}x {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
             match f16 {

@@ -59,6 +59,57 @@ fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn bench_reports_training_inference_memory_and_kernels() {
+    let d = workdir("bench_train");
+    let args = ["bench", "--arch", "20,6", "--batch", "16", "--steps", "4"];
+    let out = ok(&wgae(&[&args[..], &["--json"]].concat(), &d));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let r = &lines[0];
+    let f = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("no {k} in {r}"));
+    assert_eq!(r["model"], "20-6-20");
+    assert_eq!(f("batch"), 16.0);
+    assert!(
+        f("steps_per_sec") > 0.0 && f("inference_samples_per_sec") > 0.0,
+        "{r}"
+    );
+    assert!((f("samples_per_sec") - 16.0 * f("steps_per_sec")).abs() < 1e-6 * f("samples_per_sec"));
+    // Per sample: forward 2*(20*6 + 6*20) FLOPs, backward twice that less the
+    // input gradient of the first layer (2*20*6).
+    assert_eq!(f("flops_per_step"), 16.0 * (480.0 + 960.0 - 240.0), "{r}");
+    let gflops = f("flops_per_step") * f("steps_per_sec") / 1e9;
+    assert!((f("gflops") - gflops).abs() <= 1e-9 * gflops, "{r}");
+    // Parameters, gradients and two Adam moments at least.
+    let params = (20 * 6 + 6 + 6 * 20 + 20) as f64;
+    assert!(f("gpu_memory_bytes") >= 4.0 * 4.0 * params, "{r}");
+    // Two forward matmuls and three backward ones per step.
+    let kernels = r["matmul_kernels"].as_object().unwrap();
+    let total: u64 = kernels.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, 5, "{r}");
+    assert!(f("dispatches_per_step") > 5.0, "{r}");
+    assert!(r["matmul_kernels_measured"].is_boolean());
+    assert!(!r["adapter"].as_str().unwrap().is_empty());
+
+    let text = ok(&wgae(&args, &d));
+    for want in [
+        "20-6-20, batch 16",
+        "samples/s",
+        "GFLOP/s",
+        "matmuls    5 per step",
+        "MiB",
+    ] {
+        assert!(text.contains(want), "no '{want}' in:\n{text}");
+    }
+    fails(
+        &wgae(&["bench", "--arch", "20"], &d),
+        &["--arch", "code width"],
+    );
+}
+
+#[test]
 fn bench_times_matmuls_as_json() {
     let d = workdir("bench_matmul");
     let out = ok(&wgae(&["bench", "--matmul", "8x12x4,5", "--json"], &d));

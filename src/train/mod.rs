@@ -979,6 +979,12 @@ impl<'a> Trainer<'a> {
         self.full.len() + 1
     }
 
+    /// The labels of a full training step's dispatches, in order (the
+    /// matmuls' name their layout, kernel and shape).
+    pub fn step_labels(&self) -> Vec<&str> {
+        self.full.iter().map(|s| s.label()).collect()
+    }
+
     /// The optimizer's step count, read from the GPU.
     pub fn step_count(&self) -> Result<u32> {
         Ok(self.ctx.read_u32(&self.state)?[0])
