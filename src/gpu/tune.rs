@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::Operand;
 use crate::gpu::ops::{self, Activation, MatmulKernel, MatmulSpec, Prologue};
@@ -64,9 +64,10 @@ impl MatmulShape {
     }
 }
 
-/// One shape's measurements: seconds per matmul for each candidate, in the
-/// order tried, and the fastest. A candidate whose first run was already
-/// far slower than the best is not timed further; its time is that run's.
+/// One shape's measurements: seconds per matmul for each candidate that can
+/// run the shape, in the order tried, and the fastest. A candidate whose
+/// first run was already far slower than the best is not timed further; its
+/// time is that run's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tuning {
     pub best: MatmulKernel,
@@ -149,6 +150,7 @@ fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
     };
     let mut times: Vec<(MatmulKernel, f64)> = Vec::new();
     let mut best = f64::INFINITY;
+    let mut last_err = None;
     for kernel in ctx.matmul_candidates() {
         let step = match (shape.pro, &gate) {
             (Some(operand), Some(gate)) => {
@@ -157,20 +159,29 @@ fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
                     act: Activation::Relu,
                     gate,
                 };
-                ops::matmul_prologue(ctx, kernel, &spec, &a, &b, pro, &c)?
+                ops::matmul_prologue(ctx, kernel, &spec, &a, &b, pro, &c)
             }
-            _ => ops::matmul_with(ctx, kernel, &spec, &a, &b, None, &c)?,
+            _ => ops::matmul_with(ctx, kernel, &spec, &a, &b, None, &c),
         };
-        let secs = time_step(ctx, &step, best)?;
-        best = best.min(secs);
-        times.push((kernel, secs));
+        // A kernel that cannot take this shape (its grid past the adapter's
+        // limits, say) is left out; the others still compete.
+        match step.and_then(|step| time_step(ctx, &step, best)) {
+            Ok(secs) => {
+                best = best.min(secs);
+                times.push((kernel, secs));
+            }
+            Err(e) => {
+                tracing::debug!(kernel = kernel.name(), error = %e, "matmul candidate left out");
+                last_err = Some(e);
+            }
+        }
     }
-    let best = times
-        .iter()
-        .min_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|(k, _)| *k)
-        .unwrap_or(MatmulKernel::Tiled);
-    Ok(Tuning { best, times })
+    match times.iter().min_by(|x, y| x.1.total_cmp(&y.1)) {
+        Some(&(best, _)) => Ok(Tuning { best, times }),
+        None => Err(last_err.unwrap_or_else(|| {
+            Error::InvalidArgument(format!("no matmul kernel can run {}", shape.label()))
+        })),
+    }
 }
 
 /// Seconds per dispatch of `step`: a warm-up run, then the fastest of a
