@@ -46,8 +46,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Instead, time single matmuls: sizes N (for NxNxN) or MxNxK, comma
-        /// separated, e.g. 1024,4096 or 256x784x32. Every layout, f32 and
-        /// (with shader-f16) f16.
+        /// separated, e.g. 1024,4096 or 256x784x32. Every layout, every f32
+        /// kernel (the plans' choice marked *), and (with shader-f16) f16.
         #[arg(long, value_delimiter = ',')]
         matmul: Option<Vec<String>>,
     },
