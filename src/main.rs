@@ -45,6 +45,10 @@ enum Command {
         /// One JSON line per configuration.
         #[arg(long)]
         json: bool,
+        /// Also time every dispatch of one training step on the GPU
+        /// (timestamp queries), to see where a step's time goes.
+        #[arg(long)]
+        profile: bool,
         /// Instead, time single matmuls: sizes N (for NxNxN) or MxNxK, comma
         /// separated, e.g. 1024,4096 or 256x784x32. Every layout, every f32
         /// kernel (the plans' choice marked *), and (with shader-f16) f16.
@@ -287,10 +291,11 @@ fn main() -> ExitCode {
             batch,
             steps,
             json,
+            profile,
             matmul,
         } => match matmul {
             Some(sizes) => bench_matmul(&sizes, json),
-            None => bench(arch, batch, steps, json),
+            None => bench(arch, batch, steps, json, profile),
         },
         Command::Encode {
             input: i,
@@ -1152,6 +1157,23 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
     Ok(())
 }
 
+/// The GPU time of each dispatch of one step, with its share of the total.
+fn print_profile(dispatches: &[(String, f64)]) {
+    let total: f64 = dispatches.iter().map(|(_, t)| t).sum();
+    println!(
+        "  profile    one step, {} dispatches, {:.1} us of GPU time in all (each in a pass of its own):",
+        dispatches.len(),
+        total * 1e6
+    );
+    for (label, secs) in dispatches {
+        println!(
+            "    {:>10.1} us {:5.1}%  {label}",
+            secs * 1e6,
+            100.0 * secs / total.max(f64::MIN_POSITIVE)
+        );
+    }
+}
+
 /// How many of a step's dispatches ran each matmul kernel, from labels like
 /// `matmul[A.Bt*f'(A),64,vec4](256x32x784)` (kernel `64,vec4`), most used first.
 fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
@@ -1178,8 +1200,16 @@ fn bench(
     batch: Option<usize>,
     steps: usize,
     json: bool,
+    profile: bool,
 ) -> wgae::Result<()> {
     let ctx = open_gpu()?;
+    if profile && !ctx.has_timestamps() {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "--profile: adapter '{}' has no timestamp queries, so GPU time per dispatch cannot \
+             be measured here; run without --profile",
+            ctx.adapter_name()
+        )));
+    }
     let configs: Vec<(Vec<usize>, usize)> = match arch {
         Some(a) => {
             if a.len() < 2 {
@@ -1266,6 +1296,12 @@ fn bench(
         );
         let steps_per_sec = n_steps / timed;
         let kernels = matmul_kernels(&trainer.step_labels());
+        // After the timing: one more step, each dispatch timed on the GPU.
+        let dispatches = if profile {
+            Some(trainer.profile_step()?)
+        } else {
+            None
+        };
         if json {
             println!(
                 "{}",
@@ -1285,6 +1321,10 @@ fn bench(
                     "dispatches_per_step": trainer.dispatches_per_step(),
                     "matmul_kernels": kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
                     "matmul_kernels_measured": ctx.autotune(),
+                    "profile": dispatches.as_ref().map(|d| d
+                        .iter()
+                        .map(|(label, secs)| serde_json::json!({"dispatch": label, "us": secs * 1e6}))
+                        .collect::<Vec<_>>()),
                     "adapter": ctx.adapter_name(),
                 })
             );
@@ -1318,6 +1358,9 @@ fn bench(
                 None => println!("  f16        not available (the adapter has no shader-f16)"),
             }
             println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));
+            if let Some(d) = &dispatches {
+                print_profile(d);
+            }
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 pub mod context;
 pub mod kernels;
 pub mod ops;
+pub mod profile;
 pub mod tensor;
 pub mod tune;
 

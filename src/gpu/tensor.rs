@@ -216,6 +216,12 @@ impl GpuContext {
             self.queue.submit([enc.finish()]);
             staging
         })?;
+        self.map_read(&staging)
+    }
+
+    /// Maps a `MAP_READ` buffer once the GPU is done with it and copies it
+    /// out (waits for the GPU).
+    pub(crate) fn map_read<T: bytemuck::Pod>(&self, staging: &wgpu::Buffer) -> Result<Vec<T>> {
         let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);

@@ -985,6 +985,26 @@ impl<'a> Trainer<'a> {
         self.full.iter().map(|s| s.label()).collect()
     }
 
+    /// One training step (the first batch of an epoch, as `run_steps(1)`
+    /// runs it: clear the metrics, shuffle, gather, then the step's
+    /// dispatches) with the GPU time of every dispatch, from timestamp
+    /// queries. The step really happens: the model and optimizer advance by
+    /// one step, exactly as with `run_steps(1)`.
+    pub fn profile_step(&mut self) -> Result<Vec<(String, f64)>> {
+        let mut steps = vec![&self.clear_metrics, &self.permute, &self.train.gathers[0]];
+        // An epoch of one partial batch runs the partial step, as record_step does.
+        match &self.rest {
+            Some(rest) if self.train.gathers.len() == 1 => steps.extend(rest),
+            _ => steps.extend(&self.full),
+        }
+        let times = self.ctx.profile(&steps)?;
+        Ok(steps
+            .iter()
+            .zip(times)
+            .map(|(s, t)| (s.label().to_string(), t))
+            .collect())
+    }
+
     /// The optimizer's step count, read from the GPU.
     pub fn step_count(&self) -> Result<u32> {
         Ok(self.ctx.read_u32(&self.state)?[0])
