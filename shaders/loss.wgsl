@@ -1,11 +1,13 @@
 // loss.wgsl: reconstruction losses and their gradients.
 //
 // Bindings (group 0):
-//   0 p       uniform  LossParams { rows, cols, kind, scale, row_scale }
+//   0 p       uniform  LossParams { rows, cols, kind, scale, row_scale, mse_rows }
 //   1 pred    storage  read        (rows, cols): the output y (MSE) or logits z (BCE)
 //   2 tgt     storage  read        (rows, cols)
 //   3 out     storage  read_write  (rows, cols) for loss_grad and loss_fused, (rows) for row_loss
 //   4 rowout  storage  read_write  (rows): loss_fused's per-sample losses
+//   5 rowmse  storage  read_write  (rows): loss_fused's per-sample MSE of the
+//                                  sigmoid output, when BCE and mse_rows != 0
 //
 // kind 0, MSE:                 l = (y - t)^2                 dl/dy = 2 (y - t)
 // kind 1, BCE on logits:       l = softplus(z) - z t         dl/dz = sigmoid(z) - t
@@ -22,6 +24,10 @@
 //   loss_fused both in one pass over pred and target, sharing exp(-|z|) between
 //              the sigmoid and the softplus: out = scale * dl/dpred and
 //              rowout[r] = row_scale * sum_j l(r, j). Dispatch as row_loss.
+//              With BCE and mse_rows != 0 it also writes the training metric
+//              rowmse[r] = (1 / cols) sum_j (sigmoid(z) - t)^2, the output's
+//              squared error, from the sigmoid it computes anyway (the same
+//              formula as common.wgsl's), saving a pass over the output.
 
 struct LossParams {
     rows: u32,
@@ -29,7 +35,7 @@ struct LossParams {
     kind: u32,
     scale: f32,
     row_scale: f32,
-    _pad0: u32,
+    mse_rows: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -39,8 +45,10 @@ struct LossParams {
 @group(0) @binding(2) var<storage, read> tgt: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> rowout: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rowmse: array<f32>;
 
 var<workgroup> red: array<f32, 256>;
+var<workgroup> red2: array<vec2<f32>, 256>;
 
 // Sums `v` over the workgroup into red[0]; every invocation must call it.
 fn tree_sum(lid: u32, v: f32) {
@@ -49,6 +57,18 @@ fn tree_sum(lid: u32, v: f32) {
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
             red[lid] += red[lid + s];
+        }
+        workgroupBarrier();
+    }
+}
+
+// tree_sum for two sums at once (one set of barriers): into red2[0].
+fn tree_sum2(lid: u32, v: vec2<f32>) {
+    red2[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            red2[lid] += red2[lid + s];
         }
         workgroupBarrier();
     }
@@ -102,6 +122,7 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
               @builtin(local_invocation_index) lid: u32) {
     let row = flat_workgroup(wid, nwg);
     var acc = 0.0;
+    var sq = 0.0;
     if (row < p.rows) {
         let base = row * p.cols;
         for (var j = lid; j < p.cols; j += 256u) {
@@ -114,6 +135,9 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
                 let sig = select(e * inv, inv, z >= 0.0);
                 g = sig - t;
                 acc += max(z, 0.0) + log1p_f(e) - z * t;
+                // The output y = sigmoid(z) as common.wgsl's sigmoid rounds it.
+                let y = select(e / (1.0 + e), inv, z >= 0.0);
+                sq += (y - t) * (y - t);
             } else {
                 let d = z - t;
                 g = 2.0 * d;
@@ -122,8 +146,12 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             out[base + j] = p.scale * g;
         }
     }
-    tree_sum(lid, acc);
+    // Both sums in one reduction (sq stays 0 for MSE).
+    tree_sum2(lid, vec2<f32>(acc, sq));
     if (lid == 0u && row < p.rows) {
-        rowout[row] = p.row_scale * red[0];
+        rowout[row] = p.row_scale * red2[0].x;
+        if (p.kind == 1u && p.mse_rows != 0u) {
+            rowmse[row] = red2[0].y / f32(p.cols);
+        }
     }
 }

@@ -93,6 +93,8 @@ fn bench_reports_training_inference_memory_and_kernels() {
     assert!(r["matmul_kernels_measured"].is_boolean());
     assert!(!r["adapter"].as_str().unwrap().is_empty());
 
+    assert!(r["profile"].is_null(), "{r}");
+
     let text = ok(&wgae(&args, &d));
     for want in [
         "20-6-20, batch 16",
@@ -103,6 +105,25 @@ fn bench_reports_training_inference_memory_and_kernels() {
     ] {
         assert!(text.contains(want), "no '{want}' in:\n{text}");
     }
+    assert!(!text.contains("profile"), "{text}");
+
+    // --profile: every dispatch of one step (and the epoch's clear and
+    // shuffle) with its GPU time; lavapipe has timestamp queries.
+    let out = ok(&wgae(&[&args[..], &["--json", "--profile"]].concat(), &d));
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let profile = r["profile"].as_array().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(
+        profile.len() as f64,
+        r["dispatches_per_step"].as_f64().unwrap() + 2.0,
+        "{r}"
+    );
+    for p in profile {
+        assert!(p["us"].as_f64().unwrap() >= 0.0, "{p}");
+        assert!(!p["dispatch"].as_str().unwrap().is_empty(), "{p}");
+    }
+    let text = ok(&wgae(&[&args[..], &["--profile"]].concat(), &d));
+    assert!(text.contains("profile    one step"), "{text}");
+    assert!(text.contains("us of GPU time"), "{text}");
     fails(
         &wgae(&["bench", "--arch", "20"], &d),
         &["--arch", "code width"],

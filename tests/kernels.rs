@@ -839,8 +839,22 @@ fn fused_loss_and_gradient_match_reference() {
             );
             let (tg, tr) = (poisoned(ctx, n), poisoned(ctx, rows));
             let (scale, rscale) = (1.0 / n as f32, 1.0 / cols as f32);
-            let step =
-                ops::loss_fused(ctx, loss, rows, cols, scale, rscale, &tp, &tt, &tg, &tr).unwrap();
+            // With BCE, the per-row MSE of the sigmoid output too.
+            let tm = (loss == Loss::BceLogits).then(|| poisoned(ctx, rows));
+            let step = ops::loss_fused(
+                ctx,
+                loss,
+                rows,
+                cols,
+                scale,
+                rscale,
+                &tp,
+                &tt,
+                &tg,
+                &tr,
+                tm.as_ref(),
+            )
+            .unwrap();
             ctx.run(&[&step]).unwrap();
             let want = r::loss_grad(&pred, &target, loss, scale);
             assert_close(
@@ -867,6 +881,22 @@ fn fused_loss_and_gradient_match_reference() {
                 &want,
                 |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
             );
+            if let Some(tm) = &tm {
+                let y: Vec<f32> = pred
+                    .iter()
+                    .map(|&z| r::sigmoid(f64::from(z)) as f32)
+                    .collect();
+                let want = r::row_loss(&y, &target, rows, cols, Loss::Mse, rscale);
+                // The sum's rounding, plus the sigmoid's (a few ulps of y <= 1):
+                // an error dy moves (y - t)^2 by 2 |y - t| dy, and the mean of
+                // |y - t| over the row is at most sqrt(mean (y - t)^2).
+                assert_close(
+                    &format!("fused BCE per-row MSE {rows}x{cols}"),
+                    &ctx.read(tm).unwrap(),
+                    &want,
+                    |_, rv| (2.0 * sc + 16.0) * U * rv.abs() + 8.0 * U * rv.abs().sqrt(),
+                );
+            }
         }
     }
 }

@@ -253,3 +253,133 @@ fn every_optimizer_and_schedule_in_the_loop() {
         check_three_steps(&format!("{opt:?}"), &cfg, &t);
     }
 }
+
+/// The metrics an epoch reports (the loss, MSE and BCE per feature, summed
+/// from the loss kernel's per-row outputs during training) match the same
+/// quantities computed on the host from the model's reconstructions of its
+/// training rows. The model is held still (SGD with a step far below f32's
+/// resolution), so every batch saw the same weights.
+#[test]
+fn training_metrics_match_the_models_reconstructions() {
+    let (Some(ctx), Some(other)) = (gpu(), common::gpu_other_plan()) else {
+        return;
+    };
+    let (rows, dim) = (50, 13);
+    let mut g = rng(77);
+    let data = Dataset::new(rand_vec(&mut g, rows * dim, 0.05, 0.95), rows, dim, None).unwrap();
+    let still = TrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        optimizer: OptimizerName::Sgd,
+        lr: 1e-30,
+        validation_split: 0.0,
+        seed: 3,
+        ..TrainConfig::default()
+    };
+    let configs = [
+        ("bce, sigmoid output", ModelConfig::dense(dim, &[9, 5])),
+        (
+            "mse, sigmoid output",
+            ModelConfig::dense(dim, &[9, 5]).loss(LossKind::Mse),
+        ),
+        (
+            "mse, identity output",
+            ModelConfig::dense(dim, &[9, 5])
+                .out_act(Activation::Identity)
+                .loss(LossKind::Mse),
+        ),
+    ];
+    for ctx in [ctx, other] {
+        for (name, cfg) in &configs {
+            let mut t = Trainer::new(ctx, cfg, &still, &data, None).unwrap();
+            let history = t.fit(|_| Control::Continue, |_| {}).unwrap();
+            let e = history.epochs.last().unwrap();
+            let y = t.model().reconstruct(&data).unwrap();
+            let n = (rows * dim) as f64;
+            let mse: f64 = y
+                .iter()
+                .zip(&data.data)
+                .map(|(&y, &x)| (f64::from(y) - f64::from(x)).powi(2))
+                .sum::<f64>()
+                / n;
+            let bce: f64 = y
+                .iter()
+                .zip(&data.data)
+                .map(|(&y, &x)| {
+                    let (y, x) = (f64::from(y), f64::from(x));
+                    -(x * y.ln() + (1.0 - x) * (1.0 - y).ln())
+                })
+                .sum::<f64>()
+                / n;
+            // Sums of ~650 f32 terms, and the logits' path against the
+            // output's (a few ulps of each y): 1e-5 relative is ~100 ulps.
+            let close = |what: &str, got: f64, want: f64| {
+                assert!(
+                    (got - want).abs() <= 1e-5 * want.abs(),
+                    "{name}: {what} {got} vs {want} from the reconstructions"
+                );
+            };
+            close("MSE per feature", e.recon_mse, mse);
+            match cfg.loss {
+                LossKind::Bce => close("loss", e.train_loss, bce),
+                LossKind::Mse => close("loss", e.train_loss, mse),
+            }
+            if cfg.out_act == Activation::Sigmoid {
+                close("BCE per feature", e.recon_bce.unwrap(), bce);
+            } else {
+                assert!(e.recon_bce.is_none(), "{name}");
+            }
+        }
+    }
+}
+
+/// `profile_step` times every dispatch of one step and does exactly what
+/// `run_steps(1)` does to the model.
+#[test]
+fn profiling_a_step_times_each_dispatch_and_is_a_real_step() {
+    let Some(ctx) = gpu() else { return };
+    let data = toy_data(9);
+    let cfg = ModelConfig::dense(DIM, &[9, 5]);
+    let tcfg = TrainConfig {
+        batch_size: BATCH,
+        seed: 4,
+        ..TrainConfig::default()
+    };
+    let mut profiled = Trainer::new(ctx, &cfg, &tcfg, &data, None).unwrap();
+    let mut plain = Trainer::new(ctx, &cfg, &tcfg, &data, None).unwrap();
+    if !ctx.has_timestamps() {
+        let err = profiled.profile_step().unwrap_err().to_string();
+        assert!(err.contains("timestamp"), "{err}");
+        return;
+    }
+    let labels: Vec<String> = profiled
+        .step_labels()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let p0 = profiled.model().params_host().unwrap();
+    let profile = profiled.profile_step().unwrap();
+    plain.run_steps(1).unwrap();
+    // Clear the metrics, shuffle, gather the batch, then the step itself.
+    assert_eq!(profile.len(), labels.len() + 3);
+    assert!(profile[1].0.starts_with("permute"), "{profile:?}");
+    assert!(profile[2].0.starts_with("gather"), "{profile:?}");
+    let step: Vec<&String> = profile[3..].iter().map(|(l, _)| l).collect();
+    assert_eq!(step, labels.iter().collect::<Vec<_>>());
+    assert!(
+        profile.iter().all(|(_, t)| t.is_finite() && *t >= 0.0),
+        "{profile:?}"
+    );
+    let total: f64 = profile.iter().map(|(_, t)| t).sum();
+    assert!(total > 0.0 && total < 10.0, "{profile:?}");
+    assert_eq!(profiled.step_count().unwrap(), 1);
+    let (a, b) = (
+        profiled.model().params_host().unwrap(),
+        plain.model().params_host().unwrap(),
+    );
+    assert!(
+        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "a profiled step changed the model differently from run_steps(1)"
+    );
+    assert!(a != p0, "the profiled step did not move the model");
+}

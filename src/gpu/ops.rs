@@ -1063,7 +1063,8 @@ struct LossParams {
     kind: u32,
     scale: f32,
     row_scale: f32,
-    _pad: [u32; 3],
+    mse_rows: u32,
+    _pad: [u32; 2],
 }
 
 fn loss_params(
@@ -1082,7 +1083,8 @@ fn loss_params(
         },
         scale,
         row_scale: 0.0,
-        _pad: [0; 3],
+        mse_rows: 0,
+        _pad: [0; 2],
     })
 }
 
@@ -1145,7 +1147,9 @@ pub fn row_loss(
 }
 
 /// [`loss_grad`] and [`row_loss`] in one pass: `grad = scale * dloss/dpred`
-/// and `rows_out[r] = row_scale * sum_j loss(r, j)`.
+/// and `rows_out[r] = row_scale * sum_j loss(r, j)`. With BCE, `rows_mse`
+/// (if given) receives each row's mean squared error of the sigmoid output,
+/// `(1/cols) sum_j (sigmoid(z) - t)^2`: the training metric, in the same pass.
 #[allow(clippy::too_many_arguments)]
 pub fn loss_fused(
     ctx: &GpuContext,
@@ -1158,6 +1162,7 @@ pub fn loss_fused(
     target: &GpuTensor,
     grad: &GpuTensor,
     rows_out: &GpuTensor,
+    rows_mse: Option<&GpuTensor>,
 ) -> Result<Step> {
     const OP: &str = "loss_fused";
     let n = product(OP, rows, cols)?;
@@ -1165,14 +1170,33 @@ pub fn loss_fused(
         need(OP, name, t, n)?;
     }
     need(OP, "rows_out", rows_out, rows)?;
+    if let Some(m) = rows_mse {
+        if loss != Loss::BceLogits {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: the per-row MSE output is for BCE on logits (with MSE it is rows_out)"
+            )));
+        }
+        need(OP, "rows_mse", m, rows)?;
+    }
     let mut p = loss_params(OP, loss, rows, cols, scale)?;
     p.row_scale = row_scale;
+    p.mse_rows = u32::from(rows_mse.is_some());
+    let dummy = ctx.dummy()?;
     make_step(
         ctx,
         Kernel::LossFused,
-        format!("{OP}({loss:?}, {rows}x{cols})"),
+        format!(
+            "{OP}({loss:?}{}, {rows}x{cols})",
+            if rows_mse.is_some() { "+mse" } else { "" }
+        ),
         &p,
-        &[(1, pred), (2, target), (3, grad), (4, rows_out)],
+        &[
+            (1, pred),
+            (2, target),
+            (3, grad),
+            (4, rows_out),
+            (5, rows_mse.unwrap_or(&dummy)),
+        ],
         fold(ctx, OP, rows as u64)?,
     )
 }

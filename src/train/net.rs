@@ -75,6 +75,8 @@ pub struct Net {
     dzc: Option<GpuTensor>,
     pub rowbuf: GpuTensor,
     rowloss: Option<GpuTensor>,
+    /// Per-sample MSE of the output, from the BCE loss kernel (training).
+    rowmse: Option<GpuTensor>,
     partials: GpuTensor,
     pub metrics: GpuTensor,
     rho_hat: Option<GpuTensor>,
@@ -210,6 +212,11 @@ impl Net {
             rowbuf: zeros("per-sample values", cap)?,
             rowloss: if train {
                 Some(zeros("per-sample loss", cap)?)
+            } else {
+                None
+            },
+            rowmse: if train && cfg.loss == LossKind::Bce {
+                Some(zeros("per-sample mse", cap)?)
             } else {
                 None
             },
@@ -481,6 +488,48 @@ impl Net {
         Ok(steps)
     }
 
+    /// In training, the reconstruction term and the MSE and BCE metrics, all
+    /// summed from the loss kernel's per-row outputs: the loss rows (scaled
+    /// by `row_scale`) give the reconstruction term, and rescaled to a mean
+    /// per feature, the MSE (MSE loss) or the BCE (BCE loss); the BCE kernel's
+    /// per-row MSE gives the MSE.
+    fn reconstruction_metric_steps(
+        &self,
+        ctx: &GpuContext,
+        rows: usize,
+        rowloss: &GpuTensor,
+        row_scale: f32,
+    ) -> Result<Vec<Step>> {
+        let d = self.cfg.input_dim as f32;
+        let per_feature = (1.0 / d) / row_scale;
+        let mut sums = vec![(rowloss.clone(), 1.0, slot::RECON)];
+        match (self.cfg.loss, &self.rowmse) {
+            (LossKind::Bce, Some(mse)) => {
+                sums.push((prefix(mse, rows, 1)?, 1.0, slot::MSE));
+                if self.layers[self.out_layer()].act == Activation::Sigmoid {
+                    sums.push((rowloss.clone(), per_feature, slot::BCE));
+                }
+            }
+            _ => sums.push((rowloss.clone(), per_feature, slot::MSE)),
+        }
+        let mut steps = Vec::new();
+        for (x, scale, slot) in sums {
+            let [s0, s1] = ops::reduce(
+                ctx,
+                ReduceMode::Sum,
+                scale,
+                1.0,
+                &x,
+                &self.partials,
+                &self.metrics,
+                slot,
+            )?;
+            steps.push(s0);
+            steps.push(s1);
+        }
+        Ok(steps)
+    }
+
     /// Loss, metrics and penalty values for `rows` rows, accumulated into the
     /// metrics buffer (which the caller clears at the start of an epoch).
     pub fn metric_steps(&self, ctx: &GpuContext, rows: usize) -> Result<Vec<Step>> {
@@ -517,8 +566,11 @@ impl Net {
             LossKind::Mse => (Loss::Mse, &out),
         };
         // In training the loss kernel fused with its gradient (backward_steps)
-        // supplies the reconstruction term.
-        if self.mode == Mode::Eval {
+        // supplies the reconstruction term, and with it the MSE and BCE
+        // metrics (see reconstruction_metric_steps), except the BCE of an MSE
+        // model with a sigmoid output.
+        let eval = self.mode == Mode::Eval;
+        if eval {
             let recon_scale = if vae { 1.0 } else { 1.0 / d as f32 };
             steps.push(ops::row_loss(
                 ctx,
@@ -532,18 +584,20 @@ impl Net {
             )?);
             accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?;
         }
-        steps.push(ops::row_loss(
-            ctx,
-            Loss::Mse,
-            rows,
-            d,
-            1.0 / d as f32,
-            &out,
-            &x,
-            &rowbuf,
-        )?);
-        accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::MSE)?;
-        if self.layers[lo].act == Activation::Sigmoid {
+        if eval {
+            steps.push(ops::row_loss(
+                ctx,
+                Loss::Mse,
+                rows,
+                d,
+                1.0 / d as f32,
+                &out,
+                &x,
+                &rowbuf,
+            )?);
+            accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::MSE)?;
+        }
+        if self.layers[lo].act == Activation::Sigmoid && (eval || self.cfg.loss != LossKind::Bce) {
             steps.push(ops::row_loss(
                 ctx,
                 Loss::BceLogits,
@@ -652,6 +706,11 @@ impl Net {
                     &x,
                     &dz,
                     &rowloss,
+                    self.rowmse
+                        .as_ref()
+                        .map(|t| prefix(t, rows, 1))
+                        .transpose()?
+                        .as_ref(),
                 )?);
             }
             LossKind::Mse => {
@@ -667,6 +726,7 @@ impl Net {
                     &x,
                     &da,
                     &rowloss,
+                    None,
                 )?);
                 if let Some(dz) = &self.dz[lo] {
                     let dz = prefix(dz, rows, d)?;
@@ -684,18 +744,7 @@ impl Net {
             }
         }
 
-        let [r0, r1] = ops::reduce(
-            ctx,
-            ReduceMode::Sum,
-            1.0,
-            1.0,
-            &rowloss,
-            &self.partials,
-            &self.metrics,
-            slot::RECON,
-        )?;
-        steps.push(r0);
-        steps.push(r1);
+        steps.extend(self.reconstruction_metric_steps(ctx, rows, &rowloss, row_scale)?);
 
         let mut written = vec![false; self.layout.entries.len()];
         for li in (0..self.layers.len()).rev() {
