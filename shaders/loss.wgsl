@@ -47,28 +47,16 @@ struct LossParams {
 @group(0) @binding(4) var<storage, read_write> rowout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rowmse: array<f32>;
 
-var<workgroup> red: array<f32, 256>;
-var<workgroup> red2: array<vec2<f32>, 256>;
+var<workgroup> red: array<vec2<f32>, 256>;
 
-// Sums `v` over the workgroup into red[0]; every invocation must call it.
-fn tree_sum(lid: u32, v: f32) {
+// Sums `v` over the workgroup into red[0], two sums at once (row_loss uses .x
+// alone); every invocation must call it.
+fn tree_sum(lid: u32, v: vec2<f32>) {
     red[lid] = v;
     workgroupBarrier();
     for (var s = 128u; s > 0u; s >>= 1u) {
         if (lid < s) {
             red[lid] += red[lid + s];
-        }
-        workgroupBarrier();
-    }
-}
-
-// tree_sum for two sums at once (one set of barriers): into red2[0].
-fn tree_sum2(lid: u32, v: vec2<f32>) {
-    red2[lid] = v;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            red2[lid] += red2[lid + s];
         }
         workgroupBarrier();
     }
@@ -111,9 +99,9 @@ fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
             acc += element_loss(pred[base + j], tgt[base + j]);
         }
     }
-    tree_sum(lid, acc);
+    tree_sum(lid, vec2<f32>(acc, 0.0));
     if (lid == 0u && row < p.rows) {
-        out[row] = p.scale * red[0];
+        out[row] = p.scale * red[0].x;
     }
 }
 
@@ -147,11 +135,11 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         }
     }
     // Both sums in one reduction (sq stays 0 for MSE).
-    tree_sum2(lid, vec2<f32>(acc, sq));
+    tree_sum(lid, vec2<f32>(acc, sq));
     if (lid == 0u && row < p.rows) {
-        rowout[row] = p.row_scale * red2[0].x;
+        rowout[row] = p.row_scale * red[0].x;
         if (p.kind == 1u && p.mse_rows != 0u) {
-            rowmse[row] = red2[0].y / f32(p.cols);
+            rowmse[row] = red[0].y / f32(p.cols);
         }
     }
 }

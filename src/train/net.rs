@@ -514,20 +514,30 @@ impl Net {
         }
         let mut steps = Vec::new();
         for (x, scale, slot) in sums {
-            let [s0, s1] = ops::reduce(
-                ctx,
-                ReduceMode::Sum,
-                scale,
-                1.0,
-                &x,
-                &self.partials,
-                &self.metrics,
-                slot,
-            )?;
-            steps.push(s0);
-            steps.push(s1);
+            steps.extend(self.accumulate(ctx, ReduceMode::Sum, scale, &x, slot)?);
         }
         Ok(steps)
+    }
+
+    /// `metrics[slot] += scale * reduce(mode, x)`: two dispatches.
+    fn accumulate(
+        &self,
+        ctx: &GpuContext,
+        mode: ReduceMode,
+        scale: f32,
+        x: &GpuTensor,
+        slot: usize,
+    ) -> Result<[Step; 2]> {
+        ops::reduce(
+            ctx,
+            mode,
+            scale,
+            1.0,
+            x,
+            &self.partials,
+            &self.metrics,
+            slot,
+        )
     }
 
     /// Loss, metrics and penalty values for `rows` rows, accumulated into the
@@ -547,18 +557,7 @@ impl Net {
                           x: &GpuTensor,
                           slot: usize|
          -> Result<()> {
-            let [s0, s1] = ops::reduce(
-                ctx,
-                mode,
-                scale,
-                1.0,
-                x,
-                &self.partials,
-                &self.metrics,
-                slot,
-            )?;
-            steps.push(s0);
-            steps.push(s1);
+            steps.extend(self.accumulate(ctx, mode, scale, x, slot)?);
             Ok(())
         };
         let (loss, pred) = match self.cfg.loss {
