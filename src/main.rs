@@ -1203,12 +1203,9 @@ fn bench(
     profile: bool,
 ) -> wgae::Result<()> {
     let ctx = open_gpu()?;
-    if profile && !ctx.has_timestamps() {
-        return Err(wgae::Error::InvalidArgument(format!(
-            "--profile: adapter '{}' has no timestamp queries, so GPU time per dispatch cannot \
-             be measured here; run without --profile",
-            ctx.adapter_name()
-        )));
+    // Refused before the timing runs, not after.
+    if profile {
+        ctx.require_timestamps("--profile")?;
     }
     let configs: Vec<(Vec<usize>, usize)> = match arch {
         Some(a) => {

@@ -546,6 +546,15 @@ pub enum MatmulKernel {
     DirectSubgroup,
 }
 
+/// How step labels mark a fused activation gradient on an operand.
+pub(crate) fn gated_label(pro: Option<Operand>) -> &'static str {
+    match pro {
+        Some(Operand::A) => "*f'(A)",
+        Some(Operand::B) => "*f'(B)",
+        None => "",
+    }
+}
+
 impl MatmulKernel {
     /// The name `wgae bench` and the logs print.
     pub fn name(self) -> &'static str {
@@ -747,11 +756,7 @@ fn matmul_impl(
             vec4,
         }
     };
-    let gated = match operand {
-        Some(Operand::A) => "*f'(A)",
-        Some(Operand::B) => "*f'(B)",
-        None => "",
-    };
+    let gated = gated_label(operand);
     let dummy = ctx.dummy()?;
     let mut bindings = vec![
         (1, a),

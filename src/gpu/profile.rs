@@ -13,16 +13,22 @@ impl GpuContext {
         self.features().contains(wgpu::Features::TIMESTAMP_QUERY)
     }
 
+    /// An error naming the adapter when it has no timestamp queries.
+    pub fn require_timestamps(&self, what: &str) -> Result<()> {
+        if self.has_timestamps() {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(format!(
+            "{what}: adapter '{}' has no timestamp queries, so GPU time per dispatch cannot be \
+             measured here; `wgae bench` without --profile still times whole steps",
+            self.adapter_name()
+        )))
+    }
+
     /// Runs `steps` once, in order, and returns each one's GPU time in
     /// seconds. An adapter without timestamp queries gets an error saying so.
     pub fn profile(&self, steps: &[&Step]) -> Result<Vec<f64>> {
-        if !self.has_timestamps() {
-            return Err(Error::InvalidArgument(format!(
-                "profiling: adapter '{}' has no timestamp queries, so GPU time per dispatch \
-                 cannot be measured here; `wgae bench` without --profile still times whole steps",
-                self.adapter_name()
-            )));
-        }
+        self.require_timestamps("profiling")?;
         // Two queries per dispatch, in query sets of at most wgpu's maximum.
         let per_set = (wgpu::QUERY_SET_MAX_QUERIES / 2) as usize;
         let period_s = f64::from(self.queue.get_timestamp_period()) * 1e-9;

@@ -49,14 +49,10 @@ impl MatmulShape {
     /// `A.Bt(256x32x784)`, with `*f'(A)` when a prologue is fused.
     pub fn label(&self) -> String {
         let spec = MatmulSpec::new(self.m, self.n, self.k, self.trans_a, self.trans_b);
-        let gated = match self.pro {
-            Some(Operand::A) => "*f'(A)",
-            Some(Operand::B) => "*f'(B)",
-            None => "",
-        };
         format!(
-            "{}{gated}({}x{}x{})",
+            "{}{}({}x{}x{})",
             spec.layout_name(),
+            ops::gated_label(self.pro),
             self.m,
             self.n,
             self.k

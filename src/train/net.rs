@@ -503,14 +503,15 @@ impl Net {
         let d = self.cfg.input_dim as f32;
         let per_feature = (1.0 / d) / row_scale;
         let mut sums = vec![(rowloss.clone(), 1.0, slot::RECON)];
-        match (self.cfg.loss, &self.rowmse) {
-            (LossKind::Bce, Some(mse)) => {
+        // The per-row MSE buffer exists for BCE models alone.
+        match &self.rowmse {
+            Some(mse) => {
                 sums.push((prefix(mse, rows, 1)?, 1.0, slot::MSE));
                 if self.layers[self.out_layer()].act == Activation::Sigmoid {
                     sums.push((rowloss.clone(), per_feature, slot::BCE));
                 }
             }
-            _ => sums.push((rowloss.clone(), per_feature, slot::MSE)),
+            None => sums.push((rowloss.clone(), per_feature, slot::MSE)),
         }
         let mut steps = Vec::new();
         for (x, scale, slot) in sums {
