@@ -372,7 +372,13 @@ impl Net {
                 self.out_rows(li, rows)?
             };
             steps.push(ops::matmul(ctx, &spec, &input, &w, Some(&b), &target)?);
-            if keep {
+            // In training under BCE, everything downstream of the output
+            // layer (the fused loss, its gradient and the metrics) reads the
+            // logits, so its sigmoid is not computed.
+            let unread = self.mode == Mode::Train
+                && l.role == Role::Output
+                && self.cfg.loss == LossKind::Bce;
+            if keep && !unread {
                 steps.push(ops::act_forward(
                     ctx,
                     l.act,
