@@ -69,9 +69,22 @@ override PRO_B: bool = false;
 
 // The epilogue: C[row, col] = act(alpha * acc + bias) + beta * C[row, col].
 fn store(row: u32, col: u32, acc: f32) {
+    store_biased(row, col, acc, bias_of(col));
+}
+
+// The bias of column col (0 without one, and then not added).
+fn bias_of(col: u32) -> f32 {
+    if (p.use_bias != 0u) {
+        return bias[col];
+    }
+    return 0.0;
+}
+
+// The epilogue with column col's bias `b` read once for all its rows.
+fn store_biased(row: u32, col: u32, acc: f32, b: f32) {
     var v = p.alpha * acc;
     if (p.use_bias != 0u) {
-        v += bias[col];
+        v += b;
     }
     v = activate(v, p.act, p.act_alpha);
     let o = row * p.n + col;
@@ -107,8 +120,9 @@ override RM: u32 = 4u;
 override RN: u32 = 4u;
 override TK: u32 = 16u;
 override VEC4: bool = false;
-// Columns per workgroup of the direct kernels: 64, or 32 for outputs at most
-// 32 wide, where half of a 64-wide workgroup would idle.
+// Invocations per workgroup of the direct kernels. main_direct: 64, or 32
+// for outputs at most 32 wide, where half of a 64-wide workgroup would idle
+// (one column each); matmul_subgroup.wgsl: 32, or 8 (four columns each).
 override DW: u32 = 64u;
 
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;
@@ -361,11 +375,12 @@ fn main_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             acc[i] = fma(av, bv, acc[i]);
         }
     }
+    let b = bias_of(col);
     for (var i = 0u; i < 8u; i++) {
         let row = row0 + i;
         if (row >= p.m) {
             break;
         }
-        store(row, col, acc[i]);
+        store_biased(row, col, acc[i], b);
     }
 }

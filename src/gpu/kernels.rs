@@ -107,7 +107,8 @@ impl Tile {
     }
 }
 
-/// Columns per workgroup of the direct matmul kernels.
+/// Invocations per workgroup of the direct matmul kernel (one column of C
+/// each), fewer for outputs at most 32 wide (`narrow`).
 pub fn direct_width(narrow: bool) -> u32 {
     if narrow {
         32
@@ -115,6 +116,19 @@ pub fn direct_width(narrow: bool) -> u32 {
         64
     }
 }
+
+/// Invocations per workgroup of the subgroup matmul kernel, which computes
+/// [`SUBGROUP_COLUMNS`] columns of C each.
+pub fn subgroup_width(narrow: bool) -> u32 {
+    if narrow {
+        8
+    } else {
+        32
+    }
+}
+
+/// Columns of C per invocation of the subgroup matmul kernel.
+pub const SUBGROUP_COLUMNS: u32 = 4;
 
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -395,12 +409,17 @@ impl Kernel {
                 narrow,
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
+                let width = if self.needs_subgroups() {
+                    subgroup_width(narrow)
+                } else {
+                    direct_width(narrow)
+                };
                 vec![
                     ("TRANS_A", flag(trans_a)),
                     ("TRANS_B", flag(trans_b)),
                     ("PRO_A", flag(pro == Some(Operand::A))),
                     ("PRO_B", flag(pro == Some(Operand::B))),
-                    ("DW", f64::from(direct_width(narrow))),
+                    ("DW", f64::from(width)),
                 ]
             }
             Kernel::MatmulF16 {
