@@ -51,14 +51,17 @@ struct LossParams {
 @group(0) @binding(4) var<storage, read_write> rowout: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rowmse: array<f32>;
 
-var<workgroup> red: array<vec2<f32>, 64>;
+// Invocations per row of row_loss and loss_fused (see the header).
+const ROW_WG: u32 = 64u;
+
+var<workgroup> red: array<vec2<f32>, ROW_WG>;
 
 // Sums `v` over the workgroup into red[0], two sums at once (row_loss uses .x
 // alone); every invocation must call it.
 fn tree_sum(lid: u32, v: vec2<f32>) {
     red[lid] = v;
     workgroupBarrier();
-    for (var s = 32u; s > 0u; s >>= 1u) {
+    for (var s = ROW_WG / 2u; s > 0u; s >>= 1u) {
         if (lid < s) {
             red[lid] += red[lid + s];
         }
@@ -92,14 +95,14 @@ fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     out[i] = p.scale * g;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(ROW_WG)
 fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
     let row = flat_workgroup(wid, nwg);
     var acc = 0.0;
     if (row < p.rows) {
         let base = row * p.cols;
-        for (var j = lid; j < p.cols; j += 64u) {
+        for (var j = lid; j < p.cols; j += ROW_WG) {
             acc += element_loss(pred[base + j], tgt[base + j]);
         }
     }
@@ -109,7 +112,7 @@ fn row_loss(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(ROW_WG)
 fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
     let row = flat_workgroup(wid, nwg);
@@ -117,7 +120,7 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     var sq = 0.0;
     if (row < p.rows) {
         let base = row * p.cols;
-        for (var j = lid; j < p.cols; j += 64u) {
+        for (var j = lid; j < p.cols; j += ROW_WG) {
             let z = pred[base + j];
             let t = tgt[base + j];
             var g: f32;

@@ -107,28 +107,18 @@ impl Tile {
     }
 }
 
-/// Invocations per workgroup of the direct matmul kernel (one column of C
-/// each), fewer for outputs at most 32 wide (`narrow`).
-pub fn direct_width(narrow: bool) -> u32 {
-    if narrow {
-        32
-    } else {
-        64
+/// Invocations per workgroup (the shaders' `DW`) of a direct matmul kernel,
+/// and the columns of C that workgroup covers: `main_direct` takes one column
+/// per invocation, the subgroup kernel four; both use fewer invocations for
+/// outputs at most 32 wide (`narrow`).
+pub fn direct_workgroup(subgroups: bool, narrow: bool) -> (u32, u32) {
+    match (subgroups, narrow) {
+        (false, false) => (64, 64),
+        (false, true) => (32, 32),
+        (true, false) => (32, 128),
+        (true, true) => (8, 32),
     }
 }
-
-/// Invocations per workgroup of the subgroup matmul kernel, which computes
-/// [`SUBGROUP_COLUMNS`] columns of C each.
-pub fn subgroup_width(narrow: bool) -> u32 {
-    if narrow {
-        8
-    } else {
-        32
-    }
-}
-
-/// Columns of C per invocation of the subgroup matmul kernel.
-pub const SUBGROUP_COLUMNS: u32 = 4;
 
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -409,11 +399,7 @@ impl Kernel {
                 narrow,
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
-                let width = if self.needs_subgroups() {
-                    subgroup_width(narrow)
-                } else {
-                    direct_width(narrow)
-                };
+                let (width, _) = direct_workgroup(self.needs_subgroups(), narrow);
                 vec![
                     ("TRANS_A", flag(trans_a)),
                     ("TRANS_B", flag(trans_b)),

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{direct_width, subgroup_width, Kernel, Operand, Tile, SUBGROUP_COLUMNS};
+use crate::gpu::kernels::{direct_workgroup, Kernel, Operand, Tile};
 use crate::gpu::tensor::GpuTensor;
 use crate::gpu::tune::MatmulShape;
 
@@ -721,11 +721,10 @@ fn matmul_impl(
     }
     // Direct kernels: narrower workgroups for outputs at most 32 wide.
     let narrow = spec.n <= 32;
-    let groups = if kernel == MatmulKernel::DirectSubgroup {
-        let cols = subgroup_width(narrow) * SUBGROUP_COLUMNS;
+    let groups = if direct {
+        let subgroups = kernel == MatmulKernel::DirectSubgroup;
+        let (_, cols) = direct_workgroup(subgroups, narrow);
         spec.groups(ctx, OP, MATMUL_DIRECT_ROWS, u64::from(cols))?
-    } else if direct {
-        spec.groups(ctx, OP, MATMUL_DIRECT_ROWS, u64::from(direct_width(narrow)))?
     } else {
         let (tm, tn) = tile.size();
         spec.groups(ctx, OP, u64::from(tm), u64::from(tn))?

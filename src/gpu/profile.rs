@@ -48,12 +48,7 @@ impl GpuContext {
                     usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
                     mapped_at_creation: false,
                 });
-                let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("wgae profile read-back"),
-                    size: bytes,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
+                let staging = self.read_back_buffer("wgae profile read-back", bytes);
                 let mut enc = self
                     .device
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {

@@ -201,12 +201,7 @@ impl GpuContext {
     fn read_pod<T: bytemuck::Pod>(&self, t: &GpuTensor) -> Result<Vec<T>> {
         let size = t.size_bytes();
         let staging = self.scoped("read-back staging buffer", || {
-            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgae read-back"),
-                size,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
+            let staging = self.read_back_buffer("wgae read-back", size);
             let mut enc = self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -217,6 +212,17 @@ impl GpuContext {
             staging
         })?;
         self.map_read(&staging)
+    }
+
+    /// A buffer for the GPU to copy results into and [`Self::map_read`] to
+    /// read them from.
+    pub(crate) fn read_back_buffer(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
     }
 
     /// Maps a `MAP_READ` buffer once the GPU is done with it and copies it

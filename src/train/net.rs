@@ -509,13 +509,12 @@ impl Net {
         let d = self.cfg.input_dim as f32;
         let per_feature = (1.0 / d) / row_scale;
         let mut sums = vec![(rowloss.clone(), 1.0, slot::RECON)];
-        // The per-row MSE buffer exists for BCE models alone.
+        // The per-row MSE buffer exists for BCE models alone (whose output
+        // is a sigmoid, as the config's validation requires).
         match &self.rowmse {
             Some(mse) => {
                 sums.push((prefix(mse, rows, 1)?, 1.0, slot::MSE));
-                if self.layers[self.out_layer()].act == Activation::Sigmoid {
-                    sums.push((rowloss.clone(), per_feature, slot::BCE));
-                }
+                sums.push((rowloss.clone(), per_feature, slot::BCE));
             }
             None => sums.push((rowloss.clone(), per_feature, slot::MSE)),
         }
@@ -589,8 +588,6 @@ impl Net {
                 &rowbuf,
             )?);
             accumulate(&mut steps, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?;
-        }
-        if eval {
             steps.push(ops::row_loss(
                 ctx,
                 Loss::Mse,
