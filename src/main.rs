@@ -747,7 +747,7 @@ fn info() -> wgae::Result<()> {
                     } else if !ctx.matmul_direct() {
                         match ctx.matmul_tile() {
                             Some(t) => format!("tiled, {t:?} tiles forced"),
-                            None => "tiled (64x64, or 128x128 for large outputs)".into(),
+                            None => "tiled, fed through vec4 registers (64x64, or 128x128 for large outputs)".into(),
                         }
                     } else if ctx.subgroup_matmul() {
                         "direct, sharing A through subgroups".into()

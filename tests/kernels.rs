@@ -33,6 +33,8 @@ fn kernels() -> Vec<MatmulKernel> {
     let mut k = vec![
         MatmulKernel::Tiled,
         MatmulKernel::TiledLarge,
+        MatmulKernel::TiledLargeVec,
+        MatmulKernel::TiledVec,
         MatmulKernel::Direct,
     ];
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");

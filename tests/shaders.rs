@@ -185,6 +185,19 @@ fn matmul_tiles_fit_the_declared_workgroup_arrays() {
     }
 }
 
+/// The vec4-fed kernel's two workgroup arrays are what the host counts when
+/// it checks the adapter's limits.
+#[test]
+fn matmul_wide_arrays_are_what_the_host_counts() {
+    use wgae::gpu::kernels::MATMUL_WIDE_BYTES;
+    use wgae::gpu::Tile;
+    let src = module_source("matmul_wide").unwrap();
+    assert_eq!(src.matches("array<vec4<f32>, 256>").count(), 2);
+    assert_eq!(MATMUL_WIDE_BYTES, 2 * 256 * 16);
+    assert_eq!(Tile::T128V.needs(), (256, MATMUL_WIDE_BYTES));
+    assert_eq!(Tile::T64V.needs(), (64, MATMUL_WIDE_BYTES));
+}
+
 #[test]
 fn a_broken_shader_is_caught() {
     // The harness itself can fail: an undefined name must not validate.

@@ -72,10 +72,12 @@ impl ContextOptions {
                 Some("tiled") => (Some(false), None),
                 Some("tiled64") => (Some(false), Some(Tile::T64)),
                 Some("tiled128") => (Some(false), Some(Tile::T128)),
+                Some("tiled128v") => (Some(false), Some(Tile::T128V)),
+                Some("tiled64v") => (Some(false), Some(Tile::T64V)),
                 Some(other) => {
                     return Err(Error::InvalidArgument(format!(
-                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128 \
-                         or direct)"
+                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128, \
+                         tiled64v, tiled128v or direct)"
                     )))
                 }
             };
@@ -425,7 +427,7 @@ impl GpuContext {
         self.subgroup_matmul
     }
 
-    /// The tile shape forced by `WGAE_MATMUL=tiled64|tiled128` or the
+    /// The tile shape forced by `WGAE_MATMUL=tiled64|tiled128|tiled64v|tiled128v` or the
     /// options, if any.
     pub fn matmul_tile(&self) -> Option<Tile> {
         self.matmul_tile

@@ -25,6 +25,15 @@ pub const SHADER_FILES: &[(&str, &str)] = &[
             include_str!("../../shaders/matmul.wgsl")
         ),
     ),
+    // So does the vec4-fed 128x128 tiled kernel.
+    (
+        "matmul_wide",
+        concat!(
+            include_str!("../../shaders/matmul_wide.wgsl"),
+            "\n",
+            include_str!("../../shaders/matmul.wgsl")
+        ),
+    ),
     (
         "elementwise",
         include_str!("../../shaders/elementwise.wgsl"),
@@ -67,13 +76,24 @@ pub fn module_source(file: &str) -> Option<String> {
 /// `tile_b`), room for the largest [`Tile`].
 pub const MATMUL_TILE_WORDS: u32 = 1088;
 
-/// The tile shape of the tiled matmul (see shaders/matmul.wgsl).
+/// Bytes of workgroup memory of the vec4-fed kernel (shaders/matmul_wide.wgsl:
+/// `wide_a` and `wide_b`, 256 vec4<f32> each).
+pub const MATMUL_WIDE_BYTES: u32 = 2 * 256 * 16;
+
+/// The tile shape of the tiled matmul (see shaders/matmul.wgsl and
+/// shaders/matmul_wide.wgsl).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tile {
     /// 64x64 tiles: 16x16 invocations with 4x4 blocks, K slices of 16.
     T64,
     /// 128x128 tiles: 16x16 invocations with 8x8 blocks, K slices of 8.
     T128,
+    /// 128x128 tiles as T128, with each 8x8 block held in vec4 registers and
+    /// fed by vec4 reads of workgroup memory, the next slice prefetched into
+    /// registers (`main_wide` in shaders/matmul_wide.wgsl).
+    T128V,
+    /// 64x64 tiles fed like T128V: 8x8 invocations with 8x8 blocks.
+    T64V,
 }
 
 impl Tile {
@@ -81,8 +101,14 @@ impl Tile {
     pub fn params(self) -> (u32, u32, u32, u32, u32) {
         match self {
             Tile::T64 => (16, 16, 4, 4, 16),
-            Tile::T128 => (16, 16, 8, 8, 8),
+            Tile::T128 | Tile::T128V => (16, 16, 8, 8, 8),
+            Tile::T64V => (8, 8, 8, 8, 8),
         }
+    }
+
+    /// Whether the tile is fed through vec4 registers (`main_wide`).
+    pub fn is_wide(self) -> bool {
+        matches!(self, Tile::T128V | Tile::T64V)
     }
 
     /// Rows and columns of C per workgroup.
@@ -92,11 +118,16 @@ impl Tile {
     }
 
     /// Invocations per workgroup and bytes of workgroup memory it needs:
-    /// the kernel declares two f32 tiles of [`MATMUL_TILE_WORDS`] whatever
-    /// the shape.
+    /// `main` declares two f32 tiles of [`MATMUL_TILE_WORDS`] whatever the
+    /// shape; `main_wide` its own two arrays ([`MATMUL_WIDE_BYTES`]).
     pub fn needs(self) -> (u32, u32) {
         let (wx, wy, _, _, _) = self.params();
-        (wx * wy, 2 * 4 * MATMUL_TILE_WORDS)
+        let bytes = if self.is_wide() {
+            MATMUL_WIDE_BYTES
+        } else {
+            2 * 4 * MATMUL_TILE_WORDS
+        };
+        (wx * wy, bytes)
     }
 
     /// Words of one staged slice, TK x (TM + 1) or TK x (TN + 1).
@@ -205,7 +236,7 @@ impl Kernel {
         for trans_a in [false, true] {
             for trans_b in [false, true] {
                 for pro in [None, Some(Operand::A), Some(Operand::B)] {
-                    for tile in [Tile::T64, Tile::T128] {
+                    for tile in [Tile::T64, Tile::T128, Tile::T128V, Tile::T64V] {
                         for vec4 in [false, true] {
                             all.push(Kernel::Matmul {
                                 trans_a,
@@ -281,6 +312,7 @@ impl Kernel {
 
     pub fn file(self) -> &'static str {
         match self {
+            Kernel::Matmul { tile, .. } if tile.is_wide() => "matmul_wide",
             Kernel::Matmul { .. } | Kernel::MatmulDirect { .. } => "matmul",
             Kernel::MatmulF16 { .. } | Kernel::ToF16 | Kernel::ToF32 => "matmul_f16",
             Kernel::MatmulDirectSubgroup { .. } => "matmul_subgroup",
@@ -309,6 +341,7 @@ impl Kernel {
 
     pub fn entry(self) -> &'static str {
         match self {
+            Kernel::Matmul { tile, .. } if tile.is_wide() => "main_wide",
             Kernel::Matmul { .. } => "main",
             Kernel::MatmulDirect { .. } => "main_direct",
             Kernel::MatmulF16 { .. } => "main",
@@ -373,18 +406,26 @@ impl Kernel {
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
                 let (wx, wy, rm, rn, tk) = tile.params();
-                vec![
+                let mut c = vec![
                     ("TRANS_A", flag(trans_a)),
                     ("TRANS_B", flag(trans_b)),
                     ("PRO_A", flag(pro == Some(Operand::A))),
                     ("PRO_B", flag(pro == Some(Operand::B))),
-                    ("WG_X", f64::from(wx)),
-                    ("WG_Y", f64::from(wy)),
-                    ("RM", f64::from(rm)),
-                    ("RN", f64::from(rn)),
-                    ("TK", f64::from(tk)),
                     ("VEC4", flag(vec4)),
-                ]
+                ];
+                if tile.is_wide() {
+                    // main_wide: a WS x WS workgroup of 8x8 blocks, K slices of 8.
+                    c.push(("WS", f64::from(wx)));
+                } else {
+                    c.extend([
+                        ("WG_X", f64::from(wx)),
+                        ("WG_Y", f64::from(wy)),
+                        ("RM", f64::from(rm)),
+                        ("RN", f64::from(rn)),
+                        ("TK", f64::from(tk)),
+                    ]);
+                }
+                c
             }
             Kernel::MatmulDirect {
                 trans_a,

@@ -540,6 +540,11 @@ pub enum MatmulKernel {
     Tiled,
     /// 128x128 tiles (8x8 per invocation), for large outputs on GPUs.
     TiledLarge,
+    /// 128x128 tiles with the 8x8 blocks in vec4 registers, fed by vec4
+    /// reads of workgroup memory and a register prefetch of the next slice.
+    TiledLargeVec,
+    /// 64x64 tiles fed the same way (8x8 invocations with 8x8 blocks).
+    TiledVec,
     /// No workgroup memory: for CPU adapters.
     Direct,
     /// Direct, with A shared through subgroup shuffles (subgroups of >= 8 lanes).
@@ -561,6 +566,8 @@ impl MatmulKernel {
         match self {
             MatmulKernel::Tiled => "tiled64",
             MatmulKernel::TiledLarge => "tiled128",
+            MatmulKernel::TiledLargeVec => "tiled128v",
+            MatmulKernel::TiledVec => "tiled64v",
             MatmulKernel::Direct => "direct",
             MatmulKernel::DirectSubgroup => "direct+subgroup",
         }
@@ -599,11 +606,14 @@ impl GpuContext {
     }
 
     /// The fixed rule for an (m, n) output: direct on CPU adapters (sharing
-    /// A through subgroups where it can); on GPUs 128x128 tiles when the
-    /// output has at least 128 of them (enough to fill a large GPU, with 4x
-    /// the arithmetic per load of the 64x64 tiles) and the adapter allows
-    /// their 256 invocations and 8.5 KB of workgroup memory, else 64x64.
-    /// `WGAE_MATMUL` overrides.
+    /// A through subgroups where it can); on GPUs the vec4-fed tiles
+    /// (`main_wide`), 128x128 when the output has at least 128 of them
+    /// (enough to fill a large GPU) and the adapter allows their 256
+    /// invocations, else 64x64; the scalar-fed 64x64 tiles where neither
+    /// fits. The vec4-fed tiles are 2-3x faster than the scalar-fed ones at
+    /// every shape measured on lavapipe, and need a quarter of the loads
+    /// from workgroup memory per FMA (BENCHMARKS.md); on GPUs tuning
+    /// measures all of them. `WGAE_MATMUL` overrides.
     pub fn rule_kernel(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
             return if self.subgroup_matmul() {
@@ -615,11 +625,15 @@ impl GpuContext {
         match self.matmul_tile() {
             Some(Tile::T64) => MatmulKernel::Tiled,
             Some(Tile::T128) => MatmulKernel::TiledLarge,
+            Some(Tile::T128V) => MatmulKernel::TiledLargeVec,
+            Some(Tile::T64V) => MatmulKernel::TiledVec,
             None => {
-                let (tm, tn) = Tile::T128.size();
+                let (tm, tn) = Tile::T128V.size();
                 let tiles = m.div_ceil(tm as usize) * n.div_ceil(tn as usize);
-                if tiles >= 128 && self.tile_fits(Tile::T128) {
-                    MatmulKernel::TiledLarge
+                if tiles >= 128 && self.tile_fits(Tile::T128V) {
+                    MatmulKernel::TiledLargeVec
+                } else if self.tile_fits(Tile::T64V) {
+                    MatmulKernel::TiledVec
                 } else {
                     MatmulKernel::Tiled
                 }
@@ -705,10 +719,11 @@ fn matmul_impl(
         need(OP, name, pro.gate, len)?;
     }
     let direct = matches!(kernel, MatmulKernel::Direct | MatmulKernel::DirectSubgroup);
-    let tile = if kernel == MatmulKernel::TiledLarge {
-        Tile::T128
-    } else {
-        Tile::T64
+    let tile = match kernel {
+        MatmulKernel::TiledLarge => Tile::T128,
+        MatmulKernel::TiledLargeVec => Tile::T128V,
+        MatmulKernel::TiledVec => Tile::T64V,
+        _ => Tile::T64,
     };
     if !direct && !ctx.tile_fits(tile) {
         let (inv, bytes) = tile.needs();
@@ -779,6 +794,8 @@ fn matmul_impl(
         (true, _) => "direct",
         (false, Tile::T64) => "64",
         (false, Tile::T128) => "128",
+        (false, Tile::T128V) => "128v",
+        (false, Tile::T64V) => "64v",
     };
     make_step(
         ctx,

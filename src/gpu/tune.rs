@@ -96,6 +96,12 @@ impl GpuContext {
         if self.tile_fits(crate::gpu::Tile::T128) {
             out.push(MatmulKernel::TiledLarge);
         }
+        if self.tile_fits(crate::gpu::Tile::T128V) {
+            out.push(MatmulKernel::TiledLargeVec);
+        }
+        if self.tile_fits(crate::gpu::Tile::T64V) {
+            out.push(MatmulKernel::TiledVec);
+        }
         out.push(MatmulKernel::Direct);
         if self.subgroup_matmul() {
             out.push(MatmulKernel::DirectSubgroup);
