@@ -29,11 +29,13 @@
 // neighbouring addresses (coalesced global writes, conflict-free shared reads).
 // K advances in slices of TK staged through workgroup memory, each row padded
 // by one element against bank conflicts. Edges are zero-filled, so any M, N, K
-// is correct. The host picks one of two shapes per adapter and matmul (see
+// is correct. The host picks one of three shapes per adapter and matmul (see
 // `MatmulKernel` in src/gpu/ops.rs):
+//   16x16:   WG 16x16, RM = RN = 1, TK = 16  (slices of 16 x 17 f32), for
+//            small outputs: many workgroups, one output per invocation
 //   64x64:   WG 16x16, RM = RN = 4, TK = 16  (slices of 16 x 65 f32)
 //   128x128: WG 16x16, RM = RN = 8, TK = 8   (slices of 8 x 129 f32)
-// Both stage into the same two arrays of 1088 f32 (8.5 KB together).
+// All stage into the same two arrays of 1088 f32 (8.5 KB together).
 // With VEC4 (the contiguous dimension of both stored operands a multiple of 4),
 // the slices are read from global memory as vec4<f32> through bindings 6 and 7,
 // which alias A and B.

@@ -35,6 +35,7 @@ fn kernels() -> Vec<MatmulKernel> {
         MatmulKernel::TiledLarge,
         MatmulKernel::TiledLargeVec,
         MatmulKernel::TiledVec,
+        MatmulKernel::TiledSmall,
         MatmulKernel::Direct,
     ];
     let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");

@@ -180,7 +180,7 @@ fn matmul_tiles_fit_the_declared_workgroup_arrays() {
         2,
         "tile_a and tile_b are not {decl}"
     );
-    for tile in [Tile::T64, Tile::T128] {
+    for tile in [Tile::T16, Tile::T64, Tile::T128] {
         assert!(tile.slice_words() <= MATMUL_TILE_WORDS, "{tile:?}");
     }
 }

@@ -74,10 +74,11 @@ impl ContextOptions {
                 Some("tiled128") => (Some(false), Some(Tile::T128)),
                 Some("tiled128v") => (Some(false), Some(Tile::T128V)),
                 Some("tiled64v") => (Some(false), Some(Tile::T64V)),
+                Some("tiled16") => (Some(false), Some(Tile::T16)),
                 Some(other) => {
                     return Err(Error::InvalidArgument(format!(
-                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled64, tiled128, \
-                         tiled64v, tiled128v or direct)"
+                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled16, tiled64, \
+                         tiled128, tiled64v, tiled128v or direct)"
                     )))
                 }
             };
@@ -427,7 +428,7 @@ impl GpuContext {
         self.subgroup_matmul
     }
 
-    /// The tile shape forced by `WGAE_MATMUL=tiled64|tiled128|tiled64v|tiled128v` or the
+    /// The tile shape forced by `WGAE_MATMUL=tiled16|tiled64|tiled128|tiled64v|tiled128v` or the
     /// options, if any.
     pub fn matmul_tile(&self) -> Option<Tile> {
         self.matmul_tile

@@ -94,6 +94,10 @@ pub enum Tile {
     T128V,
     /// 64x64 tiles fed like T128V: 8x8 invocations with 8x8 blocks.
     T64V,
+    /// 16x16 tiles, one output per invocation, K slices of 16: for small
+    /// outputs on GPUs, where larger tiles leave most of the GPU idle while
+    /// a few workgroups walk a long K.
+    T16,
 }
 
 impl Tile {
@@ -103,6 +107,7 @@ impl Tile {
             Tile::T64 => (16, 16, 4, 4, 16),
             Tile::T128 | Tile::T128V => (16, 16, 8, 8, 8),
             Tile::T64V => (8, 8, 8, 8, 8),
+            Tile::T16 => (16, 16, 1, 1, 16),
         }
     }
 
@@ -236,7 +241,7 @@ impl Kernel {
         for trans_a in [false, true] {
             for trans_b in [false, true] {
                 for pro in [None, Some(Operand::A), Some(Operand::B)] {
-                    for tile in [Tile::T64, Tile::T128, Tile::T128V, Tile::T64V] {
+                    for tile in [Tile::T64, Tile::T128, Tile::T128V, Tile::T64V, Tile::T16] {
                         for vec4 in [false, true] {
                             all.push(Kernel::Matmul {
                                 trans_a,

@@ -545,6 +545,8 @@ pub enum MatmulKernel {
     TiledLargeVec,
     /// 64x64 tiles fed the same way (8x8 invocations with 8x8 blocks).
     TiledVec,
+    /// 16x16 tiles, one output per invocation: small outputs on GPUs.
+    TiledSmall,
     /// No workgroup memory: for CPU adapters.
     Direct,
     /// Direct, with A shared through subgroup shuffles (subgroups of >= 8 lanes).
@@ -568,6 +570,7 @@ impl MatmulKernel {
             MatmulKernel::TiledLarge => "tiled128",
             MatmulKernel::TiledLargeVec => "tiled128v",
             MatmulKernel::TiledVec => "tiled64v",
+            MatmulKernel::TiledSmall => "tiled16",
             MatmulKernel::Direct => "direct",
             MatmulKernel::DirectSubgroup => "direct+subgroup",
         }
@@ -609,11 +612,14 @@ impl GpuContext {
     /// A through subgroups where it can); on GPUs the vec4-fed tiles
     /// (`main_wide`), 128x128 when the output has at least 128 of them
     /// (enough to fill a large GPU) and the adapter allows their 256
-    /// invocations, else 64x64; the scalar-fed 64x64 tiles where neither
-    /// fits. The vec4-fed tiles are 2-3x faster than the scalar-fed ones at
-    /// every shape measured on lavapipe, and need a quarter of the loads
-    /// from workgroup memory per FMA (BENCHMARKS.md); on GPUs tuning
-    /// measures all of them. `WGAE_MATMUL` overrides.
+    /// invocations, else 64x64; but 16x16 tiles for outputs of fewer than
+    /// 16 tiles of 64x64 (at most 256 x 256 or so; a small model's code
+    /// layer), where a handful of large tiles would leave most of the GPU
+    /// idle while each walks all of K. The vec4-fed tiles are 2-3x faster
+    /// than the scalar-fed ones at every shape measured on lavapipe, and
+    /// need a quarter of the loads from workgroup memory per FMA
+    /// (BENCHMARKS.md); on GPUs tuning measures all of them. `WGAE_MATMUL`
+    /// overrides.
     pub fn rule_kernel(&self, m: usize, n: usize) -> MatmulKernel {
         if self.matmul_direct() {
             return if self.subgroup_matmul() {
@@ -627,11 +633,16 @@ impl GpuContext {
             Some(Tile::T128) => MatmulKernel::TiledLarge,
             Some(Tile::T128V) => MatmulKernel::TiledLargeVec,
             Some(Tile::T64V) => MatmulKernel::TiledVec,
+            Some(Tile::T16) => MatmulKernel::TiledSmall,
             None => {
-                let (tm, tn) = Tile::T128V.size();
-                let tiles = m.div_ceil(tm as usize) * n.div_ceil(tn as usize);
-                if tiles >= 128 && self.tile_fits(Tile::T128V) {
+                let tiles = |t: Tile| {
+                    let (tm, tn) = t.size();
+                    m.div_ceil(tm as usize) * n.div_ceil(tn as usize)
+                };
+                if tiles(Tile::T128V) >= 128 && self.tile_fits(Tile::T128V) {
                     MatmulKernel::TiledLargeVec
+                } else if tiles(Tile::T64) < 16 {
+                    MatmulKernel::TiledSmall
                 } else if self.tile_fits(Tile::T64V) {
                     MatmulKernel::TiledVec
                 } else {
@@ -723,6 +734,7 @@ fn matmul_impl(
         MatmulKernel::TiledLarge => Tile::T128,
         MatmulKernel::TiledLargeVec => Tile::T128V,
         MatmulKernel::TiledVec => Tile::T64V,
+        MatmulKernel::TiledSmall => Tile::T16,
         _ => Tile::T64,
     };
     if !direct && !ctx.tile_fits(tile) {
@@ -796,6 +808,7 @@ fn matmul_impl(
         (false, Tile::T128) => "128",
         (false, Tile::T128V) => "128v",
         (false, Tile::T64V) => "64v",
+        (false, Tile::T16) => "16",
     };
     make_step(
         ctx,

@@ -102,6 +102,9 @@ impl GpuContext {
         if self.tile_fits(crate::gpu::Tile::T64V) {
             out.push(MatmulKernel::TiledVec);
         }
+        if self.tile_fits(crate::gpu::Tile::T16) {
+            out.push(MatmulKernel::TiledSmall);
+        }
         out.push(MatmulKernel::Direct);
         if self.subgroup_matmul() {
             out.push(MatmulKernel::DirectSubgroup);
