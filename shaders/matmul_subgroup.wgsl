@@ -27,7 +27,7 @@
 // and neither is written.
 //
 // Dispatch: (ceil(N / (4 DW)), ceil(M / 8), 1), workgroup DW: 32 (128 columns),
-// or 8 (32 columns) when N <= 32.
+// 16 (64 columns) when N <= 64, or 8 (32 columns) when N <= 32.
 
 // Element (row, k) of op(A), and (k, col) of op(B), with the prologue, each
 // clamped to the last row or column.

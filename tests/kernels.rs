@@ -96,9 +96,12 @@ fn matmul_all_layouts_odd_shapes() {
         (65, 33, 127),
         (127, 127, 127),
         (1000, 777, 33),
-        // Outputs at most 32 wide take the direct kernels' narrow workgroups.
+        // Outputs at most 32 wide take the direct kernels' narrow workgroups,
+        // and outputs at most 64 wide the subgroup kernel's middle ones.
         (37, 29, 45),
         (64, 32, 20),
+        (37, 61, 45),
+        (40, 64, 20),
     ];
     for (si, &(m, n, k)) in shapes.iter().enumerate() {
         for (li, &(ta, tb)) in [(false, false), (true, false), (false, true), (true, true)]
@@ -202,6 +205,7 @@ fn matmul_kernels_agree_bit_for_bit() {
         (36, 68, 71),
         (130, 20, 257),
         (5, 300, 9),
+        (41, 52, 30),
     ] {
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
             seed += 1;

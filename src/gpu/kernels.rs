@@ -143,16 +143,26 @@ impl Tile {
     }
 }
 
-/// Invocations per workgroup (the shaders' `DW`) of a direct matmul kernel,
-/// and the columns of C that workgroup covers: `main_direct` takes one column
-/// per invocation, the subgroup kernel four; both use fewer invocations for
-/// outputs at most 32 wide (`narrow`).
-pub fn direct_workgroup(subgroups: bool, narrow: bool) -> (u32, u32) {
-    match (subgroups, narrow) {
-        (false, false) => (64, 64),
-        (false, true) => (32, 32),
-        (true, false) => (32, 128),
-        (true, true) => (8, 32),
+/// Columns of C per workgroup of a direct matmul kernel for an output `n`
+/// wide: `main_direct` covers 64 (32 for outputs at most 32 wide), the
+/// subgroup kernel 128 (32 or 64 for outputs at most that wide), so that few
+/// invocations idle past the last column.
+pub fn direct_columns(subgroups: bool, n: usize) -> u32 {
+    match (subgroups, n) {
+        (_, 0..=32) => 32,
+        (false, _) | (true, 33..=64) => 64,
+        (true, _) => 128,
+    }
+}
+
+/// Invocations per workgroup (the shaders' `DW`) of a direct matmul kernel
+/// covering `cols` columns: `main_direct` takes one column per invocation,
+/// the subgroup kernel four.
+pub fn direct_workgroup(subgroups: bool, cols: u32) -> u32 {
+    if subgroups {
+        cols / 4
+    } else {
+        cols
     }
 }
 
@@ -177,19 +187,19 @@ pub enum Kernel {
         vec4: bool,
     },
     /// The same product without workgroup memory, for CPU adapters;
-    /// `narrow`: 32 columns per workgroup instead of 64 (outputs <= 32 wide).
+    /// `cols`: columns per workgroup (see [`direct_columns`]).
     MatmulDirect {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
-        narrow: bool,
+        cols: u32,
     },
     /// The direct kernel sharing A through subgroup shuffles.
     MatmulDirectSubgroup {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
-        narrow: bool,
+        cols: u32,
     },
     /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
     MatmulF16 {
@@ -252,18 +262,20 @@ impl Kernel {
                             });
                         }
                     }
-                    for narrow in [false, true] {
+                    for cols in [32, 64] {
                         all.push(Kernel::MatmulDirect {
                             trans_a,
                             trans_b,
                             pro,
-                            narrow,
+                            cols,
                         });
+                    }
+                    for cols in [32, 64, 128] {
                         all.push(Kernel::MatmulDirectSubgroup {
                             trans_a,
                             trans_b,
                             pro,
-                            narrow,
+                            cols,
                         });
                     }
                 }
@@ -436,16 +448,16 @@ impl Kernel {
                 trans_a,
                 trans_b,
                 pro,
-                narrow,
+                cols,
             }
             | Kernel::MatmulDirectSubgroup {
                 trans_a,
                 trans_b,
                 pro,
-                narrow,
+                cols,
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
-                let (width, _) = direct_workgroup(self.needs_subgroups(), narrow);
+                let width = direct_workgroup(self.needs_subgroups(), cols);
                 vec![
                     ("TRANS_A", flag(trans_a)),
                     ("TRANS_B", flag(trans_b)),

@@ -9,7 +9,7 @@ use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{direct_workgroup, Kernel, Operand, Tile};
+use crate::gpu::kernels::{direct_columns, Kernel, Operand, Tile};
 use crate::gpu::tensor::GpuTensor;
 use crate::gpu::tune::MatmulShape;
 
@@ -746,11 +746,9 @@ fn matmul_impl(
             ctx.adapter_name()
         )));
     }
-    // Direct kernels: narrower workgroups for outputs at most 32 wide.
-    let narrow = spec.n <= 32;
+    // Direct kernels: narrower workgroups for narrow outputs.
+    let cols = direct_columns(kernel == MatmulKernel::DirectSubgroup, spec.n);
     let groups = if direct {
-        let subgroups = kernel == MatmulKernel::DirectSubgroup;
-        let (_, cols) = direct_workgroup(subgroups, narrow);
         spec.groups(ctx, OP, MATMUL_DIRECT_ROWS, u64::from(cols))?
     } else {
         let (tm, tn) = tile.size();
@@ -767,14 +765,14 @@ fn matmul_impl(
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
             pro: operand,
-            narrow,
+            cols,
         }
     } else if direct {
         Kernel::MatmulDirect {
             trans_a: spec.trans_a,
             trans_b: spec.trans_b,
             pro: operand,
-            narrow,
+            cols,
         }
     } else {
         Kernel::Matmul {
@@ -800,15 +798,26 @@ fn matmul_impl(
         bindings.push((7, if vec4 { b } else { &dummy }));
     }
     let shape = match (direct, tile) {
-        (true, _) if kernel.needs_subgroups() && narrow => "direct32,subgroup",
-        (true, _) if kernel.needs_subgroups() => "direct,subgroup",
-        (true, _) if narrow => "direct32",
-        (true, _) => "direct",
-        (false, Tile::T64) => "64",
-        (false, Tile::T128) => "128",
-        (false, Tile::T128V) => "128v",
-        (false, Tile::T64V) => "64v",
-        (false, Tile::T16) => "16",
+        // The direct kernels' width where it is not their widest.
+        (true, _) => {
+            let full = direct_columns(kernel.needs_subgroups(), usize::MAX);
+            let width = if cols < full {
+                cols.to_string()
+            } else {
+                String::new()
+            };
+            let sub = if kernel.needs_subgroups() {
+                ",subgroup"
+            } else {
+                ""
+            };
+            format!("direct{width}{sub}")
+        }
+        (false, Tile::T64) => "64".into(),
+        (false, Tile::T128) => "128".into(),
+        (false, Tile::T128V) => "128v".into(),
+        (false, Tile::T64V) => "64v".into(),
+        (false, Tile::T16) => "16".into(),
     };
     make_step(
         ctx,
