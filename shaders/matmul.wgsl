@@ -124,8 +124,7 @@ override TK: u32 = 16u;
 override VEC4: bool = false;
 // Invocations per workgroup of the direct kernels. main_direct: 64, or 32
 // for outputs at most 32 wide, where half of a 64-wide workgroup would idle
-// (one column each); matmul_subgroup.wgsl: 32, or 16 or 8 for outputs at
-// most 64 or 32 wide (four columns each).
+// (one column each); matmul_subgroup.wgsl: 8 (four columns each).
 override DW: u32 = 64u;
 
 @group(0) @binding(6) var<storage, read> a4: array<vec4<f32>>;

@@ -26,8 +26,9 @@
 // shuffle: a row past M loads the last row, a column past N the last column,
 // and neither is written.
 //
-// Dispatch: (ceil(N / (4 DW)), ceil(M / 8), 1), workgroup DW: 32 (128 columns),
-// 16 (64 columns) when N <= 64, or 8 (32 columns) when N <= 32.
+// Dispatch: (ceil(N / (4 DW)), ceil(M / 8), 1), workgroup DW = 8 (32 columns):
+// one SIMD group on lavapipe, as cheap per column as wider workgroups and
+// with less waste past the last column.
 
 // Element (row, k) of op(A), and (k, col) of op(B), with the prologue, each
 // clamped to the last row or column.

@@ -144,14 +144,15 @@ impl Tile {
 }
 
 /// Columns of C per workgroup of a direct matmul kernel for an output `n`
-/// wide: `main_direct` covers 64 (32 for outputs at most 32 wide), the
-/// subgroup kernel 128 (32 or 64 for outputs at most that wide), so that few
-/// invocations idle past the last column.
+/// wide: `main_direct` covers 64 (32 for outputs at most 32 wide, where half
+/// of it would idle); the subgroup kernel 32 whatever the width: its 8
+/// invocations are one SIMD group on lavapipe, which costs no more per
+/// column than wider workgroups and wastes less past the last column
+/// (BENCHMARKS.md).
 pub fn direct_columns(subgroups: bool, n: usize) -> u32 {
     match (subgroups, n) {
-        (_, 0..=32) => 32,
-        (false, _) | (true, 33..=64) => 64,
-        (true, _) => 128,
+        (true, _) | (false, 0..=32) => 32,
+        (false, _) => 64,
     }
 }
 
@@ -270,14 +271,12 @@ impl Kernel {
                             cols,
                         });
                     }
-                    for cols in [32, 64, 128] {
-                        all.push(Kernel::MatmulDirectSubgroup {
-                            trans_a,
-                            trans_b,
-                            pro,
-                            cols,
-                        });
-                    }
+                    all.push(Kernel::MatmulDirectSubgroup {
+                        trans_a,
+                        trans_b,
+                        pro,
+                        cols: direct_columns(true, 0),
+                    });
                 }
                 for out_f16 in [false, true] {
                     all.push(Kernel::MatmulF16 {
