@@ -6,11 +6,16 @@
 //   1 idx  storage  read        (idx_offset + rows) u32 row indices into src
 //   2 src  storage  read        (src_rows, cols) f32
 //   3 out  storage  read_write  (rows, cols) f32
+//   4 src4 storage  read        src as vec4<f32> (gather_rows4 only)
+//   5 out4 storage  read_write  out as vec4<f32> (gather_rows4 only)
 //
 // Entry point gather_rows: out[r, c] = src[idx[idx_offset + r], c]; an index
 // past src_rows gives a zero row rather than reading out of bounds (the host
 // validates indices; this only keeps a bad one harmless).
 // Workgroup 64; dispatch ceil(rows * cols / 64) workgroups folded into 2-D.
+// gather_rows4 does the same four columns at a time, for cols a multiple of
+// 4 (bindings 4 and 5 alias src and out): a quarter of the invocations, index
+// lookups and loads; dispatch ceil(rows * cols / 256).
 
 struct GatherParams {
     rows: u32,
@@ -39,4 +44,25 @@ fn gather_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         v = src[s * p.cols + c];
     }
     out[i] = v;
+}
+
+@group(0) @binding(4) var<storage, read> src4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn gather_rows4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let cols4 = p.cols / 4u;
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * cols4) {
+        return;
+    }
+    let r = i / cols4;
+    let c = i % cols4;
+    let s = idx[p.idx_offset + r];
+    var v = vec4<f32>(0.0);
+    if (s < p.src_rows) {
+        v = src4[s * cols4 + c];
+    }
+    out4[i] = v;
 }

@@ -235,6 +235,7 @@ pub enum Kernel {
     NoiseMask,
     NoiseSaltPepper,
     GatherRows,
+    GatherRows4,
     Permute,
     Reparam,
     VaeBackward,
@@ -314,6 +315,7 @@ impl Kernel {
             Kernel::NoiseMask,
             Kernel::NoiseSaltPepper,
             Kernel::GatherRows,
+            Kernel::GatherRows4,
             Kernel::Permute,
             Kernel::Reparam,
             Kernel::VaeBackward,
@@ -348,7 +350,7 @@ impl Kernel {
             | Kernel::NoiseGaussian
             | Kernel::NoiseMask
             | Kernel::NoiseSaltPepper => "rng",
-            Kernel::GatherRows => "gather",
+            Kernel::GatherRows | Kernel::GatherRows4 => "gather",
             Kernel::Permute => "shuffle",
             Kernel::Reparam | Kernel::VaeBackward | Kernel::VaeKlRows => "vae",
             Kernel::RowSq | Kernel::JacFp2 | Kernel::JacDz | Kernel::JacWgrad => "contractive",
@@ -389,6 +391,7 @@ impl Kernel {
             Kernel::NoiseMask => "noise_mask",
             Kernel::NoiseSaltPepper => "noise_salt_pepper",
             Kernel::GatherRows => "gather_rows",
+            Kernel::GatherRows4 => "gather_rows4",
             Kernel::Permute => "permute",
             Kernel::Reparam => "reparam",
             Kernel::VaeBackward => "vae_backward",
