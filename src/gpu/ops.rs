@@ -563,6 +563,29 @@ pub(crate) fn gated_label(pro: Option<Operand>) -> &'static str {
 }
 
 impl MatmulKernel {
+    /// The tiled kernel of a tile shape.
+    pub fn tiled(tile: Tile) -> Self {
+        match tile {
+            Tile::T64 => MatmulKernel::Tiled,
+            Tile::T128 => MatmulKernel::TiledLarge,
+            Tile::T128V => MatmulKernel::TiledLargeVec,
+            Tile::T64V => MatmulKernel::TiledVec,
+            Tile::T16 => MatmulKernel::TiledSmall,
+        }
+    }
+
+    /// The tile shape of a tiled kernel; `None` for the direct ones.
+    pub fn tile(self) -> Option<Tile> {
+        match self {
+            MatmulKernel::Tiled => Some(Tile::T64),
+            MatmulKernel::TiledLarge => Some(Tile::T128),
+            MatmulKernel::TiledLargeVec => Some(Tile::T128V),
+            MatmulKernel::TiledVec => Some(Tile::T64V),
+            MatmulKernel::TiledSmall => Some(Tile::T16),
+            MatmulKernel::Direct | MatmulKernel::DirectSubgroup => None,
+        }
+    }
+
     /// The name `wgae bench` and the logs print.
     pub fn name(self) -> &'static str {
         match self {
@@ -629,11 +652,7 @@ impl GpuContext {
             };
         }
         match self.matmul_tile() {
-            Some(Tile::T64) => MatmulKernel::Tiled,
-            Some(Tile::T128) => MatmulKernel::TiledLarge,
-            Some(Tile::T128V) => MatmulKernel::TiledLargeVec,
-            Some(Tile::T64V) => MatmulKernel::TiledVec,
-            Some(Tile::T16) => MatmulKernel::TiledSmall,
+            Some(tile) => MatmulKernel::tiled(tile),
             None => {
                 let tiles = |t: Tile| {
                     let (tm, tn) = t.size();
@@ -729,14 +748,8 @@ fn matmul_impl(
         };
         need(OP, name, pro.gate, len)?;
     }
-    let direct = matches!(kernel, MatmulKernel::Direct | MatmulKernel::DirectSubgroup);
-    let tile = match kernel {
-        MatmulKernel::TiledLarge => Tile::T128,
-        MatmulKernel::TiledLargeVec => Tile::T128V,
-        MatmulKernel::TiledVec => Tile::T64V,
-        MatmulKernel::TiledSmall => Tile::T16,
-        _ => Tile::T64,
-    };
+    let direct = kernel.tile().is_none();
+    let tile = kernel.tile().unwrap_or(Tile::T64);
     if !direct && !ctx.tile_fits(tile) {
         let (inv, bytes) = tile.needs();
         return Err(Error::InvalidArgument(format!(

@@ -87,23 +87,18 @@ const HOPELESS: f64 = 4.0;
 const LONG_RUN: Duration = Duration::from_millis(20);
 
 impl GpuContext {
-    /// The kernels tuning chooses among on this adapter: the 64x64 tiles,
-    /// the 128x128 tiles where the limits allow them, the direct kernel, and
+    /// The kernels tuning chooses among on this adapter: the 64x64 tiles;
+    /// the 128x128 tiles, the vec4-fed 128x128 and 64x64 tiles and the 16x16
+    /// tiles where the limits allow them; the direct kernel; and
     /// its subgroup variant where the adapter has subgroups of >= 8 lanes
     /// (and `WGAE_SUBGROUPS` does not turn them off).
     pub fn matmul_candidates(&self) -> Vec<MatmulKernel> {
+        use crate::gpu::Tile;
         let mut out = vec![MatmulKernel::Tiled];
-        if self.tile_fits(crate::gpu::Tile::T128) {
-            out.push(MatmulKernel::TiledLarge);
-        }
-        if self.tile_fits(crate::gpu::Tile::T128V) {
-            out.push(MatmulKernel::TiledLargeVec);
-        }
-        if self.tile_fits(crate::gpu::Tile::T64V) {
-            out.push(MatmulKernel::TiledVec);
-        }
-        if self.tile_fits(crate::gpu::Tile::T16) {
-            out.push(MatmulKernel::TiledSmall);
+        for tile in [Tile::T128, Tile::T128V, Tile::T64V, Tile::T16] {
+            if self.tile_fits(tile) {
+                out.push(MatmulKernel::tiled(tile));
+            }
         }
         out.push(MatmulKernel::Direct);
         if self.subgroup_matmul() {
