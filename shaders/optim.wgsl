@@ -11,6 +11,7 @@
 //   4 grad   storage  read        (n) f32
 //   5 m      storage  read_write  (n) f32: first moment / momentum buffer
 //   6 v      storage  read_write  (n) f32: second moment / RMSprop square average
+//   7-10     param, grad, m, v as vec4<f32> (update4 only)
 //
 // Entry points:
 //   tick    one invocation: t += 1, then lr_t from the schedule, the Adam bias
@@ -25,6 +26,11 @@
 //     kind 3 AdamW     Adam moments on g;  p -= lr ((m / bc1) / (sqrt(v / bc2) + eps) + wd p)
 //     kind 4 RMSprop   g += wd p;  v = a v + (1-a) g^2;  p -= lr g / (sqrt(v) + eps)
 //   (mu and a are beta1 and beta2; the formulas are PyTorch's.)
+//   update4 the same four parameters per invocation, for n a multiple of 4
+//           (bindings 7-10 alias 3-6): a quarter of the invocations and of
+//           the loads and stores. Dispatch ceil(n / 256) workgroups of 64.
+//   Both compute each parameter with the same operations (step4), so they
+//   give the same bits.
 //
 // Schedules (p.schedule), at step t >= 1:
 //   0 constant  lr
@@ -108,21 +114,39 @@ fn tick() {
     state.grad_scale = scale;
 }
 
-@compute @workgroup_size(64)
-fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_workgroup(wid, nwg) * 64u + lid;
-    if (i >= p.n) {
-        return;
-    }
+@group(0) @binding(7) var<storage, read_write> param4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> grad4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> m4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> v4: array<vec4<f32>>;
+
+// Which moments the optimizer keeps (the others are neither read nor written:
+// their bindings may be any tensor of the right length).
+fn uses_m() -> bool {
+    return p.kind == 1u || p.kind == 2u || p.kind == 3u;
+}
+
+fn uses_v() -> bool {
+    return p.kind == 2u || p.kind == 3u || p.kind == 4u;
+}
+
+// The updated parameters and moments of four parameters.
+struct Step4 {
+    w: vec4<f32>,
+    m: vec4<f32>,
+    v: vec4<f32>,
+}
+
+// One step of four parameters w with gradients g0 and moments m0, v0.
+fn step4(w0: vec4<f32>, g0: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Step4 {
     let lr = state.lr;
-    var w = param[i];
-    var g = grad[i] * state.grad_scale;
+    var w = w0;
+    var g = g0 * state.grad_scale;
+    var mi = m0;
+    var vi = v0;
     switch p.kind {
         case 1u: {
             g += p.weight_decay * w;
-            let mi = p.beta1 * m[i] + g;
-            m[i] = mi;
+            mi = p.beta1 * mi + g;
             if (p.nesterov != 0u) {
                 w -= lr * (g + p.beta1 * mi);
             } else {
@@ -133,10 +157,8 @@ fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             if (p.kind == 2u) {
                 g += p.weight_decay * w;
             }
-            let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
-            let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-            m[i] = mi;
-            v[i] = vi;
+            mi = p.beta1 * mi + (1.0 - p.beta1) * g;
+            vi = p.beta2 * vi + (1.0 - p.beta2) * g * g;
             var step = (mi / state.bc1) / (sqrt(vi / state.bc2) + p.eps);
             if (p.kind == 3u) {
                 step += p.weight_decay * w;
@@ -145,8 +167,7 @@ fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
         }
         case 4u: {
             g += p.weight_decay * w;
-            let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-            v[i] = vi;
+            vi = p.beta2 * vi + (1.0 - p.beta2) * g * g;
             w -= lr * g / (sqrt(vi) + p.eps);
         }
         default: {
@@ -154,5 +175,55 @@ fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
             w -= lr * g;
         }
     }
-    param[i] = w;
+    return Step4(w, mi, vi);
+}
+
+@compute @workgroup_size(64)
+fn update(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var m0 = 0.0;
+    var v0 = 0.0;
+    if (uses_m()) {
+        m0 = m[i];
+    }
+    if (uses_v()) {
+        v0 = v[i];
+    }
+    let r = step4(vec4<f32>(param[i]), vec4<f32>(grad[i]), vec4<f32>(m0), vec4<f32>(v0));
+    if (uses_m()) {
+        m[i] = r.m.x;
+    }
+    if (uses_v()) {
+        v[i] = r.v.x;
+    }
+    param[i] = r.w.x;
+}
+
+@compute @workgroup_size(64)
+fn update4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.n / 4u) {
+        return;
+    }
+    var m0 = vec4<f32>(0.0);
+    var v0 = vec4<f32>(0.0);
+    if (uses_m()) {
+        m0 = m4[i];
+    }
+    if (uses_v()) {
+        v0 = v4[i];
+    }
+    let r = step4(param4[i], grad4[i], m0, v0);
+    if (uses_m()) {
+        m4[i] = r.m;
+    }
+    if (uses_v()) {
+        v4[i] = r.v;
+    }
+    param4[i] = r.w;
 }

@@ -162,7 +162,8 @@ fn optimizers_match_reference_over_three_steps() {
         ),
     ];
     for (i, (name, cfg)) in cases.iter().enumerate() {
-        for n in [1usize, 7, 1031] {
+        // Multiples of 4 take the vec4 update.
+        for n in [1usize, 7, 1031, 4, 1032] {
             check_optimizer(name, *cfg, n, 40 + i as u64);
         }
     }

@@ -228,6 +228,7 @@ pub enum Kernel {
     KlLoss,
     OptimTick,
     OptimUpdate,
+    OptimUpdate4,
     FillUniform,
     FillNormal,
     DropoutMask,
@@ -308,6 +309,7 @@ impl Kernel {
             Kernel::KlLoss,
             Kernel::OptimTick,
             Kernel::OptimUpdate,
+            Kernel::OptimUpdate4,
             Kernel::FillUniform,
             Kernel::FillNormal,
             Kernel::DropoutMask,
@@ -343,7 +345,7 @@ impl Kernel {
             Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal => "reduce",
             Kernel::LossGrad | Kernel::RowLoss | Kernel::LossFused => "loss",
             Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
-            Kernel::OptimTick | Kernel::OptimUpdate => "optim",
+            Kernel::OptimTick | Kernel::OptimUpdate | Kernel::OptimUpdate4 => "optim",
             Kernel::FillUniform
             | Kernel::FillNormal
             | Kernel::DropoutMask
@@ -384,6 +386,7 @@ impl Kernel {
             Kernel::KlLoss => "kl_loss",
             Kernel::OptimTick => "tick",
             Kernel::OptimUpdate => "update",
+            Kernel::OptimUpdate4 => "update4",
             Kernel::FillUniform => "fill_uniform",
             Kernel::FillNormal => "fill_normal",
             Kernel::DropoutMask => "dropout_mask",

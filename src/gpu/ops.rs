@@ -1595,6 +1595,17 @@ pub fn optim_update(
     for (name, t) in [("grad", grad), ("m", m), ("v", v)] {
         need(OP, name, t, n)?;
     }
+    if n.is_multiple_of(4) {
+        // Four parameters per invocation (the bindings start 256-byte aligned).
+        return make_step(
+            ctx,
+            Kernel::OptimUpdate4,
+            format!("{OP}({:?}, {n}, vec4)", cfg.kind),
+            &cfg.params(u32_dim(OP, "n", n)?),
+            &[(1, state), (7, param), (8, grad), (9, m), (10, v)],
+            ew_groups(ctx, OP, n / 4)?,
+        );
+    }
     make_step(
         ctx,
         Kernel::OptimUpdate,
