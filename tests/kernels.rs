@@ -848,8 +848,10 @@ fn losses_and_gradients_odd_shapes() {
 #[test]
 fn fused_loss_and_gradient_match_reference() {
     let Some(ctx) = gpu() else { return };
+    // Widths that are multiples of 4 take the vec4 kernel.
+    let vec4_shapes = [(3usize, 4usize), (33, 784), (65, 132)];
     for loss in [Loss::Mse, Loss::BceLogits] {
-        for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+        for (si, &(rows, cols)) in SHAPES.iter().chain(&vec4_shapes).enumerate() {
             let n = rows * cols;
             let mut g = rng(5500 + si as u64);
             let pred = rand_vec(&mut g, n, -12.0, 12.0);

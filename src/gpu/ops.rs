@@ -1241,18 +1241,25 @@ pub fn loss_fused(
     p.row_scale = row_scale;
     p.mse_rows = u32::from(rows_mse.is_some());
     let dummy = ctx.dummy()?;
+    // Four columns at a time where the width allows (the bindings start
+    // 256-byte aligned).
+    let (kernel, vec4, first) = if cols.is_multiple_of(4) {
+        (Kernel::LossFused4, ",vec4", 6)
+    } else {
+        (Kernel::LossFused, "", 1)
+    };
     make_step(
         ctx,
-        Kernel::LossFused,
+        kernel,
         format!(
-            "{OP}({loss:?}{}, {rows}x{cols})",
+            "{OP}({loss:?}{}, {rows}x{cols}{vec4})",
             if rows_mse.is_some() { "+mse" } else { "" }
         ),
         &p,
         &[
-            (1, pred),
-            (2, target),
-            (3, grad),
+            (first, pred),
+            (first + 1, target),
+            (first + 2, grad),
             (4, rows_out),
             (5, rows_mse.unwrap_or(&dummy)),
         ],
