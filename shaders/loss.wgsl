@@ -148,6 +148,12 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     }
     // Both sums in one reduction (sq stays 0 for MSE).
     tree_sum(lid, vec2<f32>(acc, sq));
+    store_row_sums(lid, row);
+}
+
+// loss_fused's outputs from the tree sum in red[0]: the row's loss and, with
+// BCE and mse_rows, its MSE.
+fn store_row_sums(lid: u32, row: u32) {
     if (lid == 0u && row < p.rows) {
         rowout[row] = p.row_scale * red[0].x;
         if (p.kind == 1u && p.mse_rows != 0u) {
@@ -197,10 +203,5 @@ fn loss_fused4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         }
     }
     tree_sum(lid, vec2<f32>(acc.x + acc.y + acc.z + acc.w, sq.x + sq.y + sq.z + sq.w));
-    if (lid == 0u && row < p.rows) {
-        rowout[row] = p.row_scale * red[0].x;
-        if (p.kind == 1u && p.mse_rows != 0u) {
-            rowmse[row] = red[0].y / f32(p.cols);
-        }
-    }
+    store_row_sums(lid, row);
 }
