@@ -14,10 +14,12 @@
 #   bench.json    wgae bench --json (784-32-784 at 256, 4096-1024-256 at 1024):
 #                 the default plan (kernels measured per shape, activation
 #                 gradients fused), then the fixed rule (WGAE_TUNE=0), then
-#                 the gradients written (WGAE_FUSE_ACT_GRAD=0)
+#                 the gradients written (WGAE_FUSE_ACT_GRAD=0), then wgpu's
+#                 loop guard left in the kernels (WGAE_LOOP_BOUNDING=1)
 #   tuned.txt     each shape's kernel timings from the default plan's tuning
 #   matmul.json   wgae bench --matmul at 1024, 2048 and 4096 (or $SIZES): every
-#                 kernel, the plans' choice marked
+#                 kernel, the plans' choice marked; then the largest size again
+#                 with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)
 #   compare.txt   scripts/compare_pytorch.py (PyTorch eager on CUDA vs wgae)
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
@@ -41,8 +43,13 @@ W=${WGAE:-.gl/wgae}
     RUST_LOG=wgae=debug "$W" bench --json 2>"$OUT/tuned.txt"
     WGAE_TUNE=0 "$W" bench --json
     WGAE_FUSE_ACT_GRAD=0 "$W" bench --json
+    WGAE_LOOP_BOUNDING=1 "$W" bench --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
-"$W" bench --matmul "${SIZES:-1024,2048,4096}" --json >"$OUT/matmul.json" 2>>"$OUT/info.txt"
+SIZES=${SIZES:-1024,2048,4096}
+{
+    "$W" bench --matmul "$SIZES" --json
+    WGAE_LOOP_BOUNDING=1 "$W" bench --matmul "${SIZES##*,}" --json
+} >"$OUT/matmul.json" 2>>"$OUT/info.txt"
 python3 scripts/compare_pytorch.py --wgae "$W" >"$OUT/compare.txt" 2>&1
 python3 - >"$OUT/torch_mm.txt" 2>&1 <<'EOF'
 import time

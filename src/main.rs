@@ -1130,6 +1130,7 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
                             "chosen": is_chosen,
                             "ms": secs * 1e3,
                             "gflops": gflops,
+                            "loop_bounding": ctx.loop_bounding(),
                             "adapter": ctx.adapter_name(),
                         })
                     );
@@ -1318,6 +1319,8 @@ fn bench(
                     "dispatches_per_step": trainer.dispatches_per_step(),
                     "matmul_kernels": kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
                     "matmul_kernels_measured": ctx.autotune(),
+                    "fused_act_grad": ctx.fuse_act_grad(),
+                    "loop_bounding": ctx.loop_bounding(),
                     "profile": dispatches.as_ref().map(|d| d
                         .iter()
                         .map(|(label, secs)| serde_json::json!({"dispatch": label, "us": secs * 1e6}))
@@ -1347,6 +1350,9 @@ fn bench(
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            if ctx.loop_bounding() {
+                println!("  kernels    compiled with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)");
+            }
             println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
             match f16 {
                 Some((speed, max, mean)) => println!(

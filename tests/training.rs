@@ -383,3 +383,68 @@ fn profiling_a_step_times_each_dispatch_and_is_a_real_step() {
     );
     assert!(a != p0, "the profiled step did not move the model");
 }
+
+/// The kernels are compiled without wgpu's guard against endless loops
+/// (`GpuContext::loop_bounding`); with the guard, every variant (and so
+/// every training kernel: shuffle, gather, noise, matmuls, losses,
+/// penalties, reductions, optimizer) trains to the same bits, and
+/// reconstructs to the same bits.
+#[test]
+fn kernels_without_the_loop_guard_train_to_the_same_bits() {
+    let Some(plain) = gpu() else { return };
+    assert!(!plain.loop_bounding(), "the guard is off by default");
+    let guarded = GpuContext::with_options(&wgae::gpu::ContextOptions {
+        adapter: Some(plain.adapter_name().to_string()),
+        loop_bounding: Some(true),
+        ..wgae::gpu::ContextOptions::from_env().unwrap()
+    })
+    .unwrap();
+    assert!(guarded.loop_bounding());
+    let mut g = rng(29);
+    let (rows, dim) = (75, 37);
+    let data = Dataset::new(rand_vec(&mut g, rows * dim, 0.0, 1.0), rows, dim, None).unwrap();
+    for variant in [
+        wgae::Variant::Plain,
+        wgae::Variant::Sparse,
+        wgae::Variant::KlSparse,
+        wgae::Variant::Denoising,
+        wgae::Variant::Contractive,
+        wgae::Variant::Vae,
+    ] {
+        // (The contractive penalty is exact for one encoder layer.)
+        let widths: &[usize] = if variant == wgae::Variant::Contractive {
+            &[12]
+        } else {
+            &[20, 5]
+        };
+        let cfg = ModelConfig::dense(dim, widths).with_variant(variant);
+        let tcfg = TrainConfig {
+            epochs: 2,
+            batch_size: 16,
+            seed: 3,
+            ..TrainConfig::default()
+        };
+        let mut out = Vec::new();
+        for ctx in [plain, &guarded] {
+            let mut t = Trainer::new(ctx, &cfg, &tcfg, &data, None).unwrap();
+            t.fit(|_| Control::Continue, |_| {}).unwrap();
+            let m = t.model();
+            let mut bits: Vec<u32> = m
+                .params_host()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_bits())
+                .collect();
+            bits.extend(m.reconstruct(&data).unwrap().iter().map(|x| x.to_bits()));
+            out.push(bits);
+        }
+        let differ = out[0].iter().zip(&out[1]).filter(|(a, b)| a != b).count();
+        assert_eq!(out[0].len(), out[1].len());
+        assert_eq!(
+            differ,
+            0,
+            "{variant:?}: {differ} of {} values differ",
+            out[0].len()
+        );
+    }
+}

@@ -16,7 +16,7 @@ use crate::gpu::tune::TuneTable;
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
 /// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`,
-/// `WGAE_SUBGROUPS` and `WGAE_FUSE_ACT_GRAD`.
+/// `WGAE_SUBGROUPS`, `WGAE_FUSE_ACT_GRAD` and `WGAE_LOOP_BOUNDING`.
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
     /// Case-insensitive part of the adapter name that must match.
@@ -40,6 +40,9 @@ pub struct ContextOptions {
     /// prologue; by default wherever the tiled kernel runs (see
     /// [`GpuContext::fuse_act_grad`]).
     pub fuse_act_grad: Option<bool>,
+    /// Whether wgpu adds its guard against endless loops to every loop of
+    /// every kernel (default: no; see [`GpuContext::loop_bounding`]).
+    pub loop_bounding: Option<bool>,
 }
 
 /// `1|on|true` or `0|off|false` from an environment variable.
@@ -90,6 +93,7 @@ impl ContextOptions {
             tune: env_flag("WGAE_TUNE")?,
             subgroups: env_flag("WGAE_SUBGROUPS")?,
             fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
+            loop_bounding: env_flag("WGAE_LOOP_BOUNDING")?,
         })
     }
 }
@@ -227,6 +231,7 @@ pub struct GpuContext {
     matmul_tile: Option<Tile>,
     subgroup_matmul: bool,
     fuse_act_grad: bool,
+    loop_bounding: bool,
     autotune: bool,
     pub(crate) tuning: TuneTable,
     pub(crate) kernels: KernelCache,
@@ -367,6 +372,7 @@ impl GpuContext {
             matmul_tile: opts.matmul_tile,
             subgroup_matmul,
             fuse_act_grad,
+            loop_bounding: opts.loop_bounding.unwrap_or(false),
             autotune,
             tuning: TuneTable::default(),
         }
@@ -445,6 +451,17 @@ impl GpuContext {
     /// the kernels that read it (the backward matmuls' prologue and the bias
     /// gradient) instead of writing dz in a pass of its own: by default
     /// wherever the tiled matmul runs, or as `WGAE_FUSE_ACT_GRAD=1|0` says.
+    /// Whether the kernels are compiled with wgpu's guard against endless
+    /// loops (`WGAE_LOOP_BOUNDING=1`). By default they are not: the guard is
+    /// a 64-bit countdown tested on every iteration of every loop, which
+    /// also keeps the compiler from unrolling the loops over a register
+    /// block (a third of the instructions of a lavapipe training step,
+    /// BENCHMARKS.md). Every loop in `shaders/` ends by construction (see
+    /// `GpuContext::module`), so the guard is never what stops one.
+    pub fn loop_bounding(&self) -> bool {
+        self.loop_bounding
+    }
+
     pub fn fuse_act_grad(&self) -> bool {
         self.fuse_act_grad
     }

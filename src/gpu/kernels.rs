@@ -547,12 +547,29 @@ impl GpuContext {
             return Ok(m.clone());
         }
         let source = module_source(file).expect("kernel files are listed in SHADER_FILES");
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(file),
+            source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
+        };
+        // Bounds checks and the guards on integer division stay as wgpu sets
+        // them; only the loop guard goes (unless `WGAE_LOOP_BOUNDING=1`).
+        let checks = wgpu::ShaderRuntimeChecks {
+            force_loop_bounding: self.loop_bounding(),
+            ..wgpu::ShaderRuntimeChecks::checked()
+        };
         let module = self.scoped(&format!("compiling shaders/{file}.wgsl"), || {
-            self.device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(file),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
-                })
+            // SAFETY: the one promise this drops is that no loop runs
+            // forever, and no loop in shaders/ does:
+            // - every `for` counts an index by a fixed nonzero step up to a
+            //   bound read from the parameters (a matrix dimension, a row
+            //   length, a buffer length; all far below u32::MAX, so the
+            //   index cannot wrap), or halves a nonzero constant down to 0;
+            // - the one `while` (shuffle.wgsl's `permute`) walks the cycle
+            //   of a bijection (a Feistel network) from a value below `n`,
+            //   which comes back below `n` within the cycle.
+            // Workgroup barriers sit only in uniform control flow, so every
+            // invocation reaches them. New loops must keep to these rules.
+            unsafe { self.device.create_shader_module_trusted(desc, checks) }
         })?;
         self.kernels
             .modules
