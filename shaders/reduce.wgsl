@@ -19,6 +19,11 @@
 //                   dispatch p.n_partials <= 256 workgroups of 256.
 //   reduce_final    out[out_index] = scale * sum(partials) + beta * out[out_index];
 //                   dispatch 1 workgroup of 256.
+//   reduce_single   both at once for p.n_partials = 1 (n <= 1024): the one
+//                   workgroup's sum goes straight to out; dispatch 1 workgroup.
+// reduce_final and reduce_single also write out[out_index2] = scale2 * sum +
+// beta * out[out_index2] unless out_index2 = NO_TARGET: two metrics from one
+// sum (an epoch's loss and its per-feature mean) in one pass.
 // beta = 0 never reads out, so the loss of a whole epoch can accumulate in
 // place (beta = 1) or start afresh (beta = 0).
 
@@ -33,9 +38,11 @@ struct ReduceParams {
     beta: f32,
     act: u32,
     act_alpha: f32,
-    _pad0: u32,
-    _pad1: u32,
+    out_index2: u32,
+    scale2: f32,
 }
+
+const NO_TARGET: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> p: ReduceParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -83,11 +90,10 @@ fn col_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
 }
 
-@compute @workgroup_size(256)
-fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let stride = p.n_partials * 256u;
+// This invocation's share of sum f(x[i]): elements first, first + stride, ...
+fn strided_sum(first: u32, stride: u32) -> f32 {
     var acc = 0.0;
-    for (var i = wid.x * 256u + lid; i < p.n; i += stride) {
+    for (var i = first; i < p.n; i += stride) {
         let v = x[i];
         switch p.mode {
             case 1u: { acc += v * v; }
@@ -95,7 +101,28 @@ fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
             default: { acc += v; }
         }
     }
-    red[lid] = acc;
+    return acc;
+}
+
+// out[index] = scale * sum + beta * out[index], for each destination.
+fn store_sum(sum: f32) {
+    var v = p.scale * sum;
+    if (p.beta != 0.0) {
+        v += p.beta * out[p.out_index];
+    }
+    out[p.out_index] = v;
+    if (p.out_index2 != NO_TARGET) {
+        var v2 = p.scale2 * sum;
+        if (p.beta != 0.0) {
+            v2 += p.beta * out[p.out_index2];
+        }
+        out[p.out_index2] = v2;
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    red[lid] = strided_sum(wid.x * 256u + lid, p.n_partials * 256u);
     workgroupBarrier();
     tree_sum(lid);
     if (lid == 0u) {
@@ -113,10 +140,16 @@ fn reduce_final(@builtin(local_invocation_index) lid: u32) {
     workgroupBarrier();
     tree_sum(lid);
     if (lid == 0u) {
-        var v = p.scale * red[0];
-        if (p.beta != 0.0) {
-            v += p.beta * out[p.out_index];
-        }
-        out[p.out_index] = v;
+        store_sum(red[0]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_single(@builtin(local_invocation_index) lid: u32) {
+    red[lid] = strided_sum(lid, 256u);
+    workgroupBarrier();
+    tree_sum(lid);
+    if (lid == 0u) {
+        store_sum(red[0]);
     }
 }

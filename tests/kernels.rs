@@ -766,7 +766,9 @@ fn reductions_sum_sumsq_abs_stay_on_gpu() {
                 1.0
             };
             let steps = ops::reduce(ctx, mode, scale, 1.0, &tx, &partials, &out, mi).unwrap();
-            ctx.run(&[&steps[0], &steps[1]]).unwrap();
+            // One dispatch up to 1024 elements, two above.
+            assert_eq!(steps.len(), if n <= 1024 { 1 } else { 2 }, "n={n}");
+            ctx.run(&steps.iter().collect::<Vec<_>>()).unwrap();
             let got = ctx.read(&out).unwrap();
             let (s, abs) = r::reduce(&x, mode);
             let want = f64::from(scale) * s + f64::from(out0[mi]);
@@ -784,6 +786,73 @@ fn reductions_sum_sumsq_abs_stay_on_gpu() {
             }
         }
     }
+}
+
+/// One sum into two destinations (an epoch's loss and its per-feature
+/// metric): the same bits as two reductions, and nothing else written.
+#[test]
+fn a_reduction_into_two_destinations_matches_two_reductions() {
+    let Some(ctx) = gpu() else { return };
+    let partials = ctx.zeros("partials", REDUCE_PARTIALS).unwrap();
+    for (si, &n) in [1usize, 255, 256, 1000, 1024, 1025, 70_001]
+        .iter()
+        .enumerate()
+    {
+        let mut g = rng(4100 + si as u64);
+        let x = rand_vec(&mut g, n, -1.0, 1.0);
+        let tx = ctx.upload("x", &x).unwrap();
+        let out0 = [0.25f32, -0.5, 1.0, 2.0];
+        for mode in [ReduceMode::Sum, ReduceMode::SumAbs] {
+            let (s1, s2) = (1.0f32, 1.0 / 7.0);
+            let both = ctx.upload("out", &out0).unwrap();
+            let steps =
+                ops::reduce_to(ctx, mode, 1.0, &tx, &partials, &both, &[(3, s1), (1, s2)]).unwrap();
+            assert_eq!(steps.len(), if n <= 1024 { 1 } else { 2 }, "n={n}");
+            ctx.run(&steps.iter().collect::<Vec<_>>()).unwrap();
+            let got = ctx.read(&both).unwrap();
+            let apart = ctx.upload("out", &out0).unwrap();
+            let mut steps = ops::reduce(ctx, mode, s1, 1.0, &tx, &partials, &apart, 3).unwrap();
+            steps.extend(ops::reduce(ctx, mode, s2, 1.0, &tx, &partials, &apart, 1).unwrap());
+            ctx.run(&steps.iter().collect::<Vec<_>>()).unwrap();
+            let want = ctx.read(&apart).unwrap();
+            for j in 0..4 {
+                assert_eq!(
+                    got[j].to_bits(),
+                    want[j].to_bits(),
+                    "{mode:?} n={n} out[{j}]"
+                );
+            }
+            assert_eq!(
+                (got[0], got[2]),
+                (out0[0], out0[2]),
+                "written outside the targets"
+            );
+            // And against the f64 reference.
+            let (sum, abs) = r::reduce(&x, mode);
+            for (j, sc) in [(3, s1), (1, s2)] {
+                let w = f64::from(sc) * sum + f64::from(out0[j]);
+                let t = 2.0 * (n as f64).sqrt() * U * abs * f64::from(sc) + 4.0 * U * w.abs();
+                assert!(
+                    (f64::from(got[j]) - w).abs() <= t,
+                    "{mode:?} n={n}: {} vs {w}",
+                    got[j]
+                );
+            }
+        }
+    }
+    // The destinations must differ.
+    let out = ctx.zeros("out", 2).unwrap();
+    let x = ctx.zeros("x", 3).unwrap();
+    let err = ops::reduce_to(
+        ctx,
+        ReduceMode::Sum,
+        0.0,
+        &x,
+        &partials,
+        &out,
+        &[(1, 1.0), (1, 2.0)],
+    );
+    assert!(err.unwrap_err().to_string().contains("destinations"));
 }
 
 // --------------------------------------------------------------------- losses

@@ -33,7 +33,7 @@ fn check_optimizer(name: &str, cfg: OptimConfig, n: usize, seed: u64) {
     let state = ctx.zeros("state", OPT_STATE_WORDS).unwrap();
     let gsq = ctx.zeros("gsq", 1).unwrap();
     let partials = ctx.zeros("partials", REDUCE_PARTIALS).unwrap();
-    let [r0, r1] = ops::reduce(
+    let norm = ops::reduce(
         ctx,
         ReduceMode::SumSquares,
         1.0,
@@ -55,7 +55,9 @@ fn check_optimizer(name: &str, cfg: OptimConfig, n: usize, seed: u64) {
     for step in 0..3 {
         let gr = rand_vec(&mut g, n, -2.0, 2.0);
         ctx.write(&grad, &gr).unwrap();
-        ctx.run(&[&r0, &r1, &tick, &update]).unwrap();
+        let mut steps: Vec<_> = norm.iter().collect();
+        steps.extend([&tick, &update]);
+        ctx.run(&steps).unwrap();
 
         let g64: Vec<f64> = gr.iter().map(|&x| f64::from(x)).collect();
         let gsq_ref: f64 = g64.iter().map(|x| x * x).sum();

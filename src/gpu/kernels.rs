@@ -220,6 +220,7 @@ pub enum Kernel {
     ColSum,
     ReducePartial,
     ReduceFinal,
+    ReduceSingle,
     LossGrad,
     RowLoss,
     LossFused,
@@ -302,6 +303,7 @@ impl Kernel {
             Kernel::ColSum,
             Kernel::ReducePartial,
             Kernel::ReduceFinal,
+            Kernel::ReduceSingle,
             Kernel::LossGrad,
             Kernel::RowLoss,
             Kernel::LossFused,
@@ -344,7 +346,9 @@ impl Kernel {
             | Kernel::Mul
             | Kernel::Fill => "elementwise",
             Kernel::SoftmaxForward | Kernel::SoftmaxBackward => "softmax",
-            Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal => "reduce",
+            Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal | Kernel::ReduceSingle => {
+                "reduce"
+            }
             Kernel::LossGrad | Kernel::RowLoss | Kernel::LossFused | Kernel::LossFused4 => "loss",
             Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
             Kernel::OptimTick | Kernel::OptimUpdate | Kernel::OptimUpdate4 => "optim",
@@ -380,6 +384,7 @@ impl Kernel {
             Kernel::ColSum => "col_sum",
             Kernel::ReducePartial => "reduce_partial",
             Kernel::ReduceFinal => "reduce_final",
+            Kernel::ReduceSingle => "reduce_single",
             Kernel::LossGrad => "loss_grad",
             Kernel::RowLoss => "row_loss",
             Kernel::LossFused => "loss_fused",

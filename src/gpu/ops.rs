@@ -983,7 +983,9 @@ struct ReduceParams {
     beta: f32,
     act: u32,
     act_alpha: f32,
-    _pad: [u32; 2],
+    /// A second destination (`NO_TARGET` for none) and its scale.
+    out_index2: u32,
+    scale2: f32,
 }
 
 /// What a whole-tensor reduction sums.
@@ -1034,7 +1036,8 @@ pub fn col_sum(
         beta,
         act: gate.map_or(0, |(a, _)| a.id()),
         act_alpha: gate.map_or(0.0, |(a, _)| a.alpha()),
-        _pad: [0; 2],
+        out_index2: NO_TARGET,
+        scale2: 0.0,
     };
     let gated = if gate.is_some() { "*f'" } else { "" };
     make_step(
@@ -1047,9 +1050,10 @@ pub fn col_sum(
     )
 }
 
-/// `out[out_index] = scale * sum f(x) + beta * out[out_index]` in two
-/// dispatches, through `partials` (at least [`REDUCE_PARTIALS`] words).
-/// Mean: `Sum` with scale 1 / n. With beta = 1 a loss accumulates in place.
+/// `out[out_index] = scale * sum f(x) + beta * out[out_index]`: one dispatch
+/// for up to 1024 elements, two (through `partials`, at least
+/// [`REDUCE_PARTIALS`] words) above. Mean: `Sum` with scale 1 / n. With
+/// beta = 1 a loss accumulates in place.
 #[allow(clippy::too_many_arguments)]
 pub fn reduce(
     ctx: &GpuContext,
@@ -1060,12 +1064,48 @@ pub fn reduce(
     partials: &GpuTensor,
     out: &GpuTensor,
     out_index: usize,
-) -> Result<[Step; 2]> {
+) -> Result<Vec<Step>> {
+    reduce_to(ctx, mode, beta, x, partials, out, &[(out_index, scale)])
+}
+
+/// No second destination (ReduceParams::out_index2).
+const NO_TARGET: u32 = u32::MAX;
+
+/// [`reduce`] into one or two destinations `(index, scale)` at once:
+/// `out[index] = scale * sum f(x) + beta * out[index]` for each, from one
+/// sum (the same bits as two reductions, in half the dispatches).
+pub fn reduce_to(
+    ctx: &GpuContext,
+    mode: ReduceMode,
+    beta: f32,
+    x: &GpuTensor,
+    partials: &GpuTensor,
+    out: &GpuTensor,
+    targets: &[(usize, f32)],
+) -> Result<Vec<Step>> {
     const OP: &str = "reduce";
     let n = x.len();
+    let (&(out_index, scale), second) = match targets {
+        [first] => (first, None),
+        [first, second] if second.0 != first.0 => (first, Some(*second)),
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "{OP}: one or two distinct destinations, not {targets:?}"
+            )))
+        }
+    };
     need(OP, "partials", partials, REDUCE_PARTIALS)?;
     need(OP, "out", out, out_index + 1)?;
+    if let Some((i2, _)) = second {
+        need(OP, "out", out, i2 + 1)?;
+    }
     let n_partials = (n as u64).div_ceil(1024).clamp(1, REDUCE_PARTIALS as u64) as u32;
+    let out_word = |i: usize| {
+        u32::try_from(i)
+            .ok()
+            .filter(|&w| w != NO_TARGET)
+            .ok_or_else(|| Error::InvalidArgument(format!("{OP}: out index {i} is too large")))
+    };
     let p = ReduceParams {
         rows: 0,
         cols: 0,
@@ -1076,14 +1116,31 @@ pub fn reduce(
             ReduceMode::SumAbs => 2,
         },
         n_partials,
-        out_index: out_index as u32,
+        out_index: out_word(out_index)?,
         scale,
         beta,
         act: 0,
         act_alpha: 0.0,
-        _pad: [0; 2],
+        out_index2: match second {
+            Some((i2, _)) => out_word(i2)?,
+            None => NO_TARGET,
+        },
+        scale2: second.map_or(0.0, |(_, s)| s),
     };
     let label = format!("{OP}({mode:?}, {n})");
+    // One workgroup's partial sum is the whole sum: the final pass would
+    // only add zeros to it (changing no bit of a nonzero sum), so one
+    // dispatch does both.
+    if n_partials == 1 {
+        return Ok(vec![make_step(
+            ctx,
+            Kernel::ReduceSingle,
+            label,
+            &p,
+            &[(1, x), (3, out)],
+            [1, 1, 1],
+        )?]);
+    }
     let first = make_step(
         ctx,
         Kernel::ReducePartial,
@@ -1100,7 +1157,7 @@ pub fn reduce(
         &[(2, partials), (3, out)],
         [1, 1, 1],
     )?;
-    Ok([first, second])
+    Ok(vec![first, second])
 }
 
 // --------------------------------------------------------------------- losses

@@ -868,7 +868,7 @@ impl<'a> Trainer<'a> {
             }
             if tcfg.clip_norm > 0.0 {
                 let partials = ctx.zeros("clip partials", ops::REDUCE_PARTIALS)?;
-                let [a, b] = ops::reduce(
+                s.extend(ops::reduce(
                     ctx,
                     ReduceMode::SumSquares,
                     1.0,
@@ -877,9 +877,7 @@ impl<'a> Trainer<'a> {
                     &partials,
                     &gsq,
                     0,
-                )?;
-                s.push(a);
-                s.push(b);
+                )?);
             }
             s.push(ops::optim_tick(ctx, &optim, &state, &gsq)?);
             s.push(ops::optim_update(

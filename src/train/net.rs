@@ -508,24 +508,33 @@ impl Net {
     ) -> Result<Vec<Step>> {
         let d = self.cfg.input_dim as f32;
         let per_feature = (1.0 / d) / row_scale;
-        let mut sums = vec![(rowloss.clone(), 1.0, slot::RECON)];
-        // The per-row MSE buffer exists for BCE models alone (whose output
-        // is a sigmoid, as the config's validation requires).
-        match &self.rowmse {
-            Some(mse) => {
-                sums.push((prefix(mse, rows, 1)?, 1.0, slot::MSE));
-                sums.push((rowloss.clone(), per_feature, slot::BCE));
-            }
-            None => sums.push((rowloss.clone(), per_feature, slot::MSE)),
-        }
-        let mut steps = Vec::new();
-        for (x, scale, slot) in sums {
-            steps.extend(self.accumulate(ctx, ReduceMode::Sum, scale, &x, slot)?);
+        // The row losses' one sum goes to the loss and to its per-feature
+        // metric (BCE or MSE) in one reduction. The per-row MSE buffer
+        // exists for BCE models alone (whose output is a sigmoid, as the
+        // config's validation requires).
+        let per_feature_slot = if self.rowmse.is_some() {
+            slot::BCE
+        } else {
+            slot::MSE
+        };
+        let mut steps = ops::reduce_to(
+            ctx,
+            ReduceMode::Sum,
+            1.0,
+            rowloss,
+            &self.partials,
+            &self.metrics,
+            &[(slot::RECON, 1.0), (per_feature_slot, per_feature)],
+        )?;
+        if let Some(mse) = &self.rowmse {
+            let mse = prefix(mse, rows, 1)?;
+            steps.extend(self.accumulate(ctx, ReduceMode::Sum, 1.0, &mse, slot::MSE)?);
         }
         Ok(steps)
     }
 
-    /// `metrics[slot] += scale * reduce(mode, x)`: two dispatches.
+    /// `metrics[slot] += scale * reduce(mode, x)`: one dispatch for a
+    /// batch of up to 1024 rows, two above.
     fn accumulate(
         &self,
         ctx: &GpuContext,
@@ -533,7 +542,7 @@ impl Net {
         scale: f32,
         x: &GpuTensor,
         slot: usize,
-    ) -> Result<[Step; 2]> {
+    ) -> Result<Vec<Step>> {
         ops::reduce(
             ctx,
             mode,
