@@ -20,12 +20,14 @@
 //              over elements. Workgroup 64; dispatch ceil(rows * cols / 64)
 //              workgroups folded into 2-D.
 //   row_loss   out[r] = scale * sum_j l(r, j): per-sample loss, the anomaly score
-//              with scale = 1 / cols. Workgroup 64, one per row; dispatch `rows`
-//              workgroups folded into 2-D. (64 rather than 256: the tree sum
-//              then takes 7 barriers instead of 9 over a quarter of the
-//              invocations, which halved loss_fused on lavapipe, where each
-//              barrier suspends every SIMD group of the workgroup; a GPU
-//              reduces a row of a few hundred elements well with two warps.)
+//              with scale = 1 / cols. Workgroup ROW_WG, one per row; dispatch
+//              `rows` workgroups folded into 2-D. ROW_WG (an override, a power
+//              of two up to 64) is 64 on GPUs, which reduce a row of a few
+//              hundred elements well with two warps, and 8 on CPU adapters
+//              (one SIMD group on lavapipe): there every level of the tree
+//              sum is a barrier that suspends each SIMD group of the
+//              workgroup, so 8 lanes (3 levels) took half the time of 64 (6),
+//              as 64 had taken half the time of 256.
 //   loss_fused both in one pass over pred and target, sharing exp(-|z|) between
 //              the sigmoid and the softplus: out = scale * dl/dpred and
 //              rowout[r] = row_scale * sum_j l(r, j). Dispatch as row_loss.
@@ -57,9 +59,10 @@ struct LossParams {
 @group(0) @binding(5) var<storage, read_write> rowmse: array<f32>;
 
 // Invocations per row of row_loss and loss_fused (see the header).
-const ROW_WG: u32 = 64u;
+override ROW_WG: u32 = 64u;
 
-var<workgroup> red: array<vec2<f32>, ROW_WG>;
+// Room for the widest ROW_WG.
+var<workgroup> red: array<vec2<f32>, 64>;
 
 // Sums `v` over the workgroup into red[0], two sums at once (row_loss uses .x
 // alone); every invocation must call it.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
+use common::{assert_close, gpu, gpu_other_plan, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
 use wgae::gpu::ops::{self, Loss, MatmulKernel, MatmulSpec, Prologue, ReduceMode, REDUCE_PARTIALS};
 use wgae::gpu::Operand;
@@ -859,135 +859,151 @@ fn a_reduction_into_two_destinations_matches_two_reductions() {
 
 #[test]
 fn losses_and_gradients_odd_shapes() {
-    let Some(ctx) = gpu() else { return };
-    for loss in [Loss::Mse, Loss::BceLogits] {
-        for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
-            let n = rows * cols;
-            let mut g = rng(5000 + si as u64);
-            let (lo, hi) = if loss == Loss::Mse {
-                (-1.0, 2.0)
-            } else {
-                (-12.0, 12.0)
-            };
-            let pred = rand_vec(&mut g, n, lo, hi);
-            let target = rand_vec(&mut g, n, 0.0, 1.0);
-            let tp = ctx.upload("pred", &pred).unwrap();
-            let tt = ctx.upload("target", &target).unwrap();
-            let scale = 1.0 / n as f32;
-            let tg = poisoned(ctx, n);
-            ctx.run(&[&ops::loss_grad(ctx, loss, rows, cols, scale, &tp, &tt, &tg).unwrap()])
-                .unwrap();
-            let got = ctx.read(&tg).unwrap();
-            let want = r::loss_grad(&pred, &target, loss, scale);
-            assert_close(
-                &format!("{loss:?} grad {rows}x{cols}"),
-                &got,
-                &want,
-                |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
-            );
+    // Both widths of the per-row kernels (8 lanes per row on CPU adapters,
+    // 64 on GPUs), whichever this adapter uses.
+    let (Some(first), Some(other)) = (gpu(), gpu_other_plan()) else {
+        return;
+    };
+    assert_ne!(first.row_lanes(), other.row_lanes());
+    for ctx in [first, other] {
+        for loss in [Loss::Mse, Loss::BceLogits] {
+            for (si, &(rows, cols)) in SHAPES.iter().enumerate() {
+                let n = rows * cols;
+                let mut g = rng(5000 + si as u64);
+                let (lo, hi) = if loss == Loss::Mse {
+                    (-1.0, 2.0)
+                } else {
+                    (-12.0, 12.0)
+                };
+                let pred = rand_vec(&mut g, n, lo, hi);
+                let target = rand_vec(&mut g, n, 0.0, 1.0);
+                let tp = ctx.upload("pred", &pred).unwrap();
+                let tt = ctx.upload("target", &target).unwrap();
+                let scale = 1.0 / n as f32;
+                let tg = poisoned(ctx, n);
+                ctx.run(&[&ops::loss_grad(ctx, loss, rows, cols, scale, &tp, &tt, &tg).unwrap()])
+                    .unwrap();
+                let got = ctx.read(&tg).unwrap();
+                let want = r::loss_grad(&pred, &target, loss, scale);
+                assert_close(
+                    &format!("{loss:?} grad {rows}x{cols}"),
+                    &got,
+                    &want,
+                    |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+                );
 
-            let rscale = 1.0 / cols as f32;
-            let tr = poisoned(ctx, rows);
-            ctx.run(&[&ops::row_loss(ctx, loss, rows, cols, rscale, &tp, &tt, &tr).unwrap()])
-                .unwrap();
-            let got = ctx.read(&tr).unwrap();
-            let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
-            // Per element a few ulps of exp/log; summed over cols terms.
-            let abs: Vec<f64> = (0..rows)
-                .map(|row| {
-                    (row * cols..(row + 1) * cols)
-                        .map(|i| {
-                            r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs()
-                                + 1.0
-                        })
-                        .sum::<f64>()
-                })
-                .collect();
-            let sc = (cols as f64).sqrt();
-            assert_close(
-                &format!("{loss:?} row loss {rows}x{cols}"),
-                &got,
-                &want,
-                |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
-            );
+                let rscale = 1.0 / cols as f32;
+                let tr = poisoned(ctx, rows);
+                ctx.run(&[&ops::row_loss(ctx, loss, rows, cols, rscale, &tp, &tt, &tr).unwrap()])
+                    .unwrap();
+                let got = ctx.read(&tr).unwrap();
+                let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
+                // Per element a few ulps of exp/log; summed over cols terms.
+                let abs: Vec<f64> = (0..rows)
+                    .map(|row| {
+                        (row * cols..(row + 1) * cols)
+                            .map(|i| {
+                                r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss)
+                                    .abs()
+                                    + 1.0
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect();
+                let sc = (cols as f64).sqrt();
+                assert_close(
+                    &format!("{loss:?} row loss {rows}x{cols}"),
+                    &got,
+                    &want,
+                    |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+                );
+            }
         }
     }
 }
 
 #[test]
 fn fused_loss_and_gradient_match_reference() {
-    let Some(ctx) = gpu() else { return };
-    // Widths that are multiples of 4 take the vec4 kernel.
-    let vec4_shapes = [(3usize, 4usize), (33, 784), (65, 132)];
-    for loss in [Loss::Mse, Loss::BceLogits] {
-        for (si, &(rows, cols)) in SHAPES.iter().chain(&vec4_shapes).enumerate() {
-            let n = rows * cols;
-            let mut g = rng(5500 + si as u64);
-            let pred = rand_vec(&mut g, n, -12.0, 12.0);
-            let target = rand_vec(&mut g, n, 0.0, 1.0);
-            let (tp, tt) = (
-                ctx.upload("pred", &pred).unwrap(),
-                ctx.upload("target", &target).unwrap(),
-            );
-            let (tg, tr) = (poisoned(ctx, n), poisoned(ctx, rows));
-            let (scale, rscale) = (1.0 / n as f32, 1.0 / cols as f32);
-            // With BCE, the per-row MSE of the sigmoid output too.
-            let tm = (loss == Loss::BceLogits).then(|| poisoned(ctx, rows));
-            let step = ops::loss_fused(
-                ctx,
-                loss,
-                rows,
-                cols,
-                scale,
-                rscale,
-                &tp,
-                &tt,
-                &tg,
-                &tr,
-                tm.as_ref(),
-            )
-            .unwrap();
-            ctx.run(&[&step]).unwrap();
-            let want = r::loss_grad(&pred, &target, loss, scale);
-            assert_close(
-                &format!("fused {loss:?} grad {rows}x{cols}"),
-                &ctx.read(&tg).unwrap(),
-                &want,
-                |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
-            );
-            let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
-            let abs: Vec<f64> = (0..rows)
-                .map(|row| {
-                    (row * cols..(row + 1) * cols)
-                        .map(|i| {
-                            r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs()
-                                + 1.0
-                        })
-                        .sum::<f64>()
-                })
-                .collect();
-            let sc = (cols as f64).sqrt();
-            assert_close(
-                &format!("fused {loss:?} rows {rows}x{cols}"),
-                &ctx.read(&tr).unwrap(),
-                &want,
-                |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
-            );
-            if let Some(tm) = &tm {
-                let y: Vec<f32> = pred
-                    .iter()
-                    .map(|&z| r::sigmoid(f64::from(z)) as f32)
-                    .collect();
-                let want = r::row_loss(&y, &target, rows, cols, Loss::Mse, rscale);
-                // The sum's rounding, plus the sigmoid's (a few ulps of y <= 1):
-                // an error dy moves (y - t)^2 by 2 |y - t| dy, and the mean of
-                // |y - t| over the row is at most sqrt(mean (y - t)^2).
-                assert_close(
-                    &format!("fused BCE per-row MSE {rows}x{cols}"),
-                    &ctx.read(tm).unwrap(),
-                    &want,
-                    |_, rv| (2.0 * sc + 16.0) * U * rv.abs() + 8.0 * U * rv.abs().sqrt(),
+    // Both widths of the per-row kernels (8 lanes per row on CPU adapters,
+    // 64 on GPUs), whichever this adapter uses.
+    let (Some(first), Some(other)) = (gpu(), gpu_other_plan()) else {
+        return;
+    };
+    assert_ne!(first.row_lanes(), other.row_lanes());
+    for ctx in [first, other] {
+        // Widths that are multiples of 4 take the vec4 kernel.
+        let vec4_shapes = [(3usize, 4usize), (33, 784), (65, 132)];
+        for loss in [Loss::Mse, Loss::BceLogits] {
+            for (si, &(rows, cols)) in SHAPES.iter().chain(&vec4_shapes).enumerate() {
+                let n = rows * cols;
+                let mut g = rng(5500 + si as u64);
+                let pred = rand_vec(&mut g, n, -12.0, 12.0);
+                let target = rand_vec(&mut g, n, 0.0, 1.0);
+                let (tp, tt) = (
+                    ctx.upload("pred", &pred).unwrap(),
+                    ctx.upload("target", &target).unwrap(),
                 );
+                let (tg, tr) = (poisoned(ctx, n), poisoned(ctx, rows));
+                let (scale, rscale) = (1.0 / n as f32, 1.0 / cols as f32);
+                // With BCE, the per-row MSE of the sigmoid output too.
+                let tm = (loss == Loss::BceLogits).then(|| poisoned(ctx, rows));
+                let step = ops::loss_fused(
+                    ctx,
+                    loss,
+                    rows,
+                    cols,
+                    scale,
+                    rscale,
+                    &tp,
+                    &tt,
+                    &tg,
+                    &tr,
+                    tm.as_ref(),
+                )
+                .unwrap();
+                ctx.run(&[&step]).unwrap();
+                let want = r::loss_grad(&pred, &target, loss, scale);
+                assert_close(
+                    &format!("fused {loss:?} grad {rows}x{cols}"),
+                    &ctx.read(&tg).unwrap(),
+                    &want,
+                    |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+                );
+                let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
+                let abs: Vec<f64> = (0..rows)
+                    .map(|row| {
+                        (row * cols..(row + 1) * cols)
+                            .map(|i| {
+                                r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss)
+                                    .abs()
+                                    + 1.0
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect();
+                let sc = (cols as f64).sqrt();
+                assert_close(
+                    &format!("fused {loss:?} rows {rows}x{cols}"),
+                    &ctx.read(&tr).unwrap(),
+                    &want,
+                    |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+                );
+                if let Some(tm) = &tm {
+                    let y: Vec<f32> = pred
+                        .iter()
+                        .map(|&z| r::sigmoid(f64::from(z)) as f32)
+                        .collect();
+                    let want = r::row_loss(&y, &target, rows, cols, Loss::Mse, rscale);
+                    // The sum's rounding, plus the sigmoid's (a few ulps of y <= 1):
+                    // an error dy moves (y - t)^2 by 2 |y - t| dy, and the mean of
+                    // |y - t| over the row is at most sqrt(mean (y - t)^2).
+                    assert_close(
+                        &format!("fused BCE per-row MSE {rows}x{cols}"),
+                        &ctx.read(tm).unwrap(),
+                        &want,
+                        |_, rv| (2.0 * sc + 16.0) * U * rv.abs() + 8.0 * U * rv.abs().sqrt(),
+                    );
+                }
             }
         }
     }

@@ -43,6 +43,9 @@ pub struct ContextOptions {
     /// Whether wgpu adds its guard against endless loops to every loop of
     /// every kernel (default: no; see [`GpuContext::loop_bounding`]).
     pub loop_bounding: Option<bool>,
+    /// Invocations per row of the per-row loss kernels, 8 or 64 (default: 8
+    /// on CPU adapters, 64 on GPUs; see [`crate::gpu::kernels::ROW_LANES`]).
+    pub row_lanes: Option<u32>,
 }
 
 /// `1|on|true` or `0|off|false` from an environment variable.
@@ -94,6 +97,7 @@ impl ContextOptions {
             subgroups: env_flag("WGAE_SUBGROUPS")?,
             fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
             loop_bounding: env_flag("WGAE_LOOP_BOUNDING")?,
+            row_lanes: None,
         })
     }
 }
@@ -232,6 +236,7 @@ pub struct GpuContext {
     subgroup_matmul: bool,
     fuse_act_grad: bool,
     loop_bounding: bool,
+    row_lanes: u32,
     autotune: bool,
     pub(crate) tuning: TuneTable,
     pub(crate) kernels: KernelCache,
@@ -253,6 +258,14 @@ impl GpuContext {
     }
 
     pub fn with_options(opts: &ContextOptions) -> Result<Self> {
+        if let Some(l) = opts.row_lanes {
+            if !crate::gpu::kernels::ROW_LANES.contains(&l) {
+                return Err(Error::InvalidArgument(format!(
+                    "row_lanes: {l} invocations per row; the loss kernels take {:?}",
+                    crate::gpu::kernels::ROW_LANES
+                )));
+            }
+        }
         // The native APIs first; GL only when none of them has an adapter
         // (probing GL is slow, and EGL prints warnings on headless machines).
         let mut inst = instance(Some(opts.backends.unwrap_or(wgpu::Backends::PRIMARY)));
@@ -346,6 +359,9 @@ impl GpuContext {
         // On software adapters the rule is measured (BENCHMARKS.md: the
         // direct kernels win at every shape), so timing the others at each
         // plan would only cost time.
+        let row_lanes = opts
+            .row_lanes
+            .unwrap_or(if is_software(&info) { 8 } else { 64 });
         let forced = opts.matmul_direct.is_some() || opts.matmul_tile.is_some();
         let autotune = !forced && opts.tune.unwrap_or(!is_software(&info));
         let subgroup_matmul = opts.subgroups.unwrap_or(true)
@@ -373,6 +389,7 @@ impl GpuContext {
             subgroup_matmul,
             fuse_act_grad,
             loop_bounding: opts.loop_bounding.unwrap_or(false),
+            row_lanes,
             autotune,
             tuning: TuneTable::default(),
         }
@@ -460,6 +477,11 @@ impl GpuContext {
     /// `GpuContext::module`), so the guard is never what stops one.
     pub fn loop_bounding(&self) -> bool {
         self.loop_bounding
+    }
+
+    /// Invocations per row of the per-row loss kernels (8 or 64).
+    pub fn row_lanes(&self) -> u32 {
+        self.row_lanes
     }
 
     pub fn fuse_act_grad(&self) -> bool {

@@ -167,6 +167,12 @@ pub fn direct_workgroup(subgroups: bool, cols: u32) -> u32 {
     }
 }
 
+/// Invocations per row of the per-row loss kernels (loss.wgsl's `ROW_WG`):
+/// 64 on GPUs, 8 (one SIMD group) on CPU adapters, where every level of the
+/// row's tree sum is a barrier that suspends each SIMD group of the
+/// workgroup (BENCHMARKS.md: the fused loss pass in half the time).
+pub const ROW_LANES: [u32; 2] = [8, 64];
+
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operand {
@@ -222,9 +228,17 @@ pub enum Kernel {
     ReduceFinal,
     ReduceSingle,
     LossGrad,
-    RowLoss,
-    LossFused,
-    LossFused4,
+    /// The per-row losses; `lanes`: invocations per row (the shader's
+    /// `ROW_WG`, see [`ROW_LANES`]).
+    RowLoss {
+        lanes: u32,
+    },
+    LossFused {
+        lanes: u32,
+    },
+    LossFused4 {
+        lanes: u32,
+    },
     L1Grad,
     KlGrad,
     KlLoss,
@@ -292,6 +306,13 @@ impl Kernel {
             }
         }
         all.extend_from_slice(&[Kernel::ToF16, Kernel::ToF32]);
+        for lanes in ROW_LANES {
+            all.extend_from_slice(&[
+                Kernel::RowLoss { lanes },
+                Kernel::LossFused { lanes },
+                Kernel::LossFused4 { lanes },
+            ]);
+        }
         all.extend_from_slice(&[
             Kernel::ActForward,
             Kernel::ActBackward,
@@ -305,9 +326,6 @@ impl Kernel {
             Kernel::ReduceFinal,
             Kernel::ReduceSingle,
             Kernel::LossGrad,
-            Kernel::RowLoss,
-            Kernel::LossFused,
-            Kernel::LossFused4,
             Kernel::L1Grad,
             Kernel::KlGrad,
             Kernel::KlLoss,
@@ -349,7 +367,10 @@ impl Kernel {
             Kernel::ColSum | Kernel::ReducePartial | Kernel::ReduceFinal | Kernel::ReduceSingle => {
                 "reduce"
             }
-            Kernel::LossGrad | Kernel::RowLoss | Kernel::LossFused | Kernel::LossFused4 => "loss",
+            Kernel::LossGrad
+            | Kernel::RowLoss { .. }
+            | Kernel::LossFused { .. }
+            | Kernel::LossFused4 { .. } => "loss",
             Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
             Kernel::OptimTick | Kernel::OptimUpdate | Kernel::OptimUpdate4 => "optim",
             Kernel::FillUniform
@@ -386,9 +407,9 @@ impl Kernel {
             Kernel::ReduceFinal => "reduce_final",
             Kernel::ReduceSingle => "reduce_single",
             Kernel::LossGrad => "loss_grad",
-            Kernel::RowLoss => "row_loss",
-            Kernel::LossFused => "loss_fused",
-            Kernel::LossFused4 => "loss_fused4",
+            Kernel::RowLoss { .. } => "row_loss",
+            Kernel::LossFused { .. } => "loss_fused",
+            Kernel::LossFused4 { .. } => "loss_fused4",
             Kernel::L1Grad => "l1_grad",
             Kernel::KlGrad => "kl_grad",
             Kernel::KlLoss => "kl_loss",
@@ -491,6 +512,9 @@ impl Kernel {
                     ("OUT_F16", flag(out_f16)),
                 ]
             }
+            Kernel::RowLoss { lanes }
+            | Kernel::LossFused { lanes }
+            | Kernel::LossFused4 { lanes } => vec![("ROW_WG", f64::from(lanes))],
             _ => Vec::new(),
         }
     }

@@ -1254,7 +1254,9 @@ pub fn row_loss(
     let p = loss_params(OP, loss, rows, cols, scale)?;
     make_step(
         ctx,
-        Kernel::RowLoss,
+        Kernel::RowLoss {
+            lanes: ctx.row_lanes(),
+        },
         format!("{OP}({loss:?}, {rows}x{cols})"),
         &p,
         &[(1, pred), (2, target), (3, out)],
@@ -1300,10 +1302,11 @@ pub fn loss_fused(
     let dummy = ctx.dummy()?;
     // Four columns at a time where the width allows (the bindings start
     // 256-byte aligned).
+    let lanes = ctx.row_lanes();
     let (kernel, vec4, first) = if cols.is_multiple_of(4) {
-        (Kernel::LossFused4, ",vec4", 6)
+        (Kernel::LossFused4 { lanes }, ",vec4", 6)
     } else {
-        (Kernel::LossFused, "", 1)
+        (Kernel::LossFused { lanes }, "", 1)
     };
     make_step(
         ctx,
