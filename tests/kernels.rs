@@ -1010,6 +1010,18 @@ fn fused_loss_and_gradient_match_reference() {
 }
 
 #[test]
+fn the_loss_kernels_take_8_or_64_lanes_per_row() {
+    let Some(first) = gpu() else { return };
+    let err = wgae::GpuContext::with_options(&wgae::gpu::ContextOptions {
+        adapter: Some(first.adapter_name().to_string()),
+        row_lanes: Some(16),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("row_lanes: 16"), "{err}");
+}
+
+#[test]
 fn bce_on_logits_is_stable_at_100() {
     let Some(ctx) = gpu() else { return };
     let z = [100.0f32, -100.0, 100.0, -100.0, 0.0];

@@ -464,17 +464,14 @@ impl GpuContext {
         self.autotune
     }
 
-    /// Whether training fuses each activation gradient dz = da * f'(z) into
-    /// the kernels that read it (the backward matmuls' prologue and the bias
-    /// gradient) instead of writing dz in a pass of its own: by default
-    /// wherever the tiled matmul runs, or as `WGAE_FUSE_ACT_GRAD=1|0` says.
     /// Whether the kernels are compiled with wgpu's guard against endless
     /// loops (`WGAE_LOOP_BOUNDING=1`). By default they are not: the guard is
     /// a 64-bit countdown tested on every iteration of every loop, which
     /// also keeps the compiler from unrolling the loops over a register
     /// block (a third of the instructions of a lavapipe training step,
-    /// BENCHMARKS.md). Every loop in `shaders/` ends by construction (see
-    /// `GpuContext::module`), so the guard is never what stops one.
+    /// BENCHMARKS.md). Every loop in `shaders/` ends by construction (the
+    /// safety comment where kernels.rs compiles them says why), so the guard
+    /// is never what stops one.
     pub fn loop_bounding(&self) -> bool {
         self.loop_bounding
     }
@@ -484,6 +481,10 @@ impl GpuContext {
         self.row_lanes
     }
 
+    /// Whether training fuses each activation gradient dz = da * f'(z) into
+    /// the kernels that read it (the backward matmuls' prologue and the bias
+    /// gradient) instead of writing dz in a pass of its own: by default
+    /// wherever the tiled matmul runs, or as `WGAE_FUSE_ACT_GRAD=1|0` says.
     pub fn fuse_act_grad(&self) -> bool {
         self.fuse_act_grad
     }
