@@ -759,9 +759,19 @@ fn info() -> wgae::Result<()> {
                     } else {
                         "written by their own pass"
                     };
-                    println!("\n  plan: matmul {matmul}; activation gradients {grads}");
+                    println!("\n  plan: matmul {matmul}; activation gradients {grads};");
                     println!(
-                        "  (WGAE_MATMUL, WGAE_TUNE, WGAE_SUBGROUPS and WGAE_FUSE_ACT_GRAD override; see README)"
+                        "        loss rows on {} lanes each; kernels compiled {} wgpu's loop guard",
+                        ctx.row_lanes(),
+                        if ctx.loop_bounding() {
+                            "with"
+                        } else {
+                            "without"
+                        }
+                    );
+                    println!(
+                        "  (WGAE_MATMUL, WGAE_TUNE, WGAE_SUBGROUPS, WGAE_FUSE_ACT_GRAD and WGAE_LOOP_BOUNDING \
+                         override; see README)"
                     );
                 }
                 Err(e) => println!("\n  (could not open it to show the plan: {e})"),
