@@ -448,3 +448,48 @@ fn kernels_without_the_loop_guard_train_to_the_same_bits() {
         );
     }
 }
+
+/// An epoch longer than one submission (`STEPS_PER_SUBMIT` steps) is
+/// submitted in pieces; it trains to the same bits as one step per
+/// submission with the metrics read after each (`log_every_steps = 1`), and
+/// reports the same loss.
+#[test]
+fn an_epoch_in_several_submissions_trains_to_the_same_bits() {
+    let Some(ctx) = gpu() else { return };
+    let per = wgae::train::STEPS_PER_SUBMIT;
+    let (dim, batch) = (13, 4);
+    // Two and a half submissions' worth of steps, the last batch partial.
+    let rows = (2 * per + per / 2) * batch + 3;
+    let mut g = rng(41);
+    let data = Dataset::new(rand_vec(&mut g, rows * dim, 0.0, 1.0), rows, dim, None).unwrap();
+    let cfg = ModelConfig::dense(dim, &[7, 3]);
+    let mut runs = Vec::new();
+    for log_every_steps in [None, Some(1)] {
+        let tcfg = TrainConfig {
+            epochs: 2,
+            batch_size: batch,
+            seed: 9,
+            validation_split: 0.0,
+            log_every_steps,
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(ctx, &cfg, &tcfg, &data, None).unwrap();
+        assert!(t.steps_per_epoch() > 2 * per);
+        let mut logged = 0;
+        let h = t.fit(|_| Control::Continue, |_| logged += 1).unwrap();
+        let bits: Vec<u32> = t
+            .model()
+            .params_host()
+            .unwrap()
+            .iter()
+            .map(|x| x.to_bits())
+            .collect();
+        let losses: Vec<u64> = h.epochs.iter().map(|e| e.train_loss.to_bits()).collect();
+        runs.push((bits, losses, logged));
+    }
+    assert_eq!(runs[0].0, runs[1].0, "the trained weights differ");
+    assert_eq!(runs[0].1, runs[1].1, "the epochs' losses differ");
+    // (The one-step run really ran one step per submission.)
+    assert_eq!(runs[0].2, 0);
+    assert!(runs[1].2 > 2 * per, "{} progress reports", runs[1].2);
+}
