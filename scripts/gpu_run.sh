@@ -3,9 +3,8 @@
 # GPU and its Vulkan driver but no Rust toolchain (the device machine of the
 # developers' brief). Results go to $OUT (default ./gpu-out), one file each.
 #
-# Here, once (the binary must be small enough to travel, so strip it):
-#   cargo build --release && mkdir -p .gl && strip -o .gl/wgae target/release/wgae
-#   (and the Vulkan loader's .deb in .gl/, as the brief says)
+# Here: bash scripts/gpu_pack.sh (the stripped binary, the GPU test binaries
+# and the Vulkan loader's .deb, into .gl/).
 # There, with .gl carried:
 #   bash scripts/gpu_run.sh
 #
@@ -23,6 +22,9 @@
 #   compare.txt   scripts/compare_pytorch.py (PyTorch eager on CUDA vs wgae)
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
+#   tests.txt     the GPU test binaries in .gl/tests (kernels against their f64
+#                 references, training against its f64 twin, tuning), on the
+#                 real GPU; last, so that the figures come back first
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}
@@ -68,4 +70,12 @@ dt = (time.time() - t0) / n
 print(f"torch f32 matmul 4096^3 on {torch.cuda.get_device_name()}: {dt*1e3:.3f} ms, "
       f"{2 * 4096**3 / dt / 1e12:.1f} TFLOP/s")
 EOF
+if ls .gl/tests/* >/dev/null 2>&1; then
+    for t in .gl/tests/*; do
+        echo "== $(basename "$t")"
+        CI=true timeout 300 "$t" 2>&1
+        echo "== $(basename "$t"): exit $?"
+    done >"$OUT/tests.txt"
+    grep -E "^== .*exit|^test result" "$OUT/tests.txt"
+fi
 ls -la "$OUT"
