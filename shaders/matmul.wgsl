@@ -61,6 +61,13 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override PRO_A: bool = false;
 override PRO_B: bool = false;
+// The epilogue's activation fixed when the pipeline is built (the id of
+// common.wgsl's activate), or 255 to read p.act at run time. The subgroup
+// kernel, which CPU adapters run, fixes it: lavapipe executes every case of a
+// switch on a uniform value, masked, so a run-time choice cost it every
+// activation's work on every output (a fifth of the instructions of a
+// 256x784x32 product, BENCHMARKS.md).
+override ACT: u32 = 255u;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -88,7 +95,11 @@ fn store_biased(row: u32, col: u32, acc: f32, b: f32) {
     if (p.use_bias != 0u) {
         v += b;
     }
-    v = activate(v, p.act, p.act_alpha);
+    var kind = p.act;
+    if (ACT != 255u) {
+        kind = ACT;
+    }
+    v = activate(v, kind, p.act_alpha);
     let o = row * p.n + col;
     if (p.beta != 0.0) {
         v += p.beta * c[o];

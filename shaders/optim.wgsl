@@ -119,14 +119,29 @@ fn tick() {
 @group(0) @binding(9) var<storage, read_write> m4: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read_write> v4: array<vec4<f32>>;
 
+// The optimizer of update and update4, fixed when the pipeline is built (the
+// host always does), or 255 to read p.kind at run time. CPU adapters such as
+// lavapipe execute every case of a switch on a uniform value, masked, so a
+// run-time choice cost them every optimizer's work on every parameter.
+override KIND: u32 = 255u;
+
+fn kind() -> u32 {
+    if (KIND != 255u) {
+        return KIND;
+    }
+    return p.kind;
+}
+
 // Which moments the optimizer keeps (the others are neither read nor written:
 // their bindings may be any tensor of the right length).
 fn uses_m() -> bool {
-    return p.kind == 1u || p.kind == 2u || p.kind == 3u;
+    let k = kind();
+    return k == 1u || k == 2u || k == 3u;
 }
 
 fn uses_v() -> bool {
-    return p.kind == 2u || p.kind == 3u || p.kind == 4u;
+    let k = kind();
+    return k == 2u || k == 3u || k == 4u;
 }
 
 // The updated parameters and moments of four parameters.
@@ -143,7 +158,8 @@ fn step4(w0: vec4<f32>, g0: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Step4 {
     var g = g0 * state.grad_scale;
     var mi = m0;
     var vi = v0;
-    switch p.kind {
+    let k = kind();
+    switch k {
         case 1u: {
             g += p.weight_decay * w;
             mi = p.beta1 * mi + g;
@@ -154,13 +170,13 @@ fn step4(w0: vec4<f32>, g0: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Step4 {
             }
         }
         case 2u, 3u: {
-            if (p.kind == 2u) {
+            if (k == 2u) {
                 g += p.weight_decay * w;
             }
             mi = p.beta1 * mi + (1.0 - p.beta1) * g;
             vi = p.beta2 * vi + (1.0 - p.beta2) * g * g;
             var step = (mi / state.bc1) / (sqrt(vi / state.bc2) + p.eps);
-            if (p.kind == 3u) {
+            if (k == 3u) {
                 step += p.weight_decay * w;
             }
             w -= lr * step;

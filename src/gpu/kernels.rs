@@ -173,6 +173,15 @@ pub fn direct_workgroup(subgroups: bool, cols: u32) -> u32 {
 /// workgroup (BENCHMARKS.md: the fused loss pass in half the time).
 pub const ROW_LANES: [u32; 2] = [8, 64];
 
+/// The ids of the activations a matmul epilogue applies (all but softmax),
+/// each a specialization of the subgroup matmul (see
+/// [`Kernel::MatmulDirectSubgroup`]).
+pub const EPILOGUE_ACTS: [u32; 6] = [0, 1, 2, 3, 4, 5];
+
+/// The optimizers' ids in optim.wgsl (SGD, momentum, Adam, AdamW, RMSprop),
+/// each a specialization of the update (see [`Kernel::OptimUpdate`]).
+pub const OPTIMIZER_KINDS: [u32; 5] = [0, 1, 2, 3, 4];
+
 /// An operand of a matmul.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operand {
@@ -201,12 +210,17 @@ pub enum Kernel {
         pro: Option<Operand>,
         cols: u32,
     },
-    /// The direct kernel sharing A through subgroup shuffles.
+    /// The direct kernel sharing A through subgroup shuffles; `act`: the
+    /// epilogue's activation (its id), fixed when the pipeline is built
+    /// (the shader's `ACT`): CPU adapters, which run this kernel, execute
+    /// every case of a switch on a uniform value, masked, so a runtime
+    /// choice would cost them every activation's work on every output.
     MatmulDirectSubgroup {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
         cols: u32,
+        act: u32,
     },
     /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
     MatmulF16 {
@@ -243,8 +257,15 @@ pub enum Kernel {
     KlGrad,
     KlLoss,
     OptimTick,
-    OptimUpdate,
-    OptimUpdate4,
+    /// The optimizer update; `kind`: the optimizer (the shader's `KIND`),
+    /// fixed when the pipeline is built, for the reason given at
+    /// [`Kernel::MatmulDirectSubgroup`].
+    OptimUpdate {
+        kind: u32,
+    },
+    OptimUpdate4 {
+        kind: u32,
+    },
     FillUniform,
     FillNormal,
     DropoutMask,
@@ -289,12 +310,15 @@ impl Kernel {
                             cols,
                         });
                     }
-                    all.push(Kernel::MatmulDirectSubgroup {
-                        trans_a,
-                        trans_b,
-                        pro,
-                        cols: direct_columns(true, 0),
-                    });
+                    for act in EPILOGUE_ACTS {
+                        all.push(Kernel::MatmulDirectSubgroup {
+                            trans_a,
+                            trans_b,
+                            pro,
+                            cols: direct_columns(true, 0),
+                            act,
+                        });
+                    }
                 }
                 for out_f16 in [false, true] {
                     all.push(Kernel::MatmulF16 {
@@ -306,6 +330,9 @@ impl Kernel {
             }
         }
         all.extend_from_slice(&[Kernel::ToF16, Kernel::ToF32]);
+        for kind in OPTIMIZER_KINDS {
+            all.extend_from_slice(&[Kernel::OptimUpdate { kind }, Kernel::OptimUpdate4 { kind }]);
+        }
         for lanes in ROW_LANES {
             all.extend_from_slice(&[
                 Kernel::RowLoss { lanes },
@@ -330,8 +357,6 @@ impl Kernel {
             Kernel::KlGrad,
             Kernel::KlLoss,
             Kernel::OptimTick,
-            Kernel::OptimUpdate,
-            Kernel::OptimUpdate4,
             Kernel::FillUniform,
             Kernel::FillNormal,
             Kernel::DropoutMask,
@@ -372,7 +397,7 @@ impl Kernel {
             | Kernel::LossFused { .. }
             | Kernel::LossFused4 { .. } => "loss",
             Kernel::L1Grad | Kernel::KlGrad | Kernel::KlLoss => "penalty",
-            Kernel::OptimTick | Kernel::OptimUpdate | Kernel::OptimUpdate4 => "optim",
+            Kernel::OptimTick | Kernel::OptimUpdate { .. } | Kernel::OptimUpdate4 { .. } => "optim",
             Kernel::FillUniform
             | Kernel::FillNormal
             | Kernel::DropoutMask
@@ -414,8 +439,8 @@ impl Kernel {
             Kernel::KlGrad => "kl_grad",
             Kernel::KlLoss => "kl_loss",
             Kernel::OptimTick => "tick",
-            Kernel::OptimUpdate => "update",
-            Kernel::OptimUpdate4 => "update4",
+            Kernel::OptimUpdate { .. } => "update",
+            Kernel::OptimUpdate4 { .. } => "update4",
             Kernel::FillUniform => "fill_uniform",
             Kernel::FillNormal => "fill_normal",
             Kernel::DropoutMask => "dropout_mask",
@@ -483,21 +508,31 @@ impl Kernel {
                 trans_b,
                 pro,
                 cols,
-            }
-            | Kernel::MatmulDirectSubgroup {
-                trans_a,
-                trans_b,
-                pro,
-                cols,
             } => {
                 let flag = |b: bool| f64::from(u8::from(b));
-                let width = direct_workgroup(self.needs_subgroups(), cols);
                 vec![
                     ("TRANS_A", flag(trans_a)),
                     ("TRANS_B", flag(trans_b)),
                     ("PRO_A", flag(pro == Some(Operand::A))),
                     ("PRO_B", flag(pro == Some(Operand::B))),
-                    ("DW", f64::from(width)),
+                    ("DW", f64::from(direct_workgroup(false, cols))),
+                ]
+            }
+            Kernel::MatmulDirectSubgroup {
+                trans_a,
+                trans_b,
+                pro,
+                cols,
+                act,
+            } => {
+                let flag = |b: bool| f64::from(u8::from(b));
+                vec![
+                    ("TRANS_A", flag(trans_a)),
+                    ("TRANS_B", flag(trans_b)),
+                    ("PRO_A", flag(pro == Some(Operand::A))),
+                    ("PRO_B", flag(pro == Some(Operand::B))),
+                    ("DW", f64::from(direct_workgroup(true, cols))),
+                    ("ACT", f64::from(act)),
                 ]
             }
             Kernel::MatmulF16 {
@@ -511,6 +546,9 @@ impl Kernel {
                     ("TRANS_B", flag(trans_b)),
                     ("OUT_F16", flag(out_f16)),
                 ]
+            }
+            Kernel::OptimUpdate { kind } | Kernel::OptimUpdate4 { kind } => {
+                vec![("KIND", f64::from(kind))]
             }
             Kernel::RowLoss { lanes }
             | Kernel::LossFused { lanes }

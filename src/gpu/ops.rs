@@ -779,6 +779,7 @@ fn matmul_impl(
             trans_b: spec.trans_b,
             pro: operand,
             cols,
+            act: spec.act.id(),
         }
     } else if direct {
         Kernel::MatmulDirect {
@@ -1664,20 +1665,22 @@ pub fn optim_update(
     }
     if n.is_multiple_of(4) {
         // Four parameters per invocation (the bindings start 256-byte aligned).
+        let p = cfg.params(u32_dim(OP, "n", n)?);
         return make_step(
             ctx,
-            Kernel::OptimUpdate4,
+            Kernel::OptimUpdate4 { kind: p.kind },
             format!("{OP}({:?}, {n}, vec4)", cfg.kind),
-            &cfg.params(u32_dim(OP, "n", n)?),
+            &p,
             &[(1, state), (7, param), (8, grad), (9, m), (10, v)],
             ew_groups(ctx, OP, n / 4)?,
         );
     }
+    let p = cfg.params(u32_dim(OP, "n", n)?);
     make_step(
         ctx,
-        Kernel::OptimUpdate,
+        Kernel::OptimUpdate { kind: p.kind },
         format!("{OP}({:?}, {n})", cfg.kind),
-        &cfg.params(u32_dim(OP, "n", n)?),
+        &p,
         &[(1, state), (3, param), (4, grad), (5, m), (6, v)],
         ew_groups(ctx, OP, n)?,
     )
