@@ -857,6 +857,20 @@ fn a_reduction_into_two_destinations_matches_two_reductions() {
 
 // --------------------------------------------------------------------- losses
 
+/// Each row's sum of |loss| + 1 over its elements: the scale of the rounding
+/// in a per-row loss.
+fn row_loss_scale(pred: &[f32], target: &[f32], rows: usize, cols: usize, loss: Loss) -> Vec<f64> {
+    (0..rows)
+        .map(|row| {
+            (row * cols..(row + 1) * cols)
+                .map(|i| {
+                    r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs() + 1.0
+                })
+                .sum::<f64>()
+        })
+        .collect()
+}
+
 #[test]
 fn losses_and_gradients_odd_shapes() {
     // Both widths of the per-row kernels (8 lanes per row on CPU adapters,
@@ -899,17 +913,7 @@ fn losses_and_gradients_odd_shapes() {
                 let got = ctx.read(&tr).unwrap();
                 let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
                 // Per element a few ulps of exp/log; summed over cols terms.
-                let abs: Vec<f64> = (0..rows)
-                    .map(|row| {
-                        (row * cols..(row + 1) * cols)
-                            .map(|i| {
-                                r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss)
-                                    .abs()
-                                    + 1.0
-                            })
-                            .sum::<f64>()
-                    })
-                    .collect();
+                let abs = row_loss_scale(&pred, &target, rows, cols, loss);
                 let sc = (cols as f64).sqrt();
                 assert_close(
                     &format!("{loss:?} row loss {rows}x{cols}"),
@@ -970,17 +974,7 @@ fn fused_loss_and_gradient_match_reference() {
                     |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
                 );
                 let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
-                let abs: Vec<f64> = (0..rows)
-                    .map(|row| {
-                        (row * cols..(row + 1) * cols)
-                            .map(|i| {
-                                r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss)
-                                    .abs()
-                                    + 1.0
-                            })
-                            .sum::<f64>()
-                    })
-                    .collect();
+                let abs = row_loss_scale(&pred, &target, rows, cols, loss);
                 let sc = (cols as f64).sqrt();
                 assert_close(
                     &format!("fused {loss:?} rows {rows}x{cols}"),

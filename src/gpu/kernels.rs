@@ -167,6 +167,24 @@ pub fn direct_workgroup(subgroups: bool, cols: u32) -> u32 {
     }
 }
 
+/// The override constants both direct matmul kernels take: the layout, the
+/// operand with a fused prologue, and `DW` invocations per workgroup.
+fn direct_constants(
+    trans_a: bool,
+    trans_b: bool,
+    pro: Option<Operand>,
+    width: u32,
+) -> Vec<(&'static str, f64)> {
+    let flag = |b: bool| f64::from(u8::from(b));
+    vec![
+        ("TRANS_A", flag(trans_a)),
+        ("TRANS_B", flag(trans_b)),
+        ("PRO_A", flag(pro == Some(Operand::A))),
+        ("PRO_B", flag(pro == Some(Operand::B))),
+        ("DW", f64::from(width)),
+    ]
+}
+
 /// Invocations per row of the per-row loss kernels (loss.wgsl's `ROW_WG`):
 /// 64 on GPUs, 8 (one SIMD group) on CPU adapters, where every level of the
 /// row's tree sum is a barrier that suspends each SIMD group of the
@@ -508,16 +526,7 @@ impl Kernel {
                 trans_b,
                 pro,
                 cols,
-            } => {
-                let flag = |b: bool| f64::from(u8::from(b));
-                vec![
-                    ("TRANS_A", flag(trans_a)),
-                    ("TRANS_B", flag(trans_b)),
-                    ("PRO_A", flag(pro == Some(Operand::A))),
-                    ("PRO_B", flag(pro == Some(Operand::B))),
-                    ("DW", f64::from(direct_workgroup(false, cols))),
-                ]
-            }
+            } => direct_constants(trans_a, trans_b, pro, direct_workgroup(false, cols)),
             Kernel::MatmulDirectSubgroup {
                 trans_a,
                 trans_b,
@@ -525,15 +534,9 @@ impl Kernel {
                 cols,
                 act,
             } => {
-                let flag = |b: bool| f64::from(u8::from(b));
-                vec![
-                    ("TRANS_A", flag(trans_a)),
-                    ("TRANS_B", flag(trans_b)),
-                    ("PRO_A", flag(pro == Some(Operand::A))),
-                    ("PRO_B", flag(pro == Some(Operand::B))),
-                    ("DW", f64::from(direct_workgroup(true, cols))),
-                    ("ACT", f64::from(act)),
-                ]
+                let mut c = direct_constants(trans_a, trans_b, pro, direct_workgroup(true, cols));
+                c.push(("ACT", f64::from(act)));
+                c
             }
             Kernel::MatmulF16 {
                 trans_a,
