@@ -61,6 +61,19 @@ struct LossParams {
 // Invocations per row of row_loss and loss_fused (see the header).
 override ROW_WG: u32 = 64u;
 
+// The loss, fixed when the pipeline is built (0 MSE, 1 BCE on logits; the
+// host fixes it for row_loss and loss_fused), or 255 to read p.kind at run
+// time: CPU adapters such as lavapipe execute both sides of a branch on a
+// uniform value, masked, so an MSE model paid for BCE's exp, log and division.
+override LOSS: u32 = 255u;
+
+fn loss_kind() -> u32 {
+    if (LOSS != 255u) {
+        return LOSS;
+    }
+    return p.kind;
+}
+
 // Room for the widest ROW_WG.
 var<workgroup> red: array<vec2<f32>, 64>;
 
@@ -78,7 +91,7 @@ fn tree_sum(lid: u32, v: vec2<f32>) {
 }
 
 fn element_loss(z: f32, t: f32) -> f32 {
-    if (p.kind == 1u) {
+    if (loss_kind() == 1u) {
         return softplus(z) - z * t;
     }
     let d = z - t;
@@ -95,7 +108,7 @@ fn loss_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     let z = pred[i];
     let t = tgt[i];
     var g: f32;
-    if (p.kind == 1u) {
+    if (loss_kind() == 1u) {
         g = sigmoid(z) - t;
     } else {
         g = 2.0 * (z - t);
@@ -132,7 +145,7 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             let z = pred[base + j];
             let t = tgt[base + j];
             var g: f32;
-            if (p.kind == 1u) {
+            if (loss_kind() == 1u) {
                 let e = exp(-abs(z));
                 let inv = 1.0 / (1.0 + e);
                 let sig = select(e * inv, inv, z >= 0.0);
@@ -159,7 +172,7 @@ fn loss_fused(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 fn store_row_sums(lid: u32, row: u32) {
     if (lid == 0u && row < p.rows) {
         rowout[row] = p.row_scale * red[0].x;
-        if (p.kind == 1u && p.mse_rows != 0u) {
+        if (loss_kind() == 1u && p.mse_rows != 0u) {
             rowmse[row] = red[0].y / f32(p.cols);
         }
     }
@@ -191,7 +204,7 @@ fn loss_fused4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
             // shared scalar function per component measured 1.2-2x slower on
             // lavapipe, so the two stay twins (tested against one reference).
             var g: vec4<f32>;
-            if (p.kind == 1u) {
+            if (loss_kind() == 1u) {
                 let e = exp(-abs(z));
                 let inv = 1.0 / (1.0 + e);
                 let pos = z >= vec4<f32>(0.0);

@@ -261,15 +261,20 @@ pub enum Kernel {
     ReduceSingle,
     LossGrad,
     /// The per-row losses; `lanes`: invocations per row (the shader's
-    /// `ROW_WG`, see [`ROW_LANES`]).
+    /// `ROW_WG`, see [`ROW_LANES`]); `loss`: MSE (0) or BCE on logits (1),
+    /// fixed when the pipeline is built (`LOSS`), for the reason given at
+    /// [`Kernel::MatmulDirectSubgroup`].
     RowLoss {
         lanes: u32,
+        loss: u32,
     },
     LossFused {
         lanes: u32,
+        loss: u32,
     },
     LossFused4 {
         lanes: u32,
+        loss: u32,
     },
     L1Grad,
     KlGrad,
@@ -352,11 +357,13 @@ impl Kernel {
             all.extend_from_slice(&[Kernel::OptimUpdate { kind }, Kernel::OptimUpdate4 { kind }]);
         }
         for lanes in ROW_LANES {
-            all.extend_from_slice(&[
-                Kernel::RowLoss { lanes },
-                Kernel::LossFused { lanes },
-                Kernel::LossFused4 { lanes },
-            ]);
+            for loss in [0, 1] {
+                all.extend_from_slice(&[
+                    Kernel::RowLoss { lanes, loss },
+                    Kernel::LossFused { lanes, loss },
+                    Kernel::LossFused4 { lanes, loss },
+                ]);
+            }
         }
         all.extend_from_slice(&[
             Kernel::ActForward,
@@ -553,9 +560,11 @@ impl Kernel {
             Kernel::OptimUpdate { kind } | Kernel::OptimUpdate4 { kind } => {
                 vec![("KIND", f64::from(kind))]
             }
-            Kernel::RowLoss { lanes }
-            | Kernel::LossFused { lanes }
-            | Kernel::LossFused4 { lanes } => vec![("ROW_WG", f64::from(lanes))],
+            Kernel::RowLoss { lanes, loss }
+            | Kernel::LossFused { lanes, loss }
+            | Kernel::LossFused4 { lanes, loss } => {
+                vec![("ROW_WG", f64::from(lanes)), ("LOSS", f64::from(loss))]
+            }
             _ => Vec::new(),
         }
     }

@@ -1257,6 +1257,7 @@ pub fn row_loss(
         ctx,
         Kernel::RowLoss {
             lanes: ctx.row_lanes(),
+            loss: p.kind,
         },
         format!("{OP}({loss:?}, {rows}x{cols})"),
         &p,
@@ -1305,9 +1306,23 @@ pub fn loss_fused(
     // 256-byte aligned).
     let lanes = ctx.row_lanes();
     let (kernel, vec4, first) = if cols.is_multiple_of(4) {
-        (Kernel::LossFused4 { lanes }, ",vec4", 6)
+        (
+            Kernel::LossFused4 {
+                lanes,
+                loss: p.kind,
+            },
+            ",vec4",
+            6,
+        )
     } else {
-        (Kernel::LossFused { lanes }, "", 1)
+        (
+            Kernel::LossFused {
+                lanes,
+                loss: p.kind,
+            },
+            "",
+            1,
+        )
     };
     make_step(
         ctx,
