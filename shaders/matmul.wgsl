@@ -68,6 +68,10 @@ override PRO_B: bool = false;
 // activation's work on every output (a fifth of the instructions of a
 // 256x784x32 product, BENCHMARKS.md).
 override ACT: u32 = 255u;
+// Whether the epilogue may accumulate into C (beta != 0); the subgroup kernel
+// sets it false where beta = 0 (nearly always), so C is never read (lavapipe
+// would read it, masked, at every output).
+override ACCUM: bool = true;
 
 @group(0) @binding(0) var<uniform> p: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -101,7 +105,7 @@ fn store_biased(row: u32, col: u32, acc: f32, b: f32) {
     }
     v = activate(v, kind, p.act_alpha);
     let o = row * p.n + col;
-    if (p.beta != 0.0) {
+    if (ACCUM && p.beta != 0.0) {
         v += p.beta * c[o];
     }
     c[o] = v;

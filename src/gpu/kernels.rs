@@ -229,16 +229,19 @@ pub enum Kernel {
         cols: u32,
     },
     /// The direct kernel sharing A through subgroup shuffles; `act`: the
-    /// epilogue's activation (its id), fixed when the pipeline is built
-    /// (the shader's `ACT`): CPU adapters, which run this kernel, execute
-    /// every case of a switch on a uniform value, masked, so a runtime
-    /// choice would cost them every activation's work on every output.
+    /// epilogue's activation (its id), and `accum`: whether it may add
+    /// beta * C (beta != 0), both fixed when the pipeline is built (the
+    /// shader's `ACT` and `ACCUM`): CPU adapters, which run this kernel,
+    /// execute every case of a branch on a uniform value, masked, so a
+    /// runtime choice would cost them every activation's work, and a read of
+    /// C, on every output.
     MatmulDirectSubgroup {
         trans_a: bool,
         trans_b: bool,
         pro: Option<Operand>,
         cols: u32,
         act: u32,
+        accum: bool,
     },
     /// Mixed precision: f16 operands, f32 products and sums, f32 or f16 output.
     MatmulF16 {
@@ -334,13 +337,16 @@ impl Kernel {
                         });
                     }
                     for act in EPILOGUE_ACTS {
-                        all.push(Kernel::MatmulDirectSubgroup {
-                            trans_a,
-                            trans_b,
-                            pro,
-                            cols: direct_columns(true, 0),
-                            act,
-                        });
+                        for accum in [false, true] {
+                            all.push(Kernel::MatmulDirectSubgroup {
+                                trans_a,
+                                trans_b,
+                                pro,
+                                cols: direct_columns(true, 0),
+                                act,
+                                accum,
+                            });
+                        }
                     }
                 }
                 for out_f16 in [false, true] {
@@ -540,9 +546,11 @@ impl Kernel {
                 pro,
                 cols,
                 act,
+                accum,
             } => {
                 let mut c = direct_constants(trans_a, trans_b, pro, direct_workgroup(true, cols));
                 c.push(("ACT", f64::from(act)));
+                c.push(("ACCUM", f64::from(u8::from(accum))));
                 c
             }
             Kernel::MatmulF16 {

@@ -780,6 +780,7 @@ fn matmul_impl(
             pro: operand,
             cols,
             act: spec.act.id(),
+            accum: spec.beta != 0.0,
         }
     } else if direct {
         Kernel::MatmulDirect {
