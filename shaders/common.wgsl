@@ -16,6 +16,17 @@ const ACT_SIGMOID: u32 = 3u;
 const ACT_TANH: u32 = 4u;
 const ACT_GELU: u32 = 5u;
 
+// Choices fixed when a pipeline is built (override constants such as
+// matmul.wgsl's ACT, optim.wgsl's KIND, loss.wgsl's LOSS) default to AT_RUN_TIME,
+// which reads the choice from the uniform instead. CPU adapters such as
+// lavapipe run every case of a branch on a uniform value, masked, so the host
+// fixes the choices of the kernels they run.
+const AT_RUN_TIME: u32 = 255u;
+
+fn fixed_or(fixed: u32, run_time: u32) -> u32 {
+    return select(fixed, run_time, fixed == AT_RUN_TIME);
+}
+
 fn flat_workgroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.y * nwg.x + wid.x;
 }

@@ -62,16 +62,13 @@ struct LossParams {
 override ROW_WG: u32 = 64u;
 
 // The loss, fixed when the pipeline is built (0 MSE, 1 BCE on logits; the
-// host fixes it for row_loss and loss_fused), or 255 to read p.kind at run
-// time: CPU adapters such as lavapipe execute both sides of a branch on a
-// uniform value, masked, so an MSE model paid for BCE's exp, log and division.
-override LOSS: u32 = 255u;
+// host fixes it for row_loss and loss_fused), or AT_RUN_TIME to read p.kind:
+// CPU adapters such as lavapipe execute both sides of a branch on a uniform
+// value, masked, so an MSE model paid for BCE's exp, log and division.
+override LOSS: u32 = AT_RUN_TIME;
 
 fn loss_kind() -> u32 {
-    if (LOSS != 255u) {
-        return LOSS;
-    }
-    return p.kind;
+    return fixed_or(LOSS, p.kind);
 }
 
 // Room for the widest ROW_WG.

@@ -62,12 +62,12 @@ override TRANS_B: bool = false;
 override PRO_A: bool = false;
 override PRO_B: bool = false;
 // The epilogue's activation fixed when the pipeline is built (the id of
-// common.wgsl's activate), or 255 to read p.act at run time. The subgroup
+// common.wgsl's activate), or AT_RUN_TIME to read p.act. The subgroup
 // kernel, which CPU adapters run, fixes it: lavapipe executes every case of a
 // switch on a uniform value, masked, so a run-time choice cost it every
 // activation's work on every output (a fifth of the instructions of a
 // 256x784x32 product, BENCHMARKS.md).
-override ACT: u32 = 255u;
+override ACT: u32 = AT_RUN_TIME;
 // Whether the epilogue may accumulate into C (beta != 0); the subgroup kernel
 // sets it false where beta = 0 (nearly always), so C is never read (lavapipe
 // would read it, masked, at every output).
@@ -99,11 +99,7 @@ fn store_biased(row: u32, col: u32, acc: f32, b: f32) {
     if (p.use_bias != 0u) {
         v += b;
     }
-    var kind = p.act;
-    if (ACT != 255u) {
-        kind = ACT;
-    }
-    v = activate(v, kind, p.act_alpha);
+    v = activate(v, fixed_or(ACT, p.act), p.act_alpha);
     let o = row * p.n + col;
     if (ACCUM && p.beta != 0.0) {
         v += p.beta * c[o];

@@ -120,16 +120,13 @@ fn tick() {
 @group(0) @binding(10) var<storage, read_write> v4: array<vec4<f32>>;
 
 // The optimizer of update and update4, fixed when the pipeline is built (the
-// host always does), or 255 to read p.kind at run time. CPU adapters such as
+// host always does), or AT_RUN_TIME to read p.kind. CPU adapters such as
 // lavapipe execute every case of a switch on a uniform value, masked, so a
 // run-time choice cost them every optimizer's work on every parameter.
-override KIND: u32 = 255u;
+override KIND: u32 = AT_RUN_TIME;
 
 fn kind() -> u32 {
-    if (KIND != 255u) {
-        return KIND;
-    }
-    return p.kind;
+    return fixed_or(KIND, p.kind);
 }
 
 // Which moments the optimizer keeps (the others are neither read nor written:

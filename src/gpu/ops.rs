@@ -1087,9 +1087,9 @@ pub fn reduce_to(
 ) -> Result<Vec<Step>> {
     const OP: &str = "reduce";
     let n = x.len();
-    let (&(out_index, scale), second) = match targets {
+    let (&(out_index, scale), other) = match targets {
         [first] => (first, None),
-        [first, second] if second.0 != first.0 => (first, Some(*second)),
+        [first, other] if other.0 != first.0 => (first, Some(*other)),
         _ => {
             return Err(Error::InvalidArgument(format!(
                 "{OP}: one or two distinct destinations, not {targets:?}"
@@ -1097,9 +1097,8 @@ pub fn reduce_to(
         }
     };
     need(OP, "partials", partials, REDUCE_PARTIALS)?;
-    need(OP, "out", out, out_index + 1)?;
-    if let Some((i2, _)) = second {
-        need(OP, "out", out, i2 + 1)?;
+    for &(i, _) in targets {
+        need(OP, "out", out, i + 1)?;
     }
     let n_partials = (n as u64).div_ceil(1024).clamp(1, REDUCE_PARTIALS as u64) as u32;
     let out_word = |i: usize| {
@@ -1123,11 +1122,11 @@ pub fn reduce_to(
         beta,
         act: 0,
         act_alpha: 0.0,
-        out_index2: match second {
+        out_index2: match other {
             Some((i2, _)) => out_word(i2)?,
             None => NO_TARGET,
         },
-        scale2: second.map_or(0.0, |(_, s)| s),
+        scale2: other.map_or(0.0, |(_, s)| s),
     };
     let label = format!("{OP}({mode:?}, {n})");
     // One workgroup's partial sum is the whole sum: the final pass would
