@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wgae::gpu::ops::{self, MatmulSpec};
+use wgae::kernels::{self as ops, MatmulSpec};
 use wgae::GpuContext;
 
 fn sizes() -> Vec<(usize, usize, usize)> {

@@ -7,7 +7,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use wgae::gpu::ops::Noise;
+use wgae::kernels::Noise;
 use wgae::{reference, report, Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
 
 fn main() -> wgae::Result<()> {

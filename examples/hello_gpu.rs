@@ -3,7 +3,7 @@
 //!
 //!     cargo run --release --example hello_gpu
 
-use wgae::gpu::ops::{self, MatmulSpec};
+use wgae::kernels::{self as ops, MatmulSpec};
 use wgae::{reference, Activation, GpuContext};
 
 fn main() -> wgae::Result<()> {

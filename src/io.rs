@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
-use crate::gpu::ops::OPT_STATE_WORDS;
 use crate::gpu::GpuContext;
+use crate::kernels::OPT_STATE_WORDS;
 use crate::model::ModelConfig;
 use crate::train::{Autoencoder, ParamLayout, TrainConfig};
 
@@ -335,7 +335,7 @@ impl Parsed {
 }
 
 /// Loads a model file (or the model inside a checkpoint) onto the GPU.
-pub fn load_model<'a>(ctx: &'a GpuContext, path: &Path) -> Result<Autoencoder<'a>> {
+pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
     let p = parse(path)?;
     let layout = ParamLayout::for_context(ctx, &p.cfg);
     let arena = p.arena(&layout, "")?;

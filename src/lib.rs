@@ -1,8 +1,13 @@
 //! wgae: autoencoders trained and run on any GPU through WebGPU compute shaders.
 //!
-//! The crate is organised by the way a batch travels: [`gpu`] holds the device
-//! context, the WGSL kernel registry and the ops that record dispatches;
-//! [`reference`](mod@reference) holds an f64 twin of every kernel, used by the tests.
+//! The crate is organised by the way a batch travels, and dependencies run
+//! one way down this list: [`op`], the vocabulary (activations, noises,
+//! losses, optimizers), which depends on nothing GPU; [`gpu`], the device
+//! (adapters, tensors, pipelines, steps); [`kernels`], one module per WGSL
+//! file with the builders that turn tensors into steps; [`model`], the
+//! description; [`train`], the plan, the trainer and inference; [`io`], the
+//! files. [`reference`](mod@reference) holds an f64 twin of every kernel and
+//! of a whole training step, used by the tests.
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 
@@ -10,15 +15,18 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod io;
+pub mod kernels;
 pub mod model;
+pub mod op;
 pub mod reference;
 pub mod report;
 pub mod train;
 
 pub use data::Dataset;
 pub use error::{Error, Result};
-pub use gpu::{Activation, GpuContext, GpuTensor, Step};
-pub use model::{LossKind, ModelConfig, Variant};
+pub use gpu::{GpuContext, GpuTensor, Step};
+pub use model::{ModelConfig, Variant};
+pub use op::{Activation, LossKind};
 pub use train::{Autoencoder, Control, EpochReport, History, Precision, TrainConfig, Trainer};
 
 /// The README's code, compiled as a doctest so that it stays true.

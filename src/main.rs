@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use wgae::data::{files, synthetic, Dataset};
-use wgae::gpu::context::{list_adapters, ContextOptions};
+use wgae::gpu::{list_adapters, ContextOptions};
+use wgae::kernels::matmul::{self as mm, tune};
 use wgae::model::{LossKind, Variant};
 use wgae::train::{Autoencoder, History};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName};
@@ -124,7 +125,7 @@ struct ModelData {
 
 impl ModelData {
     /// The model, and the data in the model's scaling.
-    fn load<'a>(&self, ctx: &'a GpuContext) -> wgae::Result<(Autoencoder<'a>, Dataset)> {
+    fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Dataset)> {
         let m = io::load_model(ctx, &self.model)?;
         let ds = load_for(&m, &self.model, &self.data, self.format)?;
         Ok((m, ds))
@@ -187,7 +188,7 @@ struct TrainArgs {
     contractive: Option<f32>,
     /// Input noise for denoising: gaussian:STD, mask:P, salt-pepper:P.
     #[arg(long)]
-    noise: Option<wgae::gpu::ops::Noise>,
+    noise: Option<wgae::op::Noise>,
     /// Tie the decoder's weights to the encoder's.
     #[arg(long)]
     tied: bool,
@@ -681,7 +682,7 @@ fn mib(bytes: u64) -> String {
 
 fn info() -> wgae::Result<()> {
     let opts = ContextOptions::from_env()?;
-    let (adapters, chosen) = list_adapters(&opts);
+    let (adapters, chosen) = list_adapters(opts.adapter.as_deref(), opts.backends);
     if adapters.is_empty() {
         println!("No GPU adapter found.");
         println!("Install a GPU driver, or Mesa's software Vulkan driver (lavapipe):");
@@ -739,7 +740,7 @@ fn info() -> wgae::Result<()> {
                 Ok(ctx) => {
                     let matmul = if ctx.autotune() {
                         let names: Vec<_> =
-                            ctx.matmul_candidates().iter().map(|k| k.name()).collect();
+                            tune::candidates(&ctx).iter().map(|k| k.name()).collect();
                         format!(
                             "measured per shape while planning, among {}",
                             names.join(", ")
@@ -1075,7 +1076,7 @@ fn parse_size(s: &str) -> wgae::Result<(usize, usize, usize)> {
 /// Times single matmuls: warm-up, then repeats for about half a second, with
 /// the device waited on inside the timed region.
 fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
-    use wgae::gpu::ops::{self, MatmulOut, MatmulSpec};
+    use wgae::kernels::{self as ops, MatmulOut, MatmulSpec};
     let sizes: Vec<_> = sizes
         .iter()
         .map(|s| parse_size(s))
@@ -1116,9 +1117,9 @@ fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
         ] {
             let spec = MatmulSpec::new(m, n, k, ta, tb);
             // Every f32 kernel, the plan's choice marked, then f16.
-            let chosen = ctx.matmul_kernel_for(&spec, None);
+            let chosen = mm::kernel_for(&ctx, &spec, None);
             let mut runs = Vec::new();
-            for kernel in ctx.matmul_candidates() {
+            for kernel in tune::candidates(&ctx) {
                 let step = ops::matmul_with(&ctx, kernel, &spec, &a, &b, None, &c)?;
                 runs.push(("f32", kernel == chosen, step));
             }

@@ -12,8 +12,8 @@
 mod common;
 
 use common::gpu;
-use wgae::gpu::ops::{Activation, Noise};
 use wgae::gpu::ContextOptions;
+use wgae::kernels::{Activation, Noise};
 use wgae::train::OptimizerName;
 use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, TrainConfig, Trainer};
 

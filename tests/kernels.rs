@@ -6,8 +6,10 @@ mod common;
 
 use common::{assert_close, gpu, gpu_other_plan, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
-use wgae::gpu::ops::{self, Loss, MatmulKernel, MatmulSpec, Prologue, ReduceMode, REDUCE_PARTIALS};
-use wgae::gpu::Operand;
+use wgae::kernels::Operand;
+use wgae::kernels::{
+    self as ops, Loss, MatmulKernel, MatmulSpec, Prologue, ReduceMode, REDUCE_PARTIALS,
+};
 use wgae::reference as r;
 use wgae::Activation;
 
@@ -189,7 +191,7 @@ fn matmul_epilogue_bias_activation_accumulate() {
 /// accumulate epilogue, and with a fused activation gradient on either
 /// operand, for every layout, at odd shapes and at multiples of 4 (vec4
 /// loads). This is what lets wgae pick a kernel per shape by speed alone
-/// (crate::gpu::tune) without changing any result.
+/// (crate::kernels::matmul::tune) without changing any result.
 /// Builds one matmul step with the given kernel, writing into the given C.
 type MakeStep<'a> = dyn Fn(MatmulKernel, &wgae::GpuTensor) -> wgae::Step + 'a;
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_close, gpu, rand_vec, rng, U};
-use wgae::gpu::ops::{self, MatmulOut, MatmulSpec};
+use wgae::kernels::{self as ops, MatmulOut, MatmulSpec};
 use wgae::reference as r;
 use wgae::{Activation, Autoencoder, Dataset, GpuContext, LossKind, ModelConfig, Precision};
 

@@ -8,7 +8,7 @@ mod common;
 
 use common::gpu;
 use wgae::data::idx;
-use wgae::gpu::ops::Noise;
+use wgae::kernels::Noise;
 use wgae::reference as r;
 use wgae::{Activation, Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
 
@@ -29,7 +29,7 @@ fn fit(
     t: &TrainConfig,
     train: &Dataset,
     val: Option<&Dataset>,
-) -> (Trainer<'static>, wgae::History) {
+) -> (Trainer, wgae::History) {
     let mut trainer = Trainer::new(ctx, cfg, t, train, val).unwrap();
     let h = trainer.fit(quiet, |_| {}).unwrap();
     (trainer, h)
@@ -316,7 +316,7 @@ fn inference_encode_reconstruct_and_anomaly_scores() {
     }
     // Noise images score far worse than digits: the anomaly use.
     let noise: Vec<f32> = r::random(
-        wgae::gpu::ops::RandomFill::Uniform { lo: 0.0, hi: 1.0 },
+        wgae::kernels::RandomFill::Uniform { lo: 0.0, hi: 1.0 },
         1,
         0,
         0,

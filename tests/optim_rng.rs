@@ -5,8 +5,8 @@
 mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
-use wgae::gpu::ops::{
-    self, OptimConfig, OptimizerKind, RandomFill, ReduceMode, RngSpec, Schedule, OPT_STATE_WORDS,
+use wgae::kernels::{
+    self as ops, OptimConfig, OptimizerKind, RandomFill, ReduceMode, RngSpec, Schedule, OPT_STATE_WORDS,
     REDUCE_PARTIALS,
 };
 use wgae::reference as r;
@@ -515,5 +515,5 @@ fn context_wraps_a_device_the_caller_owns() {
 #[test]
 fn every_pipeline_builds_on_this_adapter() {
     let Some(ctx) = gpu() else { return };
-    ctx.build_all_pipelines().unwrap();
+    wgae::kernels::build_all_pipelines(ctx).unwrap();
 }

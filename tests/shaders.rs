@@ -8,13 +8,14 @@
 
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
-use wgae::gpu::kernels::{module_source, Kernel, SHADER_FILES};
+use wgae::gpu::Kernel;
+use wgae::kernels::{self, module_source};
 
 fn parse_and_validate(file: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let src = module_source(file).unwrap();
     let module = naga::front::wgsl::parse_str(&src)
         .unwrap_or_else(|e| panic!("{file}.wgsl does not parse:\n{}", e.emit_to_string(&src)));
-    let kernels: Vec<Kernel> = Kernel::all()
+    let kernels: Vec<Kernel> = kernels::all()
         .into_iter()
         .filter(|k| k.file() == file)
         .collect();
@@ -45,10 +46,17 @@ fn every_shader_file_is_registered_and_documented() {
         .filter(|n| n != "common")
         .collect();
     on_disk.sort();
-    let mut registered: Vec<String> = SHADER_FILES.iter().map(|(n, _)| n.to_string()).collect();
+    let mut registered: Vec<String> = kernels::shaders()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
     registered.sort();
-    assert_eq!(on_disk, registered, "shaders/ and SHADER_FILES disagree");
-    for (name, src) in SHADER_FILES {
+    assert_eq!(
+        on_disk, registered,
+        "shaders/ and the kernel families (kernels::FAMILIES) disagree"
+    );
+    for shader in kernels::shaders() {
+        let (name, src) = (shader.name, shader.body);
         // Each file opens with its header: what it computes, its bindings,
         // the workgroup size and the dispatch.
         let first = src.lines().next().unwrap_or("");
@@ -66,9 +74,10 @@ fn every_shader_file_is_registered_and_documented() {
         );
     }
     // Every registered file has at least one kernel.
-    for (name, _) in SHADER_FILES {
+    for shader in kernels::shaders() {
+        let name = shader.name;
         assert!(
-            Kernel::all().iter().any(|k| k.file() == *name),
+            kernels::all().iter().any(|k| k.file() == name),
             "{name}.wgsl has no Kernel"
         );
     }
@@ -76,7 +85,7 @@ fn every_shader_file_is_registered_and_documented() {
 
 #[test]
 fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
-    for kernel in Kernel::all() {
+    for kernel in kernels::all() {
         let (module, info) = parse_and_validate(kernel.file());
         let mut constants = naga::back::PipelineConstants::default();
         for (name, value) in kernel.constants() {
@@ -167,12 +176,52 @@ fn every_kernel_translates_to_spirv_msl_hlsl_and_glsl() {
     }
 }
 
+/// Each family's named bindings are the shader's: every `@binding(N) var
+/// name` of its files (but the uniform at 0) is in the family's list under
+/// the same number, and every listed binding is in one of its files.
+#[test]
+fn named_bindings_match_the_shaders() {
+    for family in kernels::FAMILIES {
+        let mut declared: Vec<(String, u32)> = Vec::new();
+        for shader in family.shaders {
+            for line in shader.body.lines() {
+                let Some(rest) = line.trim().strip_prefix("@group(0) @binding(") else {
+                    continue;
+                };
+                let (n, decl) = rest.split_once(')').unwrap();
+                let n: u32 = n.parse().unwrap();
+                let name = decl
+                    .split('>')
+                    .nth(1)
+                    .and_then(|t| t.split(':').next())
+                    .map(str::trim)
+                    .unwrap_or_else(|| panic!("{}: cannot read '{line}'", shader.name));
+                if n > 0 && !declared.iter().any(|(d, m)| d == name && *m == n) {
+                    declared.push((name.to_string(), n));
+                }
+            }
+        }
+        let names = family.shaders[0].name;
+        let mut listed: Vec<(String, u32)> = family
+            .bindings
+            .iter()
+            .map(|(n, i)| (n.to_string(), *i))
+            .collect();
+        declared.sort();
+        listed.sort();
+        assert_eq!(
+            declared, listed,
+            "{names}: named bindings differ from the shader's"
+        );
+    }
+}
+
 /// The tiled matmul's workgroup arrays are as long as the host assumes when
 /// it checks the adapter's limits, and every tile shape fits in them.
 #[test]
 fn matmul_tiles_fit_the_declared_workgroup_arrays() {
-    use wgae::gpu::kernels::MATMUL_TILE_WORDS;
-    use wgae::gpu::Tile;
+    use wgae::op::Tile;
+    use wgae::op::MATMUL_TILE_WORDS;
     let src = module_source("matmul").unwrap();
     let decl = format!("array<f32, {MATMUL_TILE_WORDS}>");
     assert_eq!(
@@ -189,8 +238,8 @@ fn matmul_tiles_fit_the_declared_workgroup_arrays() {
 /// it checks the adapter's limits.
 #[test]
 fn matmul_wide_arrays_are_what_the_host_counts() {
-    use wgae::gpu::kernels::MATMUL_WIDE_BYTES;
-    use wgae::gpu::Tile;
+    use wgae::op::Tile;
+    use wgae::op::MATMUL_WIDE_BYTES;
     let src = module_source("matmul_wide").unwrap();
     assert_eq!(src.matches("array<vec4<f32>, 256>").count(), 2);
     assert_eq!(MATMUL_WIDE_BYTES, 2 * 256 * 16);

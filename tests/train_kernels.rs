@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
-use wgae::gpu::ops::{self, Noise, RngSpec};
+use wgae::kernels::{self as ops, Noise, RngSpec};
 use wgae::reference as r;
 use wgae::Activation;
 

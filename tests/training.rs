@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_close, gpu, rand_vec, rng};
-use wgae::gpu::ops::{Activation, Noise};
+use wgae::kernels::{Activation, Noise};
 use wgae::reference as r;
 use wgae::reference::model::RefTrainer;
 use wgae::train::{OptimizerName, ScheduleName};
@@ -64,7 +64,7 @@ fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
     }
     // The plans differ in kernels and in where dz is formed, never in the
     // arithmetic: they train to the same bits, which is what lets wgae
-    // choose kernels per shape by speed (crate::gpu::tune).
+    // choose kernels per shape by speed (crate::kernels::matmul::tune).
     let (first, want) = &results[0];
     for (plan, got) in &results[1..] {
         let differ = want

@@ -7,8 +7,11 @@ mod common;
 use std::sync::OnceLock;
 
 use common::{gpu, rand_vec, rng};
-use wgae::gpu::ops::{self, MatmulSpec};
-use wgae::gpu::{ContextOptions, MatmulShape, Operand};
+use wgae::gpu::ContextOptions;
+use wgae::kernels::matmul::tune::{self, MatmulShape};
+use wgae::kernels::matmul::{kernel_for, rule_kernel};
+use wgae::kernels::Operand;
+use wgae::kernels::{self as ops, MatmulSpec};
 use wgae::{Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
 
 /// A context on the test adapter with tuning on, whatever the adapter.
@@ -31,12 +34,12 @@ fn tuned() -> Option<&'static GpuContext> {
 fn tuning_times_every_candidate_and_keeps_the_fastest() {
     let Some(ctx) = tuned() else { return };
     assert!(ctx.autotune());
-    let candidates = ctx.matmul_candidates();
+    let candidates = tune::candidates(ctx);
     assert!(candidates.len() >= 2, "{candidates:?}");
     for pro in [None, Some(Operand::A), Some(Operand::B)] {
         let spec = MatmulSpec::new(33, 65, 71, false, true);
         let shape = MatmulShape::of(&spec, pro);
-        let t = ctx.tune_matmul(shape).unwrap();
+        let t = tune::tune(ctx, shape).unwrap();
         let timed: Vec<_> = t.times.iter().map(|(k, _)| *k).collect();
         assert_eq!(timed, candidates, "{}", shape.label());
         for (k, secs) in &t.times {
@@ -50,9 +53,9 @@ fn tuning_times_every_candidate_and_keeps_the_fastest() {
         assert_eq!(t.best, fastest, "{}: {:?}", shape.label(), t.times);
         // Measured once: the second ask returns the same times, and plans
         // get the fastest kernel.
-        assert_eq!(ctx.tune_matmul(shape).unwrap(), t);
-        assert_eq!(ctx.matmul_kernel_for(&spec, pro), t.best);
-        assert!(ctx.tuned_shapes().iter().any(|(s, _)| *s == shape));
+        assert_eq!(tune::tune(ctx, shape).unwrap(), t);
+        assert_eq!(kernel_for(ctx, &spec, pro), t.best);
+        assert!(tune::tuned_shapes(ctx).iter().any(|(s, _)| *s == shape));
     }
 }
 
@@ -75,7 +78,7 @@ fn a_fixed_kernel_or_the_option_turns_tuning_off() {
         },
         ContextOptions {
             tune: Some(true),
-            matmul_tile: Some(wgae::gpu::Tile::T64),
+            matmul_tile: Some(wgae::op::Tile::T64),
             ..base.clone()
         },
         ContextOptions {
@@ -86,8 +89,8 @@ fn a_fixed_kernel_or_the_option_turns_tuning_off() {
         let ctx = GpuContext::with_options(&opts).unwrap();
         assert!(!ctx.autotune(), "{opts:?}");
         let spec = MatmulSpec::new(40, 50, 60, false, false);
-        assert_eq!(ctx.matmul_kernel_for(&spec, None), ctx.rule_kernel(40, 50));
-        assert!(ctx.tuned_shapes().is_empty(), "{opts:?}");
+        assert_eq!(kernel_for(&ctx, &spec, None), rule_kernel(&ctx, 40, 50));
+        assert!(tune::tuned_shapes(&ctx).is_empty(), "{opts:?}");
     }
 }
 
@@ -98,8 +101,8 @@ fn a_failed_measurement_falls_back_on_the_rule() {
     // before anything is allocated.
     let m = (ctx.limits().max_storage_buffer_binding_size / 4) as usize + 1;
     let spec = MatmulSpec::new(m, 1, 1, false, false);
-    assert!(ctx.tune_matmul(MatmulShape::of(&spec, None)).is_err());
-    assert_eq!(ctx.matmul_kernel_for(&spec, None), ctx.rule_kernel(m, 1));
+    assert!(tune::tune(ctx, MatmulShape::of(&spec, None)).is_err());
+    assert_eq!(kernel_for(ctx, &spec, None), rule_kernel(ctx, m, 1));
     // And the matmul itself reports the size, as without tuning.
     let small = ctx.zeros("a", 4).unwrap();
     let err = ops::matmul(ctx, &spec, &small, &small, None, &small).unwrap_err();
@@ -135,7 +138,7 @@ fn a_tuned_plan_tunes_each_shape_and_trains_to_the_same_bits() {
     assert_eq!(differ, 0, "the tuned plan trained to other bits");
     // The first layer's forward matmul, at the full and at the last
     // (partial) batch, was tuned.
-    let tuned = ctx.tuned_shapes();
+    let tuned = tune::tuned_shapes(ctx);
     for r in [batch, rows % batch] {
         assert!(
             tuned
@@ -145,6 +148,6 @@ fn a_tuned_plan_tunes_each_shape_and_trains_to_the_same_bits() {
             tuned.iter().map(|(s, _)| s.label()).collect::<Vec<_>>()
         );
     }
-    let candidates = ctx.matmul_candidates();
+    let candidates = tune::candidates(ctx);
     assert!(tuned.iter().all(|(_, t)| candidates.contains(&t.best)));
 }

@@ -1,16 +1,17 @@
-//! The GPU layer: context (adapter, device, errors), tensors in GPU buffers,
-//! the kernel registry with its pipeline cache, and the ops that turn a kernel
-//! plus buffers into a ready-to-record [`Step`].
+//! The GPU device layer: adapters, the opened device and its error
+//! handling, tensors in storage buffers, pipelines and steps, timestamps,
+//! and the context that holds them. It knows nothing of what the kernels
+//! compute: that is `crate::kernels`, one module per shader file.
 
+pub mod adapter;
 pub mod context;
-pub mod kernels;
-pub mod ops;
+pub mod device;
+pub mod pipeline;
 pub mod profile;
 pub mod tensor;
-pub mod tune;
 
-pub use context::{AdapterSummary, ContextOptions, GpuContext};
-pub use kernels::{Kernel, Operand, Tile};
-pub use ops::{Activation, Step};
+pub use adapter::{list_adapters, AdapterSummary};
+pub use context::{ContextOptions, GpuContext, ROW_LANES};
+pub use device::Device;
+pub use pipeline::{Kernel, Shader, Step};
 pub use tensor::GpuTensor;
-pub use tune::{MatmulShape, Tuning};

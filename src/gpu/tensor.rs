@@ -1,5 +1,6 @@
 //! Tensors in GPU buffers: a range of 32-bit words (f32, or u32 for indices)
-//! inside a storage buffer, and the upload and read-back paths.
+//! inside a storage buffer, and the upload and read-back paths (free
+//! functions over the [`Device`]; `GpuContext` offers them as methods).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use wgpu::util::DeviceExt;
 
 use crate::error::{Error, Result};
-use crate::gpu::context::GpuContext;
+use crate::gpu::device::Device;
 
 /// A buffer whose bytes count towards the context's live total until the last
 /// tensor sharing it is dropped.
@@ -88,166 +89,164 @@ const STORAGE_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
 
-impl GpuContext {
-    fn track(&self, buffer: wgpu::Buffer, len: usize) -> GpuTensor {
-        let bytes = buffer.size();
-        self.live_bytes.fetch_add(bytes, Ordering::Relaxed);
-        GpuTensor {
-            inner: Arc::new(Tracked {
-                buffer,
-                bytes,
-                live: self.live_bytes.clone(),
-            }),
-            offset: 0,
-            len,
-        }
+fn track(dev: &Device, buffer: wgpu::Buffer, len: usize) -> GpuTensor {
+    let bytes = buffer.size();
+    dev.live_bytes.fetch_add(bytes, Ordering::Relaxed);
+    GpuTensor {
+        inner: Arc::new(Tracked {
+            buffer,
+            bytes,
+            live: dev.live_bytes.clone(),
+        }),
+        offset: 0,
+        len,
     }
+}
 
-    /// Bytes in the storage buffers wgae has allocated and not yet freed
-    /// (tensors, arenas, datasets; not the small uniform buffers of steps).
-    pub fn live_bytes(&self) -> u64 {
-        self.live_bytes.load(Ordering::Relaxed)
+/// Bytes in the storage buffers wgae has allocated and not yet freed
+/// (tensors, arenas, datasets; not the small uniform buffers of steps).
+pub fn live_bytes(dev: &Device) -> u64 {
+    dev.live_bytes.load(Ordering::Relaxed)
+}
+
+fn check_new_tensor(dev: &Device, op: &'static str, label: &str, len: usize) -> Result<u64> {
+    if len == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{op}: tensor '{label}' would be empty"
+        )));
     }
+    let bytes = (len as u64).saturating_mul(4);
+    dev.check_binding_size(op, &format!("tensor '{label}' ({len} values)"), bytes)?;
+    Ok(bytes)
+}
 
-    fn check_new_tensor(&self, op: &'static str, label: &str, len: usize) -> Result<u64> {
-        if len == 0 {
-            return Err(Error::InvalidArgument(format!(
-                "{op}: tensor '{label}' would be empty"
-            )));
-        }
-        let bytes = (len as u64).saturating_mul(4);
-        self.check_binding_size(op, &format!("tensor '{label}' ({len} values)"), bytes)?;
-        Ok(bytes)
+/// A new tensor holding `data` (f32, u32 or any 4-byte Pod).
+pub fn upload<T: bytemuck::Pod>(dev: &Device, label: &str, data: &[T]) -> Result<GpuTensor> {
+    if std::mem::size_of::<T>() != 4 {
+        return Err(Error::InvalidArgument(format!(
+            "upload '{label}': elements must be 4 bytes, not {}",
+            std::mem::size_of::<T>()
+        )));
     }
-
-    /// A new tensor holding `data` (f32, u32 or any 4-byte Pod).
-    pub fn upload<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<GpuTensor> {
-        if std::mem::size_of::<T>() != 4 {
-            return Err(Error::InvalidArgument(format!(
-                "upload '{label}': elements must be 4 bytes, not {}",
-                std::mem::size_of::<T>()
-            )));
-        }
-        self.check_new_tensor("upload", label, data.len())?;
-        let buffer = self.scoped(&format!("uploading '{label}'"), || {
-            self.device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(data),
-                    usage: STORAGE_USAGE,
-                })
-        })?;
-        Ok(self.track(buffer, data.len()))
-    }
-
-    /// A new tensor holding `data` rounded to f16 (round to nearest even),
-    /// two values per 4-byte word: the operand of the mixed-precision ops.
-    pub fn upload_f16(&self, label: &str, data: &[f32]) -> Result<GpuTensor> {
-        self.upload(label, &pack_f16(data))
-    }
-
-    /// Reads `n` f16 values back as f32 (waits for the GPU).
-    pub fn read_f16(&self, t: &GpuTensor, n: usize) -> Result<Vec<f32>> {
-        let words = self.read_u32(t)?;
-        let halves = words.iter().flat_map(|w| [*w as u16, (*w >> 16) as u16]);
-        Ok(halves
-            .take(n)
-            .map(|h| half::f16::from_bits(h).to_f32())
-            .collect())
-    }
-
-    /// A new tensor of `len` zeros.
-    pub fn zeros(&self, label: &str, len: usize) -> Result<GpuTensor> {
-        let bytes = self.check_new_tensor("zeros", label, len)?;
-        let buffer = self.scoped(&format!("allocating '{label}'"), || {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
+    check_new_tensor(dev, "upload", label, data.len())?;
+    let buffer = dev.scoped(&format!("uploading '{label}'"), || {
+        dev.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                size: bytes,
+                contents: bytemuck::cast_slice(data),
                 usage: STORAGE_USAGE,
-                mapped_at_creation: false,
             })
-        })?;
-        Ok(self.track(buffer, len))
-    }
+    })?;
+    Ok(track(dev, buffer, data.len()))
+}
 
-    /// Overwrites the tensor with `data` (queued; ordered before later submissions).
-    pub fn write<T: bytemuck::Pod>(&self, t: &GpuTensor, data: &[T]) -> Result<()> {
-        let bytes: &[u8] = bytemuck::cast_slice(data);
-        if bytes.len() as u64 != t.size_bytes() {
-            return Err(Error::shape(
-                "write",
-                format!(
-                    "{} bytes into a tensor of {} bytes",
-                    bytes.len(),
-                    t.size_bytes()
-                ),
-            ));
-        }
-        self.scoped("writing a tensor", || {
-            self.queue.write_buffer(&t.inner.buffer, t.offset, bytes)
-        })
-    }
+/// A new tensor holding `data` rounded to f16 (round to nearest even),
+/// two values per 4-byte word: the operand of the mixed-precision ops.
+pub fn upload_f16(dev: &Device, label: &str, data: &[f32]) -> Result<GpuTensor> {
+    upload(dev, label, &pack_f16(data))
+}
 
-    /// Copies the tensor back to the host as f32 (waits for the GPU).
-    pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
-        self.read_pod(t)
-    }
+/// Reads `n` f16 values back as f32 (waits for the GPU).
+pub fn read_f16(dev: &Device, t: &GpuTensor, n: usize) -> Result<Vec<f32>> {
+    let words = read_u32(dev, t)?;
+    let halves = words.iter().flat_map(|w| [*w as u16, (*w >> 16) as u16]);
+    Ok(halves
+        .take(n)
+        .map(|h| half::f16::from_bits(h).to_f32())
+        .collect())
+}
 
-    /// Copies the tensor back to the host as u32 (waits for the GPU).
-    pub fn read_u32(&self, t: &GpuTensor) -> Result<Vec<u32>> {
-        self.read_pod(t)
-    }
-
-    fn read_pod<T: bytemuck::Pod>(&self, t: &GpuTensor) -> Result<Vec<T>> {
-        let size = t.size_bytes();
-        let staging = self.scoped("read-back staging buffer", || {
-            let staging = self.read_back_buffer("wgae read-back", size);
-            let mut enc = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgae read-back"),
-                });
-            enc.copy_buffer_to_buffer(&t.inner.buffer, t.offset, &staging, 0, size);
-            self.queue.submit([enc.finish()]);
-            staging
-        })?;
-        self.map_read(&staging)
-    }
-
-    /// A buffer for the GPU to copy results into and [`Self::map_read`] to
-    /// read them from.
-    pub(crate) fn read_back_buffer(&self, label: &str, size: u64) -> wgpu::Buffer {
-        self.device.create_buffer(&wgpu::BufferDescriptor {
+/// A new tensor of `len` zeros.
+pub fn zeros(dev: &Device, label: &str, len: usize) -> Result<GpuTensor> {
+    let bytes = check_new_tensor(dev, "zeros", label, len)?;
+    let buffer = dev.scoped(&format!("allocating '{label}'"), || {
+        dev.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            size: bytes,
+            usage: STORAGE_USAGE,
             mapped_at_creation: false,
         })
-    }
+    })?;
+    Ok(track(dev, buffer, len))
+}
 
-    /// Maps a `MAP_READ` buffer once the GPU is done with it and copies it
-    /// out (waits for the GPU).
-    pub(crate) fn map_read<T: bytemuck::Pod>(&self, staging: &wgpu::Buffer) -> Result<Vec<T>> {
-        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.wait()?;
-        match pollster::block_on(rx.receive()) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(Error::Readback(e.to_string())),
-            None => return Err(Error::Readback("the map callback never ran".into())),
-        }
-        let out = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Readback(e.to_string()))?;
-            bytemuck::pod_collect_to_vec(&view)
-        };
-        staging.unmap();
-        Ok(out)
+/// Overwrites the tensor with `data` (queued; ordered before later submissions).
+pub fn write<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor, data: &[T]) -> Result<()> {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    if bytes.len() as u64 != t.size_bytes() {
+        return Err(Error::shape(
+            "write",
+            format!(
+                "{} bytes into a tensor of {} bytes",
+                bytes.len(),
+                t.size_bytes()
+            ),
+        ));
     }
+    dev.scoped("writing a tensor", || {
+        dev.queue.write_buffer(&t.inner.buffer, t.offset, bytes)
+    })
+}
+
+/// Copies the tensor back to the host as f32 (waits for the GPU).
+pub fn read(dev: &Device, t: &GpuTensor) -> Result<Vec<f32>> {
+    read_pod(dev, t)
+}
+
+/// Copies the tensor back to the host as u32 (waits for the GPU).
+pub fn read_u32(dev: &Device, t: &GpuTensor) -> Result<Vec<u32>> {
+    read_pod(dev, t)
+}
+
+fn read_pod<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor) -> Result<Vec<T>> {
+    let size = t.size_bytes();
+    let staging = dev.scoped("read-back staging buffer", || {
+        let staging = read_back_buffer(dev, "wgae read-back", size);
+        let mut enc = dev
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("wgae read-back"),
+            });
+        enc.copy_buffer_to_buffer(&t.inner.buffer, t.offset, &staging, 0, size);
+        dev.queue.submit([enc.finish()]);
+        staging
+    })?;
+    map_read(dev, &staging)
+}
+
+/// A buffer for the GPU to copy results into and [`map_read`] to
+/// read them from.
+pub fn read_back_buffer(dev: &Device, label: &str, size: u64) -> wgpu::Buffer {
+    dev.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// Maps a `MAP_READ` buffer once the GPU is done with it and copies it
+/// out (waits for the GPU).
+pub fn map_read<T: bytemuck::Pod>(dev: &Device, staging: &wgpu::Buffer) -> Result<Vec<T>> {
+    let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+    staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    dev.wait()?;
+    match pollster::block_on(rx.receive()) {
+        Some(Ok(())) => {}
+        Some(Err(e)) => return Err(Error::Readback(e.to_string())),
+        None => return Err(Error::Readback("the map callback never ran".into())),
+    }
+    let out = {
+        let view = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        bytemuck::pod_collect_to_vec(&view)
+    };
+    staging.unmap();
+    Ok(out)
 }
 
 /// f32 values rounded to f16 (clamped to +-65504 like the shaders' casts) and

@@ -7,7 +7,7 @@
 
 pub mod model;
 
-use crate::gpu::ops::{
+use crate::kernels::{
     Activation, Loss, OptimConfig, OptimizerKind, RandomFill, ReduceMode, Schedule,
 };
 
@@ -602,13 +602,13 @@ pub fn mul(x: &[f32], y: &[f32]) -> Vec<f64> {
 
 /// What the noise kernels write: `src` corrupted by `kind`.
 pub fn noise(
-    kind: crate::gpu::ops::Noise,
+    kind: crate::kernels::Noise,
     seed: u64,
     stream: u32,
     offset: u32,
     src: &[f32],
 ) -> Vec<f64> {
-    use crate::gpu::ops::Noise;
+    use crate::kernels::Noise;
     let n = src.len();
     let mut out = Vec::with_capacity(n);
     for j in 0..n.div_ceil(4) {
@@ -673,7 +673,7 @@ fn hash32(v: u32) -> u32 {
 
 /// The permutation shuffle.wgsl makes for (n, seed, epoch).
 pub fn permute(n: usize, seed: u64, epoch: u32) -> Vec<u32> {
-    let h = crate::gpu::ops::shuffle_half_bits(n);
+    let h = crate::kernels::shuffle_half_bits(n);
     let (lo, hi) = (seed as u32, (seed >> 32) as u32);
     let keys: Vec<u32> = (0..4u32)
         .map(|r| {

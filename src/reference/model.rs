@@ -4,7 +4,7 @@
 //! the GPU plan in `train::net`. Written as plainly as possible: loops over
 //! rows and columns, no cleverness.
 
-use crate::gpu::ops::{OptimConfig, RandomFill};
+use crate::kernels::{OptimConfig, RandomFill};
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::reference::{self as r, OptState};
 use crate::train::net::stream;

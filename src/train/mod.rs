@@ -12,69 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::gpu::ops::{self, OptimConfig, OptimizerKind, ReduceMode, Schedule, OPT_STATE_WORDS};
 use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels::{self as ops, ReduceMode, OPT_STATE_WORDS};
 use crate::model::ModelConfig;
+use crate::op::{OptimConfig, OptimizerKind, Schedule};
+pub use crate::op::{OptimizerName, ScheduleName};
 pub use layout::ParamLayout;
 use net::{slot, Mode, Net};
 
 // ------------------------------------------------------------------- config
-
-/// Optimizer names for configs and the CLI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerName {
-    Sgd,
-    Momentum,
-    Nesterov,
-    Adam,
-    Adamw,
-    Rmsprop,
-}
-
-impl std::str::FromStr for OptimizerName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "sgd" => OptimizerName::Sgd,
-            "momentum" => OptimizerName::Momentum,
-            "nesterov" => OptimizerName::Nesterov,
-            "adam" => OptimizerName::Adam,
-            "adamw" => OptimizerName::Adamw,
-            "rmsprop" => OptimizerName::Rmsprop,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown optimizer '{other}' (sgd, momentum, nesterov, adam, adamw, rmsprop)"
-                )))
-            }
-        })
-    }
-}
-
-/// Learning-rate schedule names for configs and the CLI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleName {
-    Constant,
-    Step,
-    Cosine,
-}
-
-impl std::str::FromStr for ScheduleName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "constant" => ScheduleName::Constant,
-            "step" => ScheduleName::Step,
-            "cosine" => ScheduleName::Cosine,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown schedule '{other}' (constant, step, cosine)"
-                )))
-            }
-        })
-    }
-}
 
 /// How to train. Defaults: 10 epochs, batch 256, Adam at 1e-3, seed 42.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -232,8 +178,8 @@ impl ConfigFile {
 // -------------------------------------------------------------- the model
 
 /// A model with its weights resident on the GPU.
-pub struct Autoencoder<'a> {
-    ctx: &'a GpuContext,
+pub struct Autoencoder {
+    ctx: GpuContext,
     cfg: ModelConfig,
     layout: ParamLayout,
     params: GpuTensor,
@@ -287,10 +233,10 @@ impl std::str::FromStr for Precision {
     }
 }
 
-impl<'a> Autoencoder<'a> {
+impl Autoencoder {
     /// A freshly initialized model: Glorot-uniform weights drawn on the GPU
     /// from `seed`, zero biases.
-    pub fn new(ctx: &'a GpuContext, cfg: &ModelConfig, seed: u64) -> Result<Self> {
+    pub fn new(ctx: &GpuContext, cfg: &ModelConfig, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let layout = ParamLayout::for_context(ctx, cfg);
         let params = ctx.zeros("params", layout.total)?;
@@ -298,7 +244,7 @@ impl<'a> Autoencoder<'a> {
         let init = net.init_steps(ctx, &params)?;
         ctx.run(&init.iter().collect::<Vec<_>>())?;
         Ok(Self {
-            ctx,
+            ctx: ctx.clone(),
             cfg: cfg.clone(),
             layout,
             params,
@@ -306,7 +252,7 @@ impl<'a> Autoencoder<'a> {
     }
 
     /// A model whose arena holds `params` (a host copy of [`Self::params_host`]).
-    pub fn from_params(ctx: &'a GpuContext, cfg: &ModelConfig, params: &[f32]) -> Result<Self> {
+    pub fn from_params(ctx: &GpuContext, cfg: &ModelConfig, params: &[f32]) -> Result<Self> {
         cfg.validate()?;
         let layout = ParamLayout::for_context(ctx, cfg);
         if params.len() != layout.total {
@@ -318,7 +264,7 @@ impl<'a> Autoencoder<'a> {
         }
         let params = ctx.upload("params", params)?;
         Ok(Self {
-            ctx,
+            ctx: ctx.clone(),
             cfg: cfg.clone(),
             layout,
             params,
@@ -333,8 +279,8 @@ impl<'a> Autoencoder<'a> {
         &self.layout
     }
 
-    pub fn context(&self) -> &'a GpuContext {
-        self.ctx
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
     }
 
     /// The parameter arena on the GPU.
@@ -359,14 +305,14 @@ impl<'a> Autoencoder<'a> {
     ) -> Result<()> {
         check_rows(data, rows, cols)?;
         let cap = rows.min(INFERENCE_BATCH);
-        let net = Net::new(self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
+        let net = Net::new(&self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         for b0 in (0..rows).step_by(cap) {
             let r = cap.min(rows - b0);
             if !plans.iter().any(|(pr, _)| *pr == r) {
                 plans.push((
                     r,
-                    net.forward_steps(self.ctx, &self.params, r, start, None)?,
+                    net.forward_steps(&self.ctx, &self.params, r, start, None)?,
                 ));
             }
             let input = if start == 0 {
@@ -406,7 +352,7 @@ impl<'a> Autoencoder<'a> {
             let lp = self.layout.layers[li];
             let w = self.layout.view(&self.params, lp.weight)?;
             let w16 = self.ctx.zeros("weight f16", ops::f16_words(w.len()))?;
-            casts.push(ops::to_f16(self.ctx, w.len(), &w, &w16)?);
+            casts.push(ops::to_f16(&self.ctx, w.len(), &w, &w16)?);
             weights.push(w16);
         }
         self.ctx.run(&casts.iter().collect::<Vec<_>>())?;
@@ -435,7 +381,7 @@ impl<'a> Autoencoder<'a> {
                     ops::MatmulOut::F16(&acts[i])
                 };
                 steps.push(ops::matmul_f16(
-                    self.ctx,
+                    &self.ctx,
                     &spec,
                     input,
                     &weights[i],
@@ -607,7 +553,7 @@ impl<'a> Autoencoder<'a> {
             let x = net.x.view(0, r * d)?;
             let rows = net.rowbuf.view(0, r)?;
             let step = ops::row_loss(
-                self.ctx,
+                &self.ctx,
                 ops::Loss::Mse,
                 r,
                 d,
@@ -638,7 +584,7 @@ impl<'a> Autoencoder<'a> {
             offset: 0,
         };
         self.ctx.run(&[&ops::random(
-            self.ctx,
+            &self.ctx,
             ops::RandomFill::Normal {
                 mean: 0.0,
                 std: 1.0,
@@ -742,9 +688,9 @@ fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Dataset) -> Result<
 pub const STEPS_PER_SUBMIT: usize = 8;
 
 /// Trains an [`Autoencoder`] with everything resident on the GPU.
-pub struct Trainer<'a> {
-    ctx: &'a GpuContext,
-    model: Autoencoder<'a>,
+pub struct Trainer {
+    ctx: GpuContext,
+    model: Autoencoder,
     tcfg: TrainConfig,
     net: Net,
     eval: Option<Net>,
@@ -768,11 +714,11 @@ pub struct Trainer<'a> {
     checkpoint_path: Option<std::path::PathBuf>,
 }
 
-impl<'a> Trainer<'a> {
+impl Trainer {
     /// Plans training of a fresh model (initialized from `tcfg.seed`) on
     /// `train`, validating on `val` or on `tcfg.validation_split` of `train`.
     pub fn new(
-        ctx: &'a GpuContext,
+        ctx: &GpuContext,
         cfg: &ModelConfig,
         tcfg: &TrainConfig,
         train: &Dataset,
@@ -784,12 +730,12 @@ impl<'a> Trainer<'a> {
 
     /// Plans training of an existing model.
     pub fn with_model(
-        model: Autoencoder<'a>,
+        model: Autoencoder,
         tcfg: &TrainConfig,
         train: &Dataset,
         val: Option<&Dataset>,
     ) -> Result<Self> {
-        let ctx = model.ctx;
+        let ctx = &model.ctx.clone();
         let cfg = model.cfg.clone();
         tcfg.validate()?;
         let (train, split_val) = if tcfg.validation_split > 0.0 {
@@ -939,7 +885,7 @@ impl<'a> Trainer<'a> {
             "training planned"
         );
         Ok(Self {
-            ctx,
+            ctx: ctx.clone(),
             model,
             tcfg: tcfg.clone(),
             net,
@@ -964,11 +910,11 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    pub fn model(&self) -> &Autoencoder<'a> {
+    pub fn model(&self) -> &Autoencoder {
         &self.model
     }
 
-    pub fn into_model(self) -> Autoencoder<'a> {
+    pub fn into_model(self) -> Autoencoder {
         self.model
     }
 
@@ -1124,7 +1070,7 @@ impl<'a> Trainer<'a> {
     /// Continues from a checkpoint on the same data: the result is the same
     /// as if training had never stopped. `tcfg` may raise the epoch count.
     pub fn resume(
-        ctx: &'a GpuContext,
+        ctx: &GpuContext,
         ck: &crate::io::Checkpoint,
         tcfg: &TrainConfig,
         train: &Dataset,
@@ -1236,7 +1182,7 @@ impl<'a> Trainer<'a> {
                     best = monitored;
                     since_best = 0;
                     history.best_epoch = Some(epoch);
-                    self.copy(&self.model.params, best_params)?;
+                    self.ctx.copy(&self.model.params, best_params)?;
                 } else {
                     since_best += 1;
                     if since_best >= patience {
@@ -1250,27 +1196,8 @@ impl<'a> Trainer<'a> {
             }
         }
         if let (Some(best_params), Some(_)) = (&self.best, history.best_epoch) {
-            self.copy(best_params, &self.model.params)?;
+            self.ctx.copy(best_params, &self.model.params)?;
         }
         Ok(history)
-    }
-
-    fn copy(&self, from: &GpuTensor, to: &GpuTensor) -> Result<()> {
-        self.ctx.scoped("copying parameters", || {
-            let mut enc = self
-                .ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgae copy"),
-                });
-            enc.copy_buffer_to_buffer(
-                from.buffer(),
-                from.offset(),
-                to.buffer(),
-                to.offset(),
-                from.size_bytes(),
-            );
-            self.ctx.queue.submit([enc.finish()]);
-        })
     }
 }

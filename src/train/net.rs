@@ -16,10 +16,12 @@
 //! ```
 
 use crate::error::Result;
-use crate::gpu::ops::{
-    self, Activation, Loss, MatmulSpec, Prologue, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels::Operand;
+use crate::kernels::{
+    self as ops, Activation, Loss, MatmulSpec, Prologue, RandomFill, ReduceMode, RngSpec,
+    REDUCE_PARTIALS,
 };
-use crate::gpu::{GpuContext, GpuTensor, Operand, Step};
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::train::layout::ParamLayout;
 
@@ -858,7 +860,7 @@ impl Net {
                 };
                 ops::matmul_prologue(
                     ctx,
-                    ctx.matmul_kernel_for(spec, Some(dz_operand)),
+                    ops::matmul::kernel_for(ctx, spec, Some(dz_operand)),
                     spec,
                     a,
                     b,

@@ -3,7 +3,7 @@
 //! Which matmul kernel is fastest depends on the adapter and on the shape:
 //! 128x128 tiles need enough output tiles to fill the GPU, the direct
 //! kernels win on CPU adapters, and narrow outputs favour the 32-wide direct
-//! workgroups. The fixed rule in [`GpuContext::rule_kernel`] is measured on
+//! workgroups. The fixed rule in [`super::rule_kernel`] is measured on
 //! lavapipe only. With tuning on, the first time a plan asks for a matmul
 //! shape, every candidate kernel runs that shape on scratch buffers and the
 //! fastest is kept for the context's lifetime. This happens while a model is
@@ -18,9 +18,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::Operand;
-use crate::gpu::ops::{self, Activation, MatmulKernel, MatmulSpec, Prologue};
+use crate::gpu::{GpuContext, Step};
+use crate::kernels::matmul::{
+    gated_label, matmul_prologue, matmul_with, tile_fits, MatmulKernel, MatmulSpec, Operand,
+    Prologue,
+};
+use crate::op::{Activation, Tile};
 
 /// What a kernel's speed depends on: the sizes, the stored layouts, and
 /// which operand (if any) carries a fused activation gradient.
@@ -52,7 +55,7 @@ impl MatmulShape {
         format!(
             "{}{}({}x{}x{})",
             spec.layout_name(),
-            ops::gated_label(self.pro),
+            gated_label(self.pro),
             self.m,
             self.n,
             self.k
@@ -86,56 +89,54 @@ const HOPELESS: f64 = 4.0;
 /// A single run longer than this is timed once more, not in batches.
 const LONG_RUN: Duration = Duration::from_millis(20);
 
-impl GpuContext {
-    /// The kernels tuning chooses among on this adapter: the 64x64 tiles;
-    /// the 128x128 tiles, the vec4-fed 128x128 and 64x64 tiles and the 16x16
-    /// tiles where the limits allow them; the direct kernel; and
-    /// its subgroup variant where the adapter has subgroups of >= 8 lanes
-    /// (and `WGAE_SUBGROUPS` does not turn them off).
-    pub fn matmul_candidates(&self) -> Vec<MatmulKernel> {
-        use crate::gpu::Tile;
-        let mut out = vec![MatmulKernel::Tiled];
-        for tile in [Tile::T128, Tile::T128V, Tile::T64V, Tile::T16] {
-            if self.tile_fits(tile) {
-                out.push(MatmulKernel::tiled(tile));
-            }
+/// The kernels tuning chooses among on this adapter: the 64x64 tiles;
+/// the 128x128 tiles, the vec4-fed 128x128 and 64x64 tiles and the 16x16
+/// tiles where the limits allow them; the direct kernel; and
+/// its subgroup variant where the adapter has subgroups of >= 8 lanes
+/// (and `WGAE_SUBGROUPS` does not turn them off).
+pub fn candidates(ctx: &GpuContext) -> Vec<MatmulKernel> {
+    let mut out = vec![MatmulKernel::Tiled];
+    for tile in [Tile::T128, Tile::T128V, Tile::T64V, Tile::T16] {
+        if tile_fits(ctx, tile) {
+            out.push(MatmulKernel::tiled(tile));
         }
-        out.push(MatmulKernel::Direct);
-        if self.subgroup_matmul() {
-            out.push(MatmulKernel::DirectSubgroup);
-        }
-        out
     }
+    out.push(MatmulKernel::Direct);
+    if ctx.subgroup_matmul() {
+        out.push(MatmulKernel::DirectSubgroup);
+    }
+    out
+}
 
-    /// The measured choice for `shape`, timing every candidate the first
-    /// time the shape is asked for. Scratch buffers of the shape's size are
-    /// allocated for the measurement and freed afterwards.
-    pub fn tune_matmul(&self, shape: MatmulShape) -> Result<Tuning> {
-        if let Some(t) = self.tune_table().get(&shape) {
-            return Ok(t.clone());
-        }
-        let tuning = measure_all(self, &shape)?;
-        tracing::debug!(
-            shape = %shape.label(),
-            best = tuning.best.name(),
-            times = ?tuning.times.iter().map(|(k, s)| format!("{}={:.3}ms", k.name(), s * 1e3)).collect::<Vec<_>>(),
-            "tuned matmul"
-        );
-        let mut table = self.tune_table();
-        Ok(table.entry(shape).or_insert(tuning).clone())
+/// The measured choice for `shape`, timing every candidate the first
+/// time the shape is asked for. Scratch buffers of the shape's size are
+/// allocated for the measurement and freed afterwards.
+pub fn tune(ctx: &GpuContext, shape: MatmulShape) -> Result<Tuning> {
+    if let Some(t) = with_table(ctx, |m| m.get(&shape).cloned()) {
+        return Ok(t);
     }
+    let tuning = measure_all(ctx, &shape)?;
+    tracing::debug!(
+        shape = %shape.label(),
+        best = tuning.best.name(),
+        times = ?tuning.times.iter().map(|(k, s)| format!("{}={:.3}ms", k.name(), s * 1e3)).collect::<Vec<_>>(),
+        "tuned matmul"
+    );
+    Ok(with_table(ctx, |m| {
+        m.entry(shape).or_insert(tuning).clone()
+    }))
+}
 
-    /// Every shape tuned so far, in no particular order.
-    pub fn tuned_shapes(&self) -> Vec<(MatmulShape, Tuning)> {
-        self.tune_table()
-            .iter()
-            .map(|(s, t)| (*s, t.clone()))
-            .collect()
-    }
+/// Every shape tuned so far, in no particular order.
+pub fn tuned_shapes(ctx: &GpuContext) -> Vec<(MatmulShape, Tuning)> {
+    with_table(ctx, |m| m.iter().map(|(s, t)| (*s, t.clone())).collect())
+}
 
-    fn tune_table(&self) -> std::sync::MutexGuard<'_, HashMap<MatmulShape, Tuning>> {
-        self.tuning.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// Runs `f` on the context's table of tuned shapes.
+fn with_table<T>(ctx: &GpuContext, f: impl FnOnce(&mut HashMap<MatmulShape, Tuning>) -> T) -> T {
+    let table = ctx.extension::<TuneTable>();
+    let mut map = table.0.lock().unwrap_or_else(|p| p.into_inner());
+    f(&mut map)
 }
 
 fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
@@ -151,7 +152,7 @@ fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
     let mut times: Vec<(MatmulKernel, f64)> = Vec::new();
     let mut best = f64::INFINITY;
     let mut last_err = None;
-    for kernel in ctx.matmul_candidates() {
+    for kernel in candidates(ctx) {
         let step = match (shape.pro, &gate) {
             (Some(operand), Some(gate)) => {
                 let pro = Prologue {
@@ -159,9 +160,9 @@ fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
                     act: Activation::Relu,
                     gate,
                 };
-                ops::matmul_prologue(ctx, kernel, &spec, &a, &b, pro, &c)
+                matmul_prologue(ctx, kernel, &spec, &a, &b, pro, &c)
             }
-            _ => ops::matmul_with(ctx, kernel, &spec, &a, &b, None, &c),
+            _ => matmul_with(ctx, kernel, &spec, &a, &b, None, &c),
         };
         // A kernel that cannot take this shape (its grid past the adapter's
         // limits, say) is left out; the others still compete.
@@ -187,7 +188,7 @@ fn measure_all(ctx: &GpuContext, shape: &MatmulShape) -> Result<Tuning> {
 /// Seconds per dispatch of `step`: a warm-up run, then the fastest of a
 /// few batches of back-to-back dispatches in one pass (as a training step
 /// records them). `best` is the fastest candidate so far.
-fn time_step(ctx: &GpuContext, step: &ops::Step, best: f64) -> Result<f64> {
+fn time_step(ctx: &GpuContext, step: &Step, best: f64) -> Result<f64> {
     let t0 = Instant::now();
     ctx.run_wait(&[step])?;
     let first = t0.elapsed();
