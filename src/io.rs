@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::OPT_STATE_WORDS;
 use crate::model::ModelConfig;
+pub use crate::train::Checkpoint;
 use crate::train::{Autoencoder, ParamLayout, TrainConfig};
 
 pub const FORMAT: &str = "wgae-1";
@@ -340,18 +341,6 @@ pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
     let layout = ParamLayout::for_context(ctx, &p.cfg);
     let arena = p.arena(&layout, "")?;
     Autoencoder::from_params(ctx, &p.cfg, &arena)
-}
-
-/// Everything `--resume` needs.
-#[derive(Clone, Debug)]
-pub struct Checkpoint {
-    pub model: ModelConfig,
-    pub train: TrainConfig,
-    pub params: Vec<f32>,
-    pub m: Vec<f32>,
-    pub v: Vec<f32>,
-    pub state: Vec<u32>,
-    pub epochs_done: usize,
 }
 
 pub fn save_checkpoint(

@@ -538,7 +538,13 @@ fn train(a: TrainArgs) -> wgae::Result<()> {
         }
         None => Trainer::new(&ctx, &model, &t, &data, val.as_ref())?,
     };
-    trainer.set_checkpoint_path(checkpoint_path);
+    trainer.set_checkpoint_sink(checkpoint_path.map(|path| {
+        Box::new(
+            move |ck: &wgae::train::Checkpoint, layout: &wgae::train::ParamLayout| {
+                io::save_checkpoint(&path, ck, layout, true)
+            },
+        ) as wgae::train::CheckpointSink
+    }));
     let steps = trainer.steps_per_epoch();
     if !a.quiet {
         eprintln!(

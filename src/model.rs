@@ -10,7 +10,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::kernels::contractive_supports;
 pub use crate::op::{Activation, LossKind, Noise};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
@@ -359,7 +358,7 @@ impl ModelConfig {
                     self.encoder
                 ));
             }
-            if !contractive_supports(self.code_activation()) {
+            if !self.code_activation().derivatives_from_output() {
                 return bad(format!(
                     "model: the contractive penalty needs a sigmoid, tanh, relu, leaky relu or identity code, not {}",
                     self.code_activation()

@@ -68,6 +68,20 @@ impl Activation {
         }
     }
 
+    /// Whether f'(z) and f''(z) can be read off the output y = f(z) alone,
+    /// as the contractive penalty's kernels do (identity, relu, leaky relu,
+    /// sigmoid, tanh).
+    pub fn derivatives_from_output(self) -> bool {
+        matches!(
+            self,
+            Activation::Identity
+                | Activation::Relu
+                | Activation::LeakyRelu(_)
+                | Activation::Sigmoid
+                | Activation::Tanh
+        )
+    }
+
     /// Whether the gate must be the output (sigmoid, tanh).
     pub fn gate_is_output(self) -> bool {
         matches!(self, Activation::Sigmoid | Activation::Tanh)

@@ -6,8 +6,8 @@ mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use wgae::kernels::{
-    self as ops, OptimConfig, OptimizerKind, RandomFill, ReduceMode, RngSpec, Schedule, OPT_STATE_WORDS,
-    REDUCE_PARTIALS,
+    self as ops, OptimConfig, OptimizerKind, RandomFill, ReduceMode, RngSpec, Schedule,
+    OPT_STATE_WORDS, REDUCE_PARTIALS,
 };
 use wgae::reference as r;
 use wgae::{Error, GpuContext};

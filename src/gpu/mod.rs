@@ -1,7 +1,7 @@
 //! The GPU device layer: adapters, the opened device and its error
 //! handling, tensors in storage buffers, pipelines and steps, timestamps,
 //! and the context that holds them. It knows nothing of what the kernels
-//! compute: that is `crate::kernels`, one module per shader file.
+//! compute: that is the kernels module above it, one module per shader file.
 
 pub mod adapter;
 pub mod context;

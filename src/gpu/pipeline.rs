@@ -3,7 +3,7 @@
 //! constants (the key pipelines are cached under); a [`Step`] is a pipeline
 //! with its bind group and workgroup counts, built once and recorded as often
 //! as needed. Which shaders and kernels exist is the kernel families' business
-//! (`crate::kernels`): this layer compiles and binds whatever it is given.
+//! (the kernels module above): this layer compiles and binds whatever it is given.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

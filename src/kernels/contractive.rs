@@ -56,16 +56,10 @@ struct ContractiveParams {
     _pad: [u32; 2],
 }
 
-/// Whether the contractive kernels can take f' and f'' from the output.
+/// Whether the contractive kernels can take f' and f'' from the output
+/// (see [`Activation::derivatives_from_output`]).
 pub fn contractive_supports(act: Activation) -> bool {
-    matches!(
-        act,
-        Activation::Identity
-            | Activation::Relu
-            | Activation::LeakyRelu(_)
-            | Activation::Sigmoid
-            | Activation::Tanh
-    )
+    act.derivatives_from_output()
 }
 
 fn contractive_params(

@@ -175,9 +175,28 @@ impl ConfigFile {
     }
 }
 
+/// Everything `--resume` needs (`io::save_checkpoint` writes it).
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    pub params: Vec<f32>,
+    pub m: Vec<f32>,
+    pub v: Vec<f32>,
+    pub state: Vec<u32>,
+    pub epochs_done: usize,
+}
+
+/// Where [`Trainer::fit`] hands a checkpoint after every epoch (a file
+/// writer, in the CLI: `train` itself writes no files).
+pub type CheckpointSink = Box<dyn FnMut(&Checkpoint, &ParamLayout) -> Result<()> + Send>;
+
 // -------------------------------------------------------------- the model
 
-/// A model with its weights resident on the GPU.
+/// A model with its weights resident on the GPU. It holds its own handle on
+/// the context, so it can be stored anywhere and outlive the code that made
+/// it. `Send + Sync`: inference takes `&self`, and several threads may
+/// encode with one model at once (each call plans its own buffers).
 pub struct Autoencoder {
     ctx: GpuContext,
     cfg: ModelConfig,
@@ -687,7 +706,9 @@ fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Dataset) -> Result<
 /// and their results are the same.
 pub const STEPS_PER_SUBMIT: usize = 8;
 
-/// Trains an [`Autoencoder`] with everything resident on the GPU.
+/// Trains an [`Autoencoder`] with everything resident on the GPU. It holds
+/// its own handle on the context. `Send` (it may move to a worker thread),
+/// not `Sync`: training takes `&mut self`.
 pub struct Trainer {
     ctx: GpuContext,
     model: Autoencoder,
@@ -711,7 +732,7 @@ pub struct Trainer {
     eval_full: Vec<Step>,
     eval_rest: Option<Vec<Step>>,
     epochs_done: usize,
-    checkpoint_path: Option<std::path::PathBuf>,
+    checkpoint_sink: Option<CheckpointSink>,
 }
 
 impl Trainer {
@@ -906,7 +927,7 @@ impl Trainer {
             eval_full,
             eval_rest,
             epochs_done: 0,
-            checkpoint_path: None,
+            checkpoint_sink: None,
         })
     }
 
@@ -1054,9 +1075,9 @@ impl Trainer {
 
     /// Everything needed to resume training exactly: parameters, optimizer
     /// moments and state, the epochs done, both configs.
-    pub fn checkpoint(&self) -> Result<crate::io::Checkpoint> {
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
         let (m, v, state) = self.optimizer_state_host()?;
-        Ok(crate::io::Checkpoint {
+        Ok(Checkpoint {
             model: self.model.cfg.clone(),
             train: self.tcfg.clone(),
             params: self.model.params_host()?,
@@ -1071,7 +1092,7 @@ impl Trainer {
     /// as if training had never stopped. `tcfg` may raise the epoch count.
     pub fn resume(
         ctx: &GpuContext,
-        ck: &crate::io::Checkpoint,
+        ck: &Checkpoint,
         tcfg: &TrainConfig,
         train: &Dataset,
         val: Option<&Dataset>,
@@ -1085,9 +1106,11 @@ impl Trainer {
         Ok(t)
     }
 
-    /// Write a checkpoint to `path` after every epoch (replacing the last one).
-    pub fn set_checkpoint_path(&mut self, path: Option<std::path::PathBuf>) {
-        self.checkpoint_path = path;
+    /// Hands a checkpoint to `sink` after every epoch (for example
+    /// `io::save_checkpoint` to a file, replacing the last one); `None`
+    /// stops.
+    pub fn set_checkpoint_sink(&mut self, sink: Option<CheckpointSink>) {
+        self.checkpoint_sink = sink;
     }
 
     pub fn epochs_done(&self) -> usize {
@@ -1170,8 +1193,11 @@ impl Trainer {
                 seconds,
             };
             self.epochs_done += 1;
-            if let Some(path) = &self.checkpoint_path {
-                crate::io::save_checkpoint(path, &self.checkpoint()?, &self.model.layout, true)?;
+            if self.checkpoint_sink.is_some() {
+                let ck = self.checkpoint()?;
+                if let Some(sink) = self.checkpoint_sink.as_mut() {
+                    sink(&ck, &self.model.layout)?;
+                }
             }
             tracing::info!(epoch, train_loss = report.train_loss, val_loss = ?report.val_loss, "epoch done");
             let monitored = report.val_loss.unwrap_or(report.train_loss);
