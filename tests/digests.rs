@@ -15,7 +15,7 @@ use common::gpu;
 use wgae::gpu::ContextOptions;
 use wgae::kernels::{Activation, Noise};
 use wgae::train::OptimizerName;
-use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, TrainConfig, Trainer};
+use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, Precision, TrainConfig, Trainer};
 
 /// FNV-1a over the bits of every value.
 fn digest(values: &[f32]) -> u64 {
@@ -45,8 +45,10 @@ fn train_cfg() -> TrainConfig {
     }
 }
 
-/// (parameters, codes, reconstructions) digests after two epochs.
-fn run(ctx: &GpuContext, cfg: &ModelConfig) -> [u64; 3] {
+/// Digests after two epochs: the parameters, then the codes and the
+/// reconstructions in f32 and, where the adapter has shader-f16, in mixed
+/// precision (0 where it has not).
+fn run(ctx: &GpuContext, cfg: &ModelConfig) -> [u64; 5] {
     let ds = data();
     let mut t = Trainer::new(ctx, cfg, &train_cfg(), &ds, None).unwrap();
     t.fit(|_| Control::Continue, |_| {}).unwrap();
@@ -54,7 +56,21 @@ fn run(ctx: &GpuContext, cfg: &ModelConfig) -> [u64; 3] {
     let params = model.params_host().unwrap();
     let codes = model.encode(&ds).unwrap();
     let rec = model.reconstruct(&ds).unwrap();
-    [digest(&params), digest(&codes), digest(&rec)]
+    let (codes16, rec16) = if ctx.has_f16() {
+        (
+            digest(&model.encode_with(&ds, Precision::F16).unwrap()),
+            digest(&model.reconstruct_with(&ds, Precision::F16).unwrap()),
+        )
+    } else {
+        (0, 0)
+    };
+    [
+        digest(&params),
+        digest(&codes),
+        digest(&rec),
+        codes16,
+        rec16,
+    ]
 }
 
 fn tuned() -> Option<&'static GpuContext> {
@@ -70,7 +86,7 @@ fn tuned() -> Option<&'static GpuContext> {
 
 /// Trains `cfg` on the rule plan twice, on the tuned plan and on the other
 /// plan (see `common::gpu_other_plan`) once each; all four must agree, and on lavapipe they must equal `pinned`.
-fn check(name: &str, cfg: &ModelConfig, pinned: [u64; 3]) {
+fn check(name: &str, cfg: &ModelConfig, pinned: [u64; 5]) {
     let (Some(ctx), Some(tuned)) = (gpu(), tuned()) else {
         return;
     };
@@ -79,7 +95,10 @@ fn check(name: &str, cfg: &ModelConfig, pinned: [u64; 3]) {
     let c = run(tuned, cfg);
     let other = common::gpu_other_plan().map(|o| run(o, cfg));
     if std::env::var("WGAE_TEST_VERBOSE").is_ok() {
-        eprintln!("{name}: [{:#018x}, {:#018x}, {:#018x}]", a[0], a[1], a[2]);
+        eprintln!(
+            "{name}: [{:#018x}, {:#018x}, {:#018x}, {:#018x}, {:#018x}]",
+            a[0], a[1], a[2], a[3], a[4]
+        );
     }
     assert_eq!(a, b, "{name}: two runs from one seed differ");
     assert_eq!(a, c, "{name}: the tuned plan differs from the rule plan");
@@ -91,8 +110,8 @@ fn check(name: &str, cfg: &ModelConfig, pinned: [u64; 3]) {
     if ctx.adapter_name().to_ascii_lowercase().contains("llvmpipe") {
         assert_eq!(
             a, pinned,
-            "{name}: the trained bits changed (params, codes, reconstructions); a refactoring \
-             must not change results"
+            "{name}: the trained bits changed (params; codes, reconstructions in f32 and f16); \
+             a refactoring must not change results"
         );
     } else {
         eprintln!(
@@ -107,7 +126,13 @@ fn plain() {
     check(
         "plain",
         &ModelConfig::dense(784, &[64, 16]),
-        [0x1a2ca1a4e22f9246, 0x2892a7434633057a, 0x3e174f4f766be0b8],
+        [
+            0x1a2ca1a4e22f9246,
+            0x2892a7434633057a,
+            0x3e174f4f766be0b8,
+            0x1549848cc670d2f5,
+            0x95f318e6b3886e6b,
+        ],
     );
 }
 
@@ -120,7 +145,13 @@ fn deep_mse() {
     check(
         "deep mse",
         &cfg,
-        [0x86f6fd5515973183, 0x283e49a5ecbb6ab2, 0xe33d9ea5cafcd5f5],
+        [
+            0x86f6fd5515973183,
+            0x283e49a5ecbb6ab2,
+            0xe33d9ea5cafcd5f5,
+            0x4f8514b00c80b07d,
+            0xcf7dfe6f7c481098,
+        ],
     );
 }
 
@@ -129,7 +160,13 @@ fn tied() {
     check(
         "tied",
         &ModelConfig::dense(784, &[64, 16]).tied(true),
-        [0x86add40716e9aeaf, 0xdb3799445e59fedc, 0x2dd8de7ea6266130],
+        [
+            0x86add40716e9aeaf,
+            0xdb3799445e59fedc,
+            0x2dd8de7ea6266130,
+            0x4c95b98b668c7ab8,
+            0xd767a70ab284a1b8,
+        ],
     );
 }
 
@@ -138,7 +175,13 @@ fn vae() {
     check(
         "vae",
         &ModelConfig::dense(784, &[64, 8]).variational(1.0),
-        [0x08924e7f70725b84, 0xa42c25a39b2e85ec, 0x94f6970c612690bd],
+        [
+            0x08924e7f70725b84,
+            0xa42c25a39b2e85ec,
+            0x94f6970c612690bd,
+            0xed86d9fe75c01ed9,
+            0x90100bee2715485e,
+        ],
     );
 }
 
@@ -150,7 +193,13 @@ fn contractive() {
     check(
         "contractive",
         &cfg,
-        [0xcf9d784be4e8e914, 0xa9811b3ab241fc3e, 0x8f9372dffa01db37],
+        [
+            0xcf9d784be4e8e914,
+            0xa9811b3ab241fc3e,
+            0x8f9372dffa01db37,
+            0xb57eb94c07a28da9,
+            0xaaf9375d50e8f033,
+        ],
     );
 }
 
@@ -164,6 +213,12 @@ fn denoising_with_dropout_and_sparsity() {
     check(
         "denoising dropout",
         &cfg,
-        [0xa80d0a0cd174f301, 0x4a9b54851e1402fd, 0xf3af5a47631bf498],
+        [
+            0xa80d0a0cd174f301,
+            0x4a9b54851e1402fd,
+            0xf3af5a47631bf498,
+            0x8830fd7bb88b94ed,
+            0x98ba161bee99e6e7,
+        ],
     );
 }
