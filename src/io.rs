@@ -26,8 +26,9 @@ use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::kernels::OPT_STATE_WORDS;
 use crate::model::ModelConfig;
+use crate::plan::ParamLayout;
 pub use crate::train::Checkpoint;
-use crate::train::{Autoencoder, ParamLayout, TrainConfig};
+use crate::train::{Autoencoder, TrainConfig};
 
 pub const FORMAT: &str = "wgae-1";
 

@@ -18,6 +18,7 @@ pub mod io;
 pub mod kernels;
 pub mod model;
 pub mod op;
+pub mod plan;
 pub mod reference;
 pub mod report;
 pub mod train;

@@ -6,9 +6,10 @@
 
 use crate::kernels::{OptimConfig, RandomFill};
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use crate::plan::stream;
+use crate::plan::ParamLayout;
 use crate::reference::{self as r, OptState};
-use crate::train::net::stream;
-use crate::train::{ParamLayout, TrainConfig};
+use crate::train::TrainConfig;
 
 /// `x (rows, k) . W^T` with W (n, k), or `x . W` with W (k, n) when `transposed`.
 fn dense(x: &[f64], w: &[f64], rows: usize, k: usize, n: usize, transposed: bool) -> Vec<f64> {

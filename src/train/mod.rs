@@ -3,9 +3,6 @@
 //! resident on the GPU, and the planned steps, then records whole epochs of
 //! prebuilt dispatches with no host writes or reads inside an epoch.
 
-pub mod layout;
-pub mod net;
-
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -17,8 +14,8 @@ use crate::kernels::{self as ops, ReduceMode, OPT_STATE_WORDS};
 use crate::model::ModelConfig;
 use crate::op::{OptimConfig, OptimizerKind, Schedule};
 pub use crate::op::{OptimizerName, ScheduleName};
-pub use layout::ParamLayout;
-use net::{slot, Mode, Net};
+pub use crate::plan::ParamLayout;
+use crate::plan::{slot, Mode, Net};
 
 // ------------------------------------------------------------------- config
 

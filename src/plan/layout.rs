@@ -16,7 +16,7 @@ pub struct ParamEntry {
     pub name: String,
     /// Offset in 32-bit words.
     pub offset: usize,
-    /// Shape: `[outputs, inputs]` for weights, `[outputs]` for biases.
+    /// PyTorch's shape (see [`LayerSpec::params`]).
     pub shape: Vec<usize>,
 }
 
@@ -67,26 +67,33 @@ impl ParamLayout {
         let mut weight_of: Vec<usize> = Vec::new();
         let mut out = Vec::new();
         for l in &layers {
-            // Index of the Linear inside an nn.Sequential that interleaves
-            // Linear and activation modules, as a PyTorch autoencoder does.
+            // Index of the layer's module inside an nn.Sequential that
+            // interleaves layers and activation modules, as a PyTorch
+            // autoencoder does.
             let (part, k) = if l.encoder {
                 ("encoder", 2 * l.index)
             } else {
                 ("decoder", 2 * (l.index - n_enc))
             };
-            let (weight, transposed) = match l.tied_to {
-                Some(e) => (weight_of[e], true),
-                None => (
-                    push(format!("{part}.{k}.weight"), vec![l.outputs, l.inputs]),
-                    false,
-                ),
-            };
+            let mut weight = None;
+            let mut bias = None;
+            for p in l.params() {
+                let slot = match p.name {
+                    "weight" => &mut weight,
+                    _ => &mut bias,
+                };
+                *slot = Some(match (p.name, l.tied_to) {
+                    // A tied layer uses its mirror's weight, transposed.
+                    ("weight", Some(e)) => weight_of[e],
+                    _ => push(format!("{part}.{k}.{}", p.name), p.shape),
+                });
+            }
+            let weight = weight.expect("every layer kind has a weight");
             weight_of.push(weight);
-            let bias = push(format!("{part}.{k}.bias"), vec![l.outputs]);
             out.push(LayerParams {
                 weight,
-                transposed,
-                bias,
+                transposed: l.tied_to.is_some(),
+                bias: bias.expect("every layer kind has a bias"),
             });
         }
         ParamLayout {

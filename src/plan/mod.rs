@@ -3,6 +3,12 @@
 //! Nothing here runs per training step: the trainer records these steps again
 //! and again.
 //!
+//! The planner walks the model's layers and asks each layer's kind to plan
+//! its own products (`dense.rs` for Dense; one file per kind); around them
+//! it plans what every layer shares (activations, dropout) and what the
+//! model's variant adds (input noise, the VAE code, sparsity and contractive
+//! penalties).
+//!
 //! Shapes, for batch rows r <= cap and layer l with (in_l, out_l):
 //!
 //! ```text
@@ -15,15 +21,16 @@
 //!   eps, zc, dzc     (cap, c)        VAE noise, sampled code and its gradient
 //! ```
 
+pub mod dense;
+pub mod layout;
+
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::kernels::Operand;
 use crate::kernels::{
-    self as ops, Activation, Loss, MatmulSpec, Prologue, RandomFill, ReduceMode, RngSpec,
-    REDUCE_PARTIALS,
+    self as ops, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
-use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
-use crate::train::layout::ParamLayout;
+use crate::model::{LayerKind, LayerSpec, LossKind, ModelConfig, Role};
+pub use layout::ParamLayout;
 
 /// Slots of the metrics buffer; each accumulates a sum over samples.
 pub mod slot {
@@ -306,7 +313,8 @@ impl Net {
             if lp.transposed {
                 continue;
             }
-            let bound = (6.0 / (l.inputs + l.outputs) as f64).sqrt() as f32;
+            let (fan_in, fan_out) = l.fan();
+            let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
             let w = self.layout.view(params, lp.weight)?;
             let spec = RngSpec {
                 seed: self.seed,
@@ -363,17 +371,21 @@ impl Net {
             let input = self.layer_input(li, rows)?;
             let w = self.layout.view(params, lp.weight)?;
             let b = self.layout.view(params, lp.bias)?;
+            let p = dense::Params {
+                weight: &w,
+                bias: &b,
+                transposed: lp.transposed,
+            };
             let keep = self.z[li].is_some();
-            let mut spec = MatmulSpec::new(rows, l.outputs, l.inputs, false, !lp.transposed);
-            if !keep {
-                spec.act = l.act;
-            }
             let target = if keep {
                 prefix(self.z[li].as_ref().unwrap(), rows, l.outputs)?
             } else {
                 self.out_rows(li, rows)?
             };
-            steps.push(ops::matmul(ctx, &spec, &input, &w, Some(&b), &target)?);
+            let fused = if keep { Activation::Identity } else { l.act };
+            steps.push(match l.kind {
+                LayerKind::Dense => dense::forward(ctx, &l, rows, &p, &input, fused, &target)?,
+            });
             // In training under BCE, everything downstream of the output
             // layer (the fused loss, its gradient and the metrics) reads the
             // logits, so its sigmoid is not computed.
@@ -766,39 +778,29 @@ impl Net {
             let lp = self.layout.layers[li];
             let dzl = self.grad_pre(li, rows)?;
             let gate = self.act_gate(li, rows)?;
+            let dz = dense::Grad {
+                t: &dzl,
+                gate: gate.as_ref().map(|(act, g)| (*act, g)),
+            };
             let input = self.layer_input(li, rows)?;
             let gw = self.layout.view(grads, lp.weight)?;
-            let beta = if written[lp.weight] { 1.0 } else { 0.0 };
+            let gb = self.layout.view(grads, lp.bias)?;
+            let accumulate = written[lp.weight];
             written[lp.weight] = true;
-            let spec = if lp.transposed {
-                // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
-                MatmulSpec {
-                    beta,
-                    ..MatmulSpec::new(l.inputs, l.outputs, rows, true, false)
-                }
-            } else {
-                MatmulSpec {
-                    beta,
-                    ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
-                }
-            };
-            let (a_op, b_op, dz_operand) = if lp.transposed {
-                (&input, &dzl, Operand::B)
-            } else {
-                (&dzl, &input, Operand::A)
-            };
-            steps.push(self.backward_matmul(ctx, &spec, a_op, b_op, dz_operand, &gate, &gw)?);
-            steps.push(ops::col_sum(
-                ctx,
-                rows,
-                l.outputs,
-                1.0,
-                0.0,
-                &dzl,
-                gate.as_ref().map(|(act, g)| (*act, g)),
-                &self.layout.view(grads, lp.bias)?,
-            )?);
             written[lp.bias] = true;
+            steps.extend(match l.kind {
+                LayerKind::Dense => dense::param_grads(
+                    ctx,
+                    &l,
+                    rows,
+                    lp.transposed,
+                    &input,
+                    &dz,
+                    &gw,
+                    accumulate,
+                    &gb,
+                )?,
+            });
             if li == 0 && self.cfg.contractive > 0.0 {
                 let w = self.layout.view(params, lp.weight)?;
                 steps.push(ops::contractive_wgrad(
@@ -826,50 +828,19 @@ impl Net {
                 prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
             };
             let w = self.layout.view(params, lp.weight)?;
-            let spec = if lp.transposed {
-                MatmulSpec::new(rows, l.inputs, l.outputs, false, true)
-            } else {
-                MatmulSpec::new(rows, l.inputs, l.outputs, false, false)
+            let b = self.layout.view(params, lp.bias)?;
+            let p = dense::Params {
+                weight: &w,
+                bias: &b,
+                transposed: lp.transposed,
             };
-            steps.push(self.backward_matmul(ctx, &spec, &dzl, &w, Operand::A, &gate, &target)?);
+            steps.push(match l.kind {
+                LayerKind::Dense => dense::input_grad(ctx, &l, rows, &p, &dz, &target)?,
+            });
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 
         Ok(steps)
-    }
-
-    /// A backward matmul whose `dz_operand` is layer l's gradient: read as
-    /// stored, or with the activation gradient fused when `gate` is given.
-    #[allow(clippy::too_many_arguments)]
-    fn backward_matmul(
-        &self,
-        ctx: &GpuContext,
-        spec: &MatmulSpec,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        dz_operand: Operand,
-        gate: &Option<(Activation, GpuTensor)>,
-        c: &GpuTensor,
-    ) -> Result<Step> {
-        match gate {
-            Some((act, g)) => {
-                let pro = Prologue {
-                    operand: dz_operand,
-                    act: *act,
-                    gate: g,
-                };
-                ops::matmul_prologue(
-                    ctx,
-                    ops::matmul::kernel_for(ctx, spec, Some(dz_operand)),
-                    spec,
-                    a,
-                    b,
-                    pro,
-                    c,
-                )
-            }
-            None => ops::matmul(ctx, spec, a, b, None, c),
-        }
     }
 
     /// Layer l's activation and gate when its activation gradient is fused

@@ -1,8 +1,11 @@
 //! The model description: the same thing as a Rust builder and as a TOML
-//! file. A model is an encoder of Dense layers down to the code and a decoder
-//! back up to the input, plus the options that make each classic variant:
-//! tied weights, sparsity (L1 or KL), input noise (denoising), the contractive
-//! penalty, a variational code, and dropout.
+//! file. A model is a list of layers ([`layer`]): an encoder down to the
+//! code and a decoder back up to the input, plus the options that make each
+//! classic variant, layered on top of the layers: tied weights, sparsity (L1
+//! or KL), input noise (denoising), the contractive penalty, a variational
+//! code, and dropout. Nothing here depends on the GPU.
+
+pub mod layer;
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
+pub use layer::{LayerKind, LayerSpec, ParamSpec, Role};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -401,6 +405,7 @@ impl ModelConfig {
             };
             out.push(LayerSpec {
                 index: out.len(),
+                kind: LayerKind::Dense,
                 inputs: prev,
                 outputs: width,
                 act,
@@ -420,6 +425,7 @@ impl ModelConfig {
             let last = j + 1 == n_dec;
             out.push(LayerSpec {
                 index: out.len(),
+                kind: LayerKind::Dense,
                 inputs: prev,
                 outputs: w,
                 act: if last { self.out_act } else { self.act },
@@ -432,68 +438,29 @@ impl ModelConfig {
         out
     }
 
-    /// Floating-point operations of the matmuls in one forward pass, per sample.
+    /// Floating-point operations of one forward pass, per sample (each
+    /// layer's products; elementwise work is not counted).
     pub fn forward_flops_per_sample(&self) -> f64 {
-        self.layers()
-            .iter()
-            .map(|l| 2.0 * (l.inputs * l.outputs) as f64)
-            .sum()
+        self.layers().iter().map(LayerSpec::forward_flops).sum()
     }
 
-    /// Floating-point operations of the matmuls in one training step, per
-    /// sample: the forward pass, the weight gradients, and the input gradients
-    /// of every layer but the first. Elementwise work is not counted.
+    /// Floating-point operations of one training step, per sample: the
+    /// forward pass, the parameter gradients, and the input gradients of
+    /// every layer but the first. Elementwise work is not counted.
     pub fn train_flops_per_sample(&self) -> f64 {
-        self.layers()
-            .iter()
-            .map(|l| {
-                let mm = 2.0 * (l.inputs * l.outputs) as f64;
-                if l.index == 0 {
-                    2.0 * mm
-                } else {
-                    3.0 * mm
-                }
-            })
-            .sum()
+        self.layers().iter().map(LayerSpec::train_flops).sum()
     }
 
-    /// Trainable parameter count.
+    /// Trainable parameter count (a tied layer's shared weight counts once).
     pub fn parameter_count(&self) -> usize {
         self.layers()
             .iter()
-            .map(|l| {
-                l.outputs
-                    + if l.tied_to.is_some() {
-                        0
-                    } else {
-                        l.inputs * l.outputs
-                    }
+            .flat_map(|l| {
+                l.params()
+                    .into_iter()
+                    .filter(move |p| !(l.tied_to.is_some() && p.name == "weight"))
             })
+            .map(|p| p.len())
             .sum()
     }
-}
-
-/// What a layer is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Hidden,
-    /// The last encoder layer: its output is the code.
-    Code,
-    /// A VAE's last encoder layer: `[mu | log-variance]`, twice the code width.
-    VaeHead,
-    /// The reconstruction.
-    Output,
-}
-
-/// One Dense layer: `y = act(x W^T + b)`, W stored (outputs, inputs) as in PyTorch.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LayerSpec {
-    pub index: usize,
-    pub inputs: usize,
-    pub outputs: usize,
-    pub act: Activation,
-    pub role: Role,
-    /// For tied decoder layers: the encoder layer whose W^T this layer uses.
-    pub tied_to: Option<usize>,
-    pub encoder: bool,
 }

@@ -1,0 +1,149 @@
+//! Planning a Dense layer, `y = act(x W^T + b)` with W stored (outputs,
+//! inputs) as PyTorch stores it, or a tied layer's `y = act(x W_e + b)` with
+//! the transpose of its mirror's weight:
+//!
+//! ```text
+//!   x      (rows, inputs)     the layer's input
+//!   W      (outputs, inputs)  or W_e (inputs, outputs) when tied
+//!   z, y   (rows, outputs)    pre-activation and output
+//!   dz     (rows, outputs)    gradient w.r.t. z (or da with the activation
+//!                             gradient fused in: dz = da * f'(gate))
+//! ```
+//!
+//! forward: one matmul, with the activation in its epilogue when the plan
+//! does not keep z; backward: the weight gradient (a matmul over the batch),
+//! the bias gradient (a column sum) and the input gradient (a matmul).
+
+use crate::error::Result;
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels::{self as ops, MatmulOut, MatmulSpec, Operand, Prologue};
+use crate::model::LayerSpec;
+use crate::op::Activation;
+
+/// A layer's parameters as the plan binds them.
+pub struct Params<'a> {
+    pub weight: &'a GpuTensor,
+    pub bias: &'a GpuTensor,
+    /// The weight is a tied mirror's, used transposed.
+    pub transposed: bool,
+}
+
+/// The gradient a backward step reads: w.r.t. the pre-activation, or w.r.t.
+/// the output with `f'(gate)` applied as it is loaded.
+pub struct Grad<'a> {
+    pub t: &'a GpuTensor,
+    pub gate: Option<(Activation, &'a GpuTensor)>,
+}
+
+/// `target = act(input . op(W) + b)` (with `act` fused into the product's
+/// epilogue, or Identity when the plan applies it in a pass of its own).
+pub fn forward(
+    ctx: &GpuContext,
+    l: &LayerSpec,
+    rows: usize,
+    p: &Params,
+    input: &GpuTensor,
+    act: Activation,
+    target: &GpuTensor,
+) -> Result<Step> {
+    let spec = MatmulSpec {
+        act,
+        ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
+    };
+    ops::matmul(ctx, &spec, input, p.weight, Some(p.bias), target)
+}
+
+/// The same in mixed precision: f16 input and weight, the activation fused,
+/// f16 or f32 output.
+pub fn forward_f16(
+    ctx: &GpuContext,
+    l: &LayerSpec,
+    rows: usize,
+    p: &Params,
+    input16: &GpuTensor,
+    target: MatmulOut,
+) -> Result<Step> {
+    let spec = MatmulSpec {
+        act: l.act,
+        ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
+    };
+    ops::matmul_f16(ctx, &spec, input16, p.weight, Some(p.bias), target)
+}
+
+/// The weight gradient into `gw` (added to it when `accumulate`: a tied
+/// weight gathers its mirror's gradient and its own), then the bias gradient
+/// into `gb`.
+#[allow(clippy::too_many_arguments)]
+pub fn param_grads(
+    ctx: &GpuContext,
+    l: &LayerSpec,
+    rows: usize,
+    transposed: bool,
+    input: &GpuTensor,
+    dz: &Grad,
+    gw: &GpuTensor,
+    accumulate: bool,
+    gb: &GpuTensor,
+) -> Result<Vec<Step>> {
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    let (spec, a, b, operand) = if transposed {
+        // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
+        (
+            MatmulSpec {
+                beta,
+                ..MatmulSpec::new(l.inputs, l.outputs, rows, true, false)
+            },
+            input,
+            dz.t,
+            Operand::B,
+        )
+    } else {
+        (
+            MatmulSpec {
+                beta,
+                ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
+            },
+            dz.t,
+            input,
+            Operand::A,
+        )
+    };
+    Ok(vec![
+        product(ctx, &spec, a, b, operand, dz, gw)?,
+        ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb)?,
+    ])
+}
+
+/// The gradient w.r.t. the layer's input, `dz . op(W)^T`, into `target`.
+pub fn input_grad(
+    ctx: &GpuContext,
+    l: &LayerSpec,
+    rows: usize,
+    p: &Params,
+    dz: &Grad,
+    target: &GpuTensor,
+) -> Result<Step> {
+    let spec = MatmulSpec::new(rows, l.inputs, l.outputs, false, p.transposed);
+    product(ctx, &spec, dz.t, p.weight, Operand::A, dz, target)
+}
+
+/// A backward matmul whose `operand` is the layer's gradient: read as
+/// stored, or with the activation gradient fused when it has a gate.
+fn product(
+    ctx: &GpuContext,
+    spec: &MatmulSpec,
+    a: &GpuTensor,
+    b: &GpuTensor,
+    operand: Operand,
+    dz: &Grad,
+    c: &GpuTensor,
+) -> Result<Step> {
+    match dz.gate {
+        Some((act, gate)) => {
+            let pro = Prologue { operand, act, gate };
+            let kernel = ops::matmul::kernel_for(ctx, spec, Some(operand));
+            ops::matmul_prologue(ctx, kernel, spec, a, b, pro, c)
+        }
+        None => ops::matmul(ctx, spec, a, b, None, c),
+    }
+}
