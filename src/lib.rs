@@ -5,15 +5,19 @@
 //! losses, optimizers), which depends on nothing GPU; [`gpu`], the device
 //! (adapters, tensors, pipelines, steps); [`kernels`], one module per WGSL
 //! file with the builders that turn tensors into steps; [`model`], the
-//! description; [`train`], the plan, the trainer and inference; [`io`], the
-//! files. [`reference`](mod@reference) holds an f64 twin of every kernel and
-//! of a whole training step, used by the tests.
+//! description and its layer kinds; [`plan`], the model compiled once into
+//! steps, layer by layer; [`train`] and [`infer`], the trainer and
+//! inference through that plan; [`io`], the files. The CLI sits on top.
+//! [`reference`](mod@reference) holds an f64 twin of every kernel family and
+//! of a whole training step, used by the tests. [`data`] loads datasets and
+//! [`report`] draws pictures; neither touches the GPU.
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod infer;
 pub mod io;
 pub mod kernels;
 pub mod model;
@@ -26,9 +30,10 @@ pub mod train;
 pub use data::Dataset;
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuTensor, Step};
+pub use infer::{Autoencoder, Precision};
 pub use model::{ModelConfig, Variant};
 pub use op::{Activation, LossKind};
-pub use train::{Autoencoder, Control, EpochReport, History, Precision, TrainConfig, Trainer};
+pub use train::{Control, EpochReport, History, TrainConfig, Trainer};
 
 /// The README's code, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

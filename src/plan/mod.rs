@@ -23,6 +23,7 @@
 
 pub mod dense;
 pub mod layout;
+pub mod mixed;
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};

@@ -1,0 +1,398 @@
+//! Inference: an [`Autoencoder`] keeps its weights in one GPU arena and
+//! runs the model planned by the same layer code as training (`plan::Net` in
+//! evaluation mode, `plan::mixed::MixedNet` in mixed precision) over its
+//! input in batches: codes, decodings, reconstructions, per-sample errors
+//! and samples from a VAE's prior.
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels as ops;
+use crate::model::ModelConfig;
+use crate::plan::mixed::MixedNet;
+use crate::plan::{Mode, Net, ParamLayout};
+
+/// A model with its weights resident on the GPU. It holds its own handle on
+/// the context, so it can be stored anywhere and outlive the code that made
+/// it. `Send + Sync`: inference takes `&self`, and several threads may
+/// encode with one model at once (each call plans its own buffers).
+pub struct Autoencoder {
+    pub(crate) ctx: GpuContext,
+    pub(crate) cfg: ModelConfig,
+    pub(crate) layout: ParamLayout,
+    pub(crate) params: GpuTensor,
+}
+
+/// Inference input must be `rows` whole rows of `cols`.
+fn check_rows(data: &[f32], rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || data.len() != rows * cols {
+        return Err(Error::InvalidArgument(format!(
+            "inference: {} values are not {rows} rows of {cols}",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The largest batch inference runs at once.
+pub const INFERENCE_BATCH: usize = 1024;
+
+/// The arithmetic of inference.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 storage and arithmetic throughout.
+    #[default]
+    F32,
+    /// Mixed precision: the weights, the input and the activations between
+    /// layers stored as f16; products, sums, bias and activation in f32; the
+    /// result in f32. Needs shader-f16 ([`GpuContext::has_f16`]).
+    F16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "fp32" | "float32" => Ok(Precision::F32),
+            "f16" | "fp16" | "half" | "float16" => Ok(Precision::F16),
+            other => Err(Error::InvalidArgument(format!(
+                "precision '{other}': expected f32 or f16"
+            ))),
+        }
+    }
+}
+
+impl Autoencoder {
+    /// A freshly initialized model: Glorot-uniform weights drawn on the GPU
+    /// from `seed`, zero biases.
+    pub fn new(ctx: &GpuContext, cfg: &ModelConfig, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let layout = ParamLayout::for_context(ctx, cfg);
+        let params = ctx.zeros("params", layout.total)?;
+        let net = Net::new(ctx, cfg, 1, Mode::Eval, seed)?;
+        let init = net.init_steps(ctx, &params)?;
+        ctx.run(&init.iter().collect::<Vec<_>>())?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            cfg: cfg.clone(),
+            layout,
+            params,
+        })
+    }
+
+    /// A model whose arena holds `params` (a host copy of [`Self::params_host`]).
+    pub fn from_params(ctx: &GpuContext, cfg: &ModelConfig, params: &[f32]) -> Result<Self> {
+        cfg.validate()?;
+        let layout = ParamLayout::for_context(ctx, cfg);
+        if params.len() != layout.total {
+            return Err(Error::InvalidArgument(format!(
+                "parameter arena holds {} values but this architecture needs {}",
+                params.len(),
+                layout.total
+            )));
+        }
+        let params = ctx.upload("params", params)?;
+        Ok(Self {
+            ctx: ctx.clone(),
+            cfg: cfg.clone(),
+            layout,
+            params,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    pub fn layout(&self) -> &ParamLayout {
+        &self.layout
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// The parameter arena on the GPU.
+    pub fn params(&self) -> &GpuTensor {
+        &self.params
+    }
+
+    /// A host copy of the parameter arena.
+    pub fn params_host(&self) -> Result<Vec<f32>> {
+        self.ctx.read(&self.params)
+    }
+
+    /// Runs the model in evaluation mode over `data` in batches and hands
+    /// each batch's planned net to `take`.
+    fn batched(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        start: usize,
+        mut take: impl FnMut(&Net, usize) -> Result<()>,
+    ) -> Result<()> {
+        check_rows(data, rows, cols)?;
+        let cap = rows.min(INFERENCE_BATCH);
+        let net = Net::new(&self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
+        let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
+        for b0 in (0..rows).step_by(cap) {
+            let r = cap.min(rows - b0);
+            if !plans.iter().any(|(pr, _)| *pr == r) {
+                plans.push((
+                    r,
+                    net.forward_steps(&self.ctx, &self.params, r, start, None)?,
+                ));
+            }
+            let input = if start == 0 {
+                net.x.view(0, r * cols)?
+            } else if let Some(zc) = &net.zc {
+                zc.view(0, r * cols)?
+            } else {
+                net.a[start - 1].view(0, r * cols)?
+            };
+            self.ctx.write(&input, &data[b0 * cols..(b0 + r) * cols])?;
+            let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
+            self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
+            take(&net, r)?;
+        }
+        Ok(())
+    }
+
+    /// Mixed-precision inference: layers `start..end` over `data` in
+    /// batches, f16 between layers, the last layer's output in f32, handed
+    /// to `take` with the batch's row count.
+    fn batched_f16(
+        &self,
+        data: &[f32],
+        rows: usize,
+        cols: usize,
+        range: (usize, usize),
+        mut take: impl FnMut(&GpuTensor, usize) -> Result<()>,
+    ) -> Result<()> {
+        self.ctx.require_f16("f16 inference")?;
+        check_rows(data, rows, cols)?;
+        let cap = rows.min(INFERENCE_BATCH);
+        // f16 copies of the weights, converted on the GPU once per call.
+        let (net, casts) =
+            MixedNet::new(&self.ctx, &self.cfg, &self.layout, &self.params, cap, range)?;
+        self.ctx.run(&casts.iter().collect::<Vec<_>>())?;
+        let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
+        for b0 in (0..rows).step_by(cap) {
+            let r = cap.min(rows - b0);
+            if !plans.iter().any(|(pr, _)| *pr == r) {
+                plans.push((
+                    r,
+                    net.forward_steps(&self.ctx, &self.layout, &self.params, r)?,
+                ));
+            }
+            let packed = crate::gpu::tensor::pack_f16(&data[b0 * cols..(b0 + r) * cols]);
+            self.ctx
+                .write(&net.input().view(0, packed.len())?, &packed)?;
+            let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
+            self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
+            take(&net.output(r)?, r)?;
+        }
+        Ok(())
+    }
+
+    fn check_dim(&self, what: &str, cols: usize, want: usize) -> Result<()> {
+        if cols != want {
+            return Err(Error::InvalidArgument(format!(
+                "{what}: the data has {cols} columns but the model expects {want}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The code of every row (a VAE's mean).
+    pub fn encode(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.encode_with(data, Precision::F32)
+    }
+
+    /// [`Self::encode`] at the given precision.
+    pub fn encode_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
+        self.check_dim("encode", data.cols, self.cfg.input_dim)?;
+        if precision == Precision::F16 {
+            // The last encoder layer writes f32: the code, or a VAE head's
+            // [mu | logvar], of which the code is mu.
+            let end = self.cfg.encoder.len();
+            let c = self.cfg.code_dim();
+            let width = self.cfg.layers()[end - 1].outputs;
+            let mut out = Vec::with_capacity(data.rows * c);
+            self.batched_f16(&data.data, data.rows, data.cols, (0, end), |t, _| {
+                for row in self.ctx.read(t)?.chunks(width) {
+                    out.extend_from_slice(&row[..c]);
+                }
+                Ok(())
+            })?;
+            return Ok(out);
+        }
+        let c = self.cfg.code_dim();
+        let mut out = Vec::with_capacity(data.rows * c);
+        self.batched(&data.data, data.rows, data.cols, 0, |net, r| {
+            let cl = net.code_layer();
+            let width = net.layers[cl].outputs;
+            let v = self.ctx.read(&net.a[cl].view(0, r * width)?)?;
+            for row in v.chunks(width) {
+                out.extend_from_slice(&row[..c]);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Decodes codes (rows of `code_dim`) to data space.
+    pub fn decode(&self, codes: &[f32], rows: usize) -> Result<Vec<f32>> {
+        self.decode_with(codes, rows, Precision::F32)
+    }
+
+    /// [`Self::decode`] at the given precision.
+    pub fn decode_with(
+        &self,
+        codes: &[f32],
+        rows: usize,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
+        let c = self.cfg.code_dim();
+        let start = self.cfg.encoder.len();
+        let d = self.cfg.input_dim;
+        let mut out = Vec::with_capacity(rows * d);
+        if precision == Precision::F16 {
+            let end = self.cfg.layers().len();
+            self.batched_f16(codes, rows, c, (start, end), |t, _| {
+                out.extend(self.ctx.read(t)?);
+                Ok(())
+            })?;
+            return Ok(out);
+        }
+        self.batched(codes, rows, c, start, |net, r| {
+            let lo = net.layers.len() - 1;
+            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The reconstruction of every row.
+    pub fn reconstruct(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.reconstruct_with(data, Precision::F32)
+    }
+
+    /// [`Self::reconstruct`] at the given precision.
+    pub fn reconstruct_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
+        self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
+        let d = self.cfg.input_dim;
+        if precision == Precision::F16 && self.cfg.variational.is_some() {
+            // A VAE decodes its mean, which is half of the head's output:
+            // through the host, in two passes.
+            let codes = self.encode_with(data, precision)?;
+            return self.decode_with(&codes, data.rows, precision);
+        }
+        if precision == Precision::F16 {
+            let end = self.cfg.layers().len();
+            let mut out = Vec::with_capacity(data.rows * d);
+            self.batched_f16(&data.data, data.rows, d, (0, end), |t, _| {
+                out.extend(self.ctx.read(t)?);
+                Ok(())
+            })?;
+            return Ok(out);
+        }
+        let mut out = Vec::with_capacity(data.rows * d);
+        self.batched(&data.data, data.rows, d, 0, |net, r| {
+            let lo = net.layers.len() - 1;
+            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The per-sample reconstruction error (mean squared error over
+    /// features): the anomaly score.
+    pub fn reconstruction_error(&self, data: &Dataset) -> Result<Vec<f32>> {
+        self.reconstruction_error_with(data, Precision::F32)
+    }
+
+    /// [`Self::reconstruction_error`] at the given precision (with f16, the
+    /// f32 reconstruction is scored on the host, in f64).
+    pub fn reconstruction_error_with(
+        &self,
+        data: &Dataset,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
+        self.check_dim("reconstruction error", data.cols, self.cfg.input_dim)?;
+        let d = self.cfg.input_dim;
+        if precision == Precision::F16 {
+            let rec = self.reconstruct_with(data, precision)?;
+            return Ok(rec
+                .chunks(d)
+                .zip(data.data.chunks(d))
+                .map(|(y, x)| {
+                    let s: f64 = y
+                        .iter()
+                        .zip(x)
+                        .map(|(&y, &x)| (f64::from(y) - f64::from(x)).powi(2))
+                        .sum();
+                    (s / d as f64) as f32
+                })
+                .collect());
+        }
+        let mut out = Vec::with_capacity(data.rows);
+        self.batched(&data.data, data.rows, d, 0, |net, r| {
+            let lo = net.layers.len() - 1;
+            let x = net.x.view(0, r * d)?;
+            let rows = net.rowbuf.view(0, r)?;
+            let step = ops::row_loss(
+                &self.ctx,
+                ops::Loss::Mse,
+                r,
+                d,
+                1.0 / d as f32,
+                &net.a[lo].view(0, r * d)?,
+                &x,
+                &rows,
+            )?;
+            self.ctx.run(&[&step])?;
+            out.extend(self.ctx.read(&rows)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// `n` samples from the prior N(0, I) decoded (VAE), drawn on the GPU.
+    pub fn sample_prior(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        if self.cfg.variational.is_none() {
+            return Err(Error::InvalidArgument(
+                "sampling from the prior needs a variational model (--variant vae)".into(),
+            ));
+        }
+        let c = self.cfg.code_dim();
+        let z = self.ctx.zeros("prior z", n * c)?;
+        let spec = ops::RngSpec {
+            seed,
+            stream: 7,
+            offset: 0,
+        };
+        self.ctx.run(&[&ops::random(
+            &self.ctx,
+            ops::RandomFill::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+            spec,
+            None,
+            &z,
+        )?])?;
+        let codes = self.ctx.read(&z)?;
+        self.decode(&codes, n)
+    }
+}

@@ -1,0 +1,161 @@
+//! How to train: the optimizer, its schedule, the batches, early stopping,
+//! and the file that pairs a model with its training (`ConfigFile`, TOML).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::op::{OptimConfig, OptimizerKind, OptimizerName, Schedule, ScheduleName};
+
+/// How to train. Defaults: 10 epochs, batch 256, Adam at 1e-3, seed 42.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerName,
+    pub lr: f32,
+    /// Momentum (momentum, nesterov) and Adam's beta1.
+    pub beta1: f32,
+    /// Adam's beta2 and RMSprop's smoothing constant alpha.
+    pub beta2: f32,
+    pub eps: f32,
+    /// L2 weight decay on the weights (decoupled for AdamW, on all parameters).
+    pub weight_decay: f32,
+    /// Clip gradients to this global L2 norm (0 = off).
+    pub clip_norm: f32,
+    pub schedule: ScheduleName,
+    /// For the step schedule: multiply the rate by `gamma` every `step_epochs`.
+    pub step_epochs: usize,
+    pub gamma: f32,
+    /// For the cosine schedule: the final rate.
+    pub min_lr: f32,
+    /// Linear warm-up over this many steps.
+    pub warmup_steps: u32,
+    pub seed: u64,
+    /// Fraction of the data held out for validation (the last rows, as Keras).
+    pub validation_split: f32,
+    /// Stop after this many epochs without improvement, restoring the best weights.
+    pub early_stopping: Option<usize>,
+    /// The least improvement that counts.
+    pub min_delta: f32,
+    /// Read the loss back every N steps (for progress display); otherwise once per epoch.
+    pub log_every_steps: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 256,
+            optimizer: OptimizerName::Adam,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            clip_norm: 0.0,
+            schedule: ScheduleName::Constant,
+            step_epochs: 10,
+            gamma: 0.5,
+            min_lr: 0.0,
+            warmup_steps: 0,
+            seed: 42,
+            validation_split: 0.0,
+            early_stopping: None,
+            min_delta: 0.0,
+            log_every_steps: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidArgument("epochs must be at least 1".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::InvalidArgument(
+                "batch size must be at least 1".into(),
+            ));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::InvalidArgument(format!(
+                "learning rate {} must be positive",
+                self.lr
+            )));
+        }
+        Ok(())
+    }
+
+    /// The GPU optimizer's configuration, given the steps in one epoch.
+    pub fn optim(&self, steps_per_epoch: usize) -> OptimConfig {
+        let kind = match self.optimizer {
+            OptimizerName::Sgd => OptimizerKind::Sgd,
+            OptimizerName::Momentum => OptimizerKind::Momentum {
+                mu: self.beta1,
+                nesterov: false,
+            },
+            OptimizerName::Nesterov => OptimizerKind::Momentum {
+                mu: self.beta1,
+                nesterov: true,
+            },
+            OptimizerName::Adam => OptimizerKind::Adam,
+            OptimizerName::Adamw => OptimizerKind::AdamW,
+            OptimizerName::Rmsprop => OptimizerKind::RmsProp { alpha: self.beta2 },
+        };
+        let total = (self.epochs * steps_per_epoch).min(u32::MAX as usize) as u32;
+        let schedule = match self.schedule {
+            ScheduleName::Constant => Schedule::Constant,
+            ScheduleName::Step => Schedule::Step {
+                step_size: (self.step_epochs.max(1) * steps_per_epoch).min(u32::MAX as usize)
+                    as u32,
+                gamma: self.gamma,
+            },
+            ScheduleName::Cosine => Schedule::Cosine {
+                total_steps: total,
+                min_lr: self.min_lr,
+            },
+        };
+        OptimConfig {
+            kind,
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            // Coupled L2 decay is added to the weight gradients by the plan;
+            // only AdamW decays inside the optimizer.
+            weight_decay: if self.optimizer == OptimizerName::Adamw {
+                self.weight_decay
+            } else {
+                0.0
+            },
+            clip_norm: self.clip_norm,
+            schedule,
+            warmup: self.warmup_steps,
+        }
+    }
+}
+
+/// A model file's two halves: the architecture and how it was trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+impl ConfigFile {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let f: ConfigFile =
+            toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        f.model.validate()?;
+        f.train.validate()?;
+        Ok(f)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serializes")
+    }
+}
