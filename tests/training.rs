@@ -8,7 +8,7 @@ mod common;
 use common::{assert_close, gpu, rand_vec, rng};
 use wgae::kernels::{Activation, Noise};
 use wgae::reference as r;
-use wgae::reference::model::RefTrainer;
+use wgae::reference::trainer::RefTrainer;
 use wgae::train::{OptimizerName, ScheduleName};
 use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, TrainConfig, Trainer};
 
