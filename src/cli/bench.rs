@@ -1,0 +1,334 @@
+//! `wgae bench`: training and inference throughput of a model on this GPU
+//! (with `--profile`, the GPU time of every dispatch of a step), or with
+//! `--matmul`, single matmuls for every layout and kernel.
+
+use wgae::data::Dataset;
+use wgae::kernels::matmul::{self as mm, tune};
+use wgae::{Control, ModelConfig, Precision, Trainer};
+
+use crate::cli::open_gpu;
+
+/// Parses `N` or `MxNxK`.
+pub fn parse_size(s: &str) -> wgae::Result<(usize, usize, usize)> {
+    let bad = || {
+        wgae::Error::InvalidArgument(format!(
+            "--matmul: '{s}' is not a size (N for NxNxN, or MxNxK)"
+        ))
+    };
+    let d: Vec<usize> = s
+        .split('x')
+        .map(|v| v.trim().parse().map_err(|_| bad()))
+        .collect::<wgae::Result<_>>()?;
+    match d[..] {
+        [n] if n > 0 => Ok((n, n, n)),
+        [m, n, k] if m > 0 && n > 0 && k > 0 => Ok((m, n, k)),
+        _ => Err(bad()),
+    }
+}
+
+/// Times single matmuls: warm-up, then repeats for about half a second, with
+/// the device waited on inside the timed region.
+pub fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
+    use wgae::kernels::{self as ops, MatmulOut, MatmulSpec};
+    let sizes: Vec<_> = sizes
+        .iter()
+        .map(|s| parse_size(s))
+        .collect::<wgae::Result<_>>()?;
+    let ctx = open_gpu()?;
+    let time = |step: &wgae::Step| -> wgae::Result<f64> {
+        ctx.run_wait(&[step])?;
+        let mut reps = 1usize;
+        loop {
+            let t0 = std::time::Instant::now();
+            for _ in 0..reps {
+                ctx.run(&[step])?;
+            }
+            ctx.wait()?;
+            let dt = t0.elapsed().as_secs_f64();
+            if dt > 0.5 || reps >= 1 << 16 {
+                return Ok(dt / reps as f64);
+            }
+            reps *= 2;
+        }
+    };
+    for (m, n, k) in sizes {
+        let a = ctx.upload("a", &vec![0.5f32; m * k])?;
+        let b = ctx.upload("b", &vec![0.25f32; k * n])?;
+        let c = ctx.zeros("c", m * n)?;
+        let halves = if ctx.has_f16() {
+            Some((
+                ctx.upload_f16("a16", &vec![0.5f32; m * k])?,
+                ctx.upload_f16("b16", &vec![0.25f32; k * n])?,
+            ))
+        } else {
+            None
+        };
+        for (layout, ta, tb) in [
+            ("A.B", false, false),
+            ("At.B", true, false),
+            ("A.Bt", false, true),
+        ] {
+            let spec = MatmulSpec::new(m, n, k, ta, tb);
+            // Every f32 kernel, the plan's choice marked, then f16.
+            let chosen = mm::kernel_for(&ctx, &spec, None);
+            let mut runs = Vec::new();
+            for kernel in tune::candidates(&ctx) {
+                let step = ops::matmul_with(&ctx, kernel, &spec, &a, &b, None, &c)?;
+                runs.push(("f32", kernel == chosen, step));
+            }
+            if let Some((a16, b16)) = &halves {
+                let step = ops::matmul_f16(&ctx, &spec, a16, b16, None, MatmulOut::F32(&c))?;
+                runs.push(("f16", false, step));
+            }
+            for (precision, is_chosen, step) in runs {
+                let secs = time(&step)?;
+                let gflops = spec.flops() / secs / 1e9;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "matmul": format!("{m}x{n}x{k}"),
+                            "layout": layout,
+                            "precision": precision,
+                            "kernel": step.label(),
+                            "chosen": is_chosen,
+                            "ms": secs * 1e3,
+                            "gflops": gflops,
+                            "loop_bounding": ctx.loop_bounding(),
+                            "adapter": ctx.adapter_name(),
+                        })
+                    );
+                } else {
+                    println!(
+                        "{m}x{n}x{k} {layout:5} {precision}{}: {:9.3} ms  {gflops:9.1} GFLOP/s  ({})",
+                        if is_chosen { "*" } else { " " },
+                        secs * 1e3,
+                        step.label()
+                    );
+                }
+            }
+        }
+    }
+    if !json {
+        println!(
+            "* the f32 kernel wgae's plans use for this shape ({})",
+            if ctx.autotune() {
+                "measured while planning"
+            } else {
+                "fixed rule; WGAE_TUNE=1 measures instead"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The GPU time of each dispatch of one step, with its share of the total.
+pub fn print_profile(dispatches: &[(String, f64)]) {
+    let total: f64 = dispatches.iter().map(|(_, t)| t).sum();
+    println!(
+        "  profile    one step, {} dispatches, {:.1} us of GPU time in all (each in a pass of its own):",
+        dispatches.len(),
+        total * 1e6
+    );
+    for (label, secs) in dispatches {
+        println!(
+            "    {:>10.1} us {:5.1}%  {label}",
+            secs * 1e6,
+            100.0 * secs / total.max(f64::MIN_POSITIVE)
+        );
+    }
+}
+
+/// How many of a step's dispatches ran each matmul kernel, from labels like
+/// `matmul[A.Bt*f'(A),64,vec4](256x32x784)` (kernel `64,vec4`), most used first.
+pub fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for label in labels {
+        let Some(inner) = label
+            .strip_prefix("matmul[")
+            .and_then(|rest| rest.split(']').next())
+        else {
+            continue;
+        };
+        let kernel = inner.split_once(',').map_or(inner, |(_, k)| k).to_string();
+        match counts.iter_mut().find(|(k, _)| *k == kernel) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kernel, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
+}
+
+pub fn bench(
+    arch: Option<Vec<usize>>,
+    batch: Option<usize>,
+    steps: usize,
+    json: bool,
+    profile: bool,
+) -> wgae::Result<()> {
+    let ctx = open_gpu()?;
+    // Refused before the timing runs, not after.
+    if profile {
+        ctx.require_timestamps("--profile")?;
+    }
+    let configs: Vec<(Vec<usize>, usize)> = match arch {
+        Some(a) => {
+            if a.len() < 2 {
+                return Err(wgae::Error::InvalidArgument(
+                    "--arch needs the input width and the code width, e.g. 784,32".into(),
+                ));
+            }
+            vec![(a, batch.unwrap_or(256))]
+        }
+        None => {
+            let mut v = vec![(vec![784, 32], batch.unwrap_or(256))];
+            if ctx.is_software() {
+                eprintln!("note: skipping the wide 4096-1024-256 model on a software adapter (minutes per step); give --arch to run it");
+            } else {
+                v.push((vec![4096, 1024, 256], batch.unwrap_or(1024)));
+            }
+            v
+        }
+    };
+    let steps = steps.max(4);
+    for (arch, batch) in configs {
+        let model = ModelConfig::dense(arch[0], &arch[1..]);
+        // Uniform data, four batches resident; whole epochs of four steps.
+        let per_epoch = 4;
+        let rows = batch * per_epoch;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let data = Dataset::new(
+            (0..rows * arch[0]).map(|_| rng.random::<f32>()).collect(),
+            rows,
+            arch[0],
+            None,
+        )?;
+        let epochs = steps.div_ceil(per_epoch);
+        let t = wgae::TrainConfig {
+            epochs: epochs + 1,
+            batch_size: batch,
+            validation_split: 0.0,
+            ..Default::default()
+        };
+        let before = ctx.live_bytes();
+        let mut trainer = Trainer::new(&ctx, &model, &t, &data, None)?;
+        let memory = ctx.live_bytes() - before;
+        let history = trainer.fit(|_| Control::Continue, |_| {})?;
+        // The first epoch warms up (pipeline creation, first submission).
+        let timed: f64 = history.epochs[1..].iter().map(|e| e.seconds).sum();
+        let n_steps = (epochs * per_epoch) as f64;
+        let flops = model.train_flops_per_sample() * batch as f64;
+        // Inference: encode + decode (a reconstruction) of the resident rows.
+        let m = trainer.model();
+        m.reconstruct(&data)?;
+        let t0 = std::time::Instant::now();
+        let rec32 = m.reconstruct(&data)?;
+        let infer = rows as f64 / t0.elapsed().as_secs_f64();
+        // Mixed precision, where the adapter has f16: speed, and distance from f32.
+        let f16 = if ctx.has_f16() {
+            m.reconstruct_with(&data, Precision::F16)?;
+            let t0 = std::time::Instant::now();
+            let rec16 = m.reconstruct_with(&data, Precision::F16)?;
+            let speed = rows as f64 / t0.elapsed().as_secs_f64();
+            let diffs = rec16
+                .iter()
+                .zip(&rec32)
+                .map(|(a, b)| f64::from((a - b).abs()));
+            let (max, sum) = diffs.fold((0.0f64, 0.0), |(m, s), d| (m.max(d), s + d));
+            Some((speed, max, sum / rec32.len() as f64))
+        } else {
+            None
+        };
+        let name = arch
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("-");
+        let name = format!(
+            "{name}-{}",
+            arch[1..arch.len() - 1]
+                .iter()
+                .rev()
+                .chain(std::iter::once(&arch[0]))
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-")
+        );
+        let steps_per_sec = n_steps / timed;
+        let kernels = matmul_kernels(&trainer.step_labels());
+        // After the timing: one more step, each dispatch timed on the GPU.
+        let dispatches = if profile {
+            Some(trainer.profile_step()?)
+        } else {
+            None
+        };
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model": name,
+                    "batch": batch,
+                    "steps": n_steps,
+                    "steps_per_sec": steps_per_sec,
+                    "samples_per_sec": steps_per_sec * batch as f64,
+                    "flops_per_step": flops,
+                    "gflops": flops * steps_per_sec / 1e9,
+                    "inference_samples_per_sec": infer,
+                    "inference_f16_samples_per_sec": f16.map(|f| f.0),
+                    "f16_max_abs_diff": f16.map(|f| f.1),
+                    "f16_mean_abs_diff": f16.map(|f| f.2),
+                    "gpu_memory_bytes": memory,
+                    "dispatches_per_step": trainer.dispatches_per_step(),
+                    "matmul_kernels": kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                    "matmul_kernels_measured": ctx.autotune(),
+                    "fused_act_grad": ctx.fuse_act_grad(),
+                    "loop_bounding": ctx.loop_bounding(),
+                    "profile": dispatches.as_ref().map(|d| d
+                        .iter()
+                        .map(|(label, secs)| serde_json::json!({"dispatch": label, "us": secs * 1e6}))
+                        .collect::<Vec<_>>()),
+                    "adapter": ctx.adapter_name(),
+                })
+            );
+        } else {
+            println!("{name}, batch {batch}, on {}:", ctx.adapter_name());
+            println!("  training   {steps_per_sec:.1} steps/s, {:.0} samples/s ({} timed steps, {} dispatches/step)", steps_per_sec * batch as f64, n_steps, trainer.dispatches_per_step());
+            println!(
+                "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (matmuls)",
+                flops / 1e9,
+                flops * steps_per_sec / 1e9
+            );
+            println!(
+                "  matmuls    {} per step ({}): {}",
+                kernels.iter().map(|(_, n)| n).sum::<usize>(),
+                if ctx.autotune() {
+                    "kernels measured per shape"
+                } else {
+                    "kernels by the fixed rule"
+                },
+                kernels
+                    .iter()
+                    .map(|(k, n)| format!("{n}x {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            if ctx.loop_bounding() {
+                println!("  kernels    compiled with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)");
+            }
+            println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
+            match f16 {
+                Some((speed, max, mean)) => println!(
+                    "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
+                ),
+                None => println!("  f16        not available (the adapter has no shader-f16)"),
+            }
+            println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));
+            if let Some(d) = &dispatches {
+                print_profile(d);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `wgae generate`: decoded samples, from the prior for a VAE or from the
+//! training codes' distribution otherwise, as a PNG grid.
+
+use wgae::{io, report, Autoencoder};
+
+use crate::cli::open_gpu;
+
+pub fn generate(
+    model: &std::path::Path,
+    n: usize,
+    out: &std::path::Path,
+    seed: u64,
+    force: bool,
+) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    let ctx = open_gpu()?;
+    let m = io::load_model(&ctx, model)?;
+    let side = report::square_side(m.config().input_dim).ok_or_else(|| {
+        wgae::Error::InvalidArgument(format!(
+            "the model's {} outputs are not a square image",
+            m.config().input_dim
+        ))
+    })?;
+    let extras = io::load_extras(model)?;
+    let samples = generate_samples(&m, extras.code_stats.as_ref(), n.max(1), seed)?;
+    let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
+    report::save_grid(out, &imgs, side, 10.min(imgs.len()), 3)?;
+    println!(
+        "wrote {} generated samples to {}",
+        imgs.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Decoded samples: from the prior for a VAE, otherwise from a diagonal
+/// Gaussian fitted to the training codes, clipped to their range.
+pub fn generate_samples(
+    model: &Autoencoder,
+    stats: Option<&io::CodeStats>,
+    n: usize,
+    seed: u64,
+) -> wgae::Result<Vec<f32>> {
+    if model.config().variational.is_some() {
+        return model.sample_prior(n, seed);
+    }
+    let stats = stats.ok_or_else(|| {
+        wgae::Error::InvalidArgument(
+            "this model file has no statistics of its training codes (it was not saved by `wgae train --save`), so there is nothing to sample from".into(),
+        )
+    })?;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let c = stats.mean.len();
+    let mut codes = Vec::with_capacity(n * c);
+    for _ in 0..n {
+        for j in 0..c {
+            // Box-Muller from two uniforms.
+            let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            let v = f64::from(stats.mean[j]) + f64::from(stats.std[j]) * z;
+            codes.push((v as f32).clamp(stats.min[j], stats.max[j]));
+        }
+    }
+    model.decode(&codes, n)
+}

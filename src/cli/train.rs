@@ -1,0 +1,592 @@
+//! `wgae train`: the model and training options from flags or a TOML
+//! config, the data (built-in synthetic digits when none is given), a
+//! progress bar, checkpoints, `--resume`, and the model file and report
+//! written at the end.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use wgae::data::{files, synthetic, Dataset};
+use wgae::model::{LossKind, Variant};
+use wgae::train::{ConfigFile, History, OptimizerName, ScheduleName, TrainConfig};
+use wgae::{io, report, Activation, Autoencoder, Control, ModelConfig, Trainer};
+
+use crate::cli::generate::generate_samples;
+use crate::cli::{load_data, open_gpu, Scale};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: an IDX file (.gz or raw), .npy, CSV, or a folder of images.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Override format detection: idx, npy, csv, images.
+    #[arg(long)]
+    pub format: Option<files::Format>,
+    /// Encoder widths from the input to the code, e.g. 784,128,32 (the
+    /// decoder mirrors them). The first must match the data's width.
+    #[arg(long, value_delimiter = ',')]
+    pub arch: Option<Vec<usize>>,
+    /// Hidden-layer activation: relu, leaky_relu[:slope], sigmoid, tanh, gelu, identity.
+    #[arg(long)]
+    pub act: Option<Activation>,
+    /// Code-layer activation (default: --act).
+    #[arg(long)]
+    pub code_act: Option<Activation>,
+    /// Output activation: sigmoid or identity.
+    #[arg(long)]
+    pub out_act: Option<Activation>,
+    /// Reconstruction loss: bce or mse.
+    #[arg(long)]
+    pub loss: Option<LossKind>,
+    /// plain, sparse, kl-sparse, denoising, contractive, vae.
+    #[arg(long)]
+    pub variant: Option<Variant>,
+    /// L1 activity penalty on the code.
+    #[arg(long)]
+    pub l1: Option<f32>,
+    /// KL sparsity target (with --beta).
+    #[arg(long)]
+    pub rho: Option<f32>,
+    /// KL sparsity weight, or the VAE's KL weight.
+    #[arg(long)]
+    pub beta: Option<f32>,
+    /// Contractive penalty weight.
+    #[arg(long)]
+    pub contractive: Option<f32>,
+    /// Input noise for denoising: gaussian:STD, mask:P, salt-pepper:P.
+    #[arg(long)]
+    pub noise: Option<wgae::op::Noise>,
+    /// Tie the decoder's weights to the encoder's.
+    #[arg(long)]
+    pub tied: bool,
+    /// Dropout probability on hidden layers during training, in [0, 1).
+    #[arg(long)]
+    pub dropout: Option<f32>,
+    /// L2 weight decay (decoupled for adamw).
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
+    /// Clip gradients to this global norm.
+    #[arg(long)]
+    pub clip_norm: Option<f32>,
+    /// adam, adamw, sgd, momentum, nesterov, rmsprop.
+    #[arg(long)]
+    pub optimizer: Option<OptimizerName>,
+    /// Learning rate (default 1e-3).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// constant, step, cosine.
+    #[arg(long)]
+    pub schedule: Option<ScheduleName>,
+    /// Linear learning-rate warm-up over this many steps.
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Epochs in all (default 10; with --resume, the total to reach).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Batch size (default 256).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Use only the first N samples.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Hold out this fraction for validation (default 0.1 without --val).
+    #[arg(long, conflicts_with = "val")]
+    pub val_split: Option<f32>,
+    /// A separate validation set.
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// Stop after N epochs without improvement and restore the best weights.
+    #[arg(long)]
+    pub early_stop: Option<usize>,
+    /// Seed for weights, shuffling and noise (default 42): the same seed gives
+    /// the same weights on the same device.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A TOML file with [model] and [train] tables; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Rescale the features: none (as loaded; images are already in [0, 1]),
+    /// unit (each column to [0, 1]) or standard (zero mean, unit variance).
+    /// The model file keeps the transform and applies it to later data.
+    #[arg(long, default_value = "none")]
+    pub scale: Scale,
+    /// Read image folders as RGB (three values per pixel) instead of grayscale.
+    #[arg(long)]
+    pub rgb: bool,
+    /// Samples of built-in synthetic digits when no --data is given.
+    #[arg(long, default_value_t = 10_000)]
+    pub synthetic: usize,
+    /// Save the trained model (safetensors, PyTorch names and layout).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Write a checkpoint (model + optimizer state) here after every epoch.
+    #[arg(long)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue training from a checkpoint (same data; --epochs may extend it).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Write pictures here: reconstructions, loss curves, the code space, samples.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Overwrite existing outputs.
+    #[arg(long)]
+    pub force: bool,
+    /// End with one JSON line of results on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar or per-epoch lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn train(a: TrainArgs) -> wgae::Result<()> {
+    // Outputs are checked before any training, so a refusal costs nothing.
+    let checkpoint_path = check_outputs(&a)?;
+    // One GPU context for the whole command (a checkpoint's layout depends on it).
+    let ctx = open_gpu()?;
+    let resume = match &a.resume {
+        Some(p) => Some((io::load_checkpoint(&ctx, p)?, p.clone())),
+        None => None,
+    };
+    let mut file = match &a.config {
+        Some(p) => Some(read_config(p)?),
+        None => None,
+    };
+    let mut data = match &a.data {
+        Some(p) => load_data(p, a.format, a.limit, a.rgb)?,
+        None => {
+            let n = a.limit.unwrap_or(a.synthetic);
+            if !a.quiet {
+                eprintln!("no --data: training on {n} built-in synthetic digits (28x28)");
+            }
+            synthetic::digits(n, 2024)
+        }
+    };
+    let transform = match a.scale {
+        Scale::None => None,
+        Scale::Unit => Some(data.scale_unit()),
+        Scale::Standard => Some(data.standardize()),
+    };
+    // Model: checkpoint, or config file, then flags.
+    if let Some((ck, _)) = &resume {
+        file = Some(ConfigFile {
+            model: ck.model.clone(),
+            train: ck.train.clone(),
+        });
+    }
+    let model = model_config(&a, file.as_ref(), &data, resume.is_some())?;
+    let val = match &a.val {
+        Some(p) => Some(load_data(p, a.format, None, a.rgb)?),
+        None => None,
+    };
+    let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
+    let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    if show {
+        // About twenty progress updates per epoch, each a small read-back.
+        t.log_every_steps = Some((data.rows / t.batch_size.max(1) / 20).max(1));
+    }
+    let mut trainer = match &resume {
+        Some((ck, path)) => {
+            if !a.quiet {
+                eprintln!(
+                    "resuming {} after epoch {} of {}",
+                    path.display(),
+                    ck.epochs_done,
+                    t.epochs
+                );
+            }
+            Trainer::resume(&ctx, ck, &t, &data, val.as_ref())?
+        }
+        None => Trainer::new(&ctx, &model, &t, &data, val.as_ref())?,
+    };
+    trainer.set_checkpoint_sink(checkpoint_path.map(|path| {
+        Box::new(
+            move |ck: &wgae::train::Checkpoint, layout: &wgae::train::ParamLayout| {
+                io::save_checkpoint(&path, ck, layout, true)
+            },
+        ) as wgae::train::CheckpointSink
+    }));
+    if !a.quiet {
+        eprintln!(
+            "model {}-{}-{}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
+            model.input_dim,
+            model.encoder.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-"),
+            model.input_dim,
+            model.parameter_count(),
+            trainer.train_rows(),
+            t.batch_size.min(trainer.train_rows()),
+            trainer.steps_per_epoch(),
+            trainer.dispatches_per_step(),
+            ctx.adapter_name()
+        );
+    }
+    let started = std::time::Instant::now();
+    let history = fit_with_progress(&mut trainer, show, a.quiet, a.json)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if history.epochs.is_empty() {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "nothing to train: the checkpoint already has {} epochs; raise --epochs",
+            trainer.epochs_done()
+        )));
+    }
+    let held_out = val.or_else(|| {
+        (t.validation_split > 0.0).then(|| data.slice(trainer.train_rows(), data.rows))
+    });
+    finish(&a, &trainer, &history, &data, held_out, transform, seconds)
+}
+
+/// After training: the model file, the report, and the summary line (or
+/// JSON), from the final model's error and codes on the training rows.
+fn finish(
+    a: &TrainArgs,
+    trainer: &Trainer,
+    history: &History,
+    data: &Dataset,
+    held_out: Option<Dataset>,
+    transform: Option<(Vec<f32>, Vec<f32>)>,
+    seconds: f64,
+) -> wgae::Result<()> {
+    let last = history.epochs.last().expect("trained at least one epoch");
+    let (quiet, force, json) = (a.quiet, a.force, a.json);
+    if history.stopped_early && !quiet {
+        eprintln!(
+            "early stopping: restored the weights of epoch {}",
+            history.best_epoch.unwrap_or(0)
+        );
+    }
+    // The final model's reconstruction error on the training data.
+    let train_rows = trainer.train_rows();
+    let train_part = data.take(train_rows);
+    let scores = trainer.model().reconstruction_error(&train_part)?;
+    let recon_mse = scores.iter().map(|&v| f64::from(v)).sum::<f64>() / scores.len() as f64;
+    let samples_per_sec = history
+        .epochs
+        .iter()
+        .map(|e| e.samples_per_sec)
+        .sum::<f64>()
+        / history.epochs.len() as f64;
+    let model_ref = trainer.model();
+    let codes = model_ref.encode(&train_part)?;
+    let stats = io::CodeStats::of(&codes, model_ref.config().code_dim());
+    if let Some(p) = &a.save {
+        let extras = io::ModelExtras {
+            code_stats: Some(stats.clone()),
+            transform,
+        };
+        io::save_model(p, model_ref, &extras, force)?;
+        if !quiet {
+            eprintln!("saved the model to {}", p.display());
+        }
+    }
+    if let Some(dir) = &a.report {
+        let shown = held_out.unwrap_or_else(|| train_part.clone());
+        write_report(dir, model_ref, history, &shown, &stats, force)?;
+        if !quiet {
+            eprintln!(
+                "wrote the report to {}/ ({})",
+                dir.display(),
+                REPORT_FILES.join(", ")
+            );
+        }
+    }
+    if json {
+        let out = serde_json::json!({
+            "epochs": history.epochs.len(),
+            "train_loss": last.train_loss,
+            "val_loss": last.val_loss,
+            "recon_mse": recon_mse,
+            "seconds": seconds,
+            "samples_per_sec": samples_per_sec,
+            "adapter": model_ref.context().adapter_name(),
+        });
+        println!("{out}");
+    } else if !quiet {
+        println!(
+            "done in {seconds:.1} s: final reconstruction MSE per pixel on the training data {recon_mse:.5}; {samples_per_sec:.0} samples/s"
+        );
+    }
+    Ok(())
+}
+
+/// Refuses outputs that exist (unless `--force`) and makes the folders, so
+/// that a refusal comes before any training; returns the checkpoint's path.
+fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
+    let force = a.force;
+    if let Some(p) = &a.save {
+        io::check_writable(p, force)?;
+    }
+    let checkpoint_path = match &a.checkpoint_dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
+                path: d.clone(),
+                message: format!("cannot create: {e}"),
+            })?;
+            let p = d.join("checkpoint.safetensors");
+            io::check_writable(&p, force)?;
+            Some(p)
+        }
+        None => None,
+    };
+    if let Some(d) = &a.report {
+        std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
+            path: d.clone(),
+            message: format!("cannot create: {e}"),
+        })?;
+        for f in REPORT_FILES {
+            io::check_writable(&d.join(f), force)?;
+        }
+    }
+    Ok(checkpoint_path)
+}
+
+/// A TOML config file, with errors naming it.
+fn read_config(p: &Path) -> wgae::Result<ConfigFile> {
+    let text = std::fs::read_to_string(p).map_err(|e| wgae::Error::File {
+        path: p.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    ConfigFile::from_toml(&text).map_err(|e| wgae::Error::File {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The model: the checkpoint's or config file's (a one-layer 32-wide code
+/// by default), then the flags on top, checked against the data.
+fn model_config(
+    a: &TrainArgs,
+    file: Option<&ConfigFile>,
+    data: &Dataset,
+    resuming: bool,
+) -> wgae::Result<ModelConfig> {
+    let mut model = match file.map(|f| f.model.clone()) {
+        Some(m) => m,
+        None => ModelConfig::dense(data.cols, &[32]),
+    };
+    if resuming && (a.arch.is_some() || a.variant.is_some()) {
+        return Err(wgae::Error::InvalidArgument(
+            "--resume continues the checkpoint's model; drop --arch and --variant".into(),
+        ));
+    }
+    if let Some(arch) = &a.arch {
+        if arch.len() < 2 {
+            return Err(wgae::Error::InvalidArgument(format!(
+                "--arch needs the input width and at least the code width, e.g. {},32",
+                data.cols
+            )));
+        }
+        model.input_dim = arch[0];
+        model.encoder = arch[1..].to_vec();
+    }
+    if model.input_dim != data.cols {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "the data has {} features per sample but the architecture starts at {}; use --arch {},...",
+            data.cols, model.input_dim, data.cols
+        )));
+    }
+    if let Some(v) = a.act {
+        model.act = v;
+    }
+    if let Some(v) = a.code_act {
+        model.code_act = Some(v);
+    }
+    if let Some(v) = a.out_act {
+        model.out_act = v;
+    }
+    if let Some(v) = a.loss {
+        model.loss = v;
+        if v == LossKind::Mse && a.out_act.is_none() && a.config.is_none() {
+            // The usual regression setup; BCE keeps its sigmoid.
+            model.out_act = Activation::Identity;
+        }
+    }
+    if a.tied {
+        model.tied = true;
+    }
+    if let Some(v) = a.dropout {
+        model.dropout = v;
+    }
+    if let Some(v) = a.noise {
+        model.noise = Some(v);
+    }
+    if let Some(v) = a.l1 {
+        model.l1 = v;
+    }
+    if let Some(rho) = a.rho {
+        model = model.kl_sparsity(rho, a.beta.unwrap_or(1.0));
+    }
+    if let Some(v) = a.contractive {
+        model.contractive = v;
+    }
+    if let Some(v) = a.variant {
+        model = model.with_variant(v);
+        if v == Variant::Vae {
+            if let Some(b) = a.beta {
+                model = model.variational(b);
+            }
+        }
+    }
+    model.validate()?;
+    Ok(model)
+}
+
+/// How to train: the config file's settings (or the defaults), then the
+/// flags; a validation split of 0.1 unless one is given or a validation set.
+fn train_config(a: &TrainArgs, file: Option<TrainConfig>, has_val: bool) -> TrainConfig {
+    let mut t = file.unwrap_or_default();
+    macro_rules! set {
+        ($($flag:ident => $field:ident),*) => { $( if let Some(v) = a.$flag { t.$field = v; } )* };
+    }
+    set!(epochs => epochs, batch => batch_size, optimizer => optimizer, lr => lr, weight_decay => weight_decay,
+         clip_norm => clip_norm, schedule => schedule, warmup => warmup_steps, seed => seed);
+    if let Some(p) = a.early_stop {
+        t.early_stopping = Some(p);
+    }
+    t.validation_split = match (a.val_split, has_val) {
+        (Some(f), _) => f,
+        (None, false) if t.validation_split == 0.0 => 0.1,
+        _ => t.validation_split,
+    };
+    if has_val {
+        t.validation_split = 0.0;
+    }
+    t
+}
+
+/// Trains with a progress bar (`show`) and a line per epoch (unless
+/// `quiet`; on stderr with `json`, whose summary takes stdout).
+fn fit_with_progress(
+    trainer: &mut Trainer,
+    show: bool,
+    quiet: bool,
+    json: bool,
+) -> wgae::Result<History> {
+    let steps = trainer.steps_per_epoch();
+    let bar = if show {
+        let b = ProgressBar::new(steps as u64);
+        b.set_style(
+            ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} steps  {msg}")
+                .unwrap()
+                .progress_chars("=> "),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    trainer.fit(
+        |r| {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+                b.reset();
+            }
+            if !quiet {
+                let mut line = format!("epoch {:>3}: loss {:.5}", r.epoch, r.train_loss);
+                if let Some(v) = r.val_loss {
+                    line += &format!("  val {v:.5}");
+                }
+                line += &format!("  mse/px {:.5}", r.recon_mse);
+                if let Some(b) = r.recon_bce {
+                    line += &format!("  bce/px {b:.5}");
+                }
+                if let Some(e) = r.elbo {
+                    line += &format!("  elbo {e:.2}");
+                }
+                line += &format!("  {:.0} samples/s", r.samples_per_sec);
+                if json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            }
+            Control::Continue
+        },
+        |p| {
+            if let Some(b) = &bar {
+                b.set_prefix(p.epoch.to_string());
+                b.set_position(p.step as u64);
+                b.set_message(format!(
+                    "loss {:.5}  {:.0} samples/s",
+                    p.loss, p.samples_per_sec
+                ));
+            }
+        },
+    )
+}
+
+pub const REPORT_FILES: [&str; 5] = [
+    "reconstructions.png",
+    "loss.png",
+    "codes.png",
+    "samples.png",
+    "history.csv",
+];
+
+pub fn write_report(
+    dir: &std::path::Path,
+    model: &Autoencoder,
+    history: &History,
+    shown: &Dataset,
+    stats: &io::CodeStats,
+    force: bool,
+) -> wgae::Result<()> {
+    let side = report::square_side(shown.cols);
+    if let Some(side) = side {
+        let n = shown.rows.min(10);
+        let sample = shown.take(n);
+        let rec = model.reconstruct(&sample)?;
+        report::save_reconstructions(
+            &dir.join("reconstructions.png"),
+            &sample.data,
+            &rec,
+            side,
+            n,
+        )?;
+    }
+    let train: Vec<f64> = history.epochs.iter().map(|e| e.train_loss).collect();
+    let val: Option<Vec<f64>> = history.epochs.iter().map(|e| e.val_loss).collect();
+    report::save_loss_curve(
+        &dir.join("loss.png"),
+        &train,
+        val.as_deref(),
+        "loss per epoch",
+    )?;
+    let few = shown.take(2000);
+    let codes = model.encode(&few)?;
+    let c = model.config().code_dim();
+    let pts = report::pca_2d(&codes, few.rows, c);
+    let (title, axes) = if c == 2 {
+        ("codes", ("code 1", "code 2"))
+    } else {
+        ("codes, first two principal components", ("PC 1", "PC 2"))
+    };
+    report::save_scatter(
+        &dir.join("codes.png"),
+        &pts,
+        few.labels.as_deref(),
+        title,
+        axes,
+    )?;
+    if let Some(side) = side {
+        let samples = generate_samples(model, Some(stats), 40, 1)?;
+        let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
+        report::save_grid(&dir.join("samples.png"), &imgs, side, 10, 3)?;
+    }
+    let mut csv =
+        String::from("epoch,train_loss,val_loss,recon_mse,recon_bce,elbo,samples_per_sec\n");
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
+    for e in &history.epochs {
+        csv += &format!(
+            "{},{},{},{},{},{},{}\n",
+            e.epoch,
+            e.train_loss,
+            opt(e.val_loss),
+            e.recon_mse,
+            opt(e.recon_bce),
+            opt(e.elbo),
+            e.samples_per_sec
+        );
+    }
+    io::write_atomic(&dir.join("history.csv"), csv.as_bytes(), force)
+}
