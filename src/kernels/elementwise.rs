@@ -6,9 +6,9 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::shape::{fold, need, product, u32_dim};
 use crate::kernels::softmax;
-use crate::kernels::COMMON;
 use crate::op::Activation;
 
 /// shaders/elementwise.wgsl.

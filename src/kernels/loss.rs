@@ -8,9 +8,9 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::{Error, Result};
 use crate::gpu::ROW_LANES;
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
 use crate::kernels::shape::{fold, need, product, u32_dim};
-use crate::kernels::COMMON;
 use crate::op::Loss;
 
 /// shaders/loss.wgsl.

@@ -6,10 +6,10 @@ use bytemuck::Zeroable;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
 use crate::kernels::matmul::{MatmulParams, MatmulSpec, MATMUL_TILE};
 use crate::kernels::shape::{need, product, u32_dim};
-use crate::kernels::COMMON;
 
 /// shaders/matmul_f16.wgsl.
 pub static SHADER: Shader = Shader {

@@ -12,6 +12,7 @@
 //! The builders are re-exported here, so `use wgae::kernels as ops;` reads
 //! as before: `ops::matmul(..)`, `ops::row_loss(..)`.
 
+pub mod common;
 pub mod contractive;
 pub mod elementwise;
 pub mod gather;
@@ -32,6 +33,7 @@ use crate::gpu::{GpuContext, Kernel, Shader};
 
 pub use crate::gpu::Step;
 pub use crate::op::{Activation, Loss, Noise, OptimConfig, OptimizerKind, Schedule};
+pub use common::COMMON;
 pub use contractive::{
     contractive_dz, contractive_fp2, contractive_row_sq, contractive_supports, contractive_wgrad,
 };
@@ -49,9 +51,6 @@ pub use rng::{noise, random, RandomFill, RngSpec};
 pub use shape::fold;
 pub use shuffle::{permute, shuffle_half_bits};
 pub use vae::{vae_backward, vae_kl_rows, vae_reparam};
-
-/// Prepended to every kernel module: shared helpers and activation functions.
-pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// A kernel family: its shader files, its kernels with every
 /// specialization, and its bindings by WGSL name.

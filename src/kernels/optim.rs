@@ -7,9 +7,9 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
 use crate::kernels::shape::{need, u32_dim};
-use crate::kernels::COMMON;
 use crate::op::{OptimConfig, OptimizerKind, Schedule};
 
 /// shaders/optim.wgsl.

@@ -6,8 +6,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::shape::{fold, need, product, u32_dim};
-use crate::kernels::COMMON;
 use crate::op::Activation;
 
 /// shaders/reduce.wgsl.

@@ -5,9 +5,9 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
 use crate::kernels::shape::{need, u32_dim};
-use crate::kernels::COMMON;
 
 /// shaders/shuffle.wgsl.
 pub static SHADER: Shader = Shader {

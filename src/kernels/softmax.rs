@@ -4,8 +4,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::shape::fold;
-use crate::kernels::COMMON;
 
 /// shaders/softmax.wgsl.
 pub static SHADER: Shader = Shader {

@@ -13,8 +13,8 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
+use crate::kernels::common::COMMON;
 use crate::kernels::shape::{need, product, u32_dim};
-use crate::kernels::COMMON;
 use crate::op::{Activation, Tile};
 
 /// shaders/matmul.wgsl: the tiled kernel (`main`) and the direct one.

@@ -1,0 +1,124 @@
+//! The source tree's dependencies run one way (README, "Layout"): each
+//! top-level module of `src/` may use only the modules before it in
+//! [`ORDER`], and inside the device layer each file only the files before it.
+//! A `use` that points back up fails here, naming the file.
+
+use std::path::Path;
+
+/// The layers of the crate, lowest first.
+const ORDER: &[&str] = &[
+    "error",
+    "op",
+    "model",
+    "data",
+    "report",
+    "gpu",
+    "kernels",
+    "plan",
+    "infer",
+    "train",
+    "io",
+    "reference",
+];
+
+/// The device layer's files, lowest first.
+const GPU_ORDER: &[&str] = &[
+    "adapter", "device", "tensor", "pipeline", "profile", "context",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The `crate::NAME` paths a file uses, code only (not comments).
+fn crate_refs(text: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find(prefix) {
+            rest = &rest[i + prefix.len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dependencies_run_one_way() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut checked = 0;
+    for f in files {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let top = rel.split('/').next().unwrap().trim_end_matches(".rs");
+        // The binary's modules sit above everything.
+        let Some(rank) = ORDER.iter().position(|m| *m == top) else {
+            assert!(
+                matches!(top, "main" | "cli" | "lib"),
+                "{rel}: a top-level module missing from ORDER"
+            );
+            continue;
+        };
+        let text = std::fs::read_to_string(&f).unwrap();
+        for used in crate_refs(&text, "crate::") {
+            if let Some(r) = ORDER.iter().position(|m| *m == used) {
+                assert!(
+                    r <= rank,
+                    "{rel} uses crate::{used}, a layer above {top} (see ORDER)"
+                );
+            }
+        }
+        if top == "gpu" && rel != "gpu/mod.rs" {
+            let me = rel.trim_start_matches("gpu/").trim_end_matches(".rs");
+            let mine = GPU_ORDER
+                .iter()
+                .position(|m| *m == me)
+                .unwrap_or_else(|| panic!("{rel}: a device-layer file missing from GPU_ORDER"));
+            for used in crate_refs(&text, "crate::gpu::") {
+                if let Some(r) = GPU_ORDER.iter().position(|m| *m == used) {
+                    assert!(r < mine, "{rel} uses crate::gpu::{used}, above it");
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 40, "only {checked} files checked");
+}
+
+/// `GpuContext` has one `impl` block, in gpu/context.rs.
+#[test]
+fn gpu_context_has_one_impl_block() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut blocks = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for line in text.lines() {
+            if line.trim_start().starts_with("impl GpuContext") {
+                blocks.push(f.display().to_string());
+            }
+        }
+    }
+    assert_eq!(blocks.len(), 1, "impl GpuContext blocks: {blocks:?}");
+    assert!(blocks[0].ends_with("gpu/context.rs"), "{blocks:?}");
+}
