@@ -19,112 +19,106 @@ use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, MatmulOut, MatmulSpec, Operand, Prologue};
 use crate::model::LayerSpec;
 use crate::op::Activation;
+use crate::plan::layer::{Grad, LayerPlan, Params};
 
-/// A layer's parameters as the plan binds them.
-pub struct Params<'a> {
-    pub weight: &'a GpuTensor,
-    pub bias: &'a GpuTensor,
-    /// The weight is a tied mirror's, used transposed.
-    pub transposed: bool,
-}
+/// The Dense layer's planning code.
+pub struct Dense;
 
-/// The gradient a backward step reads: w.r.t. the pre-activation, or w.r.t.
-/// the output with `f'(gate)` applied as it is loaded.
-pub struct Grad<'a> {
-    pub t: &'a GpuTensor,
-    pub gate: Option<(Activation, &'a GpuTensor)>,
-}
+impl LayerPlan for Dense {
+    /// `target = act(input . op(W) + b)` (with `act` fused into the product's
+    /// epilogue, or Identity when the plan applies it in a pass of its own).
+    fn forward(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        act: Activation,
+        target: &GpuTensor,
+    ) -> Result<Step> {
+        let spec = MatmulSpec {
+            act,
+            ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
+        };
+        ops::matmul(ctx, &spec, input, p.weight, Some(p.bias), target)
+    }
 
-/// `target = act(input . op(W) + b)` (with `act` fused into the product's
-/// epilogue, or Identity when the plan applies it in a pass of its own).
-pub fn forward(
-    ctx: &GpuContext,
-    l: &LayerSpec,
-    rows: usize,
-    p: &Params,
-    input: &GpuTensor,
-    act: Activation,
-    target: &GpuTensor,
-) -> Result<Step> {
-    let spec = MatmulSpec {
-        act,
-        ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
-    };
-    ops::matmul(ctx, &spec, input, p.weight, Some(p.bias), target)
-}
+    /// The same in mixed precision: f16 input and weight, the activation fused,
+    /// f16 or f32 output.
+    fn forward_f16(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input16: &GpuTensor,
+        target: MatmulOut,
+    ) -> Result<Step> {
+        let spec = MatmulSpec {
+            act: l.act,
+            ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
+        };
+        ops::matmul_f16(ctx, &spec, input16, p.weight, Some(p.bias), target)
+    }
 
-/// The same in mixed precision: f16 input and weight, the activation fused,
-/// f16 or f32 output.
-pub fn forward_f16(
-    ctx: &GpuContext,
-    l: &LayerSpec,
-    rows: usize,
-    p: &Params,
-    input16: &GpuTensor,
-    target: MatmulOut,
-) -> Result<Step> {
-    let spec = MatmulSpec {
-        act: l.act,
-        ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
-    };
-    ops::matmul_f16(ctx, &spec, input16, p.weight, Some(p.bias), target)
-}
+    /// The weight gradient into `gw` (added to it when `accumulate`: a tied
+    /// weight gathers its mirror's gradient and its own), then the bias gradient
+    /// into `gb`.
+    fn param_grads(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        transposed: bool,
+        input: &GpuTensor,
+        dz: &Grad,
+        gw: &GpuTensor,
+        accumulate: bool,
+        gb: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let beta = if accumulate { 1.0 } else { 0.0 };
+        let (spec, a, b, operand) = if transposed {
+            // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
+            (
+                MatmulSpec {
+                    beta,
+                    ..MatmulSpec::new(l.inputs, l.outputs, rows, true, false)
+                },
+                input,
+                dz.t,
+                Operand::B,
+            )
+        } else {
+            (
+                MatmulSpec {
+                    beta,
+                    ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
+                },
+                dz.t,
+                input,
+                Operand::A,
+            )
+        };
+        Ok(vec![
+            product(ctx, &spec, a, b, operand, dz, gw)?,
+            ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb)?,
+        ])
+    }
 
-/// The weight gradient into `gw` (added to it when `accumulate`: a tied
-/// weight gathers its mirror's gradient and its own), then the bias gradient
-/// into `gb`.
-#[allow(clippy::too_many_arguments)]
-pub fn param_grads(
-    ctx: &GpuContext,
-    l: &LayerSpec,
-    rows: usize,
-    transposed: bool,
-    input: &GpuTensor,
-    dz: &Grad,
-    gw: &GpuTensor,
-    accumulate: bool,
-    gb: &GpuTensor,
-) -> Result<Vec<Step>> {
-    let beta = if accumulate { 1.0 } else { 0.0 };
-    let (spec, a, b, operand) = if transposed {
-        // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
-        (
-            MatmulSpec {
-                beta,
-                ..MatmulSpec::new(l.inputs, l.outputs, rows, true, false)
-            },
-            input,
-            dz.t,
-            Operand::B,
-        )
-    } else {
-        (
-            MatmulSpec {
-                beta,
-                ..MatmulSpec::new(l.outputs, l.inputs, rows, true, false)
-            },
-            dz.t,
-            input,
-            Operand::A,
-        )
-    };
-    Ok(vec![
-        product(ctx, &spec, a, b, operand, dz, gw)?,
-        ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb)?,
-    ])
-}
-
-/// The gradient w.r.t. the layer's input, `dz . op(W)^T`, into `target`.
-pub fn input_grad(
-    ctx: &GpuContext,
-    l: &LayerSpec,
-    rows: usize,
-    p: &Params,
-    dz: &Grad,
-    target: &GpuTensor,
-) -> Result<Step> {
-    let spec = MatmulSpec::new(rows, l.inputs, l.outputs, false, p.transposed);
-    product(ctx, &spec, dz.t, p.weight, Operand::A, dz, target)
+    /// The gradient w.r.t. the layer's input, `dz . op(W)^T`, into `target`.
+    fn input_grad(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        dz: &Grad,
+        target: &GpuTensor,
+    ) -> Result<Step> {
+        let spec = MatmulSpec::new(rows, l.inputs, l.outputs, false, p.transposed);
+        product(ctx, &spec, dz.t, p.weight, Operand::A, dz, target)
+    }
 }
 
 /// A backward matmul whose `operand` is the layer's gradient: read as

@@ -1,7 +1,7 @@
 //! Mixed-precision inference planned by the same layer code as training:
 //! layers `start..end` with f16 copies of their weights, f16 activations
 //! between them and the last layer's output in f32. Each layer's kind plans
-//! its own product (`dense::forward_f16`), with the activation in the
+//! its own product (`LayerPlan::forward_f16`), with the activation in the
 //! product's epilogue.
 //!
 //! ```text
@@ -14,8 +14,9 @@
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, MatmulOut};
-use crate::model::{LayerKind, LayerSpec, ModelConfig};
-use crate::plan::{dense, ParamLayout};
+use crate::model::{LayerSpec, ModelConfig};
+use crate::plan::layer::{planner, Params};
+use crate::plan::ParamLayout;
 
 /// Buffers of the mixed-precision forward pass at capacity `cap` rows.
 pub struct MixedNet {
@@ -90,7 +91,7 @@ impl MixedNet {
         for (i, l) in self.layers.iter().enumerate() {
             let lp = layout.layers[self.start + i];
             let bias = layout.view(params, lp.bias)?;
-            let p = dense::Params {
+            let p = Params {
                 weight: &self.weights16[i],
                 bias: &bias,
                 transposed: lp.transposed,
@@ -105,9 +106,7 @@ impl MixedNet {
             } else {
                 MatmulOut::F16(&self.acts16[i])
             };
-            steps.push(match l.kind {
-                LayerKind::Dense => dense::forward_f16(ctx, l, rows, &p, input, target)?,
-            });
+            steps.push(planner(l.kind).forward_f16(ctx, l, rows, &p, input, target)?);
         }
         Ok(steps)
     }

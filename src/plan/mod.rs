@@ -22,6 +22,7 @@
 //! ```
 
 pub mod dense;
+pub mod layer;
 pub mod layout;
 pub mod mixed;
 
@@ -30,7 +31,8 @@ use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{
     self as ops, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
-use crate::model::{LayerKind, LayerSpec, LossKind, ModelConfig, Role};
+use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use layer::{planner, Grad, Params};
 pub use layout::ParamLayout;
 
 /// Slots of the metrics buffer; each accumulates a sum over samples.
@@ -372,7 +374,7 @@ impl Net {
             let input = self.layer_input(li, rows)?;
             let w = self.layout.view(params, lp.weight)?;
             let b = self.layout.view(params, lp.bias)?;
-            let p = dense::Params {
+            let p = Params {
                 weight: &w,
                 bias: &b,
                 transposed: lp.transposed,
@@ -384,9 +386,7 @@ impl Net {
                 self.out_rows(li, rows)?
             };
             let fused = if keep { Activation::Identity } else { l.act };
-            steps.push(match l.kind {
-                LayerKind::Dense => dense::forward(ctx, &l, rows, &p, &input, fused, &target)?,
-            });
+            steps.push(planner(l.kind).forward(ctx, &l, rows, &p, &input, fused, &target)?);
             // In training under BCE, everything downstream of the output
             // layer (the fused loss, its gradient and the metrics) reads the
             // logits, so its sigmoid is not computed.
@@ -779,7 +779,7 @@ impl Net {
             let lp = self.layout.layers[li];
             let dzl = self.grad_pre(li, rows)?;
             let gate = self.act_gate(li, rows)?;
-            let dz = dense::Grad {
+            let dz = Grad {
                 t: &dzl,
                 gate: gate.as_ref().map(|(act, g)| (*act, g)),
             };
@@ -789,19 +789,17 @@ impl Net {
             let accumulate = written[lp.weight];
             written[lp.weight] = true;
             written[lp.bias] = true;
-            steps.extend(match l.kind {
-                LayerKind::Dense => dense::param_grads(
-                    ctx,
-                    &l,
-                    rows,
-                    lp.transposed,
-                    &input,
-                    &dz,
-                    &gw,
-                    accumulate,
-                    &gb,
-                )?,
-            });
+            steps.extend(planner(l.kind).param_grads(
+                ctx,
+                &l,
+                rows,
+                lp.transposed,
+                &input,
+                &dz,
+                &gw,
+                accumulate,
+                &gb,
+            )?);
             if li == 0 && self.cfg.contractive > 0.0 {
                 let w = self.layout.view(params, lp.weight)?;
                 steps.push(ops::contractive_wgrad(
@@ -830,14 +828,12 @@ impl Net {
             };
             let w = self.layout.view(params, lp.weight)?;
             let b = self.layout.view(params, lp.bias)?;
-            let p = dense::Params {
+            let p = Params {
                 weight: &w,
                 bias: &b,
                 transposed: lp.transposed,
             };
-            steps.push(match l.kind {
-                LayerKind::Dense => dense::input_grad(ctx, &l, rows, &p, &dz, &target)?,
-            });
+            steps.push(planner(l.kind).input_grad(ctx, &l, rows, &p, &dz, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 

@@ -4,28 +4,79 @@
 //! gradient. Plain loops over rows and columns.
 
 use crate::model::LayerSpec;
+use crate::reference::layer::LayerTwin;
 
-/// The pre-activation z (rows, outputs) of input x (rows, inputs).
-pub fn forward(
-    l: &LayerSpec,
-    x: &[f64],
-    w: &[f64],
-    b: &[f64],
-    rows: usize,
-    transposed: bool,
-) -> Vec<f64> {
-    let (k, n) = (l.inputs, l.outputs);
-    let mut out = vec![0.0; rows * n];
-    for r in 0..rows {
-        for j in 0..n {
-            let mut s = 0.0;
-            for i in 0..k {
-                s += x[r * k + i] * weight(w, i, j, k, n, transposed);
+/// The Dense layer's twin.
+pub struct Dense;
+
+impl LayerTwin for Dense {
+    /// The pre-activation z (rows, outputs) of input x (rows, inputs).
+    fn forward(
+        &self,
+        l: &LayerSpec,
+        x: &[f64],
+        w: &[f64],
+        b: &[f64],
+        rows: usize,
+        transposed: bool,
+    ) -> Vec<f64> {
+        let (k, n) = (l.inputs, l.outputs);
+        let mut out = vec![0.0; rows * n];
+        for r in 0..rows {
+            for j in 0..n {
+                let mut s = 0.0;
+                for i in 0..k {
+                    s += x[r * k + i] * weight(w, i, j, k, n, transposed);
+                }
+                out[r * n + j] = s + b[j];
             }
-            out[r * n + j] = s + b[j];
+        }
+        out
+    }
+
+    /// Adds the weight gradient `dz^T . x` into `gw` (laid out as the weight)
+    /// and writes the bias gradient `sum_rows dz` into `gb`.
+    fn param_grads(
+        &self,
+        l: &LayerSpec,
+        x: &[f64],
+        dz: &[f64],
+        rows: usize,
+        transposed: bool,
+        gw: &mut [f64],
+        gb: &mut [f64],
+    ) {
+        let (k, n) = (l.inputs, l.outputs);
+        for j in 0..n {
+            for i in 0..k {
+                let g: f64 = (0..rows).map(|r| dz[r * n + j] * x[r * k + i]).sum();
+                let at = if transposed { i * n + j } else { j * k + i };
+                gw[at] += g;
+            }
+            gb[j] = (0..rows).map(|r| dz[r * n + j]).sum();
         }
     }
-    out
+
+    /// The gradient w.r.t. the input, `dz . W` (rows, inputs).
+    fn input_grad(
+        &self,
+        l: &LayerSpec,
+        w: &[f64],
+        dz: &[f64],
+        rows: usize,
+        transposed: bool,
+    ) -> Vec<f64> {
+        let (k, n) = (l.inputs, l.outputs);
+        let mut out = vec![0.0; rows * k];
+        for r in 0..rows {
+            for i in 0..k {
+                out[r * k + i] = (0..n)
+                    .map(|j| dz[r * n + j] * weight(w, i, j, k, n, transposed))
+                    .sum();
+            }
+        }
+        out
+    }
 }
 
 /// W[j, i] of an untied layer, W_e[i, j] of a tied one.
@@ -35,40 +86,4 @@ fn weight(w: &[f64], i: usize, j: usize, inputs: usize, outputs: usize, transpos
     } else {
         w[j * inputs + i]
     }
-}
-
-/// Adds the weight gradient `dz^T . x` into `gw` (laid out as the weight)
-/// and writes the bias gradient `sum_rows dz` into `gb`.
-pub fn param_grads(
-    l: &LayerSpec,
-    x: &[f64],
-    dz: &[f64],
-    rows: usize,
-    transposed: bool,
-    gw: &mut [f64],
-    gb: &mut [f64],
-) {
-    let (k, n) = (l.inputs, l.outputs);
-    for j in 0..n {
-        for i in 0..k {
-            let g: f64 = (0..rows).map(|r| dz[r * n + j] * x[r * k + i]).sum();
-            let at = if transposed { i * n + j } else { j * k + i };
-            gw[at] += g;
-        }
-        gb[j] = (0..rows).map(|r| dz[r * n + j]).sum();
-    }
-}
-
-/// The gradient w.r.t. the input, `dz . W` (rows, inputs).
-pub fn input_grad(l: &LayerSpec, w: &[f64], dz: &[f64], rows: usize, transposed: bool) -> Vec<f64> {
-    let (k, n) = (l.inputs, l.outputs);
-    let mut out = vec![0.0; rows * k];
-    for r in 0..rows {
-        for i in 0..k {
-            out[r * k + i] = (0..n)
-                .map(|j| dz[r * n + j] * weight(w, i, j, k, n, transposed))
-                .sum();
-        }
-    }
-    out
 }

@@ -12,6 +12,7 @@ pub mod contractive;
 pub mod dense;
 pub mod elementwise;
 pub mod gather;
+pub mod layer;
 pub mod loss;
 pub mod matmul;
 pub mod optim;

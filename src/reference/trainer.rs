@@ -3,13 +3,14 @@
 //! parameter arena layout and the same random draws (same Philox streams) as
 //! the GPU plan in `plan/`. Written as plainly as possible: loops over rows
 //! and columns, no cleverness. Each layer kind's products come from its own
-//! twin (`dense.rs`); [`RefTrainer::step`] runs the phases in order.
+//! twin (`layer::twin`); [`RefTrainer::step`] runs the phases in order.
 
 use crate::kernels::RandomFill;
-use crate::model::{LayerKind, LayerSpec, LossKind, ModelConfig, Role};
+use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::op::OptimConfig;
 use crate::plan::{stream, ParamLayout};
-use crate::reference::{self as r, dense, OptState};
+use crate::reference::layer::twin;
+use crate::reference::{self as r, OptState};
 use crate::train::TrainConfig;
 
 /// What the forward pass leaves for the backward pass, per layer.
@@ -105,9 +106,7 @@ impl RefTrainer {
         };
         for (li, l) in self.layers.iter().enumerate() {
             let (w, b) = (self.entry(lp[li].weight), self.entry(lp[li].bias));
-            let z = match l.kind {
-                LayerKind::Dense => dense::forward(l, &cur, w, b, rows, lp[li].transposed),
-            };
+            let z = twin(l.kind).forward(l, &cur, w, b, rows, lp[li].transposed);
             let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
             let mut next = y.clone();
             let mut mask = None;
@@ -195,11 +194,7 @@ impl RefTrainer {
             );
             {
                 let (gw, gb) = two_ranges(&mut grads, we.offset, we.len(), be.offset, be.len());
-                match l.kind {
-                    LayerKind::Dense => {
-                        dense::param_grads(l, &f.inputs[li], &dz, rows, lp[li].transposed, gw, gb)
-                    }
-                }
+                twin(l.kind).param_grads(l, &f.inputs[li], &dz, rows, lp[li].transposed, gw, gb);
             }
             if li == 0 {
                 if self.cfg.contractive > 0.0 {
@@ -212,9 +207,7 @@ impl RefTrainer {
                 break;
             }
             let w = self.entry(lp[li].weight);
-            let d_in = match l.kind {
-                LayerKind::Dense => dense::input_grad(l, w, &dz, rows, lp[li].transposed),
-            };
+            let d_in = twin(l.kind).input_grad(l, w, &dz, rows, lp[li].transposed);
             // Into layer li - 1.
             let p = &self.layers[li - 1];
             if p.role == Role::VaeHead {
