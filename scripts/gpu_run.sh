@@ -23,8 +23,9 @@
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
 #   tests.txt     the GPU test binaries in .gl/tests (kernels against their f64
-#                 references, training against its f64 twin, tuning), on the
-#                 real GPU; last, so that the figures come back first
+#                 references, training against its f64 twin, tuning, and the
+#                 rule, tuned and other plans training to the same bits), on
+#                 the real GPU; last, so that the figures come back first
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}
