@@ -1,4 +1,4 @@
-// common.wgsl: prelude prepended to every kernel module (see src/gpu/kernels.rs).
+// common.wgsl: prelude prepended to every kernel module (see src/kernels/common.rs).
 //
 // Holds what several kernels share: the flat index of an invocation in a dispatch
 // folded into 2-D, the activation functions and their derivatives, and the
@@ -6,9 +6,9 @@
 //
 // Dispatch folding: WebGPU allows at most 65,535 workgroups per dimension, so a
 // 1-D launch of G workgroups is issued as (min(G, 65535), ceil(G / 65535), 1).
-// The host does this in `gpu::ops::fold`; kernels rebuild the flat index here.
+// The host does this in `kernels::shape::fold`; kernels rebuild the flat index here.
 
-// Activation ids, shared with `Activation` in src/gpu/ops.rs.
+// Activation ids, shared with `Activation` in src/op.rs.
 const ACT_IDENTITY: u32 = 0u;
 const ACT_RELU: u32 = 1u;
 const ACT_LEAKY_RELU: u32 = 2u;

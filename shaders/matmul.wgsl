@@ -30,7 +30,7 @@
 // K advances in slices of TK staged through workgroup memory, each row padded
 // by one element against bank conflicts. Edges are zero-filled, so any M, N, K
 // is correct. The host picks one of three shapes per adapter and matmul (see
-// `MatmulKernel` in src/gpu/ops.rs):
+// `MatmulKernel` in src/kernels/matmul/mod.rs):
 //   16x16:   WG 16x16, RM = RN = 1, TK = 16  (slices of 16 x 17 f32), for
 //            small outputs: many workgroups, one output per invocation
 //   64x64:   WG 16x16, RM = RN = 4, TK = 16  (slices of 16 x 65 f32)
