@@ -14,6 +14,7 @@
 
 pub mod common;
 pub mod contractive;
+pub mod conv;
 pub mod elementwise;
 pub mod gather;
 pub mod loss;
@@ -21,6 +22,7 @@ pub mod matmul;
 pub mod matmul_f16;
 pub mod optim;
 pub mod penalty;
+pub mod pool;
 pub mod reduce;
 pub mod rng;
 pub mod shape;
@@ -37,6 +39,7 @@ pub use common::COMMON;
 pub use contractive::{
     contractive_dz, contractive_fp2, contractive_row_sq, contractive_supports, contractive_wgrad,
 };
+pub use conv::ConvGeom;
 pub use elementwise::{act_backward, act_forward, axpby, fill, l2_grad, mul};
 pub use gather::gather_rows;
 pub use loss::{loss_fused, loss_grad, row_loss};
@@ -46,6 +49,7 @@ pub use matmul::{
 pub use matmul_f16::{f16_words, matmul_f16, to_f16, to_f32, MatmulOut};
 pub use optim::{optim_tick, optim_update, OPT_STATE_WORDS};
 pub use penalty::{kl_grad, kl_loss, l1_grad};
+pub use pool::PoolGeom;
 pub use reduce::{col_sum, reduce, reduce_to, ReduceMode, REDUCE_PARTIALS};
 pub use rng::{noise, random, RandomFill, RngSpec};
 pub use shape::fold;
@@ -126,6 +130,16 @@ pub static FAMILIES: &[Family] = &[
         shaders: &[&contractive::SHADER],
         kernels: contractive::kernels,
         bindings: contractive::BINDINGS,
+    },
+    Family {
+        shaders: &[&conv::SHADER],
+        kernels: conv::kernels,
+        bindings: conv::BINDINGS,
+    },
+    Family {
+        shaders: &[&pool::SHADER],
+        kernels: pool::kernels,
+        bindings: pool::BINDINGS,
     },
 ];
 

@@ -9,6 +9,7 @@
 //! here, so `reference::matmul` names the matmul's twin.
 
 pub mod contractive;
+pub mod conv;
 pub mod dense;
 pub mod elementwise;
 pub mod gather;
@@ -17,6 +18,7 @@ pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod penalty;
+pub mod pool;
 pub mod reduce;
 pub mod rng;
 pub mod shuffle;
@@ -25,12 +27,14 @@ pub mod trainer;
 pub mod vae;
 
 pub use contractive::*;
+pub use conv::*;
 pub use elementwise::*;
 pub use gather::*;
 pub use loss::*;
 pub use matmul::*;
 pub use optim::*;
 pub use penalty::*;
+pub use pool::*;
 pub use reduce::*;
 pub use rng::*;
 pub use shuffle::*;

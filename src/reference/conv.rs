@@ -1,0 +1,152 @@
+//! f64 twins of shaders/conv.wgsl: the convolution, its input gradient (a
+//! transposed convolution), its weight and bias gradients, written from the
+//! definition with loops over every index, and each product's scale
+//! `sum |terms|`, which sets its f32 rounding tolerance.
+
+use crate::kernels::ConvGeom;
+use crate::op::Activation;
+use crate::reference::elementwise::act;
+use crate::reference::w;
+
+/// The input coordinate under tap k of output coordinate o, if inside.
+fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize) -> Option<usize> {
+    (o * stride + k * dil)
+        .checked_sub(pad)
+        .filter(|&i| i < size)
+}
+
+/// `act(conv(x, wt) + bias)` (n, o, oh, ow), and the scale of each output.
+pub fn conv_forward(
+    g: &ConvGeom,
+    x: &[f32],
+    wt: &[f32],
+    bias: Option<&[f32]>,
+    a: Activation,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0.0; g.output_len()];
+    let mut scale = vec![0.0; g.output_len()];
+    for b in 0..g.n {
+        for oc in 0..g.o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let (mut s, mut m) = (0.0, 0.0);
+                    for ci in 0..g.c {
+                        for ky in 0..g.kh {
+                            let Some(iy) = tap(oy, ky, g.sh, g.dh, g.ph, g.h) else {
+                                continue;
+                            };
+                            for kx in 0..g.kw {
+                                let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
+                                    continue;
+                                };
+                                let t = w(x[((b * g.c + ci) * g.h + iy) * g.w + ix])
+                                    * w(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
+                                s += t;
+                                m += t.abs();
+                            }
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        s += w(bias[oc]);
+                        m += w(bias[oc]).abs();
+                    }
+                    let i = ((b * g.o + oc) * g.oh + oy) * g.ow + ox;
+                    out[i] = act(s, a);
+                    scale[i] = m;
+                }
+            }
+        }
+    }
+    (out, scale)
+}
+
+/// `act(conv^T(dy, wt) + bias)` (n, c, h, w): every output position adds
+/// its gradient times the weight to the input it read. With the scales.
+pub fn conv_dx(
+    g: &ConvGeom,
+    dy: &[f32],
+    wt: &[f32],
+    bias: Option<&[f32]>,
+    a: Activation,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut sum = vec![0.0; g.input_len()];
+    let mut scale = vec![0.0; g.input_len()];
+    for b in 0..g.n {
+        for oc in 0..g.o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = w(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
+                    for ci in 0..g.c {
+                        for ky in 0..g.kh {
+                            let Some(iy) = tap(oy, ky, g.sh, g.dh, g.ph, g.h) else {
+                                continue;
+                            };
+                            for kx in 0..g.kw {
+                                let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
+                                    continue;
+                                };
+                                let t = d * w(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
+                                let i = ((b * g.c + ci) * g.h + iy) * g.w + ix;
+                                sum[i] += t;
+                                scale[i] += t.abs();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let out = sum
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            let ci = (i / (g.h * g.w)) % g.c;
+            act(s + bias.map_or(0.0, |b| w(b[ci])), a)
+        })
+        .collect();
+    (out, scale)
+}
+
+/// The weight gradient (o, c, kh, kw), with its scales.
+pub fn conv_dw(g: &ConvGeom, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0.0; g.weight_len()];
+    let mut scale = vec![0.0; g.weight_len()];
+    for b in 0..g.n {
+        for oc in 0..g.o {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = w(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
+                    for ci in 0..g.c {
+                        for ky in 0..g.kh {
+                            let Some(iy) = tap(oy, ky, g.sh, g.dh, g.ph, g.h) else {
+                                continue;
+                            };
+                            for kx in 0..g.kw {
+                                let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
+                                    continue;
+                                };
+                                let t = d * w(x[((b * g.c + ci) * g.h + iy) * g.w + ix]);
+                                let j = ((oc * g.c + ci) * g.kh + ky) * g.kw + kx;
+                                out[j] += t;
+                                scale[j] += t.abs();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, scale)
+}
+
+/// The bias gradient (o), with its scales.
+pub fn conv_db(g: &ConvGeom, dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let mut out = vec![0.0; g.o];
+    let mut scale = vec![0.0; g.o];
+    for (i, &d) in dy[..g.output_len()].iter().enumerate() {
+        let oc = (i / (g.oh * g.ow)) % g.o;
+        out[oc] += w(d);
+        scale[oc] += w(d).abs();
+    }
+    (out, scale)
+}
