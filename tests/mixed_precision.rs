@@ -204,9 +204,9 @@ fn f16_inference_matches_an_f64_simulation_of_the_plan() {
         let (mut want, mut tol) = (Vec::new(), Vec::new());
         for (li, l) in layers.iter().enumerate() {
             let lp = layout.layers[li];
-            let we = &layout.entries[lp.weight];
+            let we = &layout.entries[lp.weight.unwrap()];
             let w = &params[we.offset..we.offset + we.len()];
-            let b = &params[layout.entries[lp.bias].offset..][..l.outputs];
+            let b = &params[layout.entries[lp.bias.unwrap()].offset..][..l.outputs];
             // W as (outputs, inputs); a tied layer reads the encoder's transposed.
             let wt = |o: usize, i: usize| {
                 let v = if lp.transposed {

@@ -6,12 +6,49 @@
 
 use crate::op::Activation;
 
+/// A sample's shape, channels first: `[channels, height, width]`. A flat
+/// vector of n values is `[n, 1, 1]`; a sequence of c channels over l steps
+/// is `[c, 1, l]`. Tensors hold each sample's values in this order (NCHW),
+/// which is also the order of PyTorch's `nn.Flatten`.
+pub type Shape = [usize; 3];
+
+/// A sliding window over the last two dimensions: kernel (kh, kw), strides
+/// (sh, sw), padding before (ph, pw) (what is after follows from the output
+/// size), dilation (dh, dw). `one_d`: a 1-D layer (kh = sh = dh = 1, ph =
+/// 0), whose weights PyTorch stores without the height axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub ph: usize,
+    pub pw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub one_d: bool,
+}
+
 /// What a layer computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerKind {
     /// `y = act(x W^T + b)`, W stored (outputs, inputs) as PyTorch's
-    /// `nn.Linear` stores it.
+    /// `nn.Linear` stores it. Reads its input flattened.
     Dense,
+    /// `y = act(conv(x, W) + b)`, W (out, in, kh, kw) as `nn.Conv2d` (or
+    /// (out, in, k) as `nn.Conv1d`).
+    Conv(Window),
+    /// The transpose of a convolution (upsampling by its stride), W (in,
+    /// out, kh, kw) as `nn.ConvTranspose2d` (or `nn.ConvTranspose1d`).
+    ConvTranspose(Window),
+    /// The maximum of each window; the gradient goes to the argmax.
+    MaxPool(Window),
+    /// The mean of each window (padding excluded).
+    AvgPool(Window),
+    /// Nearest-neighbour upsampling by integer factors (fh, fw).
+    Upsample { fh: usize, fw: usize, one_d: bool },
+    /// The same values under another shape (`Flatten`, `Reshape`).
+    Reshape,
 }
 
 /// One parameter tensor of a layer.
@@ -34,41 +71,86 @@ impl ParamSpec {
 }
 
 impl LayerKind {
-    /// The parameters of a layer of this kind from `inputs` to `outputs`
-    /// values per sample, in PyTorch's order.
-    pub fn params(self, inputs: usize, outputs: usize) -> Vec<ParamSpec> {
+    /// The parameters of a layer of this kind from `input` to `output`, in
+    /// PyTorch's order.
+    pub fn params(self, input: Shape, output: Shape) -> Vec<ParamSpec> {
+        let n = |s: Shape| s.iter().product::<usize>();
+        let kernel = |w: Window| {
+            if w.one_d {
+                vec![w.kw]
+            } else {
+                vec![w.kh, w.kw]
+            }
+        };
+        let param = |name, shape| ParamSpec { name, shape };
         match self {
             LayerKind::Dense => vec![
-                ParamSpec {
-                    name: "weight",
-                    shape: vec![outputs, inputs],
-                },
-                ParamSpec {
-                    name: "bias",
-                    shape: vec![outputs],
-                },
+                param("weight", vec![n(output), n(input)]),
+                param("bias", vec![n(output)]),
             ],
+            LayerKind::Conv(w) => vec![
+                param("weight", [vec![output[0], input[0]], kernel(w)].concat()),
+                param("bias", vec![output[0]]),
+            ],
+            LayerKind::ConvTranspose(w) => vec![
+                param("weight", [vec![input[0], output[0]], kernel(w)].concat()),
+                param("bias", vec![output[0]]),
+            ],
+            LayerKind::MaxPool(_)
+            | LayerKind::AvgPool(_)
+            | LayerKind::Upsample { .. }
+            | LayerKind::Reshape => Vec::new(),
         }
     }
 
-    /// (fan-in, fan-out) of the weight, as Glorot initialization reads them.
-    pub fn fan(self, inputs: usize, outputs: usize) -> (usize, usize) {
+    /// (fan-in, fan-out) of the weight, as Glorot initialization reads them
+    /// (a kernel's receptive field counts on both sides, as in Keras).
+    pub fn fan(self, input: Shape, output: Shape) -> (usize, usize) {
         match self {
-            LayerKind::Dense => (inputs, outputs),
+            LayerKind::Dense => (
+                input.iter().product::<usize>(),
+                output.iter().product::<usize>(),
+            ),
+            LayerKind::Conv(w) | LayerKind::ConvTranspose(w) => {
+                let k = w.kh * w.kw;
+                (input[0] * k, output[0] * k)
+            }
+            _ => (0, 0),
         }
     }
 
-    /// Floating-point operations of the forward product, per sample.
-    pub fn forward_flops(self, inputs: usize, outputs: usize) -> f64 {
+    /// Floating-point operations of the forward pass, per sample (products;
+    /// pooling and other elementwise work count nothing).
+    pub fn forward_flops(self, input: Shape, output: Shape) -> f64 {
+        let n = |s: Shape| s.iter().product::<usize>() as f64;
         match self {
-            LayerKind::Dense => 2.0 * (inputs * outputs) as f64,
+            LayerKind::Dense => 2.0 * n(input) * n(output),
+            LayerKind::Conv(w) => 2.0 * n(output) * (input[0] * w.kh * w.kw) as f64,
+            LayerKind::ConvTranspose(w) => 2.0 * n(input) * (output[0] * w.kh * w.kw) as f64,
+            _ => 0.0,
         }
     }
 
-    /// The name `wgae train`'s layer table prints.
+    /// Whether the kind has parameters (the planner plans their gradients).
+    pub fn has_params(self) -> bool {
+        matches!(
+            self,
+            LayerKind::Dense | LayerKind::Conv(_) | LayerKind::ConvTranspose(_)
+        )
+    }
+
+    /// The name `wgae train`'s layer table prints, PyTorch's module's.
     pub fn name(self) -> &'static str {
+        let one = |w: Window, a, b| if w.one_d { a } else { b };
         match self {
-            LayerKind::Dense => "Dense",
+            LayerKind::Dense => "Linear",
+            LayerKind::Conv(w) => one(w, "Conv1d", "Conv2d"),
+            LayerKind::ConvTranspose(w) => one(w, "ConvTranspose1d", "ConvTranspose2d"),
+            LayerKind::MaxPool(w) => one(w, "MaxPool1d", "MaxPool2d"),
+            LayerKind::AvgPool(w) => one(w, "AvgPool1d", "AvgPool2d"),
+            LayerKind::Upsample { one_d: true, .. } => "Upsample1d",
+            LayerKind::Upsample { .. } => "Upsample2d",
+            LayerKind::Reshape => "Reshape",
         }
     }
 }
@@ -85,12 +167,15 @@ pub enum Role {
     Output,
 }
 
-/// One layer of a model: its kind, its widths (values per sample), its
-/// activation and what it is for.
+/// One layer of a model: its kind, its input and output shapes and widths
+/// (values per sample), its activation and what it is for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerSpec {
     pub index: usize,
     pub kind: LayerKind,
+    pub in_shape: Shape,
+    pub out_shape: Shape,
+    /// Values per sample in and out (the shapes' products).
     pub inputs: usize,
     pub outputs: usize,
     pub act: Activation,
@@ -104,17 +189,17 @@ impl LayerSpec {
     /// The layer's parameters, in PyTorch's order (a tied layer lists its
     /// weight too: the model stores it once, as its mirror's).
     pub fn params(&self) -> Vec<ParamSpec> {
-        self.kind.params(self.inputs, self.outputs)
+        self.kind.params(self.in_shape, self.out_shape)
     }
 
     /// (fan-in, fan-out) for initialization.
     pub fn fan(&self) -> (usize, usize) {
-        self.kind.fan(self.inputs, self.outputs)
+        self.kind.fan(self.in_shape, self.out_shape)
     }
 
     /// Floating-point operations of the forward product, per sample.
     pub fn forward_flops(&self) -> f64 {
-        self.kind.forward_flops(self.inputs, self.outputs)
+        self.kind.forward_flops(self.in_shape, self.out_shape)
     }
 
     /// Floating-point operations per sample in a training step: the forward

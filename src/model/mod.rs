@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
-pub use layer::{LayerKind, LayerSpec, ParamSpec, Role};
+pub use layer::{LayerKind, LayerSpec, ParamSpec, Role, Shape, Window};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -406,6 +406,8 @@ impl ModelConfig {
             out.push(LayerSpec {
                 index: out.len(),
                 kind: LayerKind::Dense,
+                in_shape: [prev, 1, 1],
+                out_shape: [width, 1, 1],
                 inputs: prev,
                 outputs: width,
                 act,
@@ -426,6 +428,8 @@ impl ModelConfig {
             out.push(LayerSpec {
                 index: out.len(),
                 kind: LayerKind::Dense,
+                in_shape: [prev, 1, 1],
+                out_shape: [w, 1, 1],
                 inputs: prev,
                 outputs: w,
                 act: if last { self.out_act } else { self.act },

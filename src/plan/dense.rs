@@ -25,6 +25,10 @@ use crate::plan::layer::{Grad, LayerPlan, Params};
 pub struct Dense;
 
 impl LayerPlan for Dense {
+    fn fuses_act_grad(&self) -> bool {
+        true
+    }
+
     /// `target = act(input . op(W) + b)` (with `act` fused into the product's
     /// epilogue, or Identity when the plan applies it in a pass of its own).
     fn forward(
@@ -41,7 +45,7 @@ impl LayerPlan for Dense {
             act,
             ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
         };
-        ops::matmul(ctx, &spec, input, p.weight, Some(p.bias), target)
+        ops::matmul(ctx, &spec, input, p.weight(l)?, Some(p.bias(l)?), target)
     }
 
     /// The same in mixed precision: f16 input and weight, the activation fused,
@@ -59,24 +63,24 @@ impl LayerPlan for Dense {
             act: l.act,
             ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
         };
-        ops::matmul_f16(ctx, &spec, input16, p.weight, Some(p.bias), target)
+        ops::matmul_f16(ctx, &spec, input16, p.weight(l)?, Some(p.bias(l)?), target)
     }
 
-    /// The weight gradient into `gw` (added to it when `accumulate`: a tied
-    /// weight gathers its mirror's gradient and its own), then the bias gradient
-    /// into `gb`.
+    /// The weight gradient into `g.weight` (added to it when `accumulate`: a
+    /// tied weight gathers its mirror's gradient and its own), then the bias
+    /// gradient into `g.bias`.
     fn param_grads(
         &self,
         ctx: &GpuContext,
         l: &LayerSpec,
         rows: usize,
-        transposed: bool,
+        p: &Params,
         input: &GpuTensor,
         dz: &Grad,
-        gw: &GpuTensor,
+        g: &Params,
         accumulate: bool,
-        gb: &GpuTensor,
     ) -> Result<Vec<Step>> {
+        let (transposed, gw, gb) = (p.transposed, g.weight(l)?, g.bias(l)?);
         let beta = if accumulate { 1.0 } else { 0.0 };
         let (spec, a, b, operand) = if transposed {
             // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
@@ -117,7 +121,7 @@ impl LayerPlan for Dense {
         target: &GpuTensor,
     ) -> Result<Step> {
         let spec = MatmulSpec::new(rows, l.inputs, l.outputs, false, p.transposed);
-        product(ctx, &spec, dz.t, p.weight, Operand::A, dz, target)
+        product(ctx, &spec, dz.t, p.weight(l)?, Operand::A, dz, target)
     }
 }
 

@@ -2,19 +2,46 @@
 //! kind: adding a kind is its planning file (like `dense.rs`) and one line in
 //! [`planner`].
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::MatmulOut;
 use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
+use crate::plan::conv::{Conv, ConvTranspose};
 use crate::plan::dense::Dense;
+use crate::plan::pool::{AvgPool, MaxPool, Upsample};
+use crate::plan::reshape::Reshape;
 
-/// A layer's parameters as the plan binds them.
+/// A layer's parameters (or their gradients) as the plan binds them, and
+/// its scratch buffer (max pooling's argmax) where its kind has one.
 pub struct Params<'a> {
-    pub weight: &'a GpuTensor,
-    pub bias: &'a GpuTensor,
+    pub weight: Option<&'a GpuTensor>,
+    pub bias: Option<&'a GpuTensor>,
     /// The weight is a tied mirror's, used transposed.
     pub transposed: bool,
+    pub scratch: Option<&'a GpuTensor>,
+}
+
+impl<'a> Params<'a> {
+    /// The weight, or an error naming the layer (a plan bug, not a user's).
+    pub fn weight(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        self.weight.ok_or_else(|| missing(l, "weight"))
+    }
+
+    pub fn bias(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        self.bias.ok_or_else(|| missing(l, "bias"))
+    }
+
+    pub fn scratch(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        self.scratch.ok_or_else(|| missing(l, "scratch buffer"))
+    }
+}
+
+fn missing(l: &LayerSpec, what: &str) -> Error {
+    Error::Internal {
+        op: format!("planning layer {} ({})", l.index, l.kind.name()),
+        message: format!("its {what} was not bound"),
+    }
 }
 
 /// The gradient a backward step reads: w.r.t. the pre-activation, or w.r.t.
@@ -27,6 +54,18 @@ pub struct Grad<'a> {
 /// A layer kind's planning code. Shapes, for `rows` rows: the input
 /// (rows, inputs), the output and its gradients (rows, outputs).
 pub trait LayerPlan: Sync {
+    /// Words of scratch memory per sample the kind keeps between its
+    /// forward and backward passes (0 for none).
+    fn scratch_per_sample(&self, _l: &LayerSpec) -> usize {
+        0
+    }
+
+    /// Whether its backward kernels can apply the activation gradient as
+    /// they load dz (`Grad::gate`); otherwise the plan writes dz first.
+    fn fuses_act_grad(&self) -> bool {
+        false
+    }
+
     /// `target = act(layer(input))`, with `act` fused into the layer's last
     /// kernel (Identity when the plan applies the activation itself).
     #[allow(clippy::too_many_arguments)]
@@ -42,31 +81,40 @@ pub trait LayerPlan: Sync {
     ) -> Result<Step>;
 
     /// The same in mixed precision: f16 input and parameters, the layer's
-    /// activation fused, f16 or f32 output.
+    /// activation fused, f16 or f32 output. Kinds without an f16 kernel
+    /// refuse with an error naming the layer.
     fn forward_f16(
         &self,
-        ctx: &GpuContext,
+        _ctx: &GpuContext,
         l: &LayerSpec,
-        rows: usize,
-        p: &Params,
-        input16: &GpuTensor,
-        target: MatmulOut,
-    ) -> Result<Step>;
+        _rows: usize,
+        _p: &Params,
+        _input16: &GpuTensor,
+        _target: MatmulOut,
+    ) -> Result<Step> {
+        Err(Error::InvalidArgument(format!(
+            "layer {} ({}): mixed-precision inference covers Linear layers only so far; use \
+             --precision f32",
+            l.index,
+            l.kind.name()
+        )))
+    }
 
-    /// The parameter gradients: the weight's into `gw` (added to it when
-    /// `accumulate`), the bias's into `gb`.
+    /// The parameter gradients into `g` (views of the gradient arena laid
+    /// out as `p`): the weight's added to it when `accumulate` (a tied
+    /// weight gathers two layers' gradients). Kinds without parameters plan
+    /// nothing.
     #[allow(clippy::too_many_arguments)]
     fn param_grads(
         &self,
         ctx: &GpuContext,
         l: &LayerSpec,
         rows: usize,
-        transposed: bool,
+        p: &Params,
         input: &GpuTensor,
         dz: &Grad,
-        gw: &GpuTensor,
+        g: &Params,
         accumulate: bool,
-        gb: &GpuTensor,
     ) -> Result<Vec<Step>>;
 
     /// The gradient w.r.t. the layer's input, into `target`.
@@ -85,5 +133,11 @@ pub trait LayerPlan: Sync {
 pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
     match kind {
         LayerKind::Dense => &Dense,
+        LayerKind::Conv(_) => &Conv,
+        LayerKind::ConvTranspose(_) => &ConvTranspose,
+        LayerKind::MaxPool(_) => &MaxPool,
+        LayerKind::AvgPool(_) => &AvgPool,
+        LayerKind::Upsample { .. } => &Upsample,
+        LayerKind::Reshape => &Reshape,
     }
 }

@@ -30,13 +30,13 @@ impl ParamEntry {
     }
 }
 
-/// Which entries a layer uses.
+/// Which entries a layer uses (none for a kind without parameters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerParams {
     /// The weight entry; for a tied layer, the encoder weight it transposes.
-    pub weight: usize,
+    pub weight: Option<usize>,
     pub transposed: bool,
-    pub bias: usize,
+    pub bias: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,12 +88,11 @@ impl ParamLayout {
                     _ => push(format!("{part}.{k}.{}", p.name), p.shape),
                 });
             }
-            let weight = weight.expect("every layer kind has a weight");
-            weight_of.push(weight);
+            weight_of.push(weight.unwrap_or(usize::MAX));
             out.push(LayerParams {
                 weight,
                 transposed: l.tied_to.is_some(),
-                bias: bias.expect("every layer kind has a bias"),
+                bias,
             });
         }
         ParamLayout {
@@ -112,6 +111,20 @@ impl ParamLayout {
     pub fn view(&self, arena: &GpuTensor, i: usize) -> Result<GpuTensor> {
         let e = &self.entries[i];
         arena.view(e.offset, e.len())
+    }
+
+    /// Views of layer `l`'s weight and bias in an arena (None where the
+    /// layer's kind has none).
+    pub fn layer_views(
+        &self,
+        arena: &GpuTensor,
+        l: usize,
+    ) -> Result<(Option<GpuTensor>, Option<GpuTensor>)> {
+        let lp = self.layers[l];
+        Ok((
+            lp.weight.map(|i| self.view(arena, i)).transpose()?,
+            lp.bias.map(|i| self.view(arena, i)).transpose()?,
+        ))
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {

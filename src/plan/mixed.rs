@@ -11,10 +11,10 @@
 //!   out        (cap, outputs of layer end-1)  f32
 //! ```
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, MatmulOut};
-use crate::model::{LayerSpec, ModelConfig};
+use crate::model::{LayerKind, LayerSpec, ModelConfig};
 use crate::plan::layer::{planner, Params};
 use crate::plan::ParamLayout;
 
@@ -43,8 +43,18 @@ impl MixedNet {
         let layers = cfg.layers();
         let mut weights16 = Vec::new();
         let mut casts = Vec::new();
-        for li in start..end {
-            let w = layout.view(params, layout.layers[li].weight)?;
+        for (li, l) in layers.iter().enumerate().take(end).skip(start) {
+            let Some(weight) = layout.layers[li]
+                .weight
+                .filter(|_| l.kind == LayerKind::Dense)
+            else {
+                return Err(Error::InvalidArgument(format!(
+                    "layer {li} ({}): mixed-precision inference covers Linear layers only so \
+                     far; use --precision f32",
+                    l.kind.name()
+                )));
+            };
+            let w = layout.view(params, weight)?;
             let w16 = ctx.zeros("weight f16", ops::f16_words(w.len()))?;
             casts.push(ops::to_f16(ctx, w.len(), &w, &w16)?);
             weights16.push(w16);
@@ -90,11 +100,12 @@ impl MixedNet {
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
             let lp = layout.layers[self.start + i];
-            let bias = layout.view(params, lp.bias)?;
+            let bias = lp.bias.map(|b| layout.view(params, b)).transpose()?;
             let p = Params {
-                weight: &self.weights16[i],
-                bias: &bias,
+                weight: Some(&self.weights16[i]),
+                bias: bias.as_ref(),
                 transposed: lp.transposed,
+                scratch: None,
             };
             let input = if i == 0 {
                 &self.x16

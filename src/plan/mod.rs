@@ -21,10 +21,13 @@
 //!   eps, zc, dzc     (cap, c)        VAE noise, sampled code and its gradient
 //! ```
 
+pub mod conv;
 pub mod dense;
 pub mod layer;
 pub mod layout;
 pub mod mixed;
+pub mod pool;
+pub mod reshape;
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
@@ -82,6 +85,8 @@ pub struct Net {
     da: Vec<Option<GpuTensor>>,
     dz: Vec<Option<GpuTensor>>,
     dad: Vec<Option<GpuTensor>>,
+    /// What a layer's kind keeps from forward to backward (max pooling's argmax).
+    scratch: Vec<Option<GpuTensor>>,
     eps: Option<GpuTensor>,
     pub zc: Option<GpuTensor>,
     dzc: Option<GpuTensor>,
@@ -114,6 +119,7 @@ fn keeps_pre_activation(l: &LayerSpec) -> bool {
 /// BCE (the loss kernel writes dz from the logits).
 fn fuses_act_grad(ctx: &GpuContext, cfg: &ModelConfig, l: &LayerSpec) -> bool {
     ctx.fuse_act_grad()
+        && planner(l.kind).fuses_act_grad()
         && l.act != Activation::Identity
         && l.act.is_elementwise()
         && l.role != Role::VaeHead
@@ -151,7 +157,14 @@ impl Net {
         let mut da = Vec::new();
         let mut dz = Vec::new();
         let mut dad = Vec::new();
+        let mut scratch = Vec::new();
         for l in &layers {
+            let words = planner(l.kind).scratch_per_sample(l);
+            scratch.push(if words > 0 {
+                Some(zeros(&format!("scratch{}", l.index), cap * words)?)
+            } else {
+                None
+            });
             let n = cap * l.outputs;
             let keep = keeps_pre_activation(l);
             z.push(if keep {
@@ -273,6 +286,7 @@ impl Net {
             da,
             dz,
             dad,
+            scratch,
         })
     }
 
@@ -313,12 +327,12 @@ impl Net {
     pub fn init_steps(&self, ctx: &GpuContext, params: &GpuTensor) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
         for (l, lp) in self.layout.zip(&self.layers) {
-            if lp.transposed {
+            let Some(weight) = lp.weight.filter(|_| !lp.transposed) else {
                 continue;
-            }
+            };
             let (fan_in, fan_out) = l.fan();
             let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-            let w = self.layout.view(params, lp.weight)?;
+            let w = self.layout.view(params, weight)?;
             let spec = RngSpec {
                 seed: self.seed,
                 stream: stream::INIT_BASE + l.index as u32,
@@ -372,12 +386,12 @@ impl Net {
             let l = self.layers[li];
             let lp = self.layout.layers[li];
             let input = self.layer_input(li, rows)?;
-            let w = self.layout.view(params, lp.weight)?;
-            let b = self.layout.view(params, lp.bias)?;
+            let (w, b) = self.layout.layer_views(params, li)?;
             let p = Params {
-                weight: &w,
-                bias: &b,
+                weight: w.as_ref(),
+                bias: b.as_ref(),
                 transposed: lp.transposed,
+                scratch: self.scratch[li].as_ref(),
             };
             let keep = self.z[li].is_some();
             let target = if keep {
@@ -495,7 +509,12 @@ impl Net {
         }
         if let (Some(s), Some(fp2)) = (&self.cs, &self.fp2) {
             let l0 = &self.layers[0];
-            let w = self.layout.view(params, self.layout.layers[0].weight)?;
+            let Some(weight) = self.layout.layers[0].weight else {
+                return Err(crate::error::Error::InvalidArgument(
+                    "the contractive penalty needs a Linear first layer".into(),
+                ));
+            };
+            let w = self.layout.view(params, weight)?;
             steps.push(ops::contractive_row_sq(ctx, l0.outputs, l0.inputs, &w, s)?);
             steps.push(ops::contractive_fp2(
                 ctx,
@@ -784,33 +803,42 @@ impl Net {
                 gate: gate.as_ref().map(|(act, g)| (*act, g)),
             };
             let input = self.layer_input(li, rows)?;
-            let gw = self.layout.view(grads, lp.weight)?;
-            let gb = self.layout.view(grads, lp.bias)?;
-            let accumulate = written[lp.weight];
-            written[lp.weight] = true;
-            written[lp.bias] = true;
-            steps.extend(planner(l.kind).param_grads(
-                ctx,
-                &l,
-                rows,
-                lp.transposed,
-                &input,
-                &dz,
-                &gw,
-                accumulate,
-                &gb,
-            )?);
+            let (w, b) = self.layout.layer_views(params, li)?;
+            let p = Params {
+                weight: w.as_ref(),
+                bias: b.as_ref(),
+                transposed: lp.transposed,
+                scratch: self.scratch[li].as_ref(),
+            };
+            let (gw, gb) = self.layout.layer_views(grads, li)?;
+            let g = Params {
+                weight: gw.as_ref(),
+                bias: gb.as_ref(),
+                transposed: lp.transposed,
+                scratch: None,
+            };
+            let accumulate = lp.weight.is_some_and(|i| written[i]);
+            for i in [lp.weight, lp.bias].into_iter().flatten() {
+                written[i] = true;
+            }
+            steps.extend(
+                planner(l.kind).param_grads(ctx, &l, rows, &p, &input, &dz, &g, accumulate)?,
+            );
             if li == 0 && self.cfg.contractive > 0.0 {
-                let w = self.layout.view(params, lp.weight)?;
+                let (Some(w), Some(gw)) = (&w, &gw) else {
+                    return Err(crate::error::Error::InvalidArgument(
+                        "the contractive penalty needs a Linear first layer".into(),
+                    ));
+                };
                 steps.push(ops::contractive_wgrad(
                     ctx,
                     rows,
                     l.outputs,
                     l.inputs,
                     self.cfg.contractive,
-                    &w,
+                    w,
                     self.cvec.as_ref().unwrap(),
-                    &gw,
+                    gw,
                 )?);
             }
             if li == 0 {
@@ -825,13 +853,6 @@ impl Net {
                 prefix(dad, rows, prev.outputs)?
             } else {
                 prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
-            };
-            let w = self.layout.view(params, lp.weight)?;
-            let b = self.layout.view(params, lp.bias)?;
-            let p = Params {
-                weight: &w,
-                bias: &b,
-                transposed: lp.transposed,
             };
             steps.push(planner(l.kind).input_grad(ctx, &l, rows, &p, &dz, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);

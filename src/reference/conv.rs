@@ -6,7 +6,6 @@
 use crate::kernels::ConvGeom;
 use crate::op::Activation;
 use crate::reference::elementwise::act;
-use crate::reference::w;
 
 /// The input coordinate under tap k of output coordinate o, if inside.
 fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize) -> Option<usize> {
@@ -16,11 +15,11 @@ fn tap(o: usize, k: usize, stride: usize, dil: usize, pad: usize, size: usize) -
 }
 
 /// `act(conv(x, wt) + bias)` (n, o, oh, ow), and the scale of each output.
-pub fn conv_forward(
+pub fn conv_forward<T: Copy + Into<f64>>(
     g: &ConvGeom,
-    x: &[f32],
-    wt: &[f32],
-    bias: Option<&[f32]>,
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
     a: Activation,
 ) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; g.output_len()];
@@ -39,16 +38,16 @@ pub fn conv_forward(
                                 let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
                                     continue;
                                 };
-                                let t = w(x[((b * g.c + ci) * g.h + iy) * g.w + ix])
-                                    * w(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
+                                let t = f(x[((b * g.c + ci) * g.h + iy) * g.w + ix])
+                                    * f(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
                                 s += t;
                                 m += t.abs();
                             }
                         }
                     }
                     if let Some(bias) = bias {
-                        s += w(bias[oc]);
-                        m += w(bias[oc]).abs();
+                        s += f(bias[oc]);
+                        m += f(bias[oc]).abs();
                     }
                     let i = ((b * g.o + oc) * g.oh + oy) * g.ow + ox;
                     out[i] = act(s, a);
@@ -62,11 +61,11 @@ pub fn conv_forward(
 
 /// `act(conv^T(dy, wt) + bias)` (n, c, h, w): every output position adds
 /// its gradient times the weight to the input it read. With the scales.
-pub fn conv_dx(
+pub fn conv_dx<T: Copy + Into<f64>>(
     g: &ConvGeom,
-    dy: &[f32],
-    wt: &[f32],
-    bias: Option<&[f32]>,
+    dy: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
     a: Activation,
 ) -> (Vec<f64>, Vec<f64>) {
     let mut sum = vec![0.0; g.input_len()];
@@ -75,7 +74,7 @@ pub fn conv_dx(
         for oc in 0..g.o {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    let d = w(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
+                    let d = f(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
                     for ci in 0..g.c {
                         for ky in 0..g.kh {
                             let Some(iy) = tap(oy, ky, g.sh, g.dh, g.ph, g.h) else {
@@ -85,7 +84,7 @@ pub fn conv_dx(
                                 let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
                                     continue;
                                 };
-                                let t = d * w(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
+                                let t = d * f(wt[((oc * g.c + ci) * g.kh + ky) * g.kw + kx]);
                                 let i = ((b * g.c + ci) * g.h + iy) * g.w + ix;
                                 sum[i] += t;
                                 scale[i] += t.abs();
@@ -101,21 +100,21 @@ pub fn conv_dx(
         .enumerate()
         .map(|(i, &s)| {
             let ci = (i / (g.h * g.w)) % g.c;
-            act(s + bias.map_or(0.0, |b| w(b[ci])), a)
+            act(s + bias.map_or(0.0, |b| f(b[ci])), a)
         })
         .collect();
     (out, scale)
 }
 
 /// The weight gradient (o, c, kh, kw), with its scales.
-pub fn conv_dw(g: &ConvGeom, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+pub fn conv_dw<T: Copy + Into<f64>>(g: &ConvGeom, x: &[T], dy: &[T]) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; g.weight_len()];
     let mut scale = vec![0.0; g.weight_len()];
     for b in 0..g.n {
         for oc in 0..g.o {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
-                    let d = w(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
+                    let d = f(dy[((b * g.o + oc) * g.oh + oy) * g.ow + ox]);
                     for ci in 0..g.c {
                         for ky in 0..g.kh {
                             let Some(iy) = tap(oy, ky, g.sh, g.dh, g.ph, g.h) else {
@@ -125,7 +124,7 @@ pub fn conv_dw(g: &ConvGeom, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
                                 let Some(ix) = tap(ox, kx, g.sw, g.dw, g.pw, g.w) else {
                                     continue;
                                 };
-                                let t = d * w(x[((b * g.c + ci) * g.h + iy) * g.w + ix]);
+                                let t = d * f(x[((b * g.c + ci) * g.h + iy) * g.w + ix]);
                                 let j = ((oc * g.c + ci) * g.kh + ky) * g.kw + kx;
                                 out[j] += t;
                                 scale[j] += t.abs();
@@ -140,13 +139,19 @@ pub fn conv_dw(g: &ConvGeom, x: &[f32], dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// The bias gradient (o), with its scales.
-pub fn conv_db(g: &ConvGeom, dy: &[f32]) -> (Vec<f64>, Vec<f64>) {
+pub fn conv_db<T: Copy + Into<f64>>(g: &ConvGeom, dy: &[T]) -> (Vec<f64>, Vec<f64>) {
     let mut out = vec![0.0; g.o];
     let mut scale = vec![0.0; g.o];
     for (i, &d) in dy[..g.output_len()].iter().enumerate() {
         let oc = (i / (g.oh * g.ow)) % g.o;
-        out[oc] += w(d);
-        scale[oc] += w(d).abs();
+        out[oc] += f(d);
+        scale[oc] += f(d).abs();
     }
     (out, scale)
+}
+
+/// A value widened to f64 (the twins take what the GPU saw, f32, or the f64
+/// trainer's values).
+fn f<T: Into<f64>>(v: T) -> f64 {
+    v.into()
 }

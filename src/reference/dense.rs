@@ -4,22 +4,15 @@
 //! gradient. Plain loops over rows and columns.
 
 use crate::model::LayerSpec;
-use crate::reference::layer::LayerTwin;
+use crate::reference::layer::{LayerTwin, Weights};
 
 /// The Dense layer's twin.
 pub struct Dense;
 
 impl LayerTwin for Dense {
     /// The pre-activation z (rows, outputs) of input x (rows, inputs).
-    fn forward(
-        &self,
-        l: &LayerSpec,
-        x: &[f64],
-        w: &[f64],
-        b: &[f64],
-        rows: usize,
-        transposed: bool,
-    ) -> Vec<f64> {
+    fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
+        let (w, b, transposed) = (p.w, p.b, p.transposed);
         let (k, n) = (l.inputs, l.outputs);
         let mut out = vec![0.0; rows * n];
         for r in 0..rows {
@@ -61,11 +54,12 @@ impl LayerTwin for Dense {
     fn input_grad(
         &self,
         l: &LayerSpec,
-        w: &[f64],
+        p: &Weights,
+        _x: &[f64],
         dz: &[f64],
         rows: usize,
-        transposed: bool,
     ) -> Vec<f64> {
+        let (w, transposed) = (p.w, p.transposed);
         let (k, n) = (l.inputs, l.outputs);
         let mut out = vec![0.0; rows * k];
         for r in 0..rows {

@@ -3,24 +3,26 @@
 //! line in [`twin`].
 
 use crate::model::{LayerKind, LayerSpec};
+use crate::reference::conv_layer::{Conv, ConvTranspose};
 use crate::reference::dense::Dense;
+use crate::reference::pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
 
-/// A layer kind's f64 twin. `w` and `b` are the layer's parameters as laid
-/// out in the arena; `transposed`: a tied layer's mirrored weight.
+/// A layer's parameters as laid out in the arena (empty for a kind without
+/// any); `transposed`: a tied layer's mirrored weight.
+pub struct Weights<'a> {
+    pub w: &'a [f64],
+    pub b: &'a [f64],
+    pub transposed: bool,
+}
+
+/// A layer kind's f64 twin.
 pub trait LayerTwin: Sync {
     /// The pre-activation (rows, outputs) of `x` (rows, inputs).
-    fn forward(
-        &self,
-        l: &LayerSpec,
-        x: &[f64],
-        w: &[f64],
-        b: &[f64],
-        rows: usize,
-        transposed: bool,
-    ) -> Vec<f64>;
+    fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64>;
 
     /// Adds the weight gradient into `gw` and writes the bias gradient
-    /// into `gb`, from the input `x` and the pre-activation's gradient `dz`.
+    /// into `gb`, from the input `x` and the pre-activation's gradient `dz`
+    /// (nothing for a kind without parameters).
     #[allow(clippy::too_many_arguments)]
     fn param_grads(
         &self,
@@ -33,14 +35,15 @@ pub trait LayerTwin: Sync {
         gb: &mut [f64],
     );
 
-    /// The gradient w.r.t. the input (rows, inputs).
+    /// The gradient w.r.t. the input (rows, inputs), from the forward
+    /// pass's input `x` (max pooling finds its argmax again).
     fn input_grad(
         &self,
         l: &LayerSpec,
-        w: &[f64],
+        p: &Weights,
+        x: &[f64],
         dz: &[f64],
         rows: usize,
-        transposed: bool,
     ) -> Vec<f64>;
 }
 
@@ -48,5 +51,11 @@ pub trait LayerTwin: Sync {
 pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
     match kind {
         LayerKind::Dense => &Dense,
+        LayerKind::Conv(_) => &Conv,
+        LayerKind::ConvTranspose(_) => &ConvTranspose,
+        LayerKind::MaxPool(_) => &MaxPool,
+        LayerKind::AvgPool(_) => &AvgPool,
+        LayerKind::Upsample { .. } => &Upsample,
+        LayerKind::Reshape => &Reshape,
     }
 }

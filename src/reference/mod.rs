@@ -10,6 +10,7 @@
 
 pub mod contractive;
 pub mod conv;
+pub mod conv_layer;
 pub mod dense;
 pub mod elementwise;
 pub mod gather;
@@ -19,6 +20,7 @@ pub mod matmul;
 pub mod optim;
 pub mod penalty;
 pub mod pool;
+pub mod pool_layer;
 pub mod reduce;
 pub mod rng;
 pub mod shuffle;

@@ -2,7 +2,6 @@
 //! nearest-neighbour upsampling, and their gradients, from the definitions.
 
 use crate::kernels::PoolGeom;
-use crate::reference::w;
 
 /// The input rows of window row o inside 0..size.
 fn window(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> std::ops::Range<usize> {
@@ -14,7 +13,7 @@ fn window(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> std::op
 
 /// Max pooling: the output, and each window's argmax within the plane (the
 /// first maximum in row-major order).
-pub fn maxpool_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f64>, Vec<u32>) {
+pub fn maxpool_forward<T: Copy + Into<f64>>(g: &PoolGeom, x: &[T]) -> (Vec<f64>, Vec<u32>) {
     let mut out = vec![0.0; g.output_len()];
     let mut idx = vec![u32::MAX; g.output_len()];
     for plane in 0..g.n * g.c {
@@ -23,7 +22,7 @@ pub fn maxpool_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f64>, Vec<u32>) {
                 let o = (plane * g.oh + oy) * g.ow + ox;
                 for iy in window(oy, g.kh, g.sh, g.ph, g.h) {
                     for ix in window(ox, g.kw, g.sw, g.pw, g.w) {
-                        let v = w(x[(plane * g.h + iy) * g.w + ix]);
+                        let v = f(x[(plane * g.h + iy) * g.w + ix]);
                         if idx[o] == u32::MAX || v > out[o] {
                             out[o] = v;
                             idx[o] = (iy * g.w + ix) as u32;
@@ -37,13 +36,13 @@ pub fn maxpool_forward(g: &PoolGeom, x: &[f32]) -> (Vec<f64>, Vec<u32>) {
 }
 
 /// Max pooling's input gradient: each window's dy added at its argmax.
-pub fn maxpool_backward(g: &PoolGeom, dy: &[f32], idx: &[u32]) -> Vec<f64> {
+pub fn maxpool_backward<T: Copy + Into<f64>>(g: &PoolGeom, dy: &[T], idx: &[u32]) -> Vec<f64> {
     let mut out = vec![0.0; g.input_len()];
     for plane in 0..g.n * g.c {
         for o in 0..g.oh * g.ow {
             let at = idx[plane * g.oh * g.ow + o];
             if at != u32::MAX {
-                out[plane * g.h * g.w + at as usize] += w(dy[plane * g.oh * g.ow + o]);
+                out[plane * g.h * g.w + at as usize] += f(dy[plane * g.oh * g.ow + o]);
             }
         }
     }
@@ -51,7 +50,7 @@ pub fn maxpool_backward(g: &PoolGeom, dy: &[f32], idx: &[u32]) -> Vec<f64> {
 }
 
 /// Average pooling over the window's inputs inside the plane.
-pub fn avgpool_forward(g: &PoolGeom, x: &[f32]) -> Vec<f64> {
+pub fn avgpool_forward<T: Copy + Into<f64>>(g: &PoolGeom, x: &[T]) -> Vec<f64> {
     let mut out = vec![0.0; g.output_len()];
     for plane in 0..g.n * g.c {
         for oy in 0..g.oh {
@@ -64,7 +63,7 @@ pub fn avgpool_forward(g: &PoolGeom, x: &[f32]) -> Vec<f64> {
                 let mut s = 0.0;
                 for iy in rows {
                     for ix in cols.clone() {
-                        s += w(x[(plane * g.h + iy) * g.w + ix]);
+                        s += f(x[(plane * g.h + iy) * g.w + ix]);
                     }
                 }
                 out[(plane * g.oh + oy) * g.ow + ox] = s / count;
@@ -75,7 +74,7 @@ pub fn avgpool_forward(g: &PoolGeom, x: &[f32]) -> Vec<f64> {
 }
 
 /// Average pooling's input gradient.
-pub fn avgpool_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f64> {
+pub fn avgpool_backward<T: Copy + Into<f64>>(g: &PoolGeom, dy: &[T]) -> Vec<f64> {
     let mut out = vec![0.0; g.input_len()];
     for plane in 0..g.n * g.c {
         for oy in 0..g.oh {
@@ -85,7 +84,7 @@ pub fn avgpool_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f64> {
                     window(ox, g.kw, g.sw, g.pw, g.w),
                 );
                 let count = (rows.len() * cols.len()).max(1) as f64;
-                let d = w(dy[(plane * g.oh + oy) * g.ow + ox]) / count;
+                let d = f(dy[(plane * g.oh + oy) * g.ow + ox]) / count;
                 for iy in rows {
                     for ix in cols.clone() {
                         out[(plane * g.h + iy) * g.w + ix] += d;
@@ -98,13 +97,13 @@ pub fn avgpool_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f64> {
 }
 
 /// Nearest-neighbour upsampling by (kh, kw).
-pub fn upsample_forward(g: &PoolGeom, x: &[f32]) -> Vec<f64> {
+pub fn upsample_forward<T: Copy + Into<f64>>(g: &PoolGeom, x: &[T]) -> Vec<f64> {
     let mut out = vec![0.0; g.output_len()];
     for plane in 0..g.n * g.c {
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 out[(plane * g.oh + oy) * g.ow + ox] =
-                    w(x[(plane * g.h + oy / g.kh) * g.w + ox / g.kw]);
+                    f(x[(plane * g.h + oy / g.kh) * g.w + ox / g.kw]);
             }
         }
     }
@@ -112,15 +111,21 @@ pub fn upsample_forward(g: &PoolGeom, x: &[f32]) -> Vec<f64> {
 }
 
 /// Upsampling's input gradient: each block's sum.
-pub fn upsample_backward(g: &PoolGeom, dy: &[f32]) -> Vec<f64> {
+pub fn upsample_backward<T: Copy + Into<f64>>(g: &PoolGeom, dy: &[T]) -> Vec<f64> {
     let mut out = vec![0.0; g.input_len()];
     for plane in 0..g.n * g.c {
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 out[(plane * g.h + oy / g.kh) * g.w + ox / g.kw] +=
-                    w(dy[(plane * g.oh + oy) * g.ow + ox]);
+                    f(dy[(plane * g.oh + oy) * g.ow + ox]);
             }
         }
     }
     out
+}
+
+/// A value widened to f64 (the twins take what the GPU saw, f32, or the f64
+/// trainer's values).
+fn f<T: Into<f64>>(v: T) -> f64 {
+    v.into()
 }

@@ -9,7 +9,7 @@ use crate::kernels::RandomFill;
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::op::OptimConfig;
 use crate::plan::{stream, ParamLayout};
-use crate::reference::layer::twin;
+use crate::reference::layer::{twin, Weights};
 use crate::reference::{self as r, OptState};
 use crate::train::TrainConfig;
 
@@ -70,6 +70,16 @@ impl RefTrainer {
         }
     }
 
+    /// Layer `li`'s parameters (empty slices for a kind without any).
+    fn weights(&self, li: usize) -> Weights<'_> {
+        let lp = self.layout.layers[li];
+        Weights {
+            w: lp.weight.map_or(&[][..], |i| self.entry(i)),
+            b: lp.bias.map_or(&[][..], |i| self.entry(i)),
+            transposed: lp.transposed,
+        }
+    }
+
     fn entry(&self, i: usize) -> &[f64] {
         let e = &self.layout.entries[i];
         &self.params[e.offset..e.offset + e.len()]
@@ -92,7 +102,6 @@ impl RefTrainer {
     pub fn forward(&self, x: &[f32], rows: usize) -> Forward {
         let t = self.state.t;
         let cfg = &self.cfg;
-        let lp = &self.layout.layers;
         let mut cur: Vec<f64> = match cfg.noise {
             Some(kind) => r::noise(kind, self.seed, stream::NOISE, t, x),
             None => x.iter().map(|&v| f64::from(v)).collect(),
@@ -105,8 +114,7 @@ impl RefTrainer {
             eps: Vec::new(),
         };
         for (li, l) in self.layers.iter().enumerate() {
-            let (w, b) = (self.entry(lp[li].weight), self.entry(lp[li].bias));
-            let z = twin(l.kind).forward(l, &cur, w, b, rows, lp[li].transposed);
+            let z = twin(l.kind).forward(l, &cur, &self.weights(li), rows);
             let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
             let mut next = y.clone();
             let mut mask = None;
@@ -188,26 +196,18 @@ impl RefTrainer {
         let mut cvec: Vec<f64> = Vec::new();
         for li in (0..self.layers.len()).rev() {
             let l = &self.layers[li];
-            let (we, be) = (
-                self.layout.entries[lp[li].weight].clone(),
-                self.layout.entries[lp[li].bias].clone(),
-            );
-            {
+            if let (Some(wi), Some(bi)) = (lp[li].weight, lp[li].bias) {
+                let (we, be) = (&self.layout.entries[wi], &self.layout.entries[bi]);
                 let (gw, gb) = two_ranges(&mut grads, we.offset, we.len(), be.offset, be.len());
                 twin(l.kind).param_grads(l, &f.inputs[li], &dz, rows, lp[li].transposed, gw, gb);
+                if li == 0 && self.cfg.contractive > 0.0 {
+                    self.contractive_wgrad(&cvec, rows, gw);
+                }
             }
             if li == 0 {
-                if self.cfg.contractive > 0.0 {
-                    self.contractive_wgrad(
-                        &cvec,
-                        rows,
-                        &mut grads[we.offset..we.offset + we.len()],
-                    );
-                }
                 break;
             }
-            let w = self.entry(lp[li].weight);
-            let d_in = twin(l.kind).input_grad(l, w, &dz, rows, lp[li].transposed);
+            let d_in = twin(l.kind).input_grad(l, &self.weights(li), &f.inputs[li], &dz, rows);
             // Into layer li - 1.
             let p = &self.layers[li - 1];
             if p.role == Role::VaeHead {
@@ -281,7 +281,7 @@ impl RefTrainer {
     /// `c_j = sum_rows f'(z)^2`, which its weight gradient reads.
     fn contractive_dz(&self, l: &LayerSpec, y: &[f64], dz: &mut [f64], rows: usize) -> Vec<f64> {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
-        let w0 = self.entry(self.layout.layers[0].weight);
+        let w0 = self.weights(0).w;
         let n = l.outputs;
         let s: Vec<f64> = (0..n)
             .map(|j| (0..l.inputs).map(|i| w0[j * l.inputs + i].powi(2)).sum())
@@ -301,7 +301,7 @@ impl RefTrainer {
     fn contractive_wgrad(&self, cvec: &[f64], rows: usize, gw: &mut [f64]) {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
         let l = &self.layers[0];
-        let w = self.entry(self.layout.layers[0].weight);
+        let w = self.weights(0).w;
         for j in 0..l.outputs {
             for i in 0..l.inputs {
                 gw[j * l.inputs + i] += coef * 2.0 * w[j * l.inputs + i] * cvec[j];
