@@ -225,7 +225,7 @@ impl Autoencoder {
         if precision == Precision::F16 {
             // The last encoder layer writes f32: the code, or a VAE head's
             // [mu | logvar], of which the code is mu.
-            let end = self.cfg.encoder.len();
+            let end = self.cfg.encoder_len();
             let c = self.cfg.code_dim();
             let width = self.cfg.layers()[end - 1].outputs;
             let mut out = Vec::with_capacity(data.rows * c);
@@ -264,7 +264,7 @@ impl Autoencoder {
         precision: Precision,
     ) -> Result<Vec<f32>> {
         let c = self.cfg.code_dim();
-        let start = self.cfg.encoder.len();
+        let start = self.cfg.encoder_len();
         let d = self.cfg.input_dim;
         let mut out = Vec::with_capacity(rows * d);
         if precision == Precision::F16 {

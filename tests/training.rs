@@ -7,6 +7,7 @@ mod common;
 
 use common::{assert_close, gpu, rand_vec, rng};
 use wgae::kernels::{Activation, Noise};
+use wgae::model::{LayerDesc, Padding, Size};
 use wgae::reference as r;
 use wgae::reference::trainer::RefTrainer;
 use wgae::train::{OptimizerName, ScheduleName};
@@ -17,8 +18,13 @@ const DIM: usize = 13;
 const BATCH: usize = 8;
 
 fn toy_data(seed: u64) -> Dataset {
+    toy_data_of(seed, DIM)
+}
+
+/// ROWS rows of `dim` values in [0, 1).
+fn toy_data_of(seed: u64, dim: usize) -> Dataset {
     let mut g = rng(seed);
-    Dataset::new(rand_vec(&mut g, ROWS * DIM, 0.0, 1.0), ROWS, DIM, None).unwrap()
+    Dataset::new(rand_vec(&mut g, ROWS * dim, 0.0, 1.0), ROWS, dim, None).unwrap()
 }
 
 fn sgd(lr: f32) -> TrainConfig {
@@ -88,7 +94,7 @@ fn check_three_steps_on(
     cfg: &ModelConfig,
     tcfg: &TrainConfig,
 ) -> Vec<f32> {
-    let data = toy_data(3);
+    let data = toy_data_of(3, cfg.input_dim);
     let mut trainer = Trainer::new(ctx, cfg, tcfg, &data, None).unwrap();
     assert_eq!(trainer.steps_per_epoch(), 3);
     let p0 = trainer.model().params_host().unwrap();
@@ -492,4 +498,153 @@ fn an_epoch_in_several_submissions_trains_to_the_same_bits() {
     // (The one-step run really ran one step per submission.)
     assert_eq!(runs[0].2, 0);
     assert!(runs[1].2 > 2 * per, "{} progress reports", runs[1].2);
+}
+
+// ------------------------------------------------------ convolutional models
+
+fn conv(filters: usize, kernel: usize) -> LayerDesc {
+    LayerDesc::conv2d(filters, kernel, Padding::same())
+}
+
+/// The Keras blog's shape of model, small: convolutions, max pooling,
+/// nearest upsampling, a sigmoid output under BCE.
+fn conv_pool_upsample() -> ModelConfig {
+    ModelConfig::layered(
+        &[1, 6, 8],
+        vec![
+            conv(3, 3),
+            LayerDesc::max_pool2d(2, Padding::default()),
+            conv(2, 3),
+        ],
+        vec![LayerDesc::upsample2d(2), conv(3, 3), conv(1, 3)],
+    )
+}
+
+#[test]
+fn conv_model() {
+    check_three_steps("conv", &conv_pool_upsample(), &sgd(0.5));
+}
+
+#[test]
+fn conv_model_denoising_dropout_l1_adam() {
+    let cfg = conv_pool_upsample()
+        .noise(Noise::Mask(0.3))
+        .dropout(0.2)
+        .l1(0.01);
+    let t = TrainConfig {
+        optimizer: OptimizerName::Adam,
+        lr: 0.01,
+        ..sgd(0.01)
+    };
+    check_three_steps("conv denoising dropout l1 adam", &cfg, &t);
+}
+
+/// Strided convolution, average pooling, a Dense code through Flatten and
+/// Reshape, a transposed convolution, dilation, two channels in and out.
+#[test]
+fn conv_strided_transposed_dense_code() {
+    let cfg = ModelConfig::layered(
+        &[2, 5, 7],
+        vec![
+            LayerDesc::Conv2d {
+                filters: 4,
+                kernel: Size::One(3),
+                stride: Size::One(2),
+                padding: Padding::same(),
+                dilation: Size::One(1),
+                act: Some(Activation::Tanh),
+            },
+            LayerDesc::AvgPool2d {
+                size: Size::One(2),
+                stride: Some(Size::One(1)),
+                padding: Padding::default(),
+            },
+            LayerDesc::Flatten,
+            LayerDesc::dense(5),
+        ],
+        vec![
+            LayerDesc::dense(24),
+            LayerDesc::Reshape {
+                shape: vec![4, 2, 3],
+            },
+            LayerDesc::ConvTranspose2d {
+                filters: 3,
+                kernel: Size::One(3),
+                stride: Size::One(2),
+                padding: Padding::default(),
+                output_padding: None,
+                act: None,
+            },
+            LayerDesc::Conv2d {
+                filters: 2,
+                kernel: Size::One(3),
+                stride: Size::One(1),
+                padding: Padding::same(),
+                dilation: Size::One(2),
+                act: None,
+            },
+        ],
+    );
+    check_three_steps("conv strided/transposed/dense code", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn conv_vae() {
+    let cfg = ModelConfig::layered(
+        &[1, 6, 8],
+        vec![
+            conv(2, 3),
+            LayerDesc::max_pool2d(2, Padding::default()),
+            LayerDesc::Flatten,
+            LayerDesc::dense(3),
+        ],
+        vec![
+            LayerDesc::dense(24),
+            LayerDesc::Reshape {
+                shape: vec![2, 3, 4],
+            },
+            LayerDesc::upsample2d(2),
+            conv(1, 3),
+        ],
+    )
+    .variational(1.0);
+    check_three_steps("conv vae", &cfg, &sgd(0.1));
+}
+
+/// A 1-D model for sequences: strided Conv1d, MaxPool1d, Upsample1d and a
+/// transposed Conv1d with 'same' padding back to the length, MSE.
+#[test]
+fn conv1d_sequence_model() {
+    let cfg = ModelConfig::layered(
+        &[2, 12],
+        vec![
+            LayerDesc::Conv1d {
+                filters: 3,
+                kernel: 5,
+                stride: 2,
+                padding: Padding::same(),
+                dilation: 1,
+                act: None,
+            },
+            LayerDesc::MaxPool1d {
+                size: 2,
+                stride: None,
+                padding: Padding::default(),
+            },
+        ],
+        vec![
+            LayerDesc::Upsample1d { factor: 2 },
+            LayerDesc::ConvTranspose1d {
+                filters: 2,
+                kernel: 4,
+                stride: 2,
+                padding: Padding::same(),
+                output_padding: None,
+                act: None,
+            },
+        ],
+    )
+    .out_act(Activation::Identity)
+    .loss(LossKind::Mse);
+    check_three_steps("conv1d", &cfg, &sgd(0.2));
 }

@@ -5,6 +5,7 @@
 //! or KL), input noise (denoising), the contractive penalty, a variational
 //! code, and dropout. Nothing here depends on the GPU.
 
+pub mod desc;
 pub mod layer;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
+pub use desc::{LayerDesc, Padding, Size};
 pub use layer::{LayerKind, LayerSpec, ParamSpec, Role, Shape, Window};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
@@ -68,10 +70,26 @@ impl FromStr for Variant {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Width of the input (784 for MNIST).
+    /// Width of the input (784 for MNIST); with `input_shape`, its product.
+    #[serde(default)]
     pub input_dim: usize,
-    /// Encoder widths after the input, the last being the code: `[128, 32]`.
+    /// The shape of a sample, channels first: `[1, 28, 28]` for MNIST,
+    /// `[channels, length]` for a sequence. Needed by convolutional layers.
+    #[serde(default)]
+    pub input_shape: Option<Vec<usize>>,
+    /// Encoder widths after the input, the last being the code: `[128, 32]`
+    /// (Dense layers; leave empty with `encoder_layers`).
+    #[serde(default)]
     pub encoder: Vec<usize>,
+    /// The encoder as a list of layers (convolutions, pooling, Dense...),
+    /// the last one's output being the code. Replaces `encoder`.
+    #[serde(default)]
+    pub encoder_layers: Option<Vec<LayerDesc>>,
+    /// The decoder as a list of layers, the last one's output the
+    /// reconstruction (which must have the input's shape). Needed with
+    /// `encoder_layers`.
+    #[serde(default)]
+    pub decoder_layers: Option<Vec<LayerDesc>>,
     /// Decoder hidden widths; `None` mirrors the encoder.
     #[serde(default)]
     pub decoder: Option<Vec<usize>>,
@@ -135,7 +153,7 @@ mod as_string {
     }
 }
 
-mod opt_as_string {
+pub(crate) mod opt_as_string {
     use super::*;
     pub fn serialize<S: serde::Serializer, T: fmt::Display>(
         v: &Option<T>,
@@ -161,7 +179,10 @@ impl ModelConfig {
     pub fn dense(input_dim: usize, encoder: &[usize]) -> Self {
         Self {
             input_dim,
+            input_shape: None,
             encoder: encoder.to_vec(),
+            encoder_layers: None,
+            decoder_layers: None,
             decoder: None,
             act: Activation::Relu,
             code_act: None,
@@ -270,16 +291,78 @@ impl ModelConfig {
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("model config: {e}")))
+        let cfg: Self = toml::from_str(text)
+            .map_err(|e| Error::InvalidArgument(format!("model config: {e}")))?;
+        Ok(cfg.with_input_dim_from_shape())
+    }
+
+    /// `input_dim` from `input_shape` when only the shape is given.
+    pub fn with_input_dim_from_shape(mut self) -> Self {
+        if self.input_dim == 0 {
+            if let Some(s) = &self.input_shape {
+                self.input_dim = s.iter().product();
+            }
+        }
+        self
     }
 
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a model config always serializes")
     }
 
-    /// The code width: the last encoder width.
+    /// A convolutional (or any layer-list) model of samples shaped `shape`
+    /// (channels first), with the sigmoid output and BCE of [`Self::dense`].
+    pub fn layered(shape: &[usize], encoder: Vec<LayerDesc>, decoder: Vec<LayerDesc>) -> Self {
+        Self {
+            input_dim: shape.iter().product(),
+            input_shape: Some(shape.to_vec()),
+            encoder_layers: Some(encoder),
+            decoder_layers: Some(decoder),
+            ..Self::dense(0, &[])
+        }
+    }
+
+    /// Whether the model is a list of layers (`encoder_layers`) rather than
+    /// Dense widths.
+    pub fn is_layered(&self) -> bool {
+        self.encoder_layers.is_some()
+    }
+
+    /// The shape of a sample: `input_shape` (a sequence's `[c, l]` as
+    /// `[c, 1, l]`), or the flat `[input_dim, 1, 1]`.
+    pub fn sample_shape(&self) -> Result<Shape> {
+        match self.input_shape.as_deref() {
+            None => Ok([self.input_dim, 1, 1]),
+            Some([n]) => Ok([*n, 1, 1]),
+            Some([c, l]) => Ok([*c, 1, *l]),
+            Some([c, h, w]) => Ok([*c, *h, *w]),
+            Some(other) => Err(Error::InvalidArgument(format!(
+                "model: input_shape {other:?} should be [features], [channels, length] or \
+                 [channels, height, width]"
+            ))),
+        }
+    }
+
+    /// The code width: values per sample of the last encoder layer (a VAE's
+    /// latent size, half its head).
     pub fn code_dim(&self) -> usize {
-        *self.encoder.last().unwrap_or(&0)
+        if !self.is_layered() {
+            return *self.encoder.last().unwrap_or(&0);
+        }
+        let layers = self.layers();
+        match layers.iter().rfind(|l| l.encoder) {
+            Some(l) if l.role == Role::VaeHead => l.outputs / 2,
+            Some(l) => l.outputs,
+            None => 0,
+        }
+    }
+
+    /// How many layers the encoder has (the code's layer is the last).
+    pub fn encoder_len(&self) -> usize {
+        match &self.encoder_layers {
+            Some(l) => l.len(),
+            None => self.encoder.len(),
+        }
     }
 
     pub fn code_activation(&self) -> Activation {
@@ -303,7 +386,9 @@ impl ModelConfig {
         if self.input_dim == 0 {
             return bad("model: input_dim must be at least 1".into());
         }
-        if self.encoder.is_empty() {
+        if self.is_layered() {
+            self.validate_layered()?;
+        } else if self.encoder.is_empty() {
             return bad("model: the encoder needs at least one layer (the code)".into());
         }
         if self
@@ -389,8 +474,131 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// The layers in forward order.
+    /// What only a layer-list model needs: both lists, shapes that chain,
+    /// an output of the input's shape, and variants that apply.
+    fn validate_layered(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidArgument(m));
+        let shape = self.sample_shape()?;
+        if shape.iter().product::<usize>() != self.input_dim {
+            return bad(format!(
+                "model: input_shape {:?} holds {} values but input_dim is {}",
+                self.input_shape.as_deref().unwrap_or(&[]),
+                shape.iter().product::<usize>(),
+                self.input_dim
+            ));
+        }
+        if !self.encoder.is_empty() || self.decoder.is_some() {
+            return bad(
+                "model: give the encoder as encoder_layers or as encoder widths, not both".into(),
+            );
+        }
+        let (Some(enc), Some(dec)) = (&self.encoder_layers, &self.decoder_layers) else {
+            return bad(
+                "model: encoder_layers need decoder_layers (the decoder back to the input's shape)"
+                    .into(),
+            );
+        };
+        if enc.is_empty() || dec.is_empty() {
+            return bad(
+                "model: encoder_layers and decoder_layers each need at least one layer".into(),
+            );
+        }
+        if self.tied {
+            return bad(
+                "model: tied weights are for Dense widths (encoder = [...]), not layer lists"
+                    .into(),
+            );
+        }
+        if self.variational.is_some() && !matches!(enc.last(), Some(LayerDesc::Dense { .. })) {
+            return bad("model: a VAE's code is a Dense layer (its mean and log-variance head); end encoder_layers with type = \"dense\"".into());
+        }
+        if self.contractive > 0.0 && !(enc.len() == 1 && matches!(enc[0], LayerDesc::Dense { .. }))
+        {
+            return bad(
+                "model: the contractive penalty is computed exactly for a one-layer Dense encoder"
+                    .into(),
+            );
+        }
+        let layers = self.try_layers()?;
+        let out = layers.last().map(|l| l.out_shape).unwrap_or(shape);
+        if out != shape {
+            return bad(format!(
+                "model: the decoder ends in {} values shaped {}, but the input is shaped {}; \
+                 change the decoder so that it returns to the input's shape",
+                out.iter().product::<usize>(),
+                desc::shape_name(out),
+                desc::shape_name(shape)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The layers in forward order (of a valid config: see [`Self::validate`]).
     pub fn layers(&self) -> Vec<LayerSpec> {
+        self.try_layers().unwrap_or_default()
+    }
+
+    /// The layers in forward order, or the first layer that does not fit
+    /// its input.
+    pub fn try_layers(&self) -> Result<Vec<LayerSpec>> {
+        let (Some(enc), Some(dec)) = (&self.encoder_layers, &self.decoder_layers) else {
+            return Ok(self.dense_layers());
+        };
+        let mut out: Vec<LayerSpec> = Vec::new();
+        let mut shape = self.sample_shape()?;
+        let n_enc = enc.len();
+        for (j, d) in enc.iter().chain(dec).enumerate() {
+            let encoder = j < n_enc;
+            let last_enc = j + 1 == n_enc;
+            let last = j + 1 == n_enc + dec.len();
+            let (role, default_act) = if last_enc && self.variational.is_some() {
+                (Role::VaeHead, Activation::Identity)
+            } else if last_enc {
+                (Role::Code, self.code_activation())
+            } else if last {
+                (Role::Output, self.out_act)
+            } else {
+                (Role::Hidden, self.act)
+            };
+            let what = format!(
+                "model: {} layer {} ({})",
+                if encoder { "encoder" } else { "decoder" },
+                if encoder { j } else { j - n_enc },
+                d.kind_name()
+            );
+            // A VAE's head is linear and twice the latent width.
+            let (d, act) = match (role, d) {
+                (Role::VaeHead, LayerDesc::Dense { units, .. }) => {
+                    (LayerDesc::dense(2 * units), Activation::Identity)
+                }
+                (Role::Output, _) => (d.clone(), d.act().unwrap_or(self.out_act)),
+                _ => (d.clone(), d.act().unwrap_or(default_act)),
+            };
+            let b = d.build(&what, shape, act)?;
+            out.push(LayerSpec {
+                index: out.len(),
+                kind: b.kind,
+                in_shape: shape,
+                out_shape: b.out,
+                inputs: shape.iter().product(),
+                outputs: b.out.iter().product(),
+                act: b.act,
+                role,
+                tied_to: None,
+                encoder,
+            });
+            // The decoder reads a VAE's sampled code, half the head.
+            shape = if role == Role::VaeHead {
+                [b.out[0] / 2, 1, 1]
+            } else {
+                b.out
+            };
+        }
+        Ok(out)
+    }
+
+    /// The layers of a Dense-widths model.
+    fn dense_layers(&self) -> Vec<LayerSpec> {
         let mut out = Vec::new();
         let n_enc = self.encoder.len();
         let mut prev = self.input_dim;

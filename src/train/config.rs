@@ -148,8 +148,9 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn from_toml(text: &str) -> Result<Self> {
-        let f: ConfigFile =
+        let mut f: ConfigFile =
             toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        f.model = f.model.with_input_dim_from_shape();
         f.model.validate()?;
         f.train.validate()?;
         Ok(f)
