@@ -209,11 +209,12 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         ) as wgae::train::CheckpointSink
     }));
     if !a.quiet {
+        if model.is_layered() {
+            eprint!("{}", model.summary());
+        }
         eprintln!(
-            "model {}-{}-{}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
-            model.input_dim,
-            model.encoder.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-"),
-            model.input_dim,
+            "model {}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
+            model.arch_name(),
             model.parameter_count(),
             trainer.train_rows(),
             t.batch_size.min(trainer.train_rows()),

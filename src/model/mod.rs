@@ -357,6 +357,76 @@ impl ModelConfig {
         }
     }
 
+    /// The architecture in one word: `784-128-32-784` for Dense widths,
+    /// `1x28x28-8x4x4-1x28x28` (input, code, output) for a layer list.
+    pub fn arch_name(&self) -> String {
+        if !self.is_layered() {
+            let mut parts = vec![self.input_dim.to_string()];
+            parts.extend(self.encoder.iter().map(|w| w.to_string()));
+            parts.push(self.input_dim.to_string());
+            return parts.join("-");
+        }
+        let layers = self.layers();
+        let shape = self.sample_shape().unwrap_or([self.input_dim, 1, 1]);
+        let code = layers
+            .iter()
+            .rfind(|l| l.encoder)
+            .map_or(shape, |l| l.out_shape);
+        let out = layers.last().map_or(shape, |l| l.out_shape);
+        format!(
+            "{}-{}-{}",
+            desc::shape_name(shape),
+            desc::shape_name(code),
+            desc::shape_name(out)
+        )
+    }
+
+    /// A table of the layers, as Keras' `model.summary()` prints it: each
+    /// layer's PyTorch type, output shape, parameter count and activation.
+    pub fn summary(&self) -> String {
+        let layers = self.layers();
+        let n_enc = layers.iter().filter(|l| l.encoder).count();
+        let mut out = format!(
+            "{:<14} {:<16} {:>14} {:>9}  {}\n",
+            "layer", "type", "output shape", "params", "activation"
+        );
+        let mut total = 0;
+        for l in &layers {
+            let name = if l.encoder {
+                format!("encoder.{}", 2 * l.index)
+            } else {
+                format!("decoder.{}", 2 * (l.index - n_enc))
+            };
+            let params: usize = l
+                .params()
+                .iter()
+                .filter(|p| !(l.tied_to.is_some() && p.name == "weight"))
+                .map(ParamSpec::len)
+                .sum();
+            total += params;
+            let role = match l.role {
+                Role::Code => " (code)",
+                Role::VaeHead => " (mean | log-variance)",
+                _ => "",
+            };
+            out += &format!(
+                "{:<14} {:<16} {:>14} {:>9}  {}{}\n",
+                name,
+                l.kind.name(),
+                desc::shape_name(l.out_shape),
+                params,
+                if l.kind.has_params() || matches!(l.kind, LayerKind::Dense) {
+                    l.act.to_string()
+                } else {
+                    String::new()
+                },
+                role
+            );
+        }
+        out += &format!("total parameters: {total}\n");
+        out
+    }
+
     /// How many layers the encoder has (the code's layer is the last).
     pub fn encoder_len(&self) -> usize {
         match &self.encoder_layers {
