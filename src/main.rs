@@ -61,15 +61,16 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
-    /// A PNG grid of samples (top) above their reconstructions (bottom).
+    /// A PNG grid of samples (top) above their reconstructions (bottom), or
+    /// with --out FILE.npy or FILE.csv every sample's reconstruction.
     Reconstruct {
         #[command(flatten)]
         input: ModelData,
         #[command(flatten)]
         output: Output,
-        /// How many samples.
-        #[arg(long, default_value_t = 10)]
-        n: usize,
+        /// How many samples (default: 10 in a picture, all in a .npy or .csv).
+        #[arg(long)]
+        n: Option<usize>,
     },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
