@@ -740,3 +740,87 @@ fn scaled_training_data_is_scaled_again_for_later_commands() {
         "mean score {mean}: the saved transform was not applied"
     );
 }
+
+/// A convolutional model from its config, as a user runs it: the layer
+/// table, a saved model, then every command on it; and the errors of a
+/// config that does not fit the data or the flags.
+#[test]
+fn conv_config_trains_and_every_command_runs_on_it() {
+    let d = workdir("conv");
+    let cfg = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs/conv.toml");
+    let o = wgae(
+        &[
+            "train",
+            "--config",
+            cfg,
+            "--limit",
+            "96",
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--save",
+            "conv.safetensors",
+        ],
+        &d,
+    );
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Conv2d") && err.contains("8x4x4") && err.contains("total parameters: 4385"),
+        "{err}"
+    );
+    assert!(err.contains("model 1x28x28-8x4x4-1x28x28"), "{err}");
+    // Data for the commands: the synthetic digits as .npy.
+    let ds = wgae::data::synthetic::digits(12, 5);
+    std::fs::write(
+        d.join("x.npy"),
+        wgae::io::npy_bytes(&ds.data, ds.rows, ds.cols),
+    )
+    .unwrap();
+    let base = ["--model", "conv.safetensors", "--data", "x.npy"];
+    let run = |cmd: &str, out: &str| ok(&wgae(&[&[cmd][..], &base, &["--out", out]].concat(), &d));
+    assert!(run("encode", "codes.npy").contains("12 codes of 128 values"));
+    assert!(run("reconstruct", "rec.npy").contains("12 reconstructions of 784 values"));
+    assert!(run("reconstruct", "rec.png").contains("reconstructions"));
+    assert!(run("anomaly", "scores.csv").contains("scores written"));
+    ok(&wgae(
+        &[
+            "generate",
+            "--model",
+            "conv.safetensors",
+            "--out",
+            "gen.png",
+        ],
+        &d,
+    ));
+    let rec = std::fs::read(d.join("rec.npy")).unwrap();
+    assert_eq!(rec.len(), 128 + 12 * 784 * 4, "npy of 12 x 784 f32");
+    // Mixed precision is refused for conv layers, naming the layer.
+    fails(
+        &wgae(
+            &[
+                &["encode"][..],
+                &base,
+                &["--out", "c16.npy", "--precision", "f16"],
+            ]
+            .concat(),
+            &d,
+        ),
+        &["Conv2d", "--precision f32"],
+    );
+    // Flags and data that do not fit the config.
+    fails(
+        &wgae(
+            &["train", "--config", cfg, "--arch", "784,32", "--limit", "8"],
+            &d,
+        ),
+        &["--arch", "encoder_layers"],
+    );
+    let seq = vec![0.5f32; 4 * 192];
+    std::fs::write(d.join("seq.npy"), wgae::io::npy_bytes(&seq, 4, 192)).unwrap();
+    fails(
+        &wgae(&["train", "--config", cfg, "--data", "seq.npy"], &d),
+        &["192 values", "input_shape"],
+    );
+}

@@ -88,3 +88,118 @@ fn variants_set_their_options() {
         base.clone().with_variant(v).validate().unwrap();
     }
 }
+
+fn keras_conv() -> ModelConfig {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/configs/conv.toml"
+    ))
+    .unwrap();
+    ConfigFile::from_toml(&text).unwrap().model
+}
+
+/// The Keras blog's convolutional autoencoder, from examples/configs/conv.toml:
+/// its shapes layer by layer and Keras' parameter count (4,385).
+#[test]
+fn the_keras_conv_autoencoder_has_its_shapes_and_parameters() {
+    let cfg = keras_conv();
+    assert_eq!(cfg.input_dim, 784);
+    let shapes: Vec<[usize; 3]> = cfg.layers().iter().map(|l| l.out_shape).collect();
+    assert_eq!(
+        shapes,
+        vec![
+            [16, 28, 28],
+            [16, 14, 14],
+            [8, 14, 14],
+            [8, 7, 7],
+            [8, 7, 7],
+            [8, 4, 4],
+            [8, 4, 4],
+            [8, 8, 8],
+            [8, 8, 8],
+            [8, 16, 16],
+            [16, 14, 14],
+            [16, 28, 28],
+            [1, 28, 28],
+        ]
+    );
+    assert_eq!(cfg.parameter_count(), 4385);
+    assert_eq!(cfg.code_dim(), 128);
+    assert_eq!(cfg.arch_name(), "1x28x28-8x4x4-1x28x28");
+    let table = cfg.summary();
+    assert!(
+        table.contains("Conv2d") && table.contains("MaxPool2d") && table.contains("4385"),
+        "{table}"
+    );
+    // The description round-trips through TOML (the model file's metadata).
+    assert_eq!(ModelConfig::from_toml(&cfg.to_toml()).unwrap(), cfg);
+}
+
+fn conv_err(toml: &str) -> String {
+    ConfigFile::from_toml(toml).unwrap_err().to_string()
+}
+
+/// Architectures that do not fit the data get one clear error naming the
+/// layer and the shapes.
+#[test]
+fn bad_conv_architectures_name_the_layer_and_the_shapes() {
+    let head = "[model]\ninput_shape = [1, 5, 5]\n";
+    let dec = "[[model.decoder_layers]]\ntype = \"dense\"\nunits = 25\n";
+    // A kernel larger than the input under valid padding.
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 7\n{dec}"
+    ));
+    assert!(
+        e.contains("encoder layer 0 (conv2d)") && e.contains("1x5x5") && e.contains("same"),
+        "{e}"
+    );
+    // A decoder that does not return to the input's shape.
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\n\
+         [[model.decoder_layers]]\ntype = \"dense\"\nunits = 24\n"
+    ));
+    assert!(
+        e.contains("decoder ends in 24 values") && e.contains("1x5x5"),
+        "{e}"
+    );
+    // Convolutions on data without a spatial shape.
+    let e = conv_err(
+        "[model]\ninput_dim = 25\n[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\n\
+         kernel = 3\n[[model.decoder_layers]]\ntype = \"dense\"\nunits = 25\n",
+    );
+    assert!(
+        e.contains("needs an image") && e.contains("input_shape"),
+        "{e}"
+    );
+    // A 1-D layer on an image, an unknown padding, a stride of 0, a zero-sized output.
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"conv1d\"\nfilters = 2\nkernel = 3\n{dec}"
+    ));
+    assert!(e.contains("sequence"), "{e}");
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\npadding = \"full\"\n{dec}"
+    ));
+    assert!(e.contains("unknown padding 'full'"), "{e}");
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"max_pool2d\"\nsize = 2\nstride = 0\n{dec}"
+    ));
+    assert!(e.contains("stride must be at least 1"), "{e}");
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"reshape\"\nshape = [2, 3]\n{dec}"
+    ));
+    assert!(e.contains("cannot reshape 25 values"), "{e}");
+    // Variants that need a Dense layer, or tied weights.
+    let e = conv_err(&format!(
+        "{head}variational = {{ beta = 1.0 }}\n[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\npadding = \"same\"\n{dec}"
+    ));
+    assert!(e.contains("VAE") && e.contains("dense"), "{e}");
+    let e = conv_err(&format!(
+        "{head}tied = true\n[[model.encoder_layers]]\ntype = \"flatten\"\n{dec}"
+    ));
+    assert!(e.contains("tied"), "{e}");
+    // Pooling padding as large as the window.
+    let e = conv_err(&format!(
+        "{head}[[model.encoder_layers]]\ntype = \"max_pool2d\"\nsize = 2\npadding = 2\n{dec}"
+    ));
+    assert!(e.contains("padding") && e.contains("window"), "{e}");
+}

@@ -372,6 +372,13 @@ fn model_config(
         ));
     }
     if let Some(arch) = &a.arch {
+        if model.is_layered() {
+            return Err(wgae::Error::InvalidArgument(
+                "--arch sets Dense widths, but this config's model is a list of layers \
+                 (encoder_layers); drop --arch, or edit the layers in the config"
+                    .into(),
+            ));
+        }
         if arch.len() < 2 {
             return Err(wgae::Error::InvalidArgument(format!(
                 "--arch needs the input width and at least the code width, e.g. {},32",
@@ -380,6 +387,15 @@ fn model_config(
         }
         model.input_dim = arch[0];
         model.encoder = arch[1..].to_vec();
+    }
+    if model.is_layered() && model.input_dim != data.cols {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "the data has {} values per sample but the model's input_shape {:?} holds {}; \
+             change input_shape in the config to the data's shape",
+            data.cols,
+            model.input_shape.as_deref().unwrap_or(&[]),
+            model.input_dim
+        )));
     }
     if model.input_dim != data.cols {
         return Err(wgae::Error::InvalidArgument(format!(
