@@ -20,7 +20,7 @@
 //   2 wt    storage  read        conv_forward, conv_dx
 //   3 bias  storage  read        conv_forward, conv_dx (read when use_bias)
 //   4 out   storage  read_write  every entry point
-//   5 dy    storage  read        conv_dx, conv_dw, conv_db
+//   5 dy    storage  read        conv_dx, conv_dw, conv_db, col2im, from_cnhw
 //
 // Entry points:
 //   conv_forward  out = act(conv(x, wt) + bias)       one invocation per output
@@ -30,9 +30,20 @@
 //                 one workgroup of 64 per weight, a tree sum at the end
 //   conv_db       out[oc] = sum_{b, oy, ox} dy      one workgroup of 64 per channel
 //
+//
+// The same convolution as matrix products (im2col), for the tuned matmul:
+//   im2col     out (c*kh*kw, n*oh*ow): column b*oh*ow + oy*ow + ox holds the
+//              window of output (oy, ox) of sample b, zero in the padding
+//   col2im     out (n, c, h, w) = act(sum of the columns' values each input
+//              fed (dy is a (c*kh*kw, n*oh*ow) matrix) + bias[c]): the
+//              transpose of im2col, as a gather
+//   to_cnhw    out (o, n, oh*ow) = x (n, o, oh*ow) with the first two axes swapped
+//   from_cnhw  out (n, o, oh*ow) = act(dy (o, n, oh*ow) swapped back + bias[o])
+//
 // Workgroup 64. Dispatch: conv_forward ceil(n*o*oh*ow / 64), conv_dx
-// ceil(n*c*h*w / 64), conv_dw o*c*kh*kw, conv_db o workgroups, each folded
-// into 2-D (common.wgsl).
+// ceil(n*c*h*w / 64), conv_dw o*c*kh*kw, conv_db o workgroups; im2col,
+// col2im, to_cnhw and from_cnhw one invocation per element of out; each
+// folded into 2-D (common.wgsl).
 
 struct ConvParams {
     n: u32,
@@ -220,4 +231,96 @@ fn conv_db(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     if (live && lid == 0u) {
         out[oc] = total;
     }
+}
+
+@compute @workgroup_size(64)
+fn im2col(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    let cols = p.n * p.oh * p.ow;
+    if (i >= p.c * p.kh * p.kw * cols) {
+        return;
+    }
+    let r = i / cols;
+    let j = i % cols;
+    let kx = r % p.kw;
+    let ky = (r / p.kw) % p.kh;
+    let ci = r / (p.kw * p.kh);
+    let ox = j % p.ow;
+    let oy = (j / p.ow) % p.oh;
+    let b = j / (p.ow * p.oh);
+    let iy = tap(oy, ky, p.sh, p.dh, p.ph, p.h);
+    let ix = tap(ox, kx, p.sw, p.dw, p.pw, p.w);
+    var v = 0.0;
+    if (iy >= 0 && ix >= 0) {
+        v = x[((b * p.c + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+    }
+    out[i] = v;
+}
+
+@compute @workgroup_size(64)
+fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.n * p.c * p.h * p.w) {
+        return;
+    }
+    let ix = i % p.w;
+    let iy = (i / p.w) % p.h;
+    let ci = (i / (p.w * p.h)) % p.c;
+    let b = i / (p.w * p.h * p.c);
+    let cols = p.n * p.oh * p.ow;
+    var acc = 0.0;
+    for (var ky = 0u; ky < p.kh; ky++) {
+        let oy = tapped_by(iy, ky, p.sh, p.dh, p.ph, p.oh);
+        if (oy < 0) {
+            continue;
+        }
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let ox = tapped_by(ix, kx, p.sw, p.dw, p.pw, p.ow);
+            if (ox < 0) {
+                continue;
+            }
+            let r = (ci * p.kh + ky) * p.kw + kx;
+            acc += dy[r * cols + (b * p.oh + u32(oy)) * p.ow + u32(ox)];
+        }
+    }
+    if (p.use_bias != 0u) {
+        acc += bias[ci];
+    }
+    out[i] = activate(acc, p.act, p.act_alpha);
+}
+
+@compute @workgroup_size(64)
+fn to_cnhw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    let plane = p.oh * p.ow;
+    if (i >= p.n * p.o * plane) {
+        return;
+    }
+    // out is (o, n, plane); it reads x (n, o, plane).
+    let q = i % plane;
+    let b = (i / plane) % p.n;
+    let oc = i / (plane * p.n);
+    out[i] = x[(b * p.o + oc) * plane + q];
+}
+
+@compute @workgroup_size(64)
+fn from_cnhw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    let plane = p.oh * p.ow;
+    if (i >= p.n * p.o * plane) {
+        return;
+    }
+    // out is (n, o, plane); it reads dy (o, n, plane).
+    let q = i % plane;
+    let oc = (i / plane) % p.o;
+    let b = i / (plane * p.o);
+    var v = dy[(oc * p.n + b) * plane + q];
+    if (p.use_bias != 0u) {
+        v += bias[oc];
+    }
+    out[i] = activate(v, p.act, p.act_alpha);
 }

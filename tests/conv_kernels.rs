@@ -637,3 +637,66 @@ fn large_outputs_fold_their_dispatch() {
         |_, _| 0.0,
     );
 }
+
+/// The im2col path's kernels: im2col, col2im (with bias and activation, as a
+/// transposed convolution's last step), and the layout swaps around the
+/// products.
+#[test]
+fn im2col_kernels_match_the_reference() {
+    let Some(ctx) = gpu() else { return };
+    let mut g0 = rng(10);
+    for (name, g) in cases() {
+        let x = rand_vec(&mut g0, g.input_len(), -1.0, 1.0);
+        let xt = ctx.upload("x", &x).unwrap();
+        let col = poisoned(ctx, g.col_len());
+        let step = ops::conv::im2col(ctx, &g, &xt, &col).unwrap();
+        assert_close(
+            &format!("im2col {name}"),
+            &run(ctx, step, &col),
+            &r::im2col(&g, &x),
+            |_, _| 0.0,
+        );
+
+        let cols = rand_vec(&mut g0, g.col_len(), -1.0, 1.0);
+        let b = rand_vec(&mut g0, g.c, -0.5, 0.5);
+        let (colt, bt) = (
+            ctx.upload("cols", &cols).unwrap(),
+            ctx.upload("b", &b).unwrap(),
+        );
+        for (bias, act) in [(false, Activation::Identity), (true, Activation::Sigmoid)] {
+            let out = poisoned(ctx, g.input_len());
+            let bb = bias.then_some(&bt);
+            let step = ops::conv::col2im(ctx, &g, &colt, bb, act, &out).unwrap();
+            let (want, scale) = r::col2im(&g, &cols, bias.then_some(&b[..]), act);
+            assert_close(
+                &format!("col2im {name} {act:?}"),
+                &run(ctx, step, &out),
+                &want,
+                |i, rv| {
+                    2.0 * ((g.kh * g.kw + 1) as f64).sqrt() * U * (scale[i] + 1.0)
+                        + 4.0 * U * rv.abs()
+                },
+            );
+        }
+
+        let y = rand_vec(&mut g0, g.output_len(), -1.0, 1.0);
+        let bo = rand_vec(&mut g0, g.o, -0.5, 0.5);
+        let (yt, bot) = (ctx.upload("y", &y).unwrap(), ctx.upload("bo", &bo).unwrap());
+        let out = poisoned(ctx, g.output_len());
+        let step = ops::conv::to_cnhw(ctx, &g, &yt, &out).unwrap();
+        assert_close(
+            &format!("to_cnhw {name}"),
+            &run(ctx, step, &out),
+            &r::to_cnhw(&g, &y),
+            |_, _| 0.0,
+        );
+        let out = poisoned(ctx, g.output_len());
+        let step = ops::conv::from_cnhw(ctx, &g, &yt, Some(&bot), Activation::Relu, &out).unwrap();
+        assert_close(
+            &format!("from_cnhw {name}"),
+            &run(ctx, step, &out),
+            &r::from_cnhw(&g, &y, Some(&bo), Activation::Relu),
+            |_, rv| 2.0 * U * (rv.abs() + 1.0),
+        );
+    }
+}

@@ -31,7 +31,7 @@ use crate::op::Tile;
 pub const ROW_LANES: [u32; 2] = [8, 64];
 
 /// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
-/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`,
+/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`, `WGAE_CONV`,
 /// `WGAE_SUBGROUPS`, `WGAE_FUSE_ACT_GRAD` and `WGAE_LOOP_BOUNDING`.
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
@@ -59,6 +59,9 @@ pub struct ContextOptions {
     /// Whether wgpu adds its guard against endless loops to every loop of
     /// every kernel (default: no; see [`GpuContext::loop_bounding`]).
     pub loop_bounding: Option<bool>,
+    /// Whether convolutions run as im2col and the tuned matmul (default) or
+    /// by direct loops over the window (`WGAE_CONV=direct|im2col`).
+    pub conv_im2col: Option<bool>,
     /// Invocations per row of the per-row loss kernels, 8 or 64 (default: 8
     /// on CPU adapters, 64 on GPUs; see [`ROW_LANES`]).
     pub row_lanes: Option<u32>,
@@ -113,6 +116,16 @@ impl ContextOptions {
             subgroups: env_flag("WGAE_SUBGROUPS")?,
             fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
             loop_bounding: env_flag("WGAE_LOOP_BOUNDING")?,
+            conv_im2col: match std::env::var("WGAE_CONV").ok().as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some("im2col") => Some(true),
+                Some("direct") => Some(false),
+                Some(other) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "WGAE_CONV: unknown algorithm '{other}' (expected im2col or direct)"
+                    )))
+                }
+            },
             row_lanes: None,
         })
     }
@@ -130,6 +143,7 @@ struct Inner {
     loop_bounding: bool,
     row_lanes: u32,
     autotune: bool,
+    conv_im2col: bool,
     /// Per-context state of the layers above (the matmul tuning table), by type.
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
@@ -265,6 +279,7 @@ impl GpuContext {
             loop_bounding: opts.loop_bounding.unwrap_or(false),
             row_lanes,
             autotune,
+            conv_im2col: opts.conv_im2col.unwrap_or(true),
             extensions: Mutex::new(HashMap::new()),
         }))
     }
@@ -307,6 +322,12 @@ impl GpuContext {
     /// guard is never what stops one.
     pub fn loop_bounding(&self) -> bool {
         self.0.loop_bounding
+    }
+
+    /// Whether convolutions run as im2col and the tuned matmul (where the
+    /// im2col matrix fits a storage binding) rather than by direct loops.
+    pub fn conv_im2col(&self) -> bool {
+        self.0.conv_im2col
     }
 
     /// Invocations per row of the per-row loss kernels (8 or 64).

@@ -40,10 +40,19 @@ fn kernel(entry: &'static str) -> Kernel {
 
 /// Every kernel of the file.
 pub fn kernels() -> Vec<Kernel> {
-    ["conv_forward", "conv_dx", "conv_dw", "conv_db"]
-        .into_iter()
-        .map(kernel)
-        .collect()
+    [
+        "conv_forward",
+        "conv_dx",
+        "conv_dw",
+        "conv_db",
+        "im2col",
+        "col2im",
+        "to_cnhw",
+        "from_cnhw",
+    ]
+    .into_iter()
+    .map(kernel)
+    .collect()
 }
 
 /// A convolution's geometry: `n` samples of `c` channels of h x w in, `o`
@@ -85,6 +94,11 @@ impl ConvGeom {
         self.o * self.c * self.kh * self.kw
     }
 
+    /// Values of the im2col matrix (c*kh*kw, n*oh*ow).
+    pub fn col_len(&self) -> usize {
+        self.c * self.kh * self.kw * self.n * self.oh * self.ow
+    }
+
     /// Multiply-adds of the forward pass (each gradient costs as many).
     pub fn macs(&self) -> usize {
         self.output_len() * self.c * self.kh * self.kw
@@ -100,6 +114,7 @@ impl ConvGeom {
             ("input", self.input_len()),
             ("output", self.output_len()),
             ("weight", self.weight_len()),
+            ("im2col matrix", self.col_len()),
         ] {
             if v > u32::MAX as usize {
                 return Err(Error::shape(
@@ -279,5 +294,96 @@ pub fn conv_db(ctx: &GpuContext, g: &ConvGeom, dy: &GpuTensor, out: &GpuTensor) 
         &p,
         &[(binding::DY, dy), (binding::OUT, out)],
         fold(ctx, OP, g.o as u64)?,
+    )
+}
+
+/// `out (c*kh*kw, n*oh*ow)`: the windows of `x` as columns (zeros in the
+/// padding), so that the convolution is the product `W (o, c*kh*kw) . out`.
+pub fn im2col(ctx: &GpuContext, g: &ConvGeom, x: &GpuTensor, out: &GpuTensor) -> Result<Step> {
+    const OP: &str = "im2col";
+    let p = g.params(OP, false, Activation::Identity)?;
+    need(OP, "x", x, g.input_len())?;
+    need(OP, "out", out, g.col_len())?;
+    ctx.step(
+        &kernel("im2col"),
+        format!("{OP}({})", g.label()),
+        &p,
+        &[(binding::X, x), (binding::OUT, out)],
+        ew_groups(ctx, OP, g.col_len())?,
+    )
+}
+
+/// `out (n, c, h, w) = act(col2im(cols) + bias)`, the transpose of
+/// [`im2col`]: each input gathers the column values it fed.
+pub fn col2im(
+    ctx: &GpuContext,
+    g: &ConvGeom,
+    cols: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    act: Activation,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "col2im";
+    let p = g.params(OP, bias.is_some(), act)?;
+    need(OP, "cols", cols, g.col_len())?;
+    need(OP, "out", out, g.input_len())?;
+    if let Some(b) = bias {
+        need(OP, "bias", b, g.c)?;
+    }
+    ctx.step(
+        &kernel("col2im"),
+        format!("{OP}({}, {})", g.label(), act.name()),
+        &p,
+        &[
+            (binding::DY, cols),
+            (binding::BIAS, bias.unwrap_or(cols)),
+            (binding::OUT, out),
+        ],
+        ew_groups(ctx, OP, g.input_len())?,
+    )
+}
+
+/// `out (o, n, oh*ow)` from `x (n, o, oh*ow)` (the output's shape of `g`):
+/// the layout the products read and write.
+pub fn to_cnhw(ctx: &GpuContext, g: &ConvGeom, x: &GpuTensor, out: &GpuTensor) -> Result<Step> {
+    const OP: &str = "to_cnhw";
+    let p = g.params(OP, false, Activation::Identity)?;
+    need(OP, "x", x, g.output_len())?;
+    need(OP, "out", out, g.output_len())?;
+    ctx.step(
+        &kernel("to_cnhw"),
+        format!("{OP}({})", g.label()),
+        &p,
+        &[(binding::X, x), (binding::OUT, out)],
+        ew_groups(ctx, OP, g.output_len())?,
+    )
+}
+
+/// `out (n, o, oh*ow) = act(swap(y) + bias)` from `y (o, n, oh*ow)`.
+pub fn from_cnhw(
+    ctx: &GpuContext,
+    g: &ConvGeom,
+    y: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    act: Activation,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "from_cnhw";
+    let p = g.params(OP, bias.is_some(), act)?;
+    need(OP, "y", y, g.output_len())?;
+    need(OP, "out", out, g.output_len())?;
+    if let Some(b) = bias {
+        need(OP, "bias", b, g.o)?;
+    }
+    ctx.step(
+        &kernel("from_cnhw"),
+        format!("{OP}({}, {})", g.label(), act.name()),
+        &p,
+        &[
+            (binding::DY, y),
+            (binding::BIAS, bias.unwrap_or(y)),
+            (binding::OUT, out),
+        ],
+        ew_groups(ctx, OP, g.output_len())?,
     )
 }

@@ -12,11 +12,35 @@
 //! maps its output's shape to its input's shape: its forward pass is that
 //! convolution's `conv_dx`, its input gradient that convolution's forward,
 //! its weight gradient that convolution's `conv_dw` with x and dy exchanged.
+//!
+//! Two algorithms give the same sums in other orders: direct loops over the
+//! window (`conv_forward`, `conv_dx`, `conv_dw`), or im2col and the tuned
+//! matmul (the default where the im2col matrix fits a storage binding;
+//! `WGAE_CONV=direct` forces the loops). With im2col, for the convolution
+//! `G` (the layer's own, or for a transposed layer the one it transposes),
+//! K = c*kh*kw and P = rows*oh*ow:
+//!
+//! ```text
+//!   scratch[0]  col   (K, P)   im2col of G's input
+//!   scratch[1]  t     (o, P)   G's output (or its gradient) with the batch
+//!                              axis inside the channel axis (to_cnhw)
+//!   scratch[2]  dcol  (K, P)   a product's columns, for col2im
+//!   Conv           forward  col = im2col(x); t = W.col; y = act(from_cnhw(t) + b)
+//!                  params   t = to_cnhw(dz); dW = t.col^T (col from forward); db
+//!                  input    dcol = W^T.t (t from params); dx = col2im(dcol)
+//!   ConvTranspose  forward  t = to_cnhw(x); dcol = W^T.t; y = act(col2im(dcol) + b)
+//!                  params   col = im2col(dz); dW = t.col^T (t from forward); db
+//!                  input    t = W.col (col from params); dx = from_cnhw(t)
+//! ```
+//! The planner plans each layer's parameter gradients before its input
+//! gradient, and a step's forward before both, which these rely on.
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::kernels::conv::{conv_db, conv_dw, conv_dx, conv_forward};
-use crate::kernels::ConvGeom;
+use crate::kernels::conv::{
+    col2im, conv_db, conv_dw, conv_dx, conv_forward, from_cnhw, im2col, to_cnhw,
+};
+use crate::kernels::{matmul, ConvGeom, MatmulSpec};
 use crate::model::{LayerKind, LayerSpec, Shape, Window};
 use crate::op::Activation;
 use crate::plan::layer::{Grad, LayerPlan, Params};
@@ -69,6 +93,66 @@ fn plain<'a>(l: &LayerSpec, dz: &Grad<'a>) -> Result<&'a GpuTensor> {
     Ok(dz.t)
 }
 
+/// Whether layer `l` runs through im2col at capacity `cap`: the context
+/// says so and the im2col matrix fits a storage binding.
+fn uses_im2col(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> bool {
+    let Ok(win) = window(l) else {
+        return false;
+    };
+    let g = the_conv(l, cap, win);
+    let limit = ctx
+        .limits()
+        .max_storage_buffer_binding_size
+        .min(ctx.limits().max_buffer_size);
+    ctx.conv_im2col() && (g.col_len().max(g.output_len()) as u64) * 4 <= limit
+}
+
+/// The convolution a layer computes or transposes, over `rows` samples.
+fn the_conv(l: &LayerSpec, rows: usize, win: Window) -> ConvGeom {
+    match l.kind {
+        LayerKind::ConvTranspose(_) => geom(rows, l.out_shape, l.in_shape, win),
+        _ => geom(rows, l.in_shape, l.out_shape, win),
+    }
+}
+
+/// The im2col buffers' lengths at capacity `cap` (none for direct loops).
+fn im2col_scratch(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+    if !uses_im2col(ctx, l, cap) {
+        return Vec::new();
+    }
+    let g = the_conv(l, cap, window(l).expect("a convolution layer"));
+    vec![g.col_len(), g.output_len(), g.col_len()]
+}
+
+/// The products of the im2col path, for `rows` rows of `g`.
+fn w_times_col(g: &ConvGeom) -> MatmulSpec {
+    let (k, p) = (g.c * g.kh * g.kw, g.n * g.oh * g.ow);
+    MatmulSpec::new(g.o, p, k, false, false)
+}
+
+fn t_times_col_t(g: &ConvGeom) -> MatmulSpec {
+    let (k, p) = (g.c * g.kh * g.kw, g.n * g.oh * g.ow);
+    MatmulSpec::new(g.o, k, p, false, true)
+}
+
+fn w_t_times_t(g: &ConvGeom) -> MatmulSpec {
+    let (k, p) = (g.c * g.kh * g.kw, g.n * g.oh * g.ow);
+    MatmulSpec::new(k, p, g.o, true, false)
+}
+
+/// Views of the first `len` words of each im2col buffer.
+fn parts<'a>(
+    p: &Params<'a>,
+    l: &LayerSpec,
+    g: &ConvGeom,
+) -> Result<(GpuTensor, GpuTensor, GpuTensor)> {
+    Ok((
+        p.scratch(l, 0)?.view(0, g.col_len())?,
+        p.scratch(l, 1)?.view(0, g.output_len())?,
+        p.scratch(l, 2)?.view(0, g.col_len())?,
+    ))
+}
+
 fn no_tying(l: &LayerSpec, accumulate: bool) -> Result<()> {
     if accumulate {
         return Err(Error::InvalidArgument(format!(
@@ -81,6 +165,10 @@ fn no_tying(l: &LayerSpec, accumulate: bool) -> Result<()> {
 }
 
 impl LayerPlan for Conv {
+    fn scratch(&self, ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+        im2col_scratch(ctx, l, cap)
+    }
+
     fn forward(
         &self,
         ctx: &GpuContext,
@@ -90,9 +178,18 @@ impl LayerPlan for Conv {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         let g = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        conv_forward(ctx, &g, input, p.weight(l)?, Some(p.bias(l)?), act, target)
+        let (w, b) = (p.weight(l)?, p.bias(l)?);
+        if p.scratch.is_empty() {
+            return Ok(vec![conv_forward(ctx, &g, input, w, Some(b), act, target)?]);
+        }
+        let (col, t, _) = parts(p, l, &g)?;
+        Ok(vec![
+            im2col(ctx, &g, input, &col)?,
+            matmul(ctx, &w_times_col(&g), w, &col, None, &t)?,
+            from_cnhw(ctx, &g, &t, Some(b), act, target)?,
+        ])
     }
 
     fn param_grads(
@@ -100,7 +197,7 @@ impl LayerPlan for Conv {
         ctx: &GpuContext,
         l: &LayerSpec,
         rows: usize,
-        _p: &Params,
+        p: &Params,
         input: &GpuTensor,
         dz: &Grad,
         g: &Params,
@@ -109,9 +206,15 @@ impl LayerPlan for Conv {
         no_tying(l, accumulate)?;
         let geo = geom(rows, l.in_shape, l.out_shape, window(l)?);
         let dz = plain(l, dz)?;
+        let db = conv_db(ctx, &geo, dz, g.bias(l)?)?;
+        if p.scratch.is_empty() {
+            return Ok(vec![conv_dw(ctx, &geo, input, dz, g.weight(l)?)?, db]);
+        }
+        let (col, t, _) = parts(p, l, &geo)?;
         Ok(vec![
-            conv_dw(ctx, &geo, input, dz, g.weight(l)?)?,
-            conv_db(ctx, &geo, dz, g.bias(l)?)?,
+            to_cnhw(ctx, &geo, dz, &t)?,
+            matmul(ctx, &t_times_col_t(&geo), &t, &col, None, g.weight(l)?)?,
+            db,
         ])
     }
 
@@ -123,21 +226,26 @@ impl LayerPlan for Conv {
         p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         let g = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        conv_dx(
-            ctx,
-            &g,
-            plain(l, dz)?,
-            p.weight(l)?,
-            None,
-            Activation::Identity,
-            target,
-        )
+        let (w, dz) = (p.weight(l)?, plain(l, dz)?);
+        if p.scratch.is_empty() {
+            let id = Activation::Identity;
+            return Ok(vec![conv_dx(ctx, &g, dz, w, None, id, target)?]);
+        }
+        let (_, t, dcol) = parts(p, l, &g)?;
+        Ok(vec![
+            matmul(ctx, &w_t_times_t(&g), w, &t, None, &dcol)?,
+            col2im(ctx, &g, &dcol, None, Activation::Identity, target)?,
+        ])
     }
 }
 
 impl LayerPlan for ConvTranspose {
+    fn scratch(&self, ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+        im2col_scratch(ctx, l, cap)
+    }
+
     fn forward(
         &self,
         ctx: &GpuContext,
@@ -147,10 +255,19 @@ impl LayerPlan for ConvTranspose {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         // The convolution from the output's shape to the input's.
         let g = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        conv_dx(ctx, &g, input, p.weight(l)?, Some(p.bias(l)?), act, target)
+        let (w, b) = (p.weight(l)?, p.bias(l)?);
+        if p.scratch.is_empty() {
+            return Ok(vec![conv_dx(ctx, &g, input, w, Some(b), act, target)?]);
+        }
+        let (_, t, dcol) = parts(p, l, &g)?;
+        Ok(vec![
+            to_cnhw(ctx, &g, input, &t)?,
+            matmul(ctx, &w_t_times_t(&g), w, &t, None, &dcol)?,
+            col2im(ctx, &g, &dcol, Some(b), act, target)?,
+        ])
     }
 
     fn param_grads(
@@ -158,7 +275,7 @@ impl LayerPlan for ConvTranspose {
         ctx: &GpuContext,
         l: &LayerSpec,
         rows: usize,
-        _p: &Params,
+        p: &Params,
         input: &GpuTensor,
         dz: &Grad,
         g: &Params,
@@ -174,9 +291,15 @@ impl LayerPlan for ConvTranspose {
             ow: l.out_shape[2],
             ..geo
         };
+        let db = conv_db(ctx, &over_output, dz, g.bias(l)?)?;
+        if p.scratch.is_empty() {
+            return Ok(vec![conv_dw(ctx, &geo, dz, input, g.weight(l)?)?, db]);
+        }
+        let (col, t, _) = parts(p, l, &geo)?;
         Ok(vec![
-            conv_dw(ctx, &geo, dz, input, g.weight(l)?)?,
-            conv_db(ctx, &over_output, dz, g.bias(l)?)?,
+            im2col(ctx, &geo, dz, &col)?,
+            matmul(ctx, &t_times_col_t(&geo), &t, &col, None, g.weight(l)?)?,
+            db,
         ])
     }
 
@@ -188,16 +311,17 @@ impl LayerPlan for ConvTranspose {
         p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         let g = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        conv_forward(
-            ctx,
-            &g,
-            plain(l, dz)?,
-            p.weight(l)?,
-            None,
-            Activation::Identity,
-            target,
-        )
+        let (w, dz) = (p.weight(l)?, plain(l, dz)?);
+        if p.scratch.is_empty() {
+            let id = Activation::Identity;
+            return Ok(vec![conv_forward(ctx, &g, dz, w, None, id, target)?]);
+        }
+        let (col, t, _) = parts(p, l, &g)?;
+        Ok(vec![
+            matmul(ctx, &w_times_col(&g), w, &col, None, &t)?,
+            from_cnhw(ctx, &g, &t, None, Activation::Identity, target)?,
+        ])
     }
 }

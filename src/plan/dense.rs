@@ -40,12 +40,19 @@ impl LayerPlan for Dense {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         let spec = MatmulSpec {
             act,
             ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
         };
-        ops::matmul(ctx, &spec, input, p.weight(l)?, Some(p.bias(l)?), target)
+        Ok(vec![ops::matmul(
+            ctx,
+            &spec,
+            input,
+            p.weight(l)?,
+            Some(p.bias(l)?),
+            target,
+        )?])
     }
 
     /// The same in mixed precision: f16 input and weight, the activation fused,
@@ -119,9 +126,17 @@ impl LayerPlan for Dense {
         p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         let spec = MatmulSpec::new(rows, l.inputs, l.outputs, false, p.transposed);
-        product(ctx, &spec, dz.t, p.weight(l)?, Operand::A, dz, target)
+        Ok(vec![product(
+            ctx,
+            &spec,
+            dz.t,
+            p.weight(l)?,
+            Operand::A,
+            dz,
+            target,
+        )?])
     }
 }
 

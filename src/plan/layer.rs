@@ -13,13 +13,14 @@ use crate::plan::pool::{AvgPool, MaxPool, Upsample};
 use crate::plan::reshape::Reshape;
 
 /// A layer's parameters (or their gradients) as the plan binds them, and
-/// its scratch buffer (max pooling's argmax) where its kind has one.
+/// its scratch buffers (max pooling's argmax, a convolution's im2col
+/// matrices), as its kind asked for them.
 pub struct Params<'a> {
     pub weight: Option<&'a GpuTensor>,
     pub bias: Option<&'a GpuTensor>,
     /// The weight is a tied mirror's, used transposed.
     pub transposed: bool,
-    pub scratch: Option<&'a GpuTensor>,
+    pub scratch: &'a [GpuTensor],
 }
 
 impl<'a> Params<'a> {
@@ -32,8 +33,11 @@ impl<'a> Params<'a> {
         self.bias.ok_or_else(|| missing(l, "bias"))
     }
 
-    pub fn scratch(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
-        self.scratch.ok_or_else(|| missing(l, "scratch buffer"))
+    /// Scratch buffer `i`.
+    pub fn scratch(&self, l: &LayerSpec, i: usize) -> Result<&'a GpuTensor> {
+        self.scratch
+            .get(i)
+            .ok_or_else(|| missing(l, "scratch buffer"))
     }
 }
 
@@ -54,10 +58,11 @@ pub struct Grad<'a> {
 /// A layer kind's planning code. Shapes, for `rows` rows: the input
 /// (rows, inputs), the output and its gradients (rows, outputs).
 pub trait LayerPlan: Sync {
-    /// Words of scratch memory per sample the kind keeps between its
-    /// forward and backward passes (0 for none).
-    fn scratch_per_sample(&self, _l: &LayerSpec) -> usize {
-        0
+    /// The lengths (in 32-bit words) of the scratch buffers the kind keeps
+    /// at a capacity of `cap` rows: what its forward pass leaves for its
+    /// backward pass, and its temporaries. None by default.
+    fn scratch(&self, _ctx: &GpuContext, _l: &LayerSpec, _cap: usize) -> Vec<usize> {
+        Vec::new()
     }
 
     /// Whether its backward kernels can apply the activation gradient as
@@ -78,7 +83,7 @@ pub trait LayerPlan: Sync {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step>;
+    ) -> Result<Vec<Step>>;
 
     /// The same in mixed precision: f16 input and parameters, the layer's
     /// activation fused, f16 or f32 output. Kinds without an f16 kernel
@@ -126,7 +131,7 @@ pub trait LayerPlan: Sync {
         p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step>;
+    ) -> Result<Vec<Step>>;
 }
 
 /// The planning code of each layer kind, one line per kind.

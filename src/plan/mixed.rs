@@ -105,7 +105,7 @@ impl MixedNet {
                 weight: Some(&self.weights16[i]),
                 bias: bias.as_ref(),
                 transposed: lp.transposed,
-                scratch: None,
+                scratch: &[],
             };
             let input = if i == 0 {
                 &self.x16

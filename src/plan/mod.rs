@@ -86,7 +86,7 @@ pub struct Net {
     dz: Vec<Option<GpuTensor>>,
     dad: Vec<Option<GpuTensor>>,
     /// What a layer's kind keeps from forward to backward (max pooling's argmax).
-    scratch: Vec<Option<GpuTensor>>,
+    scratch: Vec<Vec<GpuTensor>>,
     eps: Option<GpuTensor>,
     pub zc: Option<GpuTensor>,
     dzc: Option<GpuTensor>,
@@ -159,12 +159,14 @@ impl Net {
         let mut dad = Vec::new();
         let mut scratch = Vec::new();
         for l in &layers {
-            let words = planner(l.kind).scratch_per_sample(l);
-            scratch.push(if words > 0 {
-                Some(zeros(&format!("scratch{}", l.index), cap * words)?)
-            } else {
-                None
-            });
+            scratch.push(
+                planner(l.kind)
+                    .scratch(ctx, l, cap)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, words)| zeros(&format!("scratch{}.{i}", l.index), words))
+                    .collect::<Result<Vec<_>>>()?,
+            );
             let n = cap * l.outputs;
             let keep = keeps_pre_activation(l);
             z.push(if keep {
@@ -391,7 +393,7 @@ impl Net {
                 weight: w.as_ref(),
                 bias: b.as_ref(),
                 transposed: lp.transposed,
-                scratch: self.scratch[li].as_ref(),
+                scratch: &self.scratch[li],
             };
             let keep = self.z[li].is_some();
             let target = if keep {
@@ -400,7 +402,7 @@ impl Net {
                 self.out_rows(li, rows)?
             };
             let fused = if keep { Activation::Identity } else { l.act };
-            steps.push(planner(l.kind).forward(ctx, &l, rows, &p, &input, fused, &target)?);
+            steps.extend(planner(l.kind).forward(ctx, &l, rows, &p, &input, fused, &target)?);
             // In training under BCE, everything downstream of the output
             // layer (the fused loss, its gradient and the metrics) reads the
             // logits, so its sigmoid is not computed.
@@ -808,14 +810,14 @@ impl Net {
                 weight: w.as_ref(),
                 bias: b.as_ref(),
                 transposed: lp.transposed,
-                scratch: self.scratch[li].as_ref(),
+                scratch: &self.scratch[li],
             };
             let (gw, gb) = self.layout.layer_views(grads, li)?;
             let g = Params {
                 weight: gw.as_ref(),
                 bias: gb.as_ref(),
                 transposed: lp.transposed,
-                scratch: None,
+                scratch: &[],
             };
             let accumulate = lp.weight.is_some_and(|i| written[i]);
             for i in [lp.weight, lp.bias].into_iter().flatten() {
@@ -854,7 +856,7 @@ impl Net {
             } else {
                 prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
             };
-            steps.push(planner(l.kind).input_grad(ctx, &l, rows, &p, &dz, &target)?);
+            steps.extend(planner(l.kind).input_grad(ctx, &l, rows, &p, &dz, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 

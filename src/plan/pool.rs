@@ -76,8 +76,8 @@ fn plain<'a>(l: &LayerSpec, dz: &Grad<'a>) -> Result<&'a GpuTensor> {
 }
 
 impl LayerPlan for MaxPool {
-    fn scratch_per_sample(&self, l: &LayerSpec) -> usize {
-        l.outputs
+    fn scratch(&self, _ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+        vec![cap * l.outputs]
     }
 
     fn forward(
@@ -89,9 +89,15 @@ impl LayerPlan for MaxPool {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         identity(l, act)?;
-        maxpool_forward(ctx, &geom(l, rows)?, input, target, p.scratch(l)?)
+        Ok(vec![maxpool_forward(
+            ctx,
+            &geom(l, rows)?,
+            input,
+            target,
+            p.scratch(l, 0)?,
+        )?])
     }
 
     fn param_grads(
@@ -116,8 +122,14 @@ impl LayerPlan for MaxPool {
         p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
-        maxpool_backward(ctx, &geom(l, rows)?, plain(l, dz)?, p.scratch(l)?, target)
+    ) -> Result<Vec<Step>> {
+        Ok(vec![maxpool_backward(
+            ctx,
+            &geom(l, rows)?,
+            plain(l, dz)?,
+            p.scratch(l, 0)?,
+            target,
+        )?])
     }
 }
 
@@ -131,9 +143,9 @@ impl LayerPlan for AvgPool {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         identity(l, act)?;
-        avgpool_forward(ctx, &geom(l, rows)?, input, target)
+        Ok(vec![avgpool_forward(ctx, &geom(l, rows)?, input, target)?])
     }
 
     fn param_grads(
@@ -158,8 +170,13 @@ impl LayerPlan for AvgPool {
         _p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
-        avgpool_backward(ctx, &geom(l, rows)?, plain(l, dz)?, target)
+    ) -> Result<Vec<Step>> {
+        Ok(vec![avgpool_backward(
+            ctx,
+            &geom(l, rows)?,
+            plain(l, dz)?,
+            target,
+        )?])
     }
 }
 
@@ -173,9 +190,9 @@ impl LayerPlan for Upsample {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         identity(l, act)?;
-        upsample_forward(ctx, &geom(l, rows)?, input, target)
+        Ok(vec![upsample_forward(ctx, &geom(l, rows)?, input, target)?])
     }
 
     fn param_grads(
@@ -200,7 +217,12 @@ impl LayerPlan for Upsample {
         _p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
-        upsample_backward(ctx, &geom(l, rows)?, plain(l, dz)?, target)
+    ) -> Result<Vec<Step>> {
+        Ok(vec![upsample_backward(
+            ctx,
+            &geom(l, rows)?,
+            plain(l, dz)?,
+            target,
+        )?])
     }
 }

@@ -23,14 +23,14 @@ impl LayerPlan for Reshape {
         input: &GpuTensor,
         act: Activation,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         if act != Activation::Identity {
             return Err(Error::InvalidArgument(format!(
                 "layer {} (Reshape) takes no activation",
                 l.index
             )));
         }
-        axpby(ctx, rows * l.outputs, 1.0, input, 0.0, target)
+        Ok(vec![axpby(ctx, rows * l.outputs, 1.0, input, 0.0, target)?])
     }
 
     fn param_grads(
@@ -55,13 +55,13 @@ impl LayerPlan for Reshape {
         _p: &Params,
         dz: &Grad,
         target: &GpuTensor,
-    ) -> Result<Step> {
+    ) -> Result<Vec<Step>> {
         if dz.gate.is_some() {
             return Err(Error::Internal {
                 op: format!("planning layer {} (Reshape)", l.index),
                 message: "a reshape's gradient cannot carry an activation gate".into(),
             });
         }
-        axpby(ctx, rows * l.inputs, 1.0, dz.t, 0.0, target)
+        Ok(vec![axpby(ctx, rows * l.inputs, 1.0, dz.t, 0.0, target)?])
     }
 }

@@ -36,9 +36,10 @@ pub fn gpu() -> Option<&'static GpuContext> {
 }
 
 /// A second context on the same adapter with the other plan: the other
-/// matmul kernel, the other choice of fusing activation gradients and the
-/// other width of the per-row loss kernels, so that both plans are tested
-/// whichever one the adapter prefers.
+/// matmul kernel, the other choice of fusing activation gradients, the
+/// other width of the per-row loss kernels and the other convolution
+/// algorithm, so that both plans are tested whichever one the adapter
+/// prefers.
 pub fn gpu_other_plan() -> Option<&'static GpuContext> {
     static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
     CTX.get_or_init(|| {
@@ -47,6 +48,7 @@ pub fn gpu_other_plan() -> Option<&'static GpuContext> {
         opts.matmul_direct = Some(!first.matmul_direct());
         opts.fuse_act_grad = Some(!first.fuse_act_grad());
         opts.row_lanes = Some(if first.row_lanes() == 8 { 64 } else { 8 });
+        opts.conv_im2col = Some(!first.conv_im2col());
         Some(GpuContext::with_options(&opts).expect("a second context on the same adapter"))
     })
     .as_ref()
