@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod idx;
+pub mod sensors;
 pub mod synthetic;
 
 use crate::error::{Error, Result};
