@@ -33,8 +33,12 @@ enum Command {
     Bench {
         /// Layer widths from the input to the code (default: 784,32 and, on a
         /// hardware GPU, 4096,1024,256).
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', conflicts_with = "config")]
         arch: Option<Vec<usize>>,
+        /// Instead, the model of a config file (a convolutional one, say),
+        /// at its batch size unless --batch is given.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Batch size (default 256 for 784,32 and 1024 for the wide model).
         #[arg(long)]
         batch: Option<usize>,
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::train(*args),
         Command::Bench {
             arch,
+            config,
             batch,
             steps,
             json,
@@ -127,7 +132,7 @@ fn main() -> ExitCode {
             matmul,
         } => match matmul {
             Some(sizes) => cli::bench::bench_matmul(&sizes, json),
-            None => cli::bench::bench(arch, batch, steps, json, profile),
+            None => cli::bench::bench(arch, config.as_deref(), batch, steps, json, profile),
         },
         Command::Encode {
             input: i,

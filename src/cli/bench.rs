@@ -162,6 +162,7 @@ pub fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
 
 pub fn bench(
     arch: Option<Vec<usize>>,
+    config: Option<&std::path::Path>,
     batch: Option<usize>,
     steps: usize,
     json: bool,
@@ -172,37 +173,43 @@ pub fn bench(
     if profile {
         ctx.require_timestamps("--profile")?;
     }
-    let configs: Vec<(Vec<usize>, usize)> = match arch {
-        Some(a) => {
+    let dense = |a: &[usize]| ModelConfig::dense(a[0], &a[1..]);
+    let configs: Vec<(ModelConfig, usize)> = match (arch, config) {
+        (Some(a), _) => {
             if a.len() < 2 {
                 return Err(wgae::Error::InvalidArgument(
                     "--arch needs the input width and the code width, e.g. 784,32".into(),
                 ));
             }
-            vec![(a, batch.unwrap_or(256))]
+            vec![(dense(&a), batch.unwrap_or(256))]
         }
-        None => {
-            let mut v = vec![(vec![784, 32], batch.unwrap_or(256))];
+        (None, Some(path)) => {
+            let file = crate::cli::train::read_config(path)?;
+            let b = batch.unwrap_or(file.train.batch_size);
+            vec![(file.model, b)]
+        }
+        (None, None) => {
+            let mut v = vec![(dense(&[784, 32]), batch.unwrap_or(256))];
             if ctx.is_software() {
                 eprintln!("note: skipping the wide 4096-1024-256 model on a software adapter (minutes per step); give --arch to run it");
             } else {
-                v.push((vec![4096, 1024, 256], batch.unwrap_or(1024)));
+                v.push((dense(&[4096, 1024, 256]), batch.unwrap_or(1024)));
             }
             v
         }
     };
     let steps = steps.max(4);
-    for (arch, batch) in configs {
-        let model = ModelConfig::dense(arch[0], &arch[1..]);
+    for (model, batch) in configs {
+        let width = model.input_dim;
         // Uniform data, four batches resident; whole epochs of four steps.
         let per_epoch = 4;
         let rows = batch * per_epoch;
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let data = Dataset::new(
-            (0..rows * arch[0]).map(|_| rng.random::<f32>()).collect(),
+            (0..rows * width).map(|_| rng.random::<f32>()).collect(),
             rows,
-            arch[0],
+            width,
             None,
         )?;
         let epochs = steps.div_ceil(per_epoch);
@@ -226,8 +233,13 @@ pub fn bench(
         let t0 = std::time::Instant::now();
         let rec32 = m.reconstruct(&data)?;
         let infer = rows as f64 / t0.elapsed().as_secs_f64();
-        // Mixed precision, where the adapter has f16: speed, and distance from f32.
-        let f16 = if ctx.has_f16() {
+        // Mixed precision, where the adapter has f16 and the model's layers
+        // do (Dense only so far): speed, and distance from f32.
+        let dense_only = model
+            .layers()
+            .iter()
+            .all(|l| l.kind == wgae::model::LayerKind::Dense);
+        let f16 = if ctx.has_f16() && dense_only {
             m.reconstruct_with(&data, Precision::F16)?;
             let t0 = std::time::Instant::now();
             let rec16 = m.reconstruct_with(&data, Precision::F16)?;
@@ -241,21 +253,7 @@ pub fn bench(
         } else {
             None
         };
-        let name = arch
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("-");
-        let name = format!(
-            "{name}-{}",
-            arch[1..arch.len() - 1]
-                .iter()
-                .rev()
-                .chain(std::iter::once(&arch[0]))
-                .map(|w| w.to_string())
-                .collect::<Vec<_>>()
-                .join("-")
-        );
+        let name = model.arch_name();
         let steps_per_sec = n_steps / timed;
         let kernels = matmul_kernels(&trainer.step_labels());
         // After the timing: one more step, each dispatch timed on the GPU.
@@ -296,7 +294,7 @@ pub fn bench(
             println!("{name}, batch {batch}, on {}:", ctx.adapter_name());
             println!("  training   {steps_per_sec:.1} steps/s, {:.0} samples/s ({} timed steps, {} dispatches/step)", steps_per_sec * batch as f64, n_steps, trainer.dispatches_per_step());
             println!(
-                "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (matmuls)",
+                "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (products)",
                 flops / 1e9,
                 flops * steps_per_sec / 1e9
             );
@@ -322,6 +320,7 @@ pub fn bench(
                 Some((speed, max, mean)) => println!(
                     "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
                 ),
+                None if !dense_only => println!("  f16        not measured (mixed precision covers Linear layers only)"),
                 None => println!("  f16        not available (the adapter has no shader-f16)"),
             }
             println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));

@@ -214,7 +214,17 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
         eprintln!(
             "model {}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
-            model.arch_name(),
+            if model.is_layered() {
+                model.arch_name()
+            } else {
+                // Input, encoder widths, input: as it has always been printed.
+                std::iter::once(model.input_dim)
+                    .chain(model.encoder.iter().copied())
+                    .chain(std::iter::once(model.input_dim))
+                    .map(|w| w.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-")
+            },
             model.parameter_count(),
             trainer.train_rows(),
             t.batch_size.min(trainer.train_rows()),
@@ -343,7 +353,7 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
 }
 
 /// A TOML config file, with errors naming it.
-fn read_config(p: &Path) -> wgae::Result<ConfigFile> {
+pub fn read_config(p: &Path) -> wgae::Result<ConfigFile> {
     let text = std::fs::read_to_string(p).map_err(|e| wgae::Error::File {
         path: p.to_path_buf(),
         message: format!("cannot read: {e}"),

@@ -357,12 +357,13 @@ impl ModelConfig {
         }
     }
 
-    /// The architecture in one word: `784-128-32-784` for Dense widths,
+    /// The architecture in one word: `784-128-32-128-784` for Dense widths,
     /// `1x28x28-8x4x4-1x28x28` (input, code, output) for a layer list.
     pub fn arch_name(&self) -> String {
         if !self.is_layered() {
             let mut parts = vec![self.input_dim.to_string()];
             parts.extend(self.encoder.iter().map(|w| w.to_string()));
+            parts.extend(self.decoder_widths().iter().map(|w| w.to_string()));
             parts.push(self.input_dim.to_string());
             return parts.join("-");
         }
