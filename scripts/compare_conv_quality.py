@@ -19,6 +19,7 @@ import gzip
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -28,7 +29,15 @@ import torch.nn.functional as F
 
 
 def mnist(dirname):
-    with gzip.open(os.path.join(dirname, "t10k-images-idx3-ubyte.gz"), "rb") as f:
+    path = os.path.join(dirname, "t10k-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        # A GPU machine without ../shared: random stroke images instead.
+        sys.path.insert(0, os.path.dirname(__file__))
+        from compare_pytorch import synthetic
+
+        print(f"no MNIST at {path}: synthetic stroke images instead", flush=True)
+        return synthetic(10_000)
+    with gzip.open(path, "rb") as f:
         data = f.read()
     n = int.from_bytes(data[4:8], "big")
     return np.frombuffer(data, np.uint8, offset=16).reshape(n, 784).astype(np.float32) / 255.0

@@ -20,6 +20,9 @@
 #                 kernel, the plans' choice marked; then the largest size again
 #                 with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)
 #   compare.txt   scripts/compare_pytorch.py (PyTorch eager on CUDA vs wgae)
+#   conv_quality.txt  scripts/compare_conv_quality.py: the Keras conv model's
+#                 validation BCE in wgae and PyTorch, 3 seeds (synthetic
+#                 strokes where MNIST is absent)
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
 #   tests.txt     the GPU test binaries in .gl/tests (kernels against their f64
@@ -47,6 +50,9 @@ W=${WGAE:-.gl/wgae}
     WGAE_TUNE=0 "$W" bench --json
     WGAE_FUSE_ACT_GRAD=0 "$W" bench --json
     WGAE_LOOP_BOUNDING=1 "$W" bench --json
+    # The Keras conv autoencoder: im2col + tuned matmul, then direct loops.
+    "$W" bench --config examples/configs/conv.toml --json
+    WGAE_CONV=direct "$W" bench --config examples/configs/conv.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
 {
@@ -54,6 +60,7 @@ SIZES=${SIZES:-1024,2048,4096}
     WGAE_LOOP_BOUNDING=1 "$W" bench --matmul "${SIZES##*,}" --json
 } >"$OUT/matmul.json" 2>>"$OUT/info.txt"
 python3 scripts/compare_pytorch.py --wgae "$W" >"$OUT/compare.txt" 2>&1
+python3 scripts/compare_conv_quality.py --wgae "$W" >"$OUT/conv_quality.txt" 2>&1
 python3 - >"$OUT/torch_mm.txt" 2>&1 <<'EOF'
 import time
 import torch
