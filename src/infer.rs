@@ -16,6 +16,7 @@ use crate::plan::{Mode, Net, ParamLayout};
 /// the context, so it can be stored anywhere and outlive the code that made
 /// it. `Send + Sync`: inference takes `&self`, and several threads may
 /// encode with one model at once (each call plans its own buffers).
+#[derive(Debug)]
 pub struct Autoencoder {
     pub(crate) ctx: GpuContext,
     pub(crate) cfg: ModelConfig,

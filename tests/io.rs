@@ -121,9 +121,38 @@ fn resume_continues_exactly() {
     let cfg = ModelConfig::dense(784, &[32])
         .dropout(0.1)
         .noise("mask:0.2".parse().unwrap());
+    check_resume(ctx, &cfg, &data, 96);
+}
+
+/// A convolutional model (conv, max pooling with its argmax, upsampling,
+/// noise and dropout) resumes exactly too.
+#[test]
+fn conv_model_resumes_exactly() {
+    let Some(ctx) = gpu() else { return };
+    use wgae::model::{LayerDesc, Padding};
+    let data = synthetic::digits(160, 4);
+    let cfg = ModelConfig::layered(
+        &[1, 28, 28],
+        vec![
+            LayerDesc::conv2d(4, 3, Padding::same()),
+            LayerDesc::max_pool2d(2, Padding::same()),
+        ],
+        vec![
+            LayerDesc::upsample2d(2),
+            LayerDesc::conv2d(1, 3, Padding::same()),
+        ],
+    )
+    .dropout(0.1)
+    .noise("mask:0.2".parse().unwrap());
+    check_resume(ctx, &cfg, &data, 48);
+}
+
+/// Four epochs straight, against two, a checkpoint file, and two more.
+fn check_resume(ctx: &wgae::GpuContext, cfg: &ModelConfig, data: &wgae::Dataset, batch: usize) {
+    let (cfg, data) = (cfg.clone(), data.clone());
     let t = TrainConfig {
         epochs: 4,
-        batch_size: 96,
+        batch_size: batch,
         seed: 5,
         schedule: wgae::train::ScheduleName::Cosine,
         ..TrainConfig::default()
@@ -145,7 +174,7 @@ fn resume_continues_exactly() {
             |_| {},
         )
         .unwrap();
-    let path = tmp("ck.safetensors");
+    let path = tmp(&format!("ck-{}.safetensors", cfg.arch_name()));
     io::save_checkpoint(
         &path,
         &first.checkpoint().unwrap(),
@@ -171,7 +200,7 @@ fn resume_continues_exactly() {
         "resumed run differs from the uninterrupted one"
     );
     // A model file is not a checkpoint.
-    let m = tmp("m.safetensors");
+    let m = tmp(&format!("m-{}.safetensors", cfg.arch_name()));
     io::save_model(&m, resumed.model(), &io::ModelExtras::default(), false).unwrap();
     let e = io::load_checkpoint(ctx, &m).unwrap_err().to_string();
     assert!(e.contains("not a checkpoint"), "{e}");
@@ -257,4 +286,48 @@ fn bad_model_files_get_clear_errors_and_nothing_is_overwritten() {
         .unwrap()
         .to_string()
         .contains("not written by wgae"));
+}
+
+/// A model file whose conv weights do not match the architecture in its
+/// metadata is refused with an error naming the tensor and both shapes.
+#[test]
+fn conv_shapes_that_do_not_match_are_refused() {
+    let Some(ctx) = gpu() else { return };
+    use safetensors::tensor::{SafeTensors, TensorView};
+    use wgae::model::{LayerDesc, Padding};
+    let conv = |filters| {
+        ModelConfig::layered(
+            &[1, 8, 8],
+            vec![LayerDesc::conv2d(filters, 3, Padding::same())],
+            vec![LayerDesc::conv2d(1, 3, Padding::same())],
+        )
+    };
+    let model = wgae::Autoencoder::new(ctx, &conv(4), 1).unwrap();
+    let good = tmp("conv4.safetensors");
+    io::save_model(&good, &model, &io::ModelExtras::default(), true).unwrap();
+    // The same tensors under the metadata of a 5-filter model.
+    let bytes = std::fs::read(&good).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = meta.metadata().clone().unwrap();
+    meta.insert("wgae.model".into(), conv(5).to_toml());
+    let tensors: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    let bad = tmp("conv-lying.safetensors");
+    std::fs::write(
+        &bad,
+        safetensors::tensor::serialize(tensors, Some(meta)).unwrap(),
+    )
+    .unwrap();
+    let e = io::load_model(ctx, &bad).unwrap_err().to_string();
+    assert!(
+        e.contains("conv-lying.safetensors")
+            && e.contains("encoder.0.weight")
+            && e.contains('5')
+            && e.contains('4'),
+        "{e}"
+    );
 }
