@@ -222,3 +222,40 @@ fn standardize_splits_and_synthetic_digits() {
     assert_eq!(v.labels.as_ref().unwrap()[0], 0);
     assert!(synthetic::digits(10, 1).split_validation(1.0).is_err());
 }
+
+/// Loaders keep each sample's stored shape, and a conv model reads colour
+/// images (stored height, width, channel) channels first.
+#[test]
+fn samples_keep_their_shape_and_colour_becomes_channels_first() {
+    use wgae::Dataset;
+    // IDX images keep (h, w); a (n, c, l) .npy keeps (c, l).
+    let dir = std::env::temp_dir().join(format!("wgae-dims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seq = vec![0.25f32; 2 * 3 * 5];
+    let mut npy = wgae::io::npy_bytes(&seq, 2, 15);
+    // Rewrite the header's shape (2, 15) as (2, 3, 5).
+    let at = npy.windows(7).position(|w| w == b"(2, 15)").unwrap();
+    npy.splice(at..at + 7, b"(2,3,5)".iter().copied());
+    std::fs::write(dir.join("seq.npy"), &npy).unwrap();
+    let ds = wgae::data::files::load_npy(&dir.join("seq.npy")).unwrap();
+    assert_eq!(ds.dims, Some(vec![3, 5]));
+    assert!(ds.clone().for_shape([3, 1, 5]).is_ok());
+    let e = ds.clone().for_shape([5, 1, 3]).unwrap_err().to_string();
+    assert!(e.contains("[3, 5]") && e.contains("5x1x3"), "{e}");
+    let e = ds.for_shape([1, 4, 4]).unwrap_err().to_string();
+    assert!(e.contains("15 values") && e.contains("16"), "{e}");
+
+    // One 2x2 RGB image stored (h, w, c): pixel p has channels (p, 10 + p, 20 + p).
+    let hwc: Vec<f32> = (0..4)
+        .flat_map(|p| [p as f32, 10.0 + p as f32, 20.0 + p as f32])
+        .collect();
+    let img = Dataset::new(hwc, 1, 12, None)
+        .unwrap()
+        .with_dims(vec![2, 2, 3]);
+    let chw = img.for_shape([3, 2, 2]).unwrap();
+    assert_eq!(
+        chw.data,
+        vec![0.0, 1.0, 2.0, 3.0, 10.0, 11.0, 12.0, 13.0, 20.0, 21.0, 22.0, 23.0]
+    );
+    assert_eq!(chw.dims, Some(vec![3, 2, 2]));
+}

@@ -379,6 +379,7 @@ fn bad_training_input_gets_clear_errors() {
         rows,
         cols: 784,
         labels: None,
+        dims: None,
     };
     let err = Trainer::new(ctx, &ModelConfig::dense(784, &[8]), &t, &big, None)
         .err()

@@ -111,6 +111,13 @@ pub fn load_for(
     if let Some((offset, scale)) = io::load_extras(model_path)?.transform {
         ds.apply_transform(&offset, &scale);
     }
+    if model.config().is_layered() {
+        let shape = model.config().sample_shape()?;
+        ds = ds.for_shape(shape).map_err(|e| wgae::Error::File {
+            path: data.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
     Ok(ds)
 }
 

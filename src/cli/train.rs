@@ -177,10 +177,26 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         });
     }
     let model = model_config(&a, file.as_ref(), &data, resume.is_some())?;
-    let val = match &a.val {
+    let mut val = match &a.val {
         Some(p) => Some(load_data(p, a.format, None, a.rgb)?),
         None => None,
     };
+    if model.is_layered() {
+        // Colour images stored (h, w, c) become channels first.
+        let shape = model.sample_shape()?;
+        let named = |p: &Option<PathBuf>, e: wgae::Error| match p {
+            Some(path) => wgae::Error::File {
+                path: path.clone(),
+                message: e.to_string(),
+            },
+            None => e,
+        };
+        data = data.for_shape(shape).map_err(|e| named(&a.data, e))?;
+        val = val
+            .map(|v| v.for_shape(shape))
+            .transpose()
+            .map_err(|e| named(&a.val, e))?;
+    }
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {

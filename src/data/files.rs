@@ -176,7 +176,9 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
             .map(|&b| f32::from(b) / 255.0)
             .collect(),
     };
-    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+    Dataset::new(data, rows, cols, None)
+        .map(|d| d.with_dims(dims[1..].to_vec()))
+        .map_err(|e| file_err(path, e.to_string()))
 }
 
 /// Numeric CSV; a first line that does not parse as numbers is a header.
@@ -269,5 +271,6 @@ pub fn load_images(dir: &Path, side: Option<u32>, rgb: bool) -> Result<Dataset> 
     let s = side.unwrap() as usize;
     let channels = if rgb { 3 } else { 1 };
     Dataset::new(data, files.len(), s * s * channels, None)
+        .map(|d| d.with_dims(vec![s, s, channels]))
         .map_err(|e| file_err(dir, e.to_string()))
 }

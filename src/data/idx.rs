@@ -90,7 +90,9 @@ pub fn load_images(path: &Path) -> Result<Dataset> {
     let rows = dims[0];
     let cols: usize = dims[1..].iter().product();
     let data = values.iter().map(|&v| f32::from(v) / 255.0).collect();
-    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+    Dataset::new(data, rows, cols, None)
+        .map(|d| d.with_dims(dims[1..].to_vec()))
+        .map_err(|e| file_err(path, e.to_string()))
 }
 
 /// Labels from an IDX file.

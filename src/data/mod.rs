@@ -8,13 +8,18 @@ pub mod synthetic;
 
 use crate::error::{Error, Result};
 
-/// `rows` samples of `cols` features each, row-major, plus optional labels.
+/// `rows` samples of `cols` features each, row-major, plus optional labels,
+/// and each sample's shape as the file stored it where it has one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub data: Vec<f32>,
     pub rows: usize,
     pub cols: usize,
     pub labels: Option<Vec<u32>>,
+    /// A sample's dimensions as stored: `[h, w]` for IDX images, `[h, w, c]`
+    /// for a folder of colour images, a `.npy`'s dimensions after the first.
+    /// `None` for flat rows (CSV, synthetic data).
+    pub dims: Option<Vec<usize>>,
 }
 
 impl Dataset {
@@ -52,7 +57,59 @@ impl Dataset {
             rows,
             cols,
             labels,
+            dims: None,
         })
+    }
+
+    /// The same rows, with each sample's stored dimensions.
+    pub fn with_dims(mut self, dims: Vec<usize>) -> Self {
+        if dims.len() > 1 && dims.iter().product::<usize>() == self.cols {
+            self.dims = Some(dims);
+        }
+        self
+    }
+
+    /// The rows as a model whose samples are shaped `shape` (channels first)
+    /// reads them: unchanged where the stored dimensions already are its
+    /// order (or unknown), and colour images stored (h, w, c) transposed to
+    /// (c, h, w). An error names both shapes where they disagree.
+    pub fn for_shape(mut self, shape: [usize; 3]) -> Result<Self> {
+        let want: usize = shape.iter().product();
+        if want != self.cols {
+            return Err(Error::InvalidArgument(format!(
+                "the data has {} values per sample but the model takes {}x{}x{} = {want}",
+                self.cols, shape[0], shape[1], shape[2]
+            )));
+        }
+        let Some(dims) = self.dims.clone() else {
+            return Ok(self);
+        };
+        let [c, h, w] = shape;
+        if c > 1 && dims == [h, w, c] {
+            let mut out = vec![0.0f32; self.data.len()];
+            for (r, row) in self.data.chunks(self.cols).enumerate() {
+                let dst = &mut out[r * self.cols..(r + 1) * self.cols];
+                for y in 0..h {
+                    for x in 0..w {
+                        for ch in 0..c {
+                            dst[(ch * h + y) * w + x] = row[(y * w + x) * c + ch];
+                        }
+                    }
+                }
+            }
+            self.data = out;
+            self.dims = Some(vec![c, h, w]);
+            return Ok(self);
+        }
+        let squeeze = |d: &[usize]| d.iter().copied().filter(|&v| v != 1).collect::<Vec<_>>();
+        if squeeze(&dims) != squeeze(&shape) {
+            return Err(Error::InvalidArgument(format!(
+                "the data's samples are shaped {dims:?} but the model's input_shape is \
+                 {c}x{h}x{w} (channels first); give input_shape in the data's order, or \
+                 store the data as (channels, height, width)"
+            )));
+        }
+        Ok(self)
     }
 
     pub fn row(&self, i: usize) -> &[f32] {
@@ -67,6 +124,7 @@ impl Dataset {
             rows: n,
             cols: self.cols,
             labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
+            dims: self.dims.clone(),
         }
     }
 
@@ -79,6 +137,7 @@ impl Dataset {
             rows: end - start,
             cols: self.cols,
             labels: self.labels.as_ref().map(|l| l[start..end].to_vec()),
+            dims: self.dims.clone(),
         }
     }
 

@@ -60,6 +60,7 @@ pub fn sensor_windows(n: usize, anomaly_fraction: f64, seed: u64) -> Dataset {
         rows: n,
         cols: CHANNELS * STEPS,
         labels: Some(labels),
+        dims: Some(vec![CHANNELS, STEPS]),
     }
 }
 

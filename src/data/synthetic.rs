@@ -136,6 +136,7 @@ pub fn digits(n: usize, seed: u64) -> Dataset {
         rows: n,
         cols: SIDE * SIDE,
         labels: Some(labels),
+        dims: None,
     }
 }
 
