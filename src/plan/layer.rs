@@ -112,15 +112,17 @@ pub trait LayerPlan: Sync {
     #[allow(clippy::too_many_arguments)]
     fn param_grads(
         &self,
-        ctx: &GpuContext,
-        l: &LayerSpec,
-        rows: usize,
-        p: &Params,
-        input: &GpuTensor,
-        dz: &Grad,
-        g: &Params,
-        accumulate: bool,
-    ) -> Result<Vec<Step>>;
+        _ctx: &GpuContext,
+        _l: &LayerSpec,
+        _rows: usize,
+        _p: &Params,
+        _input: &GpuTensor,
+        _dz: &Grad,
+        _g: &Params,
+        _accumulate: bool,
+    ) -> Result<Vec<Step>> {
+        Ok(Vec::new())
+    }
 
     /// The gradient w.r.t. the layer's input, into `target`.
     fn input_grad(

@@ -100,20 +100,6 @@ impl LayerPlan for MaxPool {
         )?])
     }
 
-    fn param_grads(
-        &self,
-        _ctx: &GpuContext,
-        _l: &LayerSpec,
-        _rows: usize,
-        _p: &Params,
-        _input: &GpuTensor,
-        _dz: &Grad,
-        _g: &Params,
-        _accumulate: bool,
-    ) -> Result<Vec<Step>> {
-        Ok(Vec::new())
-    }
-
     fn input_grad(
         &self,
         ctx: &GpuContext,
@@ -148,20 +134,6 @@ impl LayerPlan for AvgPool {
         Ok(vec![avgpool_forward(ctx, &geom(l, rows)?, input, target)?])
     }
 
-    fn param_grads(
-        &self,
-        _ctx: &GpuContext,
-        _l: &LayerSpec,
-        _rows: usize,
-        _p: &Params,
-        _input: &GpuTensor,
-        _dz: &Grad,
-        _g: &Params,
-        _accumulate: bool,
-    ) -> Result<Vec<Step>> {
-        Ok(Vec::new())
-    }
-
     fn input_grad(
         &self,
         ctx: &GpuContext,
@@ -193,20 +165,6 @@ impl LayerPlan for Upsample {
     ) -> Result<Vec<Step>> {
         identity(l, act)?;
         Ok(vec![upsample_forward(ctx, &geom(l, rows)?, input, target)?])
-    }
-
-    fn param_grads(
-        &self,
-        _ctx: &GpuContext,
-        _l: &LayerSpec,
-        _rows: usize,
-        _p: &Params,
-        _input: &GpuTensor,
-        _dz: &Grad,
-        _g: &Params,
-        _accumulate: bool,
-    ) -> Result<Vec<Step>> {
-        Ok(Vec::new())
     }
 
     fn input_grad(

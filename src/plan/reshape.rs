@@ -33,20 +33,6 @@ impl LayerPlan for Reshape {
         Ok(vec![axpby(ctx, rows * l.outputs, 1.0, input, 0.0, target)?])
     }
 
-    fn param_grads(
-        &self,
-        _ctx: &GpuContext,
-        _l: &LayerSpec,
-        _rows: usize,
-        _p: &Params,
-        _input: &GpuTensor,
-        _dz: &Grad,
-        _g: &Params,
-        _accumulate: bool,
-    ) -> Result<Vec<Step>> {
-        Ok(Vec::new())
-    }
-
     fn input_grad(
         &self,
         ctx: &GpuContext,

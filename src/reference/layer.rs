@@ -26,14 +26,15 @@ pub trait LayerTwin: Sync {
     #[allow(clippy::too_many_arguments)]
     fn param_grads(
         &self,
-        l: &LayerSpec,
-        x: &[f64],
-        dz: &[f64],
-        rows: usize,
-        transposed: bool,
-        gw: &mut [f64],
-        gb: &mut [f64],
-    );
+        _l: &LayerSpec,
+        _x: &[f64],
+        _dz: &[f64],
+        _rows: usize,
+        _transposed: bool,
+        _gw: &mut [f64],
+        _gb: &mut [f64],
+    ) {
+    }
 
     /// The gradient w.r.t. the input (rows, inputs), from the forward
     /// pass's input `x` (max pooling finds its argmax again).

@@ -27,18 +27,6 @@ impl LayerTwin for MaxPool {
         maxpool_forward(&pool(l, rows), x).0
     }
 
-    fn param_grads(
-        &self,
-        _: &LayerSpec,
-        _: &[f64],
-        _: &[f64],
-        _: usize,
-        _: bool,
-        _: &mut [f64],
-        _: &mut [f64],
-    ) {
-    }
-
     fn input_grad(
         &self,
         l: &LayerSpec,
@@ -55,18 +43,6 @@ impl LayerTwin for MaxPool {
 impl LayerTwin for AvgPool {
     fn forward(&self, l: &LayerSpec, x: &[f64], _p: &Weights, rows: usize) -> Vec<f64> {
         avgpool_forward(&pool(l, rows), x)
-    }
-
-    fn param_grads(
-        &self,
-        _: &LayerSpec,
-        _: &[f64],
-        _: &[f64],
-        _: usize,
-        _: bool,
-        _: &mut [f64],
-        _: &mut [f64],
-    ) {
     }
 
     fn input_grad(
@@ -86,18 +62,6 @@ impl LayerTwin for Upsample {
         upsample_forward(&pool(l, rows), x)
     }
 
-    fn param_grads(
-        &self,
-        _: &LayerSpec,
-        _: &[f64],
-        _: &[f64],
-        _: usize,
-        _: bool,
-        _: &mut [f64],
-        _: &mut [f64],
-    ) {
-    }
-
     fn input_grad(
         &self,
         l: &LayerSpec,
@@ -113,18 +77,6 @@ impl LayerTwin for Upsample {
 impl LayerTwin for Reshape {
     fn forward(&self, _l: &LayerSpec, x: &[f64], _p: &Weights, _rows: usize) -> Vec<f64> {
         x.to_vec()
-    }
-
-    fn param_grads(
-        &self,
-        _: &LayerSpec,
-        _: &[f64],
-        _: &[f64],
-        _: usize,
-        _: bool,
-        _: &mut [f64],
-        _: &mut [f64],
-    ) {
     }
 
     fn input_grad(
