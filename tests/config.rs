@@ -203,3 +203,56 @@ fn bad_conv_architectures_name_the_layer_and_the_shapes() {
     ));
     assert!(e.contains("padding") && e.contains("window"), "{e}");
 }
+
+/// Without decoder_layers, the encoder is mirrored: strided convolutions by
+/// transposed ones, pooling by upsampling, Dense and Flatten by Dense and
+/// Reshape; where that cannot return to the input's shape, the error says to
+/// give the decoder.
+#[test]
+fn a_conv_encoder_mirrors_into_its_decoder() {
+    use wgae::model::{LayerDesc, LayerKind, Padding, Size};
+    let strided = |filters| LayerDesc::Conv2d {
+        filters,
+        kernel: Size::One(3),
+        stride: Size::One(2),
+        padding: Padding::same(),
+        dilation: Size::One(1),
+        act: None,
+    };
+    let mut cfg = ModelConfig::layered(&[1, 28, 28], vec![strided(16), strided(8)], vec![]);
+    cfg.decoder_layers = None;
+    cfg.validate().unwrap();
+    let layers = cfg.layers();
+    let shapes: Vec<[usize; 3]> = layers.iter().map(|l| l.out_shape).collect();
+    assert_eq!(
+        shapes,
+        vec![[16, 14, 14], [8, 7, 7], [16, 14, 14], [1, 28, 28]]
+    );
+    assert!(matches!(layers[2].kind, LayerKind::ConvTranspose(_)));
+    assert_eq!(layers[3].act, Activation::Sigmoid);
+
+    // Conv, pool, a Dense code through Flatten: Dense, Reshape, Upsample, Conv.
+    let mut cfg = ModelConfig::layered(
+        &[1, 8, 8],
+        vec![
+            LayerDesc::conv2d(4, 3, Padding::same()),
+            LayerDesc::max_pool2d(2, Padding::default()),
+            LayerDesc::Flatten,
+            LayerDesc::dense(6),
+        ],
+        vec![],
+    );
+    cfg.decoder_layers = None;
+    cfg.validate().unwrap();
+    let names: Vec<&str> = cfg.layers()[4..].iter().map(|l| l.kind.name()).collect();
+    assert_eq!(names, vec!["Linear", "Reshape", "Upsample2d", "Conv2d"]);
+
+    // The Keras model pools 7 to 4 with 'same' padding: its mirror ends at 32x32.
+    let mut keras = keras_conv();
+    keras.decoder_layers = None;
+    let e = keras.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("1x32x32") && e.contains("give decoder_layers"),
+        "{e}"
+    );
+}

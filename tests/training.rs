@@ -663,3 +663,26 @@ fn conv1d_sequence_model() {
     .loss(LossKind::Mse);
     check_three_steps("conv1d", &cfg, &sgd(0.2));
 }
+
+/// A decoder mirrored from the encoder (no decoder_layers) trains as the
+/// f64 twin does.
+#[test]
+fn conv_mirrored_decoder() {
+    let mut cfg = ModelConfig::layered(
+        &[2, 8, 8],
+        vec![
+            LayerDesc::Conv2d {
+                filters: 3,
+                kernel: Size::One(3),
+                stride: Size::One(2),
+                padding: Padding::same(),
+                dilation: Size::One(1),
+                act: None,
+            },
+            LayerDesc::max_pool2d(2, Padding::default()),
+        ],
+        vec![],
+    );
+    cfg.decoder_layers = None;
+    check_three_steps("conv mirrored", &cfg, &sgd(0.5));
+}

@@ -86,8 +86,8 @@ pub struct ModelConfig {
     #[serde(default)]
     pub encoder_layers: Option<Vec<LayerDesc>>,
     /// The decoder as a list of layers, the last one's output the
-    /// reconstruction (which must have the input's shape). Needed with
-    /// `encoder_layers`.
+    /// reconstruction (which must have the input's shape). Without it, the
+    /// encoder is mirrored: each layer undone in reverse order.
     #[serde(default)]
     pub decoder_layers: Option<Vec<LayerDesc>>,
     /// Decoder hidden widths; `None` mirrors the encoder.
@@ -563,12 +563,10 @@ impl ModelConfig {
                 "model: give the encoder as encoder_layers or as encoder widths, not both".into(),
             );
         }
-        let (Some(enc), Some(dec)) = (&self.encoder_layers, &self.decoder_layers) else {
-            return bad(
-                "model: encoder_layers need decoder_layers (the decoder back to the input's shape)"
-                    .into(),
-            );
+        let Some(enc) = &self.encoder_layers else {
+            return bad("model: decoder_layers need encoder_layers".into());
         };
+        let dec = self.decoder_descs()?;
         if enc.is_empty() || dec.is_empty() {
             return bad(
                 "model: encoder_layers and decoder_layers each need at least one layer".into(),
@@ -593,9 +591,14 @@ impl ModelConfig {
         let layers = self.try_layers()?;
         let out = layers.last().map(|l| l.out_shape).unwrap_or(shape);
         if out != shape {
+            let fix = if self.decoder_layers.is_some() {
+                "change the decoder so that it returns to the input's shape"
+            } else {
+                "the mirrored encoder does not undo itself here (pooling an odd size with \
+                 'same' padding, say); give decoder_layers"
+            };
             return bad(format!(
-                "model: the decoder ends in {} values shaped {}, but the input is shaped {}; \
-                 change the decoder so that it returns to the input's shape",
+                "model: the decoder ends in {} values shaped {}, but the input is shaped {}; {fix}",
                 out.iter().product::<usize>(),
                 desc::shape_name(out),
                 desc::shape_name(shape)
@@ -612,9 +615,10 @@ impl ModelConfig {
     /// The layers in forward order, or the first layer that does not fit
     /// its input.
     pub fn try_layers(&self) -> Result<Vec<LayerSpec>> {
-        let (Some(enc), Some(dec)) = (&self.encoder_layers, &self.decoder_layers) else {
+        let Some(enc) = &self.encoder_layers else {
             return Ok(self.dense_layers());
         };
+        let dec = &self.decoder_descs()?;
         let mut out: Vec<LayerSpec> = Vec::new();
         let mut shape = self.sample_shape()?;
         let n_enc = enc.len();
@@ -664,6 +668,123 @@ impl ModelConfig {
             } else {
                 b.out
             };
+        }
+        Ok(out)
+    }
+
+    /// The decoder's layers: `decoder_layers`, or the encoder mirrored.
+    fn decoder_descs(&self) -> Result<Vec<LayerDesc>> {
+        match (&self.decoder_layers, &self.encoder_layers) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(enc)) => self.mirror(enc),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    /// The encoder's layers in reverse, each undone: a convolution by a
+    /// transposed one (stride > 1) or a 'same' convolution back to its
+    /// input's channels, pooling by upsampling by its stride, Dense and
+    /// Flatten by a Dense layer and a reshape to their input's shape. Where
+    /// this does not return to the input's shape (pooling odd sizes with
+    /// 'same' padding), validation says so: then give `decoder_layers`.
+    fn mirror(&self, enc: &[LayerDesc]) -> Result<Vec<LayerDesc>> {
+        // Each encoder layer's input shape, from a decoder-less build.
+        let mut shapes = Vec::new();
+        let mut shape = self.sample_shape()?;
+        for (i, d) in enc.iter().enumerate() {
+            shapes.push(shape);
+            let what = format!("model: encoder layer {i} ({})", d.kind_name());
+            shape = d.build(&what, shape, Activation::Identity)?.out;
+        }
+        let mut out = Vec::new();
+        for (d, input) in enc.iter().zip(shapes).rev() {
+            let [c, h, w] = input;
+            let one_d = h == 1 && w > 1 && self.sample_shape()?[1] == 1;
+            match d {
+                LayerDesc::Conv2d { kernel, stride, .. } => out.push(if *stride == Size::One(1) {
+                    LayerDesc::Conv2d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: Size::One(1),
+                        padding: Padding::same(),
+                        dilation: Size::One(1),
+                        act: None,
+                    }
+                } else {
+                    LayerDesc::ConvTranspose2d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: Padding::same(),
+                        output_padding: None,
+                        act: None,
+                    }
+                }),
+                LayerDesc::Conv1d { kernel, stride, .. } => out.push(if *stride == 1 {
+                    LayerDesc::Conv1d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: 1,
+                        padding: Padding::same(),
+                        dilation: 1,
+                        act: None,
+                    }
+                } else {
+                    LayerDesc::ConvTranspose1d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: Padding::same(),
+                        output_padding: None,
+                        act: None,
+                    }
+                }),
+                LayerDesc::MaxPool2d { size, stride, .. }
+                | LayerDesc::AvgPool2d { size, stride, .. } => {
+                    out.push(LayerDesc::Upsample2d {
+                        factor: stride.unwrap_or(*size),
+                    });
+                }
+                LayerDesc::MaxPool1d { size, stride, .. }
+                | LayerDesc::AvgPool1d { size, stride, .. } => {
+                    out.push(LayerDesc::Upsample1d {
+                        factor: stride.unwrap_or(*size),
+                    });
+                }
+                LayerDesc::Dense { .. } | LayerDesc::Flatten | LayerDesc::Reshape { .. } => {
+                    if !matches!(d, LayerDesc::Flatten | LayerDesc::Reshape { .. }) {
+                        out.push(LayerDesc::dense(c * h * w));
+                    }
+                    if h > 1 || w > 1 {
+                        let shape = if one_d { vec![c, w] } else { vec![c, h, w] };
+                        out.push(LayerDesc::Reshape { shape });
+                    }
+                }
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "model: cannot mirror a {} layer; give decoder_layers",
+                        other.kind_name()
+                    )))
+                }
+            }
+        }
+        // The last layer must be one that maps to the output (with an
+        // activation); a trailing reshape or upsampling is followed by a
+        // 'same' convolution back to the input's channels.
+        if !out.last().is_some_and(LayerDesc::has_act) {
+            let c = self.sample_shape()?[0];
+            out.push(if self.sample_shape()?[1] == 1 {
+                LayerDesc::Conv1d {
+                    filters: c,
+                    kernel: 3,
+                    stride: 1,
+                    padding: Padding::same(),
+                    dilation: 1,
+                    act: None,
+                }
+            } else {
+                LayerDesc::conv2d(c, 3, Padding::same())
+            });
         }
         Ok(out)
     }
