@@ -2,9 +2,11 @@
 //! of dispatches; the clock stops after waiting for the device. Criterion's
 //! "elem/s" here counts samples.
 //!
-//! Configurations: 784-32-784 at batch 256 (always), and the wide
-//! 4096-1024-256 at batch 1024 when WGAE_BENCH_WIDE=1 (minutes per step on a
-//! software adapter).
+//! Configurations: 784-32-784 at batch 256 (always), the Keras blog's
+//! convolutional autoencoder (examples/configs/conv.toml) at batch 128
+//! (always; WGAE_CONV=direct measures the direct loops instead of im2col),
+//! and the wide 4096-1024-256 at batch 1024 when WGAE_BENCH_WIDE=1 (minutes
+//! per step on a software adapter).
 
 use std::time::{Duration, Instant};
 
@@ -21,19 +23,25 @@ fn data(rows: usize, cols: usize) -> Dataset {
 fn bench_training(c: &mut Criterion) {
     let ctx = GpuContext::new().expect("a GPU adapter (or lavapipe) is needed for benchmarks");
     eprintln!("adapter: {}", ctx.adapter_name());
-    let mut configs = vec![(vec![784usize, 32], 256usize)];
+    let conv = wgae::train::ConfigFile::from_toml(include_str!("../examples/configs/conv.toml"))
+        .unwrap()
+        .model;
+    let mut configs = vec![(ModelConfig::dense(784, &[32]), 256usize), (conv, 128)];
     if std::env::var("WGAE_BENCH_WIDE").is_ok_and(|v| v == "1") {
-        configs.push((vec![4096, 1024, 256], 1024));
+        configs.push((ModelConfig::dense(4096, &[1024, 256]), 1024));
     }
     let mut group = c.benchmark_group("train");
-    for (arch, batch) in configs {
-        let name = arch
-            .iter()
-            .map(|w| w.to_string())
-            .collect::<Vec<_>>()
-            .join("-");
-        let ds = data(batch * 8, arch[0]);
-        let model = ModelConfig::dense(arch[0], &arch[1..]);
+    for (model, batch) in configs {
+        let name = if model.is_layered() {
+            "conv".to_string()
+        } else {
+            std::iter::once(model.input_dim)
+                .chain(model.encoder.iter().copied())
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join("-")
+        };
+        let ds = data(batch * 8, model.input_dim);
         let t = TrainConfig {
             epochs: 1,
             batch_size: batch,
