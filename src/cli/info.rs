@@ -89,7 +89,7 @@ pub fn info() -> wgae::Result<()> {
                     };
                     println!("\n  plan: matmul {matmul}; activation gradients {grads};");
                     println!(
-                        "        loss rows on {} lanes each; kernels compiled {} wgpu's loop guard",
+                        "        loss rows on {} lanes each; kernels compiled {} wgpu's loop guard;",
                         ctx.row_lanes(),
                         if ctx.loop_bounding() {
                             "with"
@@ -98,8 +98,16 @@ pub fn info() -> wgae::Result<()> {
                         }
                     );
                     println!(
-                        "  (WGAE_MATMUL, WGAE_TUNE, WGAE_SUBGROUPS, WGAE_FUSE_ACT_GRAD and WGAE_LOOP_BOUNDING \
-                         override; see README)"
+                        "        convolutions {}",
+                        if ctx.conv_im2col() {
+                            "as im2col and the matmul (direct loops where im2col does not fit)"
+                        } else {
+                            "by direct loops over the window"
+                        }
+                    );
+                    println!(
+                        "  (WGAE_MATMUL, WGAE_TUNE, WGAE_SUBGROUPS, WGAE_FUSE_ACT_GRAD, WGAE_LOOP_BOUNDING \
+                         and WGAE_CONV override; see README)"
                     );
                 }
                 Err(e) => println!("\n  (could not open it to show the plan: {e})"),
