@@ -796,6 +796,20 @@ fn conv_config_trains_and_every_command_runs_on_it() {
     ));
     let rec = std::fs::read(d.join("rec.npy")).unwrap();
     assert_eq!(rec.len(), 128 + 12 * 784 * 4, "npy of 12 x 784 f32");
+    // --n takes effect on values too: the first 3 rows, as CSV with a header.
+    let o = wgae(
+        &[
+            &["reconstruct"][..],
+            &base,
+            &["--out", "rec.csv", "--n", "3"],
+        ]
+        .concat(),
+        &d,
+    );
+    assert!(ok(&o).contains("3 reconstructions of 784 values"));
+    let csv = std::fs::read_to_string(d.join("rec.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "a header and 3 rows");
+    assert_eq!(csv.lines().nth(1).unwrap().split(',').count(), 784);
     // Mixed precision is refused for conv layers, naming the layer.
     fails(
         &wgae(
