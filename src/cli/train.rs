@@ -252,30 +252,33 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     let started = std::time::Instant::now();
     let history = fit_with_progress(&mut trainer, show, a.quiet, a.json)?;
     let seconds = started.elapsed().as_secs_f64();
-    if history.epochs.is_empty() {
+    let Some(last) = history.epochs.last() else {
         return Err(wgae::Error::InvalidArgument(format!(
             "nothing to train: the checkpoint already has {} epochs; raise --epochs",
             trainer.epochs_done()
         )));
-    }
+    };
     let held_out = val.or_else(|| {
         (t.validation_split > 0.0).then(|| data.slice(trainer.train_rows(), data.rows))
     });
-    finish(&a, &trainer, &history, &data, held_out, transform, seconds)
+    finish(
+        &a, &trainer, &history, last, &data, held_out, transform, seconds,
+    )
 }
 
 /// After training: the model file, the report, and the summary line (or
 /// JSON), from the final model's error and codes on the training rows.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     a: &TrainArgs,
     trainer: &Trainer,
     history: &History,
+    last: &wgae::EpochReport,
     data: &Dataset,
     held_out: Option<Dataset>,
     transform: Option<(Vec<f32>, Vec<f32>)>,
     seconds: f64,
 ) -> wgae::Result<()> {
-    let last = history.epochs.last().expect("trained at least one epoch");
     let (quiet, force, json) = (a.quiet, a.force, a.json);
     if history.stopped_early && !quiet {
         eprintln!(

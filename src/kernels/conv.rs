@@ -114,7 +114,6 @@ impl ConvGeom {
             ("input", self.input_len()),
             ("output", self.output_len()),
             ("weight", self.weight_len()),
-            ("im2col matrix", self.col_len()),
         ] {
             if v > u32::MAX as usize {
                 return Err(Error::shape(
@@ -148,6 +147,21 @@ impl ConvGeom {
             act_alpha: act.alpha(),
             _pad: [0; 2],
         })
+    }
+
+    /// The im2col matrix must be indexable with 32 bits (only the kernels
+    /// that read or write it need this).
+    fn check_col(&self, op: &'static str) -> Result<()> {
+        if self.col_len() > u32::MAX as usize {
+            return Err(Error::shape(
+                op,
+                format!(
+                    "the im2col matrix has {} values, past 32-bit indexing",
+                    self.col_len()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn label(&self) -> String {
@@ -302,6 +316,7 @@ pub fn conv_db(ctx: &GpuContext, g: &ConvGeom, dy: &GpuTensor, out: &GpuTensor) 
 pub fn im2col(ctx: &GpuContext, g: &ConvGeom, x: &GpuTensor, out: &GpuTensor) -> Result<Step> {
     const OP: &str = "im2col";
     let p = g.params(OP, false, Activation::Identity)?;
+    g.check_col(OP)?;
     need(OP, "x", x, g.input_len())?;
     need(OP, "out", out, g.col_len())?;
     ctx.step(
@@ -325,6 +340,7 @@ pub fn col2im(
 ) -> Result<Step> {
     const OP: &str = "col2im";
     let p = g.params(OP, bias.is_some(), act)?;
+    g.check_col(OP)?;
     need(OP, "cols", cols, g.col_len())?;
     need(OP, "out", out, g.input_len())?;
     if let Some(b) = bias {

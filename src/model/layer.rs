@@ -192,6 +192,28 @@ impl LayerSpec {
         self.kind.params(self.in_shape, self.out_shape)
     }
 
+    /// The layer's module name in a model file and in PyTorch: its index in
+    /// an `nn.Sequential` (`encoder`, or `decoder` after the `n_enc` encoder
+    /// layers) that follows every layer with its activation module, so
+    /// `encoder.0`, `encoder.2`, ..., `decoder.0`, ...
+    pub fn module_name(&self, n_enc: usize) -> String {
+        if self.encoder {
+            format!("encoder.{}", 2 * self.index)
+        } else {
+            format!("decoder.{}", 2 * (self.index - n_enc))
+        }
+    }
+
+    /// Parameters the layer stores itself (a tied layer's weight is its
+    /// mirror's, stored once).
+    pub fn own_parameter_count(&self) -> usize {
+        self.params()
+            .iter()
+            .filter(|p| !(self.tied_to.is_some() && p.name == "weight"))
+            .map(ParamSpec::len)
+            .sum()
+    }
+
     /// (fan-in, fan-out) for initialization.
     pub fn fan(&self) -> (usize, usize) {
         self.kind.fan(self.in_shape, self.out_shape)

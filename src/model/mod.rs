@@ -393,17 +393,8 @@ impl ModelConfig {
         );
         let mut total = 0;
         for l in &layers {
-            let name = if l.encoder {
-                format!("encoder.{}", 2 * l.index)
-            } else {
-                format!("decoder.{}", 2 * (l.index - n_enc))
-            };
-            let params: usize = l
-                .params()
-                .iter()
-                .filter(|p| !(l.tied_to.is_some() && p.name == "weight"))
-                .map(ParamSpec::len)
-                .sum();
+            let name = l.module_name(n_enc);
+            let params = l.own_parameter_count();
             total += params;
             let role = match l.role {
                 Role::Code => " (code)",
@@ -416,7 +407,7 @@ impl ModelConfig {
                 l.kind.name(),
                 desc::shape_name(l.out_shape),
                 params,
-                if l.kind.has_params() || matches!(l.kind, LayerKind::Dense) {
+                if l.kind.has_params() {
                     l.act.to_string()
                 } else {
                     String::new()
@@ -859,12 +850,7 @@ impl ModelConfig {
     pub fn parameter_count(&self) -> usize {
         self.layers()
             .iter()
-            .flat_map(|l| {
-                l.params()
-                    .into_iter()
-                    .filter(move |p| !(l.tied_to.is_some() && p.name == "weight"))
-            })
-            .map(|p| p.len())
+            .map(LayerSpec::own_parameter_count)
             .sum()
     }
 }

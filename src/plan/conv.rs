@@ -93,20 +93,6 @@ fn plain<'a>(l: &LayerSpec, dz: &Grad<'a>) -> Result<&'a GpuTensor> {
     Ok(dz.t)
 }
 
-/// Whether layer `l` runs through im2col at capacity `cap`: the context
-/// says so and the im2col matrix fits a storage binding.
-fn uses_im2col(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> bool {
-    let Ok(win) = window(l) else {
-        return false;
-    };
-    let g = the_conv(l, cap, win);
-    let limit = ctx
-        .limits()
-        .max_storage_buffer_binding_size
-        .min(ctx.limits().max_buffer_size);
-    ctx.conv_im2col() && (g.col_len().max(g.output_len()) as u64) * 4 <= limit
-}
-
 /// The convolution a layer computes or transposes, over `rows` samples.
 fn the_conv(l: &LayerSpec, rows: usize, win: Window) -> ConvGeom {
     match l.kind {
@@ -115,12 +101,20 @@ fn the_conv(l: &LayerSpec, rows: usize, win: Window) -> ConvGeom {
     }
 }
 
-/// The im2col buffers' lengths at capacity `cap` (none for direct loops).
+/// The im2col buffers' lengths at capacity `cap`: none (direct loops) unless
+/// the context asks for im2col and its matrix fits a storage binding.
 fn im2col_scratch(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
-    if !uses_im2col(ctx, l, cap) {
+    let Ok(win) = window(l) else {
+        return Vec::new();
+    };
+    let g = the_conv(l, cap, win);
+    let limit = ctx
+        .limits()
+        .max_storage_buffer_binding_size
+        .min(ctx.limits().max_buffer_size);
+    if !ctx.conv_im2col() || (g.col_len().max(g.output_len()) as u64) * 4 > limit {
         return Vec::new();
     }
-    let g = the_conv(l, cap, window(l).expect("a convolution layer"));
     vec![g.col_len(), g.output_len(), g.col_len()]
 }
 

@@ -67,14 +67,7 @@ impl ParamLayout {
         let mut weight_of: Vec<usize> = Vec::new();
         let mut out = Vec::new();
         for l in &layers {
-            // Index of the layer's module inside an nn.Sequential that
-            // interleaves layers and activation modules, as a PyTorch
-            // autoencoder does.
-            let (part, k) = if l.encoder {
-                ("encoder", 2 * l.index)
-            } else {
-                ("decoder", 2 * (l.index - n_enc))
-            };
+            let module = l.module_name(n_enc);
             let mut weight = None;
             let mut bias = None;
             for p in l.params() {
@@ -85,7 +78,7 @@ impl ParamLayout {
                 *slot = Some(match (p.name, l.tied_to) {
                     // A tied layer uses its mirror's weight, transposed.
                     ("weight", Some(e)) => weight_of[e],
-                    _ => push(format!("{part}.{k}.{}", p.name), p.shape),
+                    _ => push(format!("{module}.{}", p.name), p.shape),
                 });
             }
             weight_of.push(weight.unwrap_or(usize::MAX));
