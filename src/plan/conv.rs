@@ -82,17 +82,6 @@ pub fn geom(rows: usize, input: Shape, output: Shape, w: Window) -> ConvGeom {
     }
 }
 
-/// A convolution's dz must come written: its kernels apply no gate.
-fn plain<'a>(l: &LayerSpec, dz: &Grad<'a>) -> Result<&'a GpuTensor> {
-    if dz.gate.is_some() {
-        return Err(Error::Internal {
-            op: format!("planning layer {} ({})", l.index, l.kind.name()),
-            message: "a convolution's gradient cannot carry a fused activation gate".into(),
-        });
-    }
-    Ok(dz.t)
-}
-
 /// The convolution a layer computes or transposes, over `rows` samples.
 fn the_conv(l: &LayerSpec, rows: usize, win: Window) -> ConvGeom {
     match l.kind {
@@ -199,7 +188,7 @@ impl LayerPlan for Conv {
     ) -> Result<Vec<Step>> {
         no_tying(l, accumulate)?;
         let geo = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        let dz = plain(l, dz)?;
+        let dz = dz.plain(l)?;
         let db = conv_db(ctx, &geo, dz, g.bias(l)?)?;
         if p.scratch.is_empty() {
             return Ok(vec![conv_dw(ctx, &geo, input, dz, g.weight(l)?)?, db]);
@@ -222,7 +211,7 @@ impl LayerPlan for Conv {
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
         let g = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        let (w, dz) = (p.weight(l)?, plain(l, dz)?);
+        let (w, dz) = (p.weight(l)?, dz.plain(l)?);
         if p.scratch.is_empty() {
             let id = Activation::Identity;
             return Ok(vec![conv_dx(ctx, &g, dz, w, None, id, target)?]);
@@ -277,7 +266,7 @@ impl LayerPlan for ConvTranspose {
     ) -> Result<Vec<Step>> {
         no_tying(l, accumulate)?;
         let geo = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        let dz = plain(l, dz)?;
+        let dz = dz.plain(l)?;
         // The bias gradient sums dz, shaped as the output.
         let over_output = ConvGeom {
             o: l.out_shape[0],
@@ -307,7 +296,7 @@ impl LayerPlan for ConvTranspose {
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
         let g = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        let (w, dz) = (p.weight(l)?, plain(l, dz)?);
+        let (w, dz) = (p.weight(l)?, dz.plain(l)?);
         if p.scratch.is_empty() {
             let id = Activation::Identity;
             return Ok(vec![conv_forward(ctx, &g, dz, w, None, id, target)?]);

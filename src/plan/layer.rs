@@ -9,7 +9,7 @@ use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
 use crate::plan::conv::{Conv, ConvTranspose};
 use crate::plan::dense::Dense;
-use crate::plan::pool::{AvgPool, MaxPool, Upsample};
+use crate::plan::pool::Pooling;
 use crate::plan::reshape::Reshape;
 
 /// A layer's parameters (or their gradients) as the plan binds them, and
@@ -53,6 +53,20 @@ fn missing(l: &LayerSpec, what: &str) -> Error {
 pub struct Grad<'a> {
     pub t: &'a GpuTensor,
     pub gate: Option<(Activation, &'a GpuTensor)>,
+}
+
+impl<'a> Grad<'a> {
+    /// The gradient as stored, for kinds whose kernels apply no activation
+    /// gate (the plan writes dz for them: `LayerPlan::fuses_act_grad`).
+    pub fn plain(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        if self.gate.is_some() {
+            return Err(Error::Internal {
+                op: format!("planning layer {} ({})", l.index, l.kind.name()),
+                message: "its gradient cannot carry a fused activation gate".into(),
+            });
+        }
+        Ok(self.t)
+    }
 }
 
 /// A layer kind's planning code. Shapes, for `rows` rows: the input
@@ -142,9 +156,7 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         LayerKind::Dense => &Dense,
         LayerKind::Conv(_) => &Conv,
         LayerKind::ConvTranspose(_) => &ConvTranspose,
-        LayerKind::MaxPool(_) => &MaxPool,
-        LayerKind::AvgPool(_) => &AvgPool,
-        LayerKind::Upsample { .. } => &Upsample,
+        LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
         LayerKind::Reshape => &Reshape,
     }
 }

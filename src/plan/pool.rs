@@ -19,12 +19,9 @@ use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
 use crate::plan::layer::{Grad, LayerPlan, Params};
 
-/// Max pooling's planning code.
-pub struct MaxPool;
-/// Average pooling's planning code.
-pub struct AvgPool;
-/// Nearest-neighbour upsampling's planning code.
-pub struct Upsample;
+/// The planning code of max and average pooling and nearest-neighbour
+/// upsampling: the same shape of pass, a different kernel.
+pub struct Pooling;
 
 /// The pooling geometry of layer `l` over `rows` samples.
 pub fn geom(l: &LayerSpec, rows: usize) -> Result<PoolGeom> {
@@ -65,19 +62,18 @@ fn identity(l: &LayerSpec, act: Activation) -> Result<()> {
     Ok(())
 }
 
-fn plain<'a>(l: &LayerSpec, dz: &Grad<'a>) -> Result<&'a GpuTensor> {
-    if dz.gate.is_some() {
-        return Err(Error::Internal {
-            op: format!("planning layer {} ({})", l.index, l.kind.name()),
-            message: "a pooling layer's gradient cannot carry an activation gate".into(),
-        });
-    }
-    Ok(dz.t)
+/// The max pooling layer keeps each window's argmax for its gradient.
+fn is_max(l: &LayerSpec) -> bool {
+    matches!(l.kind, LayerKind::MaxPool(_))
 }
 
-impl LayerPlan for MaxPool {
+impl LayerPlan for Pooling {
     fn scratch(&self, _ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
-        vec![cap * l.outputs]
+        if is_max(l) {
+            vec![cap * l.outputs]
+        } else {
+            Vec::new()
+        }
     }
 
     fn forward(
@@ -91,13 +87,12 @@ impl LayerPlan for MaxPool {
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
         identity(l, act)?;
-        Ok(vec![maxpool_forward(
-            ctx,
-            &geom(l, rows)?,
-            input,
-            target,
-            p.scratch(l, 0)?,
-        )?])
+        let g = geom(l, rows)?;
+        Ok(vec![match l.kind {
+            LayerKind::MaxPool(_) => maxpool_forward(ctx, &g, input, target, p.scratch(l, 0)?)?,
+            LayerKind::AvgPool(_) => avgpool_forward(ctx, &g, input, target)?,
+            _ => upsample_forward(ctx, &g, input, target)?,
+        }])
     }
 
     fn input_grad(
@@ -109,78 +104,11 @@ impl LayerPlan for MaxPool {
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
-        Ok(vec![maxpool_backward(
-            ctx,
-            &geom(l, rows)?,
-            plain(l, dz)?,
-            p.scratch(l, 0)?,
-            target,
-        )?])
-    }
-}
-
-impl LayerPlan for AvgPool {
-    fn forward(
-        &self,
-        ctx: &GpuContext,
-        l: &LayerSpec,
-        rows: usize,
-        _p: &Params,
-        input: &GpuTensor,
-        act: Activation,
-        target: &GpuTensor,
-    ) -> Result<Vec<Step>> {
-        identity(l, act)?;
-        Ok(vec![avgpool_forward(ctx, &geom(l, rows)?, input, target)?])
-    }
-
-    fn input_grad(
-        &self,
-        ctx: &GpuContext,
-        l: &LayerSpec,
-        rows: usize,
-        _p: &Params,
-        dz: &Grad,
-        target: &GpuTensor,
-    ) -> Result<Vec<Step>> {
-        Ok(vec![avgpool_backward(
-            ctx,
-            &geom(l, rows)?,
-            plain(l, dz)?,
-            target,
-        )?])
-    }
-}
-
-impl LayerPlan for Upsample {
-    fn forward(
-        &self,
-        ctx: &GpuContext,
-        l: &LayerSpec,
-        rows: usize,
-        _p: &Params,
-        input: &GpuTensor,
-        act: Activation,
-        target: &GpuTensor,
-    ) -> Result<Vec<Step>> {
-        identity(l, act)?;
-        Ok(vec![upsample_forward(ctx, &geom(l, rows)?, input, target)?])
-    }
-
-    fn input_grad(
-        &self,
-        ctx: &GpuContext,
-        l: &LayerSpec,
-        rows: usize,
-        _p: &Params,
-        dz: &Grad,
-        target: &GpuTensor,
-    ) -> Result<Vec<Step>> {
-        Ok(vec![upsample_backward(
-            ctx,
-            &geom(l, rows)?,
-            plain(l, dz)?,
-            target,
-        )?])
+        let (g, dz) = (geom(l, rows)?, dz.plain(l)?);
+        Ok(vec![match l.kind {
+            LayerKind::MaxPool(_) => maxpool_backward(ctx, &g, dz, p.scratch(l, 0)?, target)?,
+            LayerKind::AvgPool(_) => avgpool_backward(ctx, &g, dz, target)?,
+            _ => upsample_backward(ctx, &g, dz, target)?,
+        }])
     }
 }

@@ -42,12 +42,13 @@ impl LayerPlan for Reshape {
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
-        if dz.gate.is_some() {
-            return Err(Error::Internal {
-                op: format!("planning layer {} (Reshape)", l.index),
-                message: "a reshape's gradient cannot carry an activation gate".into(),
-            });
-        }
-        Ok(vec![axpby(ctx, rows * l.inputs, 1.0, dz.t, 0.0, target)?])
+        Ok(vec![axpby(
+            ctx,
+            rows * l.inputs,
+            1.0,
+            dz.plain(l)?,
+            0.0,
+            target,
+        )?])
     }
 }
