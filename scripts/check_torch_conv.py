@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Loads a wgae model file of a layer-list model (convolutions, pooling,
-upsampling, Dense) into PyTorch and checks that PyTorch reproduces wgae.
+upsampling, batch normalization, Dense) into PyTorch and checks that PyTorch reproduces wgae.
 
     wgae train --config examples/configs/conv.toml --data DATA --save conv.safetensors
     wgae reconstruct --model conv.safetensors --data DATA --n 200 --out rec.npy
@@ -11,7 +11,9 @@ Builds the encoder and decoder as torch.nn.Sequential from the metadata
 (`wgae.model`): each layer followed by its activation module (nn.Identity
 where there is none), which is the naming wgae saves under
 (`encoder.0.weight`, `encoder.2.weight`, ...). Loads the weights with
-load_state_dict(strict=True) and compares the torch reconstructions and codes
+load_state_dict(strict=True) (batch normalization's running statistics and
+its int64 num_batches_tracked included), puts the model in eval() mode, and
+compares the torch reconstructions and codes
 with wgae's. Padding that PyTorch's modules cannot express (TensorFlow's
 'same' with the odd pixel after) is applied with F.pad in subclasses that keep
 the modules' parameter names. DATA is an IDX (.gz) or .npy file; values are
@@ -113,11 +115,18 @@ def build(layers, shape, default_act, last_act):
     for i, L in enumerate(layers):
         t = L["type"]
         last = i == len(layers) - 1
-        act = L.get("act", last_act if last else default_act)
-        has_act = t in ("dense", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d")
+        norm = t in ("batch_norm1d", "batch_norm2d")
+        # Batch normalization has no activation of its own unless given, but
+        # as the code or output layer.
+        act = L.get("act", last_act if last else "identity" if norm else default_act)
+        has_act = norm or t in ("dense", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d")
+        bias = L.get("bias", True)
         one_d = t.endswith("1d")
-        if t == "dense":
-            mods.append(torch.nn.Linear(c * h * w, L["units"]))
+        if norm:
+            Norm = torch.nn.BatchNorm1d if one_d else torch.nn.BatchNorm2d
+            mods.append(Norm(c, eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1)))
+        elif t == "dense":
+            mods.append(torch.nn.Linear(c * h * w, L["units"], bias=bias))
             c, h, w = L["units"], 1, 1
         elif t in ("conv2d", "conv1d"):
             kh, kw = (1, L["kernel"]) if one_d else pair(L["kernel"])
@@ -132,11 +141,11 @@ def build(layers, shape, default_act, last_act):
             dl = (dw,) if one_d else (dh, dw)
             if top == bottom and left == right:
                 pd = (left,) if one_d else (top, left)
-                mods.append(Conv(c, L["filters"], ks, st, padding=pd, dilation=dl))
+                mods.append(Conv(c, L["filters"], ks, st, padding=pd, dilation=dl, bias=bias))
             else:
                 Pad = PadConv1d if one_d else PadConv2d
                 pad = (left, right) if one_d else (left, right, top, bottom)
-                mods.append(Pad(c, L["filters"], ks, st, dilation=dl, pad=pad))
+                mods.append(Pad(c, L["filters"], ks, st, dilation=dl, pad=pad, bias=bias))
             c, h, w = L["filters"], oh, ow
         elif t in ("conv_transpose2d", "conv_transpose1d"):
             k = (1, L["kernel"]) if one_d else pair(L["kernel"])
@@ -160,10 +169,10 @@ def build(layers, shape, default_act, last_act):
                 outs.append((size - 1) * ss - 2 * p + kk + op)
             Conv = torch.nn.ConvTranspose1d if one_d else torch.nn.ConvTranspose2d
             if one_d:
-                mods.append(Conv(c, L["filters"], k[1], s[1], padding=ps[1], output_padding=ops[1]))
+                mods.append(Conv(c, L["filters"], k[1], s[1], padding=ps[1], output_padding=ops[1], bias=bias))
                 c, h, w = L["filters"], 1, outs[1]
             else:
-                mods.append(Conv(c, L["filters"], k, s, padding=tuple(ps), output_padding=tuple(ops)))
+                mods.append(Conv(c, L["filters"], k, s, padding=tuple(ps), output_padding=tuple(ops), bias=bias))
                 c, h, w = L["filters"], outs[0], outs[1]
         elif t in ("max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"):
             kh, kw = (1, L["size"]) if one_d else pair(L["size"])
@@ -225,6 +234,8 @@ def main():
     state = load_file(path)
     enc.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")}, strict=True)
     dec.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("decoder.")}, strict=True)
+    enc.eval()
+    dec.eval()
     rec_wgae = np.load(rec_path)
     codes_wgae = np.load(codes_path)
     x = load_data(data_path, rec_wgae.shape[0])

@@ -78,17 +78,17 @@ fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Serializes named f32 tensors with metadata.
-fn serialize(
-    tensors: Vec<(String, Vec<usize>, Vec<u8>)>,
-    meta: HashMap<String, String>,
-) -> Result<Vec<u8>> {
+/// A named tensor to write: its name, shape, dtype and little-endian bytes.
+type Named = (String, Vec<usize>, Dtype, Vec<u8>);
+
+/// Serializes named tensors with metadata.
+fn serialize(tensors: Vec<Named>, meta: HashMap<String, String>) -> Result<Vec<u8>> {
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
-        .map(|(n, s, b)| {
+        .map(|(n, s, d, b)| {
             Ok((
                 n.clone(),
-                TensorView::new(Dtype::F32, s.clone(), b)
+                TensorView::new(*d, s.clone(), b)
                     .map_err(|e| Error::InvalidArgument(e.to_string()))?,
             ))
         })
@@ -97,12 +97,43 @@ fn serialize(
         .map_err(|e| Error::InvalidArgument(format!("safetensors: {e}")))
 }
 
-/// The parameters of a model as named tensors (a host copy of the arena).
-fn named(layout: &ParamLayout, arena: &[f32], prefix: &str) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+/// A buffer PyTorch keeps as an integer: batch normalization's step count.
+fn is_counter(name: &str) -> bool {
+    name.ends_with(".num_batches_tracked")
+}
+
+/// The parameters and buffers of a model as named tensors (a host copy of
+/// the arena), `num_batches_tracked` as PyTorch's int64.
+fn named(layout: &ParamLayout, arena: &[f32]) -> Vec<Named> {
     layout
         .unpack(arena)
         .into_iter()
-        .map(|(n, s, v)| (format!("{prefix}{n}"), s, f32_bytes(&v)))
+        .map(|(n, s, v)| {
+            if is_counter(&n) {
+                let b = v.iter().flat_map(|x| (*x as i64).to_le_bytes()).collect();
+                (n, s, Dtype::I64, b)
+            } else {
+                (n, s, Dtype::F32, f32_bytes(&v))
+            }
+        })
+        .collect()
+}
+
+/// Optimizer moments (over the trainable part of the arena) as named tensors.
+fn named_moments(layout: &ParamLayout, moments: &[f32], prefix: &str) -> Vec<Named> {
+    layout
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !layout.is_buffer(*i))
+        .map(|(_, e)| {
+            (
+                format!("{prefix}{}", e.name),
+                e.shape.clone(),
+                Dtype::F32,
+                f32_bytes(&moments[e.offset..e.offset + e.len()]),
+            )
+        })
         .collect()
 }
 
@@ -214,7 +245,7 @@ pub fn save_model(
             format!("{};{}", join(o), join(sc)),
         );
     }
-    let bytes = serialize(named(model.layout(), &arena, ""), meta)?;
+    let bytes = serialize(named(model.layout(), &arena), meta)?;
     write_atomic(path, &bytes, force)
 }
 
@@ -285,12 +316,24 @@ fn parse(path: &Path) -> Result<Parsed> {
 }
 
 impl Parsed {
-    /// Fills an arena with the layout's tensors, each under `prefix + name`.
-    fn arena(&self, layout: &ParamLayout, prefix: &str) -> Result<Vec<f32>> {
+    /// Fills an arena with the layout's tensors, each under `prefix + name`:
+    /// the whole arena (parameters and buffers), or with `moments` only its
+    /// trainable part.
+    fn arena(&self, layout: &ParamLayout, prefix: &str, moments: bool) -> Result<Vec<f32>> {
         let st = SafeTensors::deserialize(&self.bytes)
             .map_err(|e| file_err(&self.path, e.to_string()))?;
-        let mut arena = vec![0f32; layout.total];
-        for e in &layout.entries {
+        let mut arena = vec![
+            0f32;
+            if moments {
+                layout.trainable
+            } else {
+                layout.total
+            }
+        ];
+        for (i, e) in layout.entries.iter().enumerate() {
+            if moments && layout.is_buffer(i) {
+                continue;
+            }
             let name = format!("{prefix}{}", e.name);
             let t = st.tensor(&name).map_err(|_| {
                 file_err(
@@ -298,6 +341,17 @@ impl Parsed {
                     format!("tensor {name} is missing: the file does not hold this architecture"),
                 )
             })?;
+            if is_counter(&name) && t.dtype() == Dtype::I64 && t.shape() == e.shape.as_slice() {
+                let v = i64::from_le_bytes(t.data()[..8].try_into().unwrap_or([0; 8]));
+                if !(0..=1 << 24).contains(&v) {
+                    return Err(file_err(
+                        &self.path,
+                        format!("tensor {name} holds {v}, not a count of batches up to 2^24"),
+                    ));
+                }
+                arena[e.offset] = v as f32;
+                continue;
+            }
             if t.dtype() != Dtype::F32 {
                 return Err(file_err(
                     &self.path,
@@ -340,7 +394,7 @@ impl Parsed {
 pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
     let p = parse(path)?;
     let layout = ParamLayout::for_context(ctx, &p.cfg);
-    let arena = p.arena(&layout, "")?;
+    let arena = p.arena(&layout, "", false)?;
     Autoencoder::from_params(ctx, &p.cfg, &arena)
 }
 
@@ -350,9 +404,9 @@ pub fn save_checkpoint(
     layout: &ParamLayout,
     force: bool,
 ) -> Result<()> {
-    let mut tensors = named(layout, &ck.params, "");
-    tensors.extend(named(layout, &ck.m, "optim.m."));
-    tensors.extend(named(layout, &ck.v, "optim.v."));
+    let mut tensors = named(layout, &ck.params);
+    tensors.extend(named_moments(layout, &ck.m, "optim.m."));
+    tensors.extend(named_moments(layout, &ck.v, "optim.v."));
     let mut meta = base_meta(&ck.model, "checkpoint");
     meta.insert(
         "wgae.train".into(),
@@ -392,9 +446,9 @@ pub fn load_checkpoint(ctx: &GpuContext, path: &Path) -> Result<Checkpoint> {
         return Err(file_err(path, "bad wgae.optim_state metadata"));
     }
     Ok(Checkpoint {
-        params: p.arena(&layout, "")?,
-        m: p.arena(&layout, "optim.m.")?,
-        v: p.arena(&layout, "optim.v.")?,
+        params: p.arena(&layout, "", false)?,
+        m: p.arena(&layout, "optim.m.", true)?,
+        v: p.arena(&layout, "optim.v.", true)?,
         model: p.cfg,
         train,
         state,

@@ -218,6 +218,7 @@ fn a_conv_encoder_mirrors_into_its_decoder() {
         padding: Padding::same(),
         dilation: Size::One(1),
         act: None,
+        bias: true,
     };
     let mut cfg = ModelConfig::layered(&[1, 28, 28], vec![strided(16), strided(8)], vec![]);
     cfg.decoder_layers = None;
@@ -255,4 +256,118 @@ fn a_conv_encoder_mirrors_into_its_decoder() {
         e.contains("1x32x32") && e.contains("give decoder_layers"),
         "{e}"
     );
+}
+
+/// Batch normalization in TOML: its type per dimensionality, its PyTorch
+/// constants, `bias = false` on the layer before it, its place in a
+/// mirrored decoder, and clear errors for what does not fit.
+#[test]
+fn batch_norm_layers_describe_and_refuse_clearly() {
+    use wgae::model::{LayerKind, Norm};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/configs/conv_bn.toml"
+    ))
+    .unwrap();
+    let cfg = ConfigFile::from_toml(&text).unwrap().model;
+    let layers = cfg.layers();
+    let names: Vec<&str> = layers.iter().map(|l| l.kind.name()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "Conv2d",
+            "BatchNorm2d",
+            "Conv2d",
+            "BatchNorm2d",
+            "Reshape",
+            "Linear",
+            "Linear",
+            "BatchNorm1d",
+            "Reshape",
+            "ConvTranspose2d",
+            "BatchNorm2d",
+            "ConvTranspose2d"
+        ]
+    );
+    assert!(!layers[0].bias && layers[0].params().len() == 1);
+    assert_eq!(
+        layers[1].kind,
+        LayerKind::BatchNorm(Norm {
+            momentum: 0.1,
+            eps: 1e-5,
+            two_d: true
+        })
+    );
+    assert_eq!(layers[1].act, Activation::Relu);
+    // Parameters as PyTorch counts them: scale and shift, not the running
+    // statistics.
+    let want = 16 * 9
+        + 2 * 16
+        + 32 * 16 * 9
+        + 2 * 32
+        + 1568 * 32
+        + 32
+        + 32 * 1568
+        + 2 * 1568
+        + 32 * 16 * 9
+        + 2 * 16
+        + 16 * 9
+        + 1;
+    assert_eq!(cfg.parameter_count(), want);
+    let table = cfg.summary();
+    assert!(
+        table.contains("BatchNorm2d") && table.contains("BatchNorm1d"),
+        "{table}"
+    );
+    assert_eq!(ModelConfig::from_toml(&cfg.to_toml()).unwrap(), cfg);
+
+    // Without an activation given, a hidden batch norm has none (as in Keras
+    // and PyTorch); as the code layer it takes code_act.
+    let head = "[model]\ninput_shape = [2, 6, 6]\n";
+    let dec = "[[model.decoder_layers]]\ntype = \"flatten\"\n[[model.decoder_layers]]\n\
+               type = \"dense\"\nunits = 72\n[[model.decoder_layers]]\ntype = \"reshape\"\n\
+               shape = [2, 6, 6]\n";
+    let bn = |extra: &str| {
+        format!(
+            "{head}[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 3\nkernel = 3\n\
+             padding = \"same\"\n[[model.encoder_layers]]\ntype = \"batch_norm2d\"\n{extra}\
+             [[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 2\nkernel = 3\n\
+             padding = \"same\"\n{dec}"
+        )
+    };
+    let cfg = ConfigFile::from_toml(&bn("")).unwrap().model;
+    assert_eq!(cfg.layers()[1].act, Activation::Identity);
+    let e = conv_err(&bn("momentum = 1.5\n"));
+    assert!(
+        e.contains("encoder layer 1 (batch_norm2d)") && e.contains("momentum 1.5"),
+        "{e}"
+    );
+    let e = conv_err(&bn("eps = 0.0\n"));
+    assert!(e.contains("eps 0"), "{e}");
+    let e = conv_err(&bn("").replace("batch_norm2d", "batch_norm1d"));
+    assert!(e.contains("use type = \"batch_norm2d\""), "{e}");
+    let e = conv_err(
+        "[model]\ninput_dim = 25\n[[model.encoder_layers]]\ntype = \"dense\"\nunits = 4\n\
+         [[model.encoder_layers]]\ntype = \"batch_norm2d\"\n\
+         [[model.decoder_layers]]\ntype = \"dense\"\nunits = 25\n",
+    );
+    assert!(e.contains("BatchNorm2d needs an image"), "{e}");
+
+    // A mirrored decoder keeps each normalization where it was, over the
+    // same channels, but not one on the input itself.
+    use wgae::model::{LayerDesc, Padding};
+    let mut cfg = ModelConfig::layered(
+        &[1, 8, 8],
+        vec![
+            LayerDesc::batch_norm2d(),
+            LayerDesc::conv2d(4, 3, Padding::same()).without_bias(),
+            LayerDesc::batch_norm2d().with_act(Activation::Relu),
+            LayerDesc::max_pool2d(2, Padding::default()),
+        ],
+        vec![],
+    );
+    cfg.decoder_layers = None;
+    cfg.validate().unwrap();
+    let names: Vec<&str> = cfg.layers()[4..].iter().map(|l| l.kind.name()).collect();
+    assert_eq!(names, vec!["Upsample2d", "BatchNorm2d", "Conv2d"]);
 }

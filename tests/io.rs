@@ -147,6 +147,87 @@ fn conv_model_resumes_exactly() {
     check_resume(ctx, &cfg, &data, 48);
 }
 
+/// Batch normalization (2-D and 1-D, layers without a bias before them):
+/// the running statistics resume exactly with the weights, and the model
+/// file holds them under PyTorch's names, num_batches_tracked as int64.
+#[test]
+fn batch_norm_model_resumes_exactly_and_saves_pytorch_buffers() {
+    let Some(ctx) = gpu() else { return };
+    use wgae::kernels::Activation;
+    use wgae::model::{LayerDesc, Padding};
+    let data = synthetic::digits(160, 6);
+    let cfg = ModelConfig::layered(
+        &[1, 28, 28],
+        vec![
+            LayerDesc::conv2d(4, 3, Padding::same())
+                .with_act(Activation::Identity)
+                .without_bias(),
+            LayerDesc::batch_norm2d().with_act(Activation::Relu),
+            LayerDesc::max_pool2d(2, Padding::same()),
+            LayerDesc::Flatten,
+            LayerDesc::dense(8)
+                .with_act(Activation::Identity)
+                .without_bias(),
+            LayerDesc::batch_norm1d(),
+        ],
+        vec![
+            LayerDesc::dense(196),
+            LayerDesc::Reshape {
+                shape: vec![4, 7, 7],
+            },
+            LayerDesc::upsample2d(4),
+            LayerDesc::conv2d(1, 3, Padding::same()),
+        ],
+    );
+    check_resume(ctx, &cfg, &data, 48);
+
+    let t = TrainConfig {
+        epochs: 2,
+        batch_size: 48,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    trainer.fit(quiet, |_| {}).unwrap();
+    let path = tmp("bn-model.safetensors");
+    io::save_model(&path, trainer.model(), &io::ModelExtras::default(), false).unwrap();
+    let h = header(&path);
+    assert!(h.get("encoder.0.bias").is_none(), "a conv without a bias");
+    assert_eq!(h["encoder.2.weight"]["shape"], serde_json::json!([4]));
+    assert_eq!(h["encoder.2.running_mean"]["dtype"], "F32");
+    assert_eq!(h["encoder.2.running_var"]["shape"], serde_json::json!([4]));
+    assert_eq!(h["encoder.10.running_var"]["shape"], serde_json::json!([8]));
+    let nbt = &h["encoder.2.num_batches_tracked"];
+    assert_eq!(nbt["dtype"], "I64");
+    assert_eq!(nbt["shape"], serde_json::json!([]));
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let steps = st.tensor("encoder.2.num_batches_tracked").unwrap();
+    // Two epochs of ceil(160 / 48) = 4 steps.
+    assert_eq!(i64::from_le_bytes(steps.data().try_into().unwrap()), 8);
+    let loaded = io::load_model(ctx, &path).unwrap();
+    assert_eq!(
+        loaded.params_host().unwrap(),
+        trainer.model().params_host().unwrap()
+    );
+    let probe = data.take(7);
+    assert_eq!(
+        loaded.reconstruct(&probe).unwrap(),
+        trainer.model().reconstruct(&probe).unwrap()
+    );
+    // A checkpoint keeps no optimizer moments for the running statistics.
+    let ck = tmp("bn-ck.safetensors");
+    io::save_checkpoint(
+        &ck,
+        &trainer.checkpoint().unwrap(),
+        trainer.model().layout(),
+        false,
+    )
+    .unwrap();
+    let h = header(&ck);
+    assert!(h.get("optim.m.encoder.2.weight").is_some());
+    assert!(h.get("optim.m.encoder.2.running_mean").is_none());
+}
+
 /// Four epochs straight, against two, a checkpoint file, and two more.
 fn check_resume(ctx: &wgae::GpuContext, cfg: &ModelConfig, data: &wgae::Dataset, batch: usize) {
     let (cfg, data) = (cfg.clone(), data.clone());

@@ -20,6 +20,7 @@ pub mod gather;
 pub mod loss;
 pub mod matmul;
 pub mod matmul_f16;
+pub mod norm;
 pub mod optim;
 pub mod penalty;
 pub mod pool;
@@ -47,6 +48,7 @@ pub use matmul::{
     matmul, matmul_prologue, matmul_with, MatmulKernel, MatmulSpec, Operand, Prologue,
 };
 pub use matmul_f16::{f16_words, matmul_f16, to_f16, to_f32, MatmulOut};
+pub use norm::{NormGeom, StatsAt};
 pub use optim::{optim_tick, optim_update, OPT_STATE_WORDS};
 pub use penalty::{kl_grad, kl_loss, l1_grad};
 pub use pool::PoolGeom;
@@ -140,6 +142,11 @@ pub static FAMILIES: &[Family] = &[
         shaders: &[&pool::SHADER],
         kernels: pool::kernels,
         bindings: pool::BINDINGS,
+    },
+    Family {
+        shaders: &[&norm::SHADER],
+        kernels: norm::kernels,
+        bindings: norm::BINDINGS,
     },
 ];
 

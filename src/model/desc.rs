@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::layer::{LayerKind, Shape, Window};
+use crate::model::layer::{LayerKind, Norm, Shape, Window};
 use crate::op::Activation;
 
 /// A size given once for both dimensions (`3`) or per dimension (`[3, 5]`).
@@ -67,6 +67,10 @@ pub enum LayerDesc {
         units: usize,
         #[serde(default, with = "crate::model::opt_as_string")]
         act: Option<Activation>,
+        /// Whether the layer adds a bias (false before a batch
+        /// normalization, whose shift makes it redundant).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     Conv2d {
         filters: usize,
@@ -79,6 +83,10 @@ pub enum LayerDesc {
         dilation: Size,
         #[serde(default, with = "crate::model::opt_as_string")]
         act: Option<Activation>,
+        /// Whether the layer adds a bias (false before a batch
+        /// normalization, whose shift makes it redundant).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     Conv1d {
         filters: usize,
@@ -91,6 +99,10 @@ pub enum LayerDesc {
         dilation: usize,
         #[serde(default, with = "crate::model::opt_as_string")]
         act: Option<Activation>,
+        /// Whether the layer adds a bias (false before a batch
+        /// normalization, whose shift makes it redundant).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     /// PyTorch's ConvTranspose2d: out = (in - 1) * stride - 2 * padding +
     /// dilation * (kernel - 1) + output_padding + 1; `padding = "same"`
@@ -106,6 +118,10 @@ pub enum LayerDesc {
         output_padding: Option<Size>,
         #[serde(default, with = "crate::model::opt_as_string")]
         act: Option<Activation>,
+        /// Whether the layer adds a bias (false before a batch
+        /// normalization, whose shift makes it redundant).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     ConvTranspose1d {
         filters: usize,
@@ -118,6 +134,10 @@ pub enum LayerDesc {
         output_padding: Option<usize>,
         #[serde(default, with = "crate::model::opt_as_string")]
         act: Option<Activation>,
+        /// Whether the layer adds a bias (false before a batch
+        /// normalization, whose shift makes it redundant).
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
     },
     /// `stride` defaults to `size`.
     MaxPool2d {
@@ -155,6 +175,28 @@ pub enum LayerDesc {
     Upsample1d {
         factor: usize,
     },
+    /// Batch normalization of each channel (PyTorch's BatchNorm1d): a flat
+    /// vector's features, or a sequence's channels. `momentum` and `eps`
+    /// have PyTorch's meaning and defaults (0.1, 1e-5). Its activation
+    /// defaults to none, as in Keras and PyTorch, but for the code and
+    /// output layers, where `code_act` and `out_act` apply.
+    BatchNorm1d {
+        #[serde(default)]
+        momentum: Option<f32>,
+        #[serde(default)]
+        eps: Option<f32>,
+        #[serde(default, with = "crate::model::opt_as_string")]
+        act: Option<Activation>,
+    },
+    /// Batch normalization of each channel of an image (BatchNorm2d).
+    BatchNorm2d {
+        #[serde(default)]
+        momentum: Option<f32>,
+        #[serde(default)]
+        eps: Option<f32>,
+        #[serde(default, with = "crate::model::opt_as_string")]
+        act: Option<Activation>,
+    },
     /// To a flat vector (PyTorch's order: channel, then row, then column).
     Flatten,
     /// To `shape`, channels first: `[8, 4, 4]`, `[c, length]` or `[n]`.
@@ -167,11 +209,21 @@ fn one_usize() -> usize {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
+}
+
 /// What a layer becomes: its kind, output shape and activation.
 pub struct Built {
     pub kind: LayerKind,
     pub out: Shape,
     pub act: Activation,
+    /// Whether the layer adds a bias (kinds with one).
+    pub bias: bool,
 }
 
 /// The name of a shape for messages: `1x28x28`.
@@ -284,6 +336,7 @@ impl LayerDesc {
             padding,
             dilation: one(),
             act: None,
+            bias: true,
         }
     }
 
@@ -302,7 +355,37 @@ impl LayerDesc {
     }
 
     pub fn dense(units: usize) -> Self {
-        LayerDesc::Dense { units, act: None }
+        LayerDesc::Dense {
+            units,
+            act: None,
+            bias: true,
+        }
+    }
+
+    /// BatchNorm1d with PyTorch's constants.
+    pub fn batch_norm1d() -> Self {
+        LayerDesc::BatchNorm1d {
+            momentum: None,
+            eps: None,
+            act: None,
+        }
+    }
+
+    /// BatchNorm2d with PyTorch's constants.
+    pub fn batch_norm2d() -> Self {
+        LayerDesc::BatchNorm2d {
+            momentum: None,
+            eps: None,
+            act: None,
+        }
+    }
+
+    /// Whether the layer is a batch normalization.
+    pub fn is_batch_norm(&self) -> bool {
+        matches!(
+            self,
+            LayerDesc::BatchNorm1d { .. } | LayerDesc::BatchNorm2d { .. }
+        )
     }
 
     /// The same layer with this activation.
@@ -312,7 +395,9 @@ impl LayerDesc {
             | LayerDesc::Conv2d { act, .. }
             | LayerDesc::Conv1d { act, .. }
             | LayerDesc::ConvTranspose2d { act, .. }
-            | LayerDesc::ConvTranspose1d { act, .. } => *act = Some(a),
+            | LayerDesc::ConvTranspose1d { act, .. }
+            | LayerDesc::BatchNorm1d { act, .. }
+            | LayerDesc::BatchNorm2d { act, .. } => *act = Some(a),
             _ => {}
         }
         self
@@ -332,6 +417,8 @@ impl LayerDesc {
             LayerDesc::AvgPool1d { .. } => "avg_pool1d",
             LayerDesc::Upsample2d { .. } => "upsample2d",
             LayerDesc::Upsample1d { .. } => "upsample1d",
+            LayerDesc::BatchNorm1d { .. } => "batch_norm1d",
+            LayerDesc::BatchNorm2d { .. } => "batch_norm2d",
             LayerDesc::Flatten => "flatten",
             LayerDesc::Reshape { .. } => "reshape",
         }
@@ -344,9 +431,38 @@ impl LayerDesc {
             | LayerDesc::Conv2d { act, .. }
             | LayerDesc::Conv1d { act, .. }
             | LayerDesc::ConvTranspose2d { act, .. }
-            | LayerDesc::ConvTranspose1d { act, .. } => *act,
+            | LayerDesc::ConvTranspose1d { act, .. }
+            | LayerDesc::BatchNorm1d { act, .. }
+            | LayerDesc::BatchNorm2d { act, .. } => *act,
             _ => None,
         }
+    }
+
+    /// Whether the layer adds a bias: Dense and convolution layers unless
+    /// told not to, batch normalization always (its shift).
+    pub fn bias(&self) -> bool {
+        match self {
+            LayerDesc::Dense { bias, .. }
+            | LayerDesc::Conv2d { bias, .. }
+            | LayerDesc::Conv1d { bias, .. }
+            | LayerDesc::ConvTranspose2d { bias, .. }
+            | LayerDesc::ConvTranspose1d { bias, .. } => *bias,
+            _ => true,
+        }
+    }
+
+    /// The same layer without a bias (a Dense or convolution layer before a
+    /// batch normalization).
+    pub fn without_bias(mut self) -> Self {
+        match &mut self {
+            LayerDesc::Dense { bias, .. }
+            | LayerDesc::Conv2d { bias, .. }
+            | LayerDesc::Conv1d { bias, .. }
+            | LayerDesc::ConvTranspose2d { bias, .. }
+            | LayerDesc::ConvTranspose1d { bias, .. } => *bias = false,
+            _ => {}
+        }
+        self
     }
 
     /// Whether the layer applies an activation (pooling and reshaping do not).
@@ -358,6 +474,8 @@ impl LayerDesc {
                 | LayerDesc::Conv1d { .. }
                 | LayerDesc::ConvTranspose2d { .. }
                 | LayerDesc::ConvTranspose1d { .. }
+                | LayerDesc::BatchNorm1d { .. }
+                | LayerDesc::BatchNorm2d { .. }
         )
     }
 
@@ -388,7 +506,12 @@ impl LayerDesc {
                     shape_name(out)
                 )));
             }
-            Ok(Built { kind, out, act })
+            Ok(Built {
+                kind,
+                out,
+                act,
+                bias: self.bias(),
+            })
         };
         match self {
             LayerDesc::Dense { units, .. } => {
@@ -618,6 +741,39 @@ impl LayerDesc {
                         one_d: true,
                     },
                     [c, 1, w * factor],
+                )
+            }
+            LayerDesc::BatchNorm1d { momentum, eps, .. }
+            | LayerDesc::BatchNorm2d { momentum, eps, .. } => {
+                let two_d = matches!(self, LayerDesc::BatchNorm2d { .. });
+                if two_d {
+                    spatial2("BatchNorm2d")?;
+                } else if h != 1 {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}: BatchNorm1d normalizes features or a sequence's channels, but \
+                         its input is an image; use type = \"batch_norm2d\""
+                    )));
+                }
+                let momentum = momentum.unwrap_or(Norm::MOMENTUM);
+                let eps = eps.unwrap_or(Norm::EPS);
+                if !(0.0..=1.0).contains(&momentum) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}: momentum {momentum} must be in [0, 1] (PyTorch's meaning: the \
+                         share of each batch in the running statistics; Keras' 0.99 is 0.01)"
+                    )));
+                }
+                if !(eps > 0.0 && eps.is_finite()) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}: eps {eps} must be a positive number"
+                    )));
+                }
+                built(
+                    LayerKind::BatchNorm(Norm {
+                        momentum,
+                        eps,
+                        two_d,
+                    }),
+                    input,
                 )
             }
             LayerDesc::Flatten => built(LayerKind::Reshape, [c * h * w, 1, 1]),

@@ -29,6 +29,37 @@ pub struct Window {
     pub one_d: bool,
 }
 
+/// Batch normalization's constants, with PyTorch's meaning: each training
+/// batch moves the running statistics by `momentum` toward its own (Keras'
+/// momentum 0.99 is PyTorch's 0.01), and `eps` is added to the variance.
+/// `two_d`: BatchNorm2d (over images) rather than BatchNorm1d (over features
+/// or sequences).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Norm {
+    pub momentum: f32,
+    pub eps: f32,
+    pub two_d: bool,
+}
+
+/// The constants are finite (the description checks them), so equality is
+/// an equivalence.
+impl Eq for Norm {}
+
+impl Norm {
+    /// PyTorch's defaults.
+    pub const MOMENTUM: f32 = 0.1;
+    pub const EPS: f32 = 1e-5;
+}
+
+/// How a weight starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightInit {
+    /// Glorot-uniform from the layer's fans (Keras' default).
+    Glorot,
+    /// All ones (a normalization's scale).
+    Ones,
+}
+
 /// What a layer computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerKind {
@@ -49,6 +80,11 @@ pub enum LayerKind {
     Upsample { fh: usize, fw: usize, one_d: bool },
     /// The same values under another shape (`Flatten`, `Reshape`).
     Reshape,
+    /// `y = act(gamma * (x - mean) / sqrt(var + eps) + beta)` per channel:
+    /// in training over the batch's statistics (which also move the running
+    /// ones), in evaluation over the running statistics. gamma and beta are
+    /// parameters (`weight`, `bias`); the running statistics are buffers.
+    BatchNorm(Norm),
 }
 
 /// One parameter tensor of a layer.
@@ -96,10 +132,56 @@ impl LayerKind {
                 param("weight", [vec![input[0], output[0]], kernel(w)].concat()),
                 param("bias", vec![output[0]]),
             ],
+            LayerKind::BatchNorm(_) => vec![
+                param("weight", vec![input[0]]),
+                param("bias", vec![input[0]]),
+            ],
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape => Vec::new(),
+        }
+    }
+
+    /// The layer's buffers: state that is saved with the model but not
+    /// trained (batch normalization's running statistics), in PyTorch's
+    /// order and names, each with its starting value. `num_batches_tracked`
+    /// is PyTorch's int64 scalar (shape `[]`); the arena holds it as f32,
+    /// exact to 2^24 steps.
+    pub fn buffers(self, input: Shape) -> Vec<(ParamSpec, f32)> {
+        match self {
+            LayerKind::BatchNorm(_) => vec![
+                (
+                    ParamSpec {
+                        name: "running_mean",
+                        shape: vec![input[0]],
+                    },
+                    0.0,
+                ),
+                (
+                    ParamSpec {
+                        name: "running_var",
+                        shape: vec![input[0]],
+                    },
+                    1.0,
+                ),
+                (
+                    ParamSpec {
+                        name: "num_batches_tracked",
+                        shape: Vec::new(),
+                    },
+                    0.0,
+                ),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// How the layer's weight starts.
+    pub fn weight_init(self) -> WeightInit {
+        match self {
+            LayerKind::BatchNorm(_) => WeightInit::Ones,
+            _ => WeightInit::Glorot,
         }
     }
 
@@ -135,7 +217,10 @@ impl LayerKind {
     pub fn has_params(self) -> bool {
         matches!(
             self,
-            LayerKind::Dense | LayerKind::Conv(_) | LayerKind::ConvTranspose(_)
+            LayerKind::Dense
+                | LayerKind::Conv(_)
+                | LayerKind::ConvTranspose(_)
+                | LayerKind::BatchNorm(_)
         )
     }
 
@@ -151,6 +236,8 @@ impl LayerKind {
             LayerKind::Upsample { one_d: true, .. } => "Upsample1d",
             LayerKind::Upsample { .. } => "Upsample2d",
             LayerKind::Reshape => "Reshape",
+            LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
+            LayerKind::BatchNorm(_) => "BatchNorm1d",
         }
     }
 }
@@ -183,13 +270,19 @@ pub struct LayerSpec {
     /// For tied decoder layers: the encoder layer whose W^T this layer uses.
     pub tied_to: Option<usize>,
     pub encoder: bool,
+    /// Whether a Dense or convolution layer adds a bias.
+    pub bias: bool,
 }
 
 impl LayerSpec {
     /// The layer's parameters, in PyTorch's order (a tied layer lists its
     /// weight too: the model stores it once, as its mirror's).
     pub fn params(&self) -> Vec<ParamSpec> {
-        self.kind.params(self.in_shape, self.out_shape)
+        let mut p = self.kind.params(self.in_shape, self.out_shape);
+        if !self.bias {
+            p.retain(|p| p.name != "bias");
+        }
+        p
     }
 
     /// The layer's module name in a model file and in PyTorch: its index in
@@ -212,6 +305,11 @@ impl LayerSpec {
             .filter(|p| !(self.tied_to.is_some() && p.name == "weight"))
             .map(ParamSpec::len)
             .sum()
+    }
+
+    /// The layer's buffers (see [`LayerKind::buffers`]).
+    pub fn buffers(&self) -> Vec<(ParamSpec, f32)> {
+        self.kind.buffers(self.in_shape)
     }
 
     /// (fan-in, fan-out) for initialization.

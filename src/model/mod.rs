@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
 pub use desc::{LayerDesc, Padding, Size};
-pub use layer::{LayerKind, LayerSpec, ParamSpec, Role, Shape, Window};
+pub use layer::{LayerKind, LayerSpec, Norm, ParamSpec, Role, Shape, WeightInit, Window};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -638,6 +638,11 @@ impl ModelConfig {
                     (LayerDesc::dense(2 * units), Activation::Identity)
                 }
                 (Role::Output, _) => (d.clone(), d.act().unwrap_or(self.out_act)),
+                // Batch normalization has no activation of its own in Keras
+                // and PyTorch; only the code's and the output's apply.
+                (Role::Hidden, _) if d.is_batch_norm() => {
+                    (d.clone(), d.act().unwrap_or(Activation::Identity))
+                }
                 _ => (d.clone(), d.act().unwrap_or(default_act)),
             };
             let b = d.build(&what, shape, act)?;
@@ -652,6 +657,7 @@ impl ModelConfig {
                 role,
                 tied_to: None,
                 encoder,
+                bias: b.bias,
             });
             // The decoder reads a VAE's sampled code, half the head.
             shape = if role == Role::VaeHead {
@@ -688,7 +694,7 @@ impl ModelConfig {
             shape = d.build(&what, shape, Activation::Identity)?.out;
         }
         let mut out = Vec::new();
-        for (d, input) in enc.iter().zip(shapes).rev() {
+        for (i, (d, input)) in enc.iter().zip(shapes).enumerate().rev() {
             let [c, h, w] = input;
             let one_d = h == 1 && w > 1 && self.sample_shape()?[1] == 1;
             match d {
@@ -700,6 +706,7 @@ impl ModelConfig {
                         padding: Padding::same(),
                         dilation: Size::One(1),
                         act: None,
+                        bias: true,
                     }
                 } else {
                     LayerDesc::ConvTranspose2d {
@@ -709,6 +716,7 @@ impl ModelConfig {
                         padding: Padding::same(),
                         output_padding: None,
                         act: None,
+                        bias: true,
                     }
                 }),
                 LayerDesc::Conv1d { kernel, stride, .. } => out.push(if *stride == 1 {
@@ -719,6 +727,7 @@ impl ModelConfig {
                         padding: Padding::same(),
                         dilation: 1,
                         act: None,
+                        bias: true,
                     }
                 } else {
                     LayerDesc::ConvTranspose1d {
@@ -728,6 +737,7 @@ impl ModelConfig {
                         padding: Padding::same(),
                         output_padding: None,
                         act: None,
+                        bias: true,
                     }
                 }),
                 LayerDesc::MaxPool2d { size, stride, .. }
@@ -741,6 +751,14 @@ impl ModelConfig {
                     out.push(LayerDesc::Upsample1d {
                         factor: stride.unwrap_or(*size),
                     });
+                }
+                // A normalization stays where it was, over the same
+                // channels; one on the input itself has no place on the
+                // output.
+                LayerDesc::BatchNorm1d { .. } | LayerDesc::BatchNorm2d { .. } => {
+                    if i > 0 {
+                        out.push(d.clone());
+                    }
                 }
                 LayerDesc::Dense { .. } | LayerDesc::Flatten | LayerDesc::Reshape { .. } => {
                     if !matches!(d, LayerDesc::Flatten | LayerDesc::Reshape { .. }) {
@@ -772,6 +790,7 @@ impl ModelConfig {
                     padding: Padding::same(),
                     dilation: 1,
                     act: None,
+                    bias: true,
                 }
             } else {
                 LayerDesc::conv2d(c, 3, Padding::same())
@@ -805,6 +824,7 @@ impl ModelConfig {
                 role,
                 tied_to: None,
                 encoder: true,
+                bias: true,
             });
             prev = w;
         }
@@ -827,6 +847,7 @@ impl ModelConfig {
                 role: if last { Role::Output } else { Role::Hidden },
                 tied_to: if self.tied { Some(n_enc - 1 - j) } else { None },
                 encoder: false,
+                bias: true,
             });
             prev = w;
         }

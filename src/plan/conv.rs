@@ -163,15 +163,15 @@ impl LayerPlan for Conv {
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
         let g = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        let (w, b) = (p.weight(l)?, p.bias(l)?);
+        let (w, b) = (p.weight(l)?, p.bias);
         if p.scratch.is_empty() {
-            return Ok(vec![conv_forward(ctx, &g, input, w, Some(b), act, target)?]);
+            return Ok(vec![conv_forward(ctx, &g, input, w, b, act, target)?]);
         }
         let (col, t, _) = parts(p, l, &g)?;
         Ok(vec![
             im2col(ctx, &g, input, &col)?,
             matmul(ctx, &w_times_col(&g), w, &col, None, &t)?,
-            from_cnhw(ctx, &g, &t, Some(b), act, target)?,
+            from_cnhw(ctx, &g, &t, b, act, target)?,
         ])
     }
 
@@ -189,16 +189,27 @@ impl LayerPlan for Conv {
         no_tying(l, accumulate)?;
         let geo = geom(rows, l.in_shape, l.out_shape, window(l)?);
         let dz = dz.plain(l)?;
-        let db = conv_db(ctx, &geo, dz, g.bias(l)?)?;
+        let db = g.bias.map(|gb| conv_db(ctx, &geo, dz, gb)).transpose()?;
         if p.scratch.is_empty() {
-            return Ok(vec![conv_dw(ctx, &geo, input, dz, g.weight(l)?)?, db]);
+            let dw = conv_dw(ctx, &geo, input, dz, g.weight(l)?)?;
+            return Ok([Some(dw), db].into_iter().flatten().collect());
         }
         let (col, t, _) = parts(p, l, &geo)?;
-        Ok(vec![
-            to_cnhw(ctx, &geo, dz, &t)?,
-            matmul(ctx, &t_times_col_t(&geo), &t, &col, None, g.weight(l)?)?,
+        Ok([
+            Some(to_cnhw(ctx, &geo, dz, &t)?),
+            Some(matmul(
+                ctx,
+                &t_times_col_t(&geo),
+                &t,
+                &col,
+                None,
+                g.weight(l)?,
+            )?),
             db,
-        ])
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
     }
 
     fn input_grad(
@@ -207,6 +218,7 @@ impl LayerPlan for Conv {
         l: &LayerSpec,
         rows: usize,
         p: &Params,
+        _input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
@@ -241,15 +253,15 @@ impl LayerPlan for ConvTranspose {
     ) -> Result<Vec<Step>> {
         // The convolution from the output's shape to the input's.
         let g = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        let (w, b) = (p.weight(l)?, p.bias(l)?);
+        let (w, b) = (p.weight(l)?, p.bias);
         if p.scratch.is_empty() {
-            return Ok(vec![conv_dx(ctx, &g, input, w, Some(b), act, target)?]);
+            return Ok(vec![conv_dx(ctx, &g, input, w, b, act, target)?]);
         }
         let (_, t, dcol) = parts(p, l, &g)?;
         Ok(vec![
             to_cnhw(ctx, &g, input, &t)?,
             matmul(ctx, &w_t_times_t(&g), w, &t, None, &dcol)?,
-            col2im(ctx, &g, &dcol, Some(b), act, target)?,
+            col2im(ctx, &g, &dcol, b, act, target)?,
         ])
     }
 
@@ -274,16 +286,30 @@ impl LayerPlan for ConvTranspose {
             ow: l.out_shape[2],
             ..geo
         };
-        let db = conv_db(ctx, &over_output, dz, g.bias(l)?)?;
+        let db = g
+            .bias
+            .map(|gb| conv_db(ctx, &over_output, dz, gb))
+            .transpose()?;
         if p.scratch.is_empty() {
-            return Ok(vec![conv_dw(ctx, &geo, dz, input, g.weight(l)?)?, db]);
+            let dw = conv_dw(ctx, &geo, dz, input, g.weight(l)?)?;
+            return Ok([Some(dw), db].into_iter().flatten().collect());
         }
         let (col, t, _) = parts(p, l, &geo)?;
-        Ok(vec![
-            im2col(ctx, &geo, dz, &col)?,
-            matmul(ctx, &t_times_col_t(&geo), &t, &col, None, g.weight(l)?)?,
+        Ok([
+            Some(im2col(ctx, &geo, dz, &col)?),
+            Some(matmul(
+                ctx,
+                &t_times_col_t(&geo),
+                &t,
+                &col,
+                None,
+                g.weight(l)?,
+            )?),
             db,
-        ])
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
     }
 
     fn input_grad(
@@ -292,6 +318,7 @@ impl LayerPlan for ConvTranspose {
         l: &LayerSpec,
         rows: usize,
         p: &Params,
+        _input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {

@@ -50,7 +50,7 @@ impl LayerPlan for Dense {
             &spec,
             input,
             p.weight(l)?,
-            Some(p.bias(l)?),
+            p.bias,
             target,
         )?])
     }
@@ -70,7 +70,7 @@ impl LayerPlan for Dense {
             act: l.act,
             ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
         };
-        ops::matmul_f16(ctx, &spec, input16, p.weight(l)?, Some(p.bias(l)?), target)
+        ops::matmul_f16(ctx, &spec, input16, p.weight(l)?, p.bias, target)
     }
 
     /// The weight gradient into `g.weight` (added to it when `accumulate`: a
@@ -87,7 +87,7 @@ impl LayerPlan for Dense {
         g: &Params,
         accumulate: bool,
     ) -> Result<Vec<Step>> {
-        let (transposed, gw, gb) = (p.transposed, g.weight(l)?, g.bias(l)?);
+        let (transposed, gw) = (p.transposed, g.weight(l)?);
         let beta = if accumulate { 1.0 } else { 0.0 };
         let (spec, a, b, operand) = if transposed {
             // W_e is (out_e, in_e) = (in_l, out_l): dW_e += input^T . dz
@@ -111,10 +111,13 @@ impl LayerPlan for Dense {
                 Operand::A,
             )
         };
-        Ok(vec![
-            product(ctx, &spec, a, b, operand, dz, gw)?,
-            ops::col_sum(ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb)?,
-        ])
+        let mut steps = vec![product(ctx, &spec, a, b, operand, dz, gw)?];
+        if let Some(gb) = g.bias {
+            steps.push(ops::col_sum(
+                ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb,
+            )?);
+        }
+        Ok(steps)
     }
 
     /// The gradient w.r.t. the layer's input, `dz . op(W)^T`, into `target`.
@@ -124,6 +127,7 @@ impl LayerPlan for Dense {
         l: &LayerSpec,
         rows: usize,
         p: &Params,
+        _input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {

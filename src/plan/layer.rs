@@ -9,6 +9,8 @@ use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
 use crate::plan::conv::{Conv, ConvTranspose};
 use crate::plan::dense::Dense;
+use crate::plan::layout::BufferView;
+use crate::plan::norm::BatchNorm;
 use crate::plan::pool::Pooling;
 use crate::plan::reshape::Reshape;
 
@@ -21,6 +23,11 @@ pub struct Params<'a> {
     /// The weight is a tied mirror's, used transposed.
     pub transposed: bool,
     pub scratch: &'a [GpuTensor],
+    /// The layer's buffers (batch normalization's running statistics).
+    pub buffers: Option<&'a BufferView>,
+    /// A training pass (batch statistics, buffers updated) rather than an
+    /// evaluation one.
+    pub training: bool,
 }
 
 impl<'a> Params<'a> {
@@ -38,6 +45,11 @@ impl<'a> Params<'a> {
         self.scratch
             .get(i)
             .ok_or_else(|| missing(l, "scratch buffer"))
+    }
+
+    /// The layer's buffers.
+    pub fn buffers(&self, l: &LayerSpec) -> Result<&'a BufferView> {
+        self.buffers.ok_or_else(|| missing(l, "buffers"))
     }
 }
 
@@ -138,13 +150,16 @@ pub trait LayerPlan: Sync {
         Ok(Vec::new())
     }
 
-    /// The gradient w.r.t. the layer's input, into `target`.
+    /// The gradient w.r.t. the layer's input, into `target`, from the
+    /// forward pass's `input` and the gradient `dz`.
+    #[allow(clippy::too_many_arguments)]
     fn input_grad(
         &self,
         ctx: &GpuContext,
         l: &LayerSpec,
         rows: usize,
         p: &Params,
+        input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>>;
@@ -158,5 +173,6 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         LayerKind::ConvTranspose(_) => &ConvTranspose,
         LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
         LayerKind::Reshape => &Reshape,
+        LayerKind::BatchNorm(_) => &BatchNorm,
     }
 }

@@ -4,6 +4,13 @@
 //! clipping norm is one reduction. Tensors start at offsets aligned to the
 //! adapter's storage-binding alignment; the padding stays zero in every arena
 //! (zero gradient, zero moments), so it never moves.
+//!
+//! Buffers (batch normalization's running statistics) are saved with the
+//! model but not trained: they follow every trainable tensor in the
+//! parameter arena, and the gradient and moment arenas stop before them
+//! (`ParamLayout::trainable`), so no optimizer or weight decay touches them,
+//! while checkpoints, early stopping's best copy and inference carry them
+//! with the weights.
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor};
@@ -37,6 +44,18 @@ pub struct LayerParams {
     pub weight: Option<usize>,
     pub transposed: bool,
     pub bias: Option<usize>,
+    /// The layer's first buffer entry; its others follow it.
+    pub buffers: Option<usize>,
+    /// How many buffer entries the layer has.
+    pub n_buffers: usize,
+}
+
+/// A layer's buffers as one view of the arena, and where each of them
+/// starts in it.
+#[derive(Clone, Debug)]
+pub struct BufferView {
+    pub t: GpuTensor,
+    pub at: Vec<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +64,9 @@ pub struct ParamLayout {
     pub layers: Vec<LayerParams>,
     /// Arena length in words, padding included.
     pub total: usize,
+    /// Words of the trainable part (every buffer lies after it): the length
+    /// of the gradient and moment arenas.
+    pub trainable: usize,
 }
 
 impl ParamLayout {
@@ -52,15 +74,18 @@ impl ParamLayout {
     pub fn new(cfg: &ModelConfig, align_words: usize) -> Self {
         let layers = cfg.layers();
         let mut entries: Vec<ParamEntry> = Vec::new();
-        let mut offset = 0usize;
-        let mut push = |name: String, shape: Vec<usize>| {
-            let len: usize = shape.iter().product();
+        // Where the next entry starts: after the last, aligned.
+        let end = |entries: &[ParamEntry]| {
+            entries.last().map_or(0, |e: &ParamEntry| {
+                e.offset + e.len().div_ceil(align_words) * align_words
+            })
+        };
+        let push = |entries: &mut Vec<ParamEntry>, name: String, shape: Vec<usize>| {
             entries.push(ParamEntry {
                 name,
-                offset,
+                offset: end(entries),
                 shape,
             });
-            offset += len.div_ceil(align_words) * align_words;
             entries.len() - 1
         };
         let n_enc = layers.iter().filter(|l| l.encoder).count();
@@ -78,7 +103,7 @@ impl ParamLayout {
                 *slot = Some(match (p.name, l.tied_to) {
                     // A tied layer uses its mirror's weight, transposed.
                     ("weight", Some(e)) => weight_of[e],
-                    _ => push(format!("{module}.{}", p.name), p.shape),
+                    _ => push(&mut entries, format!("{module}.{}", p.name), p.shape),
                 });
             }
             weight_of.push(weight.unwrap_or(usize::MAX));
@@ -86,13 +111,62 @@ impl ParamLayout {
                 weight,
                 transposed: l.tied_to.is_some(),
                 bias,
+                buffers: None,
+                n_buffers: 0,
             });
         }
+        let trainable = end(&entries).max(1);
+        for (l, lp) in layers.iter().zip(&mut out) {
+            let module = l.module_name(n_enc);
+            for (p, _) in l.buffers() {
+                let i = push(&mut entries, format!("{module}.{}", p.name), p.shape);
+                lp.buffers.get_or_insert(i);
+                lp.n_buffers += 1;
+            }
+        }
         ParamLayout {
+            total: end(&entries).max(1),
             entries,
             layers: out,
-            total: offset.max(1),
+            trainable,
         }
+    }
+
+    /// Whether entry `i` is a buffer (not trained).
+    pub fn is_buffer(&self, i: usize) -> bool {
+        self.entries[i].offset >= self.trainable
+    }
+
+    /// Layer `l`'s buffers in an arena with this layout, as one view.
+    pub fn buffer_view(&self, arena: &GpuTensor, l: usize) -> Result<Option<BufferView>> {
+        let lp = self.layers[l];
+        let Some(first) = lp.buffers else {
+            return Ok(None);
+        };
+        let entries = &self.entries[first..first + lp.n_buffers];
+        let start = entries[0].offset;
+        let end = entries
+            .iter()
+            .map(|e| e.offset + e.len().max(1))
+            .max()
+            .unwrap_or(start + 1);
+        Ok(Some(BufferView {
+            t: arena.view(start, end - start)?,
+            at: entries.iter().map(|e| e.offset - start).collect(),
+        }))
+    }
+
+    /// The starting value of each buffer entry (by position in `entries`).
+    pub fn buffer_inits(&self, cfg: &ModelConfig) -> Vec<(usize, f32)> {
+        let mut out = Vec::new();
+        for (l, lp) in cfg.layers().iter().zip(&self.layers) {
+            if let Some(first) = lp.buffers {
+                for (k, (_, v)) in l.buffers().into_iter().enumerate() {
+                    out.push((first + k, v));
+                }
+            }
+        }
+        out
     }
 
     pub fn for_context(ctx: &GpuContext, cfg: &ModelConfig) -> Self {

@@ -106,6 +106,8 @@ impl MixedNet {
                 bias: bias.as_ref(),
                 transposed: lp.transposed,
                 scratch: &[],
+                buffers: None,
+                training: false,
             };
             let input = if i == 0 {
                 &self.x16

@@ -26,6 +26,7 @@ pub mod dense;
 pub mod layer;
 pub mod layout;
 pub mod mixed;
+pub mod norm;
 pub mod pool;
 pub mod reshape;
 
@@ -34,7 +35,7 @@ use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{
     self as ops, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
-use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use crate::model::{LayerSpec, LossKind, ModelConfig, Role, WeightInit};
 use layer::{planner, Grad, Params};
 pub use layout::ParamLayout;
 
@@ -325,13 +326,24 @@ impl Net {
         prefix(&self.a[l], rows, self.layers[l].outputs)
     }
 
-    /// Weight init: Glorot-uniform weights drawn on the GPU; biases stay zero.
+    /// Weight init: Glorot-uniform weights drawn on the GPU (a
+    /// normalization's scale: ones); biases stay zero; buffers take their
+    /// starting values.
     pub fn init_steps(&self, ctx: &GpuContext, params: &GpuTensor) -> Result<Vec<Step>> {
         let mut steps = Vec::new();
+        for (i, v) in self.layout.buffer_inits(&self.cfg) {
+            if v != 0.0 {
+                steps.push(ops::fill(ctx, v, &self.layout.view(params, i)?)?);
+            }
+        }
         for (l, lp) in self.layout.zip(&self.layers) {
             let Some(weight) = lp.weight.filter(|_| !lp.transposed) else {
                 continue;
             };
+            if l.kind.weight_init() == WeightInit::Ones {
+                steps.push(ops::fill(ctx, 1.0, &self.layout.view(params, weight)?)?);
+                continue;
+            }
             let (fan_in, fan_out) = l.fan();
             let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
             let w = self.layout.view(params, weight)?;
@@ -389,11 +401,14 @@ impl Net {
             let lp = self.layout.layers[li];
             let input = self.layer_input(li, rows)?;
             let (w, b) = self.layout.layer_views(params, li)?;
+            let buffers = self.layout.buffer_view(params, li)?;
             let p = Params {
                 weight: w.as_ref(),
                 bias: b.as_ref(),
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
+                buffers: buffers.as_ref(),
+                training: self.mode == Mode::Train,
             };
             let keep = self.z[li].is_some();
             let target = if keep {
@@ -806,11 +821,14 @@ impl Net {
             };
             let input = self.layer_input(li, rows)?;
             let (w, b) = self.layout.layer_views(params, li)?;
+            let buffers = self.layout.buffer_view(params, li)?;
             let p = Params {
                 weight: w.as_ref(),
                 bias: b.as_ref(),
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
+                buffers: buffers.as_ref(),
+                training: self.mode == Mode::Train,
             };
             let (gw, gb) = self.layout.layer_views(grads, li)?;
             let g = Params {
@@ -818,6 +836,8 @@ impl Net {
                 bias: gb.as_ref(),
                 transposed: lp.transposed,
                 scratch: &[],
+                buffers: None,
+                training: true,
             };
             let accumulate = lp.weight.is_some_and(|i| written[i]);
             for i in [lp.weight, lp.bias].into_iter().flatten() {
@@ -856,7 +876,7 @@ impl Net {
             } else {
                 prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
             };
-            steps.extend(planner(l.kind).input_grad(ctx, &l, rows, &p, &dz, &target)?);
+            steps.extend(planner(l.kind).input_grad(ctx, &l, rows, &p, &input, &dz, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 

@@ -101,6 +101,7 @@ impl LayerPlan for Pooling {
         l: &LayerSpec,
         rows: usize,
         p: &Params,
+        _input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {

@@ -39,6 +39,7 @@ impl LayerPlan for Reshape {
         l: &LayerSpec,
         rows: usize,
         _p: &Params,
+        _input: &GpuTensor,
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {

@@ -25,7 +25,7 @@ fn conv_geom(l: &LayerSpec, rows: usize, transposed: bool) -> ConvGeom {
 impl LayerTwin for Conv {
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
         let g = conv_geom(l, rows, false);
-        conv_forward(&g, x, p.w, Some(p.b), Activation::Identity).0
+        conv_forward(&g, x, p.w, bias(p), Activation::Identity).0
     }
 
     fn param_grads(
@@ -42,7 +42,9 @@ impl LayerTwin for Conv {
         for (a, v) in gw.iter_mut().zip(conv_dw(&g, x, dz).0) {
             *a += v;
         }
-        gb.copy_from_slice(&conv_db(&g, dz).0);
+        if !gb.is_empty() {
+            gb.copy_from_slice(&conv_db(&g, dz).0);
+        }
     }
 
     fn input_grad(
@@ -61,7 +63,7 @@ impl LayerTwin for Conv {
 impl LayerTwin for ConvTranspose {
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
         let g = conv_geom(l, rows, true);
-        conv_dx(&g, x, p.w, Some(p.b), Activation::Identity).0
+        conv_dx(&g, x, p.w, bias(p), Activation::Identity).0
     }
 
     fn param_grads(
@@ -84,7 +86,9 @@ impl LayerTwin for ConvTranspose {
             ow: l.out_shape[2],
             ..g
         };
-        gb.copy_from_slice(&conv_db(&over_output, dz).0);
+        if !gb.is_empty() {
+            gb.copy_from_slice(&conv_db(&over_output, dz).0);
+        }
     }
 
     fn input_grad(
@@ -98,4 +102,9 @@ impl LayerTwin for ConvTranspose {
         let g = conv_geom(l, rows, true);
         conv_forward(&g, dz, p.w, None, Activation::Identity).0
     }
+}
+
+/// The layer's bias, if it has one.
+fn bias<'a>(p: &Weights<'a>) -> Option<&'a [f64]> {
+    (!p.b.is_empty()).then_some(p.b)
 }

@@ -21,7 +21,7 @@ impl LayerTwin for Dense {
                 for i in 0..k {
                     s += x[r * k + i] * weight(w, i, j, k, n, transposed);
                 }
-                out[r * n + j] = s + b[j];
+                out[r * n + j] = s + b.get(j).copied().unwrap_or(0.0);
             }
         }
         out
@@ -46,7 +46,9 @@ impl LayerTwin for Dense {
                 let at = if transposed { i * n + j } else { j * k + i };
                 gw[at] += g;
             }
-            gb[j] = (0..rows).map(|r| dz[r * n + j]).sum();
+            if let Some(gb) = gb.get_mut(j) {
+                *gb = (0..rows).map(|r| dz[r * n + j]).sum();
+            }
         }
     }
 

@@ -5,14 +5,19 @@
 use crate::model::{LayerKind, LayerSpec};
 use crate::reference::conv_layer::{Conv, ConvTranspose};
 use crate::reference::dense::Dense;
+use crate::reference::norm_layer::BatchNorm;
 use crate::reference::pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
 
 /// A layer's parameters as laid out in the arena (empty for a kind without
-/// any); `transposed`: a tied layer's mirrored weight.
+/// any); `transposed`: a tied layer's mirrored weight; its buffers in order
+/// (batch normalization's running statistics); `training`: a training pass
+/// rather than an evaluation one.
 pub struct Weights<'a> {
     pub w: &'a [f64],
     pub b: &'a [f64],
     pub transposed: bool,
+    pub buffers: Vec<&'a [f64]>,
+    pub training: bool,
 }
 
 /// A layer kind's f64 twin.
@@ -34,6 +39,18 @@ pub trait LayerTwin: Sync {
         _gw: &mut [f64],
         _gb: &mut [f64],
     ) {
+    }
+
+    /// The layer's buffers after a training pass over `x`, in order (none
+    /// for a kind without buffers).
+    fn updated_buffers(
+        &self,
+        _l: &LayerSpec,
+        _p: &Weights,
+        _x: &[f64],
+        _rows: usize,
+    ) -> Vec<Vec<f64>> {
+        Vec::new()
     }
 
     /// The gradient w.r.t. the input (rows, inputs), from the forward
@@ -58,5 +75,6 @@ pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
         LayerKind::AvgPool(_) => &AvgPool,
         LayerKind::Upsample { .. } => &Upsample,
         LayerKind::Reshape => &Reshape,
+        LayerKind::BatchNorm(_) => &BatchNorm,
     }
 }

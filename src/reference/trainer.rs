@@ -51,13 +51,14 @@ impl RefTrainer {
         steps_per_epoch: usize,
     ) -> Self {
         let n = params.len();
+        let trainable = layout.trainable;
         Self {
             cfg: cfg.clone(),
             layers: cfg.layers(),
             layout,
             params: params.iter().map(|&v| f64::from(v)).collect(),
-            m: vec![0.0; n],
-            v: vec![0.0; n],
+            m: vec![0.0; trainable],
+            v: vec![0.0; trainable],
             state: OptState::default(),
             optim: tcfg.optim(steps_per_epoch),
             weight_decay: if tcfg.optimizer == crate::train::OptimizerName::Adamw {
@@ -70,14 +71,53 @@ impl RefTrainer {
         }
     }
 
-    /// Layer `li`'s parameters (empty slices for a kind without any).
-    fn weights(&self, li: usize) -> Weights<'_> {
+    /// Layer `li`'s parameters (empty slices for a kind without any) for a
+    /// training pass or an evaluation one.
+    fn weights(&self, li: usize, training: bool) -> Weights<'_> {
         let lp = self.layout.layers[li];
         Weights {
             w: lp.weight.map_or(&[][..], |i| self.entry(i)),
             b: lp.bias.map_or(&[][..], |i| self.entry(i)),
             transposed: lp.transposed,
+            buffers: lp
+                .buffers
+                .map_or(0..0, |first| first..first + lp.n_buffers)
+                .map(|i| self.entry(i))
+                .collect(),
+            training,
         }
+    }
+
+    /// The buffers of every layer after the training pass `f`.
+    fn update_buffers(&mut self, f: &Forward, rows: usize) {
+        for (li, l) in self.layers.clone().iter().enumerate() {
+            let fresh =
+                twin(l.kind).updated_buffers(l, &self.weights(li, true), &f.inputs[li], rows);
+            let Some(first) = self.layout.layers[li].buffers else {
+                continue;
+            };
+            for (k, values) in fresh.into_iter().enumerate() {
+                let e = &self.layout.entries[first + k];
+                self.params[e.offset..e.offset + e.len()].copy_from_slice(&values);
+            }
+        }
+    }
+
+    /// The model in evaluation mode (no noise, no dropout, running
+    /// statistics, a VAE's mean as its code): the reconstruction of `x`.
+    pub fn predict(&self, x: &[f32], rows: usize) -> Vec<f64> {
+        let mut cur: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        for (li, l) in self.layers.iter().enumerate() {
+            let z = twin(l.kind).forward(l, &cur, &self.weights(li, false), rows);
+            let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
+            cur = if l.role == Role::VaeHead {
+                let c = self.cfg.code_dim();
+                (0..rows * c).map(|i| y[(i / c) * 2 * c + i % c]).collect()
+            } else {
+                y
+            };
+        }
+        cur
     }
 
     fn entry(&self, i: usize) -> &[f64] {
@@ -90,6 +130,7 @@ impl RefTrainer {
     pub fn step(&mut self, x: &[f32], rows: usize) -> f64 {
         let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
         let fwd = self.forward(x, rows);
+        self.update_buffers(&fwd, rows);
         let (objective, dz_out) = self.loss(&fwd, &x64, rows);
         let mut grads = self.backward(&fwd, dz_out, rows);
         self.weight_decay(&mut grads);
@@ -114,7 +155,7 @@ impl RefTrainer {
             eps: Vec::new(),
         };
         for (li, l) in self.layers.iter().enumerate() {
-            let z = twin(l.kind).forward(l, &cur, &self.weights(li), rows);
+            let z = twin(l.kind).forward(l, &cur, &self.weights(li, true), rows);
             let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
             let mut next = y.clone();
             let mut mask = None;
@@ -196,9 +237,14 @@ impl RefTrainer {
         let mut cvec: Vec<f64> = Vec::new();
         for li in (0..self.layers.len()).rev() {
             let l = &self.layers[li];
-            if let (Some(wi), Some(bi)) = (lp[li].weight, lp[li].bias) {
-                let (we, be) = (&self.layout.entries[wi], &self.layout.entries[bi]);
-                let (gw, gb) = two_ranges(&mut grads, we.offset, we.len(), be.offset, be.len());
+            if let Some(wi) = lp[li].weight {
+                let we = &self.layout.entries[wi];
+                // A layer without a bias gets an empty bias gradient.
+                let (bo, bl) = lp[li].bias.map_or((we.offset + we.len(), 0), |bi| {
+                    let be = &self.layout.entries[bi];
+                    (be.offset, be.len())
+                });
+                let (gw, gb) = two_ranges(&mut grads, we.offset, we.len(), bo, bl);
                 twin(l.kind).param_grads(l, &f.inputs[li], &dz, rows, lp[li].transposed, gw, gb);
                 if li == 0 && self.cfg.contractive > 0.0 {
                     self.contractive_wgrad(&cvec, rows, gw);
@@ -207,7 +253,8 @@ impl RefTrainer {
             if li == 0 {
                 break;
             }
-            let d_in = twin(l.kind).input_grad(l, &self.weights(li), &f.inputs[li], &dz, rows);
+            let d_in =
+                twin(l.kind).input_grad(l, &self.weights(li, true), &f.inputs[li], &dz, rows);
             // Into layer li - 1.
             let p = &self.layers[li - 1];
             if p.role == Role::VaeHead {
@@ -281,7 +328,7 @@ impl RefTrainer {
     /// `c_j = sum_rows f'(z)^2`, which its weight gradient reads.
     fn contractive_dz(&self, l: &LayerSpec, y: &[f64], dz: &mut [f64], rows: usize) -> Vec<f64> {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
-        let w0 = self.weights(0).w;
+        let w0 = self.weights(0, true).w;
         let n = l.outputs;
         let s: Vec<f64> = (0..n)
             .map(|j| (0..l.inputs).map(|i| w0[j * l.inputs + i].powi(2)).sum())
@@ -301,7 +348,7 @@ impl RefTrainer {
     fn contractive_wgrad(&self, cvec: &[f64], rows: usize, gw: &mut [f64]) {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
         let l = &self.layers[0];
-        let w = self.weights(0).w;
+        let w = self.weights(0, true).w;
         for j in 0..l.outputs {
             for i in 0..l.inputs {
                 gw[j * l.inputs + i] += coef * 2.0 * w[j * l.inputs + i] * cvec[j];
@@ -328,11 +375,12 @@ impl RefTrainer {
     fn optimize(&mut self, grads: Vec<f64>) {
         let gsq: f64 = grads.iter().map(|g| g * g).sum();
         r::optim_tick(&self.optim, &mut self.state, gsq);
+        let trainable = self.layout.trainable;
         r::optim_update(
             &self.optim,
             &self.state,
-            &mut self.params,
-            &grads,
+            &mut self.params[..trainable],
+            &grads[..trainable],
             &mut self.m,
             &mut self.v,
         );

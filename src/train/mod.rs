@@ -202,10 +202,13 @@ impl Trainer {
         let steps_per_epoch = train.rows.div_ceil(batch);
         let optim = tcfg.optim(steps_per_epoch);
         let net = Net::new(ctx, &cfg, batch, Mode::Train, tcfg.seed)?;
+        // Gradients and moments cover the trainable part of the arena; the
+        // buffers after it (running statistics) are not trained.
         let total = model.layout.total;
-        let grads = ctx.zeros("grads", total)?;
-        let m = ctx.zeros("adam m", total)?;
-        let v = ctx.zeros("adam v", total)?;
+        let trainable = model.layout.trainable;
+        let grads = ctx.zeros("grads", trainable)?;
+        let m = ctx.zeros("adam m", trainable)?;
+        let v = ctx.zeros("adam v", trainable)?;
         let state = ctx.zeros("optimizer state", OPT_STATE_WORDS)?;
         let gsq = ctx.zeros("grad norm^2", 1)?;
         let best = if tcfg.early_stopping.is_some() {
@@ -273,7 +276,13 @@ impl Trainer {
             }
             s.push(ops::optim_tick(ctx, &optim, &state, &gsq)?);
             s.push(ops::optim_update(
-                ctx, &optim, &state, &params, &grads, &m, &v,
+                ctx,
+                &optim,
+                &state,
+                &params.view(0, trainable)?,
+                &grads,
+                &m,
+                &v,
             )?);
             Ok(s)
         };
