@@ -5,7 +5,7 @@
 #   .gl/wgae          the release binary, stripped (9-10 MB; unstripped it is
 #                     too big to travel)
 #   .gl/tests/NAME    the GPU test binaries (kernels, training, tune,
-#                     train_kernels, digests, conv_kernels), stripped, so the kernels are
+#                     train_kernels, digests, conv_kernels, norm_kernels), stripped, so the kernels are
 #                     checked against their f64 references on the real GPU
 #                     too, and every plan there trains to the same bits
 #   .gl/*.deb         the Vulkan loader (libvulkan1), fetched once
@@ -21,7 +21,7 @@ strip -o .gl/wgae target/release/wgae
 rm -f .gl/tests/*
 # cargo names each test executable on stderr: "Executable tests/NAME.rs (PATH)".
 cargo test --release --no-run --test kernels --test training --test tune --test train_kernels \
-    --test digests --test conv_kernels 2>&1 |
+    --test digests --test conv_kernels --test norm_kernels 2>&1 |
     sed -n 's/.*Executable tests\/\([a-z_]*\)\.rs (\(.*\))$/\1 \2/p' |
     while read -r name path; do
         strip -o ".gl/tests/$name" "$path"

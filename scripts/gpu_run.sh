@@ -53,6 +53,8 @@ W=${WGAE:-.gl/wgae}
     # The Keras conv autoencoder: im2col + tuned matmul, then direct loops.
     "$W" bench --config examples/configs/conv.toml --json
     WGAE_CONV=direct "$W" bench --config examples/configs/conv.toml --json
+    # Strided convolutions with batch normalization (norm.wgsl in the step).
+    "$W" bench --config examples/configs/conv_bn.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
 {

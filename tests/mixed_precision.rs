@@ -304,3 +304,107 @@ fn f16_inference_of_a_vae_decodes_its_mean() {
     assert_eq!("half".parse::<Precision>().unwrap(), Precision::F16);
     assert!("f8".parse::<Precision>().is_err());
 }
+
+/// f16 inference of a conv model (convolution, batch normalization with
+/// trained running statistics, max pooling, a Dense code through Flatten and
+/// Reshape, upsampling, a transposed convolution) against an f64 simulation
+/// of the plan: f16 activations between layers, f16 Dense weights, the other
+/// kinds in f32 on f16 inputs. A value that lands near an f16 rounding
+/// boundary may round the other way and carry one f16 ulp onward, so the
+/// tolerance is two f16 ulps of the sigmoid output (lavapipe lands within
+/// 1e-7), far below what a wrong weight, layout or statistic gives.
+#[test]
+fn f16_inference_of_a_conv_model_matches_an_f64_simulation() {
+    use wgae::model::{LayerDesc, LayerKind, Padding};
+    use wgae::reference::layer::{twin, Weights};
+    use wgae::{Control, TrainConfig, Trainer};
+    let Some(ctx) = f16_ctx() else { return };
+    let cfg = ModelConfig::layered(
+        &[2, 6, 8],
+        vec![
+            LayerDesc::conv2d(3, 3, Padding::same())
+                .with_act(Activation::Identity)
+                .without_bias(),
+            LayerDesc::batch_norm2d().with_act(Activation::Relu),
+            LayerDesc::max_pool2d(2, Padding::default()),
+            LayerDesc::Flatten,
+            LayerDesc::dense(5),
+        ],
+        vec![
+            LayerDesc::dense(36),
+            LayerDesc::Reshape {
+                shape: vec![3, 3, 4],
+            },
+            LayerDesc::upsample2d(2),
+            LayerDesc::conv2d(2, 3, Padding::same()),
+        ],
+    );
+    let rows = 23;
+    let mut g = rng(81);
+    let x = rand_vec(&mut g, rows * 96, 0.0, 1.0);
+    let data = Dataset::new(x.clone(), rows, 96, None).unwrap();
+    let t = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    trainer.fit(|_| Control::Continue, |_| {}).unwrap();
+    let model = trainer.into_model();
+    let got = model.reconstruct_with(&data, Precision::F16).unwrap();
+    let codes = model.encode_with(&data, Precision::F16).unwrap();
+
+    let params: Vec<f64> = model
+        .params_host()
+        .unwrap()
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let layout = model.layout().clone();
+    let entry = |i: usize| {
+        let e = &layout.entries[i];
+        &params[e.offset..e.offset + e.len()]
+    };
+    let layers = cfg.layers();
+    let mut act: Vec<f64> = x.iter().map(|&v| r16(f64::from(v))).collect();
+    let mut code = Vec::new();
+    for (li, l) in layers.iter().enumerate() {
+        let lp = layout.layers[li];
+        let mut w: Vec<f64> = lp.weight.map_or(Vec::new(), |i| entry(i).to_vec());
+        if l.kind == LayerKind::Dense {
+            w.iter_mut().for_each(|v| *v = r16(*v));
+        }
+        let p = Weights {
+            w: &w,
+            b: lp.bias.map_or(&[][..], entry),
+            transposed: lp.transposed,
+            buffers: lp
+                .buffers
+                .map_or(0..0, |f| f..f + lp.n_buffers)
+                .map(entry)
+                .collect(),
+            training: false,
+        };
+        let z = twin(l.kind).forward(l, &act, &p, rows);
+        let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
+        if li + 1 == cfg.encoder_len() {
+            code = y.clone();
+        }
+        let last = li + 1 == layers.len();
+        act = if last {
+            y
+        } else {
+            y.into_iter().map(r16).collect()
+        };
+    }
+    let tol = |_: usize, rv: f64| 2.0 * U16 * (rv.abs() + 0.25);
+    assert_close("conv f16 codes", &codes, &code, tol);
+    assert_close("conv f16 reconstruction", &got, &act, tol);
+    let f32_out = model.reconstruct(&data).unwrap();
+    let maxdiff = got
+        .iter()
+        .zip(&f32_out)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(maxdiff > 0.0, "f16 and f32 agree bit for bit: not f16?");
+}

@@ -233,13 +233,9 @@ pub fn bench(
         let t0 = std::time::Instant::now();
         let rec32 = m.reconstruct(&data)?;
         let infer = rows as f64 / t0.elapsed().as_secs_f64();
-        // Mixed precision, where the adapter has f16 and the model's layers
-        // do (Dense only so far): speed, and distance from f32.
-        let dense_only = model
-            .layers()
-            .iter()
-            .all(|l| l.kind == wgae::model::LayerKind::Dense);
-        let f16 = if ctx.has_f16() && dense_only {
+        // Mixed precision, where the adapter has f16: speed, and distance
+        // from f32.
+        let f16 = if ctx.has_f16() {
             m.reconstruct_with(&data, Precision::F16)?;
             let t0 = std::time::Instant::now();
             let rec16 = m.reconstruct_with(&data, Precision::F16)?;
@@ -320,7 +316,6 @@ pub fn bench(
                 Some((speed, max, mean)) => println!(
                     "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
                 ),
-                None if !dense_only => println!("  f16        not measured (mixed precision covers Linear layers only)"),
                 None => println!("  f16        not available (the adapter has no shader-f16)"),
             }
             println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));

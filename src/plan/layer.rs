@@ -112,8 +112,8 @@ pub trait LayerPlan: Sync {
     ) -> Result<Vec<Step>>;
 
     /// The same in mixed precision: f16 input and parameters, the layer's
-    /// activation fused, f16 or f32 output. Kinds without an f16 kernel
-    /// refuse with an error naming the layer.
+    /// activation fused, f16 or f32 output. Only Dense has an f16 kernel;
+    /// `plan::mixed` runs the other kinds' f32 pass between casts.
     fn forward_f16(
         &self,
         _ctx: &GpuContext,
@@ -123,12 +123,12 @@ pub trait LayerPlan: Sync {
         _input16: &GpuTensor,
         _target: MatmulOut,
     ) -> Result<Step> {
-        Err(Error::InvalidArgument(format!(
-            "layer {} ({}): mixed-precision inference covers Linear layers only so far; use \
-             --precision f32",
-            l.index,
-            l.kind.name()
-        )))
+        Err(Error::Internal {
+            op: format!("planning layer {} ({})", l.index, l.kind.name()),
+            message: "the kind has no f16 kernel (mixed precision runs it in f32 between \
+                      casts)"
+                .into(),
+        })
     }
 
     /// The parameter gradients into `g` (views of the gradient arena laid

@@ -1,13 +1,18 @@
 //! Mixed-precision inference planned by the same layer code as training:
-//! layers `start..end` with f16 copies of their weights, f16 activations
-//! between them and the last layer's output in f32. Each layer's kind plans
-//! its own product (`LayerPlan::forward_f16`), with the activation in the
-//! product's epilogue.
+//! layers `start..end` with f16 activations between them and the last
+//! layer's output in f32. Dense layers have f16 copies of their weights and
+//! plan their own f16 product (`LayerPlan::forward_f16`), with the
+//! activation in the product's epilogue. The other kinds (convolutions,
+//! pooling, batch normalization, reshaping) have no f16 kernel yet: each
+//! widens its f16 input to f32, runs its f32 forward pass (evaluation mode,
+//! f32 weights) and narrows its output to f16 again, so activations are
+//! stored as f16 throughout and the arithmetic is f32.
 //!
 //! ```text
 //!   x16        (cap, inputs of layer start)   f16, two per word
-//!   w16[l]     (the weight's shape)           f16 copy of the weight
+//!   w16[l]     (the weight's shape)           f16 copy of a Dense weight
 //!   act16[l]   (cap, outputs_l)               f16, for start <= l < end - 1
+//!   in32[l], out32[l]                         f32 staging of a kind without f16
 //!   out        (cap, outputs of layer end-1)  f32
 //! ```
 
@@ -18,11 +23,24 @@ use crate::model::{LayerKind, LayerSpec, ModelConfig};
 use crate::plan::layer::{planner, Params};
 use crate::plan::ParamLayout;
 
+/// How a layer runs in mixed precision.
+enum Mixed {
+    /// Its own f16 product, over this f16 copy of its weight.
+    F16 { weight16: GpuTensor },
+    /// Its f32 pass between casts: the widened input, the output (none for
+    /// the last layer, which writes `out`) and the kind's scratch buffers.
+    F32 {
+        in32: GpuTensor,
+        out32: Option<GpuTensor>,
+        scratch: Vec<GpuTensor>,
+    },
+}
+
 /// Buffers of the mixed-precision forward pass at capacity `cap` rows.
 pub struct MixedNet {
     layers: Vec<LayerSpec>,
     start: usize,
-    weights16: Vec<GpuTensor>,
+    mixed: Vec<Mixed>,
     x16: GpuTensor,
     acts16: Vec<GpuTensor>,
     out: GpuTensor,
@@ -41,23 +59,39 @@ impl MixedNet {
     ) -> Result<(Self, Vec<Step>)> {
         ctx.require_f16("f16 inference")?;
         let layers = cfg.layers();
-        let mut weights16 = Vec::new();
+        if start >= end || end > layers.len() {
+            return Err(Error::Internal {
+                op: "planning f16 inference".into(),
+                message: format!("layers {start}..{end} of {}", layers.len()),
+            });
+        }
+        let mut mixed = Vec::new();
         let mut casts = Vec::new();
         for (li, l) in layers.iter().enumerate().take(end).skip(start) {
-            let Some(weight) = layout.layers[li]
+            let weight = layout.layers[li]
                 .weight
-                .filter(|_| l.kind == LayerKind::Dense)
-            else {
-                return Err(Error::InvalidArgument(format!(
-                    "layer {li} ({}): mixed-precision inference covers Linear layers only so \
-                     far; use --precision f32",
-                    l.kind.name()
-                )));
-            };
-            let w = layout.view(params, weight)?;
-            let w16 = ctx.zeros("weight f16", ops::f16_words(w.len()))?;
-            casts.push(ops::to_f16(ctx, w.len(), &w, &w16)?);
-            weights16.push(w16);
+                .filter(|_| l.kind == LayerKind::Dense);
+            mixed.push(match weight {
+                Some(weight) => {
+                    let w = layout.view(params, weight)?;
+                    let w16 = ctx.zeros("weight f16", ops::f16_words(w.len()))?;
+                    casts.push(ops::to_f16(ctx, w.len(), &w, &w16)?);
+                    Mixed::F16 { weight16: w16 }
+                }
+                None => Mixed::F32 {
+                    in32: ctx.zeros("f16 staging input", cap * l.inputs)?,
+                    out32: if li + 1 < end {
+                        Some(ctx.zeros("f16 staging output", cap * l.outputs)?)
+                    } else {
+                        None
+                    },
+                    scratch: planner(l.kind)
+                        .scratch(ctx, l, cap)
+                        .into_iter()
+                        .map(|words| ctx.zeros("f16 staging scratch", words))
+                        .collect::<Result<_>>()?,
+                },
+            });
         }
         let x16 = ctx.zeros("input f16", ops::f16_words(cap * layers[start].inputs))?;
         let acts16 = (start..end - 1)
@@ -68,7 +102,7 @@ impl MixedNet {
             Self {
                 layers: layers[start..end].to_vec(),
                 start,
-                weights16,
+                mixed,
                 x16,
                 acts16,
                 out,
@@ -88,7 +122,8 @@ impl MixedNet {
         self.out.view(0, rows * width)
     }
 
-    /// The forward pass for `rows` rows, one step per layer.
+    /// The forward pass for `rows` rows: a step per Dense layer, the casts
+    /// and the f32 pass of each other layer.
     pub fn forward_steps(
         &self,
         ctx: &GpuContext,
@@ -99,27 +134,58 @@ impl MixedNet {
         let mut steps = Vec::new();
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
-            let lp = layout.layers[self.start + i];
-            let bias = lp.bias.map(|b| layout.view(params, b)).transpose()?;
-            let p = Params {
-                weight: Some(&self.weights16[i]),
-                bias: bias.as_ref(),
-                transposed: lp.transposed,
-                scratch: &[],
-                buffers: None,
-                training: false,
-            };
+            let li = self.start + i;
+            let lp = layout.layers[li];
+            let (w, bias) = layout.layer_views(params, li)?;
             let input = if i == 0 {
                 &self.x16
             } else {
                 &self.acts16[i - 1]
             };
-            let target = if i == last {
-                MatmulOut::F32(&self.out)
-            } else {
-                MatmulOut::F16(&self.acts16[i])
-            };
-            steps.push(planner(l.kind).forward_f16(ctx, l, rows, &p, input, target)?);
+            match &self.mixed[i] {
+                Mixed::F16 { weight16 } => {
+                    let p = Params {
+                        weight: Some(weight16),
+                        bias: bias.as_ref(),
+                        transposed: lp.transposed,
+                        scratch: &[],
+                        buffers: None,
+                        training: false,
+                    };
+                    let target = if i == last {
+                        MatmulOut::F32(&self.out)
+                    } else {
+                        MatmulOut::F16(&self.acts16[i])
+                    };
+                    steps.push(planner(l.kind).forward_f16(ctx, l, rows, &p, input, target)?);
+                }
+                Mixed::F32 {
+                    in32,
+                    out32,
+                    scratch,
+                } => {
+                    let buffers = layout.buffer_view(params, li)?;
+                    let p = Params {
+                        weight: w.as_ref(),
+                        bias: bias.as_ref(),
+                        transposed: lp.transposed,
+                        scratch,
+                        buffers: buffers.as_ref(),
+                        training: false,
+                    };
+                    let (n_in, n_out) = (rows * l.inputs, rows * l.outputs);
+                    let x = in32.view(0, n_in)?;
+                    steps.push(ops::to_f32(ctx, n_in, input, &x)?);
+                    let y = match out32 {
+                        Some(t) => t.view(0, n_out)?,
+                        None => self.out.view(0, n_out)?,
+                    };
+                    steps.extend(planner(l.kind).forward(ctx, l, rows, &p, &x, l.act, &y)?);
+                    if i != last {
+                        steps.push(ops::to_f16(ctx, n_out, &y, &self.acts16[i])?);
+                    }
+                }
+            }
         }
         Ok(steps)
     }
