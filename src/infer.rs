@@ -4,7 +4,7 @@
 //! input in batches: codes, decodings, reconstructions, per-sample errors
 //! and samples from a VAE's prior.
 
-use crate::data::Dataset;
+use crate::data::Rows;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels as ops;
@@ -216,12 +216,17 @@ impl Autoencoder {
     }
 
     /// The code of every row (a VAE's mean).
-    pub fn encode(&self, data: &Dataset) -> Result<Vec<f32>> {
+    pub fn encode<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f32>> {
         self.encode_with(data, Precision::F32)
     }
 
     /// [`Self::encode`] at the given precision.
-    pub fn encode_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
+    pub fn encode_with<'a>(
+        &self,
+        data: impl Into<Rows<'a>>,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
+        let data = data.into();
         self.check_dim("encode", data.cols, self.cfg.input_dim)?;
         if precision == Precision::F16 {
             // The last encoder layer writes f32: the code, or a VAE head's
@@ -230,7 +235,7 @@ impl Autoencoder {
             let c = self.cfg.code_dim();
             let width = self.cfg.layers()[end - 1].outputs;
             let mut out = Vec::with_capacity(data.rows * c);
-            self.batched_f16(&data.data, data.rows, data.cols, (0, end), |t, _| {
+            self.batched_f16(data.data, data.rows, data.cols, (0, end), |t, _| {
                 for row in self.ctx.read(t)?.chunks(width) {
                     out.extend_from_slice(&row[..c]);
                 }
@@ -240,7 +245,7 @@ impl Autoencoder {
         }
         let c = self.cfg.code_dim();
         let mut out = Vec::with_capacity(data.rows * c);
-        self.batched(&data.data, data.rows, data.cols, 0, |net, r| {
+        self.batched(data.data, data.rows, data.cols, 0, |net, r| {
             let cl = net.code_layer();
             let width = net.layers[cl].outputs;
             let v = self.ctx.read(&net.a[cl].view(0, r * width)?)?;
@@ -285,12 +290,17 @@ impl Autoencoder {
     }
 
     /// The reconstruction of every row.
-    pub fn reconstruct(&self, data: &Dataset) -> Result<Vec<f32>> {
+    pub fn reconstruct<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f32>> {
         self.reconstruct_with(data, Precision::F32)
     }
 
     /// [`Self::reconstruct`] at the given precision.
-    pub fn reconstruct_with(&self, data: &Dataset, precision: Precision) -> Result<Vec<f32>> {
+    pub fn reconstruct_with<'a>(
+        &self,
+        data: impl Into<Rows<'a>>,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
+        let data = data.into();
         self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
         let d = self.cfg.input_dim;
         if precision == Precision::F16 && self.cfg.variational.is_some() {
@@ -302,14 +312,14 @@ impl Autoencoder {
         if precision == Precision::F16 {
             let end = self.cfg.layers().len();
             let mut out = Vec::with_capacity(data.rows * d);
-            self.batched_f16(&data.data, data.rows, d, (0, end), |t, _| {
+            self.batched_f16(data.data, data.rows, d, (0, end), |t, _| {
                 out.extend(self.ctx.read(t)?);
                 Ok(())
             })?;
             return Ok(out);
         }
         let mut out = Vec::with_capacity(data.rows * d);
-        self.batched(&data.data, data.rows, d, 0, |net, r| {
+        self.batched(data.data, data.rows, d, 0, |net, r| {
             let lo = net.layers.len() - 1;
             out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
             Ok(())
@@ -319,17 +329,18 @@ impl Autoencoder {
 
     /// The per-sample reconstruction error (mean squared error over
     /// features): the anomaly score.
-    pub fn reconstruction_error(&self, data: &Dataset) -> Result<Vec<f32>> {
+    pub fn reconstruction_error<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f32>> {
         self.reconstruction_error_with(data, Precision::F32)
     }
 
     /// [`Self::reconstruction_error`] at the given precision (with f16, the
     /// f32 reconstruction is scored on the host, in f64).
-    pub fn reconstruction_error_with(
+    pub fn reconstruction_error_with<'a>(
         &self,
-        data: &Dataset,
+        data: impl Into<Rows<'a>>,
         precision: Precision,
     ) -> Result<Vec<f32>> {
+        let data = data.into();
         self.check_dim("reconstruction error", data.cols, self.cfg.input_dim)?;
         let d = self.cfg.input_dim;
         if precision == Precision::F16 {
@@ -348,7 +359,7 @@ impl Autoencoder {
                 .collect());
         }
         let mut out = Vec::with_capacity(data.rows);
-        self.batched(&data.data, data.rows, d, 0, |net, r| {
+        self.batched(data.data, data.rows, d, 0, |net, r| {
             let lo = net.layers.len() - 1;
             let x = net.x.view(0, r * d)?;
             let rows = net.rowbuf.view(0, r)?;

@@ -234,6 +234,12 @@ pub fn save_model(
     force: bool,
 ) -> Result<()> {
     check_writable(path, force)?;
+    write_atomic(path, &model_bytes(model, extras)?, force)
+}
+
+/// A model file's bytes (what [`save_model`] writes), for a caller that
+/// keeps them elsewhere (Python's pickle).
+pub fn model_bytes(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>> {
     let arena = model.params_host()?;
     let mut meta = base_meta(model.config(), "model");
     if let Some(c) = &extras.code_stats {
@@ -245,8 +251,7 @@ pub fn save_model(
             format!("{};{}", join(o), join(sc)),
         );
     }
-    let bytes = serialize(named(model.layout(), &arena), meta)?;
-    write_atomic(path, &bytes, force)
+    serialize(named(model.layout(), &arena), meta)
 }
 
 /// The extras stored in a model file.
@@ -289,6 +294,11 @@ struct Parsed {
 
 fn parse(path: &Path) -> Result<Parsed> {
     let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    parse_bytes(path, bytes)
+}
+
+/// Parses a model file's bytes; `path` names them in errors.
+fn parse_bytes(path: &Path, bytes: Vec<u8>) -> Result<Parsed> {
     let (_, metadata) = SafeTensors::read_metadata(&bytes).map_err(|e| {
         file_err(
             path,
@@ -392,7 +402,16 @@ impl Parsed {
 
 /// Loads a model file (or the model inside a checkpoint) onto the GPU.
 pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
-    let p = parse(path)?;
+    model_of(ctx, parse(path)?)
+}
+
+/// Loads a model from a model file's bytes (see [`model_bytes`]); `what`
+/// names them in errors.
+pub fn model_from_bytes(ctx: &GpuContext, bytes: Vec<u8>, what: &str) -> Result<Autoencoder> {
+    model_of(ctx, parse_bytes(Path::new(what), bytes)?)
+}
+
+fn model_of(ctx: &GpuContext, p: Parsed) -> Result<Autoencoder> {
     let layout = ParamLayout::for_context(ctx, &p.cfg);
     let arena = p.arena(&layout, "", false)?;
     Autoencoder::from_params(ctx, &p.cfg, &arena)

@@ -27,7 +27,7 @@ pub mod reference;
 pub mod report;
 pub mod train;
 
-pub use data::Dataset;
+pub use data::{Dataset, Rows};
 pub use error::{Error, Result};
 pub use gpu::{GpuContext, GpuTensor, Step};
 pub use infer::{Autoencoder, Precision};

@@ -22,6 +22,83 @@ pub struct Dataset {
     pub dims: Option<Vec<usize>>,
 }
 
+/// Rows of features borrowed from whoever holds them (a [`Dataset`], or a
+/// caller's array such as a numpy array's buffer): what training and
+/// inference read, so that data already laid out as row-major f32 reaches
+/// the GPU without a copy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rows<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// Checks the shape and that every value is finite, as [`Dataset::new`].
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self> {
+        if rows == 0 || cols == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the data needs at least one row and one column, got {rows}x{cols}"
+            )));
+        }
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "{} values are not {rows} rows of {cols}",
+                data.len()
+            )));
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "value {} at row {}, column {} is not finite; clean the data (NaN and \
+                 infinity cannot be trained on or scored)",
+                data[i],
+                i / cols,
+                i % cols
+            )));
+        }
+        Ok(Self { data, rows, cols })
+    }
+
+    /// Rows `start..end` (clamped), without a copy.
+    pub fn slice(&self, start: usize, end: usize) -> Rows<'a> {
+        let end = end.min(self.rows);
+        let start = start.min(end);
+        Rows {
+            data: &self.data[start * self.cols..end * self.cols],
+            rows: end - start,
+            cols: self.cols,
+        }
+    }
+
+    /// Splits off the last `fraction` of the rows (as Keras' validation_split).
+    pub fn split_validation(&self, fraction: f32) -> Result<(Rows<'a>, Rows<'a>)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction} must be in (0, 1)"
+            )));
+        }
+        let n_val = ((self.rows as f64) * f64::from(fraction)).round() as usize;
+        if n_val == 0 || n_val >= self.rows {
+            return Err(Error::InvalidArgument(format!(
+                "validation split {fraction} of {} rows leaves an empty training or validation set",
+                self.rows
+            )));
+        }
+        let cut = self.rows - n_val;
+        Ok((self.slice(0, cut), self.slice(cut, self.rows)))
+    }
+}
+
+impl<'a> From<&'a Dataset> for Rows<'a> {
+    fn from(d: &'a Dataset) -> Self {
+        Rows {
+            data: &d.data,
+            rows: d.rows,
+            cols: d.cols,
+        }
+    }
+}
+
 impl Dataset {
     /// Checks the shape and that every value is finite.
     pub fn new(data: Vec<f32>, rows: usize, cols: usize, labels: Option<Vec<u32>>) -> Result<Self> {
@@ -143,19 +220,8 @@ impl Dataset {
 
     /// Splits off the last `fraction` of the rows (as Keras' validation_split).
     pub fn split_validation(&self, fraction: f32) -> Result<(Dataset, Dataset)> {
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} must be in (0, 1)"
-            )));
-        }
-        let n_val = ((self.rows as f64) * f64::from(fraction)).round() as usize;
-        if n_val == 0 || n_val >= self.rows {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} of {} rows leaves an empty training or validation set",
-                self.rows
-            )));
-        }
-        let cut = self.rows - n_val;
+        let (train, _) = Rows::from(self).split_validation(fraction)?;
+        let cut = train.rows;
         Ok((self.slice(0, cut), self.slice(cut, self.rows)))
     }
 

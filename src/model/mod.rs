@@ -263,9 +263,11 @@ impl ModelConfig {
                         rho: 0.05,
                         beta: 1.0,
                     });
-                    if self.code_act.is_none() {
-                        self.code_act = Some(Activation::Sigmoid);
-                    }
+                }
+                // KL sparsity reads the code's units as probabilities,
+                // whatever set its rho and beta.
+                if self.code_act.is_none() {
+                    self.code_act = Some(Activation::Sigmoid);
                 }
             }
             Variant::Denoising => {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Rows};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 pub use crate::infer::{Autoencoder, Precision, INFERENCE_BATCH};
@@ -93,7 +93,7 @@ struct Resident {
 }
 
 /// Uploads a dataset once; the error says what to do when it does not fit.
-fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Dataset) -> Result<GpuTensor> {
+fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Rows) -> Result<GpuTensor> {
     let bytes = (ds.data.len() as u64) * 4;
     let limit = ctx
         .limits()
@@ -112,7 +112,7 @@ fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Dataset) -> Result<
             adapter: ctx.adapter_name().to_string(),
         });
     }
-    ctx.upload(what, &ds.data)
+    ctx.upload(what, ds.data)
 }
 
 /// Training steps per submission within an epoch. The GPU starts on the
@@ -173,6 +173,17 @@ impl Trainer {
         train: &Dataset,
         val: Option<&Dataset>,
     ) -> Result<Self> {
+        Self::from_rows(model, tcfg, train.into(), val.map(Rows::from))
+    }
+
+    /// Plans training of an existing model on borrowed rows (uploaded
+    /// straight from them, with no copy on the host).
+    pub fn from_rows(
+        model: Autoencoder,
+        tcfg: &TrainConfig,
+        train: Rows<'_>,
+        val: Option<Rows<'_>>,
+    ) -> Result<Self> {
         let ctx = &model.ctx.clone();
         let cfg = model.cfg.clone();
         tcfg.validate()?;
@@ -185,9 +196,9 @@ impl Trainer {
             let (t, v) = train.split_validation(tcfg.validation_split)?;
             (t, Some(v))
         } else {
-            (train.clone(), None)
+            (train, None)
         };
-        let val = val.cloned().or(split_val);
+        let val = val.or(split_val);
         for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
             if let Some(ds) = ds {
                 if ds.cols != cfg.input_dim {
@@ -220,7 +231,7 @@ impl Trainer {
 
         // The dataset lives on the GPU; `index` is its row order (shuffled in
         // place each epoch for training, identity for validation).
-        let resident = |what: &'static str, ds: &Dataset| -> Result<Resident> {
+        let resident = |what: &'static str, ds: &Rows| -> Result<Resident> {
             let data = upload_dataset(ctx, what, ds)?;
             let idx: Vec<u32> = (0..ds.rows as u32).collect();
             let index = ctx.upload("row order", &idx)?;
