@@ -2,12 +2,15 @@
 // shuffled mini-batch is assembled on the GPU.
 //
 // Bindings (group 0):
-//   0 p    uniform  GatherParams { rows, cols, idx_offset, src_rows }
+//   0 p    uniform  GatherParams { rows, cols, idx_offset, src_rows, chunk_rows }
 //   1 idx  storage  read        (idx_offset + rows) u32 row indices into src
 //   2 src  storage  read        (src_rows, cols) f32
 //   3 out  storage  read_write  (rows, cols) f32
 //   4 src4 storage  read        src as vec4<f32> (gather_rows4 only)
 //   5 out4 storage  read_write  out as vec4<f32> (gather_rows4 only)
+//   6..9 chunk0..chunk3  storage read  a dataset too large for one binding,
+//                   as up to four buffers of chunk_rows whole rows each
+//                   (gather_chunks only; unused ones alias chunk0)
 //
 // Entry point gather_rows: out[r, c] = src[idx[idx_offset + r], c]; an index
 // past src_rows gives a zero row rather than reading out of bounds (the host
@@ -16,12 +19,18 @@
 // gather_rows4 does the same four columns at a time, for cols a multiple of
 // 4 (bindings 4 and 5 alias src and out): a quarter of the invocations, index
 // lookups and loads; dispatch ceil(rows * cols / 256).
+// gather_chunks reads row s from chunk s / chunk_rows at row s % chunk_rows:
+// the same values as gather_rows over the rows laid end to end.
 
 struct GatherParams {
     rows: u32,
     cols: u32,
     idx_offset: u32,
     src_rows: u32,
+    chunk_rows: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: GatherParams;
@@ -65,4 +74,33 @@ fn gather_rows4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         v = src4[s * cols4 + c];
     }
     out4[i] = v;
+}
+
+@group(0) @binding(6) var<storage, read> chunk0: array<f32>;
+@group(0) @binding(7) var<storage, read> chunk1: array<f32>;
+@group(0) @binding(8) var<storage, read> chunk2: array<f32>;
+@group(0) @binding(9) var<storage, read> chunk3: array<f32>;
+
+@compute @workgroup_size(64)
+fn gather_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * p.cols) {
+        return;
+    }
+    let r = i / p.cols;
+    let c = i % p.cols;
+    let s = idx[p.idx_offset + r];
+    var v = 0.0;
+    if (s < p.src_rows) {
+        let k = s / p.chunk_rows;
+        let at = (s - k * p.chunk_rows) * p.cols + c;
+        switch k {
+            case 0u: { v = chunk0[at]; }
+            case 1u: { v = chunk1[at]; }
+            case 2u: { v = chunk2[at]; }
+            default: { v = chunk3[at]; }
+        }
+    }
+    out[i] = v;
 }

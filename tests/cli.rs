@@ -525,6 +525,26 @@ fn checkpoints_resume_and_extend_training() {
 #[test]
 fn bad_inputs_get_one_clear_error() {
     let d = workdir("bad");
+    // MNIST's size (60,000 x 784, 188 MB) trains on an adapter whose
+    // binding holds 128 MiB: the data spans two buffers.
+    let o = wgae(&["train", "--synthetic", "60000", "--epochs", "1"], &d);
+    let out = ok(&o) + &String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("54000 training rows") && out.contains("epoch   1"), "{out}");
+    // Data that even four buffers cannot hold gets one clear sentence.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
+        .args(["train", "--synthetic", "200", "--epochs", "1"])
+        .env("WGAE_MAX_BINDING", "100000")
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    fails(
+        &o,
+        &[
+            "training set (180 rows of 784 values, 564480 bytes)",
+            "at most 4 buffers of 100000 bytes",
+            "--limit",
+        ],
+    );
     // Missing file.
     fails(
         &wgae(&["train", "--data", "nope.idx"], &d),

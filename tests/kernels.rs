@@ -1190,6 +1190,65 @@ fn gather_rows_by_index() {
     }
 }
 
+/// A dataset split over 2, 3 and 4 buffers of whole rows (the last one
+/// short) gathers the same rows as the whole; bad chunkings are refused.
+#[test]
+fn gather_from_chunks_matches_the_whole() {
+    let Some(ctx) = gpu() else { return };
+    for (si, &(src_rows, cols, chunk_rows)) in [
+        (10usize, 7usize, 5usize),
+        (11, 13, 4),
+        (1000, 33, 251),
+        (37, 784, 10),
+        (4, 1, 1),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut g = rng(9100 + si as u64);
+        let src = rand_vec(&mut g, src_rows * cols, -1.0, 1.0);
+        let chunks: Vec<wgae::GpuTensor> = src
+            .chunks(chunk_rows * cols)
+            .map(|c| ctx.upload("chunk", c).unwrap())
+            .collect();
+        let off = 2;
+        let rows = src_rows.min(70);
+        let mut idx: Vec<u32> = (0..off + rows)
+            .map(|_| g.random_range(0..src_rows as u32))
+            .collect();
+        idx[off] = src_rows as u32; // out of range: a zero row
+        idx[off + rows - 1] = (src_rows - 1) as u32; // the last chunk's last row
+        let ti = ctx.upload("idx", &idx).unwrap();
+        let to = poisoned(ctx, rows * cols);
+        let step = ops::gather_chunks(
+            ctx, rows, cols, off, src_rows, chunk_rows, &ti, &chunks, &to,
+        )
+        .unwrap();
+        ctx.run(&[&step]).unwrap();
+        assert_close(
+            &format!("gather {src_rows}x{cols} in {} chunks", chunks.len()),
+            &ctx.read(&to).unwrap(),
+            &r::gather_rows(&idx, off, &src, src_rows, rows, cols),
+            tol(0.0, 0.0),
+        );
+    }
+    let t = ctx.zeros("t", 64).unwrap();
+    let five = vec![t.clone(); 5];
+    assert!(
+        ops::gather_chunks(ctx, 1, 1, 0, 5, 1, &t, &five, &t).is_err(),
+        "5 chunks"
+    );
+    let two = vec![t.clone(); 2];
+    assert!(
+        ops::gather_chunks(ctx, 1, 1, 0, 9, 3, &t, &two, &t).is_err(),
+        "9 rows in 2x3"
+    );
+    assert!(
+        ops::gather_chunks(ctx, 1, 1, 0, 4, 0, &t, &two, &t).is_err(),
+        "0 rows per chunk"
+    );
+}
+
 // ------------------------------------------------- dispatches folded into 2-D
 
 #[test]

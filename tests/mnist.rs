@@ -371,22 +371,20 @@ fn bad_training_input_gets_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("sigmoid"), "{err}");
-    // A dataset larger than one storage binding: a clear error, not a crash.
-    let limit = ctx.limits().max_storage_buffer_binding_size as usize;
-    let rows = limit / (4 * 784) + 1;
-    let big = Dataset {
-        data: vec![0.0; rows * 784],
-        rows,
-        cols: 784,
-        labels: None,
-        dims: None,
-    };
-    let err = Trainer::new(ctx, &ModelConfig::dense(784, &[8]), &t, &big, None)
+    // A dataset larger than four storage bindings (the binding capped to
+    // ten rows here, so that 41 rows need five): a clear error, not a crash.
+    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    opts.max_binding = Some(10 * 784 * 4);
+    let capped = wgae::GpuContext::with_options(&opts).unwrap();
+    let big = Dataset::new(vec![0.0; 41 * 784], 41, 784, None).unwrap();
+    let err = Trainer::new(&capped, &ModelConfig::dense(784, &[8]), &t, &big, None)
         .err()
         .unwrap()
         .to_string();
     assert!(
-        err.contains("streaming") && err.contains("--limit"),
+        err.contains("41 rows of 784 values")
+            && err.contains("streaming")
+            && err.contains("--limit"),
         "{err}"
     );
 }

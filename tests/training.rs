@@ -822,3 +822,58 @@ fn batch_norm_inference_uses_the_running_statistics() {
         "evaluation used the batch statistics"
     );
 }
+
+// ------------------------------------------------ data beyond one binding
+
+/// A dataset larger than one storage binding (here the binding capped so
+/// that its 15 training rows need 3 buffers) trains to the
+/// same bits as the same data in one buffer; one that would need more than
+/// four buffers is refused with one clear message.
+#[test]
+fn data_split_over_buffers_trains_to_the_same_bits() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = ModelConfig::dense(DIM, &[9, 5]).dropout(0.1);
+    let t = TrainConfig {
+        epochs: 3,
+        validation_split: 0.3,
+        ..sgd(0.5)
+    };
+    let data = toy_data(11);
+    let train = |ctx: &GpuContext| {
+        let mut tr = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+        let h = tr.fit(|_| Control::Continue, |_| {}).unwrap();
+        (
+            tr.model().params_host().unwrap(),
+            h.epochs.last().unwrap().val_loss,
+        )
+    };
+    let whole = train(ctx);
+    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    // 15 training rows of 13 f32 (52 bytes): 6 rows per buffer, 3 buffers.
+    opts.max_binding = Some(6 * 52 + 7);
+    let split = GpuContext::with_options(&opts).unwrap();
+    assert_eq!(split.dataset_binding_limit(), 6 * 52 + 7);
+    let parts = train(&split);
+    assert!(
+        whole
+            .0
+            .iter()
+            .zip(&parts.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "split data trained to other bits"
+    );
+    assert_eq!(whole.1, parts.1, "validation loss");
+
+    opts.max_binding = Some(2 * 52);
+    let tiny = GpuContext::with_options(&opts).unwrap();
+    let e = Trainer::new(&tiny, &cfg, &t, &data, None)
+        .err()
+        .expect("15 rows in buffers of 2 need 8")
+        .to_string();
+    assert!(
+        e.contains("training set (15 rows of 13 values")
+            && e.contains("at most 4 buffers of 104 bytes")
+            && e.contains("--limit"),
+        "{e}"
+    );
+}

@@ -65,6 +65,10 @@ pub struct ContextOptions {
     /// Invocations per row of the per-row loss kernels, 8 or 64 (default: 8
     /// on CPU adapters, 64 on GPUs; see [`ROW_LANES`]).
     pub row_lanes: Option<u32>,
+    /// The most bytes wgae puts in one buffer of a resident dataset, below
+    /// the adapter's storage binding limit (`WGAE_MAX_BINDING`): to test, on
+    /// any adapter, data split over several buffers.
+    pub max_binding: Option<u64>,
 }
 
 /// `1|on|true` or `0|off|false` from an environment variable.
@@ -127,6 +131,18 @@ impl ContextOptions {
                 }
             },
             row_lanes: None,
+            max_binding: match std::env::var("WGAE_MAX_BINDING")
+                .ok()
+                .as_deref()
+                .map(str::trim)
+            {
+                None | Some("") => None,
+                Some(v) => Some(v.parse::<u64>().ok().filter(|&b| b >= 4).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "WGAE_MAX_BINDING: '{v}' is not a number of bytes (at least 4)"
+                    ))
+                })?),
+            },
         })
     }
 }
@@ -144,6 +160,7 @@ struct Inner {
     row_lanes: u32,
     autotune: bool,
     conv_im2col: bool,
+    max_binding: Option<u64>,
     /// Per-context state of the layers above (the matmul tuning table), by type.
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
@@ -280,11 +297,21 @@ impl GpuContext {
             row_lanes,
             autotune,
             conv_im2col: opts.conv_im2col.unwrap_or(true),
+            max_binding: opts.max_binding,
             extensions: Mutex::new(HashMap::new()),
         }))
     }
 
     // ------------------------------------------------------------ the plan
+
+    /// The most bytes one buffer of a resident dataset may hold: the
+    /// adapter's storage binding and buffer limits, or less where the
+    /// options cap it (`ContextOptions::max_binding`).
+    pub fn dataset_binding_limit(&self) -> u64 {
+        let l = self.limits();
+        let adapter = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+        self.0.max_binding.map_or(adapter, |cap| cap.min(adapter))
+    }
 
     /// Whether matmuls use the variant without workgroup memory: on software
     /// adapters, or as `WGAE_MATMUL=direct|tiled` says.

@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
 use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
@@ -26,17 +26,32 @@ pub mod binding {
     pub const OUT: u32 = 3;
     pub const SRC4: u32 = 4;
     pub const OUT4: u32 = 5;
+    /// chunk0..chunk3: `CHUNK0 + k`.
+    pub const CHUNK0: u32 = 6;
 }
 
+/// The most buffers a resident dataset may span (gather_chunks' bindings).
+pub const MAX_CHUNKS: usize = 4;
+
 /// The bindings by WGSL name, for the test that reads them back from the shader.
-pub const BINDINGS: &[(&str, u32)] =
-    &[("idx", 1), ("src", 2), ("out", 3), ("src4", 4), ("out4", 5)];
+pub const BINDINGS: &[(&str, u32)] = &[
+    ("idx", 1),
+    ("src", 2),
+    ("out", 3),
+    ("src4", 4),
+    ("out4", 5),
+    ("chunk0", 6),
+    ("chunk1", 7),
+    ("chunk2", 8),
+    ("chunk3", 9),
+];
 
 /// Every kernel of the file.
 pub fn kernels() -> Vec<Kernel> {
     vec![
         Kernel::new(&SHADER, "gather_rows"),
         Kernel::new(&SHADER, "gather_rows4"),
+        Kernel::new(&SHADER, "gather_chunks"),
     ]
 }
 
@@ -47,6 +62,8 @@ struct GatherParams {
     cols: u32,
     idx_offset: u32,
     src_rows: u32,
+    chunk_rows: u32,
+    _pad: [u32; 3],
 }
 
 /// `out[r, :] = src[idx[idx_offset + r], :]` for r in 0..rows; src is
@@ -72,6 +89,8 @@ pub fn gather_rows(
         cols: u32_dim(OP, "cols", cols)?,
         idx_offset: idx_offset as u32,
         src_rows: u32_dim(OP, "src_rows", src_rows)?,
+        chunk_rows: 0,
+        _pad: [0; 3],
     };
     if cols.is_multiple_of(4) {
         // Four columns per invocation (the bindings start 256-byte aligned).
@@ -96,6 +115,70 @@ pub fn gather_rows(
             (binding::SRC, src),
             (binding::OUT, out),
         ],
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// [`gather_rows`] from a dataset held as `chunks`: buffers of `chunk_rows`
+/// whole rows each (the last may hold fewer), `src_rows` in all, for a
+/// dataset larger than one storage binding. One chunk is [`gather_rows`].
+#[allow(clippy::too_many_arguments)]
+pub fn gather_chunks(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    idx_offset: usize,
+    src_rows: usize,
+    chunk_rows: usize,
+    idx: &GpuTensor,
+    chunks: &[GpuTensor],
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "gather_chunks";
+    if let [one] = chunks {
+        return gather_rows(ctx, rows, cols, idx_offset, src_rows, idx, one, out);
+    }
+    if chunks.is_empty()
+        || chunks.len() > MAX_CHUNKS
+        || chunk_rows == 0
+        || src_rows.div_ceil(chunk_rows) != chunks.len()
+    {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{} chunks of {chunk_rows} rows cannot hold {src_rows} rows (1 to {MAX_CHUNKS} \
+                 chunks)",
+                chunks.len()
+            ),
+        ));
+    }
+    let n = product(OP, rows, cols)?;
+    need(OP, "idx", idx, idx_offset + rows)?;
+    need(OP, "out", out, n)?;
+    for (k, c) in chunks.iter().enumerate() {
+        let held = chunk_rows.min(src_rows - k * chunk_rows);
+        need(OP, "chunk", c, product(OP, held, cols)?)?;
+    }
+    let p = GatherParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        idx_offset: u32::try_from(idx_offset).map_err(|_| Error::shape(OP, "index offset"))?,
+        src_rows: u32_dim(OP, "src_rows", src_rows)?,
+        chunk_rows: u32_dim(OP, "chunk_rows", chunk_rows)?,
+        _pad: [0; 3],
+    };
+    let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
+    for k in 0..MAX_CHUNKS {
+        bindings.push((
+            binding::CHUNK0 + k as u32,
+            chunks.get(k).unwrap_or(&chunks[0]),
+        ));
+    }
+    ctx.step(
+        &Kernel::new(&SHADER, OP),
+        format!("{OP}({rows}x{cols}, {} chunks)", chunks.len()),
+        &p,
+        &bindings,
         ew_groups(ctx, OP, n)?,
     )
 }

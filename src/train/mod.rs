@@ -4,6 +4,7 @@
 //! reads inside an epoch. It writes no files: checkpoints go to a sink.
 
 pub mod config;
+mod resident;
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ pub use crate::op::{OptimizerName, ScheduleName};
 pub use crate::plan::ParamLayout;
 use crate::plan::{slot, Mode, Net};
 pub use config::{ConfigFile, TrainConfig};
+use resident::Resident;
 
 /// Everything `--resume` needs (`io::save_checkpoint` writes it).
 #[derive(Clone, Debug)]
@@ -83,36 +85,6 @@ pub struct History {
 pub enum Control {
     Continue,
     Stop,
-}
-
-struct Resident {
-    data: GpuTensor,
-    rows: usize,
-    index: GpuTensor,
-    gathers: Vec<Step>,
-}
-
-/// Uploads a dataset once; the error says what to do when it does not fit.
-fn upload_dataset(ctx: &GpuContext, what: &'static str, ds: &Rows) -> Result<GpuTensor> {
-    let bytes = (ds.data.len() as u64) * 4;
-    let limit = ctx
-        .limits()
-        .max_storage_buffer_binding_size
-        .min(ctx.limits().max_buffer_size);
-    if bytes > limit {
-        return Err(Error::TooLarge {
-            op: "upload dataset",
-            what: format!(
-                "the {what} set ({} rows x {} columns); streaming batches through a staging ring is not implemented yet, so use --limit to train on fewer rows",
-                ds.rows, ds.cols
-            ),
-            bytes,
-            limit,
-            limit_name: "storage buffer binding",
-            adapter: ctx.adapter_name().to_string(),
-        });
-    }
-    ctx.upload(what, ds.data)
 }
 
 /// Training steps per submission within an epoch. The GPU starts on the
@@ -229,33 +201,9 @@ impl Trainer {
         };
         let epoch_buf = ctx.upload("epoch", &[0u32])?;
 
-        // The dataset lives on the GPU; `index` is its row order (shuffled in
-        // place each epoch for training, identity for validation).
-        let resident = |what: &'static str, ds: &Rows| -> Result<Resident> {
-            let data = upload_dataset(ctx, what, ds)?;
-            let idx: Vec<u32> = (0..ds.rows as u32).collect();
-            let index = ctx.upload("row order", &idx)?;
-            Ok(Resident {
-                data,
-                rows: ds.rows,
-                index,
-                gathers: Vec::new(),
-            })
-        };
-        let mut train_res = resident("training", &train)?;
-        for b0 in (0..train.rows).step_by(batch) {
-            let r = batch.min(train.rows - b0);
-            train_res.gathers.push(ops::gather_rows(
-                ctx,
-                r,
-                cfg.input_dim,
-                b0,
-                train.rows,
-                &train_res.index,
-                &train_res.data,
-                &net.x.view(0, r * cfg.input_dim)?,
-            )?);
-        }
+        // The dataset lives on the GPU (see resident.rs).
+        let mut train_res = Resident::upload(ctx, "training", &train)?;
+        train_res.plan_gathers(ctx, batch, &net.x)?;
         let permute = ops::permute(ctx, train.rows, tcfg.seed, &epoch_buf, &train_res.index)?;
 
         let params = model.params.clone();
@@ -306,20 +254,8 @@ impl Trainer {
             Some(vds) => {
                 let cap = vds.rows.min(INFERENCE_BATCH.max(batch));
                 let en = Net::new(ctx, &cfg, cap, Mode::Eval, tcfg.seed)?;
-                let mut res = resident("validation", vds)?;
-                for b0 in (0..vds.rows).step_by(cap) {
-                    let r = cap.min(vds.rows - b0);
-                    res.gathers.push(ops::gather_rows(
-                        ctx,
-                        r,
-                        cfg.input_dim,
-                        b0,
-                        vds.rows,
-                        &res.index,
-                        &res.data,
-                        &en.x.view(0, r * cfg.input_dim)?,
-                    )?);
-                }
+                let mut res = Resident::upload(ctx, "validation", vds)?;
+                res.plan_gathers(ctx, cap, &en.x)?;
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
                     s.extend(en.metric_steps(ctx, rows)?);
