@@ -28,8 +28,12 @@ enum Command {
     /// List every GPU adapter, its limits, and the one wgae would use.
     Info,
     /// Train an autoencoder (on built-in synthetic digits when no --data is given).
+    // `--lr -1` reaches the validation, which refuses it naming the flag,
+    // instead of reading as an unknown flag '-1'.
+    #[command(allow_negative_numbers = true)]
     Train(Box<TrainArgs>),
     /// Measure training and inference throughput on this GPU.
+    #[command(allow_negative_numbers = true)]
     Bench {
         /// Layer widths from the input to the code (default: 784,32 and, on a
         /// hardware GPU, 4096,1024,256).
@@ -78,6 +82,7 @@ enum Command {
     },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
+    #[command(allow_negative_numbers = true)]
     Generate {
         /// A model file written by `wgae train --save`.
         #[arg(long)]
@@ -93,6 +98,7 @@ enum Command {
     },
     /// Anomaly scores (per-sample reconstruction error) to a CSV, flagging those
     /// above a threshold (the given one, or a percentile of the scores).
+    #[command(allow_negative_numbers = true)]
     Anomaly {
         #[command(flatten)]
         input: ModelData,

@@ -529,7 +529,44 @@ fn bad_inputs_get_one_clear_error() {
     // binding holds 128 MiB: the data spans two buffers.
     let o = wgae(&["train", "--synthetic", "60000", "--epochs", "1"], &d);
     let out = ok(&o) + &String::from_utf8_lossy(&o.stderr);
-    assert!(out.contains("54000 training rows") && out.contains("epoch   1"), "{out}");
+    assert!(
+        out.contains("54000 training rows") && out.contains("epoch   1"),
+        "{out}"
+    );
+    // Numbers out of range are refused by one validation (CLI, TOML and
+    // library alike), naming the flag; negative numbers reach it.
+    for (flags, says) in [
+        (&["--lr", "-1"][..], "learning rate -1"),
+        (&["--weight-decay", "-1"], "--weight-decay"),
+        (&["--val-split", "-0.1"], "--val-split"),
+        (&["--val-split", "nan"], "--val-split"),
+        (&["--clip-norm", "0"], "--clip-norm 0"),
+        (&["--clip-norm", "-1"], "--clip-norm"),
+        (&["--early-stop", "2", "--val-split", "0"], "validation"),
+    ] {
+        let args = [&["train", "--synthetic", "50", "--epochs", "1"][..], flags].concat();
+        fails(&wgae(&args, &d), &[says]);
+    }
+    std::fs::write(
+        d.join("neg.npy"),
+        wgae::io::npy_bytes(&[-0.5f32, 0.2, 0.3, 0.4, 0.5, 0.6], 3, 2),
+    )
+    .unwrap();
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--data",
+                "neg.npy",
+                "--epochs",
+                "1",
+                "--val-split",
+                "0",
+            ],
+            &d,
+        ),
+        &["BCE", "-0.5", "--loss mse"],
+    );
     // Data that even four buffers cannot hold gets one clear sentence.
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
         .args(["train", "--synthetic", "200", "--epochs", "1"])

@@ -371,3 +371,22 @@ fn batch_norm_layers_describe_and_refuse_clearly() {
     let names: Vec<&str> = cfg.layers()[4..].iter().map(|l| l.kind.name()).collect();
     assert_eq!(names, vec!["Upsample2d", "BatchNorm2d", "Conv2d"]);
 }
+
+/// Every training number is validated in one place, so a TOML [train]
+/// table gets the same refusals as the CLI's flags.
+#[test]
+fn out_of_range_training_numbers_are_refused_from_toml() {
+    for (line, says) in [
+        ("weight_decay = -1.0", "weight decay"),
+        ("clip_norm = -1.0", "clipping"),
+        ("validation_split = 1.5", "validation split"),
+        ("validation_split = nan", "validation split"),
+        ("beta1 = 1.0", "beta1"),
+        ("eps = 0.0", "eps"),
+        ("early_stopping = 0", "patience"),
+    ] {
+        let text = format!("[model]\ninput_dim = 4\nencoder = [2]\n[train]\n{line}\n");
+        let e = ConfigFile::from_toml(&text).unwrap_err().to_string();
+        assert!(e.contains(says), "{line}: {e}");
+    }
+}

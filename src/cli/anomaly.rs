@@ -13,6 +13,13 @@ pub fn anomaly(
     force: bool,
 ) -> wgae::Result<()> {
     io::check_writable(out, force)?;
+    if let Some(t) = threshold {
+        if !t.is_finite() || t < 0.0 {
+            return Err(wgae::Error::InvalidArgument(format!(
+                "--threshold {t} must be a reconstruction error: a finite number >= 0"
+            )));
+        }
+    }
     if let Some(p) = percentile {
         if !(0.0..=100.0).contains(&p) {
             return Err(wgae::Error::InvalidArgument(format!(

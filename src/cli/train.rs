@@ -142,6 +142,13 @@ pub struct TrainArgs {
 }
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
+    // A flag that is given takes effect or is refused: 0 is how a config
+    // turns clipping off, never something to ask for.
+    if a.clip_norm == Some(0.0) {
+        return Err(wgae::Error::InvalidArgument(
+            "--clip-norm 0 would clip nothing; leave the flag out, or give a positive norm".into(),
+        ));
+    }
     // Outputs are checked before any training, so a refusal costs nothing.
     let checkpoint_path = check_outputs(&a)?;
     // One GPU context for the whole command (a checkpoint's layout depends on it).

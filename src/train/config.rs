@@ -85,6 +85,80 @@ impl TrainConfig {
                 self.lr
             )));
         }
+        // Every other number, checked here once for the CLI's flags, a TOML
+        // [train] table and the library alike. NaN fails every range.
+        let check = |name: &str, v: f32, ok: bool, want: &str| -> Result<()> {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument(format!("{name} {v} must be {want}")))
+            }
+        };
+        let finite_at_least_0 = |v: f32| v.is_finite() && v >= 0.0;
+        check(
+            "weight decay (--weight-decay)",
+            self.weight_decay,
+            finite_at_least_0(self.weight_decay),
+            ">= 0",
+        )?;
+        check(
+            "gradient clipping norm (--clip-norm)",
+            self.clip_norm,
+            finite_at_least_0(self.clip_norm),
+            ">= 0 (0 turns clipping off)",
+        )?;
+        check(
+            "validation split (--val-split)",
+            self.validation_split,
+            (0.0..1.0).contains(&self.validation_split),
+            "in [0, 1)",
+        )?;
+        check(
+            "beta1",
+            self.beta1,
+            (0.0..1.0).contains(&self.beta1),
+            "in [0, 1)",
+        )?;
+        check(
+            "beta2",
+            self.beta2,
+            (0.0..1.0).contains(&self.beta2),
+            "in [0, 1)",
+        )?;
+        check(
+            "eps",
+            self.eps,
+            self.eps.is_finite() && self.eps > 0.0,
+            "> 0",
+        )?;
+        check(
+            "gamma",
+            self.gamma,
+            self.gamma.is_finite() && self.gamma > 0.0,
+            "> 0",
+        )?;
+        check(
+            "min_lr",
+            self.min_lr,
+            finite_at_least_0(self.min_lr),
+            ">= 0",
+        )?;
+        check(
+            "min_delta",
+            self.min_delta,
+            finite_at_least_0(self.min_delta),
+            ">= 0",
+        )?;
+        if self.early_stopping == Some(0) {
+            return Err(Error::InvalidArgument(
+                "early stopping patience (--early-stop) must be at least 1 epoch".into(),
+            ));
+        }
+        if self.log_every_steps == Some(0) {
+            return Err(Error::InvalidArgument(
+                "log_every_steps must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 

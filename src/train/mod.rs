@@ -171,12 +171,34 @@ impl Trainer {
             (train, None)
         };
         let val = val.or(split_val);
+        if tcfg.early_stopping.is_some() && val.is_none() {
+            return Err(Error::InvalidArgument(
+                "early stopping watches the validation loss, but there is no validation data: \
+                 give a validation split (--val-split) or set (--val)"
+                    .into(),
+            ));
+        }
         for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
             if let Some(ds) = ds {
                 if ds.cols != cfg.input_dim {
                     return Err(Error::InvalidArgument(format!(
                         "the {what} data has {} columns but the model's input is {} wide (check --arch)",
                         ds.cols, cfg.input_dim
+                    )));
+                }
+            }
+        }
+        if cfg.loss == crate::model::LossKind::Bce {
+            for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
+                let Some(ds) = ds else { continue };
+                if let Some(i) = ds.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                    return Err(Error::InvalidArgument(format!(
+                        "BCE compares each value with a probability, but the {what} data holds \
+                         {} (row {}, column {}), outside [0, 1]; scale the data to [0, 1] \
+                         (--scale unit) or use --loss mse",
+                        ds.data[i],
+                        i / ds.cols,
+                        i % ds.cols
                     )));
                 }
             }
