@@ -212,11 +212,16 @@ fn standardize_splits_and_synthetic_digits() {
     let mut ds = Dataset::new(vec![1.0, 10.0, 3.0, 10.0, 5.0, 10.0], 3, 2, None).unwrap();
     let (mean, std) = ds.standardize();
     assert_eq!(mean, vec![3.0, 10.0]);
-    assert!((std[0] - (8.0f32 / 3.0).sqrt()).abs() < 1e-6 && std[1] == 0.0);
+    // A constant column keeps scale 1: the saved transform stays usable.
+    assert!((std[0] - (8.0f32 / 3.0).sqrt()).abs() < 1e-6 && std[1] == 1.0);
     let col0: Vec<f32> = (0..3).map(|i| ds.data[i * 2]).collect();
     assert!((col0.iter().sum::<f32>()).abs() < 1e-6);
     assert!((col0.iter().map(|v| v * v).sum::<f32>() / 3.0 - 1.0).abs() < 1e-5);
     assert!((0..3).all(|i| ds.data[i * 2 + 1] == 0.0));
+    // Statistics of the first rows only (the training rows).
+    let ds = Dataset::new(vec![0.0, 2.0, 100.0], 3, 1, None).unwrap();
+    assert_eq!(ds.standard_transform(2), (vec![1.0], vec![1.0]));
+    assert_eq!(ds.unit_transform(2), (vec![0.0], vec![2.0]));
     let (t, v) = synthetic::digits(100, 1).split_validation(0.2).unwrap();
     assert_eq!((t.rows, v.rows), (80, 20));
     assert_eq!(v.labels.as_ref().unwrap()[0], 0);

@@ -171,11 +171,6 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             synthetic::digits(n, 2024)
         }
     };
-    let transform = match a.scale {
-        Scale::None => None,
-        Scale::Unit => Some(data.scale_unit()),
-        Scale::Standard => Some(data.standardize()),
-    };
     // Model: checkpoint, or config file, then flags.
     if let Some((ck, _)) = &resume {
         file = Some(ConfigFile {
@@ -205,6 +200,24 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             .map_err(|e| named(&a.val, e))?;
     }
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
+    // Scaling statistics come from the training rows alone (not the rows
+    // the validation split holds out), and apply to every set and, through
+    // the model file, to later data.
+    let fit_rows = match wgae::Rows::from(&data).split_validation(t.validation_split) {
+        Ok((train, _)) => train.rows,
+        Err(_) => data.rows,
+    };
+    let transform = match a.scale {
+        Scale::None => None,
+        Scale::Unit => Some(data.unit_transform(fit_rows)),
+        Scale::Standard => Some(data.standard_transform(fit_rows)),
+    };
+    if let Some((offset, scale)) = &transform {
+        data.apply_transform(offset, scale);
+        if let Some(v) = &mut val {
+            v.apply_transform(offset, scale);
+        }
+    }
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.

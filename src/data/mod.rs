@@ -225,55 +225,77 @@ impl Dataset {
         Ok((self.slice(0, cut), self.slice(cut, self.rows)))
     }
 
-    /// Rescales every column to zero mean and unit variance (constant columns
-    /// are only centred). Returns the (mean, std) used.
-    pub fn standardize(&mut self) -> (Vec<f32>, Vec<f32>) {
-        let (r, c) = (self.rows, self.cols);
+    /// The transform to zero mean and unit variance of each column,
+    /// measured on the first `rows` rows (the training rows): (offset,
+    /// scale) for [`Self::apply_transform`]. A constant column keeps scale 1
+    /// (it is only centred), so the saved transform applies to later data.
+    pub fn standard_transform(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
+        let (r, c) = (rows.clamp(1, self.rows), self.cols);
         let mut mean = vec![0f64; c];
         let mut var = vec![0f64; c];
-        for row in self.data.chunks(c) {
+        for row in self.data[..r * c].chunks(c) {
             for (m, &v) in mean.iter_mut().zip(row) {
                 *m += f64::from(v);
             }
         }
         mean.iter_mut().for_each(|m| *m /= r as f64);
-        for row in self.data.chunks(c) {
+        for row in self.data[..r * c].chunks(c) {
             for ((s, &m), &v) in var.iter_mut().zip(&mean).zip(row) {
                 *s += (f64::from(v) - m).powi(2);
             }
         }
-        let std: Vec<f64> = var.iter().map(|v| (v / r as f64).sqrt()).collect();
-        for row in self.data.chunks_mut(c) {
-            for ((v, &m), &sd) in row.iter_mut().zip(&mean).zip(&std) {
-                let sd = if sd > 1e-12 { sd } else { 1.0 };
-                *v = ((f64::from(*v) - m) / sd) as f32;
-            }
-        }
-        (
-            mean.iter().map(|&v| v as f32).collect(),
-            std.iter().map(|&v| v as f32).collect(),
-        )
+        let scale = var
+            .iter()
+            .zip(&mean)
+            .map(|(v, m)| {
+                let sd = (v / r as f64).sqrt();
+                // Below f32's resolution of the mean, the column is constant.
+                if sd > 1e-6 * m.abs().max(1e-6) {
+                    sd as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        (mean.iter().map(|&v| v as f32).collect(), scale)
     }
 
-    /// Rescales every column to [0, 1] by its minimum and maximum (constant
-    /// columns become 0). Returns the (offset, scale) used: x' = (x - offset) / scale.
-    pub fn scale_unit(&mut self) -> (Vec<f32>, Vec<f32>) {
-        let c = self.cols;
+    /// The transform of each column to [0, 1] by its minimum and maximum
+    /// over the first `rows` rows: (offset, scale) for
+    /// [`Self::apply_transform`]; a constant column keeps scale 1 (it
+    /// becomes 0).
+    pub fn unit_transform(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
+        let (r, c) = (rows.clamp(1, self.rows), self.cols);
         let mut lo = vec![f32::INFINITY; c];
         let mut hi = vec![f32::NEG_INFINITY; c];
-        for row in self.data.chunks(c) {
+        for row in self.data[..r * c].chunks(c) {
             for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
                 *l = l.min(v);
                 *h = h.max(v);
             }
         }
-        let scale: Vec<f32> = lo
+        let scale = lo
             .iter()
             .zip(&hi)
             .map(|(l, h)| if h > l { h - l } else { 1.0 })
             .collect();
-        self.apply_transform(&lo, &scale);
         (lo, scale)
+    }
+
+    /// Standardizes every column in place (statistics of all rows) and
+    /// returns the transform used.
+    pub fn standardize(&mut self) -> (Vec<f32>, Vec<f32>) {
+        let t = self.standard_transform(self.rows);
+        self.apply_transform(&t.0, &t.1);
+        t
+    }
+
+    /// Scales every column to [0, 1] in place (statistics of all rows) and
+    /// returns the transform used.
+    pub fn scale_unit(&mut self) -> (Vec<f32>, Vec<f32>) {
+        let t = self.unit_transform(self.rows);
+        self.apply_transform(&t.0, &t.1);
+        t
     }
 
     /// x' = (x - offset) / scale per column (a transform saved with a model).
