@@ -39,36 +39,101 @@ fn file_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Refuses to replace an existing file unless `force`.
+/// Checks, before any work, that `path` can take a file wgae writes: an
+/// existing file only with `force`; never a folder, a device, a pipe or a
+/// dangling symbolic link; and a folder that exists and can be written in.
 pub fn check_writable(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
-        return Err(file_err(
-            path,
-            "already exists; use --force to overwrite it",
-        ));
-    }
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        let target = if meta.file_type().is_symlink() {
+            std::fs::metadata(path).map_err(|_| {
+                file_err(
+                    path,
+                    "is a symbolic link to nothing; remove it or choose another name",
+                )
+            })?
+        } else {
+            meta
+        };
+        if target.is_dir() {
+            return Err(file_err(path, "is a folder; give a file name"));
+        }
+        if !target.is_file() {
             return Err(file_err(
                 path,
-                format!("the folder {} does not exist", dir.display()),
+                "is not a regular file (a device, a pipe or a socket); wgae writes regular \
+                 files only",
+            ));
+        }
+        if !force {
+            return Err(file_err(
+                path,
+                "already exists; use --force to overwrite it",
             ));
         }
     }
-    Ok(())
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(file_err(
+            path,
+            format!("the folder {} does not exist", dir.display()),
+        ));
+    }
+    // Can a file be made there? (A read-only folder says so now, not after
+    // hours of training.)
+    let probe = dir.join(format!(".wgae-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(file_err(
+            path,
+            format!("cannot write in the folder {}: {e}", dir.display()),
+        )),
+    }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file in the same folder,
+/// flushed to disk before it is renamed into place, so a crash leaves the
+/// old file or the new one, never a torn one. A symbolic link is followed:
+/// its target is replaced, not the link.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    use std::io::Write;
     check_writable(path, force)?;
-    let mut tmp = PathBuf::from(path);
+    let real = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::canonicalize(path).map_err(|e| file_err(path, format!("cannot write: {e}")))?
+    } else {
+        path.to_path_buf()
+    };
+    let mut tmp = real.clone();
     tmp.set_file_name(format!(
         ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("wgae"),
+        real.file_name().and_then(|n| n.to_str()).unwrap_or("wgae"),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).map_err(|e| file_err(path, format!("cannot write: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, &real)?;
+        // The rename itself reaches the disk with the folder's entry.
+        if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         file_err(path, format!("cannot write: {e}"))
     })

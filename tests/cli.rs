@@ -567,6 +567,127 @@ fn bad_inputs_get_one_clear_error() {
         ),
         &["BCE", "-0.5", "--loss mse"],
     );
+    // Outputs wgae must not replace or cannot write, refused before training.
+    let t = |extra: &[&str]| {
+        let args = [&["train", "--synthetic", "30", "--epochs", "1"][..], extra].concat();
+        wgae(&args, &d)
+    };
+    fails(
+        &t(&["--save", "/dev/null", "--force"]),
+        &["/dev/null", "not a regular file"],
+    );
+    std::fs::create_dir_all(d.join("adir")).unwrap();
+    fails(&t(&["--save", "adir"]), &["adir", "is a folder"]);
+    let _ = std::fs::remove_file(d.join("dangling"));
+    std::os::unix::fs::symlink(d.join("nowhere/at/all"), d.join("dangling")).unwrap();
+    fails(
+        &t(&["--save", "dangling"]),
+        &["dangling", "symbolic link to nothing"],
+    );
+    fails(
+        &t(&["--save", "/proc/m.safetensors"]),
+        &["cannot write in the folder /proc"],
+    );
+    std::fs::write(d.join("pic.png"), b"x").unwrap();
+    fails(
+        &t(&["--report", "pic.png"]),
+        &["pic.png", "--report takes a folder"],
+    );
+    assert_eq!(std::fs::read(d.join("pic.png")).unwrap(), b"x");
+    // --save inside a --checkpoint-dir that does not exist yet is fine.
+    let o = t(&[
+        "--checkpoint-dir",
+        "ck-new",
+        "--save",
+        "ck-new/m.safetensors",
+        "--quiet",
+    ]);
+    ok(&o);
+    assert!(d.join("ck-new/m.safetensors").is_file());
+    // Output names: .NPY is .npy; another ending is refused first.
+    std::fs::write(
+        d.join("x784.npy"),
+        wgae::io::npy_bytes(&vec![0.5f32; 3 * 784], 3, 784),
+    )
+    .unwrap();
+    let enc = |out: &str| {
+        wgae(
+            &[
+                "encode",
+                "--model",
+                "ck-new/m.safetensors",
+                "--data",
+                "x784.npy",
+                "--out",
+                out,
+            ],
+            &d,
+        )
+    };
+    ok(&enc("UP.NPY"));
+    assert!(d.join("UP.NPY").is_file());
+    fails(&enc("codes.txt"), &["codes.txt", ".npy or .csv"]);
+    // A flag that would do nothing is refused.
+    fails(
+        &wgae(
+            &[
+                "generate",
+                "--model",
+                "ck-new/m.safetensors",
+                "--n",
+                "0",
+                "--out",
+                "g.png",
+            ],
+            &d,
+        ),
+        &["--n 0"],
+    );
+    fails(&wgae(&["bench", "--steps", "0"], &d), &["--steps 0"]);
+    fails(&wgae(&["bench", "--batch", "0"], &d), &["--batch 0"]);
+    fails(
+        &wgae(
+            &[
+                "train",
+                "--resume",
+                "ck-new/checkpoint.safetensors",
+                "--epochs",
+                "1",
+            ],
+            &d,
+        ),
+        &["has done 1 epochs", "--epochs above 1"],
+    );
+    // Files: a 1-D .npy, a big-endian dtype, a first CSV row with one bad
+    // field (not a header), NaN with its line and column counted from 1.
+    let mut npy = wgae::io::npy_bytes(&[0.5f32; 4], 1, 4);
+    let header = String::from_utf8_lossy(&npy[10..]).to_string();
+    let one_d = header.replacen("(1, 4)", "(4,)  ", 1);
+    npy.truncate(10);
+    npy.extend(one_d.as_bytes());
+    std::fs::write(d.join("flat.npy"), &npy).unwrap();
+    fails(
+        &t(&["--data", "flat.npy"]),
+        &["flat.npy", "1-D .npy of shape (4,)"],
+    );
+    let mut big = std::fs::read(d.join("flat.npy")).unwrap();
+    let at = big.windows(3).position(|w| w == b"<f4").unwrap();
+    big[at] = b'>';
+    std::fs::write(d.join("big.npy"), &big).unwrap();
+    fails(
+        &t(&["--data", "big.npy"]),
+        &["big.npy", "dtype '>f4' is not supported"],
+    );
+    std::fs::write(d.join("na.csv"), "1,2,NA,4\n5,6,7,8\n").unwrap();
+    fails(
+        &t(&["--data", "na.csv"]),
+        &["na.csv", "line 1", "'NA' is not a number"],
+    );
+    std::fs::write(d.join("nan.csv"), "a,b\n1,2\n3,nan\n").unwrap();
+    fails(
+        &t(&["--data", "nan.csv"]),
+        &["nan.csv", "line 3, column 2", "NaN"],
+    );
     // Data that even four buffers cannot hold gets one clear sentence.
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
         .args(["train", "--synthetic", "200", "--epochs", "1"])
@@ -613,7 +734,7 @@ fn bad_inputs_get_one_clear_error() {
     std::fs::write(d.join("nan.csv"), "1,2\nnan,4\n").unwrap();
     fails(
         &wgae(&["train", "--data", "nan.csv"], &d),
-        &["nan.csv", "not finite", "row 1"],
+        &["nan.csv", "line 2, column 1", "not a finite number"],
     );
     // --arch whose first width does not match the data.
     std::fs::write(d.join("ok.csv"), "1,2,3\n4,5,6\n7,8,9\n0,1,2\n").unwrap();

@@ -356,7 +356,7 @@ fn bad_training_input_gets_clear_errors() {
     bad[5] = f32::NAN;
     let err = Dataset::new(bad, 2, 784, None).unwrap_err().to_string();
     assert!(
-        err.contains("not finite") && err.contains("row 0, column 5"),
+        err.contains("not finite") && err.contains("row 1, column 6 (counting from 1)"),
         "{err}"
     );
     let err = ModelConfig::dense(784, &[64, 32])

@@ -168,6 +168,17 @@ pub fn bench(
     json: bool,
     profile: bool,
 ) -> wgae::Result<()> {
+    // A flag that is given takes effect or is refused.
+    if steps < 4 {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "--steps {steps}: a bench times at least 4 training steps (one epoch of four batches)"
+        )));
+    }
+    if batch == Some(0) {
+        return Err(wgae::Error::InvalidArgument(
+            "--batch 0: a batch holds at least one sample".into(),
+        ));
+    }
     let ctx = open_gpu()?;
     // Refused before the timing runs, not after.
     if profile {
@@ -198,7 +209,6 @@ pub fn bench(
             v
         }
     };
-    let steps = steps.max(4);
     for (model, batch) in configs {
         let width = model.input_dim;
         // Uniform data, four batches resident; whole epochs of four steps.

@@ -12,6 +12,11 @@ pub fn generate(
     seed: u64,
     force: bool,
 ) -> wgae::Result<()> {
+    if n == 0 {
+        return Err(wgae::Error::InvalidArgument(
+            "--n 0 would generate nothing; give at least 1".into(),
+        ));
+    }
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
     let m = io::load_model(&ctx, model)?;
@@ -22,7 +27,7 @@ pub fn generate(
         ))
     })?;
     let extras = io::load_extras(model)?;
-    let samples = generate_samples(&m, extras.code_stats.as_ref(), n.max(1), seed)?;
+    let samples = generate_samples(&m, extras.code_stats.as_ref(), n, seed)?;
     let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
     report::save_grid(out, &imgs, side, 10.min(imgs.len()), 3)?;
     println!(

@@ -225,6 +225,16 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     }
     let mut trainer = match &resume {
         Some((ck, path)) => {
+            if t.epochs <= ck.epochs_done {
+                return Err(wgae::Error::InvalidArgument(format!(
+                    "{} has done {} epochs and --epochs asks for {} in all, so there is nothing \
+                     to train; give --epochs above {}",
+                    path.display(),
+                    ck.epochs_done,
+                    t.epochs,
+                    ck.epochs_done
+                )));
+            }
             if !a.quiet {
                 eprintln!(
                     "resuming {} after epoch {} of {}",
@@ -364,9 +374,6 @@ fn finish(
 /// that a refusal comes before any training; returns the checkpoint's path.
 fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
     let force = a.force;
-    if let Some(p) = &a.save {
-        io::check_writable(p, force)?;
-    }
     let checkpoint_path = match &a.checkpoint_dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
@@ -379,7 +386,17 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
         }
         None => None,
     };
+    // After the checkpoint folder exists, so that --save may point into it.
+    if let Some(p) = &a.save {
+        io::check_writable(p, force)?;
+    }
     if let Some(d) = &a.report {
+        if d.exists() && !d.is_dir() {
+            return Err(wgae::Error::File {
+                path: d.clone(),
+                message: "--report takes a folder for the pictures, and this is a file".into(),
+            });
+        }
         std::fs::create_dir_all(d).map_err(|e| wgae::Error::File {
             path: d.clone(),
             message: format!("cannot create: {e}"),

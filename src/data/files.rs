@@ -110,7 +110,9 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
         Some(rest.to_string())
     };
     let descr = field("descr").ok_or_else(|| file_err(path, ".npy header has no descr"))?;
+    // The dtype string alone: up to its closing quote.
     let descr = descr.trim_start_matches(['\'', '"']);
+    let descr = &descr[..descr.find(['\'', '"']).unwrap_or(descr.len()).min(16)];
     let (elem, kind) = if descr.starts_with("<f4") {
         (4, 'f')
     } else if descr.starts_with("<f8") {
@@ -121,8 +123,8 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
         return Err(file_err(
             path,
             format!(
-                ".npy dtype {} is not supported (float32, float64 or uint8)",
-                &descr[..descr.len().min(6)]
+                ".npy dtype '{descr}' is not supported: save it as float32 ('<f4'), float64 \
+                 ('<f8') or uint8 ('|u1'), little-endian (arr.astype(np.float32))"
             ),
         ));
     };
@@ -148,6 +150,17 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
         .collect::<Result<_>>()?;
     if dims.is_empty() {
         return Err(file_err(path, "a .npy scalar is not a dataset"));
+    }
+    if dims.len() == 1 {
+        // (784,) could be one sample or 784 samples of one feature.
+        return Err(file_err(
+            path,
+            format!(
+                "a 1-D .npy of shape ({},) is ambiguous: save rows of features as a 2-D array, \
+                 (1, {}) for one sample (arr.reshape(1, -1)) or ({}, 1) for one feature each",
+                dims[0], dims[0], dims[0]
+            ),
+        ));
     }
     let rows = dims[0];
     let cols: usize = dims[1..].iter().product::<usize>().max(1);
@@ -188,6 +201,8 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
     let mut data = Vec::new();
     let mut cols = 0usize;
     let mut rows = 0usize;
+    // Each row's line number, for messages (counted from 1, as editors do).
+    let mut lines = Vec::new();
     for (ln, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -217,9 +232,18 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
                     ));
                 }
                 data.extend(v);
+                lines.push(ln + 1);
                 rows += 1;
             }
-            Err(_) if rows == 0 && ln == 0 => continue, // the header
+            // A header on evidence: a first line none of whose fields is a
+            // number (`1,2,NA,4` is a row with a bad value, not a header).
+            Err(_)
+                if rows == 0
+                    && ln == 0
+                    && line.split(sep).all(|f| f.trim().parse::<f32>().is_err()) =>
+            {
+                continue
+            }
             Err(_) => {
                 let bad = line
                     .split(sep)
@@ -234,6 +258,18 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
     }
     if rows == 0 {
         return Err(file_err(path, "no numeric rows"));
+    }
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(file_err(
+            path,
+            format!(
+                "line {}, column {}: {} is not a finite number; clean the data (NaN and \
+                 infinity cannot be trained on)",
+                lines[i / cols],
+                i % cols + 1,
+                data[i]
+            ),
+        ));
     }
     Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
 }

@@ -49,11 +49,11 @@ impl<'a> Rows<'a> {
         }
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
-                "value {} at row {}, column {} is not finite; clean the data (NaN and \
-                 infinity cannot be trained on or scored)",
+                "value {} at row {}, column {} (counting from 1) is not finite; clean the \
+                 data (NaN and infinity cannot be trained on or scored)",
                 data[i],
-                i / cols,
-                i % cols
+                i / cols + 1,
+                i % cols + 1
             )));
         }
         Ok(Self { data, rows, cols })
@@ -115,10 +115,11 @@ impl Dataset {
         }
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
-                "dataset: value {} at row {}, column {} is not finite; clean the data (NaN and infinity cannot be trained on)",
+                "dataset: value {} at row {}, column {} (counting from 1) is not finite; clean \
+                 the data (NaN and infinity cannot be trained on)",
                 data[i],
-                i / cols,
-                i % cols
+                i / cols + 1,
+                i % cols + 1
             )));
         }
         if let Some(l) = &labels {
