@@ -627,6 +627,32 @@ fn bad_inputs_get_one_clear_error() {
     ok(&enc("UP.NPY"));
     assert!(d.join("UP.NPY").is_file());
     fails(&enc("codes.txt"), &["codes.txt", ".npy or .csv"]);
+    // --beta weighs the variant's KL term even without --rho (it was
+    // ignored), and is refused where there is no KL term.
+    let loss = |extra: &[&str]| -> f64 {
+        let args = [
+            &[
+                "train",
+                "--synthetic",
+                "200",
+                "--epochs",
+                "1",
+                "--json",
+                "--quiet",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = ok(&wgae(&args, &d));
+        let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        last["train_loss"].as_f64().unwrap()
+    };
+    let (one, five) = (
+        loss(&["--variant", "kl-sparse"]),
+        loss(&["--variant", "kl-sparse", "--beta", "5"]),
+    );
+    assert!(five > 2.0 * one, "--beta 5 gave {five}, the default {one}");
+    fails(&t(&["--beta", "3"]), &["--beta", "no"]);
     // A flag that would do nothing is refused.
     fails(
         &wgae(

@@ -505,10 +505,21 @@ fn model_config(
     }
     if let Some(v) = a.variant {
         model = model.with_variant(v);
-        if v == Variant::Vae {
-            if let Some(b) = a.beta {
-                model = model.variational(b);
-            }
+    }
+    // --beta weighs whichever KL term the model has, however it came (the
+    // variant's default rho, --rho, a config, --variant vae); with none, it
+    // would do nothing, so it is refused.
+    if let Some(b) = a.beta {
+        if model.variational.is_some() {
+            model = model.variational(b);
+        } else if let Some(k) = model.kl_sparsity {
+            model = model.kl_sparsity(k.rho, b);
+        } else {
+            return Err(wgae::Error::InvalidArgument(
+                "--beta weighs a KL term, and this model has none: add --variant kl-sparse (or \
+                 --rho) for KL sparsity, or --variant vae"
+                    .into(),
+            ));
         }
     }
     model.validate()?;
