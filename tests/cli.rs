@@ -176,6 +176,18 @@ fn bench_times_matmuls_as_json() {
 fn info_lists_the_adapter() {
     let out = ok(&wgae(&["info"], &workdir("info")));
     assert!(out.contains("wgae would use"), "{out}");
+    // Without a display session, the drivers' "XDG_RUNTIME_DIR is invalid"
+    // lines no longer open every command.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
+        .arg("info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !err.contains("XDG_RUNTIME_DIR"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -74,9 +74,41 @@ pub fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 }
 
 pub fn instance(backends: Option<wgpu::Backends>) -> wgpu::Instance {
+    quiet_window_system();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends.unwrap_or(wgpu::Backends::all());
     wgpu::Instance::new(desc)
+}
+
+/// On a machine without a display session, drivers' window-system code
+/// (Mesa's Wayland and EGL probes) prints "error: XDG_RUNTIME_DIR is
+/// invalid or not set" twice at start-up, which reads as wgae failing.
+/// wgae computes and draws nothing on screen, so where the variable is
+/// missing or names no folder, it points it at a private folder of its own
+/// (`$TMPDIR/wgae-runtime-UID`, mode 0700) before the first instance is
+/// made, once per process.
+fn quiet_window_system() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let valid =
+            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+        if valid {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+            let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+            let dir = std::env::temp_dir().join(format!("wgae-runtime-{uid}"));
+            // Made now, or by an earlier run; used only if it is ours.
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+            let ours = std::fs::metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+            if ours {
+                // Before any thread of wgae's exists; the drivers read it.
+                std::env::set_var("XDG_RUNTIME_DIR", &dir);
+            }
+        }
+    });
 }
 
 fn summarize(adapter: &wgpu::Adapter) -> AdapterSummary {
