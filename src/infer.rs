@@ -35,6 +35,25 @@ fn check_rows(data: &[f32], rows: usize, cols: usize) -> Result<()> {
     Ok(())
 }
 
+/// The parameter arena is one buffer: a model too wide for it is refused
+/// with its size, before anything is allocated.
+fn check_arena_fits(ctx: &GpuContext, cfg: &ModelConfig, layout: &ParamLayout) -> Result<()> {
+    let bytes = layout.total as u64 * 4;
+    let l = ctx.limits();
+    let limit = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
+    if bytes > limit {
+        return Err(Error::InvalidArgument(format!(
+            "the model {} has {} parameters ({bytes} bytes), but adapter '{}' holds at most \
+             {limit} bytes in one buffer, where wgae keeps all the parameters; use narrower or \
+             fewer layers",
+            cfg.arch_name(),
+            cfg.parameter_count(),
+            ctx.adapter_name()
+        )));
+    }
+    Ok(())
+}
+
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
 
@@ -78,6 +97,7 @@ impl Autoencoder {
     pub fn new(ctx: &GpuContext, cfg: &ModelConfig, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let layout = ParamLayout::for_context(ctx, cfg);
+        check_arena_fits(ctx, cfg, &layout)?;
         let params = ctx.zeros("params", layout.total)?;
         let net = Net::new(ctx, cfg, 1, Mode::Eval, seed)?;
         let init = net.init_steps(ctx, &params)?;

@@ -665,6 +665,42 @@ fn bad_inputs_get_one_clear_error() {
     );
     assert!(five > 2.0 * one, "--beta 5 gave {five}, the default {one}");
     fails(&t(&["--beta", "3"]), &["--beta", "no"]);
+    // Sizes past what the host or the adapter holds are errors naming the
+    // flag, before anything is allocated (they aborted or panicked).
+    for (args, says) in [
+        (
+            &["train", "--synthetic", "5000000000"][..],
+            "--synthetic 5000000000",
+        ),
+        (
+            &["train", "--synthetic", "18446744073709551615"],
+            "cannot be addressed",
+        ),
+        (
+            &["train", "--synthetic", "10", "--arch", "784,4000000000"],
+            "parameters",
+        ),
+        (
+            &["bench", "--matmul", "100000"],
+            "--matmul 100000x100000x100000",
+        ),
+        (&["bench", "--matmul", "4294967296"], "cannot be addressed"),
+        (&["bench", "--batch", "100000000"], "--batch 100000000"),
+        (
+            &[
+                "generate",
+                "--model",
+                "ck-new/m.safetensors",
+                "--n",
+                "100000000000",
+                "--out",
+                "g.png",
+            ],
+            "--n 100000000000",
+        ),
+    ] {
+        fails(&wgae(args, &d), &[says]);
+    }
     // A flag that would do nothing is refused.
     fails(
         &wgae(

@@ -35,6 +35,25 @@ pub fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
         .map(|s| parse_size(s))
         .collect::<wgae::Result<_>>()?;
     let ctx = open_gpu()?;
+    // Each matrix must fit the host and one buffer of the adapter.
+    for &(m, n, k) in &sizes {
+        let what = format!("--matmul {m}x{n}x{k}");
+        let limit = ctx.dataset_binding_limit();
+        for (name, count) in [
+            ("A", m as u128 * k as u128),
+            ("B", k as u128 * n as u128),
+            ("C", m as u128 * n as u128),
+        ] {
+            let bytes = wgae::data::memory::check_host(&what, count, 4)?;
+            if bytes > limit {
+                return Err(wgae::Error::InvalidArgument(format!(
+                    "{what}: {name} takes {bytes} bytes, and adapter '{}' holds at most {limit} \
+                     in one buffer; give a smaller size",
+                    ctx.adapter_name()
+                )));
+            }
+        }
+    }
     let time = |step: &wgae::Step| -> wgae::Result<f64> {
         ctx.run_wait(&[step])?;
         let mut reps = 1usize;
@@ -213,6 +232,11 @@ pub fn bench(
         let width = model.input_dim;
         // Uniform data, four batches resident; whole epochs of four steps.
         let per_epoch = 4;
+        wgae::data::memory::check_host(
+            &format!("--batch {batch}"),
+            batch as u128 * per_epoch as u128 * width as u128,
+            4,
+        )?;
         let rows = batch * per_epoch;
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);

@@ -20,6 +20,12 @@ pub fn generate(
     io::check_writable(out, force)?;
     let ctx = open_gpu()?;
     let m = io::load_model(&ctx, model)?;
+    // The samples, and the codes they decode from, must fit in memory.
+    wgae::data::memory::check_host(
+        &format!("--n {n}"),
+        n as u128 * (m.config().input_dim + m.config().code_dim()) as u128,
+        4,
+    )?;
     let side = report::square_side(m.config().input_dim).ok_or_else(|| {
         wgae::Error::InvalidArgument(format!(
             "the model's {} outputs are not a square image",

@@ -165,6 +165,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         Some(p) => load_data(p, a.format, a.limit, a.rgb)?,
         None => {
             let n = a.limit.unwrap_or(a.synthetic);
+            wgae::data::memory::check_host(&format!("--synthetic {n}"), n as u128 * 784, 4)?;
             if !a.quiet {
                 eprintln!("no --data: training on {n} built-in synthetic digits (28x28)");
             }

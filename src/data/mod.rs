@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod idx;
+pub mod memory;
 pub mod sensors;
 pub mod synthetic;
 
