@@ -70,6 +70,26 @@ fn idx_truncated_corrupt_and_lying_headers() {
     std::fs::write(&bad, g).unwrap();
     let e = err(&bad);
     assert!(e.contains("bad.gz") && e.contains("gzip"), "{e}");
+    // Reads are bounded by the header: a device is refused at once (it read
+    // until the kernel killed wgae), a compressed file that claims billions
+    // of values is refused before reading them, and bytes past what the
+    // header claims mean corruption.
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        for f in [files::Format::Idx, files::Format::Npy, files::Format::Csv] {
+            let e = files::load(Path::new(dev), Some(f))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(dev) && e.contains("device"), "{e}");
+        }
+    }
+    let big = tmp("claims.idx.gz");
+    std::fs::write(&big, gz(&idx_bytes(&[u32::MAX, 28, 28], &[0u8; 100]))).unwrap();
+    let e = err(&big);
+    assert!(e.contains("claims.idx.gz") && e.contains("memory"), "{e}");
+    let long = tmp("long.idx");
+    std::fs::write(&long, idx_bytes(&[1, 2, 2], &[1, 2, 3, 4, 5])).unwrap();
+    let e = err(&long);
+    assert!(e.contains("more than its header claims"), "{e}");
     let e = err(&tmp("does-not-exist.idx"));
     assert!(e.contains("no such file"), "{e}");
     let e = idx::load_mnist(Path::new("/nonexistent"), "t10k")
@@ -153,7 +173,10 @@ fn npy_f32_f64_u8_and_bad_files() {
     )
     .unwrap();
     let e = err(&pn);
-    assert!(e.contains("not finite") && e.contains("column 1"), "{e}");
+    assert!(
+        e.contains("not finite") && e.contains("column 2 (counting from 1)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -181,7 +204,11 @@ fn csv_with_and_without_header() {
     assert!(err(&s).contains("'x' is not a number"));
     let t = tmp("inf.csv");
     std::fs::write(&t, "1,inf\n").unwrap();
-    assert!(err(&t).contains("not finite"));
+    let e = err(&t);
+    assert!(
+        e.contains("line 1, column 2") && e.contains("not a finite number"),
+        "{e}"
+    );
 }
 
 #[test]

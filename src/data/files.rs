@@ -48,7 +48,7 @@ pub fn detect(path: &Path) -> Result<Format> {
     if !path.exists() {
         return Err(file_err(path, "no such file or folder"));
     }
-    let bytes = idx::read_maybe_gz(path)?;
+    let bytes = idx::read_head(path, 4096)?;
     if bytes.starts_with(b"\x93NUMPY") {
         Ok(Format::Npy)
     } else if bytes.len() >= 4 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0x08 {
@@ -81,17 +81,21 @@ pub fn load(path: &Path, format: Option<Format>) -> Result<Dataset> {
 /// NumPy .npy: little-endian f32, f64 or u8 (scaled by 1/255), C order,
 /// shape (n, d) or (n, h, w, ...) flattened per row.
 pub fn load_npy(path: &Path) -> Result<Dataset> {
-    let bytes = idx::read_maybe_gz(path)?;
-    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+    // Header first, then exactly the values it promises: a device or a
+    // lying header cannot make the read endless or the allocation huge.
+    let mut r = idx::open_maybe_gz(path)?;
+    let pre = idx::read_exact_bytes(path, &mut r, 10, "the .npy header")
+        .map_err(|_| file_err(path, "not a .npy file (too short)"))?;
+    if !pre.starts_with(b"\x93NUMPY") {
         return Err(file_err(path, "not a .npy file (no \\x93NUMPY magic)"));
     }
-    let major = bytes[6];
-    let (hlen, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
-            12,
-        ),
+    let major = pre[6];
+    let hlen = match major {
+        1 => u16::from_le_bytes([pre[8], pre[9]]) as usize,
+        2 | 3 => {
+            let more = idx::read_exact_bytes(path, &mut r, 2, "the .npy header")?;
+            u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize
+        }
         _ => {
             return Err(file_err(
                 path,
@@ -99,10 +103,15 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
             ))
         }
     };
-    let header = bytes
-        .get(start..start + hlen)
-        .ok_or_else(|| file_err(path, "truncated .npy header"))?;
-    let header = String::from_utf8_lossy(header);
+    if hlen > 1 << 20 {
+        return Err(file_err(
+            path,
+            format!(".npy header of {hlen} bytes: corrupt"),
+        ));
+    }
+    let header = idx::read_exact_bytes(path, &mut r, hlen, "the .npy header")
+        .map_err(|_| file_err(path, "truncated .npy header"))?;
+    let header = String::from_utf8_lossy(&header);
     let field = |key: &str| -> Option<String> {
         let at = header.find(&format!("'{key}'"))?;
         let rest = &header[at + key.len() + 2..];
@@ -167,14 +176,22 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
     let count = rows
         .checked_mul(cols)
         .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;
-    let body = &bytes[start + hlen..];
     // Check before allocating: a corrupt header must not ask for gigabytes.
-    if body.len() < count.saturating_mul(elem) {
-        return Err(file_err(
+    crate::data::memory::check_host(
+        &path.display().to_string(),
+        count as u128,
+        elem.max(4) as u128 + 4,
+    )?;
+    let body = idx::read_exact_bytes(path, &mut r, count * elem, "the values").map_err(|_| {
+        file_err(
             path,
-            format!("header claims shape {dims:?} ({count} values) but the file holds only {} bytes of data: truncated or corrupt", body.len()),
-        ));
-    }
+            format!(
+                "header claims shape {dims:?} ({count} values) but the file holds fewer: \
+                 truncated or corrupt"
+            ),
+        )
+    })?;
+    idx::expect_end(path, &mut r, &format!("shape {dims:?}"))?;
     let data: Vec<f32> = match kind {
         'f' => body[..count * 4]
             .chunks_exact(4)

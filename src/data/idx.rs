@@ -14,28 +14,173 @@ fn file_err(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Reads a whole file, gunzipping it when it starts with the gzip magic.
-pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| file_err(path, format!("corrupt or truncated gzip data: {e}")))?;
-        Ok(out)
+/// The file as a byte stream, gunzipped when it starts with the gzip magic.
+/// A folder, a device or a socket is refused; a pipe is read as a stream,
+/// and every reader below bounds what it reads.
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
+    if path.is_dir() {
+        return Err(file_err(path, "is a folder, not a file"));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let t = m.file_type();
+            if t.is_char_device() || t.is_block_device() || t.is_socket() {
+                return Err(file_err(
+                    path,
+                    "is a device or a socket, not a data file (a pipe is fine)",
+                ));
+            }
+        }
+    }
+    let mut f =
+        std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match f.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(file_err(path, format!("cannot read: {e}"))),
+        }
+    }
+    let stream = std::io::Cursor::new(magic[..got].to_vec()).chain(f);
+    if got == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(GzErrors(flate2::read::MultiGzDecoder::new(
+            stream,
+        ))))
     } else {
-        Ok(raw)
+        Ok(Box::new(stream))
     }
 }
 
-/// An IDX tensor of unsigned bytes: its dimensions and its values.
-pub fn parse_idx_u8(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>)> {
-    if bytes.len() < 4 {
+/// A gzip stream whose read errors say that the gzip data is at fault.
+struct GzErrors<R>(R);
+
+impl<R: Read> Read for GzErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("corrupt or truncated gzip data: {e}"))
+        })
+    }
+}
+
+/// The size of a regular, uncompressed file (None for a gzip file, a pipe).
+fn plain_file_len(path: &Path) -> Option<u64> {
+    let m = std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    let mut magic = [0u8; 2];
+    let mut f = std::fs::File::open(path).ok()?;
+    let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    (!gz).then_some(m.len())
+}
+
+/// Exactly `n` bytes of `r`, or an error saying the file is truncated.
+pub fn read_exact_bytes(path: &Path, r: &mut dyn Read, n: usize, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(n)
+        .map_err(|_| file_err(path, format!("{what}: {n} bytes cannot be allocated")))?;
+    r.take(n as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| file_err(path, format!("cannot read ({what}): {e}")))?;
+    if out.len() < n {
         return Err(file_err(
             path,
-            "too short to be an IDX file (no 4-byte header)",
+            format!(
+                "{what}: {n} bytes expected, the file ends after {}: truncated",
+                out.len()
+            ),
         ));
     }
+    Ok(out)
+}
+
+/// An error unless `r` is at its end: a file longer than its header says
+/// is corrupt.
+pub fn expect_end(path: &Path, r: &mut dyn Read, claimed: &str) -> Result<()> {
+    let mut one = [0u8; 1];
+    match r.read(&mut one) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(file_err(
+            path,
+            format!("the file holds more than its header claims ({claimed}): corrupt"),
+        )),
+        Err(e) => Err(file_err(path, format!("cannot read: {e}"))),
+    }
+}
+
+/// The whole stream (gunzipped), up to what this machine can hold: a
+/// device or a lying compressed file cannot make the read endless.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let limit = crate::data::memory::available_host_bytes()
+        .map_or(8 << 30, |a| a / 2)
+        .max(1 << 20);
+    let mut out = Vec::new();
+    open_maybe_gz(path)?
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| file_err(path, format!("corrupt or truncated data: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(file_err(
+            path,
+            format!(
+                "holds more than {} MiB, half of this machine's available memory; give a \
+                 smaller file",
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// The first `n` bytes of the stream (gunzipped), or fewer if it ends.
+pub fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open_maybe_gz(path)?
+        .take(n as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| file_err(path, format!("corrupt or truncated data: {e}")))?;
+    Ok(out)
+}
+
+/// An IDX tensor of unsigned bytes read header first: its dimensions, then
+/// exactly the values they promise (checked against memory first), then
+/// the end of the file.
+pub fn read_idx_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
+    let mut r = open_maybe_gz(path)?;
+    let head = read_exact_bytes(path, &mut r, 4, "the IDX header")
+        .map_err(|_| file_err(path, "too short to be an IDX file (no 4-byte header)"))?;
+    let ndim = check_magic(path, &head)?;
+    let dims_bytes = read_exact_bytes(path, &mut r, 4 * ndim, "the IDX header")
+        .map_err(|_| file_err(path, "truncated IDX header"))?;
+    let dims: Vec<usize> = dims_bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| file_err(path, format!("header dimensions {dims:?} overflow")))?;
+    // A plain file's size tells at once whether the values are there.
+    if let Some(len) = plain_file_len(path) {
+        let held = len.saturating_sub((4 + 4 * ndim) as u64);
+        if count as u64 > held {
+            return Err(file_err(
+                path,
+                format!("header claims {dims:?} = {count} values but the file holds only {held}: truncated or corrupt"),
+            ));
+        }
+    }
+    // The bytes, and the f32 values they become.
+    crate::data::memory::check_host(&path.display().to_string(), count as u128, 5)?;
+    let values = read_exact_bytes(path, &mut r, count, "the values")
+        .map_err(|_| file_err(path, format!("header claims {dims:?} = {count} values but the file holds fewer: truncated or corrupt")))?;
+    expect_end(path, &mut r, &format!("{dims:?} = {count} values"))?;
+    Ok((dims, values))
+}
+
+/// The IDX magic's checks; returns the number of dimensions.
+fn check_magic(path: &Path, bytes: &[u8]) -> Result<usize> {
     if bytes[0] != 0 || bytes[1] != 0 {
         return Err(file_err(
             path,
@@ -55,6 +200,18 @@ pub fn parse_idx_u8(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>)> 
     if ndim == 0 || ndim > 4 {
         return Err(file_err(path, format!("IDX file claims {ndim} dimensions")));
     }
+    Ok(ndim)
+}
+
+/// An IDX tensor of unsigned bytes: its dimensions and its values.
+pub fn parse_idx_u8(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>)> {
+    if bytes.len() < 4 {
+        return Err(file_err(
+            path,
+            "too short to be an IDX file (no 4-byte header)",
+        ));
+    }
+    let ndim = check_magic(path, bytes)?;
     let header = 4 + 4 * ndim;
     if bytes.len() < header {
         return Err(file_err(path, "truncated IDX header"));
@@ -79,8 +236,7 @@ pub fn parse_idx_u8(path: &Path, bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>)> 
 
 /// Images from an IDX file, scaled to [0, 1], flattened to rows.
 pub fn load_images(path: &Path) -> Result<Dataset> {
-    let bytes = read_maybe_gz(path)?;
-    let (dims, values) = parse_idx_u8(path, &bytes)?;
+    let (dims, values) = read_idx_u8(path)?;
     if dims.len() < 2 {
         return Err(file_err(
             path,
@@ -97,8 +253,7 @@ pub fn load_images(path: &Path) -> Result<Dataset> {
 
 /// Labels from an IDX file.
 pub fn load_labels(path: &Path) -> Result<Vec<u32>> {
-    let bytes = read_maybe_gz(path)?;
-    let (dims, values) = parse_idx_u8(path, &bytes)?;
+    let (dims, values) = read_idx_u8(path)?;
     if dims.len() != 1 {
         return Err(file_err(
             path,
