@@ -113,12 +113,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     } else {
         path.to_path_buf()
     };
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("wgae");
+    remove_stale_temporaries(&real, name);
     let mut tmp = real.clone();
-    tmp.set_file_name(format!(
-        ".{}.tmp-{}",
-        real.file_name().and_then(|n| n.to_str()).unwrap_or("wgae"),
-        std::process::id()
-    ));
+    tmp.set_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -137,6 +135,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         file_err(path, format!("cannot write: {e}"))
     })
+}
+
+/// Removes the temporaries that a killed earlier run left beside `real`
+/// (`.NAME.tmp-PID` of a process that no longer exists).
+fn remove_stale_temporaries(real: &Path, name: &str) {
+    let dir = match real.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // Without /proc, whether a process lives is unknown: leave them be.
+    if !Path::new("/proc").is_dir() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if pid != std::process::id() && !alive {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {

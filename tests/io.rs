@@ -412,3 +412,24 @@ fn conv_shapes_that_do_not_match_are_refused() {
         "{e}"
     );
 }
+
+/// A write killed mid-way leaves `.NAME.tmp-PID`; the next write of the same
+/// file removes it (its process is gone), and leaves a live one's alone.
+#[test]
+fn stale_temporaries_of_killed_writes_are_removed() {
+    let dir = tmp("stale-dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("m.npy");
+    // No process has pid 4294967 (pids stop at 2^22 on Linux).
+    let stale = dir.join(".m.npy.tmp-4294967");
+    std::fs::write(&stale, b"torn").unwrap();
+    let other = dir.join(".other.npy.tmp-4294967");
+    std::fs::write(&other, b"not ours").unwrap();
+    io::write_atomic(&target, b"new", false).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"new");
+    if std::path::Path::new("/proc").is_dir() {
+        assert!(!stale.exists(), "the stale temporary is still there");
+    }
+    assert!(other.exists(), "another file's temporary was removed");
+}
