@@ -71,10 +71,7 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
             ));
         }
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     if !dir.is_dir() {
         return Err(file_err(
             path,
@@ -137,13 +134,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     })
 }
 
+/// The folder a file is (or will be) in: its parent, or `.` for a bare name.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// Removes the temporaries that a killed earlier run left beside `real`
 /// (`.NAME.tmp-PID` of a process that no longer exists).
 fn remove_stale_temporaries(real: &Path, name: &str) {
-    let dir = match real.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(real);
     // Without /proc, whether a process lives is unknown: leave them be.
     if !Path::new("/proc").is_dir() {
         return;
