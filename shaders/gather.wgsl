@@ -11,6 +11,10 @@
 //   6..9 chunk0..chunk3  storage read  a dataset too large for one binding,
 //                   as up to four buffers of chunk_rows whole rows each
 //                   (gather_chunks only; unused ones alias chunk0)
+//   10..13 bytes0..bytes3 storage read  the same for a dataset stored as
+//                   unsigned bytes, four to a little-endian u32 word (gather_u8)
+//   14 lut  storage read   each byte's f32 value: 256 entries shared by all
+//                   columns (p.lut_cols = 0), or 256 per column (lut_cols = cols)
 //
 // Entry point gather_rows: out[r, c] = src[idx[idx_offset + r], c]; an index
 // past src_rows gives a zero row rather than reading out of bounds (the host
@@ -21,6 +25,11 @@
 // lookups and loads; dispatch ceil(rows * cols / 256).
 // gather_chunks reads row s from chunk s / chunk_rows at row s % chunk_rows:
 // the same values as gather_rows over the rows laid end to end.
+// gather_u8 reads byte b of the same place in bytes0..3 and writes lut[b]
+// (lut[c * 256 + b] per column): images stay u8 on the GPU, a quarter of the
+// memory and bandwidth, and the host computes the table with the loaders'
+// own arithmetic (b / 255, then the column's transform), so the values are
+// the same bits as the f32 path's.
 
 struct GatherParams {
     rows: u32,
@@ -28,7 +37,7 @@ struct GatherParams {
     idx_offset: u32,
     src_rows: u32,
     chunk_rows: u32,
-    _pad0: u32,
+    lut_cols: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -101,6 +110,39 @@ fn gather_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
             case 2u: { v = chunk2[at]; }
             default: { v = chunk3[at]; }
         }
+    }
+    out[i] = v;
+}
+
+@group(0) @binding(10) var<storage, read> bytes0: array<u32>;
+@group(0) @binding(11) var<storage, read> bytes1: array<u32>;
+@group(0) @binding(12) var<storage, read> bytes2: array<u32>;
+@group(0) @binding(13) var<storage, read> bytes3: array<u32>;
+@group(0) @binding(14) var<storage, read> lut: array<f32>;
+
+@compute @workgroup_size(64)
+fn gather_u8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * p.cols) {
+        return;
+    }
+    let r = i / p.cols;
+    let c = i % p.cols;
+    let s = idx[p.idx_offset + r];
+    var v = 0.0;
+    if (s < p.src_rows) {
+        let k = s / p.chunk_rows;
+        let at = (s - k * p.chunk_rows) * p.cols + c;
+        var word = 0u;
+        switch k {
+            case 0u: { word = bytes0[at / 4u]; }
+            case 1u: { word = bytes1[at / 4u]; }
+            case 2u: { word = bytes2[at / 4u]; }
+            default: { word = bytes3[at / 4u]; }
+        }
+        let b = (word >> (8u * (at % 4u))) & 255u;
+        v = lut[select(b, c * 256u + b, p.lut_cols != 0u)];
     }
     out[i] = v;
 }

@@ -19,6 +19,17 @@ pub enum Error {
     #[error("GPU out of memory in {op}: reduce the batch size or the model width")]
     OutOfMemory { op: String },
 
+    #[error(
+        "{what} needs {bytes} bytes of GPU memory, but {used} of the {limit} bytes wgae may use \
+         (--gpu-memory, WGAE_GPU_MEMORY) are taken; raise the cap, or use a smaller batch or model"
+    )]
+    MemoryBudget {
+        what: String,
+        bytes: u64,
+        used: u64,
+        limit: u64,
+    },
+
     #[error("GPU internal error in {op}: {message}")]
     Internal { op: String, message: String },
 

@@ -4,7 +4,7 @@
 //! input in batches: codes, decodings, reconstructions, per-sample errors
 //! and samples from a VAE's prior.
 
-use crate::data::Rows;
+use crate::data::{Rows, Source};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels as ops;
@@ -56,6 +56,9 @@ fn check_arena_fits(ctx: &GpuContext, cfg: &ModelConfig, layout: &ParamLayout) -
 
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
+
+/// The most input bytes streamed inference holds at once (one block).
+pub const STREAM_BLOCK_BYTES: u64 = 16 << 20;
 
 /// The arithmetic of inference.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -398,6 +401,69 @@ impl Autoencoder {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Runs `f` over `src` block by block (each block a few MiB of rows,
+    /// whole inference batches where it can), handing `sink` the first
+    /// row of each block and `f`'s result for it: inference with memory
+    /// bounded by the block, whatever the input's size.
+    fn per_block(
+        &self,
+        src: &Source,
+        f: impl Fn(Rows<'_>) -> Result<Vec<f32>>,
+        mut sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.check_dim("inference", src.cols(), self.cfg.input_dim)?;
+        let per = (STREAM_BLOCK_BYTES / (src.cols() as u64 * 4)) as usize;
+        let per = if per >= INFERENCE_BATCH {
+            per / INFERENCE_BATCH * INFERENCE_BATCH
+        } else {
+            per.max(1)
+        };
+        src.for_each_block_of(per, |r0, block| {
+            let rows = Rows {
+                data: block,
+                rows: block.len() / src.cols(),
+                cols: src.cols(),
+            };
+            sink(r0, &f(rows)?)
+        })
+    }
+
+    /// [`Self::encode_with`] over a source, streamed: `sink` gets each
+    /// block's first row and its codes (`code_dim` per row).
+    pub fn encode_source(
+        &self,
+        src: &Source,
+        precision: Precision,
+        sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.per_block(src, |rows| self.encode_with(rows, precision), sink)
+    }
+
+    /// [`Self::reconstruct_with`] over a source, streamed.
+    pub fn reconstruct_source(
+        &self,
+        src: &Source,
+        precision: Precision,
+        sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.per_block(src, |rows| self.reconstruct_with(rows, precision), sink)
+    }
+
+    /// [`Self::reconstruction_error_with`] over a source, streamed: one
+    /// score per row.
+    pub fn reconstruction_error_source(
+        &self,
+        src: &Source,
+        precision: Precision,
+        sink: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.per_block(
+            src,
+            |rows| self.reconstruction_error_with(rows, precision),
+            sink,
+        )
     }
 
     /// `n` samples from the prior N(0, I) decoded (VAE), drawn on the GPU.

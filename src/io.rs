@@ -103,35 +103,95 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
 /// old file or the new one, never a torn one. A symbolic link is followed:
 /// its target is replaced, not the link.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    use std::io::Write;
-    check_writable(path, force)?;
-    let real = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        std::fs::canonicalize(path).map_err(|e| file_err(path, format!("cannot write: {e}")))?
-    } else {
-        path.to_path_buf()
-    };
-    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("wgae");
-    remove_stale_temporaries(&real, name);
-    let mut tmp = real.clone();
-    tmp.set_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, &real)?;
-        // The rename itself reaches the disk with the folder's entry.
-        if let Some(dir) = real.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
+    let mut f = AtomicFile::create(path, force)?;
+    f.write(bytes)?;
+    f.commit()
+}
+
+/// A file written piece by piece (codes of a large input, block by block)
+/// with [`write_atomic`]'s guarantee: the pieces go to a temporary file in
+/// the same folder, which [`AtomicFile::commit`] syncs and renames into
+/// place. Until then `path` keeps what it held; an error (a full disk) or
+/// a drop without commit removes the temporary.
+pub struct AtomicFile {
+    path: PathBuf,
+    real: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    /// Checks `path` as [`check_writable`] does and opens the temporary.
+    pub fn create(path: &Path, force: bool) -> Result<Self> {
+        check_writable(path, force)?;
+        let real = if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::canonicalize(path).map_err(|e| file_err(path, format!("cannot write: {e}")))?
+        } else {
+            path.to_path_buf()
+        };
+        let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("wgae");
+        remove_stale_temporaries(&real, name);
+        let mut tmp = real.clone();
+        tmp.set_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| file_err(path, format!("cannot write: {e}")))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            real,
+            tmp,
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Appends `bytes`; an error removes the temporary and names the file.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let Some(f) = self.file.as_mut() else {
+            return Err(file_err(&self.path, "cannot write: the file was abandoned"));
+        };
+        f.write_all(bytes).map_err(|e| self.fail(e))
+    }
+
+    fn fail(&mut self, e: std::io::Error) -> Error {
+        self.file = None;
+        let _ = std::fs::remove_file(&self.tmp);
+        let hint = if e.raw_os_error() == Some(28) {
+            " (the disk is full; nothing was written there, and the file it would replace is \
+             untouched: free space and run again)"
+        } else {
+            ""
+        };
+        file_err(&self.path, format!("cannot write: {e}{hint}"))
+    }
+
+    /// Syncs the temporary and renames it into place (and syncs the folder,
+    /// so that the rename reaches the disk too).
+    pub fn commit(mut self) -> Result<()> {
+        let Some(f) = self.file.take() else {
+            return Err(file_err(&self.path, "cannot write: the file was abandoned"));
+        };
+        let done = (|| -> std::io::Result<()> {
+            let f = f.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            drop(f);
+            std::fs::rename(&self.tmp, &self.real)?;
+            if let Some(dir) = self.real.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
             }
+            Ok(())
+        })();
+        done.map_err(|e| self.fail(e))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
         }
-        Ok(())
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        file_err(path, format!("cannot write: {e}"))
-    })
+    }
 }
 
 /// The folder a file is (or will be) in: its parent, or `.` for a bare name.
@@ -169,7 +229,7 @@ fn remove_stale_temporaries(real: &Path, name: &str) {
     }
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
@@ -240,6 +300,55 @@ fn base_meta(cfg: &ModelConfig, kind: &str) -> HashMap<String, String> {
     ])
 }
 
+/// [`CodeStats`] accumulated over codes in row order: the mean, minimum
+/// and maximum in a first pass, the variance around the mean in a second.
+struct CodeStatsFit {
+    rows: f64,
+    mean: Vec<f64>,
+    var: Vec<f64>,
+    min: Vec<f32>,
+    max: Vec<f32>,
+}
+
+impl CodeStatsFit {
+    fn new(dim: usize, rows: usize) -> Self {
+        Self {
+            rows: rows.max(1) as f64,
+            mean: vec![0.0; dim],
+            var: vec![0.0; dim],
+            min: vec![f32::INFINITY; dim],
+            max: vec![f32::NEG_INFINITY; dim],
+        }
+    }
+
+    fn add_first(&mut self, codes: &[f32]) {
+        for r in codes.chunks(self.mean.len()) {
+            for (j, &v) in r.iter().enumerate() {
+                self.mean[j] += f64::from(v) / self.rows;
+                self.min[j] = self.min[j].min(v);
+                self.max[j] = self.max[j].max(v);
+            }
+        }
+    }
+
+    fn add_second(&mut self, codes: &[f32]) {
+        for r in codes.chunks(self.mean.len()) {
+            for (j, &v) in r.iter().enumerate() {
+                self.var[j] += (f64::from(v) - self.mean[j]).powi(2) / self.rows;
+            }
+        }
+    }
+
+    fn finish(self) -> CodeStats {
+        CodeStats {
+            mean: self.mean.iter().map(|&v| v as f32).collect(),
+            std: self.var.iter().map(|&v| v.sqrt() as f32).collect(),
+            min: self.min,
+            max: self.max,
+        }
+    }
+}
+
 /// Per-unit statistics of the codes of the training data, kept in a model
 /// file so that `generate` can draw plausible codes for a non-variational model.
 #[derive(Clone, Debug, PartialEq)]
@@ -252,29 +361,27 @@ pub struct CodeStats {
 
 impl CodeStats {
     pub fn of(codes: &[f32], dim: usize) -> Self {
-        let rows = (codes.len() / dim).max(1) as f64;
-        let mut mean = vec![0f64; dim];
-        let mut var = vec![0f64; dim];
-        let mut min = vec![f32::INFINITY; dim];
-        let mut max = vec![f32::NEG_INFINITY; dim];
-        for r in codes.chunks(dim) {
-            for j in 0..dim {
-                mean[j] += f64::from(r[j]) / rows;
-                min[j] = min[j].min(r[j]);
-                max[j] = max[j].max(r[j]);
-            }
-        }
-        for r in codes.chunks(dim) {
-            for j in 0..dim {
-                var[j] += (f64::from(r[j]) - mean[j]).powi(2) / rows;
-            }
-        }
-        CodeStats {
-            mean: mean.iter().map(|&v| v as f32).collect(),
-            std: var.iter().map(|&v| v.sqrt() as f32).collect(),
-            min,
-            max,
-        }
+        let mut fit = CodeStatsFit::new(dim, codes.len() / dim);
+        fit.add_first(codes);
+        fit.add_second(codes);
+        fit.finish()
+    }
+
+    /// The statistics of the codes of every row of `src`, encoded block by
+    /// block (twice: the mean, then the spread around it), with the same
+    /// sums as [`Self::of`] over all the codes at once.
+    pub fn of_source(model: &Autoencoder, src: &crate::data::Source) -> Result<Self> {
+        let dim = model.config().code_dim();
+        let mut fit = CodeStatsFit::new(dim, src.rows());
+        model.encode_source(src, crate::Precision::F32, |_, c| {
+            fit.add_first(c);
+            Ok(())
+        })?;
+        model.encode_source(src, crate::Precision::F32, |_, c| {
+            fit.add_second(c);
+            Ok(())
+        })?;
+        Ok(fit.finish())
     }
 
     fn encode(&self) -> String {
@@ -572,6 +679,14 @@ pub fn load_checkpoint(ctx: &GpuContext, path: &Path) -> Result<Checkpoint> {
 
 /// Writes rows of f32 as a .npy file (little-endian float32, C order).
 pub fn npy_bytes(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
+    let mut out = npy_header(rows, cols);
+    out.extend(f32_bytes(data));
+    out
+}
+
+/// The header of a .npy file of `rows` x `cols` little-endian f32: the
+/// values follow it, row by row.
+pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
@@ -581,7 +696,6 @@ pub fn npy_bytes(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend((header.len() as u16).to_le_bytes());
     out.extend(header.as_bytes());
-    out.extend(f32_bytes(data));
     out
 }
 

@@ -762,21 +762,35 @@ fn bad_inputs_get_one_clear_error() {
         &t(&["--data", "nan.csv"]),
         &["nan.csv", "line 3, column 2", "NaN"],
     );
-    // Data that even four buffers cannot hold gets one clear sentence.
+    // Data that four buffers cannot hold is streamed; a batch larger than
+    // a binding gets one clear sentence.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
+        .args([
+            "train",
+            "--synthetic",
+            "200",
+            "--epochs",
+            "1",
+            "--batch",
+            "16",
+        ])
+        .env("WGAE_MAX_BINDING", "100000")
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("streamed from host memory"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_wgae"))
         .args(["train", "--synthetic", "200", "--epochs", "1"])
         .env("WGAE_MAX_BINDING", "100000")
         .current_dir(&d)
         .output()
         .unwrap();
-    fails(
-        &o,
-        &[
-            "training set (180 rows of 784 values, 564480 bytes)",
-            "at most 4 buffers of 100000 bytes",
-            "--limit",
-        ],
-    );
+    fails(&o, &["one batch of 180 rows (564480 bytes)", "--batch"]);
     // Missing file.
     fails(
         &wgae(&["train", "--data", "nope.idx"], &d),

@@ -866,14 +866,229 @@ fn data_split_over_buffers_trains_to_the_same_bits() {
 
     opts.max_binding = Some(2 * 52);
     let tiny = GpuContext::with_options(&opts).unwrap();
+    // 15 rows in buffers of 2 would need 8 buffers: the set is streamed
+    // instead, and a batch of 8 rows cannot fit a 104-byte binding.
     let e = Trainer::new(&tiny, &cfg, &t, &data, None)
         .err()
-        .expect("15 rows in buffers of 2 need 8")
+        .expect("a batch of 8 rows in a 104-byte binding")
         .to_string();
     assert!(
-        e.contains("training set (15 rows of 13 values")
-            && e.contains("at most 4 buffers of 104 bytes")
-            && e.contains("--limit"),
+        e.contains("one batch of 8 rows (416 bytes)") && e.contains("--batch"),
         "{e}"
     );
+}
+
+/// A small .npy of f32 rows, written for a test.
+fn write_npy(path: &std::path::Path, data: &Dataset) {
+    let header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        data.rows, data.cols
+    );
+    let mut h = header.into_bytes();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((h.len() as u16).to_le_bytes());
+    bytes.extend(h);
+    bytes.extend(data.data.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Streamed training (the rows sent from the host through a ring of GPU
+/// buffers, in chunks of three batches here so that the ring wraps) gives
+/// the same weights and validation loss, bit for bit, as the same data
+/// resident on the GPU: from rows in memory, from a source in memory, and
+/// from a mapped .npy file; and under a GPU memory cap that leaves too
+/// little for the data, training streams on its own.
+#[test]
+fn streamed_training_gives_the_same_bits_as_resident() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = ModelConfig::dense(DIM, &[9, 5]).dropout(0.1);
+    let t = TrainConfig {
+        epochs: 3,
+        validation_split: 0.3,
+        ..sgd(0.5)
+    };
+    let mut g = rng(5);
+    let rows = 83;
+    let data = Dataset::new(rand_vec(&mut g, rows * DIM, 0.0, 1.0), rows, DIM, None).unwrap();
+    let fit = |mut tr: Trainer| {
+        let h = tr.fit(|_| Control::Continue, |_| {}).unwrap();
+        (
+            tr.model().params_host().unwrap(),
+            h.epochs.last().unwrap().val_loss,
+            tr.is_streamed(),
+        )
+    };
+    let resident = fit(Trainer::new(ctx, &cfg, &t, &data, None).unwrap());
+    assert!(!resident.2);
+    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    opts.stream = Some(true);
+    // 58 training rows in batches of 8 (416 bytes): 3 batches per slot,
+    // chunks of 3, 3 and 2 batches. 25 validation rows (1300 bytes) in one.
+    opts.stream_slot = Some(1300);
+    let streaming = GpuContext::with_options(&opts).unwrap();
+    let dir = std::env::temp_dir().join(format!("wgae-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = dir.join("rows.npy");
+    write_npy(&npy, &data);
+    let model = || wgae::Autoencoder::new(&streaming, &cfg, t.seed).unwrap();
+    let memory = wgae::data::Source::memory(data.data.clone(), rows, DIM).unwrap();
+    let mapped = wgae::data::Source::map(&npy, None).unwrap();
+    assert!(mapped.is_mapped());
+    let runs = [
+        (
+            "rows",
+            fit(Trainer::new(&streaming, &cfg, &t, &data, None).unwrap()),
+        ),
+        (
+            "source in memory",
+            fit(Trainer::from_source(model(), &t, &memory, None).unwrap()),
+        ),
+        (
+            "mapped .npy",
+            fit(Trainer::from_source(model(), &t, &mapped, None).unwrap()),
+        ),
+    ];
+    for (what, run) in &runs {
+        assert!(run.2, "{what}: not streamed");
+        let same = resident
+            .0
+            .iter()
+            .zip(&run.0)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{what}: streamed training gave other weights");
+        assert_eq!(resident.1, run.1, "{what}: validation loss");
+    }
+
+    // A cap that leaves room for the model but not the data: streamed, and
+    // the same bits. Measured on a context of its own (the live total
+    // counts every trainer of a context).
+    let fresh = GpuContext::with_options(&wgae::gpu::ContextOptions::from_env().unwrap()).unwrap();
+    let before = fresh.live_bytes();
+    let tr = Trainer::new(&fresh, &cfg, &t, &data, None).unwrap();
+    let need = fresh.live_bytes() - before;
+    drop(tr);
+    let data_bytes = (58 * DIM * 4) as u64;
+    let mut capped = wgae::gpu::ContextOptions::from_env().unwrap();
+    capped.gpu_memory = Some(need - data_bytes / 2);
+    let capped_ctx = GpuContext::with_options(&capped).unwrap();
+    let run = fit(Trainer::new(&capped_ctx, &cfg, &t, &data, None).unwrap());
+    assert!(run.2, "a cap below the data's size streams it");
+    assert!(resident
+        .0
+        .iter()
+        .zip(&run.0)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    // A cap that leaves too little for even one batch: one clear error.
+    capped.gpu_memory = Some(need - data_bytes - 200);
+    let tight = GpuContext::with_options(&capped).unwrap();
+    let e = Trainer::new(&tight, &cfg, &t, &data, None)
+        .err()
+        .expect("too small a cap")
+        .to_string();
+    assert!(e.contains("--gpu-memory"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Image bytes stay bytes on the GPU (resident or streamed, from memory,
+/// a mapped u8 .npy or a mapped IDX file), scaled in the gather through a
+/// table the host computes: the weights are the same bits as training on
+/// the same rows loaded as f32, with and without a per-column transform.
+#[test]
+fn u8_storage_trains_to_the_same_bits_as_f32() {
+    let Some(ctx) = gpu() else { return };
+    let (rows, side) = (45usize, 5usize);
+    let cols = side * side;
+    let cfg = ModelConfig::dense(cols, &[7, 3])
+        .loss(LossKind::Mse)
+        .out_act(Activation::Identity);
+    let t = TrainConfig {
+        epochs: 2,
+        validation_split: 0.2,
+        ..sgd(0.5)
+    };
+    let mut g = rng(77);
+    let bytes: Vec<u8> = (0..rows * cols)
+        .map(|_| rand::Rng::random_range(&mut g, 0..=255u8))
+        .collect();
+    let f32_rows: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let dir = std::env::temp_dir().join(format!("wgae-u8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = dir.join("bytes.npy");
+    let mut header =
+        format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({rows}, {side}, {side}), }}")
+            .into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut file = b"\x93NUMPY\x01\x00".to_vec();
+    file.extend((header.len() as u16).to_le_bytes());
+    file.extend(header);
+    file.extend(&bytes);
+    std::fs::write(&npy, file).unwrap();
+    let idx = dir.join("bytes.idx");
+    let mut file = vec![0u8, 0, 8, 3];
+    for d in [rows, side, side] {
+        file.extend((d as u32).to_be_bytes());
+    }
+    file.extend(&bytes);
+    std::fs::write(&idx, file).unwrap();
+
+    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    opts.stream = Some(true);
+    opts.stream_slot = Some(3 * 8 * cols as u64);
+    let streaming = GpuContext::with_options(&opts).unwrap();
+    let standard = {
+        let ds = Dataset::new(f32_rows.clone(), rows, cols, None).unwrap();
+        ds.standard_transform(36)
+    };
+    for transform in [None, Some(standard)] {
+        let mut ds = Dataset::new(f32_rows.clone(), rows, cols, None).unwrap();
+        if let Some((o, s)) = &transform {
+            ds.apply_transform(o, s);
+        }
+        let mut want = Trainer::new(ctx, &cfg, &t, &ds, None).unwrap();
+        want.fit(|_| Control::Continue, |_| {}).unwrap();
+        let want = want.model().params_host().unwrap();
+        let sources = [
+            (
+                ctx,
+                "bytes in memory, resident",
+                wgae::data::Source::memory_u8(bytes.clone(), rows, vec![side, side]).unwrap(),
+            ),
+            (
+                &streaming,
+                "mapped u8 .npy, streamed",
+                wgae::data::Source::map(&npy, None).unwrap(),
+            ),
+            (
+                &streaming,
+                "mapped IDX, streamed",
+                wgae::data::Source::map(&idx, None).unwrap(),
+            ),
+        ];
+        for (c, what, src) in sources {
+            assert!(src.is_u8(), "{what}");
+            let src = match &transform {
+                Some((o, s)) => src.with_transform(o.clone(), s.clone()).unwrap(),
+                None => src,
+            };
+            let model = wgae::Autoencoder::new(c, &cfg, t.seed).unwrap();
+            let mut tr = Trainer::from_source(model, &t, &src, None).unwrap();
+            tr.fit(|_| Control::Continue, |_| {}).unwrap();
+            let got = tr.model().params_host().unwrap();
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{what}, transform {}: other weights",
+                transform.is_some()
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

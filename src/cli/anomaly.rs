@@ -27,35 +27,48 @@ pub fn anomaly(
             )));
         }
     }
-    let ctx = open_gpu()?;
-    let (m, ds) = input.load(&ctx)?;
-    let scores = m.reconstruction_error_with(&ds, input.precision)?;
+    let ctx = open_gpu(input.gpu_memory)?;
+    let (m, data) = input.load(&ctx)?;
+    // One score per row (4 bytes each) is kept for the percentile; the
+    // input is read block by block.
+    let mut scores = Vec::with_capacity(data.source.rows());
+    m.reconstruction_error_source(&data.source, input.precision, |_, s| {
+        scores.extend_from_slice(s);
+        Ok(())
+    })?;
     let cut = match threshold {
         Some(t) => t,
         None => {
             let p = percentile.unwrap_or(95.0);
+            let k = ((p / 100.0) * (scores.len() - 1) as f64).round() as usize;
             let mut sorted = scores.clone();
-            sorted.sort_by(f32::total_cmp);
-            let k = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-            sorted[k]
+            *sorted.select_nth_unstable_by(k, f32::total_cmp).1
         }
     };
-    let mut csv = String::from(if ds.labels.is_some() {
-        "index,score,anomaly,label\n"
+    let labels = data.labels.as_deref();
+    let mut file = io::AtomicFile::create(out, force)?;
+    file.write(if labels.is_some() {
+        b"index,score,anomaly,label\n"
     } else {
-        "index,score,anomaly\n"
-    });
+        b"index,score,anomaly\n"
+    })?;
     let mut flagged = 0;
+    let mut csv = String::new();
     for (i, s) in scores.iter().enumerate() {
         let a = u8::from(*s > cut);
         flagged += usize::from(a);
         csv += &format!("{i},{s},{a}");
-        if let Some(l) = &ds.labels {
+        if let Some(l) = labels {
             csv += &format!(",{}", l[i]);
         }
         csv.push('\n');
+        if csv.len() > 1 << 20 {
+            file.write(csv.as_bytes())?;
+            csv.clear();
+        }
     }
-    io::write_atomic(out, csv.as_bytes(), force)?;
+    file.write(csv.as_bytes())?;
+    file.commit()?;
     println!(
         "{flagged} of {} samples score above {cut:.6} (reconstruction MSE per feature); scores written to {}",
         scores.len(),

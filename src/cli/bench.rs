@@ -34,7 +34,7 @@ pub fn bench_matmul(sizes: &[String], json: bool) -> wgae::Result<()> {
         .iter()
         .map(|s| parse_size(s))
         .collect::<wgae::Result<_>>()?;
-    let ctx = open_gpu()?;
+    let ctx = open_gpu(None)?;
     // Each matrix must fit the host and one buffer of the adapter.
     for &(m, n, k) in &sizes {
         let what = format!("--matmul {m}x{n}x{k}");
@@ -198,7 +198,7 @@ pub fn bench(
             "--batch 0: a batch holds at least one sample".into(),
         ));
     }
-    let ctx = open_gpu()?;
+    let ctx = open_gpu(None)?;
     // Refused before the timing runs, not after.
     if profile {
         ctx.require_timestamps("--profile")?;

@@ -1,38 +1,85 @@
-//! `wgae encode`: the code of every sample, to .npy or .csv.
+//! `wgae encode`: the code of every sample, to .npy or .csv, written block
+//! by block as the input is read, so any size runs with bounded memory.
 
 use wgae::io;
 
 use crate::cli::{open_gpu, ModelData};
 
-pub fn encode(input: &ModelData, out: &std::path::Path, force: bool) -> wgae::Result<()> {
-    io::check_writable(out, force)?;
-    // The output's kind is checked before any work (.NPY counts as .npy).
-    let ext = out
+/// The kind of a table output (.npy or .csv, in any case), checked before
+/// any work; `None` for anything else.
+pub fn table_kind(out: &std::path::Path) -> Option<&'static str> {
+    match out
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !matches!(ext.as_deref(), Some("npy" | "csv")) {
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("npy") => Some("npy"),
+        Some("csv") => Some("csv"),
+        _ => None,
+    }
+}
+
+/// Rows of `cols` values written to a .npy or .csv file as they come: the
+/// header first (a .npy's holds the row count, known in advance), then
+/// each block, through a temporary file renamed into place at the end.
+pub struct TableWriter {
+    file: io::AtomicFile,
+    npy: bool,
+}
+
+impl TableWriter {
+    pub fn create(
+        out: &std::path::Path,
+        rows: usize,
+        cols: usize,
+        names: impl Fn(usize) -> String,
+        force: bool,
+    ) -> wgae::Result<Self> {
+        let npy = table_kind(out) == Some("npy");
+        let mut file = io::AtomicFile::create(out, force)?;
+        if npy {
+            file.write(&io::npy_header(rows, cols))?;
+        } else {
+            let header: Vec<String> = (0..cols).map(names).collect();
+            file.write(format!("{}\n", header.join(",")).as_bytes())?;
+        }
+        Ok(Self { file, npy })
+    }
+
+    pub fn rows(&mut self, values: &[f32], cols: usize) -> wgae::Result<()> {
+        if self.npy {
+            return self.file.write(&io::f32_bytes(values));
+        }
+        let mut s = String::new();
+        for row in values.chunks(cols) {
+            let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            s.push_str(&cells.join(","));
+            s.push('\n');
+        }
+        self.file.write(s.as_bytes())
+    }
+
+    pub fn commit(self) -> wgae::Result<()> {
+        self.file.commit()
+    }
+}
+
+pub fn encode(input: &ModelData, out: &std::path::Path, force: bool) -> wgae::Result<()> {
+    io::check_writable(out, force)?;
+    if table_kind(out).is_none() {
         return Err(wgae::Error::File {
             path: out.to_path_buf(),
             message: "the output must end in .npy or .csv".into(),
         });
     }
-    let ctx = open_gpu()?;
-    let (m, ds) = input.load(&ctx)?;
-    let codes = m.encode_with(&ds, input.precision)?;
+    let ctx = open_gpu(input.gpu_memory)?;
+    let (m, data) = input.load(&ctx)?;
     let c = m.config().code_dim();
-    let bytes = if ext.as_deref() == Some("npy") {
-        io::npy_bytes(&codes, ds.rows, c)
-    } else {
-        let header: Vec<String> = (0..c).map(|j| format!("code{j}")).collect();
-        io::csv_bytes(&header, &codes, c)
-    };
-    io::write_atomic(out, &bytes, force)?;
-    println!(
-        "wrote {} codes of {} values to {}",
-        ds.rows,
-        c,
-        out.display()
-    );
+    let rows = data.source.rows();
+    let mut w = TableWriter::create(out, rows, c, |j| format!("code{j}"), force)?;
+    m.encode_source(&data.source, input.precision, |_, codes| w.rows(codes, c))?;
+    w.commit()?;
+    println!("wrote {rows} codes of {c} values to {}", out.display());
     Ok(())
 }

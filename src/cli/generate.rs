@@ -18,7 +18,7 @@ pub fn generate(
         ));
     }
     io::check_writable(out, force)?;
-    let ctx = open_gpu()?;
+    let ctx = open_gpu(None)?;
     let m = io::load_model(&ctx, model)?;
     // The samples, and the codes they decode from, must fit in memory.
     wgae::data::memory::check_host(

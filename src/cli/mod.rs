@@ -5,6 +5,7 @@
 
 pub mod anomaly;
 pub mod bench;
+pub mod data;
 pub mod encode;
 pub mod generate;
 pub mod info;
@@ -14,7 +15,7 @@ pub mod train;
 use std::path::PathBuf;
 
 use clap::Args;
-use wgae::data::{files, Dataset};
+use wgae::data::{files, Source};
 use wgae::{io, Autoencoder, GpuContext, Precision};
 
 /// A saved model and data to run it on.
@@ -34,14 +35,25 @@ pub struct ModelData {
     /// activations, f32 sums; needs an adapter with shader-f16, see `wgae info`).
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     pub precision: Precision,
+    /// The most GPU memory wgae may use, e.g. 512M or 2G.
+    #[arg(long, value_parser = train::parse_size)]
+    pub gpu_memory: Option<u64>,
+}
+
+/// A saved model's input: its rows (read block by block, from the
+/// mapped file where it is a .npy or raw IDX file) in the model's scaling,
+/// and their labels.
+pub struct Input {
+    pub source: Source,
+    pub labels: Option<Vec<u32>>,
 }
 
 impl ModelData {
     /// The model, and the data in the model's scaling.
-    pub fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Dataset)> {
+    pub fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Input)> {
         let m = io::load_model(ctx, &self.model)?;
-        let ds = load_for(&m, &self.model, &self.data, self.format)?;
-        Ok((m, ds))
+        let input = open_for(&m, &self.model, &self.data, self.format)?;
+        Ok((m, input))
     }
 }
 
@@ -60,9 +72,15 @@ pub struct Output {
     pub force: bool,
 }
 
-/// Opens the GPU; the library itself warns when it falls back to a software adapter.
-pub fn open_gpu() -> wgae::Result<GpuContext> {
-    GpuContext::new()
+/// Opens the GPU (with the environment's options, and `gpu_memory` as the
+/// cap on what wgae may use); the library itself warns when it falls back
+/// to a software adapter.
+pub fn open_gpu(gpu_memory: Option<u64>) -> wgae::Result<GpuContext> {
+    let mut opts = wgae::gpu::ContextOptions::from_env()?;
+    if gpu_memory.is_some() {
+        opts.gpu_memory = gpu_memory;
+    }
+    GpuContext::with_options(&opts)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -72,53 +90,49 @@ pub enum Scale {
     Standard,
 }
 
-pub fn load_data(
-    path: &std::path::Path,
-    format: Option<files::Format>,
-    limit: Option<usize>,
-    rgb: bool,
-) -> wgae::Result<Dataset> {
-    let ds = if rgb && path.is_dir() {
-        files::load_images(path, None, true)?
-    } else {
-        files::load(path, format)?
-    };
-    Ok(match limit {
-        Some(n) => ds.take(n),
-        None => ds,
-    })
-}
-
-/// Data for a saved model: loaded, checked against its width, and put through
-/// the input transform it was trained with.
-pub fn load_for(
+/// Data for a saved model: opened (mapped where it can be, so that any
+/// size is read with bounded memory), checked against its width, and put
+/// through the input transform it was trained with.
+pub fn open_for(
     model: &Autoencoder,
     model_path: &std::path::Path,
     data: &std::path::Path,
     format: Option<files::Format>,
-) -> wgae::Result<Dataset> {
-    let mut ds = files::load(data, format)?;
+) -> wgae::Result<Input> {
+    let named = |e: wgae::Error| match e {
+        e @ wgae::Error::File { .. } => e,
+        e => wgae::Error::File {
+            path: data.to_path_buf(),
+            message: e.to_string(),
+        },
+    };
+    let mut opened = data::open(data, format, None, false, 0)?;
     let want = model.config().input_dim;
-    if ds.cols != want {
+    if opened.cols() != want {
         return Err(wgae::Error::File {
             path: data.to_path_buf(),
             message: format!(
                 "{} features per sample, but the model expects {want}",
-                ds.cols
+                opened.cols()
             ),
         });
     }
-    if let Some((offset, scale)) = io::load_extras(model_path)?.transform {
-        ds.apply_transform(&offset, &scale);
-    }
     if model.config().is_layered() {
         let shape = model.config().sample_shape()?;
-        ds = ds.for_shape(shape).map_err(|e| wgae::Error::File {
-            path: data.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        opened = match opened.for_shape(shape) {
+            Ok(o) => o,
+            // A mapped file is read as stored; one stored channels-last is
+            // loaded (where it fits) and transposed.
+            Err(_) => data::open(data, format, None, false, data::host_budget(None))?
+                .for_shape(shape)
+                .map_err(named)?,
+        };
     }
-    Ok(ds)
+    if let Some((offset, scale)) = io::load_extras(model_path)?.transform {
+        opened.apply(&offset, &scale)?;
+    }
+    let (source, labels) = opened.into_source().map_err(named)?;
+    Ok(Input { source, labels })
 }
 
 pub fn mib(bytes: u64) -> String {

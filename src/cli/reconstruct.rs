@@ -1,8 +1,10 @@
 //! `wgae reconstruct`: samples above their reconstructions, as a PNG grid;
-//! or, to a `.npy` or `.csv` file, the reconstructions themselves.
+//! or, to a `.npy` or `.csv` file, the reconstructions themselves, written
+//! block by block.
 
 use wgae::{io, report};
 
+use crate::cli::encode::{table_kind, TableWriter};
 use crate::cli::{open_gpu, ModelData};
 
 pub fn reconstruct(
@@ -12,47 +14,38 @@ pub fn reconstruct(
     force: bool,
 ) -> wgae::Result<()> {
     io::check_writable(out, force)?;
-    let ctx = open_gpu()?;
-    let (m, ds) = input.load(&ctx)?;
-    let ext = out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if matches!(ext.as_deref(), Some("npy" | "csv")) {
+    let ctx = open_gpu(input.gpu_memory)?;
+    let (m, data) = input.load(&ctx)?;
+    let src = &data.source;
+    let cols = src.cols();
+    if table_kind(out).is_some() {
         // The rows' reconstructions as values: all, or the first n.
-        let ds = match n {
-            Some(n) => ds.take(n.max(1)),
-            None => ds,
+        let src = match n {
+            Some(n) => src.slice(0, n.max(1)),
+            None => src.clone(),
         };
-        let rec = m.reconstruct_with(&ds, input.precision)?;
-        let bytes = if ext.as_deref() == Some("npy") {
-            io::npy_bytes(&rec, ds.rows, ds.cols)
-        } else {
-            let header: Vec<String> = (0..ds.cols).map(|j| format!("x{j}")).collect();
-            io::csv_bytes(&header, &rec, ds.cols)
-        };
-        io::write_atomic(out, &bytes, force)?;
+        let mut w = TableWriter::create(out, src.rows(), cols, |j| format!("x{j}"), force)?;
+        m.reconstruct_source(&src, input.precision, |_, rec| w.rows(rec, cols))?;
+        w.commit()?;
         println!(
-            "wrote {} reconstructions of {} values to {}",
-            ds.rows,
-            ds.cols,
+            "wrote {} reconstructions of {cols} values to {}",
+            src.rows(),
             out.display()
         );
         return Ok(());
     }
-    let side = report::square_side(ds.cols).ok_or_else(|| wgae::Error::File {
+    let side = report::square_side(cols).ok_or_else(|| wgae::Error::File {
         path: input.data.clone(),
         message: format!(
-            "{} features are not a square image, so there is no picture to draw; use `wgae anomaly` for the errors",
-            ds.cols
+            "{cols} features are not a square image, so there is no picture to draw; use `wgae anomaly` for the errors"
         ),
     })?;
-    let sample = ds.take(n.unwrap_or(10).max(1));
-    let rec = m.reconstruct_with(&sample, input.precision)?;
-    report::save_reconstructions(out, &sample.data, &rec, side, sample.rows)?;
+    let rows = n.unwrap_or(10).max(1).min(src.rows());
+    let sample = src.head(rows)?;
+    let rec = m.reconstruct_with(wgae::Rows::new(&sample, rows, cols)?, input.precision)?;
+    report::save_reconstructions(out, &sample, &rec, side, rows)?;
     println!(
-        "wrote {} originals (top) and reconstructions (bottom) to {}",
-        sample.rows,
+        "wrote {rows} originals (top) and reconstructions (bottom) to {}",
         out.display()
     );
     Ok(())

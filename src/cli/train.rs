@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use wgae::data::{files, synthetic, Dataset};
+use wgae::data::{files, synthetic, Dataset, Source};
 use wgae::model::{LossKind, Variant};
 use wgae::train::{ConfigFile, History, OptimizerName, ScheduleName, TrainConfig};
-use wgae::{io, report, Activation, Autoencoder, Control, ModelConfig, Trainer};
+use wgae::{io, report, Activation, Autoencoder, Control, ModelConfig, Precision, Trainer};
 
+use crate::cli::data::{self, host_budget, Opened};
 use crate::cli::generate::generate_samples;
-use crate::cli::{load_data, open_gpu, Scale};
+use crate::cli::{mib, open_gpu, Scale};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -139,6 +140,20 @@ pub struct TrainArgs {
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    /// The most GPU memory wgae may use, e.g. 512M or 2G: data that does
+    /// not fit beside the model is streamed from host memory.
+    #[arg(long, value_parser = parse_size)]
+    pub gpu_memory: Option<u64>,
+    /// The most data to hold in host memory (default: half of what is
+    /// available): a larger .npy or raw IDX file is read from disk as
+    /// training needs it.
+    #[arg(long, value_parser = parse_size)]
+    pub host_memory: Option<u64>,
+}
+
+/// A size flag: bytes, or a number with K, M, G or T.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    wgae::data::memory::parse_size(s)
 }
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
@@ -152,7 +167,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // Outputs are checked before any training, so a refusal costs nothing.
     let checkpoint_path = check_outputs(&a)?;
     // One GPU context for the whole command (a checkpoint's layout depends on it).
-    let ctx = open_gpu()?;
+    let ctx = open_gpu(a.gpu_memory)?;
     let resume = match &a.resume {
         Some(p) => Some((io::load_checkpoint(&ctx, p)?, p.clone())),
         None => None,
@@ -161,15 +176,16 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         Some(p) => Some(read_config(p)?),
         None => None,
     };
+    let budget = host_budget(a.host_memory);
     let mut data = match &a.data {
-        Some(p) => load_data(p, a.format, a.limit, a.rgb)?,
+        Some(p) => data::open(p, a.format, a.limit, a.rgb, budget)?,
         None => {
             let n = a.limit.unwrap_or(a.synthetic);
             wgae::data::memory::check_host(&format!("--synthetic {n}"), n as u128 * 784, 4)?;
             if !a.quiet {
                 eprintln!("no --data: training on {n} built-in synthetic digits (28x28)");
             }
-            synthetic::digits(n, 2024)
+            Opened::Memory(synthetic::digits(n, 2024))
         }
     };
     // Model: checkpoint, or config file, then flags.
@@ -179,9 +195,9 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             train: ck.train.clone(),
         });
     }
-    let model = model_config(&a, file.as_ref(), &data, resume.is_some())?;
+    let model = model_config(&a, file.as_ref(), data.cols(), resume.is_some())?;
     let mut val = match &a.val {
-        Some(p) => Some(load_data(p, a.format, None, a.rgb)?),
+        Some(p) => Some(data::open(p, a.format, None, a.rgb, budget)?),
         None => None,
     };
     if model.is_layered() {
@@ -204,26 +220,28 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // Scaling statistics come from the training rows alone (not the rows
     // the validation split holds out), and apply to every set and, through
     // the model file, to later data.
-    let fit_rows = match wgae::Rows::from(&data).split_validation(t.validation_split) {
-        Ok((train, _)) => train.rows,
-        Err(_) => data.rows,
-    };
+    let fit_rows =
+        wgae::data::validation_cut(data.rows(), t.validation_split).unwrap_or(data.rows());
     let transform = match a.scale {
         Scale::None => None,
-        Scale::Unit => Some(data.unit_transform(fit_rows)),
-        Scale::Standard => Some(data.standard_transform(fit_rows)),
+        Scale::Unit => Some(data.fit_transform(false, fit_rows)?),
+        Scale::Standard => Some(data.fit_transform(true, fit_rows)?),
     };
     if let Some((offset, scale)) = &transform {
-        data.apply_transform(offset, scale);
+        data.apply(offset, scale)?;
         if let Some(v) = &mut val {
-            v.apply_transform(offset, scale);
+            v.apply(offset, scale)?;
         }
     }
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.
-        t.log_every_steps = Some((data.rows / t.batch_size.max(1) / 20).max(1));
+        t.log_every_steps = Some((data.rows() / t.batch_size.max(1) / 20).max(1));
     }
+    let mapped = data.is_mapped();
+    let (data, labels) = data.into_source()?;
+    let val = val.map(Opened::into_source).transpose()?;
+    let val_source = val.as_ref().map(|v| &v.0);
     let mut trainer = match &resume {
         Some((ck, path)) => {
             if t.epochs <= ck.epochs_done {
@@ -244,9 +262,14 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
                     t.epochs
                 );
             }
-            Trainer::resume(&ctx, ck, &t, &data, val.as_ref())?
+            Trainer::resume_source(&ctx, ck, &t, &data, val_source)?
         }
-        None => Trainer::new(&ctx, &model, &t, &data, val.as_ref())?,
+        None => Trainer::from_source(
+            Autoencoder::new(&ctx, &model, t.seed)?,
+            &t,
+            &data,
+            val_source,
+        )?,
     };
     trainer.set_checkpoint_sink(checkpoint_path.map(|path| {
         Box::new(
@@ -279,6 +302,24 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             trainer.dispatches_per_step(),
             ctx.adapter_name()
         );
+        if mapped {
+            eprintln!(
+                "the data ({}) is larger than the host budget of {} (--host-memory): it is \
+                 read from the file as training needs it",
+                mib(data.f32_bytes()),
+                mib(budget)
+            );
+        }
+        if trainer.is_streamed() {
+            eprintln!(
+                "the training set ({}) does not stay on the GPU{}: it is streamed from host \
+                 memory in chunks",
+                mib(data.f32_bytes()),
+                ctx.gpu_memory_cap()
+                    .map(|l| format!(" within --gpu-memory {}", mib(l)))
+                    .unwrap_or_default()
+            );
+        }
     }
     let started = std::time::Instant::now();
     let history = fit_with_progress(&mut trainer, show, a.quiet, a.json)?;
@@ -289,24 +330,35 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             trainer.epochs_done()
         )));
     };
-    let held_out = val.or_else(|| {
-        (t.validation_split > 0.0).then(|| data.slice(trainer.train_rows(), data.rows))
-    });
+    let train_rows = trainer.train_rows();
+    let held_out = match val {
+        Some(v) => Some(v),
+        None => (t.validation_split > 0.0).then(|| {
+            (
+                data.slice(train_rows, data.rows()),
+                labels
+                    .as_ref()
+                    .map(|l| l[train_rows.min(l.len())..].to_vec()),
+            )
+        }),
+    };
+    let train_part = (data.slice(0, train_rows), labels);
     finish(
-        &a, &trainer, &history, last, &data, held_out, transform, seconds,
+        &a, &trainer, &history, last, train_part, held_out, transform, seconds,
     )
 }
 
 /// After training: the model file, the report, and the summary line (or
-/// JSON), from the final model's error and codes on the training rows.
+/// JSON), from the final model's error and codes on the training rows,
+/// read block by block.
 #[allow(clippy::too_many_arguments)]
 fn finish(
     a: &TrainArgs,
     trainer: &Trainer,
     history: &History,
     last: &wgae::EpochReport,
-    data: &Dataset,
-    held_out: Option<Dataset>,
+    train_part: (Source, Option<Vec<u32>>),
+    held_out: Option<(Source, Option<Vec<u32>>)>,
     transform: Option<(Vec<f32>, Vec<f32>)>,
     seconds: f64,
 ) -> wgae::Result<()> {
@@ -318,19 +370,21 @@ fn finish(
         );
     }
     // The final model's reconstruction error on the training data.
-    let train_rows = trainer.train_rows();
-    let train_part = data.take(train_rows);
-    let scores = trainer.model().reconstruction_error(&train_part)?;
-    let recon_mse = scores.iter().map(|&v| f64::from(v)).sum::<f64>() / scores.len() as f64;
+    let model_ref = trainer.model();
+    let (train_src, train_labels) = &train_part;
+    let mut sum = 0.0f64;
+    model_ref.reconstruction_error_source(train_src, Precision::F32, |_, s| {
+        sum += s.iter().map(|&v| f64::from(v)).sum::<f64>();
+        Ok(())
+    })?;
+    let recon_mse = sum / train_src.rows() as f64;
     let samples_per_sec = history
         .epochs
         .iter()
         .map(|e| e.samples_per_sec)
         .sum::<f64>()
         / history.epochs.len() as f64;
-    let model_ref = trainer.model();
-    let codes = model_ref.encode(&train_part)?;
-    let stats = io::CodeStats::of(&codes, model_ref.config().code_dim());
+    let stats = io::CodeStats::of_source(model_ref, train_src)?;
     if let Some(p) = &a.save {
         let extras = io::ModelExtras {
             code_stats: Some(stats.clone()),
@@ -342,7 +396,9 @@ fn finish(
         }
     }
     if let Some(dir) = &a.report {
-        let shown = held_out.unwrap_or_else(|| train_part.clone());
+        let (src, labels) = held_out.as_ref().unwrap_or(&train_part);
+        let shown = data::head(src, labels.as_deref(), REPORT_ROWS)?;
+        let _ = train_labels;
         write_report(dir, model_ref, history, &shown, &stats, force)?;
         if !quiet {
             eprintln!(
@@ -361,6 +417,7 @@ fn finish(
             "seconds": seconds,
             "samples_per_sec": samples_per_sec,
             "adapter": model_ref.context().adapter_name(),
+            "streamed": trainer.is_streamed(),
         });
         println!("{out}");
     } else if !quiet {
@@ -370,6 +427,10 @@ fn finish(
     }
     Ok(())
 }
+
+/// Rows of the held-out data a report draws from (its code-space plot
+/// shows up to this many).
+const REPORT_ROWS: usize = 2000;
 
 /// Refuses outputs that exist (unless `--force`) and makes the folders, so
 /// that a refusal comes before any training; returns the checkpoint's path.
@@ -426,12 +487,12 @@ pub fn read_config(p: &Path) -> wgae::Result<ConfigFile> {
 fn model_config(
     a: &TrainArgs,
     file: Option<&ConfigFile>,
-    data: &Dataset,
+    cols: usize,
     resuming: bool,
 ) -> wgae::Result<ModelConfig> {
     let mut model = match file.map(|f| f.model.clone()) {
         Some(m) => m,
-        None => ModelConfig::dense(data.cols, &[32]),
+        None => ModelConfig::dense(cols, &[32]),
     };
     if resuming && (a.arch.is_some() || a.variant.is_some()) {
         return Err(wgae::Error::InvalidArgument(
@@ -449,25 +510,25 @@ fn model_config(
         if arch.len() < 2 {
             return Err(wgae::Error::InvalidArgument(format!(
                 "--arch needs the input width and at least the code width, e.g. {},32",
-                data.cols
+                cols
             )));
         }
         model.input_dim = arch[0];
         model.encoder = arch[1..].to_vec();
     }
-    if model.is_layered() && model.input_dim != data.cols {
+    if model.is_layered() && model.input_dim != cols {
         return Err(wgae::Error::InvalidArgument(format!(
             "the data has {} values per sample but the model's input_shape {:?} holds {}; \
              change input_shape in the config to the data's shape",
-            data.cols,
+            cols,
             model.input_shape.as_deref().unwrap_or(&[]),
             model.input_dim
         )));
     }
-    if model.input_dim != data.cols {
+    if model.input_dim != cols {
         return Err(wgae::Error::InvalidArgument(format!(
             "the data has {} features per sample but the architecture starts at {}; use --arch {},...",
-            data.cols, model.input_dim, data.cols
+            cols, model.input_dim, cols
         )));
     }
     if let Some(v) = a.act {

@@ -78,22 +78,64 @@ pub fn load(path: &Path, format: Option<Format>) -> Result<Dataset> {
     }
 }
 
-/// NumPy .npy: little-endian f32, f64 or u8 (scaled by 1/255), C order,
-/// shape (n, d) or (n, h, w, ...) flattened per row.
-pub fn load_npy(path: &Path) -> Result<Dataset> {
+/// A .npy file's element type: what one value is stored as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NpyElem {
+    /// Little-endian float32.
+    F32,
+    /// Little-endian float64 (read as f32).
+    F64,
+    /// uint8, scaled by 1/255 as images are.
+    U8,
+}
+
+impl NpyElem {
+    /// Bytes per value.
+    pub fn size(self) -> usize {
+        match self {
+            NpyElem::F32 => 4,
+            NpyElem::F64 => 8,
+            NpyElem::U8 => 1,
+        }
+    }
+}
+
+/// What a .npy header says: the array's dimensions (2-D or more), its
+/// element type, and the bytes before the values.
+#[derive(Clone, Debug)]
+pub struct NpyHeader {
+    pub dims: Vec<usize>,
+    pub elem: NpyElem,
+    pub header_len: usize,
+}
+
+impl NpyHeader {
+    /// Rows (the first dimension) and values per row (the rest).
+    pub fn rows_cols(&self) -> (usize, usize) {
+        (
+            self.dims[0],
+            self.dims[1..].iter().product::<usize>().max(1),
+        )
+    }
+}
+
+/// Reads and checks a .npy header from `r` (at the start of the file),
+/// leaving `r` at the first value.
+pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHeader> {
     // Header first, then exactly the values it promises: a device or a
     // lying header cannot make the read endless or the allocation huge.
-    let mut r = idx::open_maybe_gz(path)?;
-    let pre = idx::read_exact_bytes(path, &mut r, 10, "the .npy header")
+    let pre = idx::read_exact_bytes(path, r, 10, "the .npy header")
         .map_err(|_| file_err(path, "not a .npy file (too short)"))?;
     if !pre.starts_with(b"\x93NUMPY") {
         return Err(file_err(path, "not a .npy file (no \\x93NUMPY magic)"));
     }
     let major = pre[6];
+    let mut header_len = 10;
     let hlen = match major {
         1 => u16::from_le_bytes([pre[8], pre[9]]) as usize,
         2 | 3 => {
-            let more = idx::read_exact_bytes(path, &mut r, 2, "the .npy header")?;
+            header_len += 2;
+            let more = idx::read_exact_bytes(path, r, 2, "the .npy header")?;
             u32::from_le_bytes([pre[8], pre[9], more[0], more[1]]) as usize
         }
         _ => {
@@ -109,7 +151,7 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
             format!(".npy header of {hlen} bytes: corrupt"),
         ));
     }
-    let header = idx::read_exact_bytes(path, &mut r, hlen, "the .npy header")
+    let header = idx::read_exact_bytes(path, r, hlen, "the .npy header")
         .map_err(|_| file_err(path, "truncated .npy header"))?;
     let header = String::from_utf8_lossy(&header);
     let field = |key: &str| -> Option<String> {
@@ -122,12 +164,12 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
     // The dtype string alone: up to its closing quote.
     let descr = descr.trim_start_matches(['\'', '"']);
     let descr = &descr[..descr.find(['\'', '"']).unwrap_or(descr.len()).min(16)];
-    let (elem, kind) = if descr.starts_with("<f4") {
-        (4, 'f')
+    let elem = if descr.starts_with("<f4") {
+        NpyElem::F32
     } else if descr.starts_with("<f8") {
-        (8, 'd')
+        NpyElem::F64
     } else if descr.starts_with("|u1") || descr.starts_with("<u1") {
-        (1, 'b')
+        NpyElem::U8
     } else {
         return Err(file_err(
             path,
@@ -171,6 +213,24 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
             ),
         ));
     }
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;
+    Ok(NpyHeader {
+        dims,
+        elem,
+        header_len: header_len + hlen,
+    })
+}
+
+/// NumPy .npy: little-endian f32, f64 or u8 (scaled by 1/255), C order,
+/// shape (n, d) or (n, h, w, ...) flattened per row.
+pub fn load_npy(path: &Path) -> Result<Dataset> {
+    // Header first, then exactly the values it promises: a device or a
+    // lying header cannot make the read endless or the allocation huge.
+    let mut r = idx::open_maybe_gz(path)?;
+    let NpyHeader { dims, elem, .. } = read_npy_header(path, &mut r)?;
+    let elem = elem.size();
     let rows = dims[0];
     let cols: usize = dims[1..].iter().product::<usize>().max(1);
     let count = rows
@@ -192,12 +252,12 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
         )
     })?;
     idx::expect_end(path, &mut r, &format!("shape {dims:?}"))?;
-    let data: Vec<f32> = match kind {
-        'f' => body[..count * 4]
+    let data: Vec<f32> = match elem {
+        4 => body[..count * 4]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
             .collect(),
-        'd' => body[..count * 8]
+        8 => body[..count * 8]
             .chunks_exact(8)
             .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
             .collect(),

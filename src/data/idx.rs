@@ -148,19 +148,9 @@ pub fn read_head(path: &Path, n: usize) -> Result<Vec<u8>> {
 /// the end of the file.
 pub fn read_idx_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let mut r = open_maybe_gz(path)?;
-    let head = read_exact_bytes(path, &mut r, 4, "the IDX header")
-        .map_err(|_| file_err(path, "too short to be an IDX file (no 4-byte header)"))?;
-    let ndim = check_magic(path, &head)?;
-    let dims_bytes = read_exact_bytes(path, &mut r, 4 * ndim, "the IDX header")
-        .map_err(|_| file_err(path, "truncated IDX header"))?;
-    let dims: Vec<usize> = dims_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes(c.try_into().unwrap()) as usize)
-        .collect();
-    let count = dims
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| file_err(path, format!("header dimensions {dims:?} overflow")))?;
+    let (dims, _) = read_idx_header(path, &mut r)?;
+    let ndim = dims.len();
+    let count = dims.iter().product::<usize>();
     // A plain file's size tells at once whether the values are there.
     if let Some(len) = plain_file_len(path) {
         let held = len.saturating_sub((4 + 4 * ndim) as u64);
@@ -177,6 +167,25 @@ pub fn read_idx_u8(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
         .map_err(|_| file_err(path, format!("header claims {dims:?} = {count} values but the file holds fewer: truncated or corrupt")))?;
     expect_end(path, &mut r, &format!("{dims:?} = {count} values"))?;
     Ok((dims, values))
+}
+
+/// Reads and checks an IDX header of unsigned bytes from `r` (at the start
+/// of the file), leaving `r` at the first value: the dimensions (whose
+/// product is known not to overflow) and the header's length in bytes.
+pub fn read_idx_header(path: &Path, r: &mut dyn Read) -> Result<(Vec<usize>, usize)> {
+    let head = read_exact_bytes(path, r, 4, "the IDX header")
+        .map_err(|_| file_err(path, "too short to be an IDX file (no 4-byte header)"))?;
+    let ndim = check_magic(path, &head)?;
+    let dims_bytes = read_exact_bytes(path, r, 4 * ndim, "the IDX header")
+        .map_err(|_| file_err(path, "truncated IDX header"))?;
+    let dims: Vec<usize> = dims_bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| file_err(path, format!("header dimensions {dims:?} overflow")))?;
+    Ok((dims, 4 + 4 * ndim))
 }
 
 /// The IDX magic's checks; returns the number of dimensions.

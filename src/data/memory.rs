@@ -14,6 +14,37 @@ pub fn available_host_bytes() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
+/// A size in bytes: a number with an optional unit, K, M, G or T (powers of
+/// 1024; `KiB`, `MB` and `GB` read the same) — `512M`, `1.5G`, `1048576`.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let mult: u64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a size: give bytes, or a number with K, M, G or T"
+            ))
+        }
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size: give bytes, or a number with K, M, G or T"))?;
+    let bytes = v * mult as f64;
+    if !(1.0..1.8e19).contains(&bytes) {
+        return Err(format!("'{s}' is not a size of at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
 /// An error naming `what` unless `count` values of `elem` bytes each fit in
 /// memory (in the address space, and in the host's available memory where
 /// it is known).

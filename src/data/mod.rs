@@ -5,7 +5,10 @@ pub mod files;
 pub mod idx;
 pub mod memory;
 pub mod sensors;
+pub mod source;
 pub mod synthetic;
+
+pub use source::Source;
 
 use crate::error::{Error, Result};
 
@@ -73,20 +76,121 @@ impl<'a> Rows<'a> {
 
     /// Splits off the last `fraction` of the rows (as Keras' validation_split).
     pub fn split_validation(&self, fraction: f32) -> Result<(Rows<'a>, Rows<'a>)> {
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} must be in (0, 1)"
-            )));
-        }
-        let n_val = ((self.rows as f64) * f64::from(fraction)).round() as usize;
-        if n_val == 0 || n_val >= self.rows {
-            return Err(Error::InvalidArgument(format!(
-                "validation split {fraction} of {} rows leaves an empty training or validation set",
-                self.rows
-            )));
-        }
-        let cut = self.rows - n_val;
+        let cut = validation_cut(self.rows, fraction)?;
         Ok((self.slice(0, cut), self.slice(cut, self.rows)))
+    }
+}
+
+/// Where a validation split of `fraction` cuts `rows` rows: the training
+/// rows are those before it.
+pub fn validation_cut(rows: usize, fraction: f32) -> Result<usize> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(Error::InvalidArgument(format!(
+            "validation split {fraction} must be in (0, 1)"
+        )));
+    }
+    let n_val = ((rows as f64) * f64::from(fraction)).round() as usize;
+    if n_val == 0 || n_val >= rows {
+        return Err(Error::InvalidArgument(format!(
+            "validation split {fraction} of {rows} rows leaves an empty training or validation set"
+        )));
+    }
+    Ok(rows - n_val)
+}
+
+/// Per-column mean and standard deviation, accumulated block by block in
+/// row order (two passes: the means, then the squared deviations), so that
+/// rows in memory and rows streamed from a file give the same transform.
+pub(crate) struct StandardFit {
+    mean: Vec<f64>,
+    var: Vec<f64>,
+    n: usize,
+}
+
+impl StandardFit {
+    pub fn new(cols: usize) -> Self {
+        Self {
+            mean: vec![0.0; cols],
+            var: vec![0.0; cols],
+            n: 0,
+        }
+    }
+
+    pub fn add_mean(&mut self, block: &[f32]) {
+        for row in block.chunks(self.mean.len()) {
+            for (m, &v) in self.mean.iter_mut().zip(row) {
+                *m += f64::from(v);
+            }
+            self.n += 1;
+        }
+    }
+
+    pub fn end_mean(&mut self) {
+        let n = self.n.max(1) as f64;
+        self.mean.iter_mut().for_each(|m| *m /= n);
+    }
+
+    pub fn add_var(&mut self, block: &[f32]) {
+        for row in block.chunks(self.mean.len()) {
+            for ((s, &m), &v) in self.var.iter_mut().zip(&self.mean).zip(row) {
+                *s += (f64::from(v) - m).powi(2);
+            }
+        }
+    }
+
+    /// (offset, scale): a constant column keeps scale 1 (it is only centred).
+    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.n.max(1) as f64;
+        let scale = self
+            .var
+            .iter()
+            .zip(&self.mean)
+            .map(|(v, m)| {
+                let sd = (v / n).sqrt();
+                // Below f32's resolution of the mean, the column is constant.
+                if sd > 1e-6 * m.abs().max(1e-6) {
+                    sd as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        (self.mean.iter().map(|&v| v as f32).collect(), scale)
+    }
+}
+
+/// Per-column minimum and maximum, accumulated block by block.
+pub(crate) struct UnitFit {
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+}
+
+impl UnitFit {
+    pub fn new(cols: usize) -> Self {
+        Self {
+            lo: vec![f32::INFINITY; cols],
+            hi: vec![f32::NEG_INFINITY; cols],
+        }
+    }
+
+    pub fn add(&mut self, block: &[f32]) {
+        for row in block.chunks(self.lo.len()) {
+            for ((l, h), &v) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(row) {
+                *l = l.min(v);
+                *h = h.max(v);
+            }
+        }
+    }
+
+    /// (offset, scale): a constant column keeps scale 1 (it becomes 0).
+    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
+        let scale = self
+            .lo
+            .iter()
+            .zip(&self.hi)
+            .map(|(l, h)| if h > l { h - l } else { 1.0 })
+            .collect();
+        (self.lo, scale)
     }
 }
 
@@ -233,33 +337,11 @@ impl Dataset {
     /// (it is only centred), so the saved transform applies to later data.
     pub fn standard_transform(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
         let (r, c) = (rows.clamp(1, self.rows), self.cols);
-        let mut mean = vec![0f64; c];
-        let mut var = vec![0f64; c];
-        for row in self.data[..r * c].chunks(c) {
-            for (m, &v) in mean.iter_mut().zip(row) {
-                *m += f64::from(v);
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= r as f64);
-        for row in self.data[..r * c].chunks(c) {
-            for ((s, &m), &v) in var.iter_mut().zip(&mean).zip(row) {
-                *s += (f64::from(v) - m).powi(2);
-            }
-        }
-        let scale = var
-            .iter()
-            .zip(&mean)
-            .map(|(v, m)| {
-                let sd = (v / r as f64).sqrt();
-                // Below f32's resolution of the mean, the column is constant.
-                if sd > 1e-6 * m.abs().max(1e-6) {
-                    sd as f32
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        (mean.iter().map(|&v| v as f32).collect(), scale)
+        let mut fit = StandardFit::new(c);
+        fit.add_mean(&self.data[..r * c]);
+        fit.end_mean();
+        fit.add_var(&self.data[..r * c]);
+        fit.finish()
     }
 
     /// The transform of each column to [0, 1] by its minimum and maximum
@@ -268,20 +350,9 @@ impl Dataset {
     /// becomes 0).
     pub fn unit_transform(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
         let (r, c) = (rows.clamp(1, self.rows), self.cols);
-        let mut lo = vec![f32::INFINITY; c];
-        let mut hi = vec![f32::NEG_INFINITY; c];
-        for row in self.data[..r * c].chunks(c) {
-            for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-                *l = l.min(v);
-                *h = h.max(v);
-            }
-        }
-        let scale = lo
-            .iter()
-            .zip(&hi)
-            .map(|(l, h)| if h > l { h - l } else { 1.0 })
-            .collect();
-        (lo, scale)
+        let mut fit = UnitFit::new(c);
+        fit.add(&self.data[..r * c]);
+        fit.finish()
     }
 
     /// Standardizes every column in place (statistics of all rows) and

@@ -69,6 +69,18 @@ pub struct ContextOptions {
     /// the adapter's storage binding limit (`WGAE_MAX_BINDING`): to test, on
     /// any adapter, data split over several buffers.
     pub max_binding: Option<u64>,
+    /// The most bytes of GPU buffers wgae may hold at once
+    /// (`WGAE_GPU_MEMORY`, `--gpu-memory`): an allocation beyond it is an
+    /// error naming the sizes, and training streams a dataset that would
+    /// not fit beside the model. `None`: only the adapter's limits.
+    pub gpu_memory: Option<u64>,
+    /// Stream training data from the host even where it would fit on the
+    /// GPU (`WGAE_STREAM=1`): to compare streamed with resident training.
+    pub stream: Option<bool>,
+    /// The most bytes per buffer of the streaming ring (`WGAE_STREAM_SLOT`;
+    /// default `train::stream::SLOT_BYTES`): tests use small slots to
+    /// stream small data in many chunks.
+    pub stream_slot: Option<u64>,
 }
 
 /// `1|on|true` or `0|off|false` from an environment variable.
@@ -143,6 +155,23 @@ impl ContextOptions {
                     ))
                 })?),
             },
+            stream: env_flag("WGAE_STREAM")?,
+            stream_slot: match std::env::var("WGAE_STREAM_SLOT").ok().as_deref() {
+                None => None,
+                Some(v) if v.trim().is_empty() => None,
+                Some(v) => Some(
+                    crate::data::memory::parse_size(v)
+                        .map_err(|e| Error::InvalidArgument(format!("WGAE_STREAM_SLOT: {e}")))?,
+                ),
+            },
+            gpu_memory: match std::env::var("WGAE_GPU_MEMORY").ok().as_deref() {
+                None => None,
+                Some(v) if v.trim().is_empty() => None,
+                Some(v) => Some(
+                    crate::data::memory::parse_size(v)
+                        .map_err(|e| Error::InvalidArgument(format!("WGAE_GPU_MEMORY: {e}")))?,
+                ),
+            },
         })
     }
 }
@@ -161,6 +190,8 @@ struct Inner {
     autotune: bool,
     conv_im2col: bool,
     max_binding: Option<u64>,
+    stream: bool,
+    stream_slot: Option<u64>,
     /// Per-context state of the layers above (the matmul tuning table), by type.
     extensions: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
@@ -250,7 +281,9 @@ impl GpuContext {
         }
         let features = adapter::wanted_features(chosen.features());
         let (device, queue) = adapter::open_device(&chosen, features)?;
-        Ok(Self::assemble(Device::new(device, queue, info, true), opts))
+        let mut dev = Device::new(device, queue, info, true);
+        dev.memory_limit = opts.gpu_memory;
+        Ok(Self::assemble(dev, opts))
     }
 
     /// Wraps a device and queue the caller already owns (embedding wgae in
@@ -259,10 +292,9 @@ impl GpuContext {
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
         let opts = ContextOptions::from_env()?;
-        Ok(Self::assemble(
-            Device::new(device, queue, info, false),
-            &opts,
-        ))
+        let mut dev = Device::new(device, queue, info, false);
+        dev.memory_limit = opts.gpu_memory;
+        Ok(Self::assemble(dev, &opts))
     }
 
     fn assemble(dev: Device, opts: &ContextOptions) -> Self {
@@ -298,6 +330,8 @@ impl GpuContext {
             autotune,
             conv_im2col: opts.conv_im2col.unwrap_or(true),
             max_binding: opts.max_binding,
+            stream: opts.stream.unwrap_or(false),
+            stream_slot: opts.stream_slot,
             extensions: Mutex::new(HashMap::new()),
         }))
     }
@@ -311,6 +345,17 @@ impl GpuContext {
         let l = self.limits();
         let adapter = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
         self.0.max_binding.map_or(adapter, |cap| cap.min(adapter))
+    }
+
+    /// Whether training streams its data even where it fits on the GPU
+    /// (`ContextOptions::stream`).
+    pub fn force_stream(&self) -> bool {
+        self.0.stream
+    }
+
+    /// The cap on a streaming slot's bytes (`ContextOptions::stream_slot`).
+    pub fn stream_slot(&self) -> Option<u64> {
+        self.0.stream_slot
     }
 
     /// Whether matmuls use the variant without workgroup memory: on software
@@ -427,6 +472,18 @@ impl GpuContext {
         tensor::live_bytes(self)
     }
 
+    /// The cap on the GPU memory wgae may use (`ContextOptions::gpu_memory`).
+    pub fn gpu_memory_cap(&self) -> Option<u64> {
+        self.memory_limit
+    }
+
+    /// Bytes wgae may still allocate under the `gpu_memory` cap; `None`
+    /// without a cap.
+    pub fn memory_left(&self) -> Option<u64> {
+        self.memory_limit
+            .map(|l| l.saturating_sub(tensor::live_bytes(self)))
+    }
+
     // ----------------------------------------------------- kernels and steps
 
     /// The pipeline of `kernel`, built once and cached.
@@ -462,6 +519,16 @@ impl GpuContext {
         label: &str,
         record: impl FnOnce(&mut wgpu::ComputePass<'_>),
     ) -> Result<()> {
+        pipeline::record_pass(self, label, record).map(|_| ())
+    }
+
+    /// [`Self::record_pass`], returning the submission so that a caller
+    /// can wait for it alone ([`Device::wait_for`]).
+    pub fn submit_pass(
+        &self,
+        label: &str,
+        record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+    ) -> Result<wgpu::SubmissionIndex> {
         pipeline::record_pass(self, label, record)
     }
 

@@ -27,6 +27,8 @@ pub struct Device {
     lost: SharedLoss,
     /// Bytes of live storage buffers (see `tensor::live_bytes`).
     pub(crate) live_bytes: Arc<AtomicU64>,
+    /// The most bytes of storage buffers wgae may hold (`ContextOptions::gpu_memory`).
+    pub(crate) memory_limit: Option<u64>,
 }
 
 impl Device {
@@ -72,6 +74,7 @@ impl Device {
             uncaptured,
             lost,
             live_bytes: Arc::new(AtomicU64::new(0)),
+            memory_limit: None,
         }
     }
 
@@ -177,6 +180,20 @@ impl Device {
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Internal {
+                op: "device poll".into(),
+                message: e.to_string(),
+            })?;
+        self.check()
+    }
+
+    /// Blocks until the submission `index` (and those before it) is done.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
             .map_err(|e| Error::Internal {
                 op: "device poll".into(),
                 message: e.to_string(),

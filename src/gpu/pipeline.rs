@@ -327,7 +327,7 @@ pub fn record_pass(
     dev: &Device,
     label: &str,
     record: impl FnOnce(&mut wgpu::ComputePass<'_>),
-) -> Result<()> {
+) -> Result<wgpu::SubmissionIndex> {
     dev.scoped(label, || {
         let mut enc = dev
             .device
@@ -339,6 +339,6 @@ pub fn record_pass(
             });
             record(&mut pass);
         }
-        dev.queue.submit([enc.finish()]);
+        dev.queue.submit([enc.finish()])
     })
 }

@@ -117,6 +117,17 @@ fn check_new_tensor(dev: &Device, op: &'static str, label: &str, len: usize) -> 
     }
     let bytes = (len as u64).saturating_mul(4);
     dev.check_binding_size(op, &format!("tensor '{label}' ({len} values)"), bytes)?;
+    if let Some(limit) = dev.memory_limit {
+        let used = live_bytes(dev);
+        if used.saturating_add(bytes) > limit {
+            return Err(Error::MemoryBudget {
+                what: format!("tensor '{label}' ({len} values)"),
+                bytes,
+                used,
+                limit,
+            });
+        }
+    }
     Ok(bytes)
 }
 

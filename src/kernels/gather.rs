@@ -28,6 +28,9 @@ pub mod binding {
     pub const OUT4: u32 = 5;
     /// chunk0..chunk3: `CHUNK0 + k`.
     pub const CHUNK0: u32 = 6;
+    /// bytes0..bytes3: `BYTES0 + k`.
+    pub const BYTES0: u32 = 10;
+    pub const LUT: u32 = 14;
 }
 
 /// The most buffers a resident dataset may span (gather_chunks' bindings).
@@ -44,6 +47,11 @@ pub const BINDINGS: &[(&str, u32)] = &[
     ("chunk1", 7),
     ("chunk2", 8),
     ("chunk3", 9),
+    ("bytes0", 10),
+    ("bytes1", 11),
+    ("bytes2", 12),
+    ("bytes3", 13),
+    ("lut", 14),
 ];
 
 /// Every kernel of the file.
@@ -52,6 +60,7 @@ pub fn kernels() -> Vec<Kernel> {
         Kernel::new(&SHADER, "gather_rows"),
         Kernel::new(&SHADER, "gather_rows4"),
         Kernel::new(&SHADER, "gather_chunks"),
+        Kernel::new(&SHADER, "gather_u8"),
     ]
 }
 
@@ -63,7 +72,8 @@ struct GatherParams {
     idx_offset: u32,
     src_rows: u32,
     chunk_rows: u32,
-    _pad: [u32; 3],
+    lut_cols: u32,
+    _pad: [u32; 2],
 }
 
 /// `out[r, :] = src[idx[idx_offset + r], :]` for r in 0..rows; src is
@@ -90,7 +100,8 @@ pub fn gather_rows(
         idx_offset: idx_offset as u32,
         src_rows: u32_dim(OP, "src_rows", src_rows)?,
         chunk_rows: 0,
-        _pad: [0; 3],
+        lut_cols: 0,
+        _pad: [0; 2],
     };
     if cols.is_multiple_of(4) {
         // Four columns per invocation (the bindings start 256-byte aligned).
@@ -165,12 +176,92 @@ pub fn gather_chunks(
         idx_offset: u32::try_from(idx_offset).map_err(|_| Error::shape(OP, "index offset"))?,
         src_rows: u32_dim(OP, "src_rows", src_rows)?,
         chunk_rows: u32_dim(OP, "chunk_rows", chunk_rows)?,
-        _pad: [0; 3],
+        lut_cols: 0,
+        _pad: [0; 2],
     };
     let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
     for k in 0..MAX_CHUNKS {
         bindings.push((
             binding::CHUNK0 + k as u32,
+            chunks.get(k).unwrap_or(&chunks[0]),
+        ));
+    }
+    ctx.step(
+        &Kernel::new(&SHADER, OP),
+        format!("{OP}({rows}x{cols}, {} chunks)", chunks.len()),
+        &p,
+        &bindings,
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// Words holding `bytes` bytes, four to a word.
+pub fn u8_words(bytes: usize) -> usize {
+    bytes.div_ceil(4)
+}
+
+/// [`gather_chunks`] from a dataset stored as unsigned bytes (four to a
+/// little-endian u32 word, each chunk's bytes from its first word), each
+/// byte b becoming `lut[b]` (one table of 256 for every column), or
+/// `lut[c * 256 + b]` with `per_column` (256 per column).
+#[allow(clippy::too_many_arguments)]
+pub fn gather_u8(
+    ctx: &GpuContext,
+    rows: usize,
+    cols: usize,
+    idx_offset: usize,
+    src_rows: usize,
+    chunk_rows: usize,
+    idx: &GpuTensor,
+    chunks: &[GpuTensor],
+    lut: &GpuTensor,
+    per_column: bool,
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "gather_u8";
+    if chunks.is_empty()
+        || chunks.len() > MAX_CHUNKS
+        || chunk_rows == 0
+        || src_rows.div_ceil(chunk_rows) != chunks.len()
+    {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "{} chunks of {chunk_rows} rows cannot hold {src_rows} rows (1 to {MAX_CHUNKS} \
+                 chunks)",
+                chunks.len()
+            ),
+        ));
+    }
+    let n = product(OP, rows, cols)?;
+    need(OP, "idx", idx, idx_offset + rows)?;
+    need(OP, "out", out, n)?;
+    need(OP, "lut", lut, if per_column { 256 * cols } else { 256 })?;
+    for (k, c) in chunks.iter().enumerate() {
+        let held = chunk_rows.min(src_rows - k * chunk_rows);
+        need(OP, "chunk", c, u8_words(product(OP, held, cols)?))?;
+    }
+    let p = GatherParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        idx_offset: u32::try_from(idx_offset).map_err(|_| Error::shape(OP, "index offset"))?,
+        src_rows: u32_dim(OP, "src_rows", src_rows)?,
+        chunk_rows: u32_dim(OP, "chunk_rows", chunk_rows)?,
+        lut_cols: if per_column {
+            u32_dim(OP, "cols", cols)?
+        } else {
+            0
+        },
+        _pad: [0; 2],
+    };
+    let mut bindings = vec![
+        (binding::IDX, idx),
+        (binding::OUT, out),
+        (binding::LUT, lut),
+    ];
+    for k in 0..MAX_CHUNKS {
+        bindings.push((
+            binding::BYTES0 + k as u32,
             chunks.get(k).unwrap_or(&chunks[0]),
         ));
     }

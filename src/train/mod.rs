@@ -4,13 +4,16 @@
 //! reads inside an epoch. It writes no files: checkpoints go to a sink.
 
 pub mod config;
+mod feed;
+pub mod order;
 mod resident;
+mod stream;
 
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::data::{Dataset, Rows};
+use crate::data::{Dataset, Rows, Source};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 pub use crate::infer::{Autoencoder, Precision, INFERENCE_BATCH};
@@ -20,7 +23,8 @@ pub use crate::op::{OptimizerName, ScheduleName};
 pub use crate::plan::ParamLayout;
 use crate::plan::{slot, Mode, Net};
 pub use config::{ConfigFile, TrainConfig};
-use resident::Resident;
+use feed::{Feed, FeedSpec};
+use resident::Input;
 
 /// Everything `--resume` needs (`io::save_checkpoint` writes it).
 #[derive(Clone, Debug)]
@@ -111,9 +115,8 @@ pub struct Trainer {
     state: GpuTensor,
     best: Option<GpuTensor>,
     epoch_buf: GpuTensor,
-    train: Resident,
-    val: Option<Resident>,
-    permute: Step,
+    train: Feed,
+    val: Option<Feed>,
     clear_metrics: Step,
     clear_eval_metrics: Option<Step>,
     full: Vec<Step>,
@@ -156,6 +159,32 @@ impl Trainer {
         train: Rows<'_>,
         val: Option<Rows<'_>>,
     ) -> Result<Self> {
+        Self::build(model, tcfg, Input::Rows(train), val.map(Input::Rows))
+    }
+
+    /// Plans training of an existing model on rows read from sources (a
+    /// mapped file, say): they stay on the GPU where they fit and are
+    /// streamed from the host otherwise, with the same result.
+    pub fn from_source(
+        model: Autoencoder,
+        tcfg: &TrainConfig,
+        train: &Source,
+        val: Option<&Source>,
+    ) -> Result<Self> {
+        Self::build(
+            model,
+            tcfg,
+            Input::Source(train.clone()),
+            val.map(|v| Input::Source(v.clone())),
+        )
+    }
+
+    fn build(
+        model: Autoencoder,
+        tcfg: &TrainConfig,
+        train: Input<'_>,
+        val: Option<Input<'_>>,
+    ) -> Result<Self> {
         let ctx = &model.ctx.clone();
         let cfg = model.cfg.clone();
         tcfg.validate()?;
@@ -180,17 +209,20 @@ impl Trainer {
         }
         for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
             if let Some(ds) = ds {
-                if ds.cols != cfg.input_dim {
+                if ds.cols() != cfg.input_dim {
                     return Err(Error::InvalidArgument(format!(
                         "the {what} data has {} columns but the model's input is {} wide (check --arch)",
-                        ds.cols, cfg.input_dim
+                        ds.cols(), cfg.input_dim
                     )));
                 }
             }
         }
-        if cfg.loss == crate::model::LossKind::Bce {
+        let bce = cfg.loss == crate::model::LossKind::Bce;
+        if bce {
+            // Rows in memory are checked here; rows from a source as they
+            // are read.
             for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
-                let Some(ds) = ds else { continue };
+                let Some(Input::Rows(ds)) = ds else { continue };
                 if let Some(i) = ds.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
                     return Err(Error::InvalidArgument(format!(
                         "BCE compares each value with a probability, but the {what} data holds \
@@ -203,8 +235,9 @@ impl Trainer {
                 }
             }
         }
-        let batch = tcfg.batch_size.min(train.rows);
-        let steps_per_epoch = train.rows.div_ceil(batch);
+        let train_rows = train.rows();
+        let batch = tcfg.batch_size.min(train_rows);
+        let steps_per_epoch = train_rows.div_ceil(batch);
         let optim = tcfg.optim(steps_per_epoch);
         let net = Net::new(ctx, &cfg, batch, Mode::Train, tcfg.seed)?;
         // Gradients and moments cover the trainable part of the arena; the
@@ -222,11 +255,6 @@ impl Trainer {
             None
         };
         let epoch_buf = ctx.upload("epoch", &[0u32])?;
-
-        // The dataset lives on the GPU (see resident.rs).
-        let mut train_res = Resident::upload(ctx, "training", &train)?;
-        train_res.plan_gathers(ctx, batch, &net.x)?;
-        let permute = ops::permute(ctx, train.rows, tcfg.seed, &epoch_buf, &train_res.index)?;
 
         let params = model.params.clone();
         let step_list = |rows: usize| -> Result<Vec<Step>> {
@@ -268,36 +296,65 @@ impl Trainer {
             Ok(s)
         };
         let full = step_list(batch)?;
-        let rem = train.rows % batch;
+        let rem = train_rows % batch;
         let rest = if rem > 0 { Some(step_list(rem)?) } else { None };
         let clear_metrics = ops::fill(ctx, 0.0, &net.metrics)?;
 
-        let (eval, val_res, eval_full, eval_rest, clear_eval_metrics) = match &val {
+        let (eval, eval_full, eval_rest, clear_eval_metrics) = match &val {
             Some(vds) => {
-                let cap = vds.rows.min(INFERENCE_BATCH.max(batch));
+                let vrows = vds.rows();
+                let cap = vrows.min(INFERENCE_BATCH.max(batch));
                 let en = Net::new(ctx, &cfg, cap, Mode::Eval, tcfg.seed)?;
-                let mut res = Resident::upload(ctx, "validation", vds)?;
-                res.plan_gathers(ctx, cap, &en.x)?;
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
                     s.extend(en.metric_steps(ctx, rows)?);
                     Ok(s)
                 };
                 let ef = eval_steps(cap)?;
-                let er = if vds.rows % cap > 0 {
-                    Some(eval_steps(vds.rows % cap)?)
+                let er = if vrows % cap > 0 {
+                    Some(eval_steps(vrows % cap)?)
                 } else {
                     None
                 };
                 let clear = ops::fill(ctx, 0.0, &en.metrics)?;
-                (Some(en), Some(res), ef, er, Some(clear))
+                (Some(en), ef, er, Some(clear))
             }
-            None => (None, None, Vec::new(), None, None),
+            None => (None, Vec::new(), None, None),
+        };
+        // The datasets last, in the memory the model leaves: on the GPU
+        // where they fit, streamed otherwise (see feed.rs).
+        let train_feed = Feed::place(
+            ctx,
+            FeedSpec {
+                what: "training",
+                input: train,
+                batch,
+                shuffle: Some((tcfg.seed, &epoch_buf)),
+                unit_range: bce,
+                share: if val.is_some() { 0.5 } else { 1.0 },
+            },
+            &net.x,
+        )?;
+        let val_feed = match (val, &eval) {
+            (Some(vds), Some(en)) => Some(Feed::place(
+                ctx,
+                FeedSpec {
+                    what: "validation",
+                    input: vds,
+                    batch: en.cap,
+                    shuffle: None,
+                    unit_range: bce,
+                    share: 1.0,
+                },
+                &en.x,
+            )?),
+            _ => None,
         };
         tracing::info!(
             params = model.cfg.parameter_count(),
             steps_per_epoch,
             dispatches_per_step = full.len() + 1,
+            streamed = train_feed.is_streamed(),
             "training planned"
         );
         Ok(Self {
@@ -312,9 +369,8 @@ impl Trainer {
             state,
             best,
             epoch_buf,
-            train: train_res,
-            val: val_res,
-            permute,
+            train: train_feed,
+            val: val_feed,
             clear_metrics,
             clear_eval_metrics,
             full,
@@ -335,11 +391,17 @@ impl Trainer {
     }
 
     pub fn train_rows(&self) -> usize {
-        self.train.rows
+        self.train.rows()
     }
 
     pub fn steps_per_epoch(&self) -> usize {
-        self.train.gathers.len()
+        self.train.batches()
+    }
+
+    /// Whether the training set is streamed from the host (it did not fit
+    /// on the GPU, or under the memory cap) rather than resident.
+    pub fn is_streamed(&self) -> bool {
+        self.train.is_streamed()
     }
 
     /// Dispatches recorded per training step.
@@ -359,12 +421,9 @@ impl Trainer {
     /// queries. The step really happens: the model and optimizer advance by
     /// one step, exactly as with `run_steps(1)`.
     pub fn profile_step(&mut self) -> Result<Vec<(String, f64)>> {
-        let mut steps = vec![&self.clear_metrics, &self.permute, &self.train.gathers[0]];
-        // An epoch of one partial batch runs the partial step, as record_step does.
-        match &self.rest {
-            Some(rest) if self.train.gathers.len() == 1 => steps.extend(rest),
-            _ => steps.extend(&self.full),
-        }
+        let mut steps = vec![&self.clear_metrics];
+        steps.extend(self.train.first_batch(&self.ctx, self.epochs_done as u32)?);
+        steps.extend(self.body_of(0));
         let times = self.ctx.profile(&steps)?;
         Ok(steps
             .iter()
@@ -387,57 +446,49 @@ impl Trainer {
         ))
     }
 
-    /// Records `count` training steps of the current epoch, from batch
-    /// `first`, and submits them, [`STEPS_PER_SUBMIT`] at a time, without
-    /// waiting.
-    fn submit_steps(&self, first: usize, count: usize, prologue: &[&Step]) -> Result<()> {
-        let end = first + count;
-        let mut prologue = prologue;
-        let mut k = first;
-        while k < end {
-            let n = STEPS_PER_SUBMIT.min(end - k);
-            self.ctx.record_pass("wgae epoch", |pass| {
-                for s in prologue {
-                    s.record(pass);
-                }
-                for j in k..k + n {
-                    self.record_step(pass, j);
-                }
-            })?;
-            prologue = &[];
-            k += n;
+    /// The steps of batch `k` after its gather: the full step, or the
+    /// epoch's last, partial one.
+    fn body_of(&self, k: usize) -> &[Step] {
+        match &self.rest {
+            Some(rest) if k + 1 == self.train.batches() => rest,
+            _ => &self.full,
         }
-        Ok(())
     }
 
-    /// Batch `k` of the epoch: its gather, then the full or the last (partial) step.
-    fn record_step(&self, pass: &mut wgpu::ComputePass<'_>, k: usize) {
-        self.train.gathers[k].record(pass);
-        let partial = k + 1 == self.train.gathers.len() && self.rest.is_some();
-        for s in if partial {
-            self.rest.as_ref().unwrap()
-        } else {
-            &self.full
-        } {
-            s.record(pass);
-        }
+    /// Records `count` training steps of the current epoch, from batch
+    /// `first`, and submits them (see [`Feed::submit`]) without waiting.
+    fn submit_steps(&self, first: usize, count: usize, prologue: &[&Step]) -> Result<()> {
+        self.train.submit(
+            &self.ctx,
+            self.epochs_done as u32,
+            first,
+            first + count,
+            prologue,
+            |pass, k| {
+                for s in self.body_of(k) {
+                    s.record(pass);
+                }
+            },
+        )
     }
 
     /// Runs `n` training steps (cycling through the epoch's batches and
-    /// reshuffling where an epoch would start) in one submission and waits
-    /// for them: for benchmarks, which want steps without epoch bookkeeping.
+    /// reshuffling where an epoch would start) and waits for them: for
+    /// benchmarks, which want steps without epoch bookkeeping.
     pub fn run_steps(&mut self, n: usize) -> Result<()> {
         let spe = self.steps_per_epoch();
-        self.ctx.record_pass("wgae steps", |pass| {
-            for i in 0..n {
-                let k = i % spe;
-                if k == 0 {
-                    self.clear_metrics.record(pass);
-                    self.permute.record(pass);
-                }
-                self.record_step(pass, k);
-            }
-        })?;
+        let mut i = 0;
+        while i < n {
+            let k = i % spe;
+            let count = (spe - k).min(n - i);
+            let prologue: Vec<&Step> = if k == 0 {
+                vec![&self.clear_metrics]
+            } else {
+                Vec::new()
+            };
+            self.submit_steps(k, count, &prologue)?;
+            i += count;
+        }
         self.ctx.wait()
     }
 
@@ -446,26 +497,24 @@ impl Trainer {
     }
 
     fn evaluate(&self) -> Result<Option<Vec<f64>>> {
-        let (Some(en), Some(res), Some(clear)) = (&self.eval, &self.val, &self.clear_eval_metrics)
+        let (Some(en), Some(feed), Some(clear)) = (&self.eval, &self.val, &self.clear_eval_metrics)
         else {
             return Ok(None);
         };
-        self.ctx.record_pass("wgae validation", |pass| {
-            clear.record(pass);
-            for (k, g) in res.gathers.iter().enumerate() {
-                g.record(pass);
-                let partial = k + 1 == res.gathers.len() && self.eval_rest.is_some();
-                for s in if partial {
-                    self.eval_rest.as_ref().unwrap()
-                } else {
-                    &self.eval_full
-                } {
-                    s.record(pass);
-                }
+        let last = feed.batches() - 1;
+        feed.submit(&self.ctx, 0, 0, feed.batches(), &[clear], |pass, k| {
+            let steps = match &self.eval_rest {
+                Some(rest) if k == last => rest,
+                _ => &self.eval_full,
+            };
+            for s in steps {
+                s.record(pass);
             }
         })?;
         let m = self.read_metrics(&en.metrics)?;
-        Ok(Some(m.into_iter().map(|v| v / res.rows as f64).collect()))
+        Ok(Some(
+            m.into_iter().map(|v| v / feed.rows() as f64).collect(),
+        ))
     }
 
     /// Everything needed to resume training exactly: parameters, optimizer
@@ -493,12 +542,30 @@ impl Trainer {
         val: Option<&Dataset>,
     ) -> Result<Self> {
         let model = Autoencoder::from_params(ctx, &ck.model, &ck.params)?;
-        let mut t = Self::with_model(model, tcfg, train, val)?;
-        ctx.write(&t.m, &ck.m)?;
-        ctx.write(&t.v, &ck.v)?;
-        ctx.write(&t.state, &ck.state)?;
-        t.epochs_done = ck.epochs_done;
-        Ok(t)
+        let t = Self::with_model(model, tcfg, train, val)?;
+        t.restore(ctx, ck)
+    }
+
+    /// [`Self::resume`] on rows read from sources.
+    pub fn resume_source(
+        ctx: &GpuContext,
+        ck: &Checkpoint,
+        tcfg: &TrainConfig,
+        train: &Source,
+        val: Option<&Source>,
+    ) -> Result<Self> {
+        let model = Autoencoder::from_params(ctx, &ck.model, &ck.params)?;
+        let t = Self::from_source(model, tcfg, train, val)?;
+        t.restore(ctx, ck)
+    }
+
+    /// The checkpoint's optimizer state and epoch count.
+    fn restore(mut self, ctx: &GpuContext, ck: &Checkpoint) -> Result<Self> {
+        ctx.write(&self.m, &ck.m)?;
+        ctx.write(&self.v, &ck.v)?;
+        ctx.write(&self.state, &ck.state)?;
+        self.epochs_done = ck.epochs_done;
+        Ok(self)
     }
 
     /// Hands a checkpoint to `sink` after every epoch (for example
@@ -537,7 +604,7 @@ impl Trainer {
             while done < steps {
                 let count = chunk.min(steps - done);
                 let prologue: Vec<&Step> = if done == 0 {
-                    vec![&self.clear_metrics, &self.permute]
+                    vec![&self.clear_metrics]
                 } else {
                     Vec::new()
                 };
@@ -545,7 +612,7 @@ impl Trainer {
                 done += count;
                 if done < steps || self.tcfg.log_every_steps.is_some() {
                     let m = self.read_metrics(&self.net.metrics)?;
-                    let seen = (done * self.net.cap).min(self.train.rows) as f64;
+                    let seen = (done * self.net.cap).min(self.train.rows()) as f64;
                     on_step(&StepProgress {
                         epoch,
                         step: done,
@@ -557,7 +624,7 @@ impl Trainer {
             }
             let m = self.read_metrics(&self.net.metrics)?;
             let seconds = start.elapsed().as_secs_f64();
-            let n = self.train.rows as f64;
+            let n = self.train.rows() as f64;
             let sigmoid_out = self
                 .net
                 .layers

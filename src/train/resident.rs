@@ -1,10 +1,10 @@
 //! A dataset resident on the GPU: its rows in one buffer, or split over up
 //! to `kernels::MAX_CHUNKS` buffers of whole rows when it is larger than one
-//! storage binding; its row order (shuffled in place each epoch for
-//! training, the identity for validation); and the gathers that assemble
-//! each batch from it, planned once.
+//! storage binding; its row order (shuffled each epoch for training, the
+//! identity for validation); and the gathers that assemble each batch from
+//! it, planned once.
 
-use crate::data::Rows;
+use crate::data::{Rows, Source};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, MAX_CHUNKS};
@@ -17,48 +17,162 @@ pub(crate) struct Resident {
     pub cols: usize,
     pub index: GpuTensor,
     pub gathers: Vec<Step>,
+    /// The epoch's shuffle of `index` (training sets).
+    pub permute: Option<Step>,
+    /// Where the rows are stored as bytes: their values.
+    pub bytes: Option<ByteTable>,
+}
+
+/// Rows per buffer of a resident dataset of `rows` rows of `row_bytes`
+/// on this adapter, or `None` when more than `MAX_CHUNKS` buffers would be
+/// needed.
+pub(crate) fn chunk_rows(ctx: &GpuContext, rows: usize, row_bytes: usize) -> Option<usize> {
+    let per_chunk = (ctx.dataset_binding_limit() / row_bytes as u64) as usize;
+    (per_chunk > 0 && rows.div_ceil(per_chunk) <= MAX_CHUNKS).then(|| per_chunk.min(rows))
+}
+
+/// The table of a byte source's values, where its rows can stay bytes on
+/// the GPU (see `kernels::gather_u8`): the f32 value of each byte (per
+/// column under a transform). `None` for f32 rows, and where a BCE loss
+/// needs values in [0, 1] that the table does not keep (those rows are
+/// read as f32 and checked row by row).
+pub(crate) struct ByteTable {
+    pub lut: GpuTensor,
+    pub per_column: bool,
+}
+
+impl ByteTable {
+    pub fn of(ctx: &GpuContext, input: &Input, unit_range: bool) -> Result<Option<Self>> {
+        let Input::Source(s) = input else {
+            return Ok(None);
+        };
+        if !s.is_u8() {
+            return Ok(None);
+        }
+        let (lut, per_column) = s.lut()?;
+        if unit_range && lut.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            lut: ctx.upload("byte values", &lut)?,
+            per_column,
+        }))
+    }
+}
+
+/// The rows `r0..r1` of a dataset, from memory or read from a source.
+pub(crate) enum Input<'a> {
+    Rows(Rows<'a>),
+    Source(Source),
+}
+
+impl Input<'_> {
+    /// Splits off the last `fraction` of the rows for validation.
+    pub fn split_validation(&self, fraction: f32) -> Result<(Self, Self)> {
+        Ok(match self {
+            Input::Rows(r) => {
+                let (t, v) = r.split_validation(fraction)?;
+                (Input::Rows(t), Input::Rows(v))
+            }
+            Input::Source(s) => {
+                let (t, v) = s.split_validation(fraction)?;
+                (Input::Source(t), Input::Source(v))
+            }
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        match self {
+            Input::Rows(r) => r.rows,
+            Input::Source(s) => s.rows(),
+        }
+    }
+
+    pub fn cols(&self) -> usize {
+        match self {
+            Input::Rows(r) => r.cols,
+            Input::Source(s) => s.cols(),
+        }
+    }
 }
 
 impl Resident {
-    /// Uploads `ds` once, split where one binding cannot hold it; the error
-    /// says what to do when even `MAX_CHUNKS` cannot.
-    pub fn upload(ctx: &GpuContext, what: &'static str, ds: &Rows) -> Result<Self> {
-        let limit = ctx.dataset_binding_limit();
-        let row_bytes = ds.cols as u64 * 4;
-        let per_chunk = (limit / row_bytes) as usize;
-        let bytes = ds.data.len() as u64 * 4;
-        let needed = if per_chunk == 0 {
-            usize::MAX
-        } else {
-            ds.rows.div_ceil(per_chunk)
-        };
-        if needed > MAX_CHUNKS {
-            return Err(Error::InvalidArgument(format!(
-                "the {what} set ({} rows of {} values, {bytes} bytes) does not fit on adapter \
-                 '{}': wgae keeps a dataset on the GPU in at most {MAX_CHUNKS} buffers of {limit} \
-                 bytes, and streaming larger ones from host memory is not implemented yet; train \
-                 on fewer rows (--limit)",
-                ds.rows,
-                ds.cols,
+    /// Uploads the rows once, split where one binding cannot hold them.
+    /// With `unit_range`, rows read from a source are checked to lie in
+    /// [0, 1] (rows in memory are checked before).
+    pub fn upload(
+        ctx: &GpuContext,
+        what: &'static str,
+        ds: &Input,
+        unit_range: bool,
+    ) -> Result<Self> {
+        let (rows, cols) = (ds.rows(), ds.cols());
+        let bytes = ByteTable::of(ctx, ds, unit_range)?;
+        let row_bytes = if bytes.is_some() { cols } else { cols * 4 };
+        let chunk_rows = chunk_rows(ctx, rows, row_bytes).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "the {what} set ({rows} rows of {cols} values) needs more than {MAX_CHUNKS} \
+                 buffers on adapter '{}'; it is streamed instead",
                 ctx.adapter_name()
-            )));
+            ))
+        })?;
+        let mut chunks = Vec::new();
+        for r0 in (0..rows).step_by(chunk_rows) {
+            let r1 = (r0 + chunk_rows).min(rows);
+            chunks.push(match ds {
+                Input::Rows(d) => ctx.upload(what, d.slice(r0, r1).data)?,
+                Input::Source(s) if bytes.is_some() => {
+                    // Bytes, four to a word; blocks of a multiple of four
+                    // rows start on a word.
+                    let t = ctx.zeros(what, ops::u8_words((r1 - r0) * cols))?;
+                    let per = (crate::data::source::block_rows(cols) / 4 * 4).max(4);
+                    let mut buf = Vec::new();
+                    let mut idx = Vec::new();
+                    for b0 in (r0..r1).step_by(per) {
+                        let b1 = (b0 + per).min(r1);
+                        idx.clear();
+                        idx.extend(b0 as u32..b1 as u32);
+                        buf.resize((b1 - b0) * cols, 0u8);
+                        s.gather_bytes(&idx, &mut buf)?;
+                        buf.resize(ops::u8_words(buf.len()) * 4, 0);
+                        ctx.write(
+                            &t.view((b0 - r0) * cols / 4, buf.len() / 4)?,
+                            buf.as_slice(),
+                        )?;
+                        ctx.wait()?;
+                    }
+                    t
+                }
+                Input::Source(s) => {
+                    // Block by block: the host never holds the whole set.
+                    let t = ctx.zeros(what, (r1 - r0) * cols)?;
+                    let per = crate::data::source::block_rows(cols);
+                    let mut buf = Vec::new();
+                    for b0 in (r0..r1).step_by(per) {
+                        let b1 = (b0 + per).min(r1);
+                        buf.resize((b1 - b0) * cols, 0.0);
+                        s.read(b0, b1, &mut buf)?;
+                        if unit_range {
+                            s.check_unit_range(&buf, |i| b0 + i)?;
+                        }
+                        ctx.write(&t.view((b0 - r0) * cols, buf.len())?, buf.as_slice())?;
+                        // Bound the queued uploads' staging memory.
+                        ctx.wait()?;
+                    }
+                    t
+                }
+            });
         }
-        let chunk_rows = per_chunk.min(ds.rows);
-        let chunks = (0..ds.rows)
-            .step_by(chunk_rows)
-            .map(|r0| {
-                let part = ds.slice(r0, r0 + chunk_rows);
-                ctx.upload(what, part.data)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let idx: Vec<u32> = (0..ds.rows as u32).collect();
+        let idx: Vec<u32> = (0..rows as u32).collect();
         Ok(Self {
             chunks,
             chunk_rows,
-            rows: ds.rows,
-            cols: ds.cols,
+            rows,
+            cols,
             index: ctx.upload("row order", &idx)?,
             gathers: Vec::new(),
+            permute: None,
+            bytes,
         })
     }
 
@@ -67,18 +181,41 @@ impl Resident {
     pub fn plan_gathers(&mut self, ctx: &GpuContext, batch: usize, out: &GpuTensor) -> Result<()> {
         for b0 in (0..self.rows).step_by(batch) {
             let r = batch.min(self.rows - b0);
-            self.gathers.push(ops::gather_chunks(
-                ctx,
-                r,
-                self.cols,
-                b0,
-                self.rows,
-                self.chunk_rows,
-                &self.index,
-                &self.chunks,
-                &out.view(0, r * self.cols)?,
-            )?);
+            let out = out.view(0, r * self.cols)?;
+            self.gathers.push(match &self.bytes {
+                Some(b) => ops::gather_u8(
+                    ctx,
+                    r,
+                    self.cols,
+                    b0,
+                    self.rows,
+                    self.chunk_rows,
+                    &self.index,
+                    &self.chunks,
+                    &b.lut,
+                    b.per_column,
+                    &out,
+                )?,
+                None => ops::gather_chunks(
+                    ctx,
+                    r,
+                    self.cols,
+                    b0,
+                    self.rows,
+                    self.chunk_rows,
+                    &self.index,
+                    &self.chunks,
+                    &out,
+                )?,
+            });
         }
+        Ok(())
+    }
+
+    /// Shuffles the row order at the start of each epoch, by `seed` and the
+    /// epoch number in `epoch`.
+    pub fn shuffle(&mut self, ctx: &GpuContext, seed: u64, epoch: &GpuTensor) -> Result<()> {
+        self.permute = Some(ops::permute(ctx, self.rows, seed, epoch, &self.index)?);
         Ok(())
     }
 }
