@@ -54,6 +54,19 @@ fn check_arena_fits(ctx: &GpuContext, cfg: &ModelConfig, layout: &ParamLayout) -
     Ok(())
 }
 
+/// `plan(cap)`, halving `cap` while the GPU memory cap
+/// (`ContextOptions::gpu_memory`) refuses the plan's buffers: inference
+/// runs in smaller batches rather than not at all.
+fn within_cap<T>(mut cap: usize, plan: impl Fn(usize) -> Result<T>) -> Result<(usize, T)> {
+    loop {
+        match plan(cap) {
+            Ok(t) => return Ok((cap, t)),
+            Err(Error::MemoryBudget { .. }) if cap > 1 => cap /= 2,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
 
@@ -166,8 +179,9 @@ impl Autoencoder {
         mut take: impl FnMut(&Net, usize) -> Result<()>,
     ) -> Result<()> {
         check_rows(data, rows, cols)?;
-        let cap = rows.min(INFERENCE_BATCH);
-        let net = Net::new(&self.ctx, &self.cfg, cap, Mode::Eval, 0)?;
+        let (cap, net) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
+            Net::new(&self.ctx, &self.cfg, cap, Mode::Eval, 0)
+        })?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         for b0 in (0..rows).step_by(cap) {
             let r = cap.min(rows - b0);
@@ -205,10 +219,10 @@ impl Autoencoder {
     ) -> Result<()> {
         self.ctx.require_f16("f16 inference")?;
         check_rows(data, rows, cols)?;
-        let cap = rows.min(INFERENCE_BATCH);
         // f16 copies of the weights, converted on the GPU once per call.
-        let (net, casts) =
-            MixedNet::new(&self.ctx, &self.cfg, &self.layout, &self.params, cap, range)?;
+        let (cap, (net, casts)) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
+            MixedNet::new(&self.ctx, &self.cfg, &self.layout, &self.params, cap, range)
+        })?;
         self.ctx.run(&casts.iter().collect::<Vec<_>>())?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         for b0 in (0..rows).step_by(cap) {

@@ -164,6 +164,24 @@ impl AtomicFile {
         file_err(&self.path, format!("cannot write: {e}{hint}"))
     }
 
+    /// Overwrites bytes already written at `offset` (a header whose sizes
+    /// were not known when it was written), then goes on appending.
+    pub fn write_at(&mut self, offset: u64, bytes: &[u8]) -> Result<()> {
+        use std::io::{Seek, SeekFrom, Write};
+        let Some(f) = self.file.as_mut() else {
+            return Err(file_err(&self.path, "cannot write: the file was abandoned"));
+        };
+        let done = (|| -> std::io::Result<()> {
+            f.flush()?;
+            let inner = f.get_mut();
+            inner.seek(SeekFrom::Start(offset))?;
+            inner.write_all(bytes)?;
+            inner.seek(SeekFrom::End(0))?;
+            Ok(())
+        })();
+        done.map_err(|e| self.fail(e))
+    }
+
     /// Syncs the temporary and renames it into place (and syncs the folder,
     /// so that the rename reaches the disk too).
     pub fn commit(mut self) -> Result<()> {
@@ -687,9 +705,22 @@ pub fn npy_bytes(data: &[f32], rows: usize, cols: usize) -> Vec<u8> {
 /// The header of a .npy file of `rows` x `cols` little-endian f32: the
 /// values follow it, row by row.
 pub fn npy_header(rows: usize, cols: usize) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
+    npy_header_of("<f4", &[rows, cols], 0)
+}
+
+/// A .npy (version 1.0) header for `descr` ('<f4', '|u1') and `shape`,
+/// padded with spaces to a multiple of 64 bytes and at least `min_len`
+/// (so that a header written before the row count is known can be
+/// rewritten in place once it is).
+pub fn npy_header_of(descr: &str, shape: &[usize], min_len: usize) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 || 10 + header.len() + 1 < min_len {
         header.push(' ');
     }
     header.push('\n');

@@ -62,6 +62,25 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         matmul: Option<Vec<String>>,
     },
+    /// Convert a CSV file, a folder of images or an IDX file once to .npy,
+    /// which wgae reads from disk as it needs it (float32 for CSV; images
+    /// and IDX stay uint8, a quarter of the size).
+    Convert {
+        /// The input: CSV, a folder of PNG/JPEG images, or IDX (raw or .gz).
+        #[arg(long)]
+        data: PathBuf,
+        /// Override format detection: idx, csv, images.
+        #[arg(long)]
+        format: Option<wgae::data::files::Format>,
+        /// Read the images in colour (three values per pixel).
+        #[arg(long)]
+        rgb: bool,
+        #[command(flatten)]
+        output: Output,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Write the code of every sample to FILE.npy or FILE.csv.
     Encode {
         #[command(flatten)]
@@ -140,6 +159,13 @@ fn main() -> ExitCode {
             Some(sizes) => cli::bench::bench_matmul(&sizes, json),
             None => cli::bench::bench(arch, config.as_deref(), batch, steps, json, profile),
         },
+        Command::Convert {
+            data,
+            format,
+            rgb,
+            output: o,
+            quiet,
+        } => cli::convert::convert(&data, format, rgb, &o.out, o.force, quiet),
         Command::Encode {
             input: i,
             output: o,

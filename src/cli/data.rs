@@ -1,7 +1,9 @@
-//! The data a command reads: loaded into memory, or, for a `.npy` or raw
-//! IDX file larger than the host budget (`--host-memory`, by default half
-//! of the memory available), mapped and read as it is needed, so that a
-//! file larger than RAM trains and scores with bounded memory.
+//! The data a command reads. `.npy` and raw IDX files are mapped and read
+//! as they are needed, so that a file larger than RAM trains and scores
+//! with bounded memory; image bytes stay bytes (IDX, uint8 .npy, and a
+//! gzipped IDX file decompressed into memory). CSV files and image folders
+//! are loaded whole, within the host budget (`--host-memory`, by default
+//! half of the memory available); `wgae convert` turns them into .npy.
 
 use std::path::Path;
 
@@ -17,14 +19,17 @@ pub fn host_budget(flag: Option<u64>) -> u64 {
 /// Data opened for a command, in memory or mapped.
 pub enum Opened {
     Memory(Dataset),
+    /// Rows read from a source: a mapped file, or bytes in memory.
     Mapped {
         source: Source,
         labels: Option<Vec<u32>>,
     },
 }
 
-/// Opens `path`: mapped when it is a `.npy` or raw IDX file whose values,
-/// as f32, exceed `budget`; loaded otherwise. `limit` keeps the first rows.
+/// Opens `path`: a `.npy` or raw IDX file is mapped and read as it is
+/// needed; a gzipped IDX file is decompressed into memory as bytes; CSV
+/// and image folders are loaded (and must fit in `budget` as f32, or be
+/// converted once with `wgae convert`). `limit` keeps the first rows.
 pub fn open(
     path: &Path,
     format: Option<files::Format>,
@@ -32,29 +37,86 @@ pub fn open(
     rgb: bool,
     budget: u64,
 ) -> wgae::Result<Opened> {
-    if !rgb && mappable(path, format) {
-        let source = Source::map(path, format)?;
-        let source = match limit {
-            Some(n) => source.slice(0, n),
-            None => source,
-        };
-        if source.f32_bytes() > budget {
-            let labels = match idx::labels_path_for(path) {
-                Some(lp) if files::detect(path)? == files::Format::Idx => {
-                    let mut l = idx::load_labels(&lp)?;
-                    l.truncate(source.rows());
-                    (l.len() == source.rows()).then_some(l)
-                }
-                _ => None,
-            };
-            return Ok(Opened::Mapped { source, labels });
+    let detected = match format {
+        Some(f) => f,
+        None => files::detect(path)?,
+    };
+    let keep = |s: Source| match limit {
+        Some(n) => s.slice(0, n),
+        None => s,
+    };
+    let idx_labels = |rows: usize| -> wgae::Result<Option<Vec<u32>>> {
+        if detected != files::Format::Idx {
+            return Ok(None);
         }
+        Ok(match idx::labels_path_for(path) {
+            Some(lp) => {
+                let l = idx::load_labels(&lp)?;
+                if l.len() < rows {
+                    return Err(wgae::Error::File {
+                        path: lp,
+                        message: format!("{} labels for {rows} images", l.len()),
+                    });
+                }
+                Some(l[..rows].to_vec())
+            }
+            None => None,
+        })
+    };
+    if !rgb && mappable(path, Some(detected)) {
+        let source = keep(Source::map(path, Some(detected))?);
+        let labels = idx_labels(source.rows())?;
+        return Ok(Opened::Mapped { source, labels });
     }
+    if detected == files::Format::Idx {
+        let (dims, values) = idx::read_idx_u8(path)?;
+        if dims.len() < 2 {
+            return Err(wgae::Error::File {
+                path: path.to_path_buf(),
+                message: format!("an image file needs [n, h, w] dimensions, got {dims:?}"),
+            });
+        }
+        let source = keep(
+            Source::memory_u8(values, dims[0], dims[1..].to_vec()).map_err(|e| {
+                wgae::Error::File {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                }
+            })?,
+        );
+        let labels = idx_labels(source.rows())?;
+        return Ok(Opened::Mapped { source, labels });
+    }
+    load(path, Some(detected), limit, rgb, budget)
+}
+
+/// Loads `path` whole into memory as f32, within `budget` bytes.
+pub fn load(
+    path: &Path,
+    format: Option<files::Format>,
+    limit: Option<usize>,
+    rgb: bool,
+    budget: u64,
+) -> wgae::Result<Opened> {
     let ds = if rgb && path.is_dir() {
         files::load_images(path, None, true)?
     } else {
         files::load(path, format)?
     };
+    let bytes = ds.data.len() as u64 * 4;
+    if bytes > budget {
+        return Err(wgae::Error::File {
+            path: path.to_path_buf(),
+            message: format!(
+                "its {} MiB of values are more than the host budget of {} MiB (--host-memory); \
+                 convert it once to .npy, which is read from disk as needed: wgae convert \
+                 --data {} --out data.npy",
+                bytes >> 20,
+                budget >> 20,
+                path.display()
+            ),
+        });
+    }
     Ok(Opened::Memory(match limit {
         Some(n) => ds.take(n),
         None => ds,
@@ -74,10 +136,6 @@ impl Opened {
             Opened::Memory(d) => d.cols,
             Opened::Mapped { source, .. } => source.cols(),
         }
-    }
-
-    pub fn is_mapped(&self) -> bool {
-        matches!(self, Opened::Mapped { .. })
     }
 
     /// The rows as a model shaped `shape` (channels first) reads them (see

@@ -5,6 +5,7 @@
 
 pub mod anomaly;
 pub mod bench;
+pub mod convert;
 pub mod data;
 pub mod encode;
 pub mod generate;
@@ -76,9 +77,23 @@ pub struct Output {
 /// cap on what wgae may use); the library itself warns when it falls back
 /// to a software adapter.
 pub fn open_gpu(gpu_memory: Option<u64>) -> wgae::Result<GpuContext> {
+    open_gpu_within(gpu_memory, None)
+}
+
+/// [`open_gpu`], with the data's host memory held to about `host_memory`:
+/// a streamed dataset's buffers are kept to an eighth of it each (the
+/// host holds a chunk while wgpu stages two).
+pub fn open_gpu_within(
+    gpu_memory: Option<u64>,
+    host_memory: Option<u64>,
+) -> wgae::Result<GpuContext> {
     let mut opts = wgae::gpu::ContextOptions::from_env()?;
     if gpu_memory.is_some() {
         opts.gpu_memory = gpu_memory;
+    }
+    if let Some(h) = host_memory {
+        let slot = (h / 8).max(1);
+        opts.stream_slot = Some(opts.stream_slot.map_or(slot, |s| s.min(slot)));
     }
     GpuContext::with_options(&opts)
 }
@@ -123,7 +138,7 @@ pub fn open_for(
             Ok(o) => o,
             // A mapped file is read as stored; one stored channels-last is
             // loaded (where it fits) and transposed.
-            Err(_) => data::open(data, format, None, false, data::host_budget(None))?
+            Err(_) => data::load(data, format, None, false, data::host_budget(None))?
                 .for_shape(shape)
                 .map_err(named)?,
         };

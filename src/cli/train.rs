@@ -15,7 +15,7 @@ use wgae::{io, report, Activation, Autoencoder, Control, ModelConfig, Precision,
 
 use crate::cli::data::{self, host_budget, Opened};
 use crate::cli::generate::generate_samples;
-use crate::cli::{mib, open_gpu, Scale};
+use crate::cli::{mib, open_gpu_within, Scale};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -167,7 +167,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // Outputs are checked before any training, so a refusal costs nothing.
     let checkpoint_path = check_outputs(&a)?;
     // One GPU context for the whole command (a checkpoint's layout depends on it).
-    let ctx = open_gpu(a.gpu_memory)?;
+    let ctx = open_gpu_within(a.gpu_memory, a.host_memory)?;
     let resume = match &a.resume {
         Some(p) => Some((io::load_checkpoint(&ctx, p)?, p.clone())),
         None => None,
@@ -210,7 +210,15 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             },
             None => e,
         };
-        data = data.for_shape(shape).map_err(|e| named(&a.data, e))?;
+        data = match (data.for_shape(shape), &a.data) {
+            (Ok(d), _) => d,
+            // A mapped file is read as stored: one stored channels-last is
+            // loaded (where it fits) and transposed.
+            (Err(_), Some(p)) => data::load(p, a.format, a.limit, a.rgb, budget)?
+                .for_shape(shape)
+                .map_err(|e| named(&a.data, e))?,
+            (Err(e), None) => return Err(e),
+        };
         val = val
             .map(|v| v.for_shape(shape))
             .transpose()
@@ -238,8 +246,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         // About twenty progress updates per epoch, each a small read-back.
         t.log_every_steps = Some((data.rows() / t.batch_size.max(1) / 20).max(1));
     }
-    let mapped = data.is_mapped();
     let (data, labels) = data.into_source()?;
+    let mapped = data.is_mapped() && data.f32_bytes() > budget;
     let val = val.map(Opened::into_source).transpose()?;
     let val_source = val.as_ref().map(|v| &v.0);
     let mut trainer = match &resume {
@@ -314,7 +322,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             eprintln!(
                 "the training set ({}) does not stay on the GPU{}: it is streamed from host \
                  memory in chunks",
-                mib(data.f32_bytes()),
+                mib(data.stored_bytes()),
                 ctx.gpu_memory_cap()
                     .map(|l| format!(" within --gpu-memory {}", mib(l)))
                     .unwrap_or_default()
@@ -343,8 +351,13 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }),
     };
     let train_part = (data.slice(0, train_rows), labels);
+    let streamed = trainer.is_streamed();
+    // The trainer's buffers (data, gradients, optimizer state) go before
+    // the final scoring plans its own.
+    let model = trainer.into_model();
+    let last = last.clone();
     finish(
-        &a, &trainer, &history, last, train_part, held_out, transform, seconds,
+        &a, &model, streamed, &history, &last, train_part, held_out, transform, seconds,
     )
 }
 
@@ -354,7 +367,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
 #[allow(clippy::too_many_arguments)]
 fn finish(
     a: &TrainArgs,
-    trainer: &Trainer,
+    model_ref: &Autoencoder,
+    streamed: bool,
     history: &History,
     last: &wgae::EpochReport,
     train_part: (Source, Option<Vec<u32>>),
@@ -370,7 +384,6 @@ fn finish(
         );
     }
     // The final model's reconstruction error on the training data.
-    let model_ref = trainer.model();
     let (train_src, train_labels) = &train_part;
     let mut sum = 0.0f64;
     model_ref.reconstruction_error_source(train_src, Precision::F32, |_, s| {
@@ -417,7 +430,7 @@ fn finish(
             "seconds": seconds,
             "samples_per_sec": samples_per_sec,
             "adapter": model_ref.context().adapter_name(),
-            "streamed": trainer.is_streamed(),
+            "streamed": streamed,
         });
         println!("{out}");
     } else if !quiet {

@@ -271,16 +271,52 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
         .map_err(|e| file_err(path, e.to_string()))
 }
 
-/// Numeric CSV; a first line that does not parse as numbers is a header.
+/// Numeric CSV; a first line none of whose fields is a number is a header.
 pub fn load_csv(path: &Path) -> Result<Dataset> {
-    let bytes = idx::read_maybe_gz(path)?;
-    let text = String::from_utf8(bytes).map_err(|_| file_err(path, "not UTF-8 text"))?;
+    // Whole-file reads stop at half the available memory (the text and
+    // the values it becomes); a larger CSV is converted once to .npy.
+    let limit = crate::data::memory::available_host_bytes().map_or(u64::MAX, |a| a / 2);
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.is_file() && m.len() > limit {
+            return Err(file_err(
+                path,
+                format!(
+                    "{} MiB of CSV is more than half of the memory available ({} MiB); convert \
+                     it once to .npy, which is read from disk as needed: wgae convert --data {} \
+                     --out data.npy",
+                    m.len() >> 20,
+                    limit >> 19,
+                    path.display()
+                ),
+            ));
+        }
+    }
     let mut data = Vec::new();
+    let mut cols = 0;
+    let rows = for_each_csv_row(path, |row| {
+        cols = row.len();
+        data.extend_from_slice(row);
+        Ok(())
+    })?;
+    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+}
+
+/// Reads a numeric CSV (comma, semicolon or tab separated, optionally
+/// gzipped) line by line, handing each row's values to `f`; returns the
+/// number of rows. A first line none of whose fields is a number is a
+/// header (`1,2,NA,4` is a row with a bad value, not a header). Errors
+/// name the line and column, counted from 1.
+pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) -> Result<usize> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::with_capacity(1 << 20, idx::open_maybe_gz(path)?);
     let mut cols = 0usize;
     let mut rows = 0usize;
-    // Each row's line number, for messages (counted from 1, as editors do).
-    let mut lines = Vec::new();
-    for (ln, line) in text.lines().enumerate() {
+    let mut values = Vec::new();
+    for (ln, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => file_err(path, "not UTF-8 text"),
+            _ => file_err(path, format!("corrupt or truncated data: {e}")),
+        })?;
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -292,69 +328,101 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
         } else {
             '\t'
         };
-        let parsed: std::result::Result<Vec<f32>, _> =
-            line.split(sep).map(|f| f.trim().parse::<f32>()).collect();
-        match parsed {
-            Ok(v) => {
-                if rows == 0 {
-                    cols = v.len();
-                } else if v.len() != cols {
-                    return Err(file_err(
-                        path,
-                        format!(
-                            "line {} has {} columns, the first data line has {cols}",
-                            ln + 1,
-                            v.len()
-                        ),
-                    ));
+        values.clear();
+        let mut bad = None;
+        for field in line.split(sep) {
+            match field.trim().parse::<f32>() {
+                Ok(v) => values.push(v),
+                Err(_) => {
+                    bad.get_or_insert(field.trim().to_string());
                 }
-                data.extend(v);
-                lines.push(ln + 1);
-                rows += 1;
-            }
-            // A header on evidence: a first line none of whose fields is a
-            // number (`1,2,NA,4` is a row with a bad value, not a header).
-            Err(_)
-                if rows == 0
-                    && ln == 0
-                    && line.split(sep).all(|f| f.trim().parse::<f32>().is_err()) =>
-            {
-                continue
-            }
-            Err(_) => {
-                let bad = line
-                    .split(sep)
-                    .find(|f| f.trim().parse::<f32>().is_err())
-                    .unwrap_or("");
-                return Err(file_err(
-                    path,
-                    format!("line {}: '{}' is not a number", ln + 1, bad.trim()),
-                ));
             }
         }
+        if let Some(bad) = bad {
+            if rows == 0 && ln == 0 && values.is_empty() {
+                continue; // a header, on evidence
+            }
+            return Err(file_err(
+                path,
+                format!("line {}: '{bad}' is not a number", ln + 1),
+            ));
+        }
+        if rows == 0 {
+            cols = values.len();
+        } else if values.len() != cols {
+            return Err(file_err(
+                path,
+                format!(
+                    "line {} has {} columns, the first data line has {cols}",
+                    ln + 1,
+                    values.len()
+                ),
+            ));
+        }
+        if let Some(c) = values.iter().position(|v| !v.is_finite()) {
+            return Err(file_err(
+                path,
+                format!(
+                    "line {}, column {}: {} is not a finite number; clean the data (NaN and \
+                     infinity cannot be trained on)",
+                    ln + 1,
+                    c + 1,
+                    values[c]
+                ),
+            ));
+        }
+        f(&values)?;
+        rows += 1;
     }
     if rows == 0 {
         return Err(file_err(path, "no numeric rows"));
     }
-    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-        return Err(file_err(
-            path,
-            format!(
-                "line {}, column {}: {} is not a finite number; clean the data (NaN and \
-                 infinity cannot be trained on)",
-                lines[i / cols],
-                i % cols + 1,
-                data[i]
-            ),
-        ));
-    }
-    Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
+    Ok(rows)
 }
 
 /// Every PNG/JPEG in a folder (sorted by name), resized to `side` x `side`
 /// (default: the first image's size, made square), in [0, 1]: grayscale, or
 /// with `rgb` three values per pixel (R, G, B interleaved).
 pub fn load_images(dir: &Path, side: Option<u32>, rgb: bool) -> Result<Dataset> {
+    let mut data = Vec::new();
+    let (n, s) = for_each_image(dir, side, rgb, |bytes| {
+        data.extend(bytes.iter().map(|&v| f32::from(v) / 255.0));
+        Ok(())
+    })?;
+    let channels = if rgb { 3 } else { 1 };
+    Dataset::new(data, n, s * s * channels, None)
+        .map(|d| d.with_dims(vec![s, s, channels]))
+        .map_err(|e| file_err(dir, e.to_string()))
+}
+
+/// Decodes every PNG/JPEG in a folder (sorted by name) in turn, resized to
+/// `side` x `side` (default: the first image's size, made square), and
+/// hands `f` its bytes (gray, or R, G, B interleaved with `rgb`); returns
+/// the number of images and the side.
+pub fn for_each_image(
+    dir: &Path,
+    side: Option<u32>,
+    rgb: bool,
+    mut f: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<(usize, usize)> {
+    let files = image_files(dir)?;
+    let mut side = side;
+    for p in &files {
+        let img = image::open(p).map_err(|e| file_err(p, format!("cannot decode image: {e}")))?;
+        let s = *side.get_or_insert(img.width().max(img.height()));
+        let resized = img.resize_exact(s, s, image::imageops::FilterType::Triangle);
+        let bytes = if rgb {
+            resized.to_rgb8().into_raw()
+        } else {
+            resized.to_luma8().into_raw()
+        };
+        f(&bytes)?;
+    }
+    Ok((files.len(), side.unwrap_or(0) as usize))
+}
+
+/// The PNG/JPEG files of a folder, sorted by name.
+pub fn image_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| file_err(dir, format!("cannot read folder: {e}")))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -368,22 +436,5 @@ pub fn load_images(dir: &Path, side: Option<u32>, rgb: bool) -> Result<Dataset> 
     if files.is_empty() {
         return Err(file_err(dir, "no .png or .jpg images in this folder"));
     }
-    let mut side = side;
-    let mut data = Vec::new();
-    for f in &files {
-        let img = image::open(f).map_err(|e| file_err(f, format!("cannot decode image: {e}")))?;
-        let s = *side.get_or_insert(img.width().max(img.height()));
-        let resized = img.resize_exact(s, s, image::imageops::FilterType::Triangle);
-        let bytes = if rgb {
-            resized.to_rgb8().into_raw()
-        } else {
-            resized.to_luma8().into_raw()
-        };
-        data.extend(bytes.iter().map(|&v| f32::from(v) / 255.0));
-    }
-    let s = side.unwrap() as usize;
-    let channels = if rgb { 3 } else { 1 };
-    Dataset::new(data, files.len(), s * s * channels, None)
-        .map(|d| d.with_dims(vec![s, s, channels]))
-        .map_err(|e| file_err(dir, e.to_string()))
+    Ok(files)
 }

@@ -261,6 +261,12 @@ impl Source {
         self.rows as u64 * self.cols() as u64 * 4
     }
 
+    /// The rows as stored on the GPU: a byte each for a byte source
+    /// ([`Self::is_u8`]), four otherwise.
+    pub fn stored_bytes(&self) -> u64 {
+        self.rows as u64 * self.cols() as u64 * if self.is_u8() { 1 } else { 4 }
+    }
+
     /// Rows `start..end` of this source (clamped), sharing its storage.
     pub fn slice(&self, start: usize, end: usize) -> Source {
         let end = end.min(self.rows);

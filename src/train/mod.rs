@@ -303,7 +303,13 @@ impl Trainer {
         let (eval, eval_full, eval_rest, clear_eval_metrics) = match &val {
             Some(vds) => {
                 let vrows = vds.rows();
-                let cap = vrows.min(INFERENCE_BATCH.max(batch));
+                // Validation runs in large batches, or in the training
+                // batch's under a memory cap.
+                let eval_batch = match ctx.gpu_memory_cap() {
+                    Some(_) => batch,
+                    None => INFERENCE_BATCH.max(batch),
+                };
+                let cap = vrows.min(eval_batch);
                 let en = Net::new(ctx, &cfg, cap, Mode::Eval, tcfg.seed)?;
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
