@@ -1180,3 +1180,167 @@ fn conv_config_trains_and_every_command_runs_on_it() {
         &["192 values", "input_shape"],
     );
 }
+
+/// The weights of a model file (its tensors, not the metadata, whose order
+/// varies), read with the safetensors crate.
+fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut t: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, v.data().to_vec()))
+        .collect();
+    t.sort();
+    t
+}
+
+/// Data at scale as a user meets it: CSV, an image folder and gzipped IDX
+/// converted once to .npy; training from the .npy under a GPU memory cap
+/// too small for the data streams it and saves the same weights as
+/// training with the data resident; codes written block by block equal
+/// the in-memory ones; a CSV over the host budget, a cap too small for a
+/// batch, and a size that is not one each get one clear error.
+#[test]
+fn large_data_converts_streams_and_scores_the_same() {
+    let d = workdir("scale");
+    // CSV with a header -> float32 .npy.
+    let mut csv = String::from("a,b,c\n");
+    for i in 0..300 {
+        csv += &format!(
+            "{},{},{}\n",
+            (i % 7) as f32 / 7.0,
+            (i % 11) as f32 / 11.0,
+            0.5
+        );
+    }
+    std::fs::write(d.join("rows.csv"), &csv).unwrap();
+    ok(&wgae(
+        &["convert", "--data", "rows.csv", "--out", "rows.npy"],
+        &d,
+    ));
+    let a = wgae::data::files::load(&d.join("rows.npy"), None).unwrap();
+    let b = wgae::data::files::load(&d.join("rows.csv"), None).unwrap();
+    assert_eq!((a.rows, a.cols, &a.data), (300, 3, &b.data));
+    // An image folder -> uint8 .npy of (n, side, side).
+    std::fs::create_dir_all(d.join("imgs")).unwrap();
+    for i in 0..5u8 {
+        let img = image::GrayImage::from_fn(6, 6, |x, y| image::Luma([i * 40 + (x * y) as u8]));
+        img.save(d.join(format!("imgs/{i}.png"))).unwrap();
+    }
+    let said = ok(&wgae(
+        &["convert", "--data", "imgs", "--out", "imgs.npy"],
+        &d,
+    ));
+    assert!(said.contains("5 samples shaped [6, 6] (uint8)"), "{said}");
+    let a = wgae::data::files::load(&d.join("imgs.npy"), None).unwrap();
+    let b = wgae::data::files::load(&d.join("imgs"), None).unwrap();
+    assert_eq!((a.rows, a.cols, &a.data), (5, 36, &b.data));
+    // Gzipped IDX images -> uint8 .npy.
+    let pixels: Vec<u8> = (0..600 * 64).map(|i| ((i * 37) % 256) as u8).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &idx(&[600, 8, 8], &pixels)).unwrap();
+    std::fs::write(d.join("px-images-idx3-ubyte.gz"), gz.finish().unwrap()).unwrap();
+    ok(&wgae(
+        &[
+            "convert",
+            "--data",
+            "px-images-idx3-ubyte.gz",
+            "--out",
+            "px.npy",
+        ],
+        &d,
+    ));
+    // Resident, then streamed under a cap that holds the model (about
+    // 115 KiB of small buffers) but not the data beside it: the same
+    // weights.
+    let train = |extra: &[&str], save: &str| {
+        let args = [
+            &[
+                "train", "--data", "px.npy", "--arch", "64,16", "--epochs", "2", "--batch", "32",
+            ][..],
+            &["--save", save],
+            extra,
+        ]
+        .concat();
+        wgae(&args, &d)
+    };
+    ok(&train(&[], "resident.safetensors"));
+    let o = train(&["--gpu-memory", "130K"], "streamed.safetensors");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("streamed from host memory"), "{err}");
+    assert_eq!(
+        tensors(&d.join("resident.safetensors")),
+        tensors(&d.join("streamed.safetensors"))
+    );
+    // The same weights from the gzipped IDX file (bytes in memory).
+    ok(&train(&[], "from-idx.safetensors"));
+    ok(&wgae(
+        &[
+            "train",
+            "--data",
+            "px-images-idx3-ubyte.gz",
+            "--arch",
+            "64,16",
+            "--epochs",
+            "2",
+            "--batch",
+            "32",
+            "--save",
+            "from-idx.safetensors",
+            "--force",
+        ],
+        &d,
+    ));
+    assert_eq!(
+        tensors(&d.join("resident.safetensors")),
+        tensors(&d.join("from-idx.safetensors"))
+    );
+    // Codes block by block, to .npy and .csv, equal the library's.
+    ok(&wgae(
+        &[
+            "encode",
+            "--model",
+            "streamed.safetensors",
+            "--data",
+            "px.npy",
+            "--out",
+            "codes.npy",
+        ],
+        &d,
+    ));
+    let ctx = wgae::GpuContext::new().unwrap();
+    let m = wgae::io::load_model(&ctx, &d.join("streamed.safetensors")).unwrap();
+    let rows = wgae::data::files::load(&d.join("px.npy"), None).unwrap();
+    let want = m.encode(&rows).unwrap();
+    let got = wgae::data::files::load(&d.join("codes.npy"), None).unwrap();
+    assert_eq!((got.rows, got.cols), (600, 16));
+    assert!(got
+        .data
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    // Errors.
+    fails(
+        &wgae(&["train", "--data", "rows.csv", "--host-memory", "1K"], &d),
+        &["rows.csv", "--host-memory", "wgae convert"],
+    );
+    fails(
+        &train(&["--gpu-memory", "20K"], "tiny.safetensors"),
+        &["--gpu-memory"],
+    );
+    fails(
+        &train(&["--gpu-memory", "lots"], "x.safetensors"),
+        &["'lots' is not a size"],
+    );
+    fails(
+        &wgae(&["convert", "--data", "px.npy", "--out", "again.npy"], &d),
+        &["px.npy", "already a .npy"],
+    );
+    fails(
+        &wgae(&["convert", "--data", "rows.csv", "--out", "rows.txt"], &d),
+        &["rows.txt", ".npy"],
+    );
+    std::fs::remove_dir_all(&d).ok();
+}

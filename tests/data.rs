@@ -291,3 +291,111 @@ fn samples_keep_their_shape_and_colour_becomes_channels_first() {
     );
     assert_eq!(chw.dims, Some(vec![3, 2, 2]));
 }
+
+/// A mapped .npy (f32, f64, u8) or raw IDX file reads the rows the loaders
+/// load, bit for bit, by range and by index, through a transform, and its
+/// statistics are the in-memory ones; a gzipped file cannot be mapped.
+#[test]
+fn mapped_sources_read_what_the_loaders_load() {
+    use wgae::data::source::{mappable, Source};
+    let (rows, cols) = (37usize, 6usize);
+    let vals: Vec<f32> = (0..rows * cols)
+        .map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 9.0)
+        .collect();
+    let bytes: Vec<u8> = (0..rows * cols).map(|i| ((i * 31) % 256) as u8).collect();
+    let f32_body: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let f64_body: Vec<u8> = vals
+        .iter()
+        .flat_map(|&v| f64::from(v).to_le_bytes())
+        .collect();
+    let cases = [
+        (
+            tmp("m-f32.npy"),
+            npy("<f4", &format!("({rows}, 2, 3)"), &f32_body),
+        ),
+        (
+            tmp("m-f64.npy"),
+            npy("<f8", &format!("({rows}, {cols})"), &f64_body),
+        ),
+        (
+            tmp("m-u8.npy"),
+            npy("|u1", &format!("({rows}, {cols})"), &bytes),
+        ),
+        (
+            tmp("m-images-idx3-ubyte"),
+            idx_bytes(&[rows as u32, 2, 3], &bytes),
+        ),
+    ];
+    for (path, file) in &cases {
+        std::fs::write(path, file).unwrap();
+        assert!(mappable(path, None), "{}", path.display());
+        let loaded = files::load(path, None).unwrap();
+        let src = Source::map(path, None).unwrap();
+        assert_eq!((src.rows(), src.cols()), (rows, cols));
+        let mut all = vec![0f32; rows * cols];
+        src.read(0, rows, &mut all).unwrap();
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(same(&all, &loaded.data), "{}", path.display());
+        // By index, from a slice (the validation rows, say).
+        let tail = src.slice(30, rows);
+        let mut two = vec![0f32; 2 * cols];
+        tail.gather(&[6, 0], &mut two).unwrap();
+        assert!(same(&two[..cols], loaded.row(36)) && same(&two[cols..], loaded.row(30)));
+        // Statistics and a transform, as in memory.
+        let (o, s) = src.slice(0, 30).standard_transform().unwrap();
+        let (o2, s2) = loaded.standard_transform(30);
+        assert!(same(&o, &o2) && same(&s, &s2));
+        let mut moved = loaded.clone();
+        moved.apply_transform(&o, &s);
+        src.with_transform(o.clone(), s.clone())
+            .unwrap()
+            .read(0, rows, &mut all)
+            .unwrap();
+        assert!(same(&all, &moved.data));
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        assert_eq!(src.is_u8(), !name.starts_with("m-f"), "{name}");
+    }
+    // Errors: a row out of range; a gzipped file is not mappable.
+    let src = Source::map(&cases[0].0, None).unwrap();
+    assert!(src.gather(&[rows as u32], &mut vec![0.0; cols]).is_err());
+    let gzipped = tmp("m-images-idx3-ubyte.gz");
+    std::fs::write(&gzipped, gz(&cases[3].1)).unwrap();
+    assert!(!mappable(&gzipped, None));
+    assert!(!mappable(&tmp("nowhere.npy"), None));
+}
+
+/// A mapped file that changes or shrinks while it is read gives one error
+/// naming it (never a crash); a file whose size does not match its header
+/// is refused when it is opened; so is anything that is not .npy or IDX.
+#[test]
+fn mapped_files_that_change_are_refused() {
+    use wgae::data::source::Source;
+    let body: Vec<u8> = (0..40 * 4).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let path = tmp("changing.npy");
+    std::fs::write(&path, npy("<f4", "(40, 4)", &body)).unwrap();
+    let src = Source::map(&path, None).unwrap();
+    let mut out = vec![0f32; 4];
+    src.read(3, 4, &mut out).unwrap();
+    assert_eq!(out, [12.0, 13.0, 14.0, 15.0]);
+    // Shrunk in place (the bytes still there are not read).
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(200).unwrap();
+    let e = src.read(0, 1, &mut out).unwrap_err().to_string();
+    assert!(
+        e.contains("changing.npy") && e.contains("changed while"),
+        "{e}"
+    );
+    let e = Source::map(&path, None).unwrap_err().to_string();
+    assert!(e.contains("changing.npy") && e.contains("truncated"), "{e}");
+    // Rewritten at the same size: the modification time tells.
+    std::fs::write(&path, npy("<f4", "(40, 4)", &body)).unwrap();
+    let src = Source::map(&path, None).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&path, npy("<f4", "(40, 4)", &body)).unwrap();
+    let e = src.read(0, 1, &mut out).unwrap_err().to_string();
+    assert!(e.contains("changed while"), "{e}");
+    let csv = tmp("rows.csv");
+    std::fs::write(&csv, "1,2\n3,4\n").unwrap();
+    let e = Source::map(&csv, None).unwrap_err().to_string();
+    assert!(e.contains("wgae convert"), "{e}");
+}

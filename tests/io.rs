@@ -433,3 +433,46 @@ fn stale_temporaries_of_killed_writes_are_removed() {
     }
     assert!(other.exists(), "another file's temporary was removed");
 }
+
+/// A file written piece by piece lands whole or not at all: a full disk
+/// (the temporary file pointed at /dev/full, which answers every write with
+/// ENOSPC) gives one error naming the output and saying so, removes the
+/// temporary, and leaves the file that was there untouched; an abandoned
+/// write leaves nothing; a header rewritten in place after the rows keeps
+/// the file a valid .npy.
+#[test]
+fn atomic_files_survive_a_full_disk() {
+    let out = tmp("codes.npy");
+    std::fs::write(&out, b"the old codes").unwrap();
+    let temp = out.with_file_name(format!(".codes.npy.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    std::os::unix::fs::symlink("/dev/full", &temp).unwrap();
+    let mut f = io::AtomicFile::create(&out, true).unwrap();
+    let big = vec![7u8; 4 << 20];
+    let e = f
+        .write(&big)
+        .and_then(|_| f.commit())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("codes.npy") && e.contains("disk is full"), "{e}");
+    assert!(!temp.exists() && std::fs::symlink_metadata(&temp).is_err());
+    assert_eq!(std::fs::read(&out).unwrap(), b"the old codes");
+
+    // Dropped without commit: no temporary, the old file as it was.
+    let mut f = io::AtomicFile::create(&out, true).unwrap();
+    f.write(b"half").unwrap();
+    drop(f);
+    assert!(std::fs::symlink_metadata(&temp).is_err());
+    assert_eq!(std::fs::read(&out).unwrap(), b"the old codes");
+
+    // Rows first, the header's row count after.
+    let mut f = io::AtomicFile::create(&out, true).unwrap();
+    f.write(&io::npy_header_of("<f4", &[0, 0], 128)).unwrap();
+    let rows: Vec<f32> = (0..6).map(|i| i as f32).collect();
+    f.write(&io::f32_bytes(&rows)).unwrap();
+    f.write_at(0, &io::npy_header_of("<f4", &[3, 2], 128))
+        .unwrap();
+    f.commit().unwrap();
+    let ds = wgae::data::files::load(&out, None).unwrap();
+    assert_eq!((ds.rows, ds.cols, ds.data), (3, 2, rows));
+}

@@ -150,6 +150,11 @@ pub fn open_for(
     Ok(Input { source, labels })
 }
 
+/// A size as people read it: KiB below a MiB, MiB below 10 GiB, then GiB.
 pub fn mib(bytes: u64) -> String {
-    format!("{} MiB", bytes / (1024 * 1024))
+    match bytes {
+        b if b < 1 << 20 => format!("{} KiB", b.div_ceil(1 << 10)),
+        b if b < 10 << 30 => format!("{} MiB", b >> 20),
+        b => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+    }
 }
