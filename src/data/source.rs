@@ -6,8 +6,11 @@
 //! the GPU (`train::stream`), and inference reads one block by block.
 //!
 //! Memory: a mapped file's pages count towards the process's resident
-//! memory while they are mapped in, so the pages read are released every
-//! [`RELEASE_BYTES`]; what stays resident is the blocks in flight.
+//! memory while they are mapped in, so runs of rows read in order through
+//! the map are released every [`RELEASE_BYTES`], and rows in a shuffled
+//! order are read with positioned reads instead (a fault at random maps a
+//! whole folio of the page cache). What stays resident is the blocks in
+//! flight.
 //!
 //! A mapped file must not change while it is read. Each read first checks
 //! the file's size and modification time against those seen when it was
@@ -26,6 +29,27 @@ use crate::error::{Error, Result};
 
 /// Bytes read from a mapped file between two releases of its pages.
 pub const RELEASE_BYTES: u64 = 16 << 20;
+
+/// Stored values as f32: little-endian floats, or bytes scaled by 1/255.
+fn decode(elem: NpyElem, bytes: &[u8], dst: &mut [f32]) {
+    match elem {
+        NpyElem::F32 => {
+            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
+                *d = f32::from_le_bytes(b.try_into().unwrap());
+            }
+        }
+        NpyElem::F64 => {
+            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(8)) {
+                *d = f64::from_le_bytes(b.try_into().unwrap()) as f32;
+            }
+        }
+        NpyElem::U8 => {
+            for (d, &b) in dst.iter_mut().zip(bytes) {
+                *d = f32::from(b) / 255.0;
+            }
+        }
+    }
+}
 
 /// Rows per block when a whole source is read in order (statistics,
 /// inference): a few MiB at a time.
@@ -82,6 +106,48 @@ struct Mapped {
     modified: Option<SystemTime>,
     /// Bytes read since the pages were last released.
     touched: AtomicU64,
+}
+
+impl Mapped {
+    /// Reads stored row `row` with a positioned read rather than through
+    /// the map: a row at random would bring a whole folio of the page
+    /// cache (64 KiB to megabytes) into this process's memory, so rows in a
+    /// shuffled order are read, and only runs in order are mapped. A file
+    /// cut short gives an error here, not a fault.
+    fn read_row_at(&self, row: usize, dst: &mut [u8]) -> Result<()> {
+        let at = self.offset as u64 + (row * self.cols * self.elem.size()) as u64;
+        read_exact_at(&self.file, dst, at).map_err(|e| {
+            file_err(
+                &self.path,
+                format!(
+                    "cannot read sample {} ({e}); the file changed while wgae was reading it: \
+                     keep it read-only while wgae reads it, and run again",
+                    row + 1
+                ),
+            )
+        })
+    }
+}
+
+/// `dst.len()` bytes of `file` from byte `at`, without moving a cursor.
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, dst: &mut [u8], at: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, dst, at)
+}
+
+/// `dst.len()` bytes of `file` from byte `at`.
+#[cfg(windows)]
+fn read_exact_at(file: &std::fs::File, mut dst: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    while !dst.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, dst, at)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                dst = &mut dst[n..];
+                at += n as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn file_err(path: &Path, message: impl Into<String>) -> Error {
@@ -360,15 +426,10 @@ impl Source {
                 Store::MemoryU8 { bytes, .. } => {
                     dst.copy_from_slice(&bytes[row * c..(row + 1) * c])
                 }
-                Store::Mapped(m) => {
-                    let at = m.offset + row * c;
-                    dst.copy_from_slice(&m.map[at..at + c]);
-                    m.touched.fetch_add(c as u64, Ordering::Relaxed);
-                }
+                Store::Mapped(m) => m.read_row_at(row, dst)?,
                 Store::Memory { .. } => unreachable!("checked: a byte source"),
             }
         }
-        self.release_pages();
         Ok(())
     }
 
@@ -384,6 +445,7 @@ impl Source {
         self.check_unchanged()?;
         for (i, dst) in out.chunks_exact_mut(c).enumerate() {
             self.decode_row(r0 + i, dst);
+            self.touch(self.row_bytes());
         }
         self.finish_rows(out, |i| r0 + i)
     }
@@ -404,8 +466,17 @@ impl Source {
             ));
         }
         self.check_unchanged()?;
-        for (&r, dst) in idx.iter().zip(out.chunks_exact_mut(c)) {
-            self.decode_row(r as usize, dst);
+        if let Store::Mapped(m) = &*self.store {
+            // Rows at random are read, not mapped: see `read_row_at`.
+            let mut raw = vec![0u8; m.cols * m.elem.size()];
+            for (&r, dst) in idx.iter().zip(out.chunks_exact_mut(c)) {
+                m.read_row_at(self.start + r as usize, &mut raw)?;
+                decode(m.elem, &raw, dst);
+            }
+        } else {
+            for (&r, dst) in idx.iter().zip(out.chunks_exact_mut(c)) {
+                self.decode_row(r as usize, dst);
+            }
         }
         self.finish_rows(out, |i| idx[i] as usize)
     }
@@ -425,26 +496,7 @@ impl Source {
             Store::Mapped(m) => {
                 let size = m.elem.size();
                 let at = m.offset + row * m.cols * size;
-                let bytes = &m.map[at..at + m.cols * size];
-                match m.elem {
-                    NpyElem::F32 => {
-                        for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
-                            *d = f32::from_le_bytes(b.try_into().unwrap());
-                        }
-                    }
-                    NpyElem::F64 => {
-                        for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(8)) {
-                            *d = f64::from_le_bytes(b.try_into().unwrap()) as f32;
-                        }
-                    }
-                    NpyElem::U8 => {
-                        for (d, &b) in dst.iter_mut().zip(bytes) {
-                            *d = f32::from(b) / 255.0;
-                        }
-                    }
-                }
-                m.touched
-                    .fetch_add((m.cols * size) as u64, Ordering::Relaxed);
+                decode(m.elem, &m.map[at..at + m.cols * size], dst);
             }
         }
     }
@@ -471,16 +523,24 @@ impl Source {
                 i % c + 1
             )));
         }
-        self.release_pages();
         Ok(())
     }
 
-    /// Drops a mapped file's pages from this process's memory once
-    /// [`RELEASE_BYTES`] have been read since the last time (they stay in
-    /// the page cache, and a later read maps them back in).
-    fn release_pages(&self) {
+    /// A stored row's bytes.
+    fn row_bytes(&self) -> u64 {
+        match &*self.store {
+            Store::Mapped(m) => (m.cols * m.elem.size()) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Counts `bytes` of a mapped file as brought into this process's
+    /// memory, and drops the file's pages from it once [`RELEASE_BYTES`]
+    /// have been (they stay in the page cache, and a later read maps them
+    /// back in).
+    fn touch(&self, bytes: u64) {
         if let Store::Mapped(m) = &*self.store {
-            if m.touched.load(Ordering::Relaxed) >= RELEASE_BYTES {
+            if m.touched.fetch_add(bytes, Ordering::Relaxed) + bytes >= RELEASE_BYTES {
                 m.touched.store(0, Ordering::Relaxed);
                 // SAFETY: the map is a shared, read-only file mapping: the
                 // dropped pages are read back from the file when next touched,
