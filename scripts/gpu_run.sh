@@ -16,6 +16,9 @@
 #                 the gradients written (WGAE_FUSE_ACT_GRAD=0), then wgpu's
 #                 loop guard left in the kernels (WGAE_LOOP_BOUNDING=1)
 #   tuned.txt     each shape's kernel timings from the default plan's tuning
+#   stream.json   wgae bench --stream --json: 784-32-784 at 256 with the data
+#                 resident and streamed from host memory, f32 and u8 (the
+#                 target: streaming costs under 10%)
 #   matmul.json   wgae bench --matmul at 1024, 2048 and 4096 (or $SIZES): every
 #                 kernel, the plans' choice marked; then the largest size again
 #                 with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)
@@ -56,6 +59,7 @@ W=${WGAE:-.gl/wgae}
     # Strided convolutions with batch normalization (norm.wgsl in the step).
     "$W" bench --config examples/configs/conv_bn.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
+"$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
 {
     "$W" bench --matmul "$SIZES" --json

@@ -61,6 +61,11 @@ enum Command {
         /// kernel (the plans' choice marked *), and (with shader-f16) f16.
         #[arg(long, value_delimiter = ',')]
         matmul: Option<Vec<String>>,
+        /// Instead, train on the same data resident on the GPU and streamed
+        /// from host memory (as f32 and as u8): the cost of streaming, the
+        /// upload bandwidth, and how much of it hides behind the GPU.
+        #[arg(long, conflicts_with_all = ["matmul", "config", "profile"])]
+        stream: bool,
     },
     /// Convert a CSV file, a folder of images or an IDX file once to .npy,
     /// which wgae reads from disk as it needs it (float32 for CSV; images
@@ -155,8 +160,10 @@ fn main() -> ExitCode {
             json,
             profile,
             matmul,
+            stream,
         } => match matmul {
             Some(sizes) => cli::bench::bench_matmul(&sizes, json),
+            None if stream => cli::bench_stream::bench_stream(arch, batch, steps, json),
             None => cli::bench::bench(arch, config.as_deref(), batch, steps, json, profile),
         },
         Command::Convert {

@@ -1344,3 +1344,40 @@ fn large_data_converts_streams_and_scores_the_same() {
     );
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `bench --stream` trains the same data resident and streamed, as f32 and
+/// as bytes, and reports the cost of streaming, the upload bandwidth and
+/// how much of the host's work hid behind the GPU's.
+#[test]
+fn bench_compares_streamed_with_resident() {
+    let d = workdir("bench-stream");
+    let out = ok(&wgae(
+        &[
+            "bench", "--stream", "--arch", "16,4", "--batch", "8", "--steps", "4", "--json",
+        ],
+        &d,
+    ));
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, storage) in lines.iter().zip(["f32", "u8"]) {
+        assert_eq!(line["storage"], storage);
+        assert_eq!(line["rows"], 8 * 128);
+        for key in [
+            "resident_samples_per_sec",
+            "streamed_samples_per_sec",
+            "upload_bytes_per_sec",
+            "host_fill_seconds_per_epoch",
+        ] {
+            assert!(line[key].as_f64().is_some_and(|v| v > 0.0), "{key}: {line}");
+        }
+        let hidden = line["fill_hidden"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&hidden), "{line}");
+    }
+    fails(
+        &wgae(&["bench", "--stream", "--matmul", "64"], &d),
+        &["--matmul"],
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod anomaly;
 pub mod bench;
+pub mod bench_stream;
 pub mod convert;
 pub mod data;
 pub mod encode;

@@ -25,6 +25,7 @@ use crate::plan::{slot, Mode, Net};
 pub use config::{ConfigFile, TrainConfig};
 use feed::{Feed, FeedSpec};
 use resident::Input;
+pub use stream::StreamStats;
 
 /// Everything `--resume` needs (`io::save_checkpoint` writes it).
 #[derive(Clone, Debug)]
@@ -408,6 +409,15 @@ impl Trainer {
     /// on the GPU, or under the memory cap) rather than resident.
     pub fn is_streamed(&self) -> bool {
         self.train.is_streamed()
+    }
+
+    /// What streaming the training set has cost the host so far, and the
+    /// batches per chunk; `None` for a resident set.
+    pub fn stream_stats(&self) -> Option<(StreamStats, usize)> {
+        match &self.train {
+            Feed::Streamed(s) => Some((s.stats(), s.slot_batches())),
+            Feed::Resident(_) => None,
+        }
     }
 
     /// Dispatches recorded per training step.

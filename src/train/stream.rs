@@ -51,6 +51,17 @@ pub(crate) struct Stream {
     last_use: RefCell<Vec<Option<wgpu::SubmissionIndex>>>,
     /// The chunk each slot holds now, with the epoch it was read for.
     filled: RefCell<Vec<Option<(u32, usize)>>>,
+    /// Host time spent reading and queueing chunks, and the bytes queued.
+    stats: std::cell::Cell<StreamStats>,
+}
+
+/// What streaming cost the host: the time spent reading rows and queueing
+/// their upload (the GPU works meanwhile), and the bytes uploaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StreamStats {
+    pub fill_seconds: f64,
+    pub bytes: u64,
+    pub chunks: u64,
 }
 
 impl Stream {
@@ -151,6 +162,7 @@ impl Stream {
             host: RefCell::new((Vec::new(), Vec::new(), Vec::new())),
             last_use: RefCell::new(vec![None; n_slots]),
             filled: RefCell::new(vec![None; n_slots]),
+            stats: std::cell::Cell::new(StreamStats::default()),
             slots,
         })
     }
@@ -184,6 +196,7 @@ impl Stream {
         if let Some(index) = self.last_use.borrow_mut()[s].take() {
             ctx.wait_for(index)?;
         }
+        let started = std::time::Instant::now();
         let i0 = chunk * self.slot_batches * self.batch;
         let i1 = ((chunk + 1) * self.slot_batches * self.batch).min(self.rows);
         let mut host = self.host.borrow_mut();
@@ -203,6 +216,7 @@ impl Stream {
             bytes.resize(ops::u8_words(bytes.len()) * 4, 0);
             ctx.write(&self.slots[s].view(0, bytes.len() / 4)?, bytes.as_slice())?;
             self.filled.borrow_mut()[s] = Some(key);
+            self.count(started, bytes.len());
             return Ok(());
         }
         buf.resize((i1 - i0) * self.cols, 0.0);
@@ -219,7 +233,25 @@ impl Stream {
         }
         ctx.write(&self.slots[s].view(0, buf.len())?, buf.as_slice())?;
         self.filled.borrow_mut()[s] = Some(key);
+        self.count(started, buf.len() * 4);
         Ok(())
+    }
+
+    fn count(&self, started: std::time::Instant, bytes: usize) {
+        let mut s = self.stats.get();
+        s.fill_seconds += started.elapsed().as_secs_f64();
+        s.bytes += bytes as u64;
+        s.chunks += 1;
+        self.stats.set(s);
+    }
+
+    pub fn stats(&self) -> StreamStats {
+        self.stats.get()
+    }
+
+    /// Batches per chunk (the rows of one slot of the ring).
+    pub fn slot_batches(&self) -> usize {
+        self.slot_batches
     }
 
     /// Notes that `index` read the slot holding batch `k`.
