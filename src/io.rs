@@ -476,7 +476,11 @@ pub fn model_bytes(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>>
 
 /// The extras stored in a model file.
 pub fn load_extras(path: &Path) -> Result<ModelExtras> {
-    let p = parse(path)?;
+    extras_of(&parse(path)?)
+}
+
+fn extras_of(p: &Parsed) -> Result<ModelExtras> {
+    let path = &p.path;
     let transform = match p.meta.get("wgae.input_transform") {
         Some(t) => {
             let parts: Vec<Vec<f32>> = t
@@ -552,6 +556,20 @@ impl Parsed {
     fn arena(&self, layout: &ParamLayout, prefix: &str, moments: bool) -> Result<Vec<f32>> {
         let st = SafeTensors::deserialize(&self.bytes)
             .map_err(|e| file_err(&self.path, e.to_string()))?;
+        // The file must hold every value of the arena: an architecture in
+        // the metadata that claims more cannot make this allocate more
+        // than the file's own size.
+        let values: u128 = layout.entries.iter().map(|e| e.len() as u128).sum();
+        if values.saturating_mul(4) > self.bytes.len() as u128 || layout.total > self.bytes.len() {
+            return Err(file_err(
+                &self.path,
+                format!(
+                    "its architecture needs {values} values but the file has {} bytes: a \
+                     corrupt file, or one for another model",
+                    self.bytes.len()
+                ),
+            ));
+        }
         let mut arena = vec![
             0f32;
             if moments {
@@ -637,6 +655,29 @@ fn model_of(ctx: &GpuContext, p: Parsed) -> Result<Autoencoder> {
     Autoencoder::from_params(ctx, &p.cfg, &arena)
 }
 
+/// A model file's contents read and checked on the host alone (what
+/// [`model_from_bytes`] does before the upload): the architecture, the
+/// parameter arena laid out with `align_words` alignment, and the extras.
+/// The fuzz targets run every check through this.
+pub fn read_model_bytes(
+    bytes: Vec<u8>,
+    what: &str,
+    align_words: usize,
+) -> Result<(ModelConfig, Vec<f32>, ModelExtras)> {
+    let p = parse_bytes(Path::new(what), bytes)?;
+    let layout = ParamLayout::new(&p.cfg, align_words.max(1));
+    let arena = p.arena(&layout, "", false)?;
+    let extras = extras_of(&p)?;
+    Ok((p.cfg, arena, extras))
+}
+
+/// A checkpoint's contents read and checked on the host alone, as
+/// [`load_checkpoint`] reads them.
+pub fn read_checkpoint_bytes(bytes: Vec<u8>, what: &str, align_words: usize) -> Result<Checkpoint> {
+    let p = parse_bytes(Path::new(what), bytes)?;
+    checkpoint_of(p, &|cfg| ParamLayout::new(cfg, align_words.max(1)))
+}
+
 pub fn save_checkpoint(
     path: &Path,
     ck: &Checkpoint,
@@ -664,11 +705,15 @@ pub fn save_checkpoint(
 }
 
 pub fn load_checkpoint(ctx: &GpuContext, path: &Path) -> Result<Checkpoint> {
-    let p = parse(path)?;
+    checkpoint_of(parse(path)?, &|cfg| ParamLayout::for_context(ctx, cfg))
+}
+
+fn checkpoint_of(p: Parsed, layout_of: &dyn Fn(&ModelConfig) -> ParamLayout) -> Result<Checkpoint> {
+    let path = &p.path.clone();
     if p.meta.get("wgae.kind").map(String::as_str) != Some("checkpoint") {
         return Err(file_err(path, "a model file, not a checkpoint: it has no optimizer state to resume (train from it with --config instead)"));
     }
-    let layout = ParamLayout::for_context(ctx, &p.cfg);
+    let layout = layout_of(&p.cfg);
     let train: TrainConfig = toml::from_str(p.meta.get("wgae.train").map_or("", String::as_str))
         .map_err(|e| file_err(path, format!("bad training config in metadata: {e}")))?;
     let epochs_done = p

@@ -322,7 +322,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             eprintln!(
                 "the training set ({}) does not stay on the GPU{}: it is streamed from host \
                  memory in chunks",
-                mib(data.stored_bytes()),
+                mib(data.slice(0, trainer.train_rows()).stored_bytes()),
                 ctx.gpu_memory_cap()
                     .map(|l| format!(" within --gpu-memory {}", mib(l)))
                     .unwrap_or_default()

@@ -154,16 +154,18 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
     let header = idx::read_exact_bytes(path, r, hlen, "the .npy header")
         .map_err(|_| file_err(path, "truncated .npy header"))?;
     let header = String::from_utf8_lossy(&header);
+    // Slicing by `get`: a corrupt header may hold any characters.
     let field = |key: &str| -> Option<String> {
         let at = header.find(&format!("'{key}'"))?;
-        let rest = &header[at + key.len() + 2..];
-        let rest = rest[rest.find(':')? + 1..].trim_start();
+        let rest = header.get(at + key.len() + 2..)?;
+        let rest = rest.get(rest.find(':')? + 1..)?.trim_start();
         Some(rest.to_string())
     };
     let descr = field("descr").ok_or_else(|| file_err(path, ".npy header has no descr"))?;
     // The dtype string alone: up to its closing quote.
     let descr = descr.trim_start_matches(['\'', '"']);
-    let descr = &descr[..descr.find(['\'', '"']).unwrap_or(descr.len()).min(16)];
+    let end = descr.find(['\'', '"']).unwrap_or(descr.len()).min(16);
+    let descr = descr.get(..end).unwrap_or(descr);
     let elem = if descr.starts_with("<f4") {
         NpyElem::F32
     } else if descr.starts_with("<f8") {
@@ -408,7 +410,7 @@ pub fn for_each_image(
     let files = image_files(dir)?;
     let mut side = side;
     for p in &files {
-        let img = image::open(p).map_err(|e| file_err(p, format!("cannot decode image: {e}")))?;
+        let img = open_image(p)?;
         let s = *side.get_or_insert(img.width().max(img.height()));
         let resized = img.resize_exact(s, s, image::imageops::FilterType::Triangle);
         let bytes = if rgb {
@@ -419,6 +421,35 @@ pub fn for_each_image(
         f(&bytes)?;
     }
     Ok((files.len(), side.unwrap_or(0) as usize))
+}
+
+/// The largest image side wgae reads: an autoencoder's samples are far
+/// smaller, and a header claiming more (a few bytes can claim 2^31 pixels)
+/// is refused before anything is decoded.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
+/// One image, decoded within [`MAX_IMAGE_SIDE`] and 128 MiB of memory.
+fn open_image(p: &Path) -> Result<image::DynamicImage> {
+    let bad = |e: image::ImageError| file_err(p, format!("cannot decode image: {e}"));
+    let mut reader = image::ImageReader::open(p)
+        .map_err(|e| file_err(p, format!("cannot read: {e}")))?
+        .with_guessed_format()
+        .map_err(|e| file_err(p, format!("cannot read: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(128 << 20);
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => file_err(
+            p,
+            format!(
+                "the image is larger than {MAX_IMAGE_SIDE} pixels a side (or 128 MiB decoded); \
+                 resize it first"
+            ),
+        ),
+        e => bad(e),
+    })
 }
 
 /// The PNG/JPEG files of a folder, sorted by name.

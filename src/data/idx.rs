@@ -75,10 +75,13 @@ fn plain_file_len(path: &Path) -> Option<u64> {
     (!gz).then_some(m.len())
 }
 
-/// Exactly `n` bytes of `r`, or an error saying the file is truncated.
+/// Exactly `n` bytes of `r`, or an error saying the file is truncated. The
+/// buffer grows with what is read (from 64 MiB up), so a stream that ends
+/// early (a small compressed file whose header claims gigabytes) never
+/// costs what the header claims.
 pub fn read_exact_bytes(path: &Path, r: &mut dyn Read, n: usize, what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    out.try_reserve_exact(n)
+    out.try_reserve_exact(n.min(64 << 20))
         .map_err(|_| file_err(path, format!("{what}: {n} bytes cannot be allocated")))?;
     r.take(n as u64)
         .read_to_end(&mut out)
