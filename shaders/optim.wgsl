@@ -4,7 +4,11 @@
 //
 // Bindings (group 0):
 //   0 p      uniform  OptimParams (hyper-parameters, fixed for a run)
-//   1 state  storage  read_write  OptState (t, lr_t, bias corrections, grad scale)
+//   1 state  storage  read_write  OptState (t, lr_t, bias corrections, grad
+//                                 scale, and lr_factor: a multiplier of the
+//                                 scheduled rate that the host sets when it
+//                                 halves the rate after a divergence; 0, as
+//                                 the state starts, means 1)
 //   2 gsq    storage  read        (1+) f32: gsq[0] = sum of squared gradients,
 //                                 read by tick when clip_norm > 0
 //   3 param  storage  read_write  (n) f32
@@ -64,7 +68,7 @@ struct OptState {
     bc2: f32,
     grad_scale: f32,
     grad_norm: f32,
-    _pad0: u32,
+    lr_factor: f32,
     _pad1: u32,
 }
 
@@ -97,6 +101,9 @@ fn tick() {
     }
     if (p.warmup > 0u && t <= p.warmup) {
         lr *= tf / f32(p.warmup);
+    }
+    if (state.lr_factor > 0.0) {
+        lr *= state.lr_factor;
     }
     state.lr = lr;
     // pow(beta, t) underflows to 0 for large t, leaving the corrections at 1.

@@ -55,6 +55,21 @@ pub enum Error {
     #[error("reading a buffer back from the GPU failed: {0}")]
     Readback(String),
 
+    #[error(
+        "training diverged in epoch {epoch}: the loss was {loss} after step {step} of {steps}{}; \
+         the model holds the last finite weights, from before that epoch. Lower the learning \
+         rate (--lr), clip the gradients (--clip-norm){}",
+        if *restores > 0 { format!(", after {restores} restores at a halved rate") } else { String::new() },
+        if *restores > 0 { "" } else { ", or let wgae halve the rate and go on (--on-divergence restore)" }
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        loss: f64,
+        restores: u32,
+    },
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 

@@ -1381,3 +1381,64 @@ fn bench_compares_streamed_with_resident() {
         &["--matmul"],
     );
 }
+
+/// A run that diverges exits non-zero naming the epoch and what to do, and
+/// `--save` keeps the last finite weights: an existing model file is never
+/// replaced by NaN. `--on-divergence restore` halves the rate and finishes.
+#[test]
+fn divergence_never_saves_nan() {
+    let d = workdir("diverge");
+    let run = |extra: &[&str]| {
+        let args = [
+            &[
+                "train",
+                "--synthetic",
+                "2000",
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "500",
+                "--loss",
+                "mse",
+                "--out-act",
+                "identity",
+                "--act",
+                "identity",
+                "--epochs",
+                "2",
+                "--save",
+                "m.safetensors",
+                "--force",
+            ][..],
+            extra,
+        ]
+        .concat();
+        wgae(&args, &d)
+    };
+    std::fs::write(d.join("m.safetensors"), b"an older model").unwrap();
+    let o = run(&[]);
+    fails(
+        &o,
+        &["diverged in epoch 1", "--lr", "--on-divergence restore"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("saved the last finite weights (the initial weights)"),
+        "{err}"
+    );
+    let ctx = wgae::GpuContext::new().unwrap();
+    let m = wgae::io::load_model(&ctx, &d.join("m.safetensors")).unwrap();
+    assert!(m.params_host().unwrap().iter().all(|v| v.is_finite()));
+    let o = run(&["--on-divergence", "restore", "--max-restores", "12"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("at a halved learning rate"), "{err}");
+    fails(
+        &run(&["--max-restores", "2"]),
+        &["--max-restores", "--on-divergence restore"],
+    );
+    fails(
+        &run(&["--on-divergence", "retry"]),
+        &["retry", "stop or restore"],
+    );
+}

@@ -53,6 +53,13 @@ fn check_optimizer(name: &str, cfg: OptimConfig, n: usize, seed: u64) {
     let mut rs = r::OptState::default();
     let mut step_budget = vec![0.0f64; n];
     for step in 0..3 {
+        if step == 1 {
+            // From the second step the rate is halved, as after a
+            // divergence (the state's lr_factor word).
+            ctx.write(&state.view(ops::LR_FACTOR_WORD, 1).unwrap(), &[0.5f32])
+                .unwrap();
+            rs.lr_factor = 0.5;
+        }
         let gr = rand_vec(&mut g, n, -2.0, 2.0);
         ctx.write(&grad, &gr).unwrap();
         let mut steps: Vec<_> = norm.iter().collect();

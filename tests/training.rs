@@ -1092,3 +1092,110 @@ fn u8_storage_trains_to_the_same_bits_as_f32() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A loss that becomes NaN stops training with an error naming the epoch
+/// and step, and the model goes back to the last finite weights: bit for
+/// bit those of a run that stopped before the diverging epoch. With
+/// `OnDivergence::Restore` the epoch is trained again at half the rate,
+/// as often as `max_restores` allows.
+#[test]
+fn divergence_stops_or_restores_with_the_last_finite_weights() {
+    let Some(ctx) = gpu() else { return };
+    let cfg = ModelConfig::dense(DIM, &[9, 5])
+        .act(Activation::Identity)
+        .loss(LossKind::Mse)
+        .out_act(Activation::Identity);
+    // The rate grows a hundredfold each epoch: epochs 1 and 2 train,
+    // epoch 3 (rate 50) overflows.
+    let t = TrainConfig {
+        epochs: 3,
+        schedule: ScheduleName::Step,
+        step_epochs: 1,
+        gamma: 100.0,
+        ..sgd(0.005)
+    };
+    let data = toy_data(3);
+    let two = TrainConfig {
+        epochs: 2,
+        ..t.clone()
+    };
+    let mut tr = Trainer::new(ctx, &cfg, &two, &data, None).unwrap();
+    tr.fit(|_| Control::Continue, |_| {}).unwrap();
+    let after_two = tr.model().params_host().unwrap();
+
+    let mut tr = Trainer::new(ctx, &cfg, &t, &data, None).unwrap();
+    let mut epochs = 0;
+    let e = tr
+        .fit(
+            |_| {
+                epochs += 1;
+                Control::Continue
+            },
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            wgae::Error::Diverged {
+                epoch: 3,
+                restores: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("epoch 3") && msg.contains("--lr") && msg.contains("restore"),
+        "{msg}"
+    );
+    assert_eq!(epochs, 2);
+    assert_eq!(tr.epochs_done(), 2);
+    let kept = tr.model().params_host().unwrap();
+    assert!(kept.iter().all(|v| v.is_finite()));
+    assert!(
+        kept.iter()
+            .zip(&after_two)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "the weights kept are not those after epoch 2"
+    );
+
+    // Restore: epoch 3 again at half the rate, until it trains (at most 12).
+    let restore = TrainConfig {
+        on_divergence: wgae::train::OnDivergence::Restore,
+        max_restores: 12,
+        ..t.clone()
+    };
+    let mut tr = Trainer::new(ctx, &cfg, &restore, &data, None).unwrap();
+    let h = tr.fit(|_| Control::Continue, |_| {}).unwrap();
+    assert_eq!(h.epochs.len(), 3);
+    assert!(h.epochs.iter().all(|e| e.train_loss.is_finite()));
+    assert!(!h.restores.is_empty() && h.restores.iter().all(|r| r.0 == 3));
+    let f = tr.lr_factor().unwrap();
+    assert!(f < 1.0 && (f.log2().fract() == 0.0), "lr factor {f}");
+    assert!(tr
+        .model()
+        .params_host()
+        .unwrap()
+        .iter()
+        .all(|v| v.is_finite()));
+    // Too few restores: the error counts them.
+    let few = TrainConfig {
+        max_restores: 1,
+        ..restore.clone()
+    };
+    let mut tr = Trainer::new(ctx, &cfg, &few, &data, None).unwrap();
+    let e = tr.fit(|_| Control::Continue, |_| {}).unwrap_err();
+    assert!(
+        matches!(e, wgae::Error::Diverged { restores: 1, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("after 1 restores"), "{e}");
+    // Restore with no restores allowed is refused.
+    let none = TrainConfig {
+        max_restores: 0,
+        ..restore
+    };
+    assert!(Trainer::new(ctx, &cfg, &none, &data, None).is_err());
+}

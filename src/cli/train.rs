@@ -140,6 +140,13 @@ pub struct TrainArgs {
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    /// When the loss becomes NaN or infinite: stop (with the last finite
+    /// weights), or restore them, halve the learning rate and go on.
+    #[arg(long)]
+    pub on_divergence: Option<wgae::train::OnDivergence>,
+    /// With --on-divergence restore: the most restores before stopping (default 3).
+    #[arg(long)]
+    pub max_restores: Option<u32>,
     /// The most GPU memory wgae may use, e.g. 512M or 2G: data that does
     /// not fit beside the model is streamed from host memory.
     #[arg(long, value_parser = parse_size)]
@@ -225,6 +232,13 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             .map_err(|e| named(&a.val, e))?;
     }
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
+    if a.max_restores.is_some() && t.on_divergence != wgae::train::OnDivergence::Restore {
+        return Err(wgae::Error::InvalidArgument(
+            "--max-restores counts restores after a divergence, which happen only with \
+             --on-divergence restore"
+                .into(),
+        ));
+    }
     // Scaling statistics come from the training rows alone (not the rows
     // the validation split holds out), and apply to every set and, through
     // the model file, to later data.
@@ -330,8 +344,39 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     }
     let started = std::time::Instant::now();
-    let history = fit_with_progress(&mut trainer, show, a.quiet, a.json)?;
+    let history = match fit_with_progress(&mut trainer, show, a.quiet, a.json) {
+        Ok(h) => h,
+        Err(e @ wgae::Error::Diverged { .. }) => {
+            // The model went back to its last finite weights: those are
+            // what --save keeps (never NaN), and the error still stands.
+            if let Some(p) = &a.save {
+                let extras = io::ModelExtras {
+                    code_stats: Some(io::CodeStats::of_source(
+                        trainer.model(),
+                        &data.slice(0, trainer.train_rows()),
+                    )?),
+                    transform: transform.clone(),
+                };
+                io::save_model(p, trainer.model(), &extras, a.force)?;
+                let when = match trainer.epochs_done() {
+                    0 => "the initial weights".to_string(),
+                    n => format!("those after epoch {n}"),
+                };
+                eprintln!("saved the last finite weights ({when}) to {}", p.display());
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let seconds = started.elapsed().as_secs_f64();
+    if !a.quiet {
+        for (epoch, step, loss, factor) in &history.restores {
+            eprintln!(
+                "the loss was {loss} in epoch {epoch} (step {step}): trained the epoch again from \
+                 the weights before it, at a halved learning rate (x{factor} of --lr)"
+            );
+        }
+    }
     let Some(last) = history.epochs.last() else {
         return Err(wgae::Error::InvalidArgument(format!(
             "nothing to train: the checkpoint already has {} epochs; raise --epochs",
@@ -609,7 +654,8 @@ fn train_config(a: &TrainArgs, file: Option<TrainConfig>, has_val: bool) -> Trai
         ($($flag:ident => $field:ident),*) => { $( if let Some(v) = a.$flag { t.$field = v; } )* };
     }
     set!(epochs => epochs, batch => batch_size, optimizer => optimizer, lr => lr, weight_decay => weight_decay,
-         clip_norm => clip_norm, schedule => schedule, warmup => warmup_steps, seed => seed);
+         clip_norm => clip_norm, schedule => schedule, warmup => warmup_steps, seed => seed,
+         on_divergence => on_divergence, max_restores => max_restores);
     if let Some(p) = a.early_stop {
         t.early_stopping = Some(p);
     }

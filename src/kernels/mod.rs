@@ -49,7 +49,7 @@ pub use matmul::{
 };
 pub use matmul_f16::{f16_words, matmul_f16, to_f16, to_f32, MatmulOut};
 pub use norm::{NormGeom, StatsAt};
-pub use optim::{optim_tick, optim_update, OPT_STATE_WORDS};
+pub use optim::{optim_tick, optim_update, LR_FACTOR_WORD, OPT_STATE_WORDS};
 pub use penalty::{kl_grad, kl_loss, l1_grad};
 pub use pool::PoolGeom;
 pub use reduce::{col_sum, reduce, reduce_to, ReduceMode, REDUCE_PARTIALS};

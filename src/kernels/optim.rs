@@ -129,8 +129,12 @@ struct OptimParams {
 }
 
 /// Words in the optimizer state tensor: t (u32), lr_t, bc1, bc2, grad_scale,
-/// grad_norm, and two pad words. Start it zeroed.
+/// grad_norm, lr_factor (f32; 0 means 1) and a pad word. Start it zeroed.
 pub const OPT_STATE_WORDS: usize = 8;
+
+/// The word of the optimizer state that multiplies the scheduled learning
+/// rate (f32 bits; 0 means 1).
+pub const LR_FACTOR_WORD: usize = 6;
 
 /// The per-step tick: t += 1, lr_t, bias corrections and the clipping factor,
 /// from `gsq[0]` (the sum of squared gradients, used when clip_norm > 0).

@@ -13,6 +13,8 @@ pub struct OptState {
     pub bc2: f64,
     pub grad_scale: f64,
     pub grad_norm: f64,
+    /// The multiplier of the scheduled rate (0 means 1).
+    pub lr_factor: f64,
 }
 
 /// The tick: t += 1, schedule, bias corrections, clipping factor.
@@ -36,6 +38,9 @@ pub fn optim_tick(cfg: &OptimConfig, state: &mut OptState, grad_sq_sum: f64) {
     };
     if cfg.warmup > 0 && t <= cfg.warmup {
         lr *= f64::from(t) / f64::from(cfg.warmup);
+    }
+    if state.lr_factor > 0.0 {
+        lr *= state.lr_factor;
     }
     state.lr = lr;
     let (b1, b2) = betas(cfg);

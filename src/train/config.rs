@@ -41,6 +41,39 @@ pub struct TrainConfig {
     pub min_delta: f32,
     /// Read the loss back every N steps (for progress display); otherwise once per epoch.
     pub log_every_steps: Option<usize>,
+    /// What to do when the loss becomes NaN or infinite.
+    pub on_divergence: OnDivergence,
+    /// With `OnDivergence::Restore`: the most times training goes back and
+    /// halves the rate before it stops.
+    pub max_restores: u32,
+}
+
+/// What training does when the loss becomes NaN or infinite (a learning
+/// rate too high, say). Either way the model first goes back to the last
+/// finite weights: those from before the epoch in which it diverged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDivergence {
+    /// Stop with an error naming the epoch and step.
+    #[default]
+    Stop,
+    /// Go back to the weights and optimizer state from before the epoch,
+    /// halve the learning rate and train the epoch again, at most
+    /// `max_restores` times in a run; then stop.
+    Restore,
+}
+
+impl std::str::FromStr for OnDivergence {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "stop" => Ok(OnDivergence::Stop),
+            "restore" => Ok(OnDivergence::Restore),
+            other => Err(Error::InvalidArgument(format!(
+                "--on-divergence '{other}': expected stop or restore"
+            ))),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -65,6 +98,8 @@ impl Default for TrainConfig {
             early_stopping: None,
             min_delta: 0.0,
             log_every_steps: None,
+            on_divergence: OnDivergence::Stop,
+            max_restores: 3,
         }
     }
 }
@@ -152,6 +187,13 @@ impl TrainConfig {
         if self.early_stopping == Some(0) {
             return Err(Error::InvalidArgument(
                 "early stopping patience (--early-stop) must be at least 1 epoch".into(),
+            ));
+        }
+        if self.on_divergence == OnDivergence::Restore && self.max_restores == 0 {
+            return Err(Error::InvalidArgument(
+                "--on-divergence restore with --max-restores 0 would never restore; give at \
+                 least 1, or --on-divergence stop"
+                    .into(),
             ));
         }
         if self.log_every_steps == Some(0) {

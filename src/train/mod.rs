@@ -22,7 +22,7 @@ use crate::model::ModelConfig;
 pub use crate::op::{OptimizerName, ScheduleName};
 pub use crate::plan::ParamLayout;
 use crate::plan::{slot, Mode, Net};
-pub use config::{ConfigFile, TrainConfig};
+pub use config::{ConfigFile, OnDivergence, TrainConfig};
 use feed::{Feed, FeedSpec};
 use resident::Input;
 pub use stream::StreamStats;
@@ -83,6 +83,10 @@ pub struct History {
     /// 1-based epoch whose weights the model holds after early stopping.
     pub best_epoch: Option<usize>,
     pub stopped_early: bool,
+    /// Each divergence training went back from (`OnDivergence::Restore`):
+    /// the epoch, the step by which the loss was not finite, that loss, and
+    /// the learning-rate factor after halving.
+    pub restores: Vec<(usize, usize, f64, f32)>,
 }
 
 /// What a callback wants after an epoch.
@@ -115,6 +119,9 @@ pub struct Trainer {
     v: GpuTensor,
     state: GpuTensor,
     best: Option<GpuTensor>,
+    /// The weights and optimizer state at the start of the epoch: the last
+    /// finite ones if the epoch diverges.
+    good: [GpuTensor; 4],
     epoch_buf: GpuTensor,
     train: Feed,
     val: Option<Feed>,
@@ -256,6 +263,12 @@ impl Trainer {
             None
         };
         let epoch_buf = ctx.upload("epoch", &[0u32])?;
+        let good = [
+            ctx.zeros("last finite params", total)?,
+            ctx.zeros("last finite m", trainable)?,
+            ctx.zeros("last finite v", trainable)?,
+            ctx.zeros("last finite state", OPT_STATE_WORDS)?,
+        ];
 
         let params = model.params.clone();
         let step_list = |rows: usize| -> Result<Vec<Step>> {
@@ -375,6 +388,7 @@ impl Trainer {
             v,
             state,
             best,
+            good,
             epoch_buf,
             train: train_feed,
             val: val_feed,
@@ -595,6 +609,67 @@ impl Trainer {
         self.epochs_done
     }
 
+    /// Copies the weights and optimizer state aside at the start of an
+    /// epoch (four GPU copies): what a divergence goes back to.
+    fn keep_good(&self) -> Result<()> {
+        let live = [&self.model.params, &self.m, &self.v, &self.state];
+        for (from, to) in live.into_iter().zip(&self.good) {
+            self.ctx.copy(from, to)?;
+        }
+        Ok(())
+    }
+
+    /// The loss became `loss` (not finite) in `epoch` by `step`: back to
+    /// the weights and optimizer state from before the epoch, then either
+    /// an error (`OnDivergence::Stop`, or no restores left) or, halving the
+    /// learning rate, `Ok` to train the epoch again.
+    fn diverged(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        loss: f64,
+        history: &mut History,
+    ) -> Result<f32> {
+        let restores = history.restores.len() as u32;
+        let live = [&self.model.params, &self.m, &self.v, &self.state];
+        for (to, from) in live.into_iter().zip(&self.good) {
+            self.ctx.copy(from, to)?;
+        }
+        let steps = self.steps_per_epoch();
+        if self.tcfg.on_divergence == OnDivergence::Stop || restores >= self.tcfg.max_restores {
+            return Err(Error::Diverged {
+                epoch,
+                step,
+                steps,
+                loss,
+                restores,
+            });
+        }
+        let state = self.ctx.read(&self.state)?;
+        let factor = match state[ops::LR_FACTOR_WORD] {
+            f if f > 0.0 => f * 0.5,
+            _ => 0.5,
+        };
+        self.ctx
+            .write(&self.state.view(ops::LR_FACTOR_WORD, 1)?, &[factor])?;
+        tracing::warn!(
+            epoch,
+            step,
+            loss,
+            lr_factor = factor,
+            "training diverged: back to the weights from before the epoch, at a halved learning rate"
+        );
+        history.restores.push((epoch, step, loss, factor));
+        Ok(factor)
+    }
+
+    /// The factor the scheduled learning rate is multiplied by: 1, halved
+    /// at each restore after a divergence (`OnDivergence::Restore`).
+    pub fn lr_factor(&self) -> Result<f32> {
+        let f = self.ctx.read(&self.state)?[ops::LR_FACTOR_WORD];
+        Ok(if f > 0.0 { f } else { 1.0 })
+    }
+
     /// Trains until `tcfg.epochs` epochs are done in all (so a resumed run
     /// ends where an uninterrupted one would), or until early stopping or the
     /// callback says stop. `on_epoch` sees each epoch's report; `on_step`,
@@ -610,11 +685,12 @@ impl Trainer {
         let steps = self.steps_per_epoch();
         let chunk = self.tcfg.log_every_steps.unwrap_or(steps).clamp(1, steps);
         let vae = self.model.cfg.variational.is_some();
-        while self.epochs_done < self.tcfg.epochs {
+        'epochs: while self.epochs_done < self.tcfg.epochs {
             let epoch = self.epochs_done + 1;
             // The only host write of an epoch: which permutation to use.
             self.ctx
                 .write(&self.epoch_buf, &[self.epochs_done as u32])?;
+            self.keep_good()?;
             let start = Instant::now();
             let mut done = 0;
             while done < steps {
@@ -629,11 +705,16 @@ impl Trainer {
                 if done < steps || self.tcfg.log_every_steps.is_some() {
                     let m = self.read_metrics(&self.net.metrics)?;
                     let seen = (done * self.net.cap).min(self.train.rows()) as f64;
+                    let loss = (m[slot::RECON] + m[slot::PENALTY]) / seen;
+                    if !loss.is_finite() {
+                        self.diverged(epoch, done, loss, &mut history)?;
+                        continue 'epochs;
+                    }
                     on_step(&StepProgress {
                         epoch,
                         step: done,
                         steps,
-                        loss: (m[slot::RECON] + m[slot::PENALTY]) / seen,
+                        loss,
                         samples_per_sec: seen / start.elapsed().as_secs_f64().max(1e-9),
                     });
                 }
@@ -648,11 +729,20 @@ impl Trainer {
                 .is_some_and(|l| l.act == ops::Activation::Sigmoid);
             let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / n;
             if !train_loss.is_finite() {
-                return Err(Error::InvalidArgument(format!(
-                    "training diverged in epoch {epoch}: the loss is {train_loss}; lower the learning rate (--lr) or clip gradients (--clip-norm)"
-                )));
+                self.diverged(epoch, steps, train_loss, &mut history)?;
+                continue 'epochs;
             }
             let val = self.evaluate()?;
+            if val
+                .as_ref()
+                .is_some_and(|v| !(v[slot::RECON] + v[slot::PENALTY]).is_finite())
+            {
+                let v = val
+                    .as_ref()
+                    .map_or(f64::NAN, |v| v[slot::RECON] + v[slot::PENALTY]);
+                self.diverged(epoch, steps, v, &mut history)?;
+                continue 'epochs;
+            }
             let report = EpochReport {
                 epoch,
                 train_loss,
