@@ -125,7 +125,9 @@ pub struct TrainArgs {
     /// Write a checkpoint (model + optimizer state) here after every epoch.
     #[arg(long)]
     pub checkpoint_dir: Option<PathBuf>,
-    /// Continue training from a checkpoint (same data; --epochs may extend it).
+    /// Continue training from a checkpoint (same data; --epochs may extend
+    /// it). Checkpoints go on being written to the same file, or to
+    /// --checkpoint-dir.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Write pictures here: reconstructions, loss curves, the code space, samples.
@@ -232,6 +234,16 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             .map_err(|e| named(&a.val, e))?;
     }
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
+    if let (Some((ck, _)), false) = (&resume, a.quiet) {
+        let changed = resume_changes(&ck.train, &t);
+        if !changed.is_empty() {
+            eprintln!(
+                "warning: --resume with a changed {}: training goes on, but no longer exactly as \
+                 the uninterrupted run would",
+                changed.join(", ")
+            );
+        }
+    }
     if a.max_restores.is_some() && t.on_divergence != wgae::train::OnDivergence::Restore {
         return Err(wgae::Error::InvalidArgument(
             "--max-restores counts restores after a divergence, which happen only with \
@@ -278,10 +290,15 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             }
             if !a.quiet {
                 eprintln!(
-                    "resuming {} after epoch {} of {}",
+                    "resuming {} after epoch {} of {}{}",
                     path.display(),
                     ck.epochs_done,
-                    t.epochs
+                    t.epochs,
+                    if a.checkpoint_dir.is_none() {
+                        "; its checkpoint is replaced after every epoch"
+                    } else {
+                        ""
+                    }
                 );
             }
             Trainer::resume_source(&ctx, ck, &t, &data, val_source)?
@@ -501,10 +518,19 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
                 message: format!("cannot create: {e}"),
             })?;
             let p = d.join("checkpoint.safetensors");
-            io::check_writable(&p, force)?;
+            // Resuming from the checkpoint in this folder replaces it.
+            let own = a.resume.as_deref().is_some_and(|r| same_file(r, &p));
+            io::check_writable(&p, force || own)?;
             Some(p)
         }
-        None => None,
+        // A resumed run goes on writing its checkpoint where it came from.
+        None => match &a.resume {
+            Some(r) => {
+                io::check_writable(r, true)?;
+                Some(r.clone())
+            }
+            None => None,
+        },
     };
     // After the checkpoint folder exists, so that --save may point into it.
     if let Some(p) = &a.save {
@@ -526,6 +552,31 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
         }
     }
     Ok(checkpoint_path)
+}
+
+/// The settings of `now` that differ from the checkpoint's `then` and
+/// change what the resumed epochs compute (the epoch count, logging and the
+/// divergence policy do not).
+fn resume_changes(then: &TrainConfig, now: &TrainConfig) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    macro_rules! cmp {
+        ($($field:ident => $name:literal),*) => { $( if then.$field != now.$field { v.push($name); } )* };
+    }
+    cmp!(optimizer => "optimizer", lr => "learning rate", batch_size => "batch size",
+         validation_split => "validation split", seed => "seed", schedule => "schedule",
+         weight_decay => "weight decay", clip_norm => "clipping norm", warmup_steps => "warm-up",
+         beta1 => "beta1", beta2 => "beta2", eps => "eps", step_epochs => "step_epochs",
+         gamma => "gamma", min_lr => "min_lr", early_stopping => "early stopping",
+         min_delta => "min_delta");
+    v
+}
+
+/// Whether two paths name the same file (both existing), or are the same path.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// A TOML config file, with errors naming it.
@@ -552,9 +603,18 @@ fn model_config(
         Some(m) => m,
         None => ModelConfig::dense(cols, &[32]),
     };
-    if resuming && (a.arch.is_some() || a.variant.is_some()) {
+    // A resumed run continues the checkpoint's model: --arch may repeat
+    // it, not change it.
+    let same_arch = a.arch.as_ref().is_some_and(|arch| {
+        !model.is_layered()
+            && arch.first() == Some(&model.input_dim)
+            && arch[1..] == model.encoder[..]
+    });
+    if resuming && ((a.arch.is_some() && !same_arch) || a.variant.is_some()) {
         return Err(wgae::Error::InvalidArgument(
-            "--resume continues the checkpoint's model; drop --arch and --variant".into(),
+            "--resume continues the checkpoint's model; drop --arch (or give the checkpoint's \
+             own) and --variant"
+                .into(),
         ));
     }
     if let Some(arch) = &a.arch {
