@@ -70,6 +70,10 @@ pub enum Error {
         restores: u32,
     },
 
+    /// Stopped by the user (Ctrl-C); the message says what was kept.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 

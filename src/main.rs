@@ -197,6 +197,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Stopped with Ctrl-C: the shell's code for SIGINT.
+        Err(e @ wgae::Error::Interrupted(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

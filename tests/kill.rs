@@ -154,3 +154,55 @@ fn a_killed_run_resumed_ends_with_the_same_bits() {
     assert_eq!(epochs_done(&ck), Some(24));
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// Ctrl-C (SIGINT) stops training within a few steps: the model goes back
+/// to the last whole epoch, `--save` writes it (the same tensors as the
+/// checkpoint of that epoch), the message says how to resume, and the exit
+/// code is 130.
+#[test]
+fn ctrl_c_saves_the_last_whole_epoch_and_exits_130() {
+    let d = workdir("sigint");
+    let args = [
+        TRAIN,
+        &[
+            "--epochs",
+            "400",
+            "--checkpoint-dir",
+            "ck",
+            "--save",
+            "m.safetensors",
+        ],
+    ]
+    .concat();
+    let child = wgae(&args, &d).spawn().unwrap();
+    let ck = d.join("ck/checkpoint.safetensors");
+    let started = Instant::now();
+    while epochs_done(&ck).is_none_or(|e| e < 2) && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("Ctrl-C during epoch") && err.contains("--resume ck/checkpoint.safetensors"),
+        "{err}"
+    );
+    let done = epochs_done(&ck).unwrap();
+    assert!(
+        err.contains(&format!("weights after epoch {done}")),
+        "{err}"
+    );
+    // The saved model is the checkpoint's epoch, tensor for tensor.
+    let model = tensors(&d.join("m.safetensors"));
+    let checkpoint: Vec<_> = tensors(&ck)
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("optim."))
+        .collect();
+    assert_eq!(model, checkpoint);
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -360,6 +360,21 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             );
         }
     }
+    // Ctrl-C stops training within a few steps, back at the last whole
+    // epoch; a second Ctrl-C quits at once.
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        let set = ctrlc::set_handler(move || {
+            if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this step (Ctrl-C again quits at once)");
+        });
+        if set.is_ok() {
+            trainer.set_interrupt(Some(interrupt.clone()));
+        }
+    }
     let started = std::time::Instant::now();
     let history = match fit_with_progress(&mut trainer, show, a.quiet, a.json) {
         Ok(h) => h,
@@ -414,13 +429,47 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     };
     let train_part = (data.slice(0, train_rows), labels);
     let streamed = trainer.is_streamed();
+    let interrupted = history.interrupted.then(|| {
+        let done = trainer.epochs_done();
+        let ck = checkpoint_path_of(&a);
+        format!(
+            "Ctrl-C during epoch {}: the model holds the weights after epoch {done}{}{}",
+            done + 1,
+            a.save
+                .as_ref()
+                .map(|p| format!(", saved to {}", p.display()))
+                .unwrap_or_default(),
+            match (ck, done) {
+                (Some(ck), 1..) => format!(
+                    "; resume with --resume {} --epochs {}",
+                    ck.display(),
+                    t.epochs
+                ),
+                _ => String::new(),
+            }
+        )
+    });
     // The trainer's buffers (data, gradients, optimizer state) go before
     // the final scoring plans its own.
     let model = trainer.into_model();
     let last = last.clone();
     finish(
         &a, &model, streamed, &history, &last, train_part, held_out, transform, seconds,
-    )
+    )?;
+    match interrupted {
+        Some(what) => Err(wgae::Error::Interrupted(what)),
+        None => Ok(()),
+    }
+}
+
+/// Where this run writes its checkpoint: --checkpoint-dir, or the file it
+/// resumed from.
+fn checkpoint_path_of(a: &TrainArgs) -> Option<PathBuf> {
+    match (&a.checkpoint_dir, &a.resume) {
+        (Some(d), _) => Some(d.join("checkpoint.safetensors")),
+        (None, Some(r)) => Some(r.clone()),
+        (None, None) => None,
+    }
 }
 
 /// After training: the model file, the report, and the summary line (or

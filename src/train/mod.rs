@@ -87,6 +87,10 @@ pub struct History {
     /// the epoch, the step by which the loss was not finite, that loss, and
     /// the learning-rate factor after halving.
     pub restores: Vec<(usize, usize, f64, f32)>,
+    /// Training stopped because the interrupt flag was raised
+    /// ([`Trainer::set_interrupt`]); the model holds the weights of the last
+    /// whole epoch.
+    pub interrupted: bool,
 }
 
 /// What a callback wants after an epoch.
@@ -133,6 +137,7 @@ pub struct Trainer {
     eval_rest: Option<Vec<Step>>,
     epochs_done: usize,
     checkpoint_sink: Option<CheckpointSink>,
+    interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Trainer {
@@ -400,6 +405,7 @@ impl Trainer {
             eval_rest,
             epochs_done: 0,
             checkpoint_sink: None,
+            interrupt: None,
         })
     }
 
@@ -609,6 +615,21 @@ impl Trainer {
         self.epochs_done
     }
 
+    /// A flag (set by a Ctrl-C handler, say) that [`Self::fit`] checks
+    /// after every submission of steps: once it is raised, training goes
+    /// back to the weights of the last whole epoch (which a checkpoint
+    /// holds, so that a resumed run is exact) and `fit` returns with
+    /// `History::interrupted`.
+    pub fn set_interrupt(&mut self, flag: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+        self.interrupt = flag;
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Copies the weights and optimizer state aside at the start of an
     /// epoch (four GPU copies): what a divergence goes back to.
     fn keep_good(&self) -> Result<()> {
@@ -683,7 +704,13 @@ impl Trainer {
         let mut best = f64::INFINITY;
         let mut since_best = 0usize;
         let steps = self.steps_per_epoch();
-        let chunk = self.tcfg.log_every_steps.unwrap_or(steps).clamp(1, steps);
+        // Submissions between host checks: the progress interval, or (so
+        // that an interrupt is seen within a few steps) at most 32 steps;
+        // neither reads anything back unless progress is asked for.
+        let mut chunk = self.tcfg.log_every_steps.unwrap_or(steps).clamp(1, steps);
+        if self.interrupt.is_some() {
+            chunk = chunk.min(4 * STEPS_PER_SUBMIT);
+        }
         let vae = self.model.cfg.variational.is_some();
         'epochs: while self.epochs_done < self.tcfg.epochs {
             let epoch = self.epochs_done + 1;
@@ -702,7 +729,17 @@ impl Trainer {
                 };
                 self.submit_steps(done, count, &prologue)?;
                 done += count;
-                if done < steps || self.tcfg.log_every_steps.is_some() {
+                if self.interrupted() {
+                    // Back to the last whole epoch: what the checkpoint holds.
+                    self.ctx.wait()?;
+                    let live = [&self.model.params, &self.m, &self.v, &self.state];
+                    for (to, from) in live.into_iter().zip(&self.good) {
+                        self.ctx.copy(from, to)?;
+                    }
+                    history.interrupted = true;
+                    break 'epochs;
+                }
+                if self.tcfg.log_every_steps.is_some() {
                     let m = self.read_metrics(&self.net.metrics)?;
                     let seen = (done * self.net.cap).min(self.train.rows()) as f64;
                     let loss = (m[slot::RECON] + m[slot::PENALTY]) / seen;
