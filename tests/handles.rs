@@ -16,7 +16,49 @@ fn public_types_are_thread_safe_as_documented() {
     send_sync::<Autoencoder>();
     send_sync::<wgae::GpuTensor>();
     send_sync::<wgae::Step>();
+    send_sync::<wgae::data::Source>();
     send::<Trainer>();
+}
+
+/// Two trainers on one context train at the same time on two threads and
+/// each ends with the bits it has alone; four threads encode with one
+/// shared model at once and each gets the codes of a single thread.
+#[test]
+fn trainers_and_inference_run_concurrently_on_one_context() {
+    let Some(ctx) = gpu() else { return };
+    let ds = wgae::data::synthetic::digits(96, 5);
+    let cfg = ModelConfig::dense(784, &[16, 4]);
+    let tcfg = |seed| TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        seed,
+        ..TrainConfig::default()
+    };
+    let alone = |seed| {
+        let mut t = Trainer::new(ctx, &cfg, &tcfg(seed), &ds, None).unwrap();
+        t.fit(|_| Control::Continue, |_| {}).unwrap();
+        t.model().params_host().unwrap()
+    };
+    let want = [alone(1), alone(2)];
+    let got: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let runs: Vec<_> = [1u64, 2]
+            .into_iter()
+            .map(|seed| s.spawn(move || alone(seed)))
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(got, want);
+
+    let mut t = Trainer::new(ctx, &cfg, &tcfg(3), &ds, None).unwrap();
+    t.fit(|_| Control::Continue, |_| {}).unwrap();
+    let model = t.into_model();
+    let codes = model.encode(&ds).unwrap();
+    std::thread::scope(|s| {
+        let all: Vec<_> = (0..4).map(|_| s.spawn(|| model.encode(&ds).unwrap())).collect();
+        for h in all {
+            assert_eq!(h.join().unwrap(), codes);
+        }
+    });
 }
 
 /// A service that keeps a model, as a host program or a Python object would.
