@@ -70,6 +70,15 @@ pub enum Error {
         restores: u32,
     },
 
+    /// A GPU failure during training, with what was kept and how to go on.
+    #[error(
+        "{error}; the last checkpoint, {checkpoint}, is intact: resume with --resume {checkpoint}"
+    )]
+    TrainingFailed {
+        error: Box<Error>,
+        checkpoint: String,
+    },
+
     /// Stopped by the user (Ctrl-C); the message says what was kept.
     #[error("interrupted: {0}")]
     Interrupted(String),

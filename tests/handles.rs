@@ -54,7 +54,9 @@ fn trainers_and_inference_run_concurrently_on_one_context() {
     let model = t.into_model();
     let codes = model.encode(&ds).unwrap();
     std::thread::scope(|s| {
-        let all: Vec<_> = (0..4).map(|_| s.spawn(|| model.encode(&ds).unwrap())).collect();
+        let all: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| model.encode(&ds).unwrap()))
+            .collect();
         for h in all {
             assert_eq!(h.join().unwrap(), codes);
         }

@@ -398,6 +398,18 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             }
             return Err(e);
         }
+        // A lost device or a driver's out-of-memory error mid-run: the
+        // checkpoint written after the last whole epoch is what remains.
+        Err(
+            e @ (wgae::Error::DeviceLost { .. }
+            | wgae::Error::OutOfMemory { .. }
+            | wgae::Error::Internal { .. }),
+        ) if checkpoint_path_of(&a).is_some_and(|p| p.exists()) => {
+            return Err(wgae::Error::TrainingFailed {
+                error: Box::new(e),
+                checkpoint: checkpoint_path_of(&a).unwrap().display().to_string(),
+            });
+        }
         Err(e) => return Err(e),
     };
     let seconds = started.elapsed().as_secs_f64();
