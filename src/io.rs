@@ -437,6 +437,10 @@ pub struct ModelExtras {
     /// The per-feature input transform used in training, x' = (x - offset) / scale,
     /// applied again to data given to the model later.
     pub transform: Option<(Vec<f32>, Vec<f32>)>,
+    /// A sample's dimensions as the training data stored them (`[h, w]`,
+    /// `[h, w, c]`, `[c, h, w]`), so that later commands read and draw the
+    /// data as training did.
+    pub sample_dims: Option<Vec<usize>>,
 }
 
 fn join(v: &[f32]) -> String {
@@ -471,6 +475,10 @@ pub fn model_bytes(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>>
             format!("{};{}", join(o), join(sc)),
         );
     }
+    if let Some(d) = &extras.sample_dims {
+        let text: Vec<String> = d.iter().map(|v| v.to_string()).collect();
+        meta.insert("wgae.sample_dims".into(), text.join(","));
+    }
     serialize(named(model.layout(), &arena), meta)
 }
 
@@ -499,12 +507,23 @@ fn extras_of(p: &Parsed) -> Result<ModelExtras> {
         }
         None => None,
     };
+    // Dimensions whose product is the model's input width; others are
+    // ignored (a file from another tool, say), never trusted.
+    let sample_dims = p.meta.get("wgae.sample_dims").and_then(|s| {
+        let d: Vec<usize> = s
+            .split(',')
+            .map(|v| v.trim().parse().ok())
+            .collect::<Option<_>>()?;
+        let n = d.iter().try_fold(1usize, |a, &v| a.checked_mul(v))?;
+        (d.len() > 1 && n == p.cfg.input_dim).then_some(d)
+    });
     Ok(ModelExtras {
         code_stats: p
             .meta
             .get("wgae.code_stats")
             .and_then(|s| CodeStats::decode(s, p.cfg.code_dim())),
         transform,
+        sample_dims,
     })
 }
 

@@ -45,6 +45,137 @@ pub fn save_grid(
     })
 }
 
+/// How a sample's values make a picture: `h` x `w` pixels, gray or RGB,
+/// with RGB values interleaved per pixel (`[h, w, 3]`) or channels first
+/// (`[3, h, w]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Picture {
+    pub h: usize,
+    pub w: usize,
+    pub rgb: bool,
+    pub channels_first: bool,
+}
+
+impl Picture {
+    /// The picture of samples stored with `dims` (`[h, w]`, `[h, w, 1|3]`,
+    /// `[1|3, h, w]`), or of `cols` values making a square gray image when
+    /// there are no dims; `None` when they are not an image.
+    pub fn of(dims: Option<&[usize]>, cols: usize) -> Option<Picture> {
+        let gray = |h: usize, w: usize| Picture {
+            h,
+            w,
+            rgb: false,
+            channels_first: false,
+        };
+        let p = match dims {
+            Some(&[h, w]) | Some(&[h, w, 1]) | Some(&[1, h, w]) => gray(h, w),
+            Some(&[h, w, 3]) => Picture {
+                rgb: true,
+                ..gray(h, w)
+            },
+            Some(&[3, h, w]) => Picture {
+                rgb: true,
+                channels_first: true,
+                ..gray(h, w)
+            },
+            _ => {
+                let s = square_side(cols)?;
+                gray(s, s)
+            }
+        };
+        (p.values() == cols && p.h > 0 && p.w > 0).then_some(p)
+    }
+
+    /// Values per sample.
+    pub fn values(&self) -> usize {
+        self.h * self.w * if self.rgb { 3 } else { 1 }
+    }
+
+    /// Pixel (x, y) of `img` as RGB bytes.
+    fn pixel(&self, img: &[f32], x: usize, y: usize) -> [u8; 3] {
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        if !self.rgb {
+            let g = byte(img[y * self.w + x]);
+            return [g, g, g];
+        }
+        let at = |c: usize| {
+            if self.channels_first {
+                img[(c * self.h + y) * self.w + x]
+            } else {
+                img[(y * self.w + x) * 3 + c]
+            }
+        };
+        [byte(at(0)), byte(at(1)), byte(at(2))]
+    }
+}
+
+/// Writes images shaped `pic` (values in [0, 1]) as a grid PNG with `cols`
+/// per row, each scaled up `zoom` times and separated by a one-pixel gap.
+pub fn save_picture_grid(
+    path: &Path,
+    images: &[&[f32]],
+    pic: Picture,
+    cols: usize,
+    zoom: usize,
+) -> Result<()> {
+    if images.is_empty() || cols == 0 {
+        return Err(Error::InvalidArgument(
+            "an image grid needs at least one image and one column".into(),
+        ));
+    }
+    let rows = images.len().div_ceil(cols);
+    let (cw, ch) = (pic.w * zoom + 1, pic.h * zoom + 1);
+    let (w, h) = (cols * cw + 1, rows * ch + 1);
+    let mut img = image::RgbImage::from_pixel(w as u32, h as u32, image::Rgb([64, 64, 64]));
+    for (k, im) in images.iter().enumerate() {
+        if im.len() != pic.values() {
+            return Err(Error::InvalidArgument(format!(
+                "image {k} has {} values, not {}x{}{}",
+                im.len(),
+                pic.h,
+                pic.w,
+                if pic.rgb { "x3" } else { "" }
+            )));
+        }
+        let (ox, oy) = ((k % cols) * cw + 1, (k / cols) * ch + 1);
+        for y in 0..pic.h * zoom {
+            for x in 0..pic.w * zoom {
+                let c = pic.pixel(im, x / zoom, y / zoom);
+                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb(c));
+            }
+        }
+    }
+    img.save(path).map_err(|e| Error::File {
+        path: path.to_path_buf(),
+        message: format!("cannot write PNG: {e}"),
+    })
+}
+
+/// Originals above their reconstructions, shaped `pic`: rows of up to 10 pairs.
+pub fn save_picture_pairs(
+    path: &Path,
+    originals: &[f32],
+    recon: &[f32],
+    pic: Picture,
+    n: usize,
+) -> Result<()> {
+    let d = pic.values();
+    let n = n.min(originals.len() / d).min(recon.len() / d);
+    let per_row = n.clamp(1, 10);
+    let mut images: Vec<&[f32]> = Vec::new();
+    for start in (0..n).step_by(per_row) {
+        let end = (start + per_row).min(n);
+        for src in [originals, recon] {
+            for i in start..per_row + start {
+                // Pad a short last row with the first image so the grid stays aligned.
+                let k = if i < end { i } else { start };
+                images.push(&src[k * d..(k + 1) * d]);
+            }
+        }
+    }
+    save_picture_grid(path, &images, pic, per_row, 3)
+}
+
 /// The side of the square images `cols` features make, if they do.
 pub fn square_side(cols: usize) -> Option<usize> {
     let s = (cols as f64).sqrt().round() as usize;

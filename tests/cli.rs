@@ -1442,3 +1442,170 @@ fn divergence_never_saves_nan() {
         &["retry", "stop or restore"],
     );
 }
+
+/// Colour and non-square samples keep their shape in the model file: the
+/// report draws them (and names only files it wrote), and every later
+/// command reads and draws the data as training did, with no --rgb.
+#[test]
+fn rgb_and_non_square_samples_round_trip() {
+    let d = workdir("shapes");
+    std::fs::create_dir_all(d.join("imgs")).unwrap();
+    for i in 0..24u8 {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([i * 10, (x * 30) as u8, (y * 30) as u8])
+        });
+        img.save(d.join(format!("imgs/{i:02}.png"))).unwrap();
+    }
+    let said = String::from_utf8_lossy(
+        &wgae(
+            &[
+                "train",
+                "--data",
+                "imgs",
+                "--rgb",
+                "--arch",
+                "192,8",
+                "--epochs",
+                "2",
+                "--save",
+                "rgb.safetensors",
+                "--report",
+                "rgb",
+            ],
+            &d,
+        )
+        .stderr,
+    )
+    .to_string();
+    for f in [
+        "reconstructions.png",
+        "samples.png",
+        "loss.png",
+        "codes.png",
+    ] {
+        assert!(
+            said.contains(f) && d.join("rgb").join(f).exists(),
+            "{f}: {said}"
+        );
+    }
+    let rec = image::open(d.join("rgb/reconstructions.png"))
+        .unwrap()
+        .to_rgb8();
+    assert!(
+        rec.pixels().any(|p| p[0] != p[1] || p[1] != p[2]),
+        "colour pictures are gray"
+    );
+    for args in [
+        &[
+            "encode",
+            "--model",
+            "rgb.safetensors",
+            "--data",
+            "imgs",
+            "--out",
+            "c.npy",
+        ][..],
+        &[
+            "reconstruct",
+            "--model",
+            "rgb.safetensors",
+            "--data",
+            "imgs",
+            "--out",
+            "r.png",
+        ],
+        &[
+            "anomaly",
+            "--model",
+            "rgb.safetensors",
+            "--data",
+            "imgs",
+            "--out",
+            "a.csv",
+        ],
+        &["generate", "--model", "rgb.safetensors", "--out", "g.png"],
+    ] {
+        ok(&wgae(args, &d));
+    }
+    // 6 x 10 samples from a .npy.
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        for y in 0..6 {
+            for x in 0..10 {
+                rows.push(if y == i % 6 || x == i % 10 {
+                    1.0f32
+                } else {
+                    0.0
+                });
+            }
+        }
+    }
+    let mut npy = wgae::io::npy_header_of("<f4", &[40, 6, 10], 0);
+    npy.extend(wgae::io::f32_bytes(&rows));
+    std::fs::write(d.join("rect.npy"), npy).unwrap();
+    ok(&wgae(
+        &[
+            "train",
+            "--data",
+            "rect.npy",
+            "--arch",
+            "60,8",
+            "--epochs",
+            "2",
+            "--save",
+            "rect.safetensors",
+            "--report",
+            "rect",
+        ],
+        &d,
+    ));
+    let rec = image::open(d.join("rect/reconstructions.png")).unwrap();
+    assert!(
+        rec.width() > rec.height(),
+        "6 x 10 samples drawn {}x{}",
+        rec.width(),
+        rec.height()
+    );
+    ok(&wgae(
+        &["generate", "--model", "rect.safetensors", "--out", "g2.png"],
+        &d,
+    ));
+    ok(&wgae(
+        &[
+            "reconstruct",
+            "--model",
+            "rect.safetensors",
+            "--data",
+            "rect.npy",
+            "--out",
+            "r2.png",
+        ],
+        &d,
+    ));
+    // Samples that are no image: no pictures, and none claimed.
+    let csv: String = (0..30)
+        .map(|i| format!("{},{},{}\n", i % 3, i % 5, 1))
+        .collect();
+    std::fs::write(d.join("t.csv"), csv).unwrap();
+    let o = wgae(
+        &[
+            "train", "--data", "t.csv", "--arch", "3,2", "--loss", "mse", "--epochs", "1",
+            "--report", "t",
+        ],
+        &d,
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        !said.contains("reconstructions.png") && said.contains("not images"),
+        "{said}"
+    );
+    assert!(!d.join("t/reconstructions.png").exists());
+    fails(
+        &wgae(
+            &["generate", "--model", "rect.safetensors", "--out", "g2.png"],
+            &d,
+        ),
+        &["g2.png"],
+    );
+}

@@ -131,6 +131,14 @@ impl Opened {
         }
     }
 
+    /// A sample's dimensions as stored, where known.
+    pub fn dims(&self) -> Option<Vec<usize>> {
+        match self {
+            Opened::Memory(d) => d.dims.clone(),
+            Opened::Mapped { source, .. } => source.dims(),
+        }
+    }
+
     pub fn cols(&self) -> usize {
         match self {
             Opened::Memory(d) => d.cols,

@@ -26,16 +26,17 @@ pub fn generate(
         n as u128 * (m.config().input_dim + m.config().code_dim()) as u128,
         4,
     )?;
-    let side = report::square_side(m.config().input_dim).ok_or_else(|| {
+    let extras = io::load_extras(model)?;
+    let pic = crate::cli::picture_of(&m, &extras).ok_or_else(|| {
         wgae::Error::InvalidArgument(format!(
-            "the model's {} outputs are not a square image",
+            "the model's {} outputs are not an image (its file keeps no image shape, and they \
+             are not a square), so there is no picture to draw",
             m.config().input_dim
         ))
     })?;
-    let extras = io::load_extras(model)?;
     let samples = generate_samples(&m, extras.code_stats.as_ref(), n, seed)?;
-    let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
-    report::save_grid(out, &imgs, side, 10.min(imgs.len()), 3)?;
+    let imgs: Vec<&[f32]> = samples.chunks(pic.values()).collect();
+    report::save_picture_grid(out, &imgs, pic, 10.min(imgs.len()), 3)?;
     println!(
         "wrote {} generated samples to {}",
         imgs.len(),

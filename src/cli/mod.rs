@@ -42,6 +42,19 @@ pub struct ModelData {
     pub gpu_memory: Option<u64>,
 }
 
+/// How a model's samples make a picture: the shape its file keeps, its
+/// own input shape (convolutional models), or a square.
+pub fn picture_of(m: &Autoencoder, extras: &io::ModelExtras) -> Option<wgae::report::Picture> {
+    let cols = m.config().input_dim;
+    let own = m
+        .config()
+        .sample_shape()
+        .ok()
+        .filter(|_| m.config().is_layered())
+        .map(|[c, h, w]| vec![c, h, w]);
+    wgae::report::Picture::of(extras.sample_dims.as_deref().or(own.as_deref()), cols)
+}
+
 /// A saved model's input: its rows (read block by block, from the
 /// mapped file where it is a .npy or raw IDX file) in the model's scaling,
 /// and their labels.
@@ -122,7 +135,18 @@ pub fn open_for(
             message: e.to_string(),
         },
     };
-    let mut opened = data::open(data, format, None, false, 0)?;
+    // A folder of images is read as training read it: in colour where the
+    // model's samples have three channels, at the model's size.
+    let extras = io::load_extras(model_path)?;
+    let mut opened = match (data.is_dir(), extras.sample_dims.as_deref()) {
+        (true, Some(&[h, _, 3] | &[3, h, _])) => {
+            data::Opened::Memory(files::load_images(data, Some(h as u32), true)?)
+        }
+        (true, Some(&[h, w])) if h == w => {
+            data::Opened::Memory(files::load_images(data, Some(h as u32), false)?)
+        }
+        _ => data::open(data, format, None, false, 0)?,
+    };
     let want = model.config().input_dim;
     if opened.cols() != want {
         return Err(wgae::Error::File {
@@ -144,7 +168,7 @@ pub fn open_for(
                 .map_err(named)?,
         };
     }
-    if let Some((offset, scale)) = io::load_extras(model_path)?.transform {
+    if let Some((offset, scale)) = extras.transform {
         opened.apply(&offset, &scale)?;
     }
     let (source, labels) = opened.into_source().map_err(named)?;

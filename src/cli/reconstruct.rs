@@ -34,16 +34,22 @@ pub fn reconstruct(
         );
         return Ok(());
     }
-    let side = report::square_side(cols).ok_or_else(|| wgae::Error::File {
-        path: input.data.clone(),
-        message: format!(
-            "{cols} features are not a square image, so there is no picture to draw; use `wgae anomaly` for the errors"
-        ),
-    })?;
+    let extras = io::load_extras(&input.model)?;
+    let dims = src.dims();
+    let pic = crate::cli::picture_of(&m, &extras)
+        .or_else(|| report::Picture::of(dims.as_deref(), cols))
+        .ok_or_else(|| wgae::Error::File {
+            path: input.data.clone(),
+            message: format!(
+                "{cols} features are not an image (no shape is known for them, and they are not \
+                 a square), so there is no picture to draw; write the reconstructions to .npy or \
+                 .csv, or use `wgae anomaly` for the errors"
+            ),
+        })?;
     let rows = n.unwrap_or(10).max(1).min(src.rows());
     let sample = src.head(rows)?;
     let rec = m.reconstruct_with(wgae::Rows::new(&sample, rows, cols)?, input.precision)?;
-    report::save_reconstructions(out, &sample, &rec, side, rows)?;
+    report::save_picture_pairs(out, &sample, &rec, pic, rows)?;
     println!(
         "wrote {rows} originals (top) and reconstructions (bottom) to {}",
         out.display()

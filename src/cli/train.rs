@@ -233,6 +233,18 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             .transpose()
             .map_err(|e| named(&a.val, e))?;
     }
+    // A sample's shape, kept in the model file so that later commands read
+    // and draw the data as training did: the data's own, or the model's.
+    let sample_dims = match (data.dims(), model.is_layered()) {
+        (Some(d), _) => Some(d),
+        (None, true) => {
+            model
+                .sample_shape()
+                .ok()
+                .map(|[c, h, w]| if c == 1 { vec![h, w] } else { vec![c, h, w] })
+        }
+        (None, false) => None,
+    };
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
     if let (Some((ck, _)), false) = (&resume, a.quiet) {
         let changed = resume_changes(&ck.train, &t);
@@ -388,6 +400,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
                         &data.slice(0, trainer.train_rows()),
                     )?),
                     transform: transform.clone(),
+                    sample_dims: sample_dims.clone(),
                 };
                 io::save_model(p, trainer.model(), &extras, a.force)?;
                 let when = match trainer.epochs_done() {
@@ -466,7 +479,15 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     let model = trainer.into_model();
     let last = last.clone();
     finish(
-        &a, &model, streamed, &history, &last, train_part, held_out, transform, seconds,
+        &a,
+        &model,
+        streamed,
+        &history,
+        &last,
+        train_part,
+        held_out,
+        (transform, sample_dims),
+        seconds,
     )?;
     match interrupted {
         Some(what) => Err(wgae::Error::Interrupted(what)),
@@ -496,7 +517,7 @@ fn finish(
     last: &wgae::EpochReport,
     train_part: (Source, Option<Vec<u32>>),
     held_out: Option<(Source, Option<Vec<u32>>)>,
-    transform: Option<(Vec<f32>, Vec<f32>)>,
+    (transform, sample_dims): (Option<(Vec<f32>, Vec<f32>)>, Option<Vec<usize>>),
     seconds: f64,
 ) -> wgae::Result<()> {
     let (quiet, force, json) = (a.quiet, a.force, a.json);
@@ -525,6 +546,7 @@ fn finish(
         let extras = io::ModelExtras {
             code_stats: Some(stats.clone()),
             transform,
+            sample_dims: sample_dims.clone(),
         };
         io::save_model(p, model_ref, &extras, force)?;
         if !quiet {
@@ -535,12 +557,18 @@ fn finish(
         let (src, labels) = held_out.as_ref().unwrap_or(&train_part);
         let shown = data::head(src, labels.as_deref(), REPORT_ROWS)?;
         let _ = train_labels;
-        write_report(dir, model_ref, history, &shown, &stats, force)?;
+        let pic = report::Picture::of(sample_dims.as_deref(), shown.cols);
+        let written = write_report(dir, model_ref, history, &shown, pic, &stats, force)?;
         if !quiet {
             eprintln!(
-                "wrote the report to {}/ ({})",
+                "wrote the report to {}/ ({}){}",
                 dir.display(),
-                REPORT_FILES.join(", ")
+                written.join(", "),
+                if pic.is_none() {
+                    "; the samples are not images, so there are no pictures of them"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -859,26 +887,24 @@ pub const REPORT_FILES: [&str; 5] = [
     "history.csv",
 ];
 
+/// Writes the report's files into `dir` and returns their names: the
+/// pictures of samples only where `pic` says how they make one.
 pub fn write_report(
     dir: &std::path::Path,
     model: &Autoencoder,
     history: &History,
     shown: &Dataset,
+    pic: Option<report::Picture>,
     stats: &io::CodeStats,
     force: bool,
-) -> wgae::Result<()> {
-    let side = report::square_side(shown.cols);
-    if let Some(side) = side {
+) -> wgae::Result<Vec<&'static str>> {
+    let mut written = Vec::new();
+    if let Some(pic) = pic {
         let n = shown.rows.min(10);
         let sample = shown.take(n);
         let rec = model.reconstruct(&sample)?;
-        report::save_reconstructions(
-            &dir.join("reconstructions.png"),
-            &sample.data,
-            &rec,
-            side,
-            n,
-        )?;
+        report::save_picture_pairs(&dir.join("reconstructions.png"), &sample.data, &rec, pic, n)?;
+        written.push("reconstructions.png");
     }
     let train: Vec<f64> = history.epochs.iter().map(|e| e.train_loss).collect();
     let val: Option<Vec<f64>> = history.epochs.iter().map(|e| e.val_loss).collect();
@@ -904,10 +930,12 @@ pub fn write_report(
         title,
         axes,
     )?;
-    if let Some(side) = side {
+    written.extend(["loss.png", "codes.png"]);
+    if let Some(pic) = pic {
         let samples = generate_samples(model, Some(stats), 40, 1)?;
-        let imgs: Vec<&[f32]> = samples.chunks(side * side).collect();
-        report::save_grid(&dir.join("samples.png"), &imgs, side, 10, 3)?;
+        let imgs: Vec<&[f32]> = samples.chunks(pic.values()).collect();
+        report::save_picture_grid(&dir.join("samples.png"), &imgs, pic, 10, 3)?;
+        written.push("samples.png");
     }
     let mut csv =
         String::from("epoch,train_loss,val_loss,recon_mse,recon_bce,elbo,samples_per_sec\n");
@@ -924,5 +952,7 @@ pub fn write_report(
             e.samples_per_sec
         );
     }
-    io::write_atomic(&dir.join("history.csv"), csv.as_bytes(), force)
+    io::write_atomic(&dir.join("history.csv"), csv.as_bytes(), force)?;
+    written.push("history.csv");
+    Ok(written)
 }
