@@ -51,6 +51,7 @@ fn model_file_round_trips_with_pytorch_names_and_layout() {
     let extras = io::ModelExtras {
         code_stats: Some(stats),
         transform: Some((vec![0.5; 784], vec![2.0; 784])),
+        sample_dims: Some(vec![28, 28]),
     };
     io::save_model(&path, trainer.model(), &extras, false).unwrap();
     assert_eq!(io::load_extras(&path).unwrap(), extras);

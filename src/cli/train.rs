@@ -517,7 +517,7 @@ fn finish(
     last: &wgae::EpochReport,
     train_part: (Source, Option<Vec<u32>>),
     held_out: Option<(Source, Option<Vec<u32>>)>,
-    (transform, sample_dims): (Option<(Vec<f32>, Vec<f32>)>, Option<Vec<usize>>),
+    (transform, sample_dims): Kept,
     seconds: f64,
 ) -> wgae::Result<()> {
     let (quiet, force, json) = (a.quiet, a.force, a.json);
@@ -591,6 +591,10 @@ fn finish(
     }
     Ok(())
 }
+
+/// What the model file keeps of the data beside the weights: the input
+/// transform and a sample's stored dimensions.
+type Kept = (Option<(Vec<f32>, Vec<f32>)>, Option<Vec<usize>>);
 
 /// Rows of the held-out data a report draws from (its code-space plot
 /// shows up to this many).
