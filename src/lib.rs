@@ -14,6 +14,7 @@
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 
+pub mod atomic;
 pub mod data;
 pub mod error;
 pub mod gpu;

@@ -39,10 +39,7 @@ pub fn save_grid(
             }
         }
     }
-    img.save(path).map_err(|e| Error::File {
-        path: path.to_path_buf(),
-        message: format!("cannot write PNG: {e}"),
-    })
+    save_png(path, &image::DynamicImage::from(img))
 }
 
 /// How a sample's values make a picture: `h` x `w` pixels, gray or RGB,
@@ -145,10 +142,7 @@ pub fn save_picture_grid(
             }
         }
     }
-    img.save(path).map_err(|e| Error::File {
-        path: path.to_path_buf(),
-        message: format!("cannot write PNG: {e}"),
-    })
+    save_png(path, &image::DynamicImage::from(img))
 }
 
 /// Originals above their reconstructions, shaped `pic`: rows of up to 10 pairs.
@@ -174,6 +168,18 @@ pub fn save_picture_pairs(
         }
     }
     save_picture_grid(path, &images, pic, per_row, 3)
+}
+
+/// Writes a PNG the crash-safe way (see `atomic`): encoded in memory, then
+/// written to a temporary file that is synced and renamed into place.
+fn save_png(path: &Path, img: &image::DynamicImage) -> Result<()> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, image::ImageFormat::Png)
+        .map_err(|e| Error::File {
+            path: path.to_path_buf(),
+            message: format!("cannot encode PNG: {e}"),
+        })?;
+    crate::atomic::write_atomic(path, bytes.get_ref(), true)
 }
 
 /// The side of the square images `cols` features make, if they do.
@@ -286,10 +292,7 @@ impl Canvas {
     }
 
     fn save(&self, path: &Path) -> Result<()> {
-        self.img.save(path).map_err(|e| Error::File {
-            path: path.to_path_buf(),
-            message: format!("cannot write PNG: {e}"),
-        })
+        save_png(path, &image::DynamicImage::from(self.img.clone()))
     }
 }
 

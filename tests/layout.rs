@@ -8,6 +8,7 @@ use std::path::Path;
 /// The layers of the crate, lowest first.
 const ORDER: &[&str] = &[
     "error",
+    "atomic",
     "op",
     "model",
     "data",

@@ -145,7 +145,7 @@ pub fn open_for(
         (true, Some(&[h, w])) if h == w => {
             data::Opened::Memory(files::load_images(data, Some(h as u32), false)?)
         }
-        _ => data::open(data, format, None, false, 0)?,
+        _ => data::open(data, format, None, false, data::host_budget(None))?,
     };
     let want = model.config().input_dim;
     if opened.cols() != want {

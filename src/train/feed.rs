@@ -54,8 +54,10 @@ impl Feed {
                     }
                     return Ok(Feed::Resident(r));
                 }
-                // The driver's own limit: stream instead.
-                Err(Error::OutOfMemory { .. }) => {
+                // The driver's own limit, or the cap reached by what the
+                // estimate left out (the index, a byte table): stream
+                // instead, the resident buffers freed.
+                Err(Error::OutOfMemory { .. } | Error::MemoryBudget { .. }) => {
                     tracing::warn!(
                         set = spec.what,
                         bytes,
@@ -71,34 +73,38 @@ impl Feed {
             None => SLOT_BYTES,
         };
         let slot_bytes = ctx.stream_slot().map_or(slot_bytes, |s| s.min(slot_bytes));
-        let table = ByteTable::of(ctx, &spec.input, spec.unit_range)?;
-        let source = match spec.input {
-            Input::Source(s) => s,
-            // Borrowed rows are copied once: the stream outlives the borrow.
-            Input::Rows(r) => Source::memory(r.data.to_vec(), r.rows, r.cols)?,
-        };
-        let stream = Stream::new(
-            ctx,
-            source,
-            spec.batch,
-            out,
-            spec.shuffle.map(|(seed, _)| seed),
-            spec.unit_range,
-            slot_bytes,
-            table,
-        )
-        .map_err(|e| match (e, left, ctx.memory_limit) {
-            (Error::MemoryBudget { .. } | Error::InvalidArgument(_), Some(l), Some(limit)) => {
-                Error::InvalidArgument(format!(
+        let (what, batch, shuffle, unit_range) =
+            (spec.what, spec.batch, spec.shuffle, spec.unit_range);
+        let stream =
+            (|| {
+                let table = ByteTable::of(ctx, &spec.input, unit_range)?;
+                let source = match spec.input {
+                    Input::Source(s) => s,
+                    // Borrowed rows are copied once: the stream outlives the borrow.
+                    Input::Rows(r) => Source::memory(r.data.to_vec(), r.rows, r.cols)?,
+                };
+                Stream::new(
+                    ctx,
+                    source,
+                    batch,
+                    out,
+                    shuffle.map(|(seed, _)| seed),
+                    unit_range,
+                    slot_bytes,
+                    table,
+                )
+            })()
+            .map_err(|e| match (e, left, ctx.memory_limit) {
+                (Error::MemoryBudget { .. } | Error::InvalidArgument(_), Some(l), Some(limit)) => {
+                    Error::InvalidArgument(format!(
                     "the GPU memory cap of {limit} bytes (--gpu-memory) leaves {l} bytes after \
-                     the model, too few to stream the {what} set ({rows} rows of {cols} values) \
+                     the model{}, too few to stream the {what} set ({rows} rows of {cols} values) \
                      even one batch of {batch} rows at a time; raise --gpu-memory or lower --batch",
-                    what = spec.what,
-                    batch = spec.batch,
+                    if what == "validation" { " and the training set" } else { "" }
                 ))
-            }
-            (e, _, _) => e,
-        })?;
+                }
+                (e, _, _) => e,
+            })?;
         Ok(Feed::Streamed(stream))
     }
 
