@@ -1610,3 +1610,87 @@ fn rgb_and_non_square_samples_round_trip() {
         &["g2.png"],
     );
 }
+
+/// Every `wgae` command in the README's shell blocks runs as written, on
+/// small stand-ins for the files it names (a few hundred digits as
+/// `mnist.gz`, a 30-column CSV as `table.csv`, a folder of PNGs as
+/// `photos/`), in order, so that later commands find what earlier ones
+/// wrote. `...` in the resume line stands for the data and two epochs.
+#[test]
+fn every_readme_command_runs_as_written() {
+    let d = workdir("readme");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // The stand-ins.
+    let ds = wgae::data::synthetic::digits(300, 9);
+    let bytes: Vec<u8> = ds.data.iter().map(|&v| (v * 255.0).round() as u8).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &idx(&[300, 28, 28], &bytes)).unwrap();
+    let gz = gz.finish().unwrap();
+    for name in ["mnist.gz", "images.gz", "t10k-images-idx3-ubyte.gz"] {
+        std::fs::write(d.join(name), &gz).unwrap();
+    }
+    let mut csv = (0..30)
+        .map(|j| format!("f{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for i in 0..200 {
+        let row: Vec<String> = (0..30)
+            .map(|j| format!("{}", ((i * 7 + j * 13) % 17) as f32 / 3.0))
+            .collect();
+        csv += &(row.join(",") + "\n");
+    }
+    std::fs::write(d.join("table.csv"), csv).unwrap();
+    std::fs::create_dir_all(d.join("photos")).unwrap();
+    for i in 0..12u8 {
+        image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([i * 20, (x * 30) as u8, (y * 30) as u8])
+        })
+        .save(d.join(format!("photos/{i}.png")))
+        .unwrap();
+    }
+    std::fs::create_dir_all(d.join("examples/configs")).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs/sparse.toml"),
+        d.join("examples/configs/sparse.toml"),
+    )
+    .unwrap();
+    // The commands, continuation lines joined and comments cut.
+    let mut commands = Vec::new();
+    let mut in_sh = false;
+    let mut pending = String::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = line.trim() == "```sh";
+            continue;
+        }
+        if !in_sh {
+            continue;
+        }
+        let code = line.split(" #").next().unwrap().trim();
+        pending.push_str(code.trim_end_matches('\\'));
+        pending.push(' ');
+        if code.ends_with('\\') {
+            continue;
+        }
+        let full = std::mem::take(&mut pending);
+        for part in full.split("  then  ") {
+            let part = part.trim().replace("...", "--data mnist.gz --epochs 2");
+            if part.starts_with("wgae ") {
+                commands.push(part);
+            }
+        }
+    }
+    assert!(commands.len() >= 20, "{commands:?}");
+    for c in &commands {
+        let args: Vec<&str> = c.split_whitespace().skip(1).collect();
+        let o = wgae(&args, &d);
+        assert!(
+            o.status.success(),
+            "README command failed: {c}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
