@@ -122,3 +122,41 @@ fn a_trainer_moves_to_a_worker_thread() {
     });
     assert_eq!(here.model().params_host().unwrap(), worker.join().unwrap());
 }
+
+/// A device lost in the middle of training (destroyed here) comes back as
+/// an error from the next call, never a panic or an abort.
+#[test]
+fn a_lost_device_is_an_error() {
+    let Ok(ctx) = GpuContext::new() else { return };
+    let ds = wgae::data::synthetic::digits(64, 6);
+    let tcfg = TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    let cfg = ModelConfig::dense(784, &[8]);
+    let mut t = Trainer::new(&ctx, &cfg, &tcfg, &ds, None).unwrap();
+    let mut epochs = 0;
+    let r = t.fit(
+        |_| {
+            epochs += 1;
+            if epochs == 1 {
+                ctx.device.destroy();
+            }
+            Control::Continue
+        },
+        |_| {},
+    );
+    let e = r.expect_err("training on a destroyed device");
+    eprintln!("{e}");
+    assert!(
+        matches!(
+            e,
+            wgae::Error::DeviceLost { .. }
+                | wgae::Error::Validation { .. }
+                | wgae::Error::Internal { .. }
+        ),
+        "{e:?}"
+    );
+    assert!(t.model().params_host().is_err());
+}

@@ -224,10 +224,38 @@ impl Device {
 pub fn convert_error(op: &str, e: wgpu::Error) -> Error {
     match e {
         wgpu::Error::OutOfMemory { .. } => Error::OutOfMemory { op: op.to_string() },
-        wgpu::Error::Validation { description, .. } => Error::Validation {
-            op: op.to_string(),
-            message: description,
-        },
+        wgpu::Error::Validation {
+            description,
+            source,
+        } => {
+            // wgpu's description can be a bare "Validation Error"; the
+            // causes say what failed.
+            let mut message = description.trim_end().to_string();
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+            let mut said = false;
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !text.is_empty() && !message.contains(&text) {
+                    message = format!("{message}: {text}");
+                    said = true;
+                }
+                cause = c.source();
+            }
+            if !said {
+                message = format!("{message}: {source:?}");
+            }
+            // A lost device fails every call this way.
+            if message.contains("lost") || message.contains("destroyed") {
+                return Error::DeviceLost {
+                    reason: op.to_string(),
+                    message,
+                };
+            }
+            Error::Validation {
+                op: op.to_string(),
+                message,
+            }
+        }
         wgpu::Error::Internal { description, .. } => Error::Internal {
             op: op.to_string(),
             message: description,
