@@ -1694,3 +1694,52 @@ fn every_readme_command_runs_as_written() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `--resume` accepts the checkpoint's own `--arch` and refuses another,
+/// and says when a changed setting means the run no longer matches the
+/// uninterrupted one.
+#[test]
+fn resume_accepts_its_arch_and_warns_of_changes() {
+    let d = workdir("resume-warn");
+    ok(&wgae(
+        &[
+            "train",
+            "--synthetic",
+            "200",
+            "--arch",
+            "784,8",
+            "--epochs",
+            "1",
+            "--checkpoint-dir",
+            "ck",
+        ],
+        &d,
+    ));
+    let resume = |extra: &[&str]| {
+        let args = [
+            &[
+                "train",
+                "--synthetic",
+                "200",
+                "--resume",
+                "ck/checkpoint.safetensors",
+                "--epochs",
+            ][..],
+            extra,
+        ]
+        .concat();
+        wgae(&args, &d)
+    };
+    let o = resume(&["2", "--arch", "784,8"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let o = resume(&["3", "--lr", "0.01", "--batch", "64"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning: --resume with a changed learning rate, batch size"),
+        "{err}"
+    );
+    fails(&resume(&["4", "--arch", "784,16"]), &["--resume", "--arch"]);
+}
