@@ -267,8 +267,10 @@ impl Source {
         // checks first that the file has not changed (see the module note).
         let map = unsafe { memmap2::Mmap::map(&file) }
             .map_err(|e| file_err(path, format!("cannot map the file into memory: {e}")))?;
-        // Random rows are read: no read-ahead beyond what is asked.
-        let _ = map.advise(memmap2::Advice::Random);
+        // The map serves runs of rows in order (shuffled rows are read
+        // with positioned reads): read ahead.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
         Ok(Self {
             store: Arc::new(Store::Mapped(Mapped {
                 path: path.to_path_buf(),
@@ -545,6 +547,8 @@ impl Source {
                 // SAFETY: the map is a shared, read-only file mapping: the
                 // dropped pages are read back from the file when next touched,
                 // never replaced by zeros (which only private mappings do).
+                // (Elsewhere the system trims a process's pages itself.)
+                #[cfg(unix)]
                 let _ = unsafe { m.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
             }
         }
