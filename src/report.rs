@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// Writes square grayscale images (values in [0, 1], `side` x `side` each) as
 /// a grid PNG with `cols` per row, each image scaled up `zoom` times and
-/// separated by a one-pixel gap.
+/// separated by a one-pixel gap (see [`save_picture_grid`]).
 pub fn save_grid(
     path: &Path,
     images: &[&[f32]],
@@ -14,32 +14,7 @@ pub fn save_grid(
     cols: usize,
     zoom: usize,
 ) -> Result<()> {
-    if images.is_empty() || cols == 0 {
-        return Err(Error::InvalidArgument(
-            "an image grid needs at least one image and one column".into(),
-        ));
-    }
-    let rows = images.len().div_ceil(cols);
-    let cell = side * zoom + 1;
-    let (w, h) = (cols * cell + 1, rows * cell + 1);
-    let mut img = image::GrayImage::from_pixel(w as u32, h as u32, image::Luma([64]));
-    for (k, im) in images.iter().enumerate() {
-        if im.len() != side * side {
-            return Err(Error::InvalidArgument(format!(
-                "image {k} has {} values, not {side}x{side}",
-                im.len()
-            )));
-        }
-        let (ox, oy) = ((k % cols) * cell + 1, (k / cols) * cell + 1);
-        for y in 0..side * zoom {
-            for x in 0..side * zoom {
-                let v = im[(y / zoom) * side + x / zoom];
-                let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Luma([g]));
-            }
-        }
-    }
-    save_png(path, &image::DynamicImage::from(img))
+    save_picture_grid(path, images, Picture::gray(side, side), cols, zoom)
 }
 
 /// How a sample's values make a picture: `h` x `w` pixels, gray or RGB,
@@ -58,12 +33,7 @@ impl Picture {
     /// `[1|3, h, w]`), or of `cols` values making a square gray image when
     /// there are no dims; `None` when they are not an image.
     pub fn of(dims: Option<&[usize]>, cols: usize) -> Option<Picture> {
-        let gray = |h: usize, w: usize| Picture {
-            h,
-            w,
-            rgb: false,
-            channels_first: false,
-        };
+        let gray = Picture::gray;
         let p = match dims {
             Some(&[h, w]) | Some(&[h, w, 1]) | Some(&[1, h, w]) => gray(h, w),
             Some(&[h, w, 3]) => Picture {
@@ -81,6 +51,16 @@ impl Picture {
             }
         };
         (p.values() == cols && p.h > 0 && p.w > 0).then_some(p)
+    }
+
+    /// A gray picture of `h` x `w` pixels.
+    pub fn gray(h: usize, w: usize) -> Picture {
+        Picture {
+            h,
+            w,
+            rgb: false,
+            channels_first: false,
+        }
     }
 
     /// Values per sample.
@@ -188,7 +168,8 @@ pub fn square_side(cols: usize) -> Option<usize> {
     (s * s == cols).then_some(s)
 }
 
-/// Originals above their reconstructions: rows of up to 10 pairs.
+/// Originals above their reconstructions, square gray images: rows of up
+/// to 10 pairs (see [`save_picture_pairs`]).
 pub fn save_reconstructions(
     path: &Path,
     originals: &[f32],
@@ -196,21 +177,7 @@ pub fn save_reconstructions(
     side: usize,
     n: usize,
 ) -> Result<()> {
-    let d = side * side;
-    let n = n.min(originals.len() / d).min(recon.len() / d);
-    let per_row = n.clamp(1, 10);
-    let mut images: Vec<&[f32]> = Vec::new();
-    for start in (0..n).step_by(per_row) {
-        let end = (start + per_row).min(n);
-        for src in [originals, recon] {
-            for i in start..per_row + start {
-                // Pad a short last row with the first image so the grid stays aligned.
-                let k = if i < end { i } else { start };
-                images.push(&src[k * d..(k + 1) * d]);
-            }
-        }
-    }
-    save_grid(path, &images, side, per_row, 3)
+    save_picture_pairs(path, originals, recon, Picture::gray(side, side), n)
 }
 
 // ------------------------------------------------------------------- plotting
