@@ -130,6 +130,30 @@ pub fn gather_rows(
     )
 }
 
+/// An error unless 1 to `MAX_CHUNKS` chunks of `chunk_rows` rows hold
+/// exactly `src_rows` rows (the last may hold fewer).
+fn check_chunking(
+    op: &'static str,
+    chunks: usize,
+    chunk_rows: usize,
+    src_rows: usize,
+) -> Result<()> {
+    if chunks == 0
+        || chunks > MAX_CHUNKS
+        || chunk_rows == 0
+        || src_rows.div_ceil(chunk_rows) != chunks
+    {
+        return Err(Error::shape(
+            op,
+            format!(
+                "{chunks} chunks of {chunk_rows} rows cannot hold {src_rows} rows (1 to \
+                 {MAX_CHUNKS} chunks)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// [`gather_rows`] from a dataset held as `chunks`: buffers of `chunk_rows`
 /// whole rows each (the last may hold fewer), `src_rows` in all, for a
 /// dataset larger than one storage binding. One chunk is [`gather_rows`].
@@ -149,20 +173,7 @@ pub fn gather_chunks(
     if let [one] = chunks {
         return gather_rows(ctx, rows, cols, idx_offset, src_rows, idx, one, out);
     }
-    if chunks.is_empty()
-        || chunks.len() > MAX_CHUNKS
-        || chunk_rows == 0
-        || src_rows.div_ceil(chunk_rows) != chunks.len()
-    {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "{} chunks of {chunk_rows} rows cannot hold {src_rows} rows (1 to {MAX_CHUNKS} \
-                 chunks)",
-                chunks.len()
-            ),
-        ));
-    }
+    check_chunking(OP, chunks.len(), chunk_rows, src_rows)?;
     let n = product(OP, rows, cols)?;
     need(OP, "idx", idx, idx_offset + rows)?;
     need(OP, "out", out, n)?;
@@ -219,20 +230,7 @@ pub fn gather_u8(
     out: &GpuTensor,
 ) -> Result<Step> {
     const OP: &str = "gather_u8";
-    if chunks.is_empty()
-        || chunks.len() > MAX_CHUNKS
-        || chunk_rows == 0
-        || src_rows.div_ceil(chunk_rows) != chunks.len()
-    {
-        return Err(Error::shape(
-            OP,
-            format!(
-                "{} chunks of {chunk_rows} rows cannot hold {src_rows} rows (1 to {MAX_CHUNKS} \
-                 chunks)",
-                chunks.len()
-            ),
-        ));
-    }
+    check_chunking(OP, chunks.len(), chunk_rows, src_rows)?;
     let n = product(OP, rows, cols)?;
     need(OP, "idx", idx, idx_offset + rows)?;
     need(OP, "out", out, n)?;
