@@ -6,8 +6,41 @@
 //! scores, pictures, histories.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+
+/// The temporaries this process has open, and whether they were abandoned
+/// (a quit that cannot wait for the writers: Ctrl-C).
+static LIVE: Mutex<(Vec<PathBuf>, bool)> = Mutex::new((Vec::new(), false));
+
+fn live() -> std::sync::MutexGuard<'static, (Vec<PathBuf>, bool)> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Records a temporary file of this process, for [`abandon_all`].
+pub fn track(tmp: &Path) {
+    live().0.push(tmp.to_path_buf());
+}
+
+/// Forgets a temporary (renamed into place, or removed).
+pub fn untrack(tmp: &Path) {
+    live().0.retain(|p| p != tmp);
+}
+
+/// Removes every temporary this process has open and makes every later
+/// commit fail: for a process about to exit at once (a second Ctrl-C, or
+/// one its work did not answer in time). A rename under way finishes
+/// first. Returns how many were removed.
+pub fn abandon_all() -> usize {
+    let mut l = live();
+    l.1 = true;
+    let n = l.0.len();
+    for p in l.0.drain(..) {
+        let _ = std::fs::remove_file(p);
+    }
+    n
+}
 
 fn file_err(path: &Path, message: impl Into<String>) -> Error {
     Error::File {
@@ -112,6 +145,7 @@ impl AtomicFile {
         tmp.set_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = std::fs::File::create(&tmp)
             .map_err(|e| file_err(path, format!("cannot write: {e}")))?;
+        track(&tmp);
         Ok(Self {
             path: path.to_path_buf(),
             real,
@@ -132,6 +166,7 @@ impl AtomicFile {
     fn fail(&mut self, e: std::io::Error) -> Error {
         self.file = None;
         let _ = std::fs::remove_file(&self.tmp);
+        untrack(&self.tmp);
         let hint = if e.raw_os_error() == Some(28) {
             " (the disk is full; nothing was written there, and the file it would replace is \
              untouched: free space and run again)"
@@ -169,7 +204,15 @@ impl AtomicFile {
             let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
             drop(f);
+            // Under the lock, so that a quit removing the temporaries
+            // comes wholly before or after the rename.
+            let mut l = live();
+            if l.1 {
+                return Err(std::io::Error::other("abandoned: the process is quitting"));
+            }
             std::fs::rename(&self.tmp, &self.real)?;
+            l.0.retain(|p| p != &self.tmp);
+            drop(l);
             if let Some(dir) = self.real.parent().filter(|d| !d.as_os_str().is_empty()) {
                 if let Ok(d) = std::fs::File::open(dir) {
                     let _ = d.sync_all();
@@ -185,6 +228,7 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
+            untrack(&self.tmp);
         }
     }
 }

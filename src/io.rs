@@ -329,9 +329,10 @@ struct Parsed {
     cfg: ModelConfig,
 }
 
+/// Reads a model file or checkpoint header first (a device is refused, a
+/// pipe read no further than its header says) and parses it.
 fn parse(path: &Path) -> Result<Parsed> {
-    let bytes = std::fs::read(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
-    parse_bytes(path, bytes)
+    parse_bytes(path, crate::data::bounded::read_safetensors(path)?)
 }
 
 /// Parses a model file's bytes; `path` names them in errors.
@@ -456,6 +457,14 @@ pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
     model_of(ctx, parse(path)?)
 }
 
+/// Loads a model file and its extras from one read of it (a pipe can be
+/// read only once).
+pub fn load_model_with_extras(ctx: &GpuContext, path: &Path) -> Result<(Autoencoder, ModelExtras)> {
+    let p = parse(path)?;
+    let extras = extras_of(&p)?;
+    Ok((model_of(ctx, p)?, extras))
+}
+
 /// Loads a model from a model file's bytes (see [`model_bytes`]); `what`
 /// names them in errors.
 pub fn model_from_bytes(ctx: &GpuContext, bytes: Vec<u8>, what: &str) -> Result<Autoencoder> {
@@ -497,6 +506,18 @@ pub fn save_checkpoint(
     layout: &ParamLayout,
     force: bool,
 ) -> Result<()> {
+    save_checkpoint_noted(path, ck, layout, force, &ck.notes)
+}
+
+/// [`save_checkpoint`] with `notes` (instead of the checkpoint's own)
+/// kept as `wgae.note.KEY` metadata; [`load_checkpoint`] gives them back.
+pub fn save_checkpoint_noted(
+    path: &Path,
+    ck: &Checkpoint,
+    layout: &ParamLayout,
+    force: bool,
+    notes: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
     let mut tensors = named(layout, &ck.params);
     tensors.extend(named_moments(layout, &ck.m, "optim.m."));
     tensors.extend(named_moments(layout, &ck.v, "optim.v."));
@@ -506,6 +527,9 @@ pub fn save_checkpoint(
         toml::to_string(&ck.train).expect("a train config serializes"),
     );
     meta.insert("wgae.epochs_done".into(), ck.epochs_done.to_string());
+    for (k, v) in notes {
+        meta.insert(format!("wgae.note.{k}"), v.clone());
+    }
     meta.insert(
         "wgae.optim_state".into(),
         ck.state
@@ -550,6 +574,11 @@ fn checkpoint_of(p: Parsed, layout_of: &dyn Fn(&ModelConfig) -> ParamLayout) -> 
         train,
         state,
         epochs_done,
+        notes: p
+            .meta
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("wgae.note.")?.to_string(), v.clone())))
+            .collect(),
     })
 }
 

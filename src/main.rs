@@ -149,6 +149,17 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Train(_) => cli::interrupt::install(
+            None,
+            "stopping after this step (Ctrl-C again quits at once)",
+        ),
+        Command::Info | Command::Bench { .. } => {}
+        _ => cli::interrupt::install(
+            Some(cli::interrupt::GRACE),
+            "stopping (Ctrl-C again quits at once)",
+        ),
+    }
     let result = match cli.command {
         Command::Info => cli::info::info(),
         Command::Train(args) => cli::train::train(*args),

@@ -3,7 +3,7 @@
 
 use wgae::io;
 
-use crate::cli::{open_gpu, ModelData};
+use crate::cli::{interrupt, open_gpu, out_format, ModelData};
 
 pub fn anomaly(
     input: &ModelData,
@@ -12,6 +12,7 @@ pub fn anomaly(
     out: &std::path::Path,
     force: bool,
 ) -> wgae::Result<()> {
+    let kind = out_format(out, &["csv", "npy"])?;
     io::check_writable(out, force)?;
     if let Some(t) = threshold {
         if !t.is_finite() || t < 0.0 {
@@ -33,6 +34,7 @@ pub fn anomaly(
     // input is read block by block.
     let mut scores = Vec::with_capacity(data.source.rows());
     m.reconstruction_error_source(&data.source, input.precision, |_, s| {
+        interrupt::check(out)?;
         scores.extend_from_slice(s);
         Ok(())
     })?;
@@ -46,28 +48,44 @@ pub fn anomaly(
         }
     };
     let labels = data.labels.as_deref();
+    let flagged = scores.iter().filter(|&&s| s > cut).count();
+    if kind == "npy" {
+        // The scores alone, float32, one per row.
+        let mut file = io::AtomicFile::create(out, force)?;
+        file.write(&io::npy_header_of("<f4", &[scores.len()], 0))?;
+        file.write(&io::f32_bytes(&scores))?;
+        interrupt::check(out)?;
+        file.commit()?;
+        println!(
+            "{flagged} of {} samples score above {cut:.6} (reconstruction MSE per feature); \
+             scores written to {}",
+            scores.len(),
+            out.display()
+        );
+        return Ok(());
+    }
     let mut file = io::AtomicFile::create(out, force)?;
     file.write(if labels.is_some() {
         b"index,score,anomaly,label\n"
     } else {
         b"index,score,anomaly\n"
     })?;
-    let mut flagged = 0;
     let mut csv = String::new();
     for (i, s) in scores.iter().enumerate() {
         let a = u8::from(*s > cut);
-        flagged += usize::from(a);
         csv += &format!("{i},{s},{a}");
         if let Some(l) = labels {
             csv += &format!(",{}", l[i]);
         }
         csv.push('\n');
         if csv.len() > 1 << 20 {
+            interrupt::check(out)?;
             file.write(csv.as_bytes())?;
             csv.clear();
         }
     }
     file.write(csv.as_bytes())?;
+    interrupt::check(out)?;
     file.commit()?;
     println!(
         "{flagged} of {} samples score above {cut:.6} (reconstruction MSE per feature); scores written to {}",

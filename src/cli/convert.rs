@@ -13,10 +13,28 @@ use wgae::data::files::{self, Format};
 use wgae::data::idx;
 use wgae::io;
 
+use crate::cli::interrupt;
+
 /// The npy header's length while its row count is unknown: room for any.
 const HEADER_ROOM: usize = 128;
 
 pub fn convert(
+    given: &Path,
+    format: Option<Format>,
+    rgb: bool,
+    out: &Path,
+    force: bool,
+    quiet: bool,
+) -> wgae::Result<()> {
+    crate::cli::out_format(out, &["npy"])?;
+    io::check_writable(out, force)?;
+    // A pipe is spooled to a temporary file first (format detection reads
+    // the start twice).
+    let held = crate::cli::data::DataPath::new(given, crate::cli::data::host_budget(None))?;
+    convert_file(held.path(), format, rgb, out, force, quiet).map_err(|e| held.name_errors(e))
+}
+
+fn convert_file(
     data: &Path,
     format: Option<Format>,
     rgb: bool,
@@ -78,6 +96,7 @@ pub fn convert(
             let rows = files::for_each_csv_row(data, |row| {
                 cols = row.len();
                 b.inc(1);
+                interrupt::check(out)?;
                 file.write(&io::f32_bytes(row))
             })?;
             b.finish_and_clear();
@@ -101,6 +120,7 @@ pub fn convert(
                     first = false;
                 }
                 b.inc(1);
+                interrupt::check(out)?;
                 file.write(bytes)
             })?;
             b.finish_and_clear();
@@ -124,6 +144,7 @@ pub fn convert(
             (dims[0], dims, "|u1")
         }
     };
+    interrupt::check(out)?;
     // The header again, now that the shape is known (same length).
     file.write_at(0, &io::npy_header_of(descr, &shape, HEADER_ROOM))?;
     file.commit()?;

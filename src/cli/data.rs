@@ -5,7 +5,7 @@
 //! are loaded whole, within the host budget (`--host-memory`, by default
 //! half of the memory available); `wgae convert` turns them into .npy.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wgae::data::source::mappable;
 use wgae::data::{files, idx, memory, Dataset, Source};
@@ -14,6 +14,82 @@ use wgae::data::{files, idx, memory, Dataset, Source};
 /// host has available.
 pub fn host_budget(flag: Option<u64>) -> u64 {
     flag.unwrap_or_else(|| memory::available_host_bytes().map_or(u64::MAX, |a| a / 2))
+}
+
+/// A data path as the loaders read it: the file itself, or, for a pipe
+/// (`<(zcat f.gz)`, `/dev/stdin`, a FIFO), a temporary file holding what
+/// it sent, since the loaders look at a file's first bytes and then read
+/// it from the start again, which a pipe cannot do. The temporary goes
+/// when this is dropped (or on Ctrl-C).
+pub struct DataPath {
+    given: PathBuf,
+    spool: Option<tempfile::TempPath>,
+}
+
+impl DataPath {
+    /// `given`, spooled first if it is a pipe; a pipe that sends more than
+    /// `budget` bytes (the host budget) is refused.
+    pub fn new(given: &Path, budget: u64) -> wgae::Result<Self> {
+        if !wgae::data::bounded::is_pipe(given) {
+            return Ok(Self {
+                given: given.to_path_buf(),
+                spool: None,
+            });
+        }
+        let err = |message: String| wgae::Error::File {
+            path: given.to_path_buf(),
+            message,
+        };
+        let (mut file, spool) = tempfile::Builder::new()
+            .prefix(".wgae-pipe-")
+            .tempfile()
+            .map_err(|e| {
+                err(format!(
+                    "cannot make a temporary file for the pipe's data: {e}"
+                ))
+            })?
+            .into_parts();
+        wgae::atomic::track(&spool);
+        let kept = Self {
+            given: given.to_path_buf(),
+            spool: Some(spool),
+        };
+        let pipe = std::fs::File::open(given).map_err(|e| err(format!("cannot read: {e}")))?;
+        let sent = std::io::copy(&mut std::io::Read::take(pipe, budget + 1), &mut file)
+            .map_err(|e| err(format!("cannot read the pipe into a temporary file: {e}")))?;
+        if sent > budget {
+            return Err(err(format!(
+                "the pipe sent more than the host budget of {} (--host-memory); write the data \
+                 to a file first (a .npy file is read from disk as it is needed)",
+                crate::cli::mib(budget)
+            )));
+        }
+        Ok(kept)
+    }
+
+    /// The path to read.
+    pub fn path(&self) -> &Path {
+        self.spool.as_deref().unwrap_or(&self.given)
+    }
+
+    /// An error about the temporary file made to name the pipe instead.
+    pub fn name_errors(&self, e: wgae::Error) -> wgae::Error {
+        match (e, &self.spool) {
+            (wgae::Error::File { path, message }, Some(s)) if path == **s => wgae::Error::File {
+                path: self.given.clone(),
+                message,
+            },
+            (e, _) => e,
+        }
+    }
+}
+
+impl Drop for DataPath {
+    fn drop(&mut self) {
+        if let Some(s) = &self.spool {
+            wgae::atomic::untrack(s);
+        }
+    }
 }
 
 /// Data opened for a command, in memory or mapped.
@@ -180,12 +256,19 @@ impl Opened {
         })
     }
 
-    /// Applies a transform: in place in memory, as rows are read when mapped.
-    pub fn apply(&mut self, offset: &[f32], scale: &[f32]) -> wgae::Result<()> {
+    /// Applies a transform: in place in memory, as rows are read when
+    /// mapped; with `clip`, then clips to [0, 1] (a BCE model's unit
+    /// scaling, which rows beyond the training rows' range would leave).
+    pub fn apply(&mut self, offset: &[f32], scale: &[f32], clip: bool) -> wgae::Result<()> {
         match self {
-            Opened::Memory(d) => d.apply_transform(offset, scale),
+            Opened::Memory(d) => {
+                d.apply_transform(offset, scale);
+                if clip {
+                    d.clip_unit();
+                }
+            }
             Opened::Mapped { source, .. } => {
-                *source = source.with_transform(offset.to_vec(), scale.to_vec())?
+                *source = source.with_transform_clipped(offset.to_vec(), scale.to_vec(), clip)?
             }
         }
         Ok(())

@@ -3,22 +3,7 @@
 
 use wgae::io;
 
-use crate::cli::{open_gpu, ModelData};
-
-/// The kind of a table output (.npy or .csv, in any case), checked before
-/// any work; `None` for anything else.
-pub fn table_kind(out: &std::path::Path) -> Option<&'static str> {
-    match out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("npy") => Some("npy"),
-        Some("csv") => Some("csv"),
-        _ => None,
-    }
-}
+use crate::cli::{interrupt, open_gpu, out_format, ModelData};
 
 /// Rows of `cols` values written to a .npy or .csv file as they come: the
 /// header first (a .npy's holds the row count, known in advance), then
@@ -36,7 +21,7 @@ impl TableWriter {
         names: impl Fn(usize) -> String,
         force: bool,
     ) -> wgae::Result<Self> {
-        let npy = table_kind(out) == Some("npy");
+        let npy = out_format(out, &["npy", "csv"])? == "npy";
         let mut file = io::AtomicFile::create(out, force)?;
         if npy {
             file.write(&io::npy_header(rows, cols))?;
@@ -66,19 +51,17 @@ impl TableWriter {
 }
 
 pub fn encode(input: &ModelData, out: &std::path::Path, force: bool) -> wgae::Result<()> {
+    out_format(out, &["npy", "csv"])?;
     io::check_writable(out, force)?;
-    if table_kind(out).is_none() {
-        return Err(wgae::Error::File {
-            path: out.to_path_buf(),
-            message: "the output must end in .npy or .csv".into(),
-        });
-    }
     let ctx = open_gpu(input.gpu_memory)?;
     let (m, data) = input.load(&ctx)?;
     let c = m.config().code_dim();
     let rows = data.source.rows();
     let mut w = TableWriter::create(out, rows, c, |j| format!("code{j}"), force)?;
-    m.encode_source(&data.source, input.precision, |_, codes| w.rows(codes, c))?;
+    m.encode_source(&data.source, input.precision, |_, codes| {
+        interrupt::check(out)?;
+        w.rows(codes, c)
+    })?;
     w.commit()?;
     println!("wrote {rows} codes of {c} values to {}", out.display());
     Ok(())

@@ -1,9 +1,11 @@
 //! `wgae generate`: decoded samples, from the prior for a VAE or from the
-//! training codes' distribution otherwise, as a PNG grid.
+//! training codes' distribution otherwise, as a PNG grid, or as rows of a
+//! `.npy` or `.csv` file.
 
 use wgae::{io, report, Autoencoder};
 
-use crate::cli::open_gpu;
+use crate::cli::encode::TableWriter;
+use crate::cli::{interrupt, open_gpu, out_format};
 
 pub fn generate(
     model: &std::path::Path,
@@ -17,24 +19,38 @@ pub fn generate(
             "--n 0 would generate nothing; give at least 1".into(),
         ));
     }
+    let kind = out_format(out, &["png", "npy", "csv"])?;
     io::check_writable(out, force)?;
     let ctx = open_gpu(None)?;
-    let m = io::load_model(&ctx, model)?;
+    let (m, extras) = io::load_model_with_extras(&ctx, model)?;
     // The samples, and the codes they decode from, must fit in memory.
     wgae::data::memory::check_host(
         &format!("--n {n}"),
         n as u128 * (m.config().input_dim + m.config().code_dim()) as u128,
         4,
     )?;
-    let extras = io::load_extras(model)?;
-    let pic = crate::cli::picture_of(&m, &extras).ok_or_else(|| {
-        wgae::Error::InvalidArgument(format!(
+    let pic = crate::cli::picture_of(&m, &extras);
+    if kind == "png" && pic.is_none() {
+        return Err(wgae::Error::InvalidArgument(format!(
             "the model's {} outputs are not an image (its file keeps no image shape, and they \
-             are not a square), so there is no picture to draw",
+             are not a square), so there is no picture to draw; write the samples to .npy or \
+             .csv",
             m.config().input_dim
-        ))
-    })?;
+        )));
+    }
     let samples = generate_samples(&m, extras.code_stats.as_ref(), n, seed)?;
+    interrupt::check(out)?;
+    let Some(pic) = pic.filter(|_| kind == "png") else {
+        let cols = m.config().input_dim;
+        let mut w = TableWriter::create(out, n, cols, |j| format!("x{j}"), force)?;
+        w.rows(&samples, cols)?;
+        w.commit()?;
+        println!(
+            "wrote {n} generated samples of {cols} values to {}",
+            out.display()
+        );
+        return Ok(());
+    };
     let imgs: Vec<&[f32]> = samples.chunks(pic.values()).collect();
     report::save_picture_grid(out, &imgs, pic, 10.min(imgs.len()), 3)?;
     println!(

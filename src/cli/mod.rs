@@ -11,6 +11,7 @@ pub mod data;
 pub mod encode;
 pub mod generate;
 pub mod info;
+pub mod interrupt;
 pub mod reconstruct;
 pub mod train;
 
@@ -61,13 +62,17 @@ pub fn picture_of(m: &Autoencoder, extras: &io::ModelExtras) -> Option<wgae::rep
 pub struct Input {
     pub source: Source,
     pub labels: Option<Vec<u32>>,
+    /// What the model file keeps beside the weights.
+    pub extras: io::ModelExtras,
+    /// The temporary file holding a pipe's data, while the rows are read.
+    _held: data::DataPath,
 }
 
 impl ModelData {
     /// The model, and the data in the model's scaling.
     pub fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Input)> {
-        let m = io::load_model(ctx, &self.model)?;
-        let input = open_for(&m, &self.model, &self.data, self.format)?;
+        let (m, extras) = io::load_model_with_extras(ctx, &self.model)?;
+        let input = open_for(&m, extras, &self.data, self.format)?;
         Ok((m, input))
     }
 }
@@ -85,6 +90,34 @@ pub struct Output {
     /// Overwrite the output if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// The format of an output file, from its extension (in any case), if it
+/// is one of `allowed`; otherwise an error listing them. Checked before
+/// any work, so that a `.npy` never holds a PNG.
+pub fn out_format(out: &std::path::Path, allowed: &[&'static str]) -> wgae::Result<&'static str> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    allowed
+        .iter()
+        .copied()
+        .find(|a| ext.as_deref() == Some(*a))
+        .ok_or_else(|| {
+            let list: Vec<String> = allowed.iter().map(|a| format!(".{a}")).collect();
+            wgae::Error::File {
+                path: out.to_path_buf(),
+                message: format!(
+                    "--out must end in {} (the format follows the extension)",
+                    match list.split_last() {
+                        Some((last, [])) => last.clone(),
+                        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                        None => String::new(),
+                    }
+                ),
+            }
+        })
 }
 
 /// Opens the GPU (with the environment's options, and `gpu_memory` as the
@@ -124,10 +157,29 @@ pub enum Scale {
 /// through the input transform it was trained with.
 pub fn open_for(
     model: &Autoencoder,
-    model_path: &std::path::Path,
-    data: &std::path::Path,
+    extras: io::ModelExtras,
+    given: &std::path::Path,
     format: Option<files::Format>,
 ) -> wgae::Result<Input> {
+    let held = data::DataPath::new(given, data::host_budget(None))?;
+    let (source, labels) =
+        open_rows(model, &extras, held.path(), format).map_err(|e| held.name_errors(e))?;
+    Ok(Input {
+        source,
+        labels,
+        extras,
+        _held: held,
+    })
+}
+
+/// [`open_for`] on a file (not a pipe): the rows, in the model's scaling,
+/// and their labels.
+fn open_rows(
+    model: &Autoencoder,
+    extras: &io::ModelExtras,
+    data: &std::path::Path,
+    format: Option<files::Format>,
+) -> wgae::Result<(Source, Option<Vec<u32>>)> {
     let named = |e: wgae::Error| match e {
         e @ wgae::Error::File { .. } => e,
         e => wgae::Error::File {
@@ -137,7 +189,6 @@ pub fn open_for(
     };
     // A folder of images is read as training read it: in colour where the
     // model's samples have three channels, at the model's size.
-    let extras = io::load_extras(model_path)?;
     let mut opened = match (data.is_dir(), extras.sample_dims.as_deref()) {
         (true, Some(&[h, _, 3] | &[3, h, _])) => {
             data::Opened::Memory(files::load_images(data, Some(h as u32), true)?)
@@ -168,11 +219,13 @@ pub fn open_for(
                 .map_err(named)?,
         };
     }
-    if let Some((offset, scale)) = extras.transform {
-        opened.apply(&offset, &scale)?;
+    if let Some((offset, scale)) = &extras.transform {
+        // A BCE model compares values in [0, 1] only: rows outside the
+        // training rows' range are clipped to it (see the README).
+        let bce = model.config().loss == wgae::LossKind::Bce;
+        opened.apply(offset, scale, bce)?;
     }
-    let (source, labels) = opened.into_source().map_err(named)?;
-    Ok(Input { source, labels })
+    opened.into_source().map_err(named)
 }
 
 /// A size as people read it: KiB below a MiB, MiB below 10 GiB, then GiB.

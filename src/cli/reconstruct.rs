@@ -4,8 +4,8 @@
 
 use wgae::{io, report};
 
-use crate::cli::encode::{table_kind, TableWriter};
-use crate::cli::{open_gpu, ModelData};
+use crate::cli::encode::TableWriter;
+use crate::cli::{interrupt, open_gpu, out_format, ModelData};
 
 pub fn reconstruct(
     input: &ModelData,
@@ -13,19 +13,28 @@ pub fn reconstruct(
     n: Option<usize>,
     force: bool,
 ) -> wgae::Result<()> {
+    let kind = out_format(out, &["png", "npy", "csv"])?;
+    if n == Some(0) {
+        return Err(wgae::Error::InvalidArgument(
+            "--n 0 would reconstruct nothing; give at least 1, or leave --n out".into(),
+        ));
+    }
     io::check_writable(out, force)?;
     let ctx = open_gpu(input.gpu_memory)?;
     let (m, data) = input.load(&ctx)?;
     let src = &data.source;
     let cols = src.cols();
-    if table_kind(out).is_some() {
+    if kind != "png" {
         // The rows' reconstructions as values: all, or the first n.
         let src = match n {
-            Some(n) => src.slice(0, n.max(1)),
+            Some(n) => src.slice(0, n),
             None => src.clone(),
         };
         let mut w = TableWriter::create(out, src.rows(), cols, |j| format!("x{j}"), force)?;
-        m.reconstruct_source(&src, input.precision, |_, rec| w.rows(rec, cols))?;
+        m.reconstruct_source(&src, input.precision, |_, rec| {
+            interrupt::check(out)?;
+            w.rows(rec, cols)
+        })?;
         w.commit()?;
         println!(
             "wrote {} reconstructions of {cols} values to {}",
@@ -34,9 +43,9 @@ pub fn reconstruct(
         );
         return Ok(());
     }
-    let extras = io::load_extras(&input.model)?;
+    let extras = &data.extras;
     let dims = src.dims();
-    let pic = crate::cli::picture_of(&m, &extras)
+    let pic = crate::cli::picture_of(&m, extras)
         .or_else(|| report::Picture::of(dims.as_deref(), cols))
         .ok_or_else(|| wgae::Error::File {
             path: input.data.clone(),
@@ -46,9 +55,10 @@ pub fn reconstruct(
                  .csv, or use `wgae anomaly` for the errors"
             ),
         })?;
-    let rows = n.unwrap_or(10).max(1).min(src.rows());
+    let rows = n.unwrap_or(10).min(src.rows());
     let sample = src.head(rows)?;
     let rec = m.reconstruct_with(wgae::Rows::new(&sample, rows, cols)?, input.precision)?;
+    interrupt::check(out)?;
     report::save_picture_pairs(out, &sample, &rec, pic, rows)?;
     println!(
         "wrote {rows} originals (top) and reconstructions (bottom) to {}",

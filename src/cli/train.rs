@@ -186,8 +186,22 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         None => None,
     };
     let budget = host_budget(a.host_memory);
-    let mut data = match &a.data {
-        Some(p) => data::open(p, a.format, a.limit, a.rgb, budget)?,
+    // A pipe is spooled to a temporary file first, which lives as long as
+    // its rows are read.
+    let data_path = a
+        .data
+        .as_deref()
+        .map(|p| data::DataPath::new(p, budget))
+        .transpose()?;
+    let val_path = a
+        .val
+        .as_deref()
+        .map(|p| data::DataPath::new(p, budget))
+        .transpose()?;
+    let mut data = match &data_path {
+        Some(p) => {
+            data::open(p.path(), a.format, a.limit, a.rgb, budget).map_err(|e| p.name_errors(e))?
+        }
         None => {
             let n = a.limit.unwrap_or(a.synthetic);
             wgae::data::memory::check_host(&format!("--synthetic {n}"), n as u128 * 784, 4)?;
@@ -197,16 +211,36 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             Opened::Memory(synthetic::digits(n, 2024))
         }
     };
-    // Model: checkpoint, or config file, then flags.
-    if let Some((ck, _)) = &resume {
+    // Model: checkpoint, or config file, then flags. A resumed run
+    // continues the checkpoint's model: a config or flags may repeat it,
+    // not change it; a config's training settings apply (with a warning
+    // where they change the run, below).
+    if let Some((ck, ck_path)) = &resume {
+        if let Some(f) = &file {
+            let theirs = model_config(&a, Some(f), data.cols(), true)?;
+            let what = format!(
+                "--config {}",
+                a.config.as_deref().unwrap_or(Path::new("")).display()
+            );
+            refuse_other_model(&ck.model, &theirs, ck_path, &what)?;
+        }
         file = Some(ConfigFile {
             model: ck.model.clone(),
-            train: ck.train.clone(),
+            train: file.map_or_else(|| ck.train.clone(), |f| f.train),
         });
     }
     let model = model_config(&a, file.as_ref(), data.cols(), resume.is_some())?;
-    let mut val = match &a.val {
-        Some(p) => Some(data::open(p, a.format, None, a.rgb, budget)?),
+    if let Some((ck, ck_path)) = &resume {
+        refuse_other_model(&ck.model, &model, ck_path, "the flags")?;
+    }
+    let notes = data_notes(&a, data.rows());
+    if let Some((ck, ck_path)) = &resume {
+        check_resumed_data(&ck.notes, &notes, ck_path)?;
+    }
+    let mut val = match &val_path {
+        Some(p) => Some(
+            data::open(p.path(), a.format, None, a.rgb, budget).map_err(|e| p.name_errors(e))?,
+        ),
         None => None,
     };
     if model.is_layered() {
@@ -219,11 +253,12 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             },
             None => e,
         };
-        data = match (data.for_shape(shape), &a.data) {
+        data = match (data.for_shape(shape), &data_path) {
             (Ok(d), _) => d,
             // A mapped file is read as stored: one stored channels-last is
             // loaded (where it fits) and transposed.
-            (Err(_), Some(p)) => data::load(p, a.format, a.limit, a.rgb, budget)?
+            (Err(_), Some(p)) => data::load(p.path(), a.format, a.limit, a.rgb, budget)
+                .map_err(|e| p.name_errors(e))?
                 .for_shape(shape)
                 .map_err(|e| named(&a.data, e))?,
             (Err(e), None) => return Err(e),
@@ -274,9 +309,13 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         Scale::Standard => Some(data.fit_transform(true, fit_rows)?),
     };
     if let Some((offset, scale)) = &transform {
-        data.apply(offset, scale)?;
+        // Held-out rows may fall outside the training rows' range; a BCE
+        // model sees them clipped to [0, 1] (and so does every later
+        // command through the model file).
+        let clip = model.loss == LossKind::Bce && a.scale == Scale::Unit;
+        data.apply(offset, scale, clip)?;
         if let Some(v) = &mut val {
-            v.apply(offset, scale)?;
+            v.apply(offset, scale, clip)?;
         }
     }
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
@@ -325,7 +364,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     trainer.set_checkpoint_sink(checkpoint_path.map(|path| {
         Box::new(
             move |ck: &wgae::train::Checkpoint, layout: &wgae::train::ParamLayout| {
-                io::save_checkpoint(&path, ck, layout, true)
+                io::save_checkpoint_noted(&path, ck, layout, true, &notes)
             },
         ) as wgae::train::CheckpointSink
     }));
@@ -373,20 +412,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     }
     // Ctrl-C stops training within a few steps, back at the last whole
-    // epoch; a second Ctrl-C quits at once.
-    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let flag = interrupt.clone();
-        let set = ctrlc::set_handler(move || {
-            if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping after this step (Ctrl-C again quits at once)");
-        });
-        if set.is_ok() {
-            trainer.set_interrupt(Some(interrupt.clone()));
-        }
-    }
+    // epoch; a second Ctrl-C quits at once (see `interrupt`).
+    trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
     let started = std::time::Instant::now();
     let history = match fit_with_progress(&mut trainer, show, a.quiet, a.json) {
         Ok(h) => h,
@@ -435,6 +462,17 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     }
     let Some(last) = history.epochs.last() else {
+        if history.interrupted {
+            return Err(wgae::Error::Interrupted(format!(
+                "Ctrl-C during epoch {}: no epoch finished, so nothing was saved{}",
+                trainer.epochs_done() + 1,
+                if trainer.epochs_done() > 0 {
+                    " (the checkpoint keeps the epochs it had)"
+                } else {
+                    ""
+                }
+            )));
+        }
         return Err(wgae::Error::InvalidArgument(format!(
             "nothing to train: the checkpoint already has {} epochs; raise --epochs",
             trainer.epochs_done()
@@ -664,6 +702,113 @@ fn resume_changes(then: &TrainConfig, now: &TrainConfig) -> Vec<&'static str> {
     v
 }
 
+/// Refuses to resume `ck_path` (whose model is `ours`) as `theirs`, which
+/// `what` (a config, flags) describes, naming the settings that differ.
+fn refuse_other_model(
+    ours: &ModelConfig,
+    theirs: &ModelConfig,
+    ck_path: &Path,
+    what: &str,
+) -> wgae::Result<()> {
+    if ours == theirs {
+        return Ok(());
+    }
+    let (a, b) = (
+        serde_json::to_value(ours).unwrap_or_default(),
+        serde_json::to_value(theirs).unwrap_or_default(),
+    );
+    let keys: Vec<String> = match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| a.get(*k) != b.get(*k))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Err(wgae::Error::InvalidArgument(format!(
+        "{what} would change the model of {} (in: {}), which --resume continues as it is; \
+         drop them to continue it, or train the new model without --resume",
+        ck_path.display(),
+        if keys.is_empty() {
+            "its layers".to_string()
+        } else {
+            keys.join(", ")
+        }
+    )))
+}
+/// What a checkpoint keeps of the data it was trained on: the file (or
+/// the built-in digits), its rows after `--limit`, and the limit.
+fn data_notes(a: &TrainArgs, rows: usize) -> std::collections::BTreeMap<String, String> {
+    let source = match &a.data {
+        Some(p) if wgae::data::bounded::is_pipe(p) => "a pipe".to_string(),
+        Some(p) => std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .display()
+            .to_string(),
+        None => "synthetic".to_string(),
+    };
+    [
+        ("data".to_string(), source),
+        ("rows".to_string(), rows.to_string()),
+        (
+            "limit".to_string(),
+            a.limit.map_or("none".into(), |l| l.to_string()),
+        ),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Compares the data of a resumed run with the checkpoint's: training on
+/// the built-in digits instead of a file is refused; other data, another
+/// row count or another `--limit` are warned of.
+fn check_resumed_data(
+    then: &std::collections::BTreeMap<String, String>,
+    now: &std::collections::BTreeMap<String, String>,
+    ck_path: &Path,
+) -> wgae::Result<()> {
+    let get = |m: &std::collections::BTreeMap<String, String>, k: &str| m.get(k).cloned();
+    let (Some(was), Some(is)) = (get(then, "data"), get(now, "data")) else {
+        return Ok(()); // a checkpoint from before wgae kept its data
+    };
+    if is == "synthetic" && was != "synthetic" {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "{} was trained on {was}: give --data {was} to resume it (without --data, wgae \
+             trains on built-in synthetic digits)",
+            ck_path.display()
+        )));
+    }
+    let mut changed = Vec::new();
+    if was != is && was != "a pipe" && is != "a pipe" {
+        changed.push(format!("data ({is}, not {was})"));
+    }
+    if get(then, "limit") != get(now, "limit") {
+        changed.push(format!(
+            "--limit ({}, not {})",
+            get(now, "limit").unwrap_or_default(),
+            get(then, "limit").unwrap_or_default()
+        ));
+    }
+    if get(then, "rows") != get(now, "rows") {
+        changed.push(format!(
+            "number of rows ({}, not {})",
+            get(now, "rows").unwrap_or_default(),
+            get(then, "rows").unwrap_or_default()
+        ));
+    }
+    if !changed.is_empty() {
+        eprintln!(
+            "warning: --resume with a changed {}: training goes on, but no longer exactly as \
+             the uninterrupted run would",
+            changed.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Whether two paths name the same file (both existing), or are the same path.
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
@@ -674,10 +819,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// A TOML config file, with errors naming it.
 pub fn read_config(p: &Path) -> wgae::Result<ConfigFile> {
-    let text = std::fs::read_to_string(p).map_err(|e| wgae::Error::File {
-        path: p.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text =
+        wgae::data::bounded::read_text_capped(p, wgae::data::bounded::CONFIG_CAP, "TOML config")?;
     ConfigFile::from_toml(&text).map_err(|e| wgae::Error::File {
         path: p.to_path_buf(),
         message: e.to_string(),

@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use crate::data::bounded::{expect_end, read_exact_bytes};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 
@@ -18,22 +19,7 @@ fn file_err(path: &Path, message: impl Into<String>) -> Error {
 /// A folder, a device or a socket is refused; a pipe is read as a stream,
 /// and every reader below bounds what it reads.
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn Read>> {
-    if path.is_dir() {
-        return Err(file_err(path, "is a folder, not a file"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if let Ok(m) = std::fs::metadata(path) {
-            let t = m.file_type();
-            if t.is_char_device() || t.is_block_device() || t.is_socket() {
-                return Err(file_err(
-                    path,
-                    "is a device or a socket, not a data file (a pipe is fine)",
-                ));
-            }
-        }
-    }
+    crate::data::bounded::check_kind(path)?;
     let mut f =
         std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
     let mut magic = [0u8; 2];
@@ -73,43 +59,6 @@ fn plain_file_len(path: &Path) -> Option<u64> {
     let mut f = std::fs::File::open(path).ok()?;
     let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     (!gz).then_some(m.len())
-}
-
-/// Exactly `n` bytes of `r`, or an error saying the file is truncated. The
-/// buffer grows with what is read (from 64 MiB up), so a stream that ends
-/// early (a small compressed file whose header claims gigabytes) never
-/// costs what the header claims.
-pub fn read_exact_bytes(path: &Path, r: &mut dyn Read, n: usize, what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    out.try_reserve_exact(n.min(64 << 20))
-        .map_err(|_| file_err(path, format!("{what}: {n} bytes cannot be allocated")))?;
-    r.take(n as u64)
-        .read_to_end(&mut out)
-        .map_err(|e| file_err(path, format!("cannot read ({what}): {e}")))?;
-    if out.len() < n {
-        return Err(file_err(
-            path,
-            format!(
-                "{what}: {n} bytes expected, the file ends after {}: truncated",
-                out.len()
-            ),
-        ));
-    }
-    Ok(out)
-}
-
-/// An error unless `r` is at its end: a file longer than its header says
-/// is corrupt.
-pub fn expect_end(path: &Path, r: &mut dyn Read, claimed: &str) -> Result<()> {
-    let mut one = [0u8; 1];
-    match r.read(&mut one) {
-        Ok(0) => Ok(()),
-        Ok(_) => Err(file_err(
-            path,
-            format!("the file holds more than its header claims ({claimed}): corrupt"),
-        )),
-        Err(e) => Err(file_err(path, format!("cannot read: {e}"))),
-    }
 }
 
 /// The whole stream (gunzipped), up to what this machine can hold: a

@@ -1,6 +1,7 @@
 //! Datasets: rows of f32 features (scaled to [0, 1] or standardized), with
 //! optional labels, and the loaders that make them.
 
+pub mod bounded;
 pub mod files;
 pub mod idx;
 pub mod memory;
@@ -369,6 +370,14 @@ impl Dataset {
         let t = self.unit_transform(self.rows);
         self.apply_transform(&t.0, &t.1);
         t
+    }
+
+    /// Clips every value to [0, 1] (after a unit scaling, for a BCE model;
+    /// see [`crate::data::Source::with_transform_clipped`]).
+    pub fn clip_unit(&mut self) {
+        for v in &mut self.data {
+            *v = v.clamp(0.0, 1.0);
+        }
     }
 
     /// x' = (x - offset) / scale per column (a transform saved with a model).

@@ -53,6 +53,15 @@ fn decode(elem: NpyElem, bytes: &[u8], dst: &mut [f32]) {
 
 /// Rows per block when a whole source is read in order (statistics,
 /// inference): a few MiB at a time.
+/// `v` clipped to [0, 1] when `on` (NaN stays NaN, to be reported).
+fn clip(on: bool, v: f32) -> f32 {
+    if on {
+        v.clamp(0.0, 1.0)
+    } else {
+        v
+    }
+}
+
 pub fn block_rows(cols: usize) -> usize {
     ((4usize << 20) / (cols.max(1) * 4)).clamp(1, 1 << 16)
 }
@@ -64,8 +73,9 @@ pub struct Source {
     /// The first row of the store this source starts at.
     start: usize,
     rows: usize,
-    /// x' = (x - offset) / scale per column, applied as rows are read.
-    transform: Option<Arc<(Vec<f32>, Vec<f32>)>>,
+    /// x' = (x - offset) / scale per column, applied as rows are read,
+    /// then (with `true`) clipped to [0, 1].
+    transform: Option<Arc<(Vec<f32>, Vec<f32>, bool)>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -356,6 +366,19 @@ impl Source {
     /// The same rows with `x' = (x - offset) / scale` applied per column as
     /// they are read (replacing any transform before).
     pub fn with_transform(&self, offset: Vec<f32>, scale: Vec<f32>) -> Result<Source> {
+        self.with_transform_clipped(offset, scale, false)
+    }
+
+    /// [`Self::with_transform`], and with `clip` every value clipped to
+    /// [0, 1] after it: a unit scaling fitted on the training rows, for a
+    /// BCE model, which can only compare values in [0, 1] (rows of other
+    /// data may fall outside the training rows' range).
+    pub fn with_transform_clipped(
+        &self,
+        offset: Vec<f32>,
+        scale: Vec<f32>,
+        clip: bool,
+    ) -> Result<Source> {
         let c = self.cols();
         if offset.len() != c || scale.len() != c {
             return Err(Error::InvalidArgument(format!(
@@ -365,7 +388,7 @@ impl Source {
             )));
         }
         Ok(Source {
-            transform: Some(Arc::new((offset, scale))),
+            transform: Some(Arc::new((offset, scale, clip))),
             ..self.clone()
         })
     }
@@ -391,7 +414,7 @@ impl Source {
         };
         let mut lut = Vec::with_capacity(256 * self.cols());
         for (o, s) in t.0.iter().zip(&t.1) {
-            lut.extend(base.iter().map(|v| (v - o) / s));
+            lut.extend(base.iter().map(|v| clip(t.2, (v - o) / s)));
         }
         if let Some(i) = lut.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
@@ -511,7 +534,7 @@ impl Source {
         if let Some(t) = &self.transform {
             for row in out.chunks_exact_mut(c) {
                 for ((v, o), s) in row.iter_mut().zip(&t.0).zip(&t.1) {
-                    *v = (*v - o) / s;
+                    *v = clip(t.2, (*v - o) / s);
                 }
             }
         }

@@ -37,6 +37,9 @@ pub struct Checkpoint {
     pub v: Vec<f32>,
     pub state: Vec<u32>,
     pub epochs_done: usize,
+    /// What the program that trained kept beside it (the CLI: the data it
+    /// trained on), as `wgae.note.KEY` metadata; nothing the trainer reads.
+    pub notes: std::collections::BTreeMap<String, String>,
 }
 
 /// Where [`Trainer::fit`] hands a checkpoint after every epoch (a file
@@ -565,6 +568,7 @@ impl Trainer {
             v,
             state,
             epochs_done: self.epochs_done,
+            notes: Default::default(),
         })
     }
 
