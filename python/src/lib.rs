@@ -34,7 +34,11 @@ static OPENED: AtomicUsize = AtomicUsize::new(0);
 /// `FileExistsError`, one that cannot be written `OSError`, and everything
 /// the GPU reports `RuntimeError`; the message is wgae's.
 fn py_err(e: Error) -> PyErr {
-    let message = e.to_string();
+    // Python's callers have parameters, not the CLI's flags.
+    let message = e.to_string().replace(
+        "use --force to overwrite it",
+        "pass overwrite=True to replace it",
+    );
     match &e {
         Error::InvalidArgument(_) | Error::Shape { .. } | Error::TooLarge { .. } => {
             PyValueError::new_err(message)
@@ -43,7 +47,9 @@ fn py_err(e: Error) -> PyErr {
             PyFileExistsError::new_err(message)
         }
         Error::File { path, message: m }
-            if m.contains("does not exist") || (!path.exists() && m.contains("cannot read")) =>
+            if m.contains("does not exist")
+                || m.contains("no such file")
+                || (!path.exists() && m.contains("cannot read")) =>
         {
             PyFileNotFoundError::new_err(message)
         }

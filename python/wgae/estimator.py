@@ -45,6 +45,21 @@ def _model_from_bytes(data, device):
     return model
 
 
+def _mad_k(rule):
+    """K of a threshold rule "mad" (K = 3) or "mad:K": median + K * 1.4826 * MAD."""
+    head, _, k = rule.partition(":")
+    try:
+        k = 3.0 if head == "mad" and not k else float(k)
+    except ValueError:
+        k = None
+    if head != "mad" or k is None or not np.isfinite(k) or k <= 0:
+        raise ValueError(
+            f"contamination={rule!r}: expected a share in (0, 0.5], or 'mad' / 'mad:K' "
+            "(threshold at the median error + K robust standard deviations, K > 0)"
+        )
+    return k
+
+
 def _activation(name, what):
     if name is None:
         return None
@@ -97,7 +112,10 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         channels first (``(1, 28, 28)``, or ``(channels, length)``), and the
         layers as dicts, as wgae's TOML writes them
         (``{"type": "conv2d", "filters": 16, "kernel": 3, "padding": "same"}``).
-        Rows of X are samples flattened in that order.
+        Rows of X are samples flattened in that order; or X may hold the
+        samples shaped, ``(n, C, H, W)`` or ``(n, C, L)`` (``input_shape``
+        is then taken from X when not given), and ``reconstruct``,
+        ``inverse_transform`` and ``sample`` give samples in that shape.
     epochs, batch_size, optimizer, lr, beta1, beta2, eps, weight_decay,
     clip_norm, schedule, step_epochs, gamma, min_lr, warmup_steps
         Training, as wgae's CLI and TOML name them.
@@ -109,9 +127,12 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         weights.
     min_delta : float, default=0.0
         The least improvement early stopping counts.
-    contamination : float, default=0.1
+    contamination : float or str, default=0.1
         The share of outliers assumed in the training data: sets
-        ``threshold_``.
+        ``threshold_`` at that quantile of the training errors. Or, with no
+        share to guess, ``"mad"`` (or ``"mad:K"``): the median training
+        error plus K (3 by default) robust standard deviations, 1.4826 times
+        the median absolute deviation of the errors.
     precision : {"f32", "f16"}, default="f32"
         Inference arithmetic (f16: mixed precision, needs shader-f16).
     random_state : int, RandomState or None
@@ -249,7 +270,10 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
             number(name, 0)
         number("dropout", 0, 1, hi_open=True)
         number("validation_split", 0, 1, hi_open=True)
-        number("contamination", 0, 0.5, lo_open=True)
+        if isinstance(self.contamination, str):
+            _mad_k(self.contamination)
+        else:
+            number("contamination", 0, 0.5, lo_open=True)
         number("beta1", 0, 1, hi_open=True)
         number("beta2", 0, 1, hi_open=True)
         number("eps", 0, lo_open=True)
@@ -298,7 +322,8 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
             "contractive": float(self.contractive),
         }
         if self.encoder_layers is not None:
-            shape = list(self.input_shape) if self.input_shape is not None else [n_features]
+            shape = list(self.input_shape) if self.input_shape is not None else list(
+                getattr(self, "sample_shape_", None) or [n_features])
             if int(np.prod(shape)) != n_features:
                 raise ValueError(
                     f"input_shape {tuple(shape)} holds {int(np.prod(shape))} values but X has "
@@ -353,8 +378,47 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------ data
 
     def _rows(self, X, reset):
+        X = self._flatten(X, reset)
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
         return X, np.ascontiguousarray(X, dtype=np.float32)
+
+    def _flatten(self, X, reset):
+        """Shaped samples, (n, C, H, W) or (n, C, L) as a convolutional
+        model reads them (or (n, H, W) images), as rows of their values in
+        that order. Fitting keeps the sample shape (``sample_shape_``) for
+        the outputs that are samples."""
+        shape = getattr(X, "shape", None)
+        if shape is None or len(shape) <= 2 or hasattr(X, "iloc"):
+            if reset:
+                self.__dict__.pop("sample_shape_", None)
+            return X
+        X = np.asarray(X)
+        sample = tuple(int(d) for d in X.shape[1:])
+        want = self.input_shape if self.input_shape is not None else (
+            None if reset else getattr(self, "sample_shape_", None))
+        want = None if want is None else tuple(int(d) for d in want)
+        if want is not None and sample != want:
+            hint = ""
+            if sorted(sample) == sorted(want):
+                hint = "; samples stored channels last can be moved: np.moveaxis(X, -1, 1)"
+            raise ValueError(
+                f"X's samples are shaped {sample}, but the model's input_shape is {want} "
+                f"(channels first){hint}"
+            )
+        if reset:
+            self.sample_shape_ = sample
+        return X.reshape(len(X), -1)
+
+    def _as_samples(self, values, like=None):
+        """``values`` (rows) in the shape of ``like`` (the input, when it
+        was shaped), or of the fitted samples when no input is given."""
+        if like is not None:
+            shape = getattr(like, "shape", None)
+            if shape is not None and len(shape) > 2 and not hasattr(like, "iloc"):
+                return values.reshape(shape)
+            return values
+        shape = getattr(self, "sample_shape_", None)
+        return values if shape is None else values.reshape((len(values),) + shape)
 
     def _check_range(self, X32, what):
         if self.loss == "bce" and (X32.min() < 0 or X32.max() > 1):
@@ -426,8 +490,13 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         return self
 
     def _set_threshold(self, X32):
-        errors = self.model_.errors(X32, self.precision == "f16")
-        self.threshold_ = float(np.quantile(errors, 1.0 - self.contamination))
+        errors = self.model_.errors(X32, self.precision == "f16").astype(np.float64)
+        if isinstance(self.contamination, str):
+            median = np.median(errors)
+            mad = np.median(np.abs(errors - median))
+            self.threshold_ = float(median + _mad_k(self.contamination) * 1.4826 * mad)
+        else:
+            self.threshold_ = float(np.quantile(errors, 1.0 - self.contamination))
         self.offset_ = -self.threshold_
 
     # ------------------------------------------------------------ inference
@@ -454,23 +523,39 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         Z32 = np.ascontiguousarray(Z, dtype=np.float32)
         if not np.isfinite(Z32).all():
             raise ValueError("inverse_transform: the codes hold NaN or infinity")
-        return self.model_.decode(Z32, self.precision == "f16").astype(dtype, copy=False)
+        out = self.model_.decode(Z32, self.precision == "f16").astype(dtype, copy=False)
+        return self._as_samples(out)
 
     def reconstruct(self, X):
-        """The reconstructions of the rows of X."""
+        """The reconstructions of the samples of X, in X's shape."""
         check_is_fitted(self)
+        shaped = X
         X, X32 = self._rows(X, reset=False)
-        return self._out(self.model_.reconstruct(X32, self.precision == "f16"), X)
+        rec = self._out(self.model_.reconstruct(X32, self.precision == "f16"), X)
+        return self._as_samples(rec, shaped)
 
-    def reconstruction_error(self, X):
-        """Each row's mean squared reconstruction error."""
+    def reconstruction_error(self, X, per_feature=False):
+        """Each row's mean squared reconstruction error; with
+        ``per_feature=True``, each feature's share of it (its squared error
+        over the number of features: a row's shares add up to its error),
+        to see which features made a row an outlier."""
         check_is_fitted(self)
         X, X32 = self._rows(X, reset=False)
+        if per_feature:
+            rec = self.model_.reconstruct(X32, self.precision == "f16")
+            d = X32.astype(np.float64) - rec
+            return self._out(d * d / X32.shape[1], X)
         return self._out(self.model_.errors(X32, self.precision == "f16"), X)
 
     def score_samples(self, X):
         """Minus the reconstruction error: the higher, the more normal."""
         return -self.reconstruction_error(X)
+
+    def score(self, X, y=None):
+        """The mean of ``score_samples(X)``: minus the mean reconstruction
+        error, so higher is better. ``GridSearchCV`` uses it when no
+        ``scoring`` is given (y is ignored)."""
+        return float(np.mean(self.score_samples(X)))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers."""
@@ -495,7 +580,7 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples={n_samples!r} must be a positive integer")
         seed = check_random_state(random_state).randint(np.iinfo(np.int32).max)
-        return self.model_.sample(int(n_samples), int(seed)).astype(np.float64)
+        return self._as_samples(self.model_.sample(int(n_samples), int(seed)).astype(np.float64))
 
     @property
     def n_components_(self):

@@ -657,6 +657,7 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
         // A resumed run goes on writing its checkpoint where it came from.
         None => match &a.resume {
             Some(r) => {
+                wgae::data::bounded::check_kind(r)?;
                 io::check_writable(r, true)?;
                 Some(r.clone())
             }
