@@ -19,9 +19,13 @@ pub enum Error {
     #[error("GPU out of memory in {op}: reduce the batch size or the model width")]
     OutOfMemory { op: String },
 
+    /// `what` names the buffer for a debugger; the message speaks of
+    /// sizes only (a buffer's internal name means nothing to a user).
     #[error(
-        "{what} needs {bytes} bytes of GPU memory, but {used} of the {limit} bytes wgae may use \
-         (--gpu-memory, WGAE_GPU_MEMORY) are taken; raise the cap, or use a smaller batch or model"
+        "the model, its batch and its data need more GPU memory than the {} MiB wgae may use \
+         (--gpu-memory, WGAE_GPU_MEMORY): {} MiB are in use and {} KiB more are needed; raise \
+         the cap, or use a smaller batch or model",
+        limit.div_ceil(1 << 20), used >> 20, bytes.div_ceil(1 << 10)
     )]
     MemoryBudget {
         what: String,

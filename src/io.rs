@@ -524,7 +524,7 @@ pub fn save_checkpoint_noted(
     let mut meta = base_meta(&ck.model, "checkpoint");
     meta.insert(
         "wgae.train".into(),
-        toml::to_string(&ck.train).expect("a train config serializes"),
+        crate::toml_text::to_string(&ck.train).expect("a train config serializes"),
     );
     meta.insert("wgae.epochs_done".into(), ck.epochs_done.to_string());
     for (k, v) in notes {

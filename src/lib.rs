@@ -26,6 +26,7 @@ pub mod op;
 pub mod plan;
 pub mod reference;
 pub mod report;
+pub mod toml_text;
 pub mod train;
 
 pub use data::{Dataset, Rows};

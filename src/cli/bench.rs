@@ -188,11 +188,14 @@ pub fn bench(
     profile: bool,
 ) -> wgae::Result<()> {
     // A flag that is given takes effect or is refused.
-    if steps < 4 {
+    // Whole epochs of 4 to 16 resident batches, exactly `steps` of them.
+    let Some(per_epoch) = (4..=16).find(|d| steps % d == 0) else {
         return Err(wgae::Error::InvalidArgument(format!(
-            "--steps {steps}: a bench times at least 4 training steps (one epoch of four batches)"
+            "--steps {steps}: a bench times whole epochs of 4 to 16 steps; give a multiple of \
+             one of those (at least 4), e.g. {}",
+            (steps.max(4) + 3) / 4 * 4
         )));
-    }
+    };
     if batch == Some(0) {
         return Err(wgae::Error::InvalidArgument(
             "--batch 0: a batch holds at least one sample".into(),
@@ -230,8 +233,7 @@ pub fn bench(
     };
     for (model, batch) in configs {
         let width = model.input_dim;
-        // Uniform data, four batches resident; whole epochs of four steps.
-        let per_epoch = 4;
+        // Uniform data, `per_epoch` batches resident; whole epochs.
         wgae::data::memory::check_host(
             &format!("--batch {batch}"),
             batch as u128 * per_epoch as u128 * width as u128,

@@ -246,6 +246,15 @@ impl Opened {
         }
     }
 
+    /// The largest magnitude of rows held in memory (None when mapped:
+    /// that would read the whole file).
+    pub fn max_abs_in_memory(&self) -> Option<f32> {
+        match self {
+            Opened::Memory(d) => Some(d.data.iter().fold(0f32, |m, v| m.max(v.abs()))),
+            Opened::Mapped { .. } => None,
+        }
+    }
+
     /// The per-column transform of `scale` fitted on the first `rows` rows.
     pub fn fit_transform(&self, standard: bool, rows: usize) -> wgae::Result<(Vec<f32>, Vec<f32>)> {
         Ok(match (self, standard) {

@@ -166,6 +166,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
+    if a.limit == Some(0) {
+        return Err(wgae::Error::InvalidArgument(
+            "--limit 0 would keep no samples; give at least 1, or leave --limit out".into(),
+        ));
+    }
+    if a.rgb && a.data.as_deref().is_none_or(|p| !p.is_dir()) {
+        return Err(wgae::Error::InvalidArgument(
+            "--rgb reads a folder of images in colour, and --data is not a folder (a file \
+             keeps its own channels)"
+                .into(),
+        ));
+    }
     // A flag that is given takes effect or is refused: 0 is how a config
     // turns clipping off, never something to ask for.
     if a.clip_norm == Some(0.0) {
@@ -318,6 +330,14 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
             v.apply(offset, scale, clip)?;
         }
     }
+    if let (None, Some(m)) = (&transform, data.max_abs_in_memory()) {
+        if m > 1e6 {
+            eprintln!(
+                "warning: the data holds values up to {m:e}; float32 arithmetic on values this \
+                 large loses precision or overflows: scale it (--scale standard)"
+            );
+        }
+    }
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.
@@ -374,17 +394,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
         eprintln!(
             "model {}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
-            if model.is_layered() {
-                model.arch_name()
-            } else {
-                // Input, encoder widths, input: as it has always been printed.
-                std::iter::once(model.input_dim)
-                    .chain(model.encoder.iter().copied())
-                    .chain(std::iter::once(model.input_dim))
-                    .map(|w| w.to_string())
-                    .collect::<Vec<_>>()
-                    .join("-")
-            },
+            // Every width, the decoder's too: 784-128-32-128-784.
+            model.arch_name(),
             model.parameter_count(),
             trainer.train_rows(),
             t.batch_size.min(trainer.train_rows()),
@@ -415,7 +426,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // epoch; a second Ctrl-C quits at once (see `interrupt`).
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
     let started = std::time::Instant::now();
-    let history = match fit_with_progress(&mut trainer, show, a.quiet, a.json) {
+    let history = match fit_with_progress(&mut trainer, &data, show, a.quiet, a.json) {
         Ok(h) => h,
         Err(e @ wgae::Error::Diverged { .. }) => {
             // The model went back to its last finite weights: those are
@@ -435,6 +446,24 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
                     n => format!("those after epoch {n}"),
                 };
                 eprintln!("saved the last finite weights ({when}) to {}", p.display());
+            }
+            // Data too large for f32 sums diverges at any rate: say so.
+            let mut largest = 0f32;
+            data.for_each_block(|_, b| {
+                largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
+                Ok(())
+            })?;
+            if let (true, wgae::Error::Diverged { epoch, loss, .. }) = (largest > 1e6, &e) {
+                return Err(wgae::Error::InvalidArgument(format!(
+                    "training diverged in epoch {epoch} (the loss was {loss}): the data holds \
+                     values up to {largest:e}{}, which float32 arithmetic overflows at any \
+                     learning rate; scale it (--scale standard) and train again",
+                    if transform.is_some() {
+                        " even after --scale"
+                    } else {
+                        ""
+                    }
+                )));
             }
             return Err(e);
         }
@@ -600,7 +629,7 @@ fn finish(
         if !quiet {
             eprintln!(
                 "wrote the report to {}/ ({}){}",
-                dir.display(),
+                dir.display().to_string().trim_end_matches('/'),
                 written.join(", "),
                 if pic.is_none() {
                     "; the samples are not images, so there are no pictures of them"
@@ -666,6 +695,14 @@ fn check_outputs(a: &TrainArgs) -> wgae::Result<Option<PathBuf>> {
     };
     // After the checkpoint folder exists, so that --save may point into it.
     if let Some(p) = &a.save {
+        if checkpoint_path.as_deref().is_some_and(|c| same_file(c, p)) {
+            return Err(wgae::Error::File {
+                path: p.clone(),
+                message: "is where the checkpoints go (--checkpoint-dir, or the --resume file); \
+                          --save the model under another name"
+                    .into(),
+            });
+        }
         io::check_writable(p, force)?;
     }
     if let Some(d) = &a.report {
@@ -810,11 +847,19 @@ fn check_resumed_data(
     Ok(())
 }
 
-/// Whether two paths name the same file (both existing), or are the same path.
+/// Whether two paths name the same file: the same file (both existing),
+/// or the same name in the same folder.
 fn same_file(a: &Path, b: &Path) -> bool {
+    let place = |p: &Path| {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some((std::fs::canonicalize(dir).ok()?, p.file_name()?.to_owned()))
+    };
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
+        _ => a == b || place(a).is_some_and(|x| Some(x) == place(b)),
     }
 }
 
@@ -971,6 +1016,7 @@ fn train_config(a: &TrainArgs, file: Option<TrainConfig>, has_val: bool) -> Trai
 /// `quiet`; on stderr with `json`, whose summary takes stdout).
 fn fit_with_progress(
     trainer: &mut Trainer,
+    source: &Source,
     show: bool,
     quiet: bool,
     json: bool,
@@ -987,11 +1033,35 @@ fn fit_with_progress(
     } else {
         None
     };
+    // The reference for an explosion: the reconstruction error per value
+    // the run started from, on up to 1024 training rows.
+    let mut sum = 0f64;
+    let head = source.slice(0, trainer.train_rows().min(1024));
+    trainer
+        .model()
+        .reconstruction_error_source(&head, Precision::F32, |_, s| {
+            sum += s.iter().map(|&v| f64::from(v)).sum::<f64>();
+            Ok(())
+        })?;
+    let start = sum / head.rows().max(1) as f64;
+    let mut warned = false;
     trainer.fit(
         |r| {
             if let Some(b) = &bar {
                 b.finish_and_clear();
                 b.reset();
+            }
+            // A loss that explodes but stays finite is not caught as a
+            // divergence: say so, loudly, once.
+            if !warned && start > 0.0 && r.recon_mse > EXPLODED * start {
+                warned = true;
+                eprintln!(
+                    "warning: the reconstruction error per value rose from {start:.3e} at the \
+                     start to {:.3e} in epoch {}: training is blowing up. Lower the learning \
+                     rate (--lr), clip the gradients (--clip-norm), or scale the data (--scale \
+                     standard)",
+                    r.recon_mse, r.epoch
+                );
             }
             if !quiet {
                 let mut line = format!("epoch {:>3}: loss {:.5}", r.epoch, r.train_loss);
@@ -1026,6 +1096,10 @@ fn fit_with_progress(
         },
     )
 }
+
+/// How far above the starting reconstruction error an epoch's must rise
+/// to be called an explosion.
+const EXPLODED: f64 = 1e4;
 
 pub const REPORT_FILES: [&str; 5] = [
     "reconstructions.png",

@@ -215,6 +215,15 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
             ),
         ));
     }
+    if dims[1..].contains(&0) {
+        return Err(file_err(
+            path,
+            format!(
+                "shape ({}): each sample holds no values; save rows with at least one feature",
+                inner.trim().trim_end_matches(',')
+            ),
+        ));
+    }
     dims.iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;

@@ -237,15 +237,21 @@ impl GpuContext {
         let name = opts.adapter.as_deref();
         // The native APIs first; GL only when none of them has an adapter
         // (probing GL is slow, and EGL prints warnings on headless machines).
-        let mut inst = adapter::instance(Some(opts.backends.unwrap_or(wgpu::Backends::PRIMARY)));
-        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        let mut _inst = adapter::instance(Some(opts.backends.unwrap_or(wgpu::Backends::PRIMARY)));
+        let mut adapters = pollster::block_on(_inst.enumerate_adapters(wgpu::Backends::all()));
         if !adapters
             .iter()
             .any(|a| adapter::matches(name, &a.get_info()))
             && opts.backends.is_none()
         {
-            inst = adapter::instance(Some(wgpu::Backends::all()));
-            adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+            let all = adapter::instance(Some(wgpu::Backends::all()));
+            let more = pollster::block_on(all.enumerate_adapters(wgpu::Backends::all()));
+            // Keep the native list when GL adds nothing: an adapter name
+            // that matches none is then named as such, with the ones there
+            // are, not taken for a machine without a driver.
+            if !more.is_empty() {
+                (_inst, adapters) = (all, more);
+            }
         }
         if adapters.is_empty() {
             return Err(Error::NoAdapter(

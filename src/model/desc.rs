@@ -776,7 +776,7 @@ impl LayerDesc {
                     input,
                 )
             }
-            LayerDesc::Flatten => built(LayerKind::Reshape, [c * h * w, 1, 1]),
+            LayerDesc::Flatten => built(LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
             LayerDesc::Reshape { shape } => {
                 let out = match shape.as_slice() {
                     [n] => [*n, 1, 1],
@@ -795,7 +795,7 @@ impl LayerDesc {
                         shape_name(out)
                     )));
                 }
-                built(LayerKind::Reshape, out)
+                built(LayerKind::Reshape { flatten: false }, out)
             }
         }
     }

@@ -79,7 +79,7 @@ pub enum LayerKind {
     /// Nearest-neighbour upsampling by integer factors (fh, fw).
     Upsample { fh: usize, fw: usize, one_d: bool },
     /// The same values under another shape (`Flatten`, `Reshape`).
-    Reshape,
+    Reshape { flatten: bool },
     /// `y = act(gamma * (x - mean) / sqrt(var + eps) + beta)` per channel:
     /// in training over the batch's statistics (which also move the running
     /// ones), in evaluation over the running statistics. gamma and beta are
@@ -139,7 +139,7 @@ impl LayerKind {
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
-            | LayerKind::Reshape => Vec::new(),
+            | LayerKind::Reshape { .. } => Vec::new(),
         }
     }
 
@@ -235,7 +235,8 @@ impl LayerKind {
             LayerKind::AvgPool(w) => one(w, "AvgPool1d", "AvgPool2d"),
             LayerKind::Upsample { one_d: true, .. } => "Upsample1d",
             LayerKind::Upsample { .. } => "Upsample2d",
-            LayerKind::Reshape => "Reshape",
+            LayerKind::Reshape { flatten: false } => "Reshape",
+            LayerKind::Reshape { flatten: true } => "Flatten",
             LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
             LayerKind::BatchNorm(_) => "BatchNorm1d",
         }

@@ -309,7 +309,7 @@ impl ModelConfig {
     }
 
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a model config always serializes")
+        crate::toml_text::to_string(self).expect("a model config always serializes")
     }
 
     /// A convolutional (or any layer-list) model of samples shaped `shape`

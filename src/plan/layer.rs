@@ -172,7 +172,7 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         LayerKind::Conv(_) => &Conv,
         LayerKind::ConvTranspose(_) => &ConvTranspose,
         LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
-        LayerKind::Reshape => &Reshape,
+        LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
     }
 }

@@ -74,7 +74,7 @@ pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
         LayerKind::MaxPool(_) => &MaxPool,
         LayerKind::AvgPool(_) => &AvgPool,
         LayerKind::Upsample { .. } => &Upsample,
-        LayerKind::Reshape => &Reshape,
+        LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
     }
 }

@@ -264,8 +264,8 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     pub fn from_toml(text: &str) -> Result<Self> {
-        let mut f: ConfigFile =
-            toml::from_str(text).map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        let mut f: ConfigFile = toml::from_str(text)
+            .map_err(|e| Error::InvalidArgument(format!("config: {}", one_line(text, &e))))?;
         f.model = f.model.with_input_dim_from_shape();
         f.model.validate()?;
         f.train.validate()?;
@@ -273,6 +273,72 @@ impl ConfigFile {
     }
 
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a config always serializes")
+        crate::toml_text::to_string(self).expect("a config always serializes")
     }
+}
+
+/// A TOML error in one line, in a config writer's words: where (the line
+/// and its text), and what is wrong, with Rust's type names as numbers.
+pub fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = plain_types(e.message().trim());
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    let line_at = |at: usize| {
+        let at = at.min(text.len());
+        let no = text[..at].matches('\n').count() + 1;
+        (no, text.lines().nth(no - 1).unwrap_or("").trim())
+    };
+    let (mut no, mut line) = line_at(span.start);
+    // A span over a whole table ([[model.encoder_layers]]): the line in it
+    // holding the value the message quotes.
+    if !line.contains('=') {
+        let quoted = msg
+            .split('"')
+            .nth(1)
+            .or_else(|| msg.split('`').nth(1))
+            .or_else(|| msg.strip_prefix("not a value ")?.split(' ').next());
+        let end = span.end.min(text.len());
+        if let Some(q) = quoted.filter(|q| !q.is_empty()) {
+            if let Some(i) = text[span.start..end]
+                .lines()
+                .position(|l| l.contains('=') && l.contains(q))
+            {
+                no = line_at(span.start).0 + i;
+                line = text.lines().nth(no - 1).unwrap_or("").trim();
+            }
+        }
+    }
+    if line.is_empty() {
+        format!("line {no}: {msg}")
+    } else {
+        format!("line {no} ({line}): {msg}")
+    }
+}
+
+/// serde's Rust type names as a config writer reads them.
+fn plain_types(msg: &str) -> String {
+    let mut m = msg.replace('\n', " ");
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+    ] {
+        m = m.replace(rust, plain);
+    }
+    if let Some(i) = m.find("data did not match any variant of untagged enum ") {
+        let name = m[i..]
+            .trim_start_matches("data did not match any variant of untagged enum ")
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        m = format!("not a value {name} accepts (see the README's config section)");
+    }
+    m
 }
