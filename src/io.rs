@@ -235,6 +235,48 @@ pub struct ModelExtras {
     /// `[h, w, c]`, `[c, h, w]`), so that later commands read and draw the
     /// data as training did.
     pub sample_dims: Option<Vec<usize>>,
+    /// The training rows' reconstruction errors, summarised for a
+    /// threshold that needs no guess of the outliers' share.
+    pub train_errors: Option<ErrorStats>,
+}
+
+/// The median and the median absolute deviation of reconstruction errors:
+/// `median + k * 1.4826 * mad` is a robust threshold (k robust standard
+/// deviations above the typical error).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorStats {
+    pub median: f32,
+    pub mad: f32,
+}
+
+impl ErrorStats {
+    /// The statistics of `errors` (NaN-free; empty gives None).
+    pub fn of(errors: &[f32]) -> Option<Self> {
+        let median = |v: &mut Vec<f32>| -> Option<f32> {
+            if v.is_empty() {
+                return None;
+            }
+            v.sort_by(f32::total_cmp);
+            let n = v.len();
+            Some(if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                ((f64::from(v[n / 2 - 1]) + f64::from(v[n / 2])) / 2.0) as f32
+            })
+        };
+        let mut v = errors.to_vec();
+        let m = median(&mut v)?;
+        let mut dev: Vec<f32> = errors.iter().map(|e| (e - m).abs()).collect();
+        Some(Self {
+            median: m,
+            mad: median(&mut dev)?,
+        })
+    }
+
+    /// The threshold `k` robust standard deviations above the median.
+    pub fn threshold(&self, k: f64) -> f64 {
+        f64::from(self.median) + k * 1.4826 * f64::from(self.mad)
+    }
 }
 
 fn join(v: &[f32]) -> String {
@@ -272,6 +314,12 @@ pub fn model_bytes(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>>
     if let Some(d) = &extras.sample_dims {
         let text: Vec<String> = d.iter().map(|v| v.to_string()).collect();
         meta.insert("wgae.sample_dims".into(), text.join(","));
+    }
+    if let Some(e) = &extras.train_errors {
+        meta.insert(
+            "wgae.train_errors".into(),
+            format!("median={},mad={}", e.median, e.mad),
+        );
     }
     serialize(named(model.layout(), &arena), meta)
 }
@@ -318,6 +366,16 @@ fn extras_of(p: &Parsed) -> Result<ModelExtras> {
             .and_then(|s| CodeStats::decode(s, p.cfg.code_dim())),
         transform,
         sample_dims,
+        // Read where well formed; otherwise ignored, as for code_stats.
+        train_errors: p.meta.get("wgae.train_errors").and_then(|s| {
+            let mut it = s.split(',').map(|kv| kv.split_once('='));
+            let (Some(Some(("median", m))), Some(Some(("mad", d)))) = (it.next(), it.next()) else {
+                return None;
+            };
+            let (median, mad) = (m.parse::<f32>().ok()?, d.parse::<f32>().ok()?);
+            (median.is_finite() && mad.is_finite() && median >= 0.0 && mad >= 0.0)
+                .then_some(ErrorStats { median, mad })
+        }),
     })
 }
 

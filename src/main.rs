@@ -120,8 +120,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Anomaly scores (per-sample reconstruction error) to a CSV, flagging those
-    /// above a threshold (the given one, or a percentile of the scores).
+    /// Anomaly scores (per-sample reconstruction error) to a CSV or .npy,
+    /// flagging those above a threshold (the given one, a percentile of the
+    /// scores, or median + K robust deviations of the training errors).
     #[command(allow_negative_numbers = true)]
     Anomaly {
         #[command(flatten)]
@@ -129,11 +130,21 @@ enum Command {
         #[command(flatten)]
         output: Output,
         /// Flag scores above this percentile of all scores (default 95).
-        #[arg(long, conflicts_with = "threshold")]
+        #[arg(long, conflicts_with_all = ["threshold", "mad"])]
         percentile: Option<f64>,
         /// Flag scores above this value.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "mad")]
         threshold: Option<f32>,
+        /// Flag scores above the training errors' median plus K robust
+        /// standard deviations (1.4826 x their median absolute deviation):
+        /// no guess of the outliers' share. 3 is a common K.
+        #[arg(long, value_name = "K")]
+        mad: Option<f64>,
+        /// Also write each feature's share of a row's error (its squared
+        /// error over the number of features): which features made it an
+        /// outlier.
+        #[arg(long)]
+        per_feature: bool,
     },
 }
 
@@ -204,7 +215,10 @@ fn main() -> ExitCode {
             output: o,
             percentile,
             threshold,
-        } => cli::anomaly::anomaly(&i, percentile, threshold, &o.out, o.force),
+            mad,
+            per_feature,
+        } => cli::anomaly::Rule::of(threshold, percentile, mad)
+            .and_then(|rule| cli::anomaly::anomaly(&i, rule, per_feature, &o.out, o.force)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,7 +52,15 @@ fn model_file_round_trips_with_pytorch_names_and_layout() {
         code_stats: Some(stats),
         transform: Some((vec![0.5; 784], vec![2.0; 784])),
         sample_dims: Some(vec![28, 28]),
+        train_errors: io::ErrorStats::of(&[0.5, 0.25, 0.125, 1.0]),
     };
+    assert_eq!(
+        extras.train_errors,
+        Some(io::ErrorStats {
+            median: 0.375,
+            mad: 0.1875
+        })
+    );
     io::save_model(&path, trainer.model(), &extras, false).unwrap();
     assert_eq!(io::load_extras(&path).unwrap(), extras);
 

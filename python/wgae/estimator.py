@@ -380,7 +380,14 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
     def _rows(self, X, reset):
         X = self._flatten(X, reset)
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-        return X, np.ascontiguousarray(X, dtype=np.float32)
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if self.precision == "f16" and X32.size and np.abs(X32).max() > 65504:
+            raise ValueError(
+                f"precision='f16' holds values up to 65504, and X holds values up to "
+                f"{np.abs(X32).max():g}: use precision='f32', or scale X "
+                "(sklearn.preprocessing.StandardScaler)"
+            )
+        return X, X32
 
     def _flatten(self, X, reset):
         """Shaped samples, (n, C, H, W) or (n, C, L) as a convolutional

@@ -121,7 +121,8 @@ pub fn open(
         Some(n) => s.slice(0, n),
         None => s,
     };
-    let idx_labels = |rows: usize| -> wgae::Result<Option<Vec<u32>>> {
+    // `images`: the file's own count; `rows`: those kept (--limit).
+    let idx_labels = |images: usize, rows: usize| -> wgae::Result<Option<Vec<u32>>> {
         if detected != files::Format::Idx {
             return Ok(None);
         }
@@ -134,14 +135,24 @@ pub fn open(
                         message: format!("{} labels for {rows} images", l.len()),
                     });
                 }
+                if l.len() != images {
+                    eprintln!(
+                        "warning: {} holds {} labels for the {images} images of {}: is it \
+                         their labels file? The first {rows} are used",
+                        lp.display(),
+                        l.len(),
+                        path.display()
+                    );
+                }
                 Some(l[..rows].to_vec())
             }
             None => None,
         })
     };
     if !rgb && mappable(path, Some(detected)) {
-        let source = keep(Source::map(path, Some(detected))?);
-        let labels = idx_labels(source.rows())?;
+        let all = Source::map(path, Some(detected))?;
+        let source = keep(all.clone());
+        let labels = idx_labels(all.rows(), source.rows())?;
         return Ok(Opened::Mapped { source, labels });
     }
     if detected == files::Format::Idx {
@@ -152,6 +163,7 @@ pub fn open(
                 message: format!("an image file needs [n, h, w] dimensions, got {dims:?}"),
             });
         }
+        let images = dims[0];
         let source = keep(
             Source::memory_u8(values, dims[0], dims[1..].to_vec()).map_err(|e| {
                 wgae::Error::File {
@@ -160,7 +172,7 @@ pub fn open(
                 }
             })?,
         );
-        let labels = idx_labels(source.rows())?;
+        let labels = idx_labels(images, source.rows())?;
         return Ok(Opened::Mapped { source, labels });
     }
     load(path, Some(detected), limit, rgb, budget)

@@ -73,9 +73,31 @@ impl ModelData {
     pub fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Input)> {
         let (m, extras) = io::load_model_with_extras(ctx, &self.model)?;
         let input = open_for(&m, extras, &self.data, self.format)?;
+        if self.precision == Precision::F16 {
+            // f16 holds magnitudes up to 65504: beyond, values would clamp
+            // and the codes and scores go wrong without a word.
+            let mut largest = 0f32;
+            input.source.for_each_block(|_, b| {
+                largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
+                Ok(())
+            })?;
+            if largest > F16_MAX {
+                return Err(wgae::Error::File {
+                    path: self.data.clone(),
+                    message: format!(
+                        "holds values up to {largest:e} (in the model's scaling), beyond f16's \
+                         {F16_MAX}: use --precision f32, or a model trained on scaled data \
+                         (--scale standard)"
+                    ),
+                });
+            }
+        }
         Ok((m, input))
     }
 }
+
+/// The largest finite f16.
+const F16_MAX: f32 = 65504.0;
 
 pub fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse().map_err(|e: wgae::Error| e.to_string())

@@ -439,6 +439,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
                     )?),
                     transform: transform.clone(),
                     sample_dims: sample_dims.clone(),
+                    train_errors: None,
                 };
                 io::save_model(p, trainer.model(), &extras, a.force)?;
                 let when = match trainer.epochs_done() {
@@ -596,12 +597,15 @@ fn finish(
     }
     // The final model's reconstruction error on the training data.
     let (train_src, train_labels) = &train_part;
-    let mut sum = 0.0f64;
+    // (One score per row, 4 bytes each, kept for their median and MAD.)
+    let mut errors = Vec::with_capacity(train_src.rows());
     model_ref.reconstruction_error_source(train_src, Precision::F32, |_, s| {
-        sum += s.iter().map(|&v| f64::from(v)).sum::<f64>();
+        errors.extend_from_slice(s);
         Ok(())
     })?;
-    let recon_mse = sum / train_src.rows() as f64;
+    let recon_mse = errors.iter().map(|&v| f64::from(v)).sum::<f64>() / train_src.rows() as f64;
+    let train_errors = io::ErrorStats::of(&errors);
+    drop(errors);
     let samples_per_sec = history
         .epochs
         .iter()
@@ -614,6 +618,7 @@ fn finish(
             code_stats: Some(stats.clone()),
             transform,
             sample_dims: sample_dims.clone(),
+            train_errors,
         };
         io::save_model(p, model_ref, &extras, force)?;
         if !quiet {
