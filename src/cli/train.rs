@@ -293,7 +293,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         (None, false) => None,
     };
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
-    if let (Some((ck, _)), false) = (&resume, a.quiet) {
+    // Warnings show under --quiet too: it quiets progress, not problems.
+    if let Some((ck, _)) = &resume {
         let changed = resume_changes(&ck.train, &t);
         if !changed.is_empty() {
             eprintln!(
