@@ -194,35 +194,36 @@ fn write_csv(
     }
     file.write(format!("{header}\n").as_bytes())?;
     let mut csv = String::new();
-    let mut row = |i: usize, share: Option<&[f32]>| -> wgae::Result<()> {
-        let s = scores[i];
-        csv += &format!("{i},{s},{}", u8::from(s > cut));
-        if let Some(l) = labels {
-            csv += &format!(",{}", l[i]);
-        }
-        for v in share.unwrap_or(&[]) {
-            csv += &format!(",{v}");
-        }
-        csv.push('\n');
-        if csv.len() > 1 << 20 {
-            interrupt::check(out)?;
-            file.write(csv.as_bytes())?;
-            csv.clear();
-        }
-        Ok(())
-    };
-    if per_feature {
-        shares(m, &data.source, precision, out, |r0, s| {
-            for (k, share) in s.chunks(cols).enumerate() {
-                row(r0 + k, Some(share))?;
+    {
+        let mut row = |i: usize, share: Option<&[f32]>| -> wgae::Result<()> {
+            let s = scores[i];
+            csv += &format!("{i},{s},{}", u8::from(s > cut));
+            if let Some(l) = labels {
+                csv += &format!(",{}", l[i]);
+            }
+            for v in share.unwrap_or(&[]) {
+                csv += &format!(",{v}");
+            }
+            csv.push('\n');
+            if csv.len() > 1 << 20 {
+                interrupt::check(out)?;
+                file.write(csv.as_bytes())?;
+                csv.clear();
             }
             Ok(())
-        })?;
-    } else {
-        for i in 0..scores.len() {
-            row(i, None)?;
+        };
+        if per_feature {
+            shares(m, &data.source, precision, out, |r0, s| {
+                for (k, share) in s.chunks(cols).enumerate() {
+                    row(r0 + k, Some(share))?;
+                }
+                Ok(())
+            })?;
+        } else {
+            for i in 0..scores.len() {
+                row(i, None)?;
+            }
         }
     }
-    drop(row);
     file.write(csv.as_bytes())
 }

@@ -189,11 +189,11 @@ pub fn bench(
 ) -> wgae::Result<()> {
     // A flag that is given takes effect or is refused.
     // Whole epochs of 4 to 16 resident batches, exactly `steps` of them.
-    let Some(per_epoch) = (4..=16).find(|d| steps % d == 0) else {
+    let Some(per_epoch) = (4..=16).find(|d| steps.is_multiple_of(*d)) else {
         return Err(wgae::Error::InvalidArgument(format!(
             "--steps {steps}: a bench times whole epochs of 4 to 16 steps; give a multiple of \
              one of those (at least 4), e.g. {}",
-            (steps.max(4) + 3) / 4 * 4
+            steps.max(4).div_ceil(4) * 4
         )));
     };
     if batch == Some(0) {

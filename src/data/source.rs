@@ -66,6 +66,9 @@ pub fn block_rows(cols: usize) -> usize {
     ((4usize << 20) / (cols.max(1) * 4)).clamp(1, 1 << 16)
 }
 
+/// Per-column offsets and scales, and whether to clip to [0, 1] after them.
+type Transform = (Vec<f32>, Vec<f32>, bool);
+
 /// Rows of `cols` features, read on demand. Cloning shares the storage.
 #[derive(Clone)]
 pub struct Source {
@@ -75,7 +78,7 @@ pub struct Source {
     rows: usize,
     /// x' = (x - offset) / scale per column, applied as rows are read,
     /// then (with `true`) clipped to [0, 1].
-    transform: Option<Arc<(Vec<f32>, Vec<f32>, bool)>>,
+    transform: Option<Arc<Transform>>,
 }
 
 impl std::fmt::Debug for Source {
