@@ -2,61 +2,12 @@
 //! every kind of bad input giving one clear error line and a non-zero exit,
 //! never a panic, never an overwritten file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn wgae(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgae"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("the wgae binary runs")
-}
+#[path = "common/cli.rs"]
+mod common_cli;
 
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wgae-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn ok(o: &Output) -> String {
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr),
-    );
-    assert!(
-        o.status.success(),
-        "expected success\nstdout:\n{out}\nstderr:\n{err}"
-    );
-    out.into_owned()
-}
-
-/// A failure with a one-line `error:` naming `mentions`, and no panic.
-fn fails(o: &Output, mentions: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "expected failure, stderr:\n{err}");
-    assert!(!err.contains("panicked"), "panicked:\n{err}");
-    // wgae's own error is the last line (drivers may print their own before it).
-    let line = err
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("error: "))
-        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
-    for m in mentions {
-        assert!(line.contains(m), "error line lacks '{m}': {line}");
-    }
-}
-
-fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
-    let mut b = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        b.extend(d.to_be_bytes());
-    }
-    b.extend(values);
-    b
-}
+use common_cli::{fails, idx, ok, wgae, workdir};
 
 #[test]
 fn bench_reports_training_inference_memory_and_kernels() {
@@ -1094,7 +1045,7 @@ fn conv_config_trains_and_every_command_runs_on_it() {
     assert!(run("encode", "codes.npy").contains("12 codes of 128 values"));
     assert!(run("reconstruct", "rec.npy").contains("12 reconstructions of 784 values"));
     assert!(run("reconstruct", "rec.png").contains("reconstructions"));
-    assert!(run("anomaly", "scores.csv").contains("scores written"));
+    assert!(run("anomaly", "scores.csv").contains("written to scores.csv"));
     ok(&wgae(
         &[
             "generate",

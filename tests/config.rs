@@ -279,7 +279,7 @@ fn batch_norm_layers_describe_and_refuse_clearly() {
             "BatchNorm2d",
             "Conv2d",
             "BatchNorm2d",
-            "Reshape",
+            "Flatten",
             "Linear",
             "Linear",
             "BatchNorm1d",

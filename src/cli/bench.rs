@@ -189,7 +189,7 @@ pub fn bench(
 ) -> wgae::Result<()> {
     // A flag that is given takes effect or is refused.
     // Whole epochs of 4 to 16 resident batches, exactly `steps` of them.
-    let Some(per_epoch) = (4..=16).find(|d| steps.is_multiple_of(*d)) else {
+    let Some(per_epoch) = (4..=16).find(|d| steps >= 4 && steps.is_multiple_of(*d)) else {
         return Err(wgae::Error::InvalidArgument(format!(
             "--steps {steps}: a bench times whole epochs of 4 to 16 steps; give a multiple of \
              one of those (at least 4), e.g. {}",

@@ -12,8 +12,12 @@ pub mod encode;
 pub mod generate;
 pub mod info;
 pub mod interrupt;
+pub mod progress;
 pub mod reconstruct;
+pub mod resume;
 pub mod train;
+pub mod train_config;
+pub mod train_report;
 
 use std::path::PathBuf;
 
@@ -39,7 +43,7 @@ pub struct ModelData {
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     pub precision: Precision,
     /// The most GPU memory wgae may use, e.g. 512M or 2G.
-    #[arg(long, value_parser = train::parse_size)]
+    #[arg(long, value_parser = train_config::parse_size)]
     pub gpu_memory: Option<u64>,
 }
 
@@ -256,5 +260,21 @@ pub fn mib(bytes: u64) -> String {
         b if b < 1 << 20 => format!("{} KiB", b.div_ceil(1 << 10)),
         b if b < 10 << 30 => format!("{} MiB", b >> 20),
         b => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
+    }
+}
+
+/// Whether two paths name the same file: the same file (both existing),
+/// or the same name in the same folder.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let place = |p: &std::path::Path| {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        Some((std::fs::canonicalize(dir).ok()?, p.file_name()?.to_owned()))
+    };
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b || place(a).is_some_and(|x| Some(x) == place(b)),
     }
 }
