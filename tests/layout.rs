@@ -10,6 +10,7 @@ const ORDER: &[&str] = &[
     "error",
     "atomic",
     "op",
+    "toml_text",
     "model",
     "data",
     "report",
