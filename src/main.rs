@@ -164,11 +164,13 @@ fn main() -> ExitCode {
         Command::Train(_) => cli::interrupt::install(
             None,
             "stopping after this step (Ctrl-C again quits at once)",
+            "the last checkpoint, if any, is kept; nothing more was written",
         ),
         Command::Info | Command::Bench { .. } => {}
         _ => cli::interrupt::install(
             Some(cli::interrupt::GRACE),
             "stopping (Ctrl-C again quits at once)",
+            "nothing was written",
         ),
     }
     let result = match cli.command {

@@ -104,6 +104,18 @@ fn devices_and_endless_streams_are_refused_everywhere() {
         60,
         &["x-labels-idx1-ubyte", device[0]],
     );
+    // An image in a folder of images that is a device.
+    std::fs::create_dir_all(d.join("imgs")).unwrap();
+    image::GrayImage::from_pixel(8, 8, image::Luma([9]))
+        .save(d.join("imgs/a.png"))
+        .unwrap();
+    std::os::unix::fs::symlink("/dev/urandom", d.join("imgs/b.png")).unwrap();
+    ends_with_error(
+        &["train", "--data", "imgs", "--epochs", "1"],
+        &d,
+        60,
+        &["b.png", "not a regular file"],
+    );
     // FIFOs that never end: garbage, a real model with zeros after it, and
     // a config. Each read stops where the kind of file says it must.
     endless_fifo(&d.join("junk.fifo"), Vec::new());

@@ -19,26 +19,27 @@ pub fn flag() -> Arc<AtomicBool> {
 
 /// Installs the handler. `grace`: how long the work may take to stop
 /// before the process quits by itself (None: it waits, as training does
-/// to save the last whole epoch). `first`: what the first press prints.
-pub fn install(grace: Option<Duration>, first: &'static str) {
+/// to save the last whole epoch). `first`: what the first press prints;
+/// `quit`: what a quick quit says was kept.
+pub fn install(grace: Option<Duration>, first: &'static str, quit: &'static str) {
     let flag = flag();
     // Only one handler per process; a failure leaves the default action.
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            quit_now();
+            quit_now(quit);
         }
         eprintln!("\n{first}");
         if let Some(g) = grace {
             std::thread::sleep(g);
-            quit_now();
+            quit_now(quit);
         }
     });
 }
 
-/// Removes this process's temporaries, says so, and exits 130.
-fn quit_now() -> ! {
+/// Removes this process's temporaries, says what was kept, and exits 130.
+fn quit_now(kept: &str) -> ! {
     wgae::atomic::abandon_all();
-    eprintln!("interrupted: stopped by Ctrl-C; nothing more was written");
+    eprintln!("interrupted: stopped by Ctrl-C; {kept}");
     std::process::exit(130);
 }
 
@@ -69,5 +70,6 @@ pub fn stopped_before(out: &std::path::Path) -> wgae::Error {
     ))
 }
 
-/// The grace period of commands other than training.
-pub const GRACE: Duration = Duration::from_secs(1);
+/// The grace period of commands other than training: with the quit
+/// itself, they stop within a second.
+pub const GRACE: Duration = Duration::from_millis(750);

@@ -476,5 +476,16 @@ pub fn image_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     if files.is_empty() {
         return Err(file_err(dir, "no .png or .jpg images in this folder"));
     }
+    // An image name on a device or a pipe would never end (or never start).
+    if let Some(odd) = files
+        .iter()
+        .find(|p| !std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+    {
+        return Err(file_err(
+            odd,
+            "is not a regular file (a device, a pipe or a dangling link); a folder of images \
+             holds image files",
+        ));
+    }
     Ok(files)
 }
