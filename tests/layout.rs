@@ -124,3 +124,66 @@ fn gpu_context_has_one_impl_block() {
     assert_eq!(blocks.len(), 1, "impl GpuContext blocks: {blocks:?}");
     assert!(blocks[0].ends_with("gpu/context.rs"), "{blocks:?}");
 }
+
+/// The library is free of the CLI's dependencies: they are optional, come
+/// with the `cli` feature (the binary's), and the Python crate turns the
+/// default features off (`cargo tree -p wgae --no-default-features` then
+/// shows none of them).
+#[test]
+fn the_library_does_without_the_cli_dependencies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let cli: Vec<&str> = manifest["features"]["cli"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for dep in [
+        "clap",
+        "indicatif",
+        "tracing-subscriber",
+        "ctrlc",
+        "tempfile",
+    ] {
+        assert_eq!(
+            manifest["dependencies"][dep]["optional"].as_bool(),
+            Some(true),
+            "{dep} must be optional"
+        );
+        assert!(
+            cli.contains(&format!("dep:{dep}").as_str()),
+            "{dep} not in the cli feature"
+        );
+    }
+    assert_eq!(
+        manifest["bin"][0]["required-features"][0].as_str(),
+        Some("cli")
+    );
+    let python: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("python/Cargo.toml")).unwrap()).unwrap();
+    assert_eq!(
+        python["dependencies"]["wgae"]["default-features"].as_bool(),
+        Some(false)
+    );
+    // No file of the library names them.
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    for f in files {
+        let rel = f.strip_prefix(root.join("src")).unwrap();
+        if rel.starts_with("cli") || rel == Path::new("main.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for dep in [
+            "clap::",
+            "indicatif::",
+            "tracing_subscriber::",
+            "ctrlc::",
+            "tempfile::",
+        ] {
+            assert!(!text.contains(dep), "{}: uses {dep}", rel.display());
+        }
+    }
+}
