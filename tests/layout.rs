@@ -187,3 +187,121 @@ fn the_library_does_without_the_cli_dependencies() {
         }
     }
 }
+
+/// No file imports another that imports it back, directly or through
+/// others, inside any folder of `src/`: a folder's files (and its
+/// sub-folders, each taken whole) form a graph by their `crate::FOLDER::`
+/// paths, with `mod.rs`'s own `use NAME::` lines and its re-exports
+/// resolved to the file that holds them. (`mod.rs` declaring its files is
+/// not an import.)
+#[test]
+fn no_import_cycles_inside_a_folder() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut folders = vec![src.clone()];
+    let mut checked = 0;
+    while let Some(dir) = folders.pop() {
+        let mut nodes: Vec<(String, String)> = Vec::new(); // (name, all its text)
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                folders.push(p.clone());
+                let mut files = Vec::new();
+                rust_files(&p, &mut files);
+                let text: String = files
+                    .iter()
+                    .map(|f| std::fs::read_to_string(f).unwrap())
+                    .collect();
+                nodes.push((name, text));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                nodes.push((name, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+        let rel = dir
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('/', "::");
+        // The crate root's files are the top-level modules: their order is
+        // `dependencies_run_one_way`'s.
+        if rel.is_empty() {
+            continue;
+        }
+        let prefix = format!("crate::{rel}::");
+        let is_node = |n: &str| nodes.iter().any(|(m, _)| m == n);
+        // mod.rs's re-exports: item -> the file it comes from.
+        let mut reexport = std::collections::HashMap::new();
+        let mod_text = nodes
+            .iter()
+            .find(|(n, _)| n == "mod")
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default();
+        for line in mod_text.lines() {
+            let Some(rest) = line.trim().strip_prefix("pub use ") else {
+                continue;
+            };
+            let Some((file, items)) = rest.split_once("::") else {
+                continue;
+            };
+            for item in items.trim_matches(|c| "{};".contains(c)).split(',') {
+                reexport.insert(item.trim().to_string(), file.to_string());
+            }
+        }
+        let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for (name, text) in &nodes {
+            let mut used = crate_refs(text, &prefix);
+            // mod.rs's own `use NAME::` lines (its `pub use` re-exports
+            // are resolved above, for the files that use them).
+            if name == "mod" {
+                for line in text.lines() {
+                    if let Some(rest) = line.trim().strip_prefix("use ") {
+                        used.push(rest.split("::").next().unwrap_or("").to_string());
+                    }
+                }
+            }
+            for u in used {
+                let target = if is_node(&u) {
+                    u
+                } else if let Some(f) = reexport.get(&u) {
+                    f.clone()
+                } else {
+                    "mod".to_string()
+                };
+                if &target != name && is_node(&target) {
+                    edges.entry(name.clone()).or_default().insert(target);
+                }
+            }
+        }
+        // Depth-first search for a path back to where it started.
+        fn cycle(
+            at: &str,
+            edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+            path: &mut Vec<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(i) = path.iter().position(|p| p == at) {
+                return Some(path[i..].to_vec());
+            }
+            path.push(at.to_string());
+            for next in edges.get(at).into_iter().flatten() {
+                if let Some(c) = cycle(next, edges, path) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            None
+        }
+        for (name, _) in &nodes {
+            if let Some(c) = cycle(name, &edges, &mut Vec::new()) {
+                panic!(
+                    "src/{}: an import cycle: {} -> {}",
+                    rel.replace("::", "/"),
+                    c.join(" -> "),
+                    c[0]
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} folders checked");
+}

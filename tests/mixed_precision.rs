@@ -316,7 +316,8 @@ fn f16_inference_of_a_vae_decodes_its_mean() {
 #[test]
 fn f16_inference_of_a_conv_model_matches_an_f64_simulation() {
     use wgae::model::{LayerDesc, LayerKind, Padding};
-    use wgae::reference::layer::{twin, Weights};
+    use wgae::reference::layer::Weights;
+    use wgae::reference::twin;
     use wgae::{Control, TrainConfig, Trainer};
     let Some(ctx) = f16_ctx() else { return };
     let cfg = ModelConfig::layered(

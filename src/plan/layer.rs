@@ -1,18 +1,12 @@
-//! What the planner asks of a layer kind, and which code answers for each
-//! kind: adding a kind is its planning file (like `dense.rs`) and one line in
-//! [`planner`].
+//! What the planner asks of a layer kind: adding a kind is its planning
+//! file (like `dense.rs`) and one line in [`crate::plan::planner`].
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::MatmulOut;
-use crate::model::{LayerKind, LayerSpec};
+use crate::model::LayerSpec;
 use crate::op::Activation;
-use crate::plan::conv::{Conv, ConvTranspose};
-use crate::plan::dense::Dense;
 use crate::plan::layout::BufferView;
-use crate::plan::norm::BatchNorm;
-use crate::plan::pool::Pooling;
-use crate::plan::reshape::Reshape;
 
 /// A layer's parameters (or their gradients) as the plan binds them, and
 /// its scratch buffers (max pooling's argmax, a convolution's im2col
@@ -163,16 +157,4 @@ pub trait LayerPlan: Sync {
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>>;
-}
-
-/// The planning code of each layer kind, one line per kind.
-pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
-    match kind {
-        LayerKind::Dense => &Dense,
-        LayerKind::Conv(_) => &Conv,
-        LayerKind::ConvTranspose(_) => &ConvTranspose,
-        LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
-        LayerKind::Reshape { .. } => &Reshape,
-        LayerKind::BatchNorm(_) => &BatchNorm,
-    }
 }

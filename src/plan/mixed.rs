@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, MatmulOut};
 use crate::model::{LayerKind, LayerSpec, ModelConfig};
-use crate::plan::layer::{planner, Params};
+use crate::plan::layer::Params;
+use crate::plan::planner;
 use crate::plan::ParamLayout;
 
 /// How a layer runs in mixed precision.

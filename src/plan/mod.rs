@@ -30,14 +30,32 @@ pub mod norm;
 pub mod pool;
 pub mod reshape;
 
+/// The planning code of each layer kind, one line per kind.
+pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
+    match kind {
+        LayerKind::Dense => &Dense,
+        LayerKind::Conv(_) => &Conv,
+        LayerKind::ConvTranspose(_) => &ConvTranspose,
+        LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
+        LayerKind::Reshape { .. } => &Reshape,
+        LayerKind::BatchNorm(_) => &BatchNorm,
+    }
+}
+
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{
     self as ops, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
+use crate::model::LayerKind;
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role, WeightInit};
-use layer::{planner, Grad, Params};
+use conv::{Conv, ConvTranspose};
+use dense::Dense;
+use layer::{Grad, LayerPlan, Params};
 pub use layout::ParamLayout;
+use norm::BatchNorm;
+use pool::Pooling;
+use reshape::Reshape;
 
 /// Slots of the metrics buffer; each accumulates a sum over samples.
 pub mod slot {

@@ -3,7 +3,7 @@
 
 use crate::op::Activation;
 use crate::reference::elementwise::act_derivative;
-use crate::reference::w;
+use crate::reference::widen::w;
 
 /// f'(z) and f''(z) of a code activation, from y = f(z), as contractive.wgsl.
 pub fn contractive_derivatives(y: f64, a: Activation) -> (f64, f64) {

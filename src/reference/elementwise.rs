@@ -3,7 +3,7 @@
 
 use crate::op::Activation;
 use crate::reference::softmax::softmax_rows;
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {

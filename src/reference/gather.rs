@@ -1,6 +1,6 @@
 //! f64 twin of shaders/gather.wgsl: rows gathered by index.
 
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn gather_rows(
     idx: &[u32],

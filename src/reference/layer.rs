@@ -1,12 +1,7 @@
-//! What the f64 trainer asks of a layer kind's twin, and which twin answers
-//! for each kind: adding a kind is its twin's file (like `dense.rs`) and one
-//! line in [`twin`].
+//! What the f64 trainer asks of a layer kind's twin: adding a kind is its
+//! twin's file (like `dense.rs`) and one line in [`crate::reference::twin`].
 
-use crate::model::{LayerKind, LayerSpec};
-use crate::reference::conv_layer::{Conv, ConvTranspose};
-use crate::reference::dense::Dense;
-use crate::reference::norm_layer::BatchNorm;
-use crate::reference::pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
+use crate::model::LayerSpec;
 
 /// A layer's parameters as laid out in the arena (empty for a kind without
 /// any); `transposed`: a tied layer's mirrored weight; its buffers in order
@@ -63,18 +58,4 @@ pub trait LayerTwin: Sync {
         dz: &[f64],
         rows: usize,
     ) -> Vec<f64>;
-}
-
-/// The f64 twin of each layer kind, one line per kind.
-pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
-    match kind {
-        LayerKind::Dense => &Dense,
-        LayerKind::Conv(_) => &Conv,
-        LayerKind::ConvTranspose(_) => &ConvTranspose,
-        LayerKind::MaxPool(_) => &MaxPool,
-        LayerKind::AvgPool(_) => &AvgPool,
-        LayerKind::Upsample { .. } => &Upsample,
-        LayerKind::Reshape { .. } => &Reshape,
-        LayerKind::BatchNorm(_) => &BatchNorm,
-    }
 }

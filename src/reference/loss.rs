@@ -3,7 +3,7 @@
 
 use crate::op::Loss;
 use crate::reference::elementwise::{sigmoid, softplus};
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn element_loss(pred: f64, t: f64, loss: Loss) -> f64 {
     match loss {

@@ -3,7 +3,7 @@
 
 use crate::op::Activation;
 use crate::reference::elementwise::{act, act_derivative};
-use crate::reference::w;
+use crate::reference::widen::w;
 
 /// Element (i, j) of op(A) . op(B), plus sum_k |a_ik b_kj|, which sets the
 /// rounding tolerance of an f32 dot product (Higham: |err| <~ sqrt(K) u sum|terms|).

@@ -29,6 +29,7 @@ pub mod shuffle;
 pub mod softmax;
 pub mod trainer;
 pub mod vae;
+pub mod widen;
 
 pub use contractive::*;
 pub use conv::*;
@@ -46,7 +47,23 @@ pub use shuffle::*;
 pub use softmax::*;
 pub use vae::*;
 
-/// A value the GPU saw, widened.
-pub(crate) fn w(x: f32) -> f64 {
-    f64::from(x)
+use crate::model::LayerKind;
+use conv_layer::{Conv, ConvTranspose};
+use dense::Dense;
+use layer::LayerTwin;
+use norm_layer::BatchNorm;
+use pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
+
+/// The f64 twin of each layer kind, one line per kind.
+pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
+    match kind {
+        LayerKind::Dense => &Dense,
+        LayerKind::Conv(_) => &Conv,
+        LayerKind::ConvTranspose(_) => &ConvTranspose,
+        LayerKind::MaxPool(_) => &MaxPool,
+        LayerKind::AvgPool(_) => &AvgPool,
+        LayerKind::Upsample { .. } => &Upsample,
+        LayerKind::Reshape { .. } => &Reshape,
+        LayerKind::BatchNorm(_) => &BatchNorm,
+    }
 }

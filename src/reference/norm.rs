@@ -4,7 +4,7 @@
 //! the GPU saw).
 
 use crate::op::Activation;
-use crate::reference::act;
+use crate::reference::elementwise::act;
 
 /// The flat index of value j of channel ch in an (n, c, s) tensor.
 fn at(c: usize, s: usize, ch: usize, j: usize) -> usize {

@@ -2,7 +2,7 @@
 //! corrections, clipping) and every optimizer's update.
 
 use crate::op::{OptimConfig, OptimizerKind, Schedule};
-use crate::reference::w;
+use crate::reference::widen::w;
 
 /// Optimizer state on the host, mirroring the GPU's OptState word for word.
 #[derive(Clone, Debug, Default)]

@@ -1,7 +1,7 @@
 //! f64 twins of shaders/penalty.wgsl: the L1 and KL sparsity penalties and
 //! their gradients.
 
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn l1_grad(h: &[f32], g: &[f32], lambda: f32) -> Vec<f64> {
     h.iter()

@@ -1,7 +1,7 @@
 //! f64 twins of shaders/reduce.wgsl: column sums and whole-tensor sums.
 
 use crate::kernels::ReduceMode;
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn col_sum(
     x: &[f32],

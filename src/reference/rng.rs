@@ -3,7 +3,7 @@
 
 use crate::kernels::RandomFill;
 use crate::op::Noise;
-use crate::reference::w;
+use crate::reference::widen::w;
 
 const PHILOX_M0: u32 = 0xD251_1F53;
 const PHILOX_M1: u32 = 0xCD9E_8D57;

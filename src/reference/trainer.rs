@@ -9,7 +9,8 @@ use crate::kernels::RandomFill;
 use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use crate::op::OptimConfig;
 use crate::plan::{stream, ParamLayout};
-use crate::reference::layer::{twin, Weights};
+use crate::reference::layer::Weights;
+use crate::reference::twin;
 use crate::reference::{self as r, OptState};
 use crate::train::TrainConfig;
 

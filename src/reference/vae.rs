@@ -1,7 +1,7 @@
 //! f64 twins of shaders/vae.wgsl: the reparameterization, its gradient and
 //! the KL divergence per row.
 
-use crate::reference::w;
+use crate::reference::widen::w;
 
 pub fn vae_reparam(head: &[f32], eps: &[f32], rows: usize, code: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(rows * code);

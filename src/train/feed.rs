@@ -11,7 +11,14 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::train::resident::{self, ByteTable, Input, Resident};
 use crate::train::stream::{Stream, SLOT_BYTES};
-use crate::train::STEPS_PER_SUBMIT;
+
+/// Training steps per submission within an epoch. The GPU starts on the
+/// first ones while the host records the rest (recording costs about half a
+/// microsecond per dispatch, against a few microseconds of GPU time for
+/// each of a small model's dispatches), instead of idling until a whole
+/// epoch is recorded. Submissions on one queue run in order, so the steps
+/// and their results are the same.
+pub const STEPS_PER_SUBMIT: usize = 8;
 
 pub(crate) enum Feed {
     Resident(Resident),

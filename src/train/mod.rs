@@ -23,6 +23,7 @@ pub use crate::op::{OptimizerName, ScheduleName};
 pub use crate::plan::ParamLayout;
 use crate::plan::{slot, Mode, Net};
 pub use config::{ConfigFile, OnDivergence, TrainConfig};
+pub use feed::STEPS_PER_SUBMIT;
 use feed::{Feed, FeedSpec};
 use resident::Input;
 pub use stream::StreamStats;
@@ -102,14 +103,6 @@ pub enum Control {
     Continue,
     Stop,
 }
-
-/// Training steps per submission within an epoch. The GPU starts on the
-/// first ones while the host records the rest (recording costs about half a
-/// microsecond per dispatch, against a few microseconds of GPU time for
-/// each of a small model's dispatches), instead of idling until a whole
-/// epoch is recorded. Submissions on one queue run in order, so the steps
-/// and their results are the same.
-pub const STEPS_PER_SUBMIT: usize = 8;
 
 /// Trains an [`Autoencoder`] with everything resident on the GPU. It holds
 /// its own handle on the context. `Send` (it may move to a worker thread),
