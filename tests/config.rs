@@ -390,3 +390,48 @@ fn out_of_range_training_numbers_are_refused_from_toml() {
         assert!(e.contains(says), "{line}: {e}");
     }
 }
+
+/// Parameters are laid out by the names their kinds declare: every tensor
+/// its own entry (a tied layer's weight is its mirror's, found by name),
+/// with the kind's decay flag, and buffers after the trainable part.
+#[test]
+fn parameters_are_laid_out_by_name() {
+    use wgae::train::ParamLayout;
+    let tied = ModelConfig::dense(12, &[6, 3]).tied(true);
+    let layout = ParamLayout::new(&tied, 1);
+    let names: Vec<Vec<&str>> = layout
+        .layers
+        .iter()
+        .map(|lp| lp.params.iter().map(|(n, _)| *n).collect())
+        .collect();
+    assert_eq!(names, vec![vec!["weight", "bias"]; 4]);
+    // decoder.0 transposes encoder.2's weight, decoder.2 encoder.0's.
+    assert_eq!(layout.layers[2].weight(), layout.layers[1].weight());
+    assert_eq!(layout.layers[3].weight(), layout.layers[0].weight());
+    assert!(layout.layers[2].transposed && !layout.layers[1].transposed);
+    assert_eq!(
+        layout.layers[3].owned().count(),
+        1,
+        "a tied layer owns its bias only"
+    );
+    let entry = |n: &str| &layout.entries[layout.find(n).unwrap()];
+    assert!(entry("encoder.0.weight").decay && !entry("encoder.0.bias").decay);
+    assert_eq!(entry("decoder.2.bias").shape, vec![12]);
+    assert!(layout.find("decoder.0.weight").is_none());
+    // Batch norm: gamma and beta by name, then its buffers, untrained.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/configs/conv_bn.toml"
+    ))
+    .unwrap();
+    let bn = ConfigFile::from_toml(&text).unwrap().model;
+    let layout = ParamLayout::new(&bn, 64);
+    let names: Vec<&str> = layout.entries.iter().map(|e| e.name.as_str()).collect();
+    let gamma = layout
+        .find("encoder.2.weight")
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert!(layout.entries[gamma].decay && !layout.is_buffer(gamma));
+    let mean = layout.find("encoder.2.running_mean").unwrap();
+    assert!(layout.is_buffer(mean) && !layout.entries[mean].decay);
+    assert!(layout.entries.iter().all(|e| e.offset % 64 == 0));
+}

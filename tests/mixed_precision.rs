@@ -203,10 +203,10 @@ fn f16_inference_matches_an_f64_simulation_of_the_plan() {
         let mut act: Vec<f64> = x.iter().map(|&v| r16(f64::from(v))).collect();
         let (mut want, mut tol) = (Vec::new(), Vec::new());
         for (li, l) in layers.iter().enumerate() {
-            let lp = layout.layers[li];
-            let we = &layout.entries[lp.weight.unwrap()];
+            let lp = &layout.layers[li];
+            let we = &layout.entries[lp.weight().unwrap()];
             let w = &params[we.offset..we.offset + we.len()];
-            let b = &params[layout.entries[lp.bias.unwrap()].offset..][..l.outputs];
+            let b = &params[layout.entries[lp.get("bias").unwrap()].offset..][..l.outputs];
             // W as (outputs, inputs); a tied layer reads the encoder's transposed.
             let wt = |o: usize, i: usize| {
                 let v = if lp.transposed {
@@ -370,14 +370,17 @@ fn f16_inference_of_a_conv_model_matches_an_f64_simulation() {
     let mut act: Vec<f64> = x.iter().map(|&v| r16(f64::from(v))).collect();
     let mut code = Vec::new();
     for (li, l) in layers.iter().enumerate() {
-        let lp = layout.layers[li];
-        let mut w: Vec<f64> = lp.weight.map_or(Vec::new(), |i| entry(i).to_vec());
+        let lp = &layout.layers[li];
+        let mut w: Vec<f64> = lp.weight().map_or(Vec::new(), |i| entry(i).to_vec());
         if l.kind == LayerKind::Dense {
             w.iter_mut().for_each(|v| *v = r16(*v));
         }
         let p = Weights {
-            w: &w,
-            b: lp.bias.map_or(&[][..], entry),
+            params: lp
+                .params
+                .iter()
+                .map(|&(name, i)| (name, if name == "weight" { &w[..] } else { entry(i) }))
+                .collect(),
             transposed: lp.transposed,
             buffers: lp
                 .buffers

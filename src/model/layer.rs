@@ -51,13 +51,15 @@ impl Norm {
     pub const EPS: f32 = 1e-5;
 }
 
-/// How a weight starts.
+/// How a parameter starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WeightInit {
     /// Glorot-uniform from the layer's fans (Keras' default).
     Glorot,
     /// All ones (a normalization's scale).
     Ones,
+    /// All zeros (a bias).
+    Zeros,
 }
 
 /// What a layer computes.
@@ -87,13 +89,19 @@ pub enum LayerKind {
     BatchNorm(Norm),
 }
 
-/// One parameter tensor of a layer.
+/// One parameter tensor of a layer, as its kind declares it. A kind may
+/// declare any number; the layout, the optimizer, weight decay, clipping,
+/// checkpoints and model files handle each by its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamSpec {
-    /// PyTorch's name within the module: `weight`, `bias`.
+    /// PyTorch's name within the module: `weight`, `bias`, `weight_ih_l0`.
     pub name: &'static str,
     /// PyTorch's shape: `[outputs, inputs]` for a Dense weight.
     pub shape: Vec<usize>,
+    /// How it starts.
+    pub init: WeightInit,
+    /// Whether L2 weight decay applies to it (weights, not biases).
+    pub decay: bool,
 }
 
 impl ParamSpec {
@@ -118,23 +126,37 @@ impl LayerKind {
                 vec![w.kh, w.kw]
             }
         };
-        let param = |name, shape| ParamSpec { name, shape };
+        // A weight starts Glorot-uniform and is decayed; a bias starts at
+        // zero and is not.
+        let weight = |shape| ParamSpec {
+            name: "weight",
+            shape,
+            init: WeightInit::Glorot,
+            decay: true,
+        };
+        let bias = |shape| ParamSpec {
+            name: "bias",
+            shape,
+            init: WeightInit::Zeros,
+            decay: false,
+        };
         match self {
-            LayerKind::Dense => vec![
-                param("weight", vec![n(output), n(input)]),
-                param("bias", vec![n(output)]),
-            ],
+            LayerKind::Dense => vec![weight(vec![n(output), n(input)]), bias(vec![n(output)])],
             LayerKind::Conv(w) => vec![
-                param("weight", [vec![output[0], input[0]], kernel(w)].concat()),
-                param("bias", vec![output[0]]),
+                weight([vec![output[0], input[0]], kernel(w)].concat()),
+                bias(vec![output[0]]),
             ],
             LayerKind::ConvTranspose(w) => vec![
-                param("weight", [vec![input[0], output[0]], kernel(w)].concat()),
-                param("bias", vec![output[0]]),
+                weight([vec![input[0], output[0]], kernel(w)].concat()),
+                bias(vec![output[0]]),
             ],
+            // gamma starts at one (and, as PyTorch's weight, is decayed).
             LayerKind::BatchNorm(_) => vec![
-                param("weight", vec![input[0]]),
-                param("bias", vec![input[0]]),
+                ParamSpec {
+                    init: WeightInit::Ones,
+                    ..weight(vec![input[0]])
+                },
+                bias(vec![input[0]]),
             ],
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
@@ -149,39 +171,28 @@ impl LayerKind {
     /// is PyTorch's int64 scalar (shape `[]`); the arena holds it as f32,
     /// exact to 2^24 steps.
     pub fn buffers(self, input: Shape) -> Vec<(ParamSpec, f32)> {
+        let buffer = |name, shape, start| {
+            let spec = ParamSpec {
+                name,
+                shape,
+                init: WeightInit::Zeros,
+                decay: false,
+            };
+            (spec, start)
+        };
         match self {
             LayerKind::BatchNorm(_) => vec![
-                (
-                    ParamSpec {
-                        name: "running_mean",
-                        shape: vec![input[0]],
-                    },
-                    0.0,
-                ),
-                (
-                    ParamSpec {
-                        name: "running_var",
-                        shape: vec![input[0]],
-                    },
-                    1.0,
-                ),
-                (
-                    ParamSpec {
-                        name: "num_batches_tracked",
-                        shape: Vec::new(),
-                    },
-                    0.0,
-                ),
+                buffer("running_mean", vec![input[0]], 0.0),
+                buffer("running_var", vec![input[0]], 1.0),
+                buffer("num_batches_tracked", Vec::new(), 0.0),
             ],
-            _ => Vec::new(),
-        }
-    }
-
-    /// How the layer's weight starts.
-    pub fn weight_init(self) -> WeightInit {
-        match self {
-            LayerKind::BatchNorm(_) => WeightInit::Ones,
-            _ => WeightInit::Glorot,
+            LayerKind::Dense
+            | LayerKind::Conv(_)
+            | LayerKind::ConvTranspose(_)
+            | LayerKind::MaxPool(_)
+            | LayerKind::AvgPool(_)
+            | LayerKind::Upsample { .. }
+            | LayerKind::Reshape { .. } => Vec::new(),
         }
     }
 

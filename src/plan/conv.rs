@@ -163,7 +163,7 @@ impl LayerPlan for Conv {
         target: &GpuTensor,
     ) -> Result<Vec<Step>> {
         let g = geom(rows, l.in_shape, l.out_shape, window(l)?);
-        let (w, b) = (p.weight(l)?, p.bias);
+        let (w, b) = (p.weight(l)?, p.get("bias"));
         if p.scratch.is_empty() {
             return Ok(vec![conv_forward(ctx, &g, input, w, b, act, target)?]);
         }
@@ -189,7 +189,10 @@ impl LayerPlan for Conv {
         no_tying(l, accumulate)?;
         let geo = geom(rows, l.in_shape, l.out_shape, window(l)?);
         let dz = dz.plain(l)?;
-        let db = g.bias.map(|gb| conv_db(ctx, &geo, dz, gb)).transpose()?;
+        let db = g
+            .get("bias")
+            .map(|gb| conv_db(ctx, &geo, dz, gb))
+            .transpose()?;
         if p.scratch.is_empty() {
             let dw = conv_dw(ctx, &geo, input, dz, g.weight(l)?)?;
             return Ok([Some(dw), db].into_iter().flatten().collect());
@@ -253,7 +256,7 @@ impl LayerPlan for ConvTranspose {
     ) -> Result<Vec<Step>> {
         // The convolution from the output's shape to the input's.
         let g = geom(rows, l.out_shape, l.in_shape, window(l)?);
-        let (w, b) = (p.weight(l)?, p.bias);
+        let (w, b) = (p.weight(l)?, p.get("bias"));
         if p.scratch.is_empty() {
             return Ok(vec![conv_dx(ctx, &g, input, w, b, act, target)?]);
         }
@@ -287,7 +290,7 @@ impl LayerPlan for ConvTranspose {
             ..geo
         };
         let db = g
-            .bias
+            .get("bias")
             .map(|gb| conv_db(ctx, &over_output, dz, gb))
             .transpose()?;
         if p.scratch.is_empty() {

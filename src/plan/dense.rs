@@ -50,7 +50,7 @@ impl LayerPlan for Dense {
             &spec,
             input,
             p.weight(l)?,
-            p.bias,
+            p.get("bias"),
             target,
         )?])
     }
@@ -70,12 +70,12 @@ impl LayerPlan for Dense {
             act: l.act,
             ..MatmulSpec::new(rows, l.outputs, l.inputs, false, !p.transposed)
         };
-        ops::matmul_f16(ctx, &spec, input16, p.weight(l)?, p.bias, target)
+        ops::matmul_f16(ctx, &spec, input16, p.weight(l)?, p.get("bias"), target)
     }
 
     /// The weight gradient into `g.weight` (added to it when `accumulate`: a
     /// tied weight gathers its mirror's gradient and its own), then the bias
-    /// gradient into `g.bias`.
+    /// gradient into the `bias` of `g`.
     fn param_grads(
         &self,
         ctx: &GpuContext,
@@ -112,7 +112,7 @@ impl LayerPlan for Dense {
             )
         };
         let mut steps = vec![product(ctx, &spec, a, b, operand, dz, gw)?];
-        if let Some(gb) = g.bias {
+        if let Some(gb) = g.get("bias") {
             steps.push(ops::col_sum(
                 ctx, rows, l.outputs, 1.0, 0.0, dz.t, dz.gate, gb,
             )?);

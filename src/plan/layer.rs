@@ -12,8 +12,8 @@ use crate::plan::layout::BufferView;
 /// its scratch buffers (max pooling's argmax, a convolution's im2col
 /// matrices), as its kind asked for them.
 pub struct Params<'a> {
-    pub weight: Option<&'a GpuTensor>,
-    pub bias: Option<&'a GpuTensor>,
+    /// The parameters (or gradients) by the names the kind declares.
+    pub tensors: &'a [(&'static str, GpuTensor)],
     /// The weight is a tied mirror's, used transposed.
     pub transposed: bool,
     pub scratch: &'a [GpuTensor],
@@ -25,13 +25,28 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    /// The weight, or an error naming the layer (a plan bug, not a user's).
-    pub fn weight(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
-        self.weight.ok_or_else(|| missing(l, "weight"))
+    /// The tensor named `name`, if the layer has it (a bias may be off).
+    pub fn get(&self, name: &str) -> Option<&'a GpuTensor> {
+        self.tensors
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t)
     }
 
+    /// The tensor named `name`, or an error naming the layer (a plan bug,
+    /// not a user's).
+    pub fn named(&self, l: &LayerSpec, name: &str) -> Result<&'a GpuTensor> {
+        self.get(name).ok_or_else(|| missing(l, name))
+    }
+
+    /// The weight (see [`Self::named`]).
+    pub fn weight(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        self.named(l, "weight")
+    }
+
+    /// The bias (see [`Self::named`]).
     pub fn bias(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
-        self.bias.ok_or_else(|| missing(l, "bias"))
+        self.named(l, "bias")
     }
 
     /// Scratch buffer `i`.

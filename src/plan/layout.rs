@@ -25,6 +25,8 @@ pub struct ParamEntry {
     pub offset: usize,
     /// PyTorch's shape (see [`LayerSpec::params`]).
     pub shape: Vec<usize>,
+    /// Whether L2 weight decay applies (as its kind declared it).
+    pub decay: bool,
 }
 
 impl ParamEntry {
@@ -37,17 +39,41 @@ impl ParamEntry {
     }
 }
 
-/// Which entries a layer uses (none for a kind without parameters).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which entries a layer uses, by the names its kind declares (none for a
+/// kind without parameters).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LayerParams {
-    /// The weight entry; for a tied layer, the encoder weight it transposes.
-    pub weight: Option<usize>,
+    /// Each parameter's name and entry, in the kind's order. A tied layer's
+    /// `weight` is its mirror's entry (tied by name), used transposed.
+    pub params: Vec<(&'static str, usize)>,
     pub transposed: bool,
-    pub bias: Option<usize>,
     /// The layer's first buffer entry; its others follow it.
     pub buffers: Option<usize>,
     /// How many buffer entries the layer has.
     pub n_buffers: usize,
+}
+
+impl LayerParams {
+    /// The entry of the parameter named `name`.
+    pub fn get(&self, name: &str) -> Option<usize> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, i)| i)
+    }
+
+    /// The `weight` entry (a tied layer's: its mirror's).
+    pub fn weight(&self) -> Option<usize> {
+        self.get("weight")
+    }
+
+    /// The entries the layer owns (not a tied mirror's weight).
+    pub fn owned(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.params
+            .iter()
+            .copied()
+            .filter(|(n, _)| !(self.transposed && *n == "weight"))
+    }
 }
 
 /// A layer's buffers as one view of the arena, and where each of them
@@ -80,37 +106,41 @@ impl ParamLayout {
                 e.offset + e.len().div_ceil(align_words) * align_words
             })
         };
-        let push = |entries: &mut Vec<ParamEntry>, name: String, shape: Vec<usize>| {
+        let push = |entries: &mut Vec<ParamEntry>, name: String, shape: Vec<usize>, decay| {
             entries.push(ParamEntry {
                 name,
                 offset: end(entries),
                 shape,
+                decay,
             });
             entries.len() - 1
         };
         let n_enc = layers.iter().filter(|l| l.encoder).count();
-        let mut weight_of: Vec<usize> = Vec::new();
-        let mut out = Vec::new();
+        let mut out: Vec<LayerParams> = Vec::new();
         for l in &layers {
             let module = l.module_name(n_enc);
-            let mut weight = None;
-            let mut bias = None;
+            let mut params = Vec::new();
             for p in l.params() {
-                let slot = match p.name {
-                    "weight" => &mut weight,
-                    _ => &mut bias,
+                // A tied layer uses its mirror's weight (found by name),
+                // transposed; every other parameter is its own.
+                let mirror = l
+                    .tied_to
+                    .filter(|_| p.name == "weight")
+                    .and_then(|e| out.get(e)?.get(p.name));
+                let i = match mirror {
+                    Some(i) => i,
+                    None => push(
+                        &mut entries,
+                        format!("{module}.{}", p.name),
+                        p.shape,
+                        p.decay,
+                    ),
                 };
-                *slot = Some(match (p.name, l.tied_to) {
-                    // A tied layer uses its mirror's weight, transposed.
-                    ("weight", Some(e)) => weight_of[e],
-                    _ => push(&mut entries, format!("{module}.{}", p.name), p.shape),
-                });
+                params.push((p.name, i));
             }
-            weight_of.push(weight.unwrap_or(usize::MAX));
             out.push(LayerParams {
-                weight,
+                params,
                 transposed: l.tied_to.is_some(),
-                bias,
                 buffers: None,
                 n_buffers: 0,
             });
@@ -119,7 +149,7 @@ impl ParamLayout {
         for (l, lp) in layers.iter().zip(&mut out) {
             let module = l.module_name(n_enc);
             for (p, _) in l.buffers() {
-                let i = push(&mut entries, format!("{module}.{}", p.name), p.shape);
+                let i = push(&mut entries, format!("{module}.{}", p.name), p.shape, false);
                 lp.buffers.get_or_insert(i);
                 lp.n_buffers += 1;
             }
@@ -139,7 +169,7 @@ impl ParamLayout {
 
     /// Layer `l`'s buffers in an arena with this layout, as one view.
     pub fn buffer_view(&self, arena: &GpuTensor, l: usize) -> Result<Option<BufferView>> {
-        let lp = self.layers[l];
+        let lp = &self.layers[l];
         let Some(first) = lp.buffers else {
             return Ok(None);
         };
@@ -180,18 +210,18 @@ impl ParamLayout {
         arena.view(e.offset, e.len())
     }
 
-    /// Views of layer `l`'s weight and bias in an arena (None where the
-    /// layer's kind has none).
+    /// Views of layer `l`'s parameters in an arena, by name (none where
+    /// the layer's kind has none).
     pub fn layer_views(
         &self,
         arena: &GpuTensor,
         l: usize,
-    ) -> Result<(Option<GpuTensor>, Option<GpuTensor>)> {
-        let lp = self.layers[l];
-        Ok((
-            lp.weight.map(|i| self.view(arena, i)).transpose()?,
-            lp.bias.map(|i| self.view(arena, i)).transpose()?,
-        ))
+    ) -> Result<Vec<(&'static str, GpuTensor)>> {
+        self.layers[l]
+            .params
+            .iter()
+            .map(|&(name, i)| Ok((name, self.view(arena, i)?)))
+            .collect()
     }
 
     pub fn find(&self, name: &str) -> Option<usize> {

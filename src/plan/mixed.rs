@@ -70,7 +70,7 @@ impl MixedNet {
         let mut casts = Vec::new();
         for (li, l) in layers.iter().enumerate().take(end).skip(start) {
             let weight = layout.layers[li]
-                .weight
+                .weight()
                 .filter(|_| l.kind == LayerKind::Dense);
             mixed.push(match weight {
                 Some(weight) => {
@@ -136,8 +136,8 @@ impl MixedNet {
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
             let li = self.start + i;
-            let lp = layout.layers[li];
-            let (w, bias) = layout.layer_views(params, li)?;
+            let lp = &layout.layers[li];
+            let views = layout.layer_views(params, li)?;
             let input = if i == 0 {
                 &self.x16
             } else {
@@ -145,9 +145,13 @@ impl MixedNet {
             };
             match &self.mixed[i] {
                 Mixed::F16 { weight16 } => {
+                    // The f16 copy stands in for the weight.
+                    let views16: Vec<_> = views
+                        .iter()
+                        .map(|(n, t)| (*n, if *n == "weight" { weight16 } else { t }.clone()))
+                        .collect();
                     let p = Params {
-                        weight: Some(weight16),
-                        bias: bias.as_ref(),
+                        tensors: &views16,
                         transposed: lp.transposed,
                         scratch: &[],
                         buffers: None,
@@ -167,8 +171,7 @@ impl MixedNet {
                 } => {
                     let buffers = layout.buffer_view(params, li)?;
                     let p = Params {
-                        weight: w.as_ref(),
-                        bias: bias.as_ref(),
+                        tensors: &views,
                         transposed: lp.transposed,
                         scratch,
                         buffers: buffers.as_ref(),

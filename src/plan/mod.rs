@@ -355,31 +355,42 @@ impl Net {
             }
         }
         for (l, lp) in self.layout.zip(&self.layers) {
-            let Some(weight) = lp.weight.filter(|_| !lp.transposed) else {
-                continue;
-            };
-            if l.kind.weight_init() == WeightInit::Ones {
-                steps.push(ops::fill(ctx, 1.0, &self.layout.view(params, weight)?)?);
-                continue;
+            // Each parameter the layer owns starts as its kind declared:
+            // Glorot draws come from the layer's stream, one after another.
+            let specs = l.params();
+            let mut drawn = 0;
+            for (name, i) in lp.owned() {
+                let init = specs
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map_or(WeightInit::Zeros, |p| p.init);
+                let w = self.layout.view(params, i)?;
+                match init {
+                    // The arena starts at zero.
+                    WeightInit::Zeros => {}
+                    WeightInit::Ones => steps.push(ops::fill(ctx, 1.0, &w)?),
+                    WeightInit::Glorot => {
+                        let (fan_in, fan_out) = l.fan();
+                        let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+                        let spec = RngSpec {
+                            seed: self.seed,
+                            stream: stream::INIT_BASE + l.index as u32,
+                            offset: drawn,
+                        };
+                        drawn += w.len() as u32;
+                        steps.push(ops::random(
+                            ctx,
+                            RandomFill::Uniform {
+                                lo: -bound,
+                                hi: bound,
+                            },
+                            spec,
+                            None,
+                            &w,
+                        )?);
+                    }
+                }
             }
-            let (fan_in, fan_out) = l.fan();
-            let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-            let w = self.layout.view(params, weight)?;
-            let spec = RngSpec {
-                seed: self.seed,
-                stream: stream::INIT_BASE + l.index as u32,
-                offset: 0,
-            };
-            steps.push(ops::random(
-                ctx,
-                RandomFill::Uniform {
-                    lo: -bound,
-                    hi: bound,
-                },
-                spec,
-                None,
-                &w,
-            )?);
         }
         Ok(steps)
     }
@@ -416,13 +427,12 @@ impl Net {
         }
         for li in start..self.layers.len() {
             let l = self.layers[li];
-            let lp = self.layout.layers[li];
+            let lp = &self.layout.layers[li];
             let input = self.layer_input(li, rows)?;
-            let (w, b) = self.layout.layer_views(params, li)?;
+            let views = self.layout.layer_views(params, li)?;
             let buffers = self.layout.buffer_view(params, li)?;
             let p = Params {
-                weight: w.as_ref(),
-                bias: b.as_ref(),
+                tensors: &views,
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
                 buffers: buffers.as_ref(),
@@ -544,7 +554,7 @@ impl Net {
         }
         if let (Some(s), Some(fp2)) = (&self.cs, &self.fp2) {
             let l0 = &self.layers[0];
-            let Some(weight) = self.layout.layers[0].weight else {
+            let Some(weight) = self.layout.layers[0].weight() else {
                 return Err(crate::error::Error::InvalidArgument(
                     "the contractive penalty needs a Linear first layer".into(),
                 ));
@@ -830,7 +840,7 @@ impl Net {
         let mut written = vec![false; self.layout.entries.len()];
         for li in (0..self.layers.len()).rev() {
             let l = self.layers[li];
-            let lp = self.layout.layers[li];
+            let lp = &self.layout.layers[li];
             let dzl = self.grad_pre(li, rows)?;
             let gate = self.act_gate(li, rows)?;
             let dz = Grad {
@@ -838,34 +848,35 @@ impl Net {
                 gate: gate.as_ref().map(|(act, g)| (*act, g)),
             };
             let input = self.layer_input(li, rows)?;
-            let (w, b) = self.layout.layer_views(params, li)?;
+            let views = self.layout.layer_views(params, li)?;
             let buffers = self.layout.buffer_view(params, li)?;
             let p = Params {
-                weight: w.as_ref(),
-                bias: b.as_ref(),
+                tensors: &views,
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
                 buffers: buffers.as_ref(),
                 training: self.mode == Mode::Train,
             };
-            let (gw, gb) = self.layout.layer_views(grads, li)?;
+            let grad_views = self.layout.layer_views(grads, li)?;
             let g = Params {
-                weight: gw.as_ref(),
-                bias: gb.as_ref(),
+                tensors: &grad_views,
                 transposed: lp.transposed,
                 scratch: &[],
                 buffers: None,
                 training: true,
             };
-            let accumulate = lp.weight.is_some_and(|i| written[i]);
-            for i in [lp.weight, lp.bias].into_iter().flatten() {
+            // A tied weight's gradient is written by its mirror first (the
+            // decoder is planned before the encoder): add to it.
+            let accumulate = lp.weight().is_some_and(|i| written[i]);
+            for &(_, i) in &lp.params {
                 written[i] = true;
             }
+            let (w, gw) = (p.get("weight"), g.get("weight"));
             steps.extend(
                 planner(l.kind).param_grads(ctx, &l, rows, &p, &input, &dz, &g, accumulate)?,
             );
             if li == 0 && self.cfg.contractive > 0.0 {
-                let (Some(w), Some(gw)) = (&w, &gw) else {
+                let (Some(w), Some(gw)) = (w, gw) else {
                     return Err(crate::error::Error::InvalidArgument(
                         "the contractive penalty needs a Linear first layer".into(),
                     ));

@@ -6,7 +6,7 @@ use crate::model::LayerSpec;
 use crate::op::Activation;
 use crate::plan::conv::{geom, window};
 use crate::reference::conv::{conv_db, conv_dw, conv_dx, conv_forward};
-use crate::reference::layer::{LayerTwin, Weights};
+use crate::reference::layer::{LayerTwin, ParamGrads, Weights};
 
 /// Conv1d and Conv2d.
 pub struct Conv;
@@ -25,26 +25,23 @@ fn conv_geom(l: &LayerSpec, rows: usize, transposed: bool) -> ConvGeom {
 impl LayerTwin for Conv {
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
         let g = conv_geom(l, rows, false);
-        conv_forward(&g, x, p.w, bias(p), Activation::Identity).0
+        conv_forward(&g, x, p.get("weight"), bias(p), Activation::Identity).0
     }
 
     fn param_grads(
         &self,
         l: &LayerSpec,
+        p: &Weights,
         x: &[f64],
         dz: &[f64],
         rows: usize,
-        _transposed: bool,
-        gw: &mut [f64],
-        gb: &mut [f64],
-    ) {
+    ) -> ParamGrads {
         let g = conv_geom(l, rows, false);
-        for (a, v) in gw.iter_mut().zip(conv_dw(&g, x, dz).0) {
-            *a += v;
+        let mut out = vec![("weight", conv_dw(&g, x, dz).0)];
+        if bias(p).is_some() {
+            out.push(("bias", conv_db(&g, dz).0));
         }
-        if !gb.is_empty() {
-            gb.copy_from_slice(&conv_db(&g, dz).0);
-        }
+        out
     }
 
     fn input_grad(
@@ -56,39 +53,36 @@ impl LayerTwin for Conv {
         rows: usize,
     ) -> Vec<f64> {
         let g = conv_geom(l, rows, false);
-        conv_dx(&g, dz, p.w, None, Activation::Identity).0
+        conv_dx(&g, dz, p.get("weight"), None, Activation::Identity).0
     }
 }
 
 impl LayerTwin for ConvTranspose {
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
         let g = conv_geom(l, rows, true);
-        conv_dx(&g, x, p.w, bias(p), Activation::Identity).0
+        conv_dx(&g, x, p.get("weight"), bias(p), Activation::Identity).0
     }
 
     fn param_grads(
         &self,
         l: &LayerSpec,
+        p: &Weights,
         x: &[f64],
         dz: &[f64],
         rows: usize,
-        _transposed: bool,
-        gw: &mut [f64],
-        gb: &mut [f64],
-    ) {
+    ) -> ParamGrads {
         let g = conv_geom(l, rows, true);
-        for (a, v) in gw.iter_mut().zip(conv_dw(&g, dz, x).0) {
-            *a += v;
-        }
+        let mut out = vec![("weight", conv_dw(&g, dz, x).0)];
         let over_output = ConvGeom {
             o: l.out_shape[0],
             oh: l.out_shape[1],
             ow: l.out_shape[2],
             ..g
         };
-        if !gb.is_empty() {
-            gb.copy_from_slice(&conv_db(&over_output, dz).0);
+        if bias(p).is_some() {
+            out.push(("bias", conv_db(&over_output, dz).0));
         }
+        out
     }
 
     fn input_grad(
@@ -100,11 +94,12 @@ impl LayerTwin for ConvTranspose {
         rows: usize,
     ) -> Vec<f64> {
         let g = conv_geom(l, rows, true);
-        conv_forward(&g, dz, p.w, None, Activation::Identity).0
+        conv_forward(&g, dz, p.get("weight"), None, Activation::Identity).0
     }
 }
 
 /// The layer's bias, if it has one.
 fn bias<'a>(p: &Weights<'a>) -> Option<&'a [f64]> {
-    (!p.b.is_empty()).then_some(p.b)
+    let b = p.get("bias");
+    (!b.is_empty()).then_some(b)
 }

@@ -4,7 +4,7 @@
 //! gradient. Plain loops over rows and columns.
 
 use crate::model::LayerSpec;
-use crate::reference::layer::{LayerTwin, Weights};
+use crate::reference::layer::{LayerTwin, ParamGrads, Weights};
 
 /// The Dense layer's twin.
 pub struct Dense;
@@ -12,7 +12,7 @@ pub struct Dense;
 impl LayerTwin for Dense {
     /// The pre-activation z (rows, outputs) of input x (rows, inputs).
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
-        let (w, b, transposed) = (p.w, p.b, p.transposed);
+        let (w, b, transposed) = (p.get("weight"), p.get("bias"), p.transposed);
         let (k, n) = (l.inputs, l.outputs);
         let mut out = vec![0.0; rows * n];
         for r in 0..rows {
@@ -27,29 +27,32 @@ impl LayerTwin for Dense {
         out
     }
 
-    /// Adds the weight gradient `dz^T . x` into `gw` (laid out as the weight)
-    /// and writes the bias gradient `sum_rows dz` into `gb`.
+    /// The weight gradient `dz^T . x` (laid out as the weight) and, where
+    /// the layer has a bias, the bias gradient `sum_rows dz`.
     fn param_grads(
         &self,
         l: &LayerSpec,
+        p: &Weights,
         x: &[f64],
         dz: &[f64],
         rows: usize,
-        transposed: bool,
-        gw: &mut [f64],
-        gb: &mut [f64],
-    ) {
+    ) -> ParamGrads {
         let (k, n) = (l.inputs, l.outputs);
+        let mut gw = vec![0.0; k * n];
+        let mut gb = vec![0.0; n];
         for j in 0..n {
             for i in 0..k {
                 let g: f64 = (0..rows).map(|r| dz[r * n + j] * x[r * k + i]).sum();
-                let at = if transposed { i * n + j } else { j * k + i };
-                gw[at] += g;
+                let at = if p.transposed { i * n + j } else { j * k + i };
+                gw[at] = g;
             }
-            if let Some(gb) = gb.get_mut(j) {
-                *gb = (0..rows).map(|r| dz[r * n + j]).sum();
-            }
+            gb[j] = (0..rows).map(|r| dz[r * n + j]).sum();
         }
+        let mut out = vec![("weight", gw)];
+        if !p.get("bias").is_empty() {
+            out.push(("bias", gb));
+        }
+        out
     }
 
     /// The gradient w.r.t. the input, `dz . W` (rows, inputs).
@@ -61,7 +64,7 @@ impl LayerTwin for Dense {
         dz: &[f64],
         rows: usize,
     ) -> Vec<f64> {
-        let (w, transposed) = (p.w, p.transposed);
+        let (w, transposed) = (p.get("weight"), p.transposed);
         let (k, n) = (l.inputs, l.outputs);
         let mut out = vec![0.0; rows * k];
         for r in 0..rows {

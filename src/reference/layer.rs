@@ -3,37 +3,50 @@
 
 use crate::model::LayerSpec;
 
-/// A layer's parameters as laid out in the arena (empty for a kind without
-/// any); `transposed`: a tied layer's mirrored weight; its buffers in order
-/// (batch normalization's running statistics); `training`: a training pass
-/// rather than an evaluation one.
+/// A layer's parameters by the names its kind declares, as laid out in the
+/// arena (none for a kind without any); `transposed`: a tied layer's
+/// mirrored weight; its buffers in order (batch normalization's running
+/// statistics); `training`: a training pass rather than an evaluation one.
 pub struct Weights<'a> {
-    pub w: &'a [f64],
-    pub b: &'a [f64],
+    pub params: Vec<(&'static str, &'a [f64])>,
     pub transposed: bool,
     pub buffers: Vec<&'a [f64]>,
     pub training: bool,
 }
+
+impl<'a> Weights<'a> {
+    /// The parameter named `name` (empty if the layer has none: a bias
+    /// turned off).
+    pub fn get(&self, name: &str) -> &'a [f64] {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[][..], |(_, v)| v)
+    }
+}
+
+/// A layer's parameter gradients by name, each laid out as its parameter;
+/// the trainer adds them into the gradient arena (a tied weight gets both
+/// layers').
+pub type ParamGrads = Vec<(&'static str, Vec<f64>)>;
 
 /// A layer kind's f64 twin.
 pub trait LayerTwin: Sync {
     /// The pre-activation (rows, outputs) of `x` (rows, inputs).
     fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64>;
 
-    /// Adds the weight gradient into `gw` and writes the bias gradient
-    /// into `gb`, from the input `x` and the pre-activation's gradient `dz`
-    /// (nothing for a kind without parameters).
-    #[allow(clippy::too_many_arguments)]
+    /// The gradient of each parameter the layer has (by name), from the
+    /// input `x` and the pre-activation's gradient `dz` (none for a kind
+    /// without parameters).
     fn param_grads(
         &self,
         _l: &LayerSpec,
+        _p: &Weights,
         _x: &[f64],
         _dz: &[f64],
         _rows: usize,
-        _transposed: bool,
-        _gw: &mut [f64],
-        _gb: &mut [f64],
-    ) {
+    ) -> ParamGrads {
+        Vec::new()
     }
 
     /// The layer's buffers after a training pass over `x`, in order (none

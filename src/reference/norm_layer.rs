@@ -3,7 +3,7 @@
 
 use crate::model::{LayerKind, LayerSpec, Norm};
 use crate::op::Activation;
-use crate::reference::layer::{LayerTwin, Weights};
+use crate::reference::layer::{LayerTwin, ParamGrads, Weights};
 use crate::reference::norm::{bn_apply, bn_dx, bn_grad_sums, bn_running, bn_stats};
 
 /// BatchNorm1d and BatchNorm2d.
@@ -32,8 +32,8 @@ impl LayerTwin for BatchNorm {
             s,
             &mean,
             &var,
-            p.w,
-            p.b,
+            p.get("weight"),
+            p.get("bias"),
             f64::from(norm.eps),
             Activation::Identity,
         )
@@ -42,18 +42,15 @@ impl LayerTwin for BatchNorm {
     fn param_grads(
         &self,
         l: &LayerSpec,
+        _p: &Weights,
         x: &[f64],
         dz: &[f64],
         rows: usize,
-        _transposed: bool,
-        gw: &mut [f64],
-        gb: &mut [f64],
-    ) {
+    ) -> ParamGrads {
         let (norm, c, s) = dims(l);
         let (mean, var) = bn_stats(x, rows, c, s);
         let (sdx, sd) = bn_grad_sums(x, dz, rows, c, s, &mean, &var, f64::from(norm.eps));
-        gw.iter_mut().zip(&sdx).for_each(|(g, v)| *g += v);
-        gb.copy_from_slice(&sd);
+        vec![("weight", sdx), ("bias", sd)]
     }
 
     fn input_grad(
@@ -65,7 +62,7 @@ impl LayerTwin for BatchNorm {
         rows: usize,
     ) -> Vec<f64> {
         let (norm, c, s) = dims(l);
-        bn_dx(x, dz, rows, c, s, p.w, f64::from(norm.eps))
+        bn_dx(x, dz, rows, c, s, p.get("weight"), f64::from(norm.eps))
     }
 
     fn updated_buffers(&self, l: &LayerSpec, p: &Weights, x: &[f64], rows: usize) -> Vec<Vec<f64>> {

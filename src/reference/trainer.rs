@@ -75,10 +75,13 @@ impl RefTrainer {
     /// Layer `li`'s parameters (empty slices for a kind without any) for a
     /// training pass or an evaluation one.
     fn weights(&self, li: usize, training: bool) -> Weights<'_> {
-        let lp = self.layout.layers[li];
+        let lp = &self.layout.layers[li];
         Weights {
-            w: lp.weight.map_or(&[][..], |i| self.entry(i)),
-            b: lp.bias.map_or(&[][..], |i| self.entry(i)),
+            params: lp
+                .params
+                .iter()
+                .map(|&(name, i)| (name, self.entry(i)))
+                .collect(),
             transposed: lp.transposed,
             buffers: lp
                 .buffers
@@ -238,17 +241,23 @@ impl RefTrainer {
         let mut cvec: Vec<f64> = Vec::new();
         for li in (0..self.layers.len()).rev() {
             let l = &self.layers[li];
-            if let Some(wi) = lp[li].weight {
-                let we = &self.layout.entries[wi];
-                // A layer without a bias gets an empty bias gradient.
-                let (bo, bl) = lp[li].bias.map_or((we.offset + we.len(), 0), |bi| {
-                    let be = &self.layout.entries[bi];
-                    (be.offset, be.len())
-                });
-                let (gw, gb) = two_ranges(&mut grads, we.offset, we.len(), bo, bl);
-                twin(l.kind).param_grads(l, &f.inputs[li], &dz, rows, lp[li].transposed, gw, gb);
-                if li == 0 && self.cfg.contractive > 0.0 {
-                    self.contractive_wgrad(&cvec, rows, gw);
+            // Each parameter's gradient, added into the arena by name (a
+            // tied weight gets its mirror's too).
+            let p = self.weights(li, true);
+            for (name, g) in twin(l.kind).param_grads(l, &p, &f.inputs[li], &dz, rows) {
+                let Some(i) = lp[li].get(name) else {
+                    panic!("layer {li} ({}) has no parameter {name}", l.kind.name());
+                };
+                let e = &self.layout.entries[i];
+                assert_eq!(g.len(), e.len(), "layer {li}'s {name} gradient");
+                for (a, v) in grads[e.offset..e.offset + e.len()].iter_mut().zip(g) {
+                    *a += v;
+                }
+            }
+            if li == 0 && self.cfg.contractive > 0.0 {
+                if let Some(wi) = lp[0].weight() {
+                    let e = &self.layout.entries[wi];
+                    self.contractive_wgrad(&cvec, rows, &mut grads[e.offset..e.offset + e.len()]);
                 }
             }
             if li == 0 {
@@ -329,7 +338,7 @@ impl RefTrainer {
     /// `c_j = sum_rows f'(z)^2`, which its weight gradient reads.
     fn contractive_dz(&self, l: &LayerSpec, y: &[f64], dz: &mut [f64], rows: usize) -> Vec<f64> {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
-        let w0 = self.weights(0, true).w;
+        let w0 = self.weights(0, true).get("weight");
         let n = l.outputs;
         let s: Vec<f64> = (0..n)
             .map(|j| (0..l.inputs).map(|i| w0[j * l.inputs + i].powi(2)).sum())
@@ -349,7 +358,7 @@ impl RefTrainer {
     fn contractive_wgrad(&self, cvec: &[f64], rows: usize, gw: &mut [f64]) {
         let coef = f64::from(self.cfg.contractive) / rows as f64;
         let l = &self.layers[0];
-        let w = self.weights(0, true).w;
+        let w = self.weights(0, true).get("weight");
         for j in 0..l.outputs {
             for i in 0..l.inputs {
                 gw[j * l.inputs + i] += coef * 2.0 * w[j * l.inputs + i] * cvec[j];
@@ -363,7 +372,7 @@ impl RefTrainer {
             return;
         }
         for e in &self.layout.entries {
-            if e.name.ends_with(".weight") {
+            if e.decay {
                 let range = e.offset..e.offset + e.len();
                 for (g, p) in grads[range.clone()].iter_mut().zip(&self.params[range]) {
                     *g += self.weight_decay * p;
@@ -386,26 +395,5 @@ impl RefTrainer {
             &mut self.v,
         );
         self.grads = grads;
-    }
-}
-
-/// Two disjoint ranges of one arena, mutably (a layer's weight and bias).
-fn two_ranges(
-    v: &mut [f64],
-    a: usize,
-    a_len: usize,
-    b: usize,
-    b_len: usize,
-) -> (&mut [f64], &mut [f64]) {
-    assert!(
-        a + a_len <= b || b + b_len <= a,
-        "overlapping parameter ranges"
-    );
-    if a < b {
-        let (lo, hi) = v.split_at_mut(b);
-        (&mut lo[a..a + a_len], &mut hi[..b_len])
-    } else {
-        let (lo, hi) = v.split_at_mut(a);
-        (&mut hi[..a_len], &mut lo[b..b + b_len])
     }
 }

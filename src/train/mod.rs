@@ -278,7 +278,7 @@ impl Trainer {
             s.extend(net.backward_steps(ctx, &params, &grads, rows)?);
             if tcfg.weight_decay > 0.0 && tcfg.optimizer != OptimizerName::Adamw {
                 for (i, e) in model.layout.entries.iter().enumerate() {
-                    if e.name.ends_with(".weight") {
+                    if e.decay {
                         let w = model.layout.view(&params, i)?;
                         let g = model.layout.view(&grads, i)?;
                         s.push(ops::l2_grad(ctx, tcfg.weight_decay, &w, &g)?);
