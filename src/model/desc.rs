@@ -398,7 +398,15 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
             | LayerDesc::BatchNorm2d { act, .. } => *act = Some(a),
-            _ => {}
+            // Pooling and reshaping apply no activation.
+            LayerDesc::MaxPool2d { .. }
+            | LayerDesc::MaxPool1d { .. }
+            | LayerDesc::AvgPool2d { .. }
+            | LayerDesc::AvgPool1d { .. }
+            | LayerDesc::Upsample2d { .. }
+            | LayerDesc::Upsample1d { .. }
+            | LayerDesc::Flatten
+            | LayerDesc::Reshape { .. } => {}
         }
         self
     }
@@ -434,7 +442,14 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
             | LayerDesc::BatchNorm2d { act, .. } => *act,
-            _ => None,
+            LayerDesc::MaxPool2d { .. }
+            | LayerDesc::MaxPool1d { .. }
+            | LayerDesc::AvgPool2d { .. }
+            | LayerDesc::AvgPool1d { .. }
+            | LayerDesc::Upsample2d { .. }
+            | LayerDesc::Upsample1d { .. }
+            | LayerDesc::Flatten
+            | LayerDesc::Reshape { .. } => None,
         }
     }
 
@@ -447,7 +462,18 @@ impl LayerDesc {
             | LayerDesc::Conv1d { bias, .. }
             | LayerDesc::ConvTranspose2d { bias, .. }
             | LayerDesc::ConvTranspose1d { bias, .. } => *bias,
-            _ => true,
+            // Batch normalization always shifts; the others have no
+            // parameters.
+            LayerDesc::BatchNorm1d { .. }
+            | LayerDesc::BatchNorm2d { .. }
+            | LayerDesc::MaxPool2d { .. }
+            | LayerDesc::MaxPool1d { .. }
+            | LayerDesc::AvgPool2d { .. }
+            | LayerDesc::AvgPool1d { .. }
+            | LayerDesc::Upsample2d { .. }
+            | LayerDesc::Upsample1d { .. }
+            | LayerDesc::Flatten
+            | LayerDesc::Reshape { .. } => true,
         }
     }
 
@@ -460,7 +486,16 @@ impl LayerDesc {
             | LayerDesc::Conv1d { bias, .. }
             | LayerDesc::ConvTranspose2d { bias, .. }
             | LayerDesc::ConvTranspose1d { bias, .. } => *bias = false,
-            _ => {}
+            LayerDesc::BatchNorm1d { .. }
+            | LayerDesc::BatchNorm2d { .. }
+            | LayerDesc::MaxPool2d { .. }
+            | LayerDesc::MaxPool1d { .. }
+            | LayerDesc::AvgPool2d { .. }
+            | LayerDesc::AvgPool1d { .. }
+            | LayerDesc::Upsample2d { .. }
+            | LayerDesc::Upsample1d { .. }
+            | LayerDesc::Flatten
+            | LayerDesc::Reshape { .. } => {}
         }
         self
     }

@@ -208,7 +208,12 @@ impl LayerKind {
                 let k = w.kh * w.kw;
                 (input[0] * k, output[0] * k)
             }
-            _ => (0, 0),
+            // No Glorot-initialized weight.
+            LayerKind::MaxPool(_)
+            | LayerKind::AvgPool(_)
+            | LayerKind::Upsample { .. }
+            | LayerKind::Reshape { .. }
+            | LayerKind::BatchNorm(_) => (0, 0),
         }
     }
 
@@ -220,7 +225,11 @@ impl LayerKind {
             LayerKind::Dense => 2.0 * n(input) * n(output),
             LayerKind::Conv(w) => 2.0 * n(output) * (input[0] * w.kh * w.kw) as f64,
             LayerKind::ConvTranspose(w) => 2.0 * n(input) * (output[0] * w.kh * w.kw) as f64,
-            _ => 0.0,
+            LayerKind::MaxPool(_)
+            | LayerKind::AvgPool(_)
+            | LayerKind::Upsample { .. }
+            | LayerKind::Reshape { .. }
+            | LayerKind::BatchNorm(_) => 0.0,
         }
     }
 
