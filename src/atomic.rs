@@ -77,7 +77,7 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
         if !force {
             return Err(file_err(
                 path,
-                "already exists; use --force to overwrite it",
+                "already exists; use `force` to overwrite it",
             ));
         }
     }

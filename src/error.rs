@@ -23,7 +23,7 @@ pub enum Error {
     /// sizes only (a buffer's internal name means nothing to a user).
     #[error(
         "the model, its batch and its data need more GPU memory than the {} MiB wgae may use \
-         (--gpu-memory, WGAE_GPU_MEMORY): {} MiB are in use and {} KiB more are needed; raise \
+         (`gpu_memory`, WGAE_GPU_MEMORY): {} MiB are in use and {} KiB more are needed; raise \
          the cap, or use a smaller batch or model",
         limit.div_ceil(1 << 20), used >> 20, bytes.div_ceil(1 << 10)
     )]
@@ -62,9 +62,9 @@ pub enum Error {
     #[error(
         "training diverged in epoch {epoch}: the loss was {loss} after step {step} of {steps}{}; \
          the model holds the last finite weights, from before that epoch. Lower the learning \
-         rate (--lr), clip the gradients (--clip-norm){}",
+         rate (`lr`), clip the gradients (`clip_norm`){}",
         if *restores > 0 { format!(", after {restores} restores at a halved rate") } else { String::new() },
-        if *restores > 0 { "" } else { ", or let wgae halve the rate and go on (--on-divergence restore)" }
+        if *restores > 0 { "" } else { ", or let wgae halve the rate and go on (`on_divergence` restore)" }
     )]
     Diverged {
         epoch: usize,

@@ -484,7 +484,7 @@ impl Autoencoder {
     pub fn sample_prior(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
         if self.cfg.variational.is_none() {
             return Err(Error::InvalidArgument(
-                "sampling from the prior needs a variational model (--variant vae)".into(),
+                "sampling from the prior needs a variational model (`variant` vae)".into(),
             ));
         }
         let c = self.cfg.code_dim();

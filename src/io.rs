@@ -606,7 +606,10 @@ pub fn load_checkpoint(ctx: &GpuContext, path: &Path) -> Result<Checkpoint> {
 fn checkpoint_of(p: Parsed, layout_of: &dyn Fn(&ModelConfig) -> ParamLayout) -> Result<Checkpoint> {
     let path = &p.path.clone();
     if p.meta.get("wgae.kind").map(String::as_str) != Some("checkpoint") {
-        return Err(file_err(path, "a model file, not a checkpoint: it has no optimizer state to resume (train from it with --config instead)"));
+        return Err(file_err(
+            path,
+            "a model file, not a checkpoint: it has no optimizer state to resume from",
+        ));
     }
     let layout = layout_of(&p.cfg);
     let train: TrainConfig = toml::from_str(p.meta.get("wgae.train").map_or("", String::as_str))

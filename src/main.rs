@@ -225,12 +225,13 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // Stopped with Ctrl-C: the shell's code for SIGINT.
+        // The library names its settings; the CLI's user has flags.
         Err(e @ wgae::Error::Interrupted(_)) => {
-            eprintln!("{e}");
+            eprintln!("{}", cli::words::in_flags(&e.to_string()));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", cli::words::in_flags(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -320,7 +320,7 @@ fn bad_model_files_get_clear_errors_and_nothing_is_overwritten() {
     let e = io::save_model(&path, trainer.model(), &io::ModelExtras::default(), false)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("already exists") && e.contains("--force"), "{e}");
+    assert!(e.contains("already exists") && e.contains("`force`"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before);
     io::save_model(&path, trainer.model(), &io::ModelExtras::default(), true).unwrap();
 

@@ -873,7 +873,7 @@ fn data_split_over_buffers_trains_to_the_same_bits() {
         .expect("a batch of 8 rows in a 104-byte binding")
         .to_string();
     assert!(
-        e.contains("one batch of 8 rows (416 bytes)") && e.contains("--batch"),
+        e.contains("one batch of 8 rows (416 bytes)") && e.contains("`batch_size`"),
         "{e}"
     );
 }
@@ -992,7 +992,7 @@ fn streamed_training_gives_the_same_bits_as_resident() {
         .err()
         .expect("too small a cap")
         .to_string();
-    assert!(e.contains("--gpu-memory"), "{e}");
+    assert!(e.contains("`gpu_memory`"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -1150,7 +1150,7 @@ fn divergence_stops_or_restores_with_the_last_finite_weights() {
     );
     let msg = e.to_string();
     assert!(
-        msg.contains("epoch 3") && msg.contains("--lr") && msg.contains("restore"),
+        msg.contains("epoch 3") && msg.contains("`lr`") && msg.contains("restore"),
         "{msg}"
     );
     assert_eq!(epochs, 2);

@@ -33,12 +33,27 @@ static OPENED: AtomicUsize = AtomicUsize::new(0);
 /// `FileNotFoundError`, a file that is there and may not be replaced
 /// `FileExistsError`, one that cannot be written `OSError`, and everything
 /// the GPU reports `RuntimeError`; the message is wgae's.
-fn py_err(e: Error) -> PyErr {
-    // Python's callers have parameters, not the CLI's flags.
-    let message = e.to_string().replace(
-        "use --force to overwrite it",
+/// The library names a setting by its config field in backticks; the
+/// estimator's parameters have their own names for some.
+const PARAMS: &[(&str, &str)] = &[
+    (
+        "use `force` to overwrite it",
         "pass overwrite=True to replace it",
-    );
+    ),
+    ("`out_act`", "`output_activation`"),
+    ("`code_act`", "`code_activation`"),
+    ("`val`", "`validation_data`"),
+    ("`input_dim`", "the number of features"),
+    ("(`scale` unit)", "(sklearn.preprocessing.MinMaxScaler)"),
+    ("`gpu_memory`", "WGAE_GPU_MEMORY"),
+];
+
+fn py_err(e: Error) -> PyErr {
+    // Python's callers have the estimator's parameters.
+    let mut message = e.to_string();
+    for (field, param) in PARAMS {
+        message = message.replace(field, param);
+    }
     match &e {
         Error::InvalidArgument(_) | Error::Shape { .. } | Error::TooLarge { .. } => {
             PyValueError::new_err(message)

@@ -92,3 +92,9 @@ def test_save_speaks_python(tmp_path, blobs):
         wgae.load(tmp_path / "none.safetensors")
     with pytest.raises(ValueError, match="device"):
         wgae.load("/dev/zero")
+
+
+def test_library_errors_name_parameters_not_flags(blobs):
+    with pytest.raises(Exception, match="diverged") as e:
+        small(lr=1e12, epochs=3, optimizer="sgd").fit(blobs * 1e3)
+    assert "`lr`" in str(e.value) and "--" not in str(e.value)

@@ -18,6 +18,7 @@ pub mod resume;
 pub mod train;
 pub mod train_config;
 pub mod train_report;
+pub mod words;
 
 use std::path::PathBuf;
 

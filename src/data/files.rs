@@ -58,7 +58,7 @@ pub fn detect(path: &Path) -> Result<Format> {
     } else {
         Err(file_err(
             path,
-            "unrecognized format: not IDX, .npy, CSV or a folder of images (use --format)",
+            "unrecognized format: not IDX, .npy, CSV or a folder of images (use `format`)",
         ))
     }
 }

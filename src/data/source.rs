@@ -613,8 +613,8 @@ impl Source {
         if let Some(i) = block.iter().position(|v| !(0.0..=1.0).contains(v)) {
             return Err(Error::InvalidArgument(format!(
                 "BCE compares each value with a probability, but {} holds {} (row {}, column \
-                 {}, counting from 1), outside [0, 1]; scale the data to [0, 1] (--scale unit) \
-                 or use --loss mse",
+                 {}, counting from 1), outside [0, 1]; scale the data to [0, 1] (`scale` unit) \
+                 or use `loss` mse",
                 self.name(),
                 block[i],
                 self.start + row_of(i / c) + 1,

@@ -116,7 +116,7 @@ impl Device {
         }
         Err(Error::InvalidArgument(format!(
             "{what}: adapter '{}' has no shader-f16 support, so f16 precision is not available \
-             here; use f32 (--precision f32)",
+             here; use f32 (`precision` f32)",
             self.info.name
         )))
     }

@@ -473,7 +473,7 @@ impl ModelConfig {
         }
         if self.loss == LossKind::Bce && self.out_act != Activation::Sigmoid {
             return bad(format!(
-                "model: BCE needs a sigmoid output, but out_act is {}; use --out-act sigmoid or --loss mse",
+                "model: BCE needs a sigmoid output, but out_act is {}; set `out_act` to sigmoid or `loss` to mse",
                 self.out_act
             ));
         }
@@ -494,7 +494,7 @@ impl ModelConfig {
                 ));
             }
             if self.code_activation() != Activation::Sigmoid {
-                return bad("model: KL sparsity compares mean activations with rho, so the code needs a sigmoid activation (--code-act sigmoid)".into());
+                return bad("model: KL sparsity compares mean activations with rho, so the code needs a sigmoid activation (`code_act` sigmoid)".into());
             }
         }
         if !(self.contractive >= 0.0 && self.contractive.is_finite()) {

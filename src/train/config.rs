@@ -70,7 +70,7 @@ impl std::str::FromStr for OnDivergence {
             "stop" => Ok(OnDivergence::Stop),
             "restore" => Ok(OnDivergence::Restore),
             other => Err(Error::InvalidArgument(format!(
-                "--on-divergence '{other}': expected stop or restore"
+                "`on_divergence` '{other}': expected stop or restore"
             ))),
         }
     }
@@ -116,7 +116,7 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::InvalidArgument(format!(
-                "learning rate {} must be positive",
+                "learning rate {} (`lr`) must be positive",
                 self.lr
             )));
         }
@@ -131,19 +131,19 @@ impl TrainConfig {
         };
         let finite_at_least_0 = |v: f32| v.is_finite() && v >= 0.0;
         check(
-            "weight decay (--weight-decay)",
+            "weight decay (`weight_decay`)",
             self.weight_decay,
             finite_at_least_0(self.weight_decay),
             ">= 0",
         )?;
         check(
-            "gradient clipping norm (--clip-norm)",
+            "gradient clipping norm (`clip_norm`)",
             self.clip_norm,
             finite_at_least_0(self.clip_norm),
             ">= 0 (0 turns clipping off)",
         )?;
         check(
-            "validation split (--val-split)",
+            "validation split (`validation_split`)",
             self.validation_split,
             (0.0..1.0).contains(&self.validation_split),
             "in [0, 1)",
@@ -186,13 +186,13 @@ impl TrainConfig {
         )?;
         if self.early_stopping == Some(0) {
             return Err(Error::InvalidArgument(
-                "early stopping patience (--early-stop) must be at least 1 epoch".into(),
+                "early stopping patience (`early_stopping`) must be at least 1 epoch".into(),
             ));
         }
         if self.on_divergence == OnDivergence::Restore && self.max_restores == 0 {
             return Err(Error::InvalidArgument(
-                "--on-divergence restore with --max-restores 0 would never restore; give at \
-                 least 1, or --on-divergence stop"
+                "`on_divergence` restore with `max_restores` 0 would never restore; give at \
+                 least 1, or `on_divergence` stop"
                     .into(),
             ));
         }

@@ -104,9 +104,9 @@ impl Feed {
             .map_err(|e| match (e, left, ctx.memory_limit) {
                 (Error::MemoryBudget { .. } | Error::InvalidArgument(_), Some(l), Some(limit)) => {
                     Error::InvalidArgument(format!(
-                    "the GPU memory cap of {limit} bytes (--gpu-memory) leaves {l} bytes after \
+                    "the GPU memory cap of {limit} bytes (`gpu_memory`) leaves {l} bytes after \
                      the model{}, too few to stream the {what} set ({rows} rows of {cols} values) \
-                     even one batch of {batch} rows at a time; raise --gpu-memory or lower --batch",
+                     even one batch of {batch} rows at a time; raise `gpu_memory` or lower `batch_size`",
                     if what == "validation" { " and the training set" } else { "" }
                 ))
                 }

@@ -212,7 +212,7 @@ impl Trainer {
         if tcfg.early_stopping.is_some() && val.is_none() {
             return Err(Error::InvalidArgument(
                 "early stopping watches the validation loss, but there is no validation data: \
-                 give a validation split (--val-split) or set (--val)"
+                 give a validation split (`validation_split`) or set (`val`)"
                     .into(),
             ));
         }
@@ -220,7 +220,7 @@ impl Trainer {
             if let Some(ds) = ds {
                 if ds.cols() != cfg.input_dim {
                     return Err(Error::InvalidArgument(format!(
-                        "the {what} data has {} columns but the model's input is {} wide (check --arch)",
+                        "the {what} data has {} columns but the model's input is {} wide (check `input_dim`)",
                         ds.cols(), cfg.input_dim
                     )));
                 }
@@ -236,7 +236,7 @@ impl Trainer {
                     return Err(Error::InvalidArgument(format!(
                         "BCE compares each value with a probability, but the {what} data holds \
                          {} (row {}, column {}), outside [0, 1]; scale the data to [0, 1] \
-                         (--scale unit) or use --loss mse",
+                         (`scale` unit) or use `loss` mse",
                         ds.data[i],
                         i / ds.cols,
                         i % ds.cols

@@ -88,8 +88,8 @@ impl Stream {
         if batch_bytes > slot_bytes {
             return Err(Error::InvalidArgument(format!(
                 "streaming {}: one batch of {batch} rows ({batch_bytes} bytes) does not fit in \
-                 a streaming buffer of {slot_bytes} bytes (the GPU memory cap, --gpu-memory, or \
-                 the adapter's binding limit); raise --gpu-memory or lower --batch",
+                 a streaming buffer of {slot_bytes} bytes (the GPU memory cap, `gpu_memory`, or \
+                 the adapter's binding limit); raise `gpu_memory` or lower `batch_size`",
                 source.name()
             )));
         }
