@@ -191,14 +191,8 @@ impl Autoencoder {
                     net.forward_steps(&self.ctx, &self.params, r, start, None)?,
                 ));
             }
-            let input = if start == 0 {
-                net.x.view(0, r * cols)?
-            } else if let Some(zc) = &net.zc {
-                zc.view(0, r * cols)?
-            } else {
-                net.a[start - 1].view(0, r * cols)?
-            };
-            self.ctx.write(&input, &data[b0 * cols..(b0 + r) * cols])?;
+            self.ctx
+                .write(&net.input_of(start, r)?, &data[b0 * cols..(b0 + r) * cols])?;
             let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
             self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
             take(&net, r)?;
@@ -283,9 +277,8 @@ impl Autoencoder {
         let c = self.cfg.code_dim();
         let mut out = Vec::with_capacity(data.rows * c);
         self.batched(data.data, data.rows, data.cols, 0, |net, r| {
-            let cl = net.code_layer();
-            let width = net.layers[cl].outputs;
-            let v = self.ctx.read(&net.a[cl].view(0, r * width)?)?;
+            let (code, width) = net.code(r)?;
+            let v = self.ctx.read(&code)?;
             for row in v.chunks(width) {
                 out.extend_from_slice(&row[..c]);
             }
@@ -319,8 +312,7 @@ impl Autoencoder {
             return Ok(out);
         }
         self.batched(codes, rows, c, start, |net, r| {
-            let lo = net.layers.len() - 1;
-            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            out.extend(self.ctx.read(&net.output(r)?)?);
             Ok(())
         })?;
         Ok(out)
@@ -357,8 +349,7 @@ impl Autoencoder {
         }
         let mut out = Vec::with_capacity(data.rows * d);
         self.batched(data.data, data.rows, d, 0, |net, r| {
-            let lo = net.layers.len() - 1;
-            out.extend(self.ctx.read(&net.a[lo].view(0, r * d)?)?);
+            out.extend(self.ctx.read(&net.output(r)?)?);
             Ok(())
         })?;
         Ok(out)
@@ -396,22 +387,21 @@ impl Autoencoder {
                 .collect());
         }
         let mut out = Vec::with_capacity(data.rows);
+        // The scoring step, planned once per batch size (the last batch
+        // may be smaller), not per batch.
+        let mut steps: Vec<(usize, Step, GpuTensor)> = Vec::new();
         self.batched(data.data, data.rows, d, 0, |net, r| {
-            let lo = net.layers.len() - 1;
-            let x = net.x.view(0, r * d)?;
-            let rows = net.rowbuf.view(0, r)?;
-            let step = ops::row_loss(
-                &self.ctx,
-                ops::Loss::Mse,
-                r,
-                d,
-                1.0 / d as f32,
-                &net.a[lo].view(0, r * d)?,
-                &x,
-                &rows,
-            )?;
-            self.ctx.run(&[&step])?;
-            out.extend(self.ctx.read(&rows)?);
+            if !steps.iter().any(|(pr, ..)| *pr == r) {
+                let (step, rows) = net.row_error_step(&self.ctx, r)?;
+                steps.push((r, step, rows));
+            }
+            let Some((_, step, rows)) = steps.iter().find(|(pr, ..)| *pr == r) else {
+                return Err(Error::InvalidArgument(format!(
+                    "no scoring step for {r} rows"
+                )));
+            };
+            self.ctx.run(&[step])?;
+            out.extend(self.ctx.read(rows)?);
             Ok(())
         })?;
         Ok(out)

@@ -98,7 +98,7 @@ pub struct Net {
     pub x: GpuTensor,
     xin: Option<GpuTensor>,
     z: Vec<Option<GpuTensor>>,
-    pub a: Vec<GpuTensor>,
+    a: Vec<GpuTensor>,
     mask: Vec<Option<GpuTensor>>,
     ad: Vec<Option<GpuTensor>>,
     da: Vec<Option<GpuTensor>>,
@@ -107,9 +107,9 @@ pub struct Net {
     /// What a layer's kind keeps from forward to backward (max pooling's argmax).
     scratch: Vec<Vec<GpuTensor>>,
     eps: Option<GpuTensor>,
-    pub zc: Option<GpuTensor>,
+    zc: Option<GpuTensor>,
     dzc: Option<GpuTensor>,
-    pub rowbuf: GpuTensor,
+    rowbuf: GpuTensor,
     rowloss: Option<GpuTensor>,
     /// Per-sample MSE of the output, from the BCE loss kernel (training).
     rowmse: Option<GpuTensor>,
@@ -318,6 +318,52 @@ impl Net {
     /// Index of the last encoder layer (the code, or the VAE head).
     pub fn code_layer(&self) -> usize {
         self.layers.iter().filter(|l| l.encoder).count() - 1
+    }
+
+    /// Where the input of layer `start` is written for `rows` rows: the
+    /// model's input (0), the sampled code a VAE's decoder reads, or the
+    /// previous layer's output.
+    pub fn input_of(&self, start: usize, rows: usize) -> Result<GpuTensor> {
+        if start == 0 {
+            return prefix(&self.x, rows, self.cfg.input_dim);
+        }
+        let cols = self.layers[start].inputs;
+        match &self.zc {
+            Some(zc) if self.layers[start - 1].role == Role::VaeHead => prefix(zc, rows, cols),
+            _ => prefix(&self.a[start - 1], rows, cols),
+        }
+    }
+
+    /// The code layer's output at `rows` rows and its width (a VAE head's
+    /// `[mean | log-variance]`, of which the code is the mean).
+    pub fn code(&self, rows: usize) -> Result<(GpuTensor, usize)> {
+        let cl = self.code_layer();
+        let width = self.layers[cl].outputs;
+        Ok((prefix(&self.a[cl], rows, width)?, width))
+    }
+
+    /// The model's output (the reconstruction) at `rows` rows.
+    pub fn output(&self, rows: usize) -> Result<GpuTensor> {
+        let last = self.layers.len() - 1;
+        prefix(&self.a[last], rows, self.cfg.input_dim)
+    }
+
+    /// The step that writes each of `rows` rows' reconstruction MSE per
+    /// value (the anomaly score) into the returned buffer.
+    pub fn row_error_step(&self, ctx: &GpuContext, rows: usize) -> Result<(Step, GpuTensor)> {
+        let d = self.cfg.input_dim;
+        let out = self.rowbuf.view(0, rows)?;
+        let step = ops::row_loss(
+            ctx,
+            Loss::Mse,
+            rows,
+            d,
+            1.0 / d as f32,
+            &self.output(rows)?,
+            &prefix(&self.x, rows, d)?,
+            &out,
+        )?;
+        Ok((step, out))
     }
 
     /// The tensor layer `l` reads, at `rows` rows.
