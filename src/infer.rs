@@ -115,8 +115,7 @@ impl Autoencoder {
         let layout = ParamLayout::for_context(ctx, cfg);
         check_arena_fits(ctx, cfg, &layout)?;
         let params = ctx.zeros("params", layout.total)?;
-        let net = Net::new(ctx, cfg, 1, Mode::Eval, seed)?;
-        let init = net.init_steps(ctx, &params)?;
+        let init = layout.init_steps(ctx, cfg, &params, seed)?;
         ctx.run(&init.iter().collect::<Vec<_>>())?;
         Ok(Self {
             ctx: ctx.clone(),
@@ -180,7 +179,7 @@ impl Autoencoder {
     ) -> Result<()> {
         check_rows(data, rows, cols)?;
         let (cap, net) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
-            Net::new(&self.ctx, &self.cfg, cap, Mode::Eval, 0)
+            Net::new(&self.ctx, &self.cfg, &self.layout, cap, Mode::Eval, 0)
         })?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         for b0 in (0..rows).step_by(cap) {

@@ -13,8 +13,10 @@
 //! with the weights.
 
 use crate::error::Result;
-use crate::gpu::{GpuContext, GpuTensor};
-use crate::model::{LayerSpec, ModelConfig};
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels::{self as ops, RandomFill, RngSpec};
+use crate::model::{LayerSpec, ModelConfig, WeightInit};
+use crate::plan::stream;
 
 /// One named tensor in the arena.
 #[derive(Clone, Debug, PartialEq)]
@@ -160,6 +162,63 @@ impl ParamLayout {
             layers: out,
             trainable,
         }
+    }
+
+    /// Weight init: Glorot-uniform weights drawn on the GPU (a
+    /// normalization's scale: ones); biases stay zero; buffers take their
+    /// starting values.
+    pub fn init_steps(
+        &self,
+        ctx: &GpuContext,
+        cfg: &ModelConfig,
+        params: &GpuTensor,
+        seed: u64,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for (i, v) in self.buffer_inits(cfg) {
+            if v != 0.0 {
+                steps.push(ops::fill(ctx, v, &self.view(params, i)?)?);
+            }
+        }
+        for (l, lp) in self.zip(&cfg.layers()) {
+            // Each parameter the layer owns starts as its kind declared:
+            // Glorot draws come from the layer's stream, one after another.
+            let specs = l.params();
+            let mut drawn = 0;
+            for (name, i) in lp.owned() {
+                let init = specs
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map_or(WeightInit::Zeros, |p| p.init);
+                let w = self.view(params, i)?;
+                match init {
+                    // The arena starts at zero.
+                    WeightInit::Zeros => {}
+                    WeightInit::Ones => steps.push(ops::fill(ctx, 1.0, &w)?),
+                    WeightInit::Glorot => {
+                        let (fan_in, fan_out) = l.fan();
+                        let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+                        let spec = RngSpec {
+                            seed,
+                            stream: stream::INIT_BASE + l.index as u32,
+                            offset: drawn,
+                        };
+                        drawn += w.len() as u32;
+                        steps.push(ops::random(
+                            ctx,
+                            RandomFill::Uniform {
+                                lo: -bound,
+                                hi: bound,
+                            },
+                            spec,
+                            None,
+                            &w,
+                        )?);
+                    }
+                }
+            }
+        }
+        Ok(steps)
     }
 
     /// Whether entry `i` is a buffer (not trained).

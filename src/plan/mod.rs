@@ -29,6 +29,7 @@ pub mod mixed;
 pub mod norm;
 pub mod pool;
 pub mod reshape;
+pub mod stream;
 
 /// The planning code of each layer kind, one line per kind.
 pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
@@ -48,7 +49,7 @@ use crate::kernels::{
     self as ops, Activation, Loss, MatmulSpec, RandomFill, ReduceMode, RngSpec, REDUCE_PARTIALS,
 };
 use crate::model::LayerKind;
-use crate::model::{LayerSpec, LossKind, ModelConfig, Role, WeightInit};
+use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
 use conv::{Conv, ConvTranspose};
 use dense::Dense;
 use layer::{Grad, LayerPlan, Params};
@@ -71,14 +72,6 @@ pub mod slot {
     /// A VAE's KL(q(z|x) || p(z)).
     pub const KL: usize = 4;
     pub const COUNT: usize = 8;
-}
-
-/// RNG streams: one per use, so no two draws share numbers.
-pub mod stream {
-    pub const NOISE: u32 = 1;
-    pub const VAE_EPS: u32 = 2;
-    pub const DROPOUT_BASE: u32 = 16;
-    pub const INIT_BASE: u32 = 1024;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,16 +148,19 @@ fn prefix(t: &GpuTensor, rows: usize, cols: usize) -> Result<GpuTensor> {
 }
 
 impl Net {
+    /// The buffers and steps of `cfg` at capacity `cap` rows, over the
+    /// parameters laid out as `layout` (built once, from the model).
     pub fn new(
         ctx: &GpuContext,
         cfg: &ModelConfig,
+        layout: &ParamLayout,
         cap: usize,
         mode: Mode,
         seed: u64,
     ) -> Result<Self> {
         cfg.validate()?;
         let layers = cfg.layers();
-        let layout = ParamLayout::for_context(ctx, cfg);
+        let layout = layout.clone();
         let d = cfg.input_dim;
         let c = cfg.code_dim();
         let train = mode == Mode::Train;
@@ -388,57 +384,6 @@ impl Net {
 
     fn out_rows(&self, l: usize, rows: usize) -> Result<GpuTensor> {
         prefix(&self.a[l], rows, self.layers[l].outputs)
-    }
-
-    /// Weight init: Glorot-uniform weights drawn on the GPU (a
-    /// normalization's scale: ones); biases stay zero; buffers take their
-    /// starting values.
-    pub fn init_steps(&self, ctx: &GpuContext, params: &GpuTensor) -> Result<Vec<Step>> {
-        let mut steps = Vec::new();
-        for (i, v) in self.layout.buffer_inits(&self.cfg) {
-            if v != 0.0 {
-                steps.push(ops::fill(ctx, v, &self.layout.view(params, i)?)?);
-            }
-        }
-        for (l, lp) in self.layout.zip(&self.layers) {
-            // Each parameter the layer owns starts as its kind declared:
-            // Glorot draws come from the layer's stream, one after another.
-            let specs = l.params();
-            let mut drawn = 0;
-            for (name, i) in lp.owned() {
-                let init = specs
-                    .iter()
-                    .find(|p| p.name == name)
-                    .map_or(WeightInit::Zeros, |p| p.init);
-                let w = self.layout.view(params, i)?;
-                match init {
-                    // The arena starts at zero.
-                    WeightInit::Zeros => {}
-                    WeightInit::Ones => steps.push(ops::fill(ctx, 1.0, &w)?),
-                    WeightInit::Glorot => {
-                        let (fan_in, fan_out) = l.fan();
-                        let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-                        let spec = RngSpec {
-                            seed: self.seed,
-                            stream: stream::INIT_BASE + l.index as u32,
-                            offset: drawn,
-                        };
-                        drawn += w.len() as u32;
-                        steps.push(ops::random(
-                            ctx,
-                            RandomFill::Uniform {
-                                lo: -bound,
-                                hi: bound,
-                            },
-                            spec,
-                            None,
-                            &w,
-                        )?);
-                    }
-                }
-            }
-        }
-        Ok(steps)
     }
 
     /// Forward from layer `start` (0, or the first decoder layer to decode

@@ -248,7 +248,7 @@ impl Trainer {
         let batch = tcfg.batch_size.min(train_rows);
         let steps_per_epoch = train_rows.div_ceil(batch);
         let optim = tcfg.optim(steps_per_epoch);
-        let net = Net::new(ctx, &cfg, batch, Mode::Train, tcfg.seed)?;
+        let net = Net::new(ctx, &cfg, &model.layout, batch, Mode::Train, tcfg.seed)?;
         // Gradients and moments cover the trainable part of the arena; the
         // buffers after it (running statistics) are not trained.
         let total = model.layout.total;
@@ -325,7 +325,7 @@ impl Trainer {
                     None => INFERENCE_BATCH.max(batch),
                 };
                 let cap = vrows.min(eval_batch);
-                let en = Net::new(ctx, &cfg, cap, Mode::Eval, tcfg.seed)?;
+                let en = Net::new(ctx, &cfg, &model.layout, cap, Mode::Eval, tcfg.seed)?;
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
                     s.extend(en.metric_steps(ctx, rows)?);
