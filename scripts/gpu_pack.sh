@@ -4,8 +4,8 @@
 # developers' brief):
 #   .gl/wgae          the release binary, stripped (9-10 MB; unstripped it is
 #                     too big to travel)
-#   .gl/tests/NAME    the GPU test binaries (kernels, training, tune,
-#                     train_kernels, digests, conv_kernels, norm_kernels), stripped, so the kernels are
+#   .gl/tests/NAME    the GPU test binaries (kernels, with every kernel family,
+#                     training, tune, digests), stripped, so the kernels are
 #                     checked against their f64 references on the real GPU
 #                     too, and every plan there trains to the same bits
 #   .gl/*.deb         the Vulkan loader (libvulkan1), fetched once
@@ -19,10 +19,10 @@ cargo build --release
 strip -o .gl/wgae target/release/wgae
 
 rm -f .gl/tests/*
-# cargo names each test executable on stderr: "Executable tests/NAME.rs (PATH)".
-cargo test --release --no-run --test kernels --test training --test tune --test train_kernels \
-    --test digests --test conv_kernels --test norm_kernels 2>&1 |
-    sed -n 's/.*Executable tests\/\([a-z_]*\)\.rs (\(.*\))$/\1 \2/p' |
+# cargo names each test executable on stderr: "Executable tests/NAME.rs (PATH)",
+# or "tests/NAME/main.rs" for a test of several modules (kernels).
+cargo test --release --no-run --test kernels --test training --test tune --test digests 2>&1 |
+    sed -n 's/.*Executable tests\/\([a-z_]*\)\(\/main\)\{0,1\}\.rs (\(.*\))$/\1 \3/p' |
     while read -r name path; do
         strip -o ".gl/tests/$name" "$path"
     done

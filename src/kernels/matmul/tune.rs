@@ -11,7 +11,7 @@
 //!
 //! Every kernel computes each output element as the same chain of `fma`s in
 //! ascending k, so the choice changes the speed and never the result
-//! (`tests/kernels.rs` and `tests/training.rs` check this bit for bit).
+//! (`tests/kernels/matmul.rs` and `tests/training.rs` check this bit for bit).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,9 +3,7 @@
 //! contractive penalty. Each against its f64 reference on odd shapes, with
 //! gradients checked by finite differences.
 
-mod common;
-
-use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
+use crate::common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use rand::Rng;
 use wgae::kernels::{self as ops, Noise, RngSpec};
 use wgae::reference as r;

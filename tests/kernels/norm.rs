@@ -5,9 +5,7 @@
 //! Outputs are poisoned with NaN first. The twins' gradients are checked
 //! against finite differences of their forward pass.
 
-mod common;
-
-use common::{assert_close, gpu, poisoned, rand_vec, rng, U};
+use crate::common::{assert_close, gpu, poisoned, rand_vec, rng, U};
 use wgae::kernels::norm::{bn_apply, bn_dx, bn_grad_sums, bn_running, bn_stats};
 use wgae::kernels::{NormGeom, StatsAt};
 use wgae::reference as r;

@@ -2,9 +2,7 @@
 //! reference; the counter-based generator against its reference, word for
 //! word, and in its statistics; and the error paths of the context.
 
-mod common;
-
-use common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
+use crate::common::{assert_close, gpu, poisoned, rand_vec, rng, tol, U};
 use wgae::kernels::{
     self as ops, OptimConfig, OptimizerKind, RandomFill, ReduceMode, RngSpec, Schedule,
     OPT_STATE_WORDS, REDUCE_PARTIALS,

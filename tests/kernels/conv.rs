@@ -5,9 +5,7 @@
 //! twins' gradients are checked against finite differences of their forward
 //! passes.
 
-mod common;
-
-use common::{assert_close, gpu, poisoned, rand_vec, rng, U};
+use crate::common::{assert_close, gpu, poisoned, rand_vec, rng, U};
 use wgae::kernels::{self as ops, ConvGeom, PoolGeom};
 use wgae::reference as r;
 use wgae::{Activation, GpuContext};
