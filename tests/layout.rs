@@ -305,3 +305,25 @@ fn no_import_cycles_inside_a_folder() {
     }
     assert!(checked >= 8, "only {checked} folders checked");
 }
+
+/// The plan reports a missing buffer as an error, never by panicking.
+#[test]
+fn no_unwrap_in_the_plan() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/plan"),
+        &mut files,
+    );
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            assert!(
+                !code.contains(".unwrap()") && !code.contains(".expect("),
+                "{}:{}: {line}",
+                f.display(),
+                i + 1
+            );
+        }
+    }
+}

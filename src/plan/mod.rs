@@ -143,6 +143,15 @@ fn has_dropout(cfg: &ModelConfig, l: &LayerSpec, mode: Mode) -> bool {
     mode == Mode::Train && cfg.dropout > 0.0 && matches!(l.role, Role::Hidden | Role::Code)
 }
 
+/// A buffer the plan made for this model and mode (a VAE's code, a kept
+/// pre-activation); its absence is a planning bug, reported as one.
+fn need<'a>(t: &'a Option<GpuTensor>, what: &str) -> Result<&'a GpuTensor> {
+    t.as_ref().ok_or_else(|| crate::error::Error::Internal {
+        op: "planning the model".into(),
+        message: format!("the buffer {what} was not planned"),
+    })
+}
+
 fn prefix(t: &GpuTensor, rows: usize, cols: usize) -> Result<GpuTensor> {
     t.view(0, rows * cols)
 }
@@ -370,7 +379,7 @@ impl Net {
         }
         let prev = &self.layers[l - 1];
         if prev.role == Role::VaeHead {
-            return prefix(self.zc.as_ref().unwrap(), rows, self.cfg.code_dim());
+            return prefix(need(&self.zc, "zc")?, rows, self.cfg.code_dim());
         }
         let t = self.ad[l - 1].as_ref().unwrap_or(&self.a[l - 1]);
         prefix(t, rows, prev.outputs)
@@ -431,7 +440,7 @@ impl Net {
             };
             let keep = self.z[li].is_some();
             let target = if keep {
-                prefix(self.z[li].as_ref().unwrap(), rows, l.outputs)?
+                prefix(need(&self.z[li], "z[li]")?, rows, l.outputs)?
             } else {
                 self.out_rows(li, rows)?
             };
@@ -455,7 +464,7 @@ impl Net {
             }
             if l.role == Role::VaeHead {
                 let c = self.cfg.code_dim();
-                let eps = prefix(self.eps.as_ref().unwrap(), rows, c)?;
+                let eps = prefix(need(&self.eps, "eps")?, rows, c)?;
                 if self.mode == Mode::Train {
                     let spec = RngSpec {
                         seed: self.seed,
@@ -476,7 +485,7 @@ impl Net {
                     // Evaluation decodes the mean: z = mu.
                     steps.push(ops::fill(ctx, 0.0, &eps)?);
                 }
-                let zc = prefix(self.zc.as_ref().unwrap(), rows, c)?;
+                let zc = prefix(need(&self.zc, "zc")?, rows, c)?;
                 steps.push(ops::vae_reparam(
                     ctx,
                     rows,
@@ -721,9 +730,9 @@ impl Net {
         if self.cfg.contractive > 0.0 {
             let l0 = &self.layers[0];
             let (s, fp2, pen) = (
-                self.cs.as_ref().unwrap(),
-                self.fp2.as_ref().unwrap(),
-                self.pen.as_ref().unwrap(),
+                need(&self.cs, "cs")?,
+                need(&self.fp2, "fp2")?,
+                need(&self.pen, "pen")?,
             );
             let fp2 = prefix(fp2, rows, l0.outputs)?;
             let pen = prefix(pen, rows, 1)?;
@@ -773,10 +782,10 @@ impl Net {
         let lout = self.layers[lo];
         // The loss gradient and the per-sample loss in one pass.
         let row_scale = if vae { 1.0 } else { 1.0 / d as f32 };
-        let rowloss = prefix(self.rowloss.as_ref().expect("training buffers"), rows, 1)?;
+        let rowloss = prefix(need(&self.rowloss, "rowloss")?, rows, 1)?;
         match self.cfg.loss {
             LossKind::Bce => {
-                let dz = prefix(self.dz[lo].as_ref().unwrap(), rows, d)?;
+                let dz = prefix(need(&self.dz[lo], "dz[lo]")?, rows, d)?;
                 steps.push(ops::loss_fused(
                     ctx,
                     Loss::BceLogits,
@@ -796,7 +805,7 @@ impl Net {
                 )?);
             }
             LossKind::Mse => {
-                let da = prefix(self.da[lo].as_ref().unwrap(), rows, d)?;
+                let da = prefix(need(&self.da[lo], "da[lo]")?, rows, d)?;
                 steps.push(ops::loss_fused(
                     ctx,
                     Loss::Mse,
@@ -879,7 +888,7 @@ impl Net {
                     l.inputs,
                     self.cfg.contractive,
                     w,
-                    self.cvec.as_ref().unwrap(),
+                    need(&self.cvec, "cvec")?,
                     gw,
                 )?);
             }
@@ -890,11 +899,11 @@ impl Net {
             // Gradient w.r.t. this layer's input, into the previous layer.
             let prev = self.layers[li - 1];
             let target = if prev.role == Role::VaeHead {
-                prefix(self.dzc.as_ref().unwrap(), rows, self.cfg.code_dim())?
+                prefix(need(&self.dzc, "dzc")?, rows, self.cfg.code_dim())?
             } else if let Some(dad) = &self.dad[li - 1] {
                 prefix(dad, rows, prev.outputs)?
             } else {
-                prefix(self.da[li - 1].as_ref().unwrap(), rows, prev.outputs)?
+                prefix(need(&self.da[li - 1], "da[li - 1]")?, rows, prev.outputs)?
             };
             steps.extend(planner(l.kind).input_grad(ctx, &l, rows, &p, &input, &dz, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
@@ -944,8 +953,8 @@ impl Net {
         if l.role == Role::VaeHead {
             let c = self.cfg.code_dim();
             let beta = self.cfg.variational.map_or(1.0, |v| v.beta);
-            let eps = prefix(self.eps.as_ref().unwrap(), rows, c)?;
-            let dhead = prefix(self.dz[li].as_ref().unwrap(), rows, l.outputs)?;
+            let eps = prefix(need(&self.eps, "eps")?, rows, c)?;
+            let dhead = prefix(need(&self.dz[li], "dz[li]")?, rows, l.outputs)?;
             steps.push(ops::vae_backward(
                 ctx,
                 rows,
@@ -958,7 +967,7 @@ impl Net {
             )?);
             return Ok(steps);
         }
-        let da = prefix(self.da[li].as_ref().unwrap(), rows, l.outputs)?;
+        let da = prefix(need(&self.da[li], "da[li]")?, rows, l.outputs)?;
         if let Some(mask) = &self.mask[li] {
             steps.push(ops::mul(
                 ctx,
@@ -1001,9 +1010,9 @@ impl Net {
         }
         if li == 0 && self.cfg.contractive > 0.0 {
             let (s, fp2, cvec) = (
-                self.cs.as_ref().unwrap(),
-                self.fp2.as_ref().unwrap(),
-                self.cvec.as_ref().unwrap(),
+                need(&self.cs, "cs")?,
+                need(&self.fp2, "fp2")?,
+                need(&self.cvec, "cvec")?,
             );
             let fp2 = prefix(fp2, rows, l.outputs)?;
             steps.push(ops::contractive_dz(
