@@ -931,10 +931,10 @@ impl Net {
     /// The gradient w.r.t. layer l's pre-activation, or w.r.t. its output
     /// when the activation gradient is fused (see [`Net::act_gate`]).
     fn grad_pre(&self, l: usize, rows: usize) -> Result<GpuTensor> {
-        let t = self.dz[l]
-            .as_ref()
-            .or(self.da[l].as_ref())
-            .expect("training buffers");
+        let t = match &self.dz[l] {
+            Some(dz) => dz,
+            None => need(&self.da[l], "da[l]")?,
+        };
         prefix(t, rows, self.layers[l].outputs)
     }
 
