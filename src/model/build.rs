@@ -1,0 +1,264 @@
+//! A model description as its layers in forward order: a layer list as
+//! written, the Dense widths, and the decoder that mirrors an encoder.
+
+use crate::error::{Error, Result};
+use crate::model::{LayerDesc, LayerKind, LayerSpec, ModelConfig, Padding, Role, Size};
+use crate::op::Activation;
+
+impl ModelConfig {
+    /// The layers in forward order (of a valid config: see [`Self::validate`]).
+    pub fn layers(&self) -> Vec<LayerSpec> {
+        self.try_layers().unwrap_or_default()
+    }
+
+    /// The layers in forward order, or the first layer that does not fit
+    /// its input.
+    pub fn try_layers(&self) -> Result<Vec<LayerSpec>> {
+        let Some(enc) = &self.encoder_layers else {
+            return Ok(self.dense_layers());
+        };
+        let dec = &self.decoder_descs()?;
+        let mut out: Vec<LayerSpec> = Vec::new();
+        let mut shape = self.sample_shape()?;
+        let n_enc = enc.len();
+        for (j, d) in enc.iter().chain(dec).enumerate() {
+            let encoder = j < n_enc;
+            let last_enc = j + 1 == n_enc;
+            let last = j + 1 == n_enc + dec.len();
+            let (role, default_act) = if last_enc && self.variational.is_some() {
+                (Role::VaeHead, Activation::Identity)
+            } else if last_enc {
+                (Role::Code, self.code_activation())
+            } else if last {
+                (Role::Output, self.out_act)
+            } else {
+                (Role::Hidden, self.act)
+            };
+            let what = format!(
+                "model: {} layer {} ({})",
+                if encoder { "encoder" } else { "decoder" },
+                if encoder { j } else { j - n_enc },
+                d.kind_name()
+            );
+            // A VAE's head is linear and twice the latent width.
+            let (d, act) = match (role, d) {
+                (Role::VaeHead, LayerDesc::Dense { units, .. }) => {
+                    (LayerDesc::dense(2 * units), Activation::Identity)
+                }
+                (Role::Output, _) => (d.clone(), d.act().unwrap_or(self.out_act)),
+                // Batch normalization has no activation of its own in Keras
+                // and PyTorch; only the code's and the output's apply.
+                (Role::Hidden, _) if d.is_batch_norm() => {
+                    (d.clone(), d.act().unwrap_or(Activation::Identity))
+                }
+                _ => (d.clone(), d.act().unwrap_or(default_act)),
+            };
+            let b = d.build(&what, shape, act)?;
+            out.push(LayerSpec {
+                index: out.len(),
+                kind: b.kind,
+                in_shape: shape,
+                out_shape: b.out,
+                inputs: shape.iter().product(),
+                outputs: b.out.iter().product(),
+                act: b.act,
+                role,
+                tied_to: None,
+                encoder,
+                bias: b.bias,
+            });
+            // The decoder reads a VAE's sampled code, half the head.
+            shape = if role == Role::VaeHead {
+                [b.out[0] / 2, 1, 1]
+            } else {
+                b.out
+            };
+        }
+        Ok(out)
+    }
+
+    /// The decoder's layers: `decoder_layers`, or the encoder mirrored.
+    pub(crate) fn decoder_descs(&self) -> Result<Vec<LayerDesc>> {
+        match (&self.decoder_layers, &self.encoder_layers) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(enc)) => self.mirror(enc),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    /// The encoder's layers in reverse, each undone: a convolution by a
+    /// transposed one (stride > 1) or a 'same' convolution back to its
+    /// input's channels, pooling by upsampling by its stride, Dense and
+    /// Flatten by a Dense layer and a reshape to their input's shape. Where
+    /// this does not return to the input's shape (pooling odd sizes with
+    /// 'same' padding), validation says so: then give `decoder_layers`.
+    fn mirror(&self, enc: &[LayerDesc]) -> Result<Vec<LayerDesc>> {
+        // Each encoder layer's input shape, from a decoder-less build.
+        let mut shapes = Vec::new();
+        let mut shape = self.sample_shape()?;
+        for (i, d) in enc.iter().enumerate() {
+            shapes.push(shape);
+            let what = format!("model: encoder layer {i} ({})", d.kind_name());
+            shape = d.build(&what, shape, Activation::Identity)?.out;
+        }
+        let mut out = Vec::new();
+        for (i, (d, input)) in enc.iter().zip(shapes).enumerate().rev() {
+            let [c, h, w] = input;
+            let one_d = h == 1 && w > 1 && self.sample_shape()?[1] == 1;
+            match d {
+                LayerDesc::Conv2d { kernel, stride, .. } => out.push(if *stride == Size::One(1) {
+                    LayerDesc::Conv2d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: Size::One(1),
+                        padding: Padding::same(),
+                        dilation: Size::One(1),
+                        act: None,
+                        bias: true,
+                    }
+                } else {
+                    LayerDesc::ConvTranspose2d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: Padding::same(),
+                        output_padding: None,
+                        act: None,
+                        bias: true,
+                    }
+                }),
+                LayerDesc::Conv1d { kernel, stride, .. } => out.push(if *stride == 1 {
+                    LayerDesc::Conv1d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: 1,
+                        padding: Padding::same(),
+                        dilation: 1,
+                        act: None,
+                        bias: true,
+                    }
+                } else {
+                    LayerDesc::ConvTranspose1d {
+                        filters: c,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: Padding::same(),
+                        output_padding: None,
+                        act: None,
+                        bias: true,
+                    }
+                }),
+                LayerDesc::MaxPool2d { size, stride, .. }
+                | LayerDesc::AvgPool2d { size, stride, .. } => {
+                    out.push(LayerDesc::Upsample2d {
+                        factor: stride.unwrap_or(*size),
+                    });
+                }
+                LayerDesc::MaxPool1d { size, stride, .. }
+                | LayerDesc::AvgPool1d { size, stride, .. } => {
+                    out.push(LayerDesc::Upsample1d {
+                        factor: stride.unwrap_or(*size),
+                    });
+                }
+                // A normalization stays where it was, over the same
+                // channels; one on the input itself has no place on the
+                // output.
+                LayerDesc::BatchNorm1d { .. } | LayerDesc::BatchNorm2d { .. } => {
+                    if i > 0 {
+                        out.push(d.clone());
+                    }
+                }
+                LayerDesc::Dense { .. } | LayerDesc::Flatten | LayerDesc::Reshape { .. } => {
+                    if !matches!(d, LayerDesc::Flatten | LayerDesc::Reshape { .. }) {
+                        out.push(LayerDesc::dense(c * h * w));
+                    }
+                    if h > 1 || w > 1 {
+                        let shape = if one_d { vec![c, w] } else { vec![c, h, w] };
+                        out.push(LayerDesc::Reshape { shape });
+                    }
+                }
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "model: cannot mirror a {} layer; give decoder_layers",
+                        other.kind_name()
+                    )))
+                }
+            }
+        }
+        // The last layer must be one that maps to the output (with an
+        // activation); a trailing reshape or upsampling is followed by a
+        // 'same' convolution back to the input's channels.
+        if !out.last().is_some_and(LayerDesc::has_act) {
+            let c = self.sample_shape()?[0];
+            out.push(if self.sample_shape()?[1] == 1 {
+                LayerDesc::Conv1d {
+                    filters: c,
+                    kernel: 3,
+                    stride: 1,
+                    padding: Padding::same(),
+                    dilation: 1,
+                    act: None,
+                    bias: true,
+                }
+            } else {
+                LayerDesc::conv2d(c, 3, Padding::same())
+            });
+        }
+        Ok(out)
+    }
+
+    /// The layers of a Dense-widths model.
+    fn dense_layers(&self) -> Vec<LayerSpec> {
+        let mut out = Vec::new();
+        let n_enc = self.encoder.len();
+        let mut prev = self.input_dim;
+        for (i, &w) in self.encoder.iter().enumerate() {
+            let is_code = i + 1 == n_enc;
+            let (width, act, role) = if is_code && self.variational.is_some() {
+                (2 * w, Activation::Identity, Role::VaeHead)
+            } else if is_code {
+                (w, self.code_activation(), Role::Code)
+            } else {
+                (w, self.act, Role::Hidden)
+            };
+            out.push(LayerSpec {
+                index: out.len(),
+                kind: LayerKind::Dense,
+                in_shape: [prev, 1, 1],
+                out_shape: [width, 1, 1],
+                inputs: prev,
+                outputs: width,
+                act,
+                role,
+                tied_to: None,
+                encoder: true,
+                bias: true,
+            });
+            prev = w;
+        }
+        let dec = self.decoder_widths();
+        let n_dec = dec.len() + 1;
+        for (j, &w) in dec
+            .iter()
+            .chain(std::iter::once(&self.input_dim))
+            .enumerate()
+        {
+            let last = j + 1 == n_dec;
+            out.push(LayerSpec {
+                index: out.len(),
+                kind: LayerKind::Dense,
+                in_shape: [prev, 1, 1],
+                out_shape: [w, 1, 1],
+                inputs: prev,
+                outputs: w,
+                act: if last { self.out_act } else { self.act },
+                role: if last { Role::Output } else { Role::Hidden },
+                tied_to: if self.tied { Some(n_enc - 1 - j) } else { None },
+                encoder: false,
+                bias: true,
+            });
+            prev = w;
+        }
+        out
+    }
+}
