@@ -61,7 +61,7 @@ impl DataPath {
             return Err(err(format!(
                 "the pipe sent more than the host budget of {} (--host-memory); write the data \
                  to a file first (a .npy file is read from disk as it is needed)",
-                crate::cli::mib(budget)
+                crate::cli::size::mib(budget)
             )));
         }
         Ok(kept)

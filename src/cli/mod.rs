@@ -15,10 +15,13 @@ pub mod interrupt;
 pub mod progress;
 pub mod reconstruct;
 pub mod resume;
+pub mod size;
 pub mod train;
 pub mod train_config;
 pub mod train_report;
 pub mod words;
+
+pub use size::mib;
 
 use std::path::PathBuf;
 
@@ -44,7 +47,7 @@ pub struct ModelData {
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     pub precision: Precision,
     /// The most GPU memory wgae may use, e.g. 512M or 2G.
-    #[arg(long, value_parser = train_config::parse_size)]
+    #[arg(long, value_parser = size::parse_size)]
     pub gpu_memory: Option<u64>,
 }
 
@@ -253,15 +256,6 @@ fn open_rows(
         opened.apply(offset, scale, bce)?;
     }
     opened.into_source().map_err(named)
-}
-
-/// A size as people read it: KiB below a MiB, MiB below 10 GiB, then GiB.
-pub fn mib(bytes: u64) -> String {
-    match bytes {
-        b if b < 1 << 20 => format!("{} KiB", b.div_ceil(1 << 10)),
-        b if b < 10 << 30 => format!("{} MiB", b >> 20),
-        b => format!("{:.1} GiB", b as f64 / f64::from(1u32 << 30)),
-    }
 }
 
 /// Whether two paths name the same file: the same file (both existing),

@@ -10,6 +10,7 @@ use wgae::model::{LossKind, Variant};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName, TrainConfig};
 use wgae::{Activation, ModelConfig};
 
+use crate::cli::size::parse_size;
 use crate::cli::Scale;
 
 #[derive(Args)]
@@ -153,11 +154,6 @@ pub struct TrainArgs {
     /// training needs it.
     #[arg(long, value_parser = parse_size)]
     pub host_memory: Option<u64>,
-}
-
-/// A size flag: bytes, or a number with K, M, G or T.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    wgae::data::memory::parse_size(s)
 }
 
 /// The model: the checkpoint's or config file's (a one-layer 32-wide code

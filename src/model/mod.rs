@@ -8,9 +8,10 @@
 mod build;
 pub mod desc;
 pub mod layer;
+pub mod shape;
+mod text;
 mod validate;
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
 pub use desc::{LayerDesc, Padding, Size};
 pub use layer::{LayerKind, LayerSpec, Norm, ParamSpec, Role, Shape, WeightInit, Window};
+pub use shape::{shape_name, Built};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,14 +98,14 @@ pub struct ModelConfig {
     #[serde(default)]
     pub decoder: Option<Vec<usize>>,
     /// Activation of the hidden layers.
-    #[serde(default = "default_act", with = "as_string")]
+    #[serde(default = "default_act", with = "text::as_string")]
     pub act: Activation,
     /// Activation of the code layer (default: `act`). Ignored for a VAE,
     /// whose code is the linear mean/log-variance head.
-    #[serde(default, with = "opt_as_string")]
+    #[serde(default, with = "text::opt_as_string")]
     pub code_act: Option<Activation>,
     /// Activation of the output layer. BCE needs sigmoid.
-    #[serde(default = "default_out_act", with = "as_string")]
+    #[serde(default = "default_out_act", with = "text::as_string")]
     pub out_act: Activation,
     #[serde(default = "default_loss")]
     pub loss: LossKind,
@@ -115,7 +117,7 @@ pub struct ModelConfig {
     pub dropout: f32,
     /// Input corruption during training (denoising): the loss is taken
     /// against the clean input.
-    #[serde(default, with = "opt_as_string")]
+    #[serde(default, with = "text::opt_as_string")]
     pub noise: Option<Noise>,
     /// L1 activity penalty on the code: `l1 * sum |h|` per sample.
     #[serde(default)]
@@ -137,42 +139,6 @@ fn default_out_act() -> Activation {
 }
 fn default_loss() -> LossKind {
     LossKind::Bce
-}
-
-mod as_string {
-    use super::*;
-    pub fn serialize<S: serde::Serializer, T: fmt::Display>(
-        v: &T,
-        s: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&v.to_string())
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>, T: FromStr<Err = Error>>(
-        d: D,
-    ) -> std::result::Result<T, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-pub(crate) mod opt_as_string {
-    use super::*;
-    pub fn serialize<S: serde::Serializer, T: fmt::Display>(
-        v: &Option<T>,
-        s: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
-        match v {
-            Some(v) => s.serialize_str(&v.to_string()),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>, T: FromStr<Err = Error>>(
-        d: D,
-    ) -> std::result::Result<Option<T>, D::Error> {
-        let s = Option::<String>::deserialize(d)?;
-        s.map(|s| s.parse().map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
 
 impl ModelConfig {
@@ -380,9 +346,9 @@ impl ModelConfig {
         let out = layers.last().map_or(shape, |l| l.out_shape);
         format!(
             "{}-{}-{}",
-            desc::shape_name(shape),
-            desc::shape_name(code),
-            desc::shape_name(out)
+            shape::shape_name(shape),
+            shape::shape_name(code),
+            shape::shape_name(out)
         )
     }
 
@@ -409,7 +375,7 @@ impl ModelConfig {
                 "{:<14} {:<16} {:>14} {:>9}  {}{}\n",
                 name,
                 l.kind.name(),
-                desc::shape_name(l.out_shape),
+                shape::shape_name(l.out_shape),
                 params,
                 if l.kind.has_params() {
                     l.act.to_string()

@@ -3,7 +3,7 @@
 //! each refusal saying what to change.
 
 use crate::error::{Error, Result};
-use crate::model::{desc, LayerDesc, LossKind, ModelConfig};
+use crate::model::{shape, LayerDesc, LossKind, ModelConfig};
 use crate::op::Activation;
 
 impl ModelConfig {
@@ -156,8 +156,8 @@ impl ModelConfig {
             return bad(format!(
                 "model: the decoder ends in {} values shaped {}, but the input is shaped {}; {fix}",
                 out.iter().product::<usize>(),
-                desc::shape_name(out),
-                desc::shape_name(shape)
+                shape::shape_name(out),
+                shape::shape_name(shape)
             ));
         }
         Ok(())
