@@ -42,17 +42,7 @@ fn convert_file(
     force: bool,
     quiet: bool,
 ) -> wgae::Result<()> {
-    if !out
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
-    {
-        return Err(wgae::Error::File {
-            path: out.to_path_buf(),
-            message: "the output must end in .npy".into(),
-        });
-    }
-    io::check_writable(out, force)?;
+    // (`convert` checked the output before reading any data.)
     let format = match format {
         Some(f) => f,
         None => files::detect(data)?,

@@ -84,11 +84,7 @@ impl ModelData {
         if self.precision == Precision::F16 {
             // f16 holds magnitudes up to 65504: beyond, values would clamp
             // and the codes and scores go wrong without a word.
-            let mut largest = 0f32;
-            input.source.for_each_block(|_, b| {
-                largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
-                Ok(())
-            })?;
+            let largest = input.source.max_abs()?;
             if largest > F16_MAX {
                 return Err(wgae::Error::File {
                     path: self.data.clone(),

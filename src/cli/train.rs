@@ -450,13 +450,8 @@ fn after_divergence(
     if let Err(s) = saved {
         return s;
     }
-    let mut largest = 0f32;
-    let read = data.for_each_block(|_, b| {
-        largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
-        Ok(())
-    });
-    match (read, &e) {
-        (Ok(()), wgae::Error::Diverged { epoch, loss, .. }) if largest > 1e6 => {
+    match (data.max_abs(), &e) {
+        (Ok(largest), wgae::Error::Diverged { epoch, loss, .. }) if largest > 1e6 => {
             wgae::Error::InvalidArgument(format!(
                 "training diverged in epoch {epoch} (the loss was {loss}): the data holds \
                  values up to {largest:e}{}, which float32 arithmetic overflows at any \

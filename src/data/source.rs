@@ -672,6 +672,17 @@ impl Source {
         Ok(fit.finish())
     }
 
+    /// The largest magnitude of any value (after the transform), read
+    /// block by block.
+    pub fn max_abs(&self) -> Result<f32> {
+        let mut largest = 0f32;
+        self.for_each_block(|_, b| {
+            largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
+            Ok(())
+        })?;
+        Ok(largest)
+    }
+
     /// Each column to [0, 1] over these rows, as
     /// [`crate::Dataset::unit_transform`] computes it.
     pub fn unit_transform(&self) -> Result<(Vec<f32>, Vec<f32>)> {
