@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Loads a wgae model file of a layer-list model (convolutions, pooling,
-upsampling, batch normalization, Dense) into PyTorch and checks that PyTorch reproduces wgae.
+upsampling, batch normalization, Dense, residual blocks) into PyTorch and checks that PyTorch reproduces wgae.
 
     wgae train --config examples/configs/conv.toml --data DATA --save conv.safetensors
     wgae reconstruct --model conv.safetensors --data DATA --n 200 --out rec.npy
@@ -10,7 +10,10 @@ upsampling, batch normalization, Dense) into PyTorch and checks that PyTorch rep
 Builds the encoder and decoder as torch.nn.Sequential from the metadata
 (`wgae.model`): each layer followed by its activation module (nn.Identity
 where there is none), which is the naming wgae saves under
-(`encoder.0.weight`, `encoder.2.weight`, ...). Loads the weights with
+(`encoder.0.weight`, `encoder.2.weight`, ...); a residual block is a module
+with the Sequential `body` and, where shapes differ, `proj`
+(`encoder.2.body.0.weight`, `encoder.2.proj.weight`). A mirrored decoder is
+read from `wgae.decoder_layers`. Loads the weights with
 load_state_dict(strict=True) (batch normalization's running statistics and
 its int64 num_batches_tracked included), puts the model in eval() mode, and
 compares the torch reconstructions and codes
@@ -88,6 +91,19 @@ class PadConv1d(torch.nn.Conv1d):
         return F.conv1d(F.pad(x, self.pad), self.weight, self.bias, self.stride, 0, self.dilation)
 
 
+class FlatLinear(torch.nn.Linear):
+    """nn.Linear (same parameter names) on flattened samples, reshaped to
+    `out` (c, h, w) after."""
+
+    def __init__(self, n_in, n_out, out):
+        super().__init__(n_in, n_out)
+        self.out = out
+
+    def forward(self, x):
+        y = super().forward(x.flatten(1))
+        return y.reshape(-1, *self.out) if self.out[1:] != (1, 1) else y
+
+
 class SamePool(torch.nn.Module):
     """Max or average pooling after an asymmetric pad; the padding is never
     the maximum and does not count in the average (wgae's rule)."""
@@ -108,8 +124,44 @@ class SamePool(torch.nn.Module):
         return total / count
 
 
-def build(layers, shape, default_act, last_act):
-    """nn.Sequential of `layers` on samples shaped `shape` (c, h, w)."""
+class Residual(torch.nn.Module):
+    """body(x) + x, or body(x) + proj(x) where the shapes differ; the block's
+    activation follows it in the outer Sequential."""
+
+    def __init__(self, body, proj):
+        super().__init__()
+        self.body = body
+        if proj is not None:
+            self.proj = proj
+
+    def forward(self, x):
+        short = self.proj(x) if hasattr(self, "proj") else x
+        return self.body(x) + short
+
+
+def projection(shape, out, one_d_model):
+    """wgae's shortcut from `shape` to `out` (c, h, w): None, nn.Linear or a
+    1x1 (transposed) convolution."""
+    (c, h, w), (oc, oh, ow) = shape, out
+    if (c, h, w) == (oc, oh, ow):
+        return None
+    if (h, w) == (1, 1) or (oh, ow) == (1, 1):
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(c * h * w, oc * oh * ow),
+                                   torch.nn.Unflatten(1, (oc, oh, ow)))
+    one_d = h == 1 and oh == 1
+    if oh <= h and ow <= w:
+        s = [next(s for s in range(1, n + 1) if (n - 1) // s + 1 == m) for n, m in ((h, oh), (w, ow))]
+        Conv = torch.nn.Conv1d if one_d else torch.nn.Conv2d
+        return Conv(c, oc, 1, s[1] if one_d else tuple(s))
+    s = (oh // h, ow // w)
+    if one_d:
+        return torch.nn.ConvTranspose1d(c, oc, 1, s[1], output_padding=s[1] - 1)
+    return torch.nn.ConvTranspose2d(c, oc, 1, s, output_padding=(s[0] - 1, s[1] - 1))
+
+
+def build(layers, shape, default_act, last_act, body=False):
+    """nn.Sequential of `layers` on samples shaped `shape` (c, h, w); a
+    residual block's `body` ends with no activation."""
     mods = []
     c, h, w = shape
     for i, L in enumerate(layers):
@@ -119,10 +171,21 @@ def build(layers, shape, default_act, last_act):
         # Batch normalization has no activation of its own unless given, but
         # as the code or output layer.
         act = L.get("act", last_act if last else "identity" if norm else default_act)
-        has_act = norm or t in ("dense", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d")
+        if body and last:
+            act = "identity"
+        has_act = norm or t in ("dense", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d", "residual")
         bias = L.get("bias", True)
         one_d = t.endswith("1d")
-        if norm:
+        if t == "residual":
+            inner, out = build(L["layers"], (c, h, w), default_act, "identity", body=True)
+            proj = projection((c, h, w), out, one_d)
+            if proj is not None and isinstance(proj, torch.nn.Sequential):
+                # A Dense projection is stored as proj.weight, proj.bias.
+                lin = proj[1]
+                proj = FlatLinear(lin.in_features, lin.out_features, out)
+            mods.append(Residual(inner, proj))
+            c, h, w = out
+        elif norm:
             Norm = torch.nn.BatchNorm1d if one_d else torch.nn.BatchNorm2d
             mods.append(Norm(c, eps=L.get("eps", 1e-5), momentum=L.get("momentum", 0.1)))
         elif t == "dense":
@@ -230,7 +293,8 @@ def main():
     enc, code_shape = build(enc_layers, shape, act, code_act)
     if vae:
         code_shape = (code_shape[0] // 2, 1, 1)
-    dec, _ = build(cfg["decoder_layers"], code_shape, act, cfg.get("out_act", "sigmoid"))
+    dec_layers = cfg.get("decoder_layers") or tomllib.loads(meta["wgae.decoder_layers"])["decoder_layers"]
+    dec, _ = build(dec_layers, code_shape, act, cfg.get("out_act", "sigmoid"))
     state = load_file(path)
     enc.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("encoder.")}, strict=True)
     dec.load_state_dict({k[8:]: v for k, v in state.items() if k.startswith("decoder.")}, strict=True)

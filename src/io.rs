@@ -105,11 +105,15 @@ fn named_moments(layout: &ParamLayout, moments: &[f32], prefix: &str) -> Vec<Nam
 }
 
 fn base_meta(cfg: &ModelConfig, kind: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut meta = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("wgae.kind".to_string(), kind.to_string()),
         ("wgae.model".to_string(), cfg.to_toml()),
-    ])
+    ]);
+    if let Some(decoder) = cfg.mirrored_decoder_toml() {
+        meta.insert("wgae.decoder_layers".to_string(), decoder);
+    }
+    meta
 }
 
 /// [`CodeStats`] accumulated over codes in row order: the mean, minimum

@@ -387,6 +387,7 @@ fn f16_inference_of_a_conv_model_matches_an_f64_simulation() {
                 .map_or(0..0, |f| f..f + lp.n_buffers)
                 .map(entry)
                 .collect(),
+            skip: None,
             training: false,
         };
         let z = twin(l.kind).forward(l, &act, &p, rows);

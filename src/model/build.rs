@@ -2,7 +2,8 @@
 //! written, the Dense widths, and the decoder that mirrors an encoder.
 
 use crate::error::{Error, Result};
-use crate::model::{LayerDesc, LayerKind, LayerSpec, ModelConfig, Padding, Role, Size};
+use crate::model::shape::{self, Built};
+use crate::model::{LayerDesc, LayerKind, LayerSpec, ModelConfig, Padding, Role, Shape, Size};
 use crate::op::Activation;
 
 impl ModelConfig {
@@ -53,20 +54,39 @@ impl ModelConfig {
                 }
                 _ => (d.clone(), d.act().unwrap_or(default_act)),
             };
-            let b = d.build(&what, shape, act)?;
-            out.push(LayerSpec {
-                index: out.len(),
+            let pos = if encoder { j } else { j - n_enc };
+            let spec = |index, b: &Built, input: Shape, role, inner| LayerSpec {
+                index,
                 kind: b.kind,
-                in_shape: shape,
+                in_shape: input,
                 out_shape: b.out,
-                inputs: shape.iter().product(),
+                inputs: input.iter().product(),
                 outputs: b.out.iter().product(),
                 act: b.act,
                 role,
                 tied_to: None,
                 encoder,
                 bias: b.bias,
-            });
+                pos,
+                inner,
+            };
+            let b = match &d {
+                // A block is its body's layers, then its end (which reads
+                // the body's output, of its own output's shape).
+                LayerDesc::Residual { layers, .. } => {
+                    let block = shape::block(&what, layers, shape, self.act, act)?;
+                    for (i, (input, b)) in block.body.iter().enumerate() {
+                        out.push(spec(out.len(), b, *input, Role::Hidden, Some(i)));
+                    }
+                    out.push(spec(out.len(), &block.end, block.end.out, role, None));
+                    block.end
+                }
+                _ => {
+                    let b = d.build(&what, shape, act)?;
+                    out.push(spec(out.len(), &b, shape, role, None));
+                    b
+                }
+            };
             // The decoder reads a VAE's sampled code, half the head.
             shape = if role == Role::VaeHead {
                 [b.out[0] / 2, 1, 1]
@@ -93,12 +113,38 @@ impl ModelConfig {
     /// this does not return to the input's shape (pooling odd sizes with
     /// 'same' padding), validation says so: then give `decoder_layers`.
     fn mirror(&self, enc: &[LayerDesc]) -> Result<Vec<LayerDesc>> {
-        // Each encoder layer's input shape, from a decoder-less build.
+        let mut out = self.mirror_list(enc, self.sample_shape()?, "encoder layer")?;
+        // The last layer must be one that maps to the output (with an
+        // activation); a trailing reshape or upsampling is followed by a
+        // 'same' convolution back to the input's channels.
+        if !out.last().is_some_and(LayerDesc::has_act) {
+            let c = self.sample_shape()?[0];
+            out.push(if self.sample_shape()?[1] == 1 {
+                LayerDesc::Conv1d {
+                    filters: c,
+                    kernel: 3,
+                    stride: 1,
+                    padding: Padding::same(),
+                    dilation: 1,
+                    act: None,
+                    bias: true,
+                }
+            } else {
+                LayerDesc::conv2d(c, 3, Padding::same())
+            });
+        }
+        Ok(out)
+    }
+
+    /// The layers `enc`, which start on `input`, in reverse, each undone
+    /// (a residual block by a block around its body's mirror).
+    fn mirror_list(&self, enc: &[LayerDesc], input: Shape, what: &str) -> Result<Vec<LayerDesc>> {
+        // Each layer's input shape.
         let mut shapes = Vec::new();
-        let mut shape = self.sample_shape()?;
+        let mut shape = input;
         for (i, d) in enc.iter().enumerate() {
             shapes.push(shape);
-            let what = format!("model: encoder layer {i} ({})", d.kind_name());
+            let what = format!("model: {what} {i} ({})", d.kind_name());
             shape = d.build(&what, shape, Activation::Identity)?.out;
         }
         let mut out = Vec::new();
@@ -177,6 +223,10 @@ impl ModelConfig {
                         out.push(LayerDesc::Reshape { shape });
                     }
                 }
+                LayerDesc::Residual { layers, .. } => {
+                    let what = format!("{what} {i}: residual block layer");
+                    out.push(LayerDesc::residual(self.mirror_list(layers, input, &what)?));
+                }
                 other => {
                     return Err(Error::InvalidArgument(format!(
                         "model: cannot mirror a {} layer; give decoder_layers",
@@ -184,25 +234,6 @@ impl ModelConfig {
                     )))
                 }
             }
-        }
-        // The last layer must be one that maps to the output (with an
-        // activation); a trailing reshape or upsampling is followed by a
-        // 'same' convolution back to the input's channels.
-        if !out.last().is_some_and(LayerDesc::has_act) {
-            let c = self.sample_shape()?[0];
-            out.push(if self.sample_shape()?[1] == 1 {
-                LayerDesc::Conv1d {
-                    filters: c,
-                    kernel: 3,
-                    stride: 1,
-                    padding: Padding::same(),
-                    dilation: 1,
-                    act: None,
-                    bias: true,
-                }
-            } else {
-                LayerDesc::conv2d(c, 3, Padding::same())
-            });
         }
         Ok(out)
     }
@@ -233,6 +264,8 @@ impl ModelConfig {
                 tied_to: None,
                 encoder: true,
                 bias: true,
+                pos: i,
+                inner: None,
             });
             prev = w;
         }
@@ -256,6 +289,8 @@ impl ModelConfig {
                 tied_to: if self.tied { Some(n_enc - 1 - j) } else { None },
                 encoder: false,
                 bias: true,
+                pos: j,
+                inner: None,
             });
             prev = w;
         }

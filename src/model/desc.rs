@@ -201,6 +201,16 @@ pub enum LayerDesc {
     Reshape {
         shape: Vec<usize>,
     },
+    /// A residual block, `act(body(x) + x)`: the body's layers in order,
+    /// the last with no activation of its own (the block's `act` applies
+    /// after the sum). Where the body changes the shape, the shortcut is a
+    /// projection: a Dense layer for flat shapes, a 1x1 convolution with
+    /// the body's stride for images and sequences.
+    Residual {
+        layers: Vec<LayerDesc>,
+        #[serde(default, with = "crate::model::text::opt_as_string")]
+        act: Option<Activation>,
+    },
 }
 
 fn one_usize() -> usize {
@@ -268,6 +278,11 @@ impl LayerDesc {
         }
     }
 
+    /// A residual block around `layers`, with the model's activation.
+    pub fn residual(layers: Vec<LayerDesc>) -> Self {
+        LayerDesc::Residual { layers, act: None }
+    }
+
     /// Whether the layer is a batch normalization.
     pub fn is_batch_norm(&self) -> bool {
         matches!(
@@ -285,7 +300,8 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose2d { act, .. }
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
-            | LayerDesc::BatchNorm2d { act, .. } => *act = Some(a),
+            | LayerDesc::BatchNorm2d { act, .. }
+            | LayerDesc::Residual { act, .. } => *act = Some(a),
             // Pooling and reshaping apply no activation.
             LayerDesc::MaxPool2d { .. }
             | LayerDesc::MaxPool1d { .. }
@@ -317,6 +333,7 @@ impl LayerDesc {
             LayerDesc::BatchNorm2d { .. } => "batch_norm2d",
             LayerDesc::Flatten => "flatten",
             LayerDesc::Reshape { .. } => "reshape",
+            LayerDesc::Residual { .. } => "residual",
         }
     }
 
@@ -329,7 +346,8 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose2d { act, .. }
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
-            | LayerDesc::BatchNorm2d { act, .. } => *act,
+            | LayerDesc::BatchNorm2d { act, .. }
+            | LayerDesc::Residual { act, .. } => *act,
             LayerDesc::MaxPool2d { .. }
             | LayerDesc::MaxPool1d { .. }
             | LayerDesc::AvgPool2d { .. }
@@ -361,7 +379,8 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
-            | LayerDesc::Reshape { .. } => true,
+            | LayerDesc::Reshape { .. }
+            | LayerDesc::Residual { .. } => true,
         }
     }
 
@@ -383,7 +402,8 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
-            | LayerDesc::Reshape { .. } => {}
+            | LayerDesc::Reshape { .. }
+            | LayerDesc::Residual { .. } => {}
         }
         self
     }
@@ -399,6 +419,7 @@ impl LayerDesc {
                 | LayerDesc::ConvTranspose1d { .. }
                 | LayerDesc::BatchNorm1d { .. }
                 | LayerDesc::BatchNorm2d { .. }
+                | LayerDesc::Residual { .. }
         )
     }
 }

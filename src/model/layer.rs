@@ -12,6 +12,11 @@ use crate::op::Activation;
 /// which is also the order of PyTorch's `nn.Flatten`.
 pub type Shape = [usize; 3];
 
+/// The name of a shape for messages: `1x28x28`.
+pub fn shape_name(s: Shape) -> String {
+    format!("{}x{}x{}", s[0], s[1], s[2])
+}
+
 /// A sliding window over the last two dimensions: kernel (kh, kw), strides
 /// (sh, sw), padding before (ph, pw) (what is after follows from the output
 /// size), dilation (dh, dw). `one_d`: a 1-D layer (kh = sh = dh = 1, ph =
@@ -87,6 +92,51 @@ pub enum LayerKind {
     /// ones), in evaluation over the running statistics. gamma and beta are
     /// parameters (`weight`, `bias`); the running statistics are buffers.
     BatchNorm(Norm),
+    /// The end of a residual block: `y = act(body(x) + proj(x))`, where
+    /// `body` is the `Skip::body` layers before this one (their last with
+    /// no activation of its own) and `x` the block's input. `proj` is the
+    /// identity where the shapes agree, else a Dense or 1x1 convolution
+    /// (`proj.weight`, `proj.bias`, as PyTorch's `self.proj` submodule).
+    Residual(Skip),
+}
+
+/// Where a residual block's shortcut comes from and how it is carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skip {
+    /// How many layers the block's body has (the block starts `body`
+    /// layers before its end).
+    pub body: usize,
+    /// The block's input shape (the body's first layer's input).
+    pub from: Shape,
+    pub proj: Projection,
+}
+
+/// The shortcut's map from the block's input to its output's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Projection {
+    /// The shapes agree: the input itself.
+    Identity,
+    /// A Dense layer (flat shapes that differ).
+    Dense,
+    /// A 1x1 convolution with the body's stride (channels or a smaller
+    /// image).
+    Conv(Window),
+    /// A 1x1 transposed convolution (a larger image: the mirror of a
+    /// strided block).
+    ConvTranspose(Window),
+}
+
+impl Projection {
+    /// The layer kind the projection is, planned and twinned as that kind
+    /// (none for the identity).
+    pub fn kind(self) -> Option<LayerKind> {
+        match self {
+            Projection::Identity => None,
+            Projection::Dense => Some(LayerKind::Dense),
+            Projection::Conv(w) => Some(LayerKind::Conv(w)),
+            Projection::ConvTranspose(w) => Some(LayerKind::ConvTranspose(w)),
+        }
+    }
 }
 
 /// One parameter tensor of a layer, as its kind declares it. A kind may
@@ -158,6 +208,21 @@ impl LayerKind {
                 },
                 bias(vec![input[0]]),
             ],
+            // The projection's, under its submodule's name.
+            LayerKind::Residual(skip) => match skip.proj.kind() {
+                Some(kind) => kind
+                    .params(skip.from, output)
+                    .into_iter()
+                    .map(|p| ParamSpec {
+                        name: match p.name {
+                            "weight" => "proj.weight",
+                            _ => "proj.bias",
+                        },
+                        ..p
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -192,7 +257,8 @@ impl LayerKind {
             | LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
-            | LayerKind::Reshape { .. } => Vec::new(),
+            | LayerKind::Reshape { .. }
+            | LayerKind::Residual(_) => Vec::new(),
         }
     }
 
@@ -208,6 +274,10 @@ impl LayerKind {
                 let k = w.kh * w.kw;
                 (input[0] * k, output[0] * k)
             }
+            LayerKind::Residual(skip) => skip
+                .proj
+                .kind()
+                .map_or((0, 0), |kind| kind.fan(skip.from, output)),
             // No Glorot-initialized weight.
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
@@ -225,6 +295,10 @@ impl LayerKind {
             LayerKind::Dense => 2.0 * n(input) * n(output),
             LayerKind::Conv(w) => 2.0 * n(output) * (input[0] * w.kh * w.kw) as f64,
             LayerKind::ConvTranspose(w) => 2.0 * n(input) * (output[0] * w.kh * w.kw) as f64,
+            LayerKind::Residual(skip) => skip
+                .proj
+                .kind()
+                .map_or(0.0, |kind| kind.forward_flops(skip.from, output)),
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -233,15 +307,20 @@ impl LayerKind {
         }
     }
 
-    /// Whether the kind has parameters (the planner plans their gradients).
-    pub fn has_params(self) -> bool {
-        matches!(
-            self,
+    /// Whether the kind applies an activation (pooling and reshaping do
+    /// not).
+    pub fn has_act(self) -> bool {
+        match self {
             LayerKind::Dense
-                | LayerKind::Conv(_)
-                | LayerKind::ConvTranspose(_)
-                | LayerKind::BatchNorm(_)
-        )
+            | LayerKind::Conv(_)
+            | LayerKind::ConvTranspose(_)
+            | LayerKind::BatchNorm(_)
+            | LayerKind::Residual(_) => true,
+            LayerKind::MaxPool(_)
+            | LayerKind::AvgPool(_)
+            | LayerKind::Upsample { .. }
+            | LayerKind::Reshape { .. } => false,
+        }
     }
 
     /// The name `wgae train`'s layer table prints, PyTorch's module's.
@@ -259,6 +338,7 @@ impl LayerKind {
             LayerKind::Reshape { flatten: true } => "Flatten",
             LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
             LayerKind::BatchNorm(_) => "BatchNorm1d",
+            LayerKind::Residual(_) => "Residual",
         }
     }
 }
@@ -293,6 +373,11 @@ pub struct LayerSpec {
     pub encoder: bool,
     /// Whether a Dense or convolution layer adds a bias.
     pub bias: bool,
+    /// The layer's place in its `nn.Sequential` (`encoder` or `decoder`)
+    /// as written; a residual block's body layers share their block's.
+    pub pos: usize,
+    /// Within a residual block's body: the layer's place there.
+    pub inner: Option<usize>,
 }
 
 impl LayerSpec {
@@ -307,15 +392,41 @@ impl LayerSpec {
     }
 
     /// The layer's module name in a model file and in PyTorch: its index in
-    /// an `nn.Sequential` (`encoder`, or `decoder` after the `n_enc` encoder
-    /// layers) that follows every layer with its activation module, so
-    /// `encoder.0`, `encoder.2`, ..., `decoder.0`, ...
-    pub fn module_name(&self, n_enc: usize) -> String {
-        if self.encoder {
-            format!("encoder.{}", 2 * self.index)
-        } else {
-            format!("decoder.{}", 2 * (self.index - n_enc))
+    /// an `nn.Sequential` (`encoder` or `decoder`) that follows every layer
+    /// with its activation module, so `encoder.0`, `encoder.2`, ...,
+    /// `decoder.0`, ...; a residual block's body is the Sequential `body`
+    /// inside its block's module (`encoder.2.body.0`).
+    pub fn module_name(&self) -> String {
+        let part = if self.encoder { "encoder" } else { "decoder" };
+        match self.inner {
+            Some(i) => format!("{part}.{}.body.{}", 2 * self.pos, 2 * i),
+            None => format!("{part}.{}", 2 * self.pos),
         }
+    }
+
+    /// A residual block's shortcut: where it starts and how it maps.
+    pub fn skip(&self) -> Option<Skip> {
+        if let LayerKind::Residual(skip) = self.kind {
+            Some(skip)
+        } else {
+            None
+        }
+    }
+
+    /// The projection of a residual block as a layer of its own (from the
+    /// block's input to its output, no activation), so that the plan and
+    /// the twins run it as that kind.
+    pub fn projection(&self) -> Option<LayerSpec> {
+        let skip = self.skip()?;
+        let kind = skip.proj.kind()?;
+        Some(LayerSpec {
+            kind,
+            in_shape: skip.from,
+            inputs: skip.from.iter().product(),
+            act: Activation::Identity,
+            bias: true,
+            ..*self
+        })
     }
 
     /// Parameters the layer stores itself (a tied layer's weight is its

@@ -8,6 +8,7 @@
 mod build;
 pub mod desc;
 pub mod layer;
+mod residual;
 pub mod shape;
 mod text;
 mod validate;
@@ -19,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
 pub use desc::{LayerDesc, Padding, Size};
-pub use layer::{LayerKind, LayerSpec, Norm, ParamSpec, Role, Shape, WeightInit, Window};
+pub use layer::{
+    LayerKind, LayerSpec, Norm, ParamSpec, Projection, Role, Shape, Skip, WeightInit, Window,
+};
 pub use shape::{shape_name, Built};
 
 /// KL sparsity: keep each code unit's mean activation near `rho`, weighted by `beta`.
@@ -280,6 +283,22 @@ impl ModelConfig {
         crate::toml_text::to_string(self).expect("a model config always serializes")
     }
 
+    /// A layer-list model's mirrored decoder as TOML (`[[decoder_layers]]`
+    /// tables), which a model file carries beside the model so that other
+    /// tools (PyTorch) can build the same modules; none where the decoder
+    /// is given or the model is Dense widths.
+    pub fn mirrored_decoder_toml(&self) -> Option<String> {
+        #[derive(serde::Serialize)]
+        struct Decoder {
+            decoder_layers: Vec<LayerDesc>,
+        }
+        if self.decoder_layers.is_some() || !self.is_layered() {
+            return None;
+        }
+        let decoder_layers = self.decoder_descs().ok()?;
+        crate::toml_text::to_string(&Decoder { decoder_layers }).ok()
+    }
+
     /// A convolutional (or any layer-list) model of samples shaped `shape`
     /// (channels first), with the sigmoid output and BCE of [`Self::dense`].
     pub fn layered(shape: &[usize], encoder: Vec<LayerDesc>, decoder: Vec<LayerDesc>) -> Self {
@@ -356,14 +375,19 @@ impl ModelConfig {
     /// layer's PyTorch type, output shape, parameter count and activation.
     pub fn summary(&self) -> String {
         let layers = self.layers();
-        let n_enc = layers.iter().filter(|l| l.encoder).count();
+        let width = layers
+            .iter()
+            .map(|l| l.module_name().len())
+            .max()
+            .unwrap_or(0)
+            .max(14);
         let mut out = format!(
-            "{:<14} {:<16} {:>14} {:>9}  {}\n",
+            "{:<width$} {:<16} {:>14} {:>9}  {}\n",
             "layer", "type", "output shape", "params", "activation"
         );
         let mut total = 0;
         for l in &layers {
-            let name = l.module_name(n_enc);
+            let name = l.module_name();
             let params = l.own_parameter_count();
             total += params;
             let role = match l.role {
@@ -372,12 +396,12 @@ impl ModelConfig {
                 _ => "",
             };
             out += &format!(
-                "{:<14} {:<16} {:>14} {:>9}  {}{}\n",
+                "{:<width$} {:<16} {:>14} {:>9}  {}{}\n",
                 name,
                 l.kind.name(),
                 shape::shape_name(l.out_shape),
                 params,
-                if l.kind.has_params() {
+                if l.kind.has_act() {
                     l.act.to_string()
                 } else {
                     String::new()
@@ -389,12 +413,10 @@ impl ModelConfig {
         out
     }
 
-    /// How many layers the encoder has (the code's layer is the last).
+    /// How many layers the encoder has, a residual block's body and end
+    /// each counted (the code's layer is the last).
     pub fn encoder_len(&self) -> usize {
-        match &self.encoder_layers {
-            Some(l) => l.len(),
-            None => self.encoder.len(),
-        }
+        self.layers().iter().filter(|l| l.encoder).count()
     }
 
     pub fn code_activation(&self) -> Activation {

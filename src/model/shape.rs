@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::desc::{LayerDesc, Padding, Size};
-use crate::model::layer::{LayerKind, Norm, Shape, Window};
+pub use crate::model::layer::shape_name;
+use crate::model::layer::{LayerKind, Norm, Shape, Skip, Window};
+use crate::model::residual::projection;
 use crate::op::Activation;
 
 /// What a layer becomes: its kind, output shape and activation.
@@ -16,9 +18,68 @@ pub struct Built {
     pub bias: bool,
 }
 
-/// The name of a shape for messages: `1x28x28`.
-pub fn shape_name(s: Shape) -> String {
-    format!("{}x{}x{}", s[0], s[1], s[2])
+/// A block on its input: each body layer with its input shape, and the end.
+pub struct Block {
+    pub body: Vec<(Shape, Built)>,
+    pub end: Built,
+}
+
+/// The block of `layers` on `input`. Body layers take `act` (the model's
+/// hidden activation; none for batch normalization) unless they give their
+/// own, but the last, whose output is summed before the block's `end_act`.
+pub fn block(
+    what: &str,
+    layers: &[LayerDesc],
+    input: Shape,
+    act: Activation,
+    end_act: Activation,
+) -> Result<Block> {
+    let bad = |m: String| Err(Error::InvalidArgument(format!("{what}: {m}")));
+    if layers.is_empty() {
+        return bad("a residual block needs at least one layer in `layers`".into());
+    }
+    let mut shape = input;
+    let mut body = Vec::new();
+    for (i, d) in layers.iter().enumerate() {
+        let inner = format!("{what}, layer {i} ({})", d.kind_name());
+        if matches!(d, LayerDesc::Residual { .. }) {
+            return bad(format!(
+                "layer {i} is a residual block inside a residual block; list the blocks one \
+                 after another instead"
+            ));
+        }
+        let last = i + 1 == layers.len();
+        let own = match (last, d.act()) {
+            (true, Some(a)) if a != Activation::Identity => {
+                return bad(format!(
+                    "its last layer ({}) has act = \"{a}\", but the block's activation applies \
+                     after the sum; give it as the block's `act`",
+                    d.kind_name()
+                ));
+            }
+            (true, _) => Activation::Identity,
+            (false, Some(a)) => a,
+            (false, None) if d.is_batch_norm() => Activation::Identity,
+            (false, None) => act,
+        };
+        let b = d.build(&inner, shape, own)?;
+        body.push((shape, b));
+        shape = body[body.len() - 1].1.out;
+    }
+    let proj = projection(what, input, shape)?;
+    Ok(Block {
+        body,
+        end: Built {
+            kind: LayerKind::Residual(Skip {
+                body: layers.len(),
+                from: input,
+                proj,
+            }),
+            out: shape,
+            act: end_act,
+            bias: true,
+        },
+    })
 }
 
 /// (pad before, output size) of one dimension of a window.
@@ -415,6 +476,9 @@ impl LayerDesc {
                     input,
                 )
             }
+            // Its output shape and shortcut; `ModelConfig::layers` lays its
+            // body out with the model's activations (see `block`).
+            LayerDesc::Residual { layers, .. } => Ok(block(&what, layers, input, act, act)?.end),
             LayerDesc::Flatten => built(LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
             LayerDesc::Reshape { shape } => {
                 let out = match shape.as_slice() {

@@ -100,11 +100,13 @@ impl Net {
             let input = self.layer_input(li, rows)?;
             let views = self.layout.layer_views(params, li)?;
             let buffers = self.layout.buffer_view(params, li)?;
+            let skip = self.block_input(li, rows)?;
             let p = Params {
                 tensors: &views,
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
                 buffers: buffers.as_ref(),
+                skip: skip.as_ref(),
                 training: self.mode == Mode::Train,
             };
             let grad_views = self.layout.layer_views(grads, li)?;
@@ -113,6 +115,7 @@ impl Net {
                 transposed: lp.transposed,
                 scratch: &[],
                 buffers: None,
+                skip: None,
                 training: true,
             };
             // A tied weight's gradient is written by its mirror first (the
@@ -156,9 +159,47 @@ impl Net {
                 prefix(need(&self.da[li - 1], "da[li - 1]")?, rows, prev.outputs)?
             };
             steps.extend(planner(l.kind).input_grad(ctx, &l, rows, &p, &input, &dz, &target)?);
+            steps.extend(self.shortcut_grads(ctx, params, li, rows, &target)?);
             steps.extend(self.to_pre_activation(ctx, li - 1, rows, &target)?);
         }
 
+        Ok(steps)
+    }
+
+    /// The gradients along the shortcuts of the residual blocks that start
+    /// at layer `start`, added into `target` (the gradient w.r.t. its
+    /// input, which the layer has just written).
+    fn shortcut_grads(
+        &self,
+        ctx: &GpuContext,
+        params: &GpuTensor,
+        start: usize,
+        rows: usize,
+        target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for (j, l) in self.layers.iter().enumerate().skip(start) {
+            if l.skip().is_none_or(|k| j - k.body != start) {
+                continue;
+            }
+            let views = self.layout.layer_views(params, j)?;
+            let skip = self.block_input(j, rows)?;
+            let p = Params {
+                tensors: &views,
+                transposed: false,
+                scratch: &self.scratch[j],
+                buffers: None,
+                skip: skip.as_ref(),
+                training: self.mode == Mode::Train,
+            };
+            let dzl = self.grad_pre(j, rows)?;
+            let gate = self.act_gate(j, rows)?;
+            let dz = Grad {
+                t: &dzl,
+                gate: gate.as_ref().map(|(act, g)| (*act, g)),
+            };
+            steps.extend(planner(l.kind).skip_grad(ctx, l, rows, &p, &dz, target)?);
+        }
         Ok(steps)
     }
 

@@ -45,11 +45,13 @@ impl Net {
             let input = self.layer_input(li, rows)?;
             let views = self.layout.layer_views(params, li)?;
             let buffers = self.layout.buffer_view(params, li)?;
+            let skip = self.block_input(li, rows)?;
             let p = Params {
                 tensors: &views,
                 transposed: lp.transposed,
                 scratch: &self.scratch[li],
                 buffers: buffers.as_ref(),
+                skip: skip.as_ref(),
                 training: self.mode == Mode::Train,
             };
             let keep = self.z[li].is_some();

@@ -19,6 +19,9 @@ pub struct Params<'a> {
     pub scratch: &'a [GpuTensor],
     /// The layer's buffers (batch normalization's running statistics).
     pub buffers: Option<&'a BufferView>,
+    /// The input of the layer's residual block, at the pass's rows (a
+    /// block's end reads it; other kinds have none).
+    pub skip: Option<&'a GpuTensor>,
     /// A training pass (batch statistics, buffers updated) rather than an
     /// evaluation one.
     pub training: bool,
@@ -60,6 +63,11 @@ impl<'a> Params<'a> {
     pub fn buffers(&self, l: &LayerSpec) -> Result<&'a BufferView> {
         self.buffers.ok_or_else(|| missing(l, "buffers"))
     }
+
+    /// The input of the layer's residual block.
+    pub fn skip(&self, l: &LayerSpec) -> Result<&'a GpuTensor> {
+        self.skip.ok_or_else(|| missing(l, "block input"))
+    }
 }
 
 fn missing(l: &LayerSpec, what: &str) -> Error {
@@ -98,6 +106,13 @@ pub trait LayerPlan: Sync {
     /// backward pass, and its temporaries. None by default.
     fn scratch(&self, _ctx: &GpuContext, _l: &LayerSpec, _cap: usize) -> Vec<usize> {
         Vec::new()
+    }
+
+    /// Whether the plan must keep its pre-activation and apply the
+    /// activation in a pass of its own (a residual block's end, whose sum
+    /// precedes it). Other kinds may fuse the activation into `forward`.
+    fn keeps_pre_activation(&self) -> bool {
+        false
     }
 
     /// Whether its backward kernels can apply the activation gradient as
@@ -172,4 +187,20 @@ pub trait LayerPlan: Sync {
         dz: &Grad,
         target: &GpuTensor,
     ) -> Result<Vec<Step>>;
+
+    /// A residual block's end: adds the gradient w.r.t. the block's input
+    /// (`p.skip`) along the shortcut into `target`, which the block's first
+    /// layer has just written. Other kinds plan nothing.
+    #[allow(clippy::too_many_arguments)]
+    fn skip_grad(
+        &self,
+        _ctx: &GpuContext,
+        _l: &LayerSpec,
+        _rows: usize,
+        _p: &Params,
+        _dz: &Grad,
+        _target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        Ok(Vec::new())
+    }
 }

@@ -117,10 +117,9 @@ impl ParamLayout {
             });
             entries.len() - 1
         };
-        let n_enc = layers.iter().filter(|l| l.encoder).count();
         let mut out: Vec<LayerParams> = Vec::new();
         for l in &layers {
-            let module = l.module_name(n_enc);
+            let module = l.module_name();
             let mut params = Vec::new();
             for p in l.params() {
                 // A tied layer uses its mirror's weight (found by name),
@@ -149,7 +148,7 @@ impl ParamLayout {
         }
         let trainable = end(&entries).max(1);
         for (l, lp) in layers.iter().zip(&mut out) {
-            let module = l.module_name(n_enc);
+            let module = l.module_name();
             for (p, _) in l.buffers() {
                 let i = push(&mut entries, format!("{module}.{}", p.name), p.shape, false);
                 lp.buffers.get_or_insert(i);

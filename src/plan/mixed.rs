@@ -34,6 +34,11 @@ enum Mixed {
         in32: GpuTensor,
         out32: Option<GpuTensor>,
         scratch: Vec<GpuTensor>,
+        /// A residual block's end: its block's input, widened.
+        skip32: Option<GpuTensor>,
+        /// A kind that keeps its pre-activation (a residual block's end,
+        /// whose activation follows the sum): the sum.
+        pre32: Option<GpuTensor>,
     },
 }
 
@@ -91,6 +96,24 @@ impl MixedNet {
                         .into_iter()
                         .map(|words| ctx.zeros("f16 staging scratch", words))
                         .collect::<Result<_>>()?,
+                    skip32: match l.skip() {
+                        Some(k) if li - k.body < start => {
+                            return Err(Error::Internal {
+                                op: "planning f16 inference".into(),
+                                message: format!("layers {start}..{end} split a residual block"),
+                            })
+                        }
+                        Some(k) => Some(ctx.zeros(
+                            "f16 staging block input",
+                            cap * k.from.iter().product::<usize>(),
+                        )?),
+                        None => None,
+                    },
+                    pre32: if planner(l.kind).keeps_pre_activation() {
+                        Some(ctx.zeros("f16 staging pre-activation", cap * l.outputs)?)
+                    } else {
+                        None
+                    },
                 },
             });
         }
@@ -155,6 +178,7 @@ impl MixedNet {
                         transposed: lp.transposed,
                         scratch: &[],
                         buffers: None,
+                        skip: None,
                         training: false,
                     };
                     let target = if i == last {
@@ -168,13 +192,30 @@ impl MixedNet {
                     in32,
                     out32,
                     scratch,
+                    skip32,
+                    pre32,
                 } => {
                     let buffers = layout.buffer_view(params, li)?;
+                    let skip = match (skip32, l.skip()) {
+                        (Some(t), Some(k)) => {
+                            let n = rows * k.from.iter().product::<usize>();
+                            let first = li - k.body - self.start;
+                            let source = match first {
+                                0 => &self.x16,
+                                f => &self.acts16[f - 1],
+                            };
+                            let t = t.view(0, n)?;
+                            steps.push(ops::to_f32(ctx, n, source, &t)?);
+                            Some(t)
+                        }
+                        _ => None,
+                    };
                     let p = Params {
                         tensors: &views,
                         transposed: lp.transposed,
                         scratch,
                         buffers: buffers.as_ref(),
+                        skip: skip.as_ref(),
                         training: false,
                     };
                     let (n_in, n_out) = (rows * l.inputs, rows * l.outputs);
@@ -184,7 +225,16 @@ impl MixedNet {
                         Some(t) => t.view(0, n_out)?,
                         None => self.out.view(0, n_out)?,
                     };
-                    steps.extend(planner(l.kind).forward(ctx, l, rows, &p, &x, l.act, &y)?);
+                    let plan = planner(l.kind);
+                    match pre32 {
+                        Some(pre) => {
+                            let pre = pre.view(0, n_out)?;
+                            let identity = crate::op::Activation::Identity;
+                            steps.extend(plan.forward(ctx, l, rows, &p, &x, identity, &pre)?);
+                            steps.push(ops::act_forward(ctx, l.act, rows, l.outputs, &pre, &y)?);
+                        }
+                        None => steps.extend(plan.forward(ctx, l, rows, &p, &x, l.act, &y)?),
+                    }
                     if i != last {
                         steps.push(ops::to_f16(ctx, n_out, &y, &self.acts16[i])?);
                     }

@@ -32,6 +32,7 @@ pub mod mixed;
 pub mod norm;
 pub mod pool;
 pub mod reshape;
+pub mod residual;
 pub mod stream;
 
 /// The planning code of each layer kind, one line per kind.
@@ -43,6 +44,7 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
+        LayerKind::Residual(_) => &Residual,
     }
 }
 
@@ -58,6 +60,7 @@ pub use layout::ParamLayout;
 use norm::BatchNorm;
 use pool::Pooling;
 use reshape::Reshape;
+use residual::Residual;
 
 /// Slots of the metrics buffer; each accumulates a sum over samples.
 pub mod slot {
@@ -121,7 +124,7 @@ pub struct Net {
 /// logits feed BCE), and activations whose derivative cannot be read off the
 /// output (gelu). Others fuse the activation into the matmul epilogue.
 fn keeps_pre_activation(l: &LayerSpec) -> bool {
-    l.role == Role::Output || !l.act.gate_may_be_output()
+    l.role == Role::Output || !l.act.gate_may_be_output() || planner(l.kind).keeps_pre_activation()
 }
 
 /// Whether layer `l`'s activation gradient dz = da * f'(z) is fused into the
@@ -384,6 +387,15 @@ impl Net {
         }
         let t = self.ad[l - 1].as_ref().unwrap_or(&self.a[l - 1]);
         prefix(t, rows, prev.outputs)
+    }
+
+    /// The input of layer l's residual block at `rows` rows, for a block's
+    /// end (none for other layers).
+    fn block_input(&self, l: usize, rows: usize) -> Result<Option<GpuTensor>> {
+        self.layers[l]
+            .skip()
+            .map(|k| self.layer_input(l - k.body, rows))
+            .transpose()
     }
 
     /// The pre-activation of layer l, or its output when the two coincide.

@@ -11,6 +11,8 @@ pub struct Weights<'a> {
     pub params: Vec<(&'static str, &'a [f64])>,
     pub transposed: bool,
     pub buffers: Vec<&'a [f64]>,
+    /// The input of the layer's residual block (for a block's end).
+    pub skip: Option<&'a [f64]>,
     pub training: bool,
 }
 
@@ -71,4 +73,10 @@ pub trait LayerTwin: Sync {
         dz: &[f64],
         rows: usize,
     ) -> Vec<f64>;
+
+    /// A residual block's end: the gradient w.r.t. the block's input along
+    /// the shortcut, from the sum's gradient `dz` (none for other kinds).
+    fn skip_grad(&self, _l: &LayerSpec, _p: &Weights, _dz: &[f64], _rows: usize) -> Vec<f64> {
+        Vec::new()
+    }
 }

@@ -24,6 +24,7 @@ pub mod penalty;
 pub mod pool;
 pub mod pool_layer;
 pub mod reduce;
+pub mod residual;
 pub mod rng;
 pub mod shuffle;
 pub mod softmax;
@@ -53,6 +54,7 @@ use dense::Dense;
 use layer::LayerTwin;
 use norm_layer::BatchNorm;
 use pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
+use residual::Residual;
 
 /// The f64 twin of each layer kind, one line per kind.
 pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
@@ -65,5 +67,6 @@ pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
         LayerKind::Upsample { .. } => &Upsample,
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
+        LayerKind::Residual(_) => &Residual,
     }
 }

@@ -75,6 +75,12 @@ impl RefTrainer {
     /// Layer `li`'s parameters (empty slices for a kind without any) for a
     /// training pass or an evaluation one.
     fn weights(&self, li: usize, training: bool) -> Weights<'_> {
+        self.weights_in(li, training, &[])
+    }
+
+    /// The same, with the input of the layer's residual block among the
+    /// layers' `inputs` (for a block's end).
+    fn weights_in<'a>(&'a self, li: usize, training: bool, inputs: &'a [Vec<f64>]) -> Weights<'a> {
         let lp = &self.layout.layers[li];
         Weights {
             params: lp
@@ -88,6 +94,10 @@ impl RefTrainer {
                 .map_or(0..0, |first| first..first + lp.n_buffers)
                 .map(|i| self.entry(i))
                 .collect(),
+            skip: self.layers[li]
+                .skip()
+                .and_then(|k| inputs.get(li - k.body))
+                .map(Vec::as_slice),
             training,
         }
     }
@@ -111,8 +121,10 @@ impl RefTrainer {
     /// statistics, a VAE's mean as its code): the reconstruction of `x`.
     pub fn predict(&self, x: &[f32], rows: usize) -> Vec<f64> {
         let mut cur: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let mut inputs = Vec::new();
         for (li, l) in self.layers.iter().enumerate() {
-            let z = twin(l.kind).forward(l, &cur, &self.weights(li, false), rows);
+            inputs.push(cur.clone());
+            let z = twin(l.kind).forward(l, &cur, &self.weights_in(li, false, &inputs), rows);
             let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
             cur = if l.role == Role::VaeHead {
                 let c = self.cfg.code_dim();
@@ -159,7 +171,7 @@ impl RefTrainer {
             eps: Vec::new(),
         };
         for (li, l) in self.layers.iter().enumerate() {
-            let z = twin(l.kind).forward(l, &cur, &self.weights(li, true), rows);
+            let z = twin(l.kind).forward(l, &cur, &self.weights_in(li, true, &f.inputs), rows);
             let y: Vec<f64> = z.iter().map(|&v| r::act(v, l.act)).collect();
             let mut next = y.clone();
             let mut mask = None;
@@ -239,11 +251,17 @@ impl RefTrainer {
         let mut grads = vec![0.0; self.params.len()];
         let mut dz = dz_out;
         let mut cvec: Vec<f64> = Vec::new();
+        // Residual shortcuts' gradients, by the layer whose input they
+        // add to (their block's first).
+        let mut shortcuts: Vec<(usize, Vec<f64>)> = Vec::new();
         for li in (0..self.layers.len()).rev() {
             let l = &self.layers[li];
             // Each parameter's gradient, added into the arena by name (a
             // tied weight gets its mirror's too).
-            let p = self.weights(li, true);
+            let p = self.weights_in(li, true, &f.inputs);
+            if let Some(k) = l.skip() {
+                shortcuts.push((li - k.body, twin(l.kind).skip_grad(l, &p, &dz, rows)));
+            }
             for (name, g) in twin(l.kind).param_grads(l, &p, &f.inputs[li], &dz, rows) {
                 let Some(i) = lp[li].get(name) else {
                     panic!("layer {li} ({}) has no parameter {name}", l.kind.name());
@@ -263,8 +281,10 @@ impl RefTrainer {
             if li == 0 {
                 break;
             }
-            let d_in =
-                twin(l.kind).input_grad(l, &self.weights(li, true), &f.inputs[li], &dz, rows);
+            let mut d_in = twin(l.kind).input_grad(l, &p, &f.inputs[li], &dz, rows);
+            for (_, g) in shortcuts.iter().filter(|(start, _)| *start == li) {
+                d_in.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            }
             // Into layer li - 1.
             let p = &self.layers[li - 1];
             if p.role == Role::VaeHead {

@@ -3,6 +3,8 @@
 //! first mismatches.
 #![allow(dead_code)]
 
+pub mod three_steps;
+
 use std::sync::OnceLock;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};

@@ -1,0 +1,162 @@
+//! The training engine against its f64 twin, shared by the test binaries
+//! that check a model kind: three GPU training steps (one epoch of 21 rows
+//! at batch 8, so the last batch is partial) match three f64 reference
+//! steps on the same shuffled batches, the same initial weights and the
+//! same random draws, under both of the GPU's plans.
+
+use super::{assert_close, gpu, rand_vec, rng};
+use wgae::reference as r;
+use wgae::reference::trainer::RefTrainer;
+use wgae::train::OptimizerName;
+use wgae::{Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
+
+pub const ROWS: usize = 21;
+pub const DIM: usize = 13;
+pub const BATCH: usize = 8;
+
+pub fn toy_data(seed: u64) -> Dataset {
+    toy_data_of(seed, DIM)
+}
+
+/// ROWS rows of `dim` values in [0, 1).
+pub fn toy_data_of(seed: u64, dim: usize) -> Dataset {
+    let mut g = rng(seed);
+    Dataset::new(rand_vec(&mut g, ROWS * dim, 0.0, 1.0), ROWS, dim, None).unwrap()
+}
+
+pub fn sgd(lr: f32) -> TrainConfig {
+    TrainConfig {
+        epochs: 1,
+        batch_size: BATCH,
+        optimizer: OptimizerName::Sgd,
+        lr,
+        seed: 7,
+        ..TrainConfig::default()
+    }
+}
+
+/// Trains one epoch on the GPU and three steps in f64, then compares the
+/// parameter arenas. Tolerance per element: the steps' f32 rounding, taken
+/// as 1e-4 of the sum of the reference's step sizes (a forward and a
+/// backward pass through up to seven layers, each matmul good to
+/// ~sqrt(K) u of its terms, with cancellation), plus 1e-4 of the largest
+/// step in the same tensor (for elements whose gradient cancels to ~0), plus
+/// the rounding of the stored parameter. A wrong term of relative size
+/// >1e-3 in any gradient fails.
+pub fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
+    let (Some(ctx), Some(other)) = (gpu(), super::gpu_other_plan()) else {
+        return;
+    };
+    let mut results: Vec<(String, Vec<f32>)> = Vec::new();
+    for ctx in [ctx, other] {
+        let plan = format!(
+            "{name} [{} conv, {} matmul, activation gradients {}]",
+            if ctx.conv_im2col() {
+                "im2col"
+            } else {
+                "direct"
+            },
+            if ctx.matmul_direct() {
+                "direct"
+            } else {
+                "tiled"
+            },
+            if ctx.fuse_act_grad() {
+                "fused"
+            } else {
+                "written"
+            }
+        );
+        let params = check_three_steps_on(ctx, &plan, cfg, tcfg);
+        results.push((plan, params));
+    }
+    // The plans differ in kernels and in where dz is formed, never in the
+    // arithmetic: they train to the same bits, which is what lets wgae
+    // choose kernels per shape by speed (crate::kernels::matmul::tune). The
+    // two convolution algorithms (direct loops, im2col and a matmul) sum in
+    // other orders, so a conv model's plans are each held to the reference
+    // alone.
+    if cfg.layers().iter().any(|l| {
+        matches!(
+            l.kind,
+            wgae::model::LayerKind::Conv(_) | wgae::model::LayerKind::ConvTranspose(_)
+        )
+    }) {
+        return;
+    }
+    let (first, want) = &results[0];
+    for (plan, got) in &results[1..] {
+        let differ = want
+            .iter()
+            .zip(got)
+            .filter(|(x, y)| x.to_bits() != y.to_bits())
+            .count();
+        assert_eq!(
+            differ,
+            0,
+            "{plan} trained to different bits than {first} in {differ} of {} parameters",
+            want.len()
+        );
+    }
+}
+
+/// Returns the trained parameters.
+pub fn check_three_steps_on(
+    ctx: &GpuContext,
+    name: &str,
+    cfg: &ModelConfig,
+    tcfg: &TrainConfig,
+) -> Vec<f32> {
+    let data = toy_data_of(3, cfg.input_dim);
+    let mut trainer = Trainer::new(ctx, cfg, tcfg, &data, None).unwrap();
+    assert_eq!(trainer.steps_per_epoch(), 3);
+    let p0 = trainer.model().params_host().unwrap();
+    trainer.fit(|_| Control::Continue, |_| {}).unwrap();
+    assert_eq!(trainer.step_count().unwrap(), 3, "{name}: step counter");
+    let p_gpu = trainer.model().params_host().unwrap();
+
+    let layout = trainer.model().layout().clone();
+    let mut reference = RefTrainer::new(cfg, tcfg, layout.clone(), &p0, 3);
+    let perm = r::permute(ROWS, tcfg.seed, 0);
+    let mut step_abs = vec![0.0f64; p0.len()];
+    for k in 0..3 {
+        let idx = &perm[k * BATCH..((k + 1) * BATCH).min(ROWS)];
+        let batch: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| data.row(i as usize).to_vec())
+            .collect();
+        let before = reference.params.clone();
+        let loss = reference.step(&batch, idx.len());
+        assert!(loss.is_finite());
+        for (a, (p, q)) in step_abs
+            .iter_mut()
+            .zip(reference.params.iter().zip(&before))
+        {
+            *a += (p - q).abs();
+        }
+    }
+    // The largest step per tensor.
+    let mut tensor_scale = vec![0.0f64; p0.len()];
+    for e in &layout.entries {
+        let m = step_abs[e.offset..e.offset + e.len()]
+            .iter()
+            .cloned()
+            .fold(0.0, f64::max);
+        tensor_scale[e.offset..e.offset + e.len()]
+            .iter_mut()
+            .for_each(|v| *v = m);
+    }
+    let moved = step_abs.iter().filter(|&&v| v > 0.0).count();
+    assert!(
+        moved > p0.len() / 3,
+        "{name}: the reference barely moved ({moved} of {})",
+        p0.len()
+    );
+    assert_close(
+        &format!("{name}: params after 3 steps"),
+        &p_gpu,
+        &reference.params,
+        |i, rv| 1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * super::U * rv.abs(),
+    );
+    p_gpu
+}
