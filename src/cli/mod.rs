@@ -18,6 +18,7 @@ pub mod resume;
 pub mod size;
 pub mod train;
 pub mod train_config;
+pub mod train_finish;
 pub mod train_report;
 pub mod words;
 

@@ -9,14 +9,15 @@ use std::path::{Path, PathBuf};
 use wgae::data::{synthetic, Source};
 use wgae::model::LossKind;
 use wgae::train::{ConfigFile, History};
-use wgae::{io, report, Autoencoder, Precision, Trainer};
+use wgae::{io, Autoencoder, Trainer};
 
 use crate::cli::data::{self, host_budget, Opened};
 use crate::cli::progress::fit_with_progress;
 use crate::cli::resume::{check_resumed_data, data_notes, refuse_other_model, resume_changes};
 pub use crate::cli::train_config::TrainArgs;
 use crate::cli::train_config::{model_config, train_config};
-use crate::cli::train_report::{write_report, REPORT_FILES, REPORT_ROWS};
+use crate::cli::train_finish::{after_divergence, finish, Kept};
+use crate::cli::train_report::REPORT_FILES;
 use crate::cli::{mib, open_gpu_within, same_file, Scale};
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
@@ -61,65 +62,10 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     if model.is_layered() {
         (data, val) = channels_first(&a, &model, data, val, data_path.as_ref(), budget)?;
     }
-    // A sample's shape, kept in the model file so that later commands read
-    // and draw the data as training did: the data's own, or the model's.
-    let sample_dims = match (data.dims(), model.is_layered()) {
-        (Some(d), _) => Some(d),
-        (None, true) => {
-            model
-                .sample_shape()
-                .ok()
-                .map(|[c, h, w]| if c == 1 { vec![h, w] } else { vec![c, h, w] })
-        }
-        (None, false) => None,
-    };
+    let sample_dims = sample_dims_of(&data, &model);
     let mut t = train_config(&a, file.map(|f| f.train), val.is_some());
-    // Warnings show under --quiet too: it quiets progress, not problems.
-    if let Some((ck, _)) = &resume {
-        let changed = resume_changes(&ck.train, &t);
-        if !changed.is_empty() {
-            eprintln!(
-                "warning: --resume with a changed {}: training goes on, but no longer exactly as \
-                 the uninterrupted run would",
-                changed.join(", ")
-            );
-        }
-    }
-    if a.max_restores.is_some() && t.on_divergence != wgae::train::OnDivergence::Restore {
-        return Err(wgae::Error::InvalidArgument(
-            "--max-restores counts restores after a divergence, which happen only with \
-             --on-divergence restore"
-                .into(),
-        ));
-    }
-    // Scaling statistics come from the training rows alone (not the rows
-    // the validation split holds out), and apply to every set and, through
-    // the model file, to later data.
-    let fit_rows =
-        wgae::data::validation_cut(data.rows(), t.validation_split).unwrap_or(data.rows());
-    let transform = match a.scale {
-        Scale::None => None,
-        Scale::Unit => Some(data.fit_transform(false, fit_rows)?),
-        Scale::Standard => Some(data.fit_transform(true, fit_rows)?),
-    };
-    if let Some((offset, scale)) = &transform {
-        // Held-out rows may fall outside the training rows' range; a BCE
-        // model sees them clipped to [0, 1] (and so does every later
-        // command through the model file).
-        let clip = model.loss == LossKind::Bce && a.scale == Scale::Unit;
-        data.apply(offset, scale, clip)?;
-        if let Some(v) = &mut val {
-            v.apply(offset, scale, clip)?;
-        }
-    }
-    if let (None, Some(m)) = (&transform, data.max_abs_in_memory()) {
-        if m > 1e6 {
-            eprintln!(
-                "warning: the data holds values up to {m:e}; float32 arithmetic on values this \
-                 large loses precision or overflows: scale it (--scale standard)"
-            );
-        }
-    }
+    check_train_settings(&a, resume.as_ref(), &t)?;
+    let transform = scale(&a, &model, &t, &mut data, val.as_mut())?;
     let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
     if show {
         // About twenty progress updates per epoch, each a small read-back.
@@ -129,40 +75,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     let mapped = data.is_mapped() && data.f32_bytes() > budget;
     let val = val.map(Opened::into_source).transpose()?;
     let val_source = val.as_ref().map(|v| &v.0);
-    let mut trainer = match &resume {
-        Some((ck, path)) => {
-            if t.epochs <= ck.epochs_done {
-                return Err(wgae::Error::InvalidArgument(format!(
-                    "{} has done {} epochs and --epochs asks for {} in all, so there is nothing \
-                     to train; give --epochs above {}",
-                    path.display(),
-                    ck.epochs_done,
-                    t.epochs,
-                    ck.epochs_done
-                )));
-            }
-            if !a.quiet {
-                eprintln!(
-                    "resuming {} after epoch {} of {}{}",
-                    path.display(),
-                    ck.epochs_done,
-                    t.epochs,
-                    if a.checkpoint_dir.is_none() {
-                        "; its checkpoint is replaced after every epoch"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            Trainer::resume_source(&ctx, ck, &t, &data, val_source)?
-        }
-        None => Trainer::from_source(
-            Autoencoder::new(&ctx, &model, t.seed)?,
-            &t,
-            &data,
-            val_source,
-        )?,
-    };
+    let mut trainer = open_trainer(&a, &ctx, resume.as_ref(), &model, &t, &data, val_source)?;
     trainer.set_checkpoint_sink(checkpoint_path.map(|path| {
         Box::new(
             move |ck: &wgae::train::Checkpoint, layout: &wgae::train::ParamLayout| {
@@ -171,63 +84,14 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         ) as wgae::train::CheckpointSink
     }));
     if !a.quiet {
-        if model.is_layered() {
-            eprint!("{}", model.summary());
-        }
-        eprintln!(
-            "model {}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
-            // Every width, the decoder's too: 784-128-32-128-784.
-            model.arch_name(),
-            model.parameter_count(),
-            trainer.train_rows(),
-            t.batch_size.min(trainer.train_rows()),
-            trainer.steps_per_epoch(),
-            trainer.dispatches_per_step(),
-            ctx.adapter_name()
-        );
-        if mapped {
-            eprintln!(
-                "the data ({}) is larger than the host budget of {} (--host-memory): it is \
-                 read from the file as training needs it",
-                mib(data.f32_bytes()),
-                mib(budget)
-            );
-        }
-        if trainer.is_streamed() {
-            eprintln!(
-                "the training set ({}) does not stay on the GPU{}: it is streamed from host \
-                 memory in chunks",
-                mib(data.slice(0, trainer.train_rows()).stored_bytes()),
-                ctx.gpu_memory_cap()
-                    .map(|l| format!(" within --gpu-memory {}", mib(l)))
-                    .unwrap_or_default()
-            );
-        }
+        print_plan(&ctx, &model, &trainer, &t, &data, mapped.then_some(budget));
     }
     // Ctrl-C stops training within a few steps, back at the last whole
     // epoch; a second Ctrl-C quits at once (see `interrupt`).
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
     let started = std::time::Instant::now();
-    let history = match fit_with_progress(&mut trainer, &data, show, a.quiet, a.json) {
-        Ok(h) => h,
-        Err(e @ wgae::Error::Diverged { .. }) => {
-            let kept = (transform.clone(), sample_dims.clone());
-            return Err(after_divergence(&a, &trainer, &data, &kept, e));
-        }
-        // A lost device or a driver's out-of-memory error mid-run: the
-        // checkpoint written after the last whole epoch is what remains.
-        Err(
-            e @ (wgae::Error::DeviceLost { .. }
-            | wgae::Error::OutOfMemory { .. }
-            | wgae::Error::Internal { .. }),
-        ) if checkpoint_path_of(&a).is_some_and(|p| p.exists()) => {
-            return Err(wgae::Error::TrainingFailed {
-                error: Box::new(e),
-                checkpoint: checkpoint_path_of(&a).unwrap().display().to_string(),
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let kept = (transform, sample_dims);
+    let history = fit_or_explain(&a, &mut trainer, &data, show, &kept)?;
     let seconds = started.elapsed().as_secs_f64();
     if !a.quiet {
         for (epoch, step, loss, factor) in &history.restores {
@@ -238,21 +102,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         }
     }
     let Some(last) = history.epochs.last() else {
-        if history.interrupted {
-            return Err(wgae::Error::Interrupted(format!(
-                "Ctrl-C during epoch {}: no epoch finished, so nothing was saved{}",
-                trainer.epochs_done() + 1,
-                if trainer.epochs_done() > 0 {
-                    " (the checkpoint keeps the epochs it had)"
-                } else {
-                    ""
-                }
-            )));
-        }
-        return Err(wgae::Error::InvalidArgument(format!(
-            "nothing to train: the checkpoint already has {} epochs; raise --epochs",
-            trainer.epochs_done()
-        )));
+        return Err(nothing_trained(&history, &trainer));
     };
     let train_rows = trainer.train_rows();
     let held_out = match val {
@@ -268,45 +118,256 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     };
     let train_part = (data.slice(0, train_rows), labels);
     let streamed = trainer.is_streamed();
-    let interrupted = history.interrupted.then(|| {
-        let done = trainer.epochs_done();
-        let ck = checkpoint_path_of(&a);
-        format!(
-            "Ctrl-C during epoch {}: the model holds the weights after epoch {done}{}{}",
-            done + 1,
-            a.save
-                .as_ref()
-                .map(|p| format!(", saved to {}", p.display()))
-                .unwrap_or_default(),
-            match (ck, done) {
-                (Some(ck), 1..) => format!(
-                    "; resume with --resume {} --epochs {}",
-                    ck.display(),
-                    t.epochs
-                ),
-                _ => String::new(),
-            }
-        )
-    });
+    let interrupted = history
+        .interrupted
+        .then(|| interrupted_note(&a, &trainer, &t));
     // The trainer's buffers (data, gradients, optimizer state) go before
     // the final scoring plans its own.
     let model = trainer.into_model();
     let last = last.clone();
     finish(
-        &a,
-        &model,
-        streamed,
-        &history,
-        &last,
-        train_part,
-        held_out,
-        (transform, sample_dims),
-        seconds,
+        &a, &model, streamed, &history, &last, train_part, held_out, kept, seconds,
     )?;
     match interrupted {
         Some(what) => Err(wgae::Error::Interrupted(what)),
         None => Ok(()),
     }
+}
+
+/// A sample's shape, kept in the model file so that later commands read
+/// and draw the data as training did: the data's own, or the model's.
+fn sample_dims_of(data: &Opened, model: &wgae::ModelConfig) -> Option<Vec<usize>> {
+    match (data.dims(), model.is_layered()) {
+        (Some(d), _) => Some(d),
+        (None, true) => {
+            model
+                .sample_shape()
+                .ok()
+                .map(|[c, h, w]| if c == 1 { vec![h, w] } else { vec![c, h, w] })
+        }
+        (None, false) => None,
+    }
+}
+
+/// Warns of settings a resumed run changes, and refuses settings that
+/// would do nothing.
+fn check_train_settings(
+    a: &TrainArgs,
+    resume: Option<&(wgae::train::Checkpoint, PathBuf)>,
+    t: &wgae::TrainConfig,
+) -> wgae::Result<()> {
+    // Warnings show under --quiet too: it quiets progress, not problems.
+    if let Some((ck, _)) = resume {
+        let changed = resume_changes(&ck.train, t);
+        if !changed.is_empty() {
+            eprintln!(
+                "warning: --resume with a changed {}: training goes on, but no longer exactly as \
+                 the uninterrupted run would",
+                changed.join(", ")
+            );
+        }
+    }
+    if a.max_restores.is_some() && t.on_divergence != wgae::train::OnDivergence::Restore {
+        return Err(wgae::Error::InvalidArgument(
+            "--max-restores counts restores after a divergence, which happen only with \
+             --on-divergence restore"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `--scale`: the statistics of the training rows alone (not the rows the
+/// validation split holds out), applied to every set and, through the model
+/// file, to later data.
+fn scale(
+    a: &TrainArgs,
+    model: &wgae::ModelConfig,
+    t: &wgae::TrainConfig,
+    data: &mut Opened,
+    val: Option<&mut Opened>,
+) -> wgae::Result<Option<(Vec<f32>, Vec<f32>)>> {
+    let fit_rows =
+        wgae::data::validation_cut(data.rows(), t.validation_split).unwrap_or(data.rows());
+    let transform = match a.scale {
+        Scale::None => None,
+        Scale::Unit => Some(data.fit_transform(false, fit_rows)?),
+        Scale::Standard => Some(data.fit_transform(true, fit_rows)?),
+    };
+    if let Some((offset, scale)) = &transform {
+        // Held-out rows may fall outside the training rows' range; a BCE
+        // model sees them clipped to [0, 1] (and so does every later
+        // command through the model file).
+        let clip = model.loss == LossKind::Bce && a.scale == Scale::Unit;
+        data.apply(offset, scale, clip)?;
+        if let Some(v) = val {
+            v.apply(offset, scale, clip)?;
+        }
+    }
+    if let (None, Some(m)) = (&transform, data.max_abs_in_memory()) {
+        if m > 1e6 {
+            eprintln!(
+                "warning: the data holds values up to {m:e}; float32 arithmetic on values this \
+                 large loses precision or overflows: scale it (--scale standard)"
+            );
+        }
+    }
+    Ok(transform)
+}
+
+/// The trainer: resumed from a checkpoint, or a new model's.
+fn open_trainer(
+    a: &TrainArgs,
+    ctx: &wgae::GpuContext,
+    resume: Option<&(wgae::train::Checkpoint, PathBuf)>,
+    model: &wgae::ModelConfig,
+    t: &wgae::TrainConfig,
+    data: &Source,
+    val: Option<&Source>,
+) -> wgae::Result<Trainer> {
+    let Some((ck, path)) = resume else {
+        return Trainer::from_source(Autoencoder::new(ctx, model, t.seed)?, t, data, val);
+    };
+    if t.epochs <= ck.epochs_done {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "{} has done {} epochs and --epochs asks for {} in all, so there is nothing to \
+             train; give --epochs above {}",
+            path.display(),
+            ck.epochs_done,
+            t.epochs,
+            ck.epochs_done
+        )));
+    }
+    if !a.quiet {
+        eprintln!(
+            "resuming {} after epoch {} of {}{}",
+            path.display(),
+            ck.epochs_done,
+            t.epochs,
+            if a.checkpoint_dir.is_none() {
+                "; its checkpoint is replaced after every epoch"
+            } else {
+                ""
+            }
+        );
+    }
+    Trainer::resume_source(ctx, ck, t, data, val)
+}
+
+/// The layer table and the run's sizes; where the data is read from its
+/// file (`mapped`: above this host budget) or streamed to the GPU, says so.
+fn print_plan(
+    ctx: &wgae::GpuContext,
+    model: &wgae::ModelConfig,
+    trainer: &Trainer,
+    t: &wgae::TrainConfig,
+    data: &Source,
+    mapped: Option<u64>,
+) {
+    if model.is_layered() {
+        eprint!("{}", model.summary());
+    }
+    eprintln!(
+        "model {}: {} parameters; {} training rows, batch {}, {} steps/epoch, {} dispatches/step; adapter {}",
+        // Every width, the decoder's too: 784-128-32-128-784.
+        model.arch_name(),
+        model.parameter_count(),
+        trainer.train_rows(),
+        t.batch_size.min(trainer.train_rows()),
+        trainer.steps_per_epoch(),
+        trainer.dispatches_per_step(),
+        ctx.adapter_name()
+    );
+    if let Some(budget) = mapped {
+        eprintln!(
+            "the data ({}) is larger than the host budget of {} (--host-memory): it is read \
+             from the file as training needs it",
+            mib(data.f32_bytes()),
+            mib(budget)
+        );
+    }
+    if trainer.is_streamed() {
+        eprintln!(
+            "the training set ({}) does not stay on the GPU{}: it is streamed from host memory \
+             in chunks",
+            mib(data.slice(0, trainer.train_rows()).stored_bytes()),
+            ctx.gpu_memory_cap()
+                .map(|l| format!(" within --gpu-memory {}", mib(l)))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// Training with its progress bar; a divergence or a failure mid-run is
+/// explained with what was kept (the last finite weights, the checkpoint).
+fn fit_or_explain(
+    a: &TrainArgs,
+    trainer: &mut Trainer,
+    data: &Source,
+    show: bool,
+    kept: &Kept,
+) -> wgae::Result<History> {
+    match fit_with_progress(trainer, data, show, a.quiet, a.json) {
+        Ok(h) => Ok(h),
+        Err(e @ wgae::Error::Diverged { .. }) => Err(after_divergence(a, trainer, data, kept, e)),
+        // A lost device or a driver's out-of-memory error mid-run: the
+        // checkpoint written after the last whole epoch is what remains.
+        Err(
+            e @ (wgae::Error::DeviceLost { .. }
+            | wgae::Error::OutOfMemory { .. }
+            | wgae::Error::Internal { .. }),
+        ) => match checkpoint_path_of(a).filter(|p| p.exists()) {
+            Some(ck) => Err(wgae::Error::TrainingFailed {
+                error: Box::new(e),
+                checkpoint: ck.display().to_string(),
+            }),
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Why no epoch finished: Ctrl-C in the first, or a checkpoint that had
+/// them all.
+fn nothing_trained(history: &History, trainer: &Trainer) -> wgae::Error {
+    if history.interrupted {
+        return wgae::Error::Interrupted(format!(
+            "Ctrl-C during epoch {}: no epoch finished, so nothing was saved{}",
+            trainer.epochs_done() + 1,
+            if trainer.epochs_done() > 0 {
+                " (the checkpoint keeps the epochs it had)"
+            } else {
+                ""
+            }
+        ));
+    }
+    wgae::Error::InvalidArgument(format!(
+        "nothing to train: the checkpoint already has {} epochs; raise --epochs",
+        trainer.epochs_done()
+    ))
+}
+
+/// What Ctrl-C left: the weights after the last whole epoch, where they
+/// were saved, and how to resume.
+fn interrupted_note(a: &TrainArgs, trainer: &Trainer, t: &wgae::TrainConfig) -> String {
+    let done = trainer.epochs_done();
+    let ck = checkpoint_path_of(a);
+    format!(
+        "Ctrl-C during epoch {}: the model holds the weights after epoch {done}{}{}",
+        done + 1,
+        a.save
+            .as_ref()
+            .map(|p| format!(", saved to {}", p.display()))
+            .unwrap_or_default(),
+        match (ck, done) {
+            (Some(ck), 1..) => format!(
+                "; resume with --resume {} --epochs {}",
+                ck.display(),
+                t.epochs
+            ),
+            _ => String::new(),
+        }
+    )
 }
 
 /// Refuses flags that would do nothing (a flag takes effect or is refused).
@@ -418,55 +479,6 @@ fn channels_first(
     Ok((data, val))
 }
 
-/// After a divergence: `--save` keeps the last finite weights (never NaN),
-/// and the error stands, saying to scale data too large for f32 sums
-/// (which diverges at any rate) instead of lowering the rate.
-fn after_divergence(
-    a: &TrainArgs,
-    trainer: &Trainer,
-    data: &Source,
-    kept: &Kept,
-    e: wgae::Error,
-) -> wgae::Error {
-    let saved = (|| -> wgae::Result<()> {
-        let Some(p) = &a.save else { return Ok(()) };
-        let extras = io::ModelExtras {
-            code_stats: Some(io::CodeStats::of_source(
-                trainer.model(),
-                &data.slice(0, trainer.train_rows()),
-            )?),
-            transform: kept.0.clone(),
-            sample_dims: kept.1.clone(),
-            train_errors: None,
-        };
-        io::save_model(p, trainer.model(), &extras, a.force)?;
-        let when = match trainer.epochs_done() {
-            0 => "the initial weights".to_string(),
-            n => format!("those after epoch {n}"),
-        };
-        eprintln!("saved the last finite weights ({when}) to {}", p.display());
-        Ok(())
-    })();
-    if let Err(s) = saved {
-        return s;
-    }
-    match (data.max_abs(), &e) {
-        (Ok(largest), wgae::Error::Diverged { epoch, loss, .. }) if largest > 1e6 => {
-            wgae::Error::InvalidArgument(format!(
-                "training diverged in epoch {epoch} (the loss was {loss}): the data holds \
-                 values up to {largest:e}{}, which float32 arithmetic overflows at any \
-                 learning rate; scale it (--scale standard) and train again",
-                if kept.0.is_some() {
-                    " even after --scale"
-                } else {
-                    ""
-                }
-            ))
-        }
-        _ => e,
-    }
-}
-
 /// Where this run writes its checkpoint: --checkpoint-dir, or the file it
 /// resumed from.
 fn checkpoint_path_of(a: &TrainArgs) -> Option<PathBuf> {
@@ -476,101 +488,6 @@ fn checkpoint_path_of(a: &TrainArgs) -> Option<PathBuf> {
         (None, None) => None,
     }
 }
-
-/// After training: the model file, the report, and the summary line (or
-/// JSON), from the final model's error and codes on the training rows,
-/// read block by block.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    a: &TrainArgs,
-    model_ref: &Autoencoder,
-    streamed: bool,
-    history: &History,
-    last: &wgae::EpochReport,
-    train_part: (Source, Option<Vec<u32>>),
-    held_out: Option<(Source, Option<Vec<u32>>)>,
-    (transform, sample_dims): Kept,
-    seconds: f64,
-) -> wgae::Result<()> {
-    let (quiet, force, json) = (a.quiet, a.force, a.json);
-    if history.stopped_early && !quiet {
-        eprintln!(
-            "early stopping: restored the weights of epoch {}",
-            history.best_epoch.unwrap_or(0)
-        );
-    }
-    // The final model's reconstruction error on the training data.
-    let (train_src, train_labels) = &train_part;
-    // (One score per row, 4 bytes each, kept for their median and MAD.)
-    let mut errors = Vec::with_capacity(train_src.rows());
-    model_ref.reconstruction_error_source(train_src, Precision::F32, |_, s| {
-        errors.extend_from_slice(s);
-        Ok(())
-    })?;
-    let recon_mse = errors.iter().map(|&v| f64::from(v)).sum::<f64>() / train_src.rows() as f64;
-    let train_errors = io::ErrorStats::of(&errors);
-    drop(errors);
-    let samples_per_sec = history
-        .epochs
-        .iter()
-        .map(|e| e.samples_per_sec)
-        .sum::<f64>()
-        / history.epochs.len() as f64;
-    let stats = io::CodeStats::of_source(model_ref, train_src)?;
-    if let Some(p) = &a.save {
-        let extras = io::ModelExtras {
-            code_stats: Some(stats.clone()),
-            transform,
-            sample_dims: sample_dims.clone(),
-            train_errors,
-        };
-        io::save_model(p, model_ref, &extras, force)?;
-        if !quiet {
-            eprintln!("saved the model to {}", p.display());
-        }
-    }
-    if let Some(dir) = &a.report {
-        let (src, labels) = held_out.as_ref().unwrap_or(&train_part);
-        let shown = data::head(src, labels.as_deref(), REPORT_ROWS)?;
-        let _ = train_labels;
-        let pic = report::Picture::of(sample_dims.as_deref(), shown.cols);
-        let written = write_report(dir, model_ref, history, &shown, pic, &stats, force)?;
-        if !quiet {
-            eprintln!(
-                "wrote the report to {}/ ({}){}",
-                dir.display().to_string().trim_end_matches('/'),
-                written.join(", "),
-                if pic.is_none() {
-                    "; the samples are not images, so there are no pictures of them"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    if json {
-        let out = serde_json::json!({
-            "epochs": history.epochs.len(),
-            "train_loss": last.train_loss,
-            "val_loss": last.val_loss,
-            "recon_mse": recon_mse,
-            "seconds": seconds,
-            "samples_per_sec": samples_per_sec,
-            "adapter": model_ref.context().adapter_name(),
-            "streamed": streamed,
-        });
-        println!("{out}");
-    } else if !quiet {
-        println!(
-            "done in {seconds:.1} s: final reconstruction MSE per pixel on the training data {recon_mse:.5}; {samples_per_sec:.0} samples/s"
-        );
-    }
-    Ok(())
-}
-
-/// What the model file keeps of the data beside the weights: the input
-/// transform and a sample's stored dimensions.
-type Kept = (Option<(Vec<f32>, Vec<f32>)>, Option<Vec<usize>>);
 
 /// Refuses outputs that exist (unless `--force`) and makes the folders, so
 /// that a refusal comes before any training; returns the checkpoint's path.

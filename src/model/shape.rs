@@ -178,46 +178,48 @@ fn positive(what: &str, pairs: &[(&str, usize)]) -> Result<()> {
     Ok(())
 }
 
+/// What a sliding window does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WindowOp {
+    Conv,
+    ConvTranspose,
+    MaxPool,
+    AvgPool,
+}
+
+/// A sliding-window layer's settings in one form for both of its
+/// dimensionalities: a 1-D layer is a 2-D one of height 1.
+struct WindowDesc<'a> {
+    op: WindowOp,
+    /// Output channels (convolutions; pooling keeps its input's).
+    filters: Option<usize>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    dilation: (usize, usize),
+    padding: &'a Padding,
+    output_padding: Option<(usize, usize)>,
+    one_d: bool,
+}
+
 impl LayerDesc {
-    /// The layer on an input of shape `input`, with `act` (the layer's own
-    /// or the model's default for its place). `what` names it in errors.
-    pub fn build(&self, what: &str, input: Shape, act: Activation) -> Result<Built> {
-        let [c, h, w] = input;
-        let what = format!("{what} on input {}", shape_name(input));
-        let spatial2 = |name: &str| -> Result<()> {
-            if h == 1 && w == 1 && c > 1 {
-                return Err(Error::InvalidArgument(format!(
-                    "{what}: {name} needs an image (channels, height, width), but its input is a \
-                     flat vector; reshape it first (type = \"reshape\") or give the data's \
-                     shape (input_shape)"
-                )));
-            }
-            Ok(())
-        };
-        let act = if self.has_act() {
-            act
-        } else {
-            Activation::Identity
-        };
-        let built = |kind, out: Shape| -> Result<Built> {
-            if out.contains(&0) {
-                return Err(Error::InvalidArgument(format!(
-                    "{what}: the output would be empty ({})",
-                    shape_name(out)
-                )));
-            }
-            Ok(Built {
-                kind,
-                out,
-                act,
-                bias: self.bias(),
-            })
-        };
-        match self {
-            LayerDesc::Dense { units, .. } => {
-                positive(&what, &[("units", *units)])?;
-                built(LayerKind::Dense, [*units, 1, 1])
-            }
+    /// The window of a convolution or pooling layer, 1-D or 2-D.
+    fn window(&self) -> Option<WindowDesc<'_>> {
+        let win =
+            |op, filters, kernel, stride, dilation, padding, output_padding, one_d| WindowDesc {
+                op,
+                filters,
+                kernel,
+                stride,
+                dilation,
+                padding,
+                output_padding,
+                one_d,
+            };
+        // A 1-D layer's window is one row high.
+        let row = |k: usize| (1, k);
+        let one = (1, 1);
+        let (conv, convt) = (WindowOp::Conv, WindowOp::ConvTranspose);
+        Some(match self {
             LayerDesc::Conv2d {
                 filters,
                 kernel,
@@ -226,31 +228,17 @@ impl LayerDesc {
                 dilation,
                 ..
             } => {
-                spatial2("Conv2d")?;
-                let ((kh, kw), (sh, sw), (dh, dw)) = (kernel.hw(), stride.hw(), dilation.hw());
-                positive(
-                    &what,
-                    &[
-                        ("filters", *filters),
-                        ("kernel", kh.min(kw)),
-                        ("stride", sh.min(sw)),
-                    ],
-                )?;
-                positive(&what, &[("dilation", dh.min(dw))])?;
-                let (ph, oh) = out_size(&what, h, kh, sh, dh, padding, 0)?;
-                let (pw, ow) = out_size(&what, w, kw, sw, dw, padding, 1)?;
-                let win = Window {
-                    kh,
-                    kw,
-                    sh,
-                    sw,
-                    ph,
-                    pw,
-                    dh,
-                    dw,
-                    one_d: false,
-                };
-                built(LayerKind::Conv(win), [*filters, oh, ow])
+                let f = Some(*filters);
+                win(
+                    conv,
+                    f,
+                    kernel.hw(),
+                    stride.hw(),
+                    dilation.hw(),
+                    padding,
+                    None,
+                    false,
+                )
             }
             LayerDesc::Conv1d {
                 filters,
@@ -260,29 +248,17 @@ impl LayerDesc {
                 dilation,
                 ..
             } => {
-                positive(
-                    &what,
-                    &[
-                        ("filters", *filters),
-                        ("kernel", *kernel),
-                        ("stride", *stride),
-                    ],
-                )?;
-                positive(&what, &[("dilation", *dilation)])?;
-                one_d(&what, h)?;
-                let (pw, ow) = out_size(&what, w, *kernel, *stride, *dilation, padding, 1)?;
-                let win = Window {
-                    kh: 1,
-                    kw: *kernel,
-                    sh: 1,
-                    sw: *stride,
-                    ph: 0,
-                    pw,
-                    dh: 1,
-                    dw: *dilation,
-                    one_d: true,
-                };
-                built(LayerKind::Conv(win), [*filters, 1, ow])
+                let f = Some(*filters);
+                win(
+                    conv,
+                    f,
+                    row(*kernel),
+                    row(*stride),
+                    row(*dilation),
+                    padding,
+                    None,
+                    true,
+                )
             }
             LayerDesc::ConvTranspose2d {
                 filters,
@@ -292,31 +268,8 @@ impl LayerDesc {
                 output_padding,
                 ..
             } => {
-                spatial2("ConvTranspose2d")?;
-                let ((kh, kw), (sh, sw)) = (kernel.hw(), stride.hw());
-                positive(
-                    &what,
-                    &[
-                        ("filters", *filters),
-                        ("kernel", kh.min(kw)),
-                        ("stride", sh.min(sw)),
-                    ],
-                )?;
-                let op = output_padding.map(Size::hw);
-                let (ph, oh) = transposed_size(&what, h, kh, sh, padding, op.map(|p| p.0), 0)?;
-                let (pw, ow) = transposed_size(&what, w, kw, sw, padding, op.map(|p| p.1), 1)?;
-                let win = Window {
-                    kh,
-                    kw,
-                    sh,
-                    sw,
-                    ph,
-                    pw,
-                    dh: 1,
-                    dw: 1,
-                    one_d: false,
-                };
-                built(LayerKind::ConvTranspose(win), [*filters, oh, ow])
+                let (f, op) = (Some(*filters), output_padding.map(Size::hw));
+                win(convt, f, kernel.hw(), stride.hw(), one, padding, op, false)
             }
             LayerDesc::ConvTranspose1d {
                 filters,
@@ -326,182 +279,309 @@ impl LayerDesc {
                 output_padding,
                 ..
             } => {
-                positive(
-                    &what,
-                    &[
-                        ("filters", *filters),
-                        ("kernel", *kernel),
-                        ("stride", *stride),
-                    ],
-                )?;
-                one_d(&what, h)?;
-                let (pw, ow) =
-                    transposed_size(&what, w, *kernel, *stride, padding, *output_padding, 1)?;
-                let win = Window {
-                    kh: 1,
-                    kw: *kernel,
-                    sh: 1,
-                    sw: *stride,
-                    ph: 0,
-                    pw,
-                    dh: 1,
-                    dw: 1,
-                    one_d: true,
-                };
-                built(LayerKind::ConvTranspose(win), [*filters, 1, ow])
+                let (f, op) = (Some(*filters), output_padding.map(row));
+                win(convt, f, row(*kernel), row(*stride), one, padding, op, true)
             }
             LayerDesc::MaxPool2d {
                 size,
                 stride,
                 padding,
+            } => {
+                let s = stride.unwrap_or(*size).hw();
+                win(
+                    WindowOp::MaxPool,
+                    None,
+                    size.hw(),
+                    s,
+                    one,
+                    padding,
+                    None,
+                    false,
+                )
             }
-            | LayerDesc::AvgPool2d {
+            LayerDesc::AvgPool2d {
                 size,
                 stride,
                 padding,
             } => {
-                spatial2("pooling")?;
-                let (kh, kw) = size.hw();
-                let (sh, sw) = stride.unwrap_or(*size).hw();
-                positive(&what, &[("size", kh.min(kw)), ("stride", sh.min(sw))])?;
-                let (ph, oh) = out_size(&what, h, kh, sh, 1, padding, 0)?;
-                let (pw, ow) = out_size(&what, w, kw, sw, 1, padding, 1)?;
-                let win = Window {
-                    kh,
-                    kw,
-                    sh,
-                    sw,
-                    ph,
-                    pw,
-                    dh: 1,
-                    dw: 1,
-                    one_d: false,
-                };
-                pool_window(&what, win)?;
-                let kind = if matches!(self, LayerDesc::MaxPool2d { .. }) {
-                    LayerKind::MaxPool(win)
-                } else {
-                    LayerKind::AvgPool(win)
-                };
-                built(kind, [c, oh, ow])
+                let s = stride.unwrap_or(*size).hw();
+                win(
+                    WindowOp::AvgPool,
+                    None,
+                    size.hw(),
+                    s,
+                    one,
+                    padding,
+                    None,
+                    false,
+                )
             }
             LayerDesc::MaxPool1d {
                 size,
                 stride,
                 padding,
+            } => {
+                let s = row(stride.unwrap_or(*size));
+                win(
+                    WindowOp::MaxPool,
+                    None,
+                    row(*size),
+                    s,
+                    one,
+                    padding,
+                    None,
+                    true,
+                )
             }
-            | LayerDesc::AvgPool1d {
+            LayerDesc::AvgPool1d {
                 size,
                 stride,
                 padding,
             } => {
-                let sw = stride.unwrap_or(*size);
-                positive(&what, &[("size", *size), ("stride", sw)])?;
-                one_d(&what, h)?;
-                let (pw, ow) = out_size(&what, w, *size, sw, 1, padding, 1)?;
-                let win = Window {
-                    kh: 1,
-                    kw: *size,
-                    sh: 1,
-                    sw,
-                    ph: 0,
-                    pw,
-                    dh: 1,
-                    dw: 1,
-                    one_d: true,
-                };
-                pool_window(&what, win)?;
-                let kind = if matches!(self, LayerDesc::MaxPool1d { .. }) {
-                    LayerKind::MaxPool(win)
-                } else {
-                    LayerKind::AvgPool(win)
-                };
-                built(kind, [c, 1, ow])
-            }
-            LayerDesc::Upsample2d { factor } => {
-                spatial2("Upsample2d")?;
-                let (fh, fw) = factor.hw();
-                positive(&what, &[("factor", fh.min(fw))])?;
-                built(
-                    LayerKind::Upsample {
-                        fh,
-                        fw,
-                        one_d: false,
-                    },
-                    [c, h * fh, w * fw],
+                let s = row(stride.unwrap_or(*size));
+                win(
+                    WindowOp::AvgPool,
+                    None,
+                    row(*size),
+                    s,
+                    one,
+                    padding,
+                    None,
+                    true,
                 )
             }
-            LayerDesc::Upsample1d { factor } => {
-                positive(&what, &[("factor", *factor)])?;
-                one_d(&what, h)?;
-                built(
-                    LayerKind::Upsample {
-                        fh: 1,
-                        fw: *factor,
-                        one_d: true,
-                    },
-                    [c, 1, w * factor],
-                )
-            }
-            LayerDesc::BatchNorm1d { momentum, eps, .. }
-            | LayerDesc::BatchNorm2d { momentum, eps, .. } => {
-                let two_d = matches!(self, LayerDesc::BatchNorm2d { .. });
-                if two_d {
-                    spatial2("BatchNorm2d")?;
-                } else if h != 1 {
-                    return Err(Error::InvalidArgument(format!(
-                        "{what}: BatchNorm1d normalizes features or a sequence's channels, but \
-                         its input is an image; use type = \"batch_norm2d\""
-                    )));
-                }
-                let momentum = momentum.unwrap_or(Norm::MOMENTUM);
-                let eps = eps.unwrap_or(Norm::EPS);
-                if !(0.0..=1.0).contains(&momentum) {
-                    return Err(Error::InvalidArgument(format!(
-                        "{what}: momentum {momentum} must be in [0, 1] (PyTorch's meaning: the \
-                         share of each batch in the running statistics; Keras' 0.99 is 0.01)"
-                    )));
-                }
-                if !(eps > 0.0 && eps.is_finite()) {
-                    return Err(Error::InvalidArgument(format!(
-                        "{what}: eps {eps} must be a positive number"
-                    )));
-                }
-                built(
-                    LayerKind::BatchNorm(Norm {
-                        momentum,
-                        eps,
-                        two_d,
-                    }),
-                    input,
-                )
-            }
-            // Its output shape and shortcut; `ModelConfig::layers` lays its
-            // body out with the model's activations (see `block`).
-            LayerDesc::Residual { layers, .. } => Ok(block(&what, layers, input, act, act)?.end),
-            LayerDesc::Flatten => built(LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
-            LayerDesc::Reshape { shape } => {
-                let out = match shape.as_slice() {
-                    [n] => [*n, 1, 1],
-                    [c, l] => [*c, 1, *l],
-                    [c, h, w] => [*c, *h, *w],
-                    other => {
-                        return Err(Error::InvalidArgument(format!(
-                            "{what}: reshape to {other:?}: give 1 to 3 sizes, channels first"
-                        )))
-                    }
-                };
-                if out.iter().product::<usize>() != c * h * w {
-                    return Err(Error::InvalidArgument(format!(
-                        "{what}: cannot reshape {} values to {}",
-                        c * h * w,
-                        shape_name(out)
-                    )));
-                }
-                built(LayerKind::Reshape { flatten: false }, out)
-            }
-        }
+            LayerDesc::Dense { .. }
+            | LayerDesc::Upsample2d { .. }
+            | LayerDesc::Upsample1d { .. }
+            | LayerDesc::BatchNorm1d { .. }
+            | LayerDesc::BatchNorm2d { .. }
+            | LayerDesc::Flatten
+            | LayerDesc::Reshape { .. }
+            | LayerDesc::Residual { .. } => return None,
+        })
     }
+
+    /// The layer on an input of shape `input`, with `act` (the layer's own
+    /// or the model's default for its place). `what` names it in errors.
+    pub fn build(&self, what: &str, input: Shape, act: Activation) -> Result<Built> {
+        let [c, h, w] = input;
+        let what = format!("{what} on input {}", shape_name(input));
+        let act = if self.has_act() {
+            act
+        } else {
+            Activation::Identity
+        };
+        let (kind, out) = if let Some(win) = self.window() {
+            build_window(&what, input, &win)?
+        } else {
+            match self {
+                LayerDesc::Dense { units, .. } => {
+                    positive(&what, &[("units", *units)])?;
+                    (LayerKind::Dense, [*units, 1, 1])
+                }
+                LayerDesc::Upsample2d { factor } => upsample(&what, input, factor.hw(), false)?,
+                LayerDesc::Upsample1d { factor } => upsample(&what, input, (1, *factor), true)?,
+                LayerDesc::BatchNorm1d { momentum, eps, .. } => {
+                    (batch_norm(&what, input, *momentum, *eps, false)?, input)
+                }
+                LayerDesc::BatchNorm2d { momentum, eps, .. } => {
+                    (batch_norm(&what, input, *momentum, *eps, true)?, input)
+                }
+                // Its output shape and shortcut; `ModelConfig::layers` lays
+                // its body out with the model's activations (see `block`).
+                LayerDesc::Residual { layers, .. } => {
+                    return Ok(block(&what, layers, input, act, act)?.end)
+                }
+                LayerDesc::Flatten => (LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
+                LayerDesc::Reshape { shape } => (
+                    LayerKind::Reshape { flatten: false },
+                    reshape(&what, input, shape)?,
+                ),
+                LayerDesc::Conv2d { .. }
+                | LayerDesc::Conv1d { .. }
+                | LayerDesc::ConvTranspose2d { .. }
+                | LayerDesc::ConvTranspose1d { .. }
+                | LayerDesc::MaxPool2d { .. }
+                | LayerDesc::MaxPool1d { .. }
+                | LayerDesc::AvgPool2d { .. }
+                | LayerDesc::AvgPool1d { .. } => {
+                    return Err(Error::Internal {
+                        op: what,
+                        message: "a window layer without its window".into(),
+                    })
+                }
+            }
+        };
+        if out.contains(&0) {
+            return Err(Error::InvalidArgument(format!(
+                "{what}: the output would be empty ({})",
+                shape_name(out)
+            )));
+        }
+        Ok(Built {
+            kind,
+            out,
+            act,
+            bias: self.bias(),
+        })
+    }
+}
+
+/// A 2-D layer needs an image (or a sequence), not a flat vector.
+fn spatial2(what: &str, name: &str, [c, h, w]: Shape) -> Result<()> {
+    if h == 1 && w == 1 && c > 1 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: {name} needs an image (channels, height, width), but its input is a \
+             flat vector; reshape it first (type = \"reshape\") or give the data's \
+             shape (input_shape)"
+        )));
+    }
+    Ok(())
+}
+
+/// A convolution, transposed convolution or pooling layer, 1-D or 2-D: its
+/// kind and output shape.
+fn build_window(what: &str, input: Shape, d: &WindowDesc) -> Result<(LayerKind, Shape)> {
+    let [c, h, w] = input;
+    let ((kh, kw), (sh, sw), (dh, dw)) = (d.kernel, d.stride, d.dilation);
+    let pool = matches!(d.op, WindowOp::MaxPool | WindowOp::AvgPool);
+    if d.one_d {
+        one_d(what, h)?;
+    } else {
+        let name = match d.op {
+            WindowOp::Conv => "Conv2d",
+            WindowOp::ConvTranspose => "ConvTranspose2d",
+            WindowOp::MaxPool | WindowOp::AvgPool => "pooling",
+        };
+        spatial2(what, name, input)?;
+    }
+    match d.filters {
+        Some(f) => positive(
+            what,
+            &[
+                ("filters", f),
+                ("kernel", kh.min(kw)),
+                ("stride", sh.min(sw)),
+            ],
+        )?,
+        None => positive(what, &[("size", kh.min(kw)), ("stride", sh.min(sw))])?,
+    }
+    if d.op == WindowOp::Conv {
+        positive(what, &[("dilation", dh.min(dw))])?;
+    }
+    // One dimension: (padding before, output size); a 1-D layer's height
+    // stays 1.
+    let dim = |i: usize, size, k, s, dil| -> Result<(usize, usize)> {
+        if d.one_d && i == 0 {
+            return Ok((0, 1));
+        }
+        match d.op {
+            WindowOp::ConvTranspose => {
+                let op = d.output_padding.map(|p| if i == 0 { p.0 } else { p.1 });
+                transposed_size(what, size, k, s, d.padding, op, i)
+            }
+            _ => out_size(what, size, k, s, dil, d.padding, i),
+        }
+    };
+    let (ph, oh) = dim(0, h, kh, sh, dh)?;
+    let (pw, ow) = dim(1, w, kw, sw, dw)?;
+    let win = Window {
+        kh,
+        kw,
+        sh,
+        sw,
+        ph,
+        pw,
+        dh,
+        dw,
+        one_d: d.one_d,
+    };
+    if pool {
+        pool_window(what, win)?;
+    }
+    let channels = d.filters.unwrap_or(c);
+    Ok(match d.op {
+        WindowOp::Conv => (LayerKind::Conv(win), [channels, oh, ow]),
+        WindowOp::ConvTranspose => (LayerKind::ConvTranspose(win), [channels, oh, ow]),
+        WindowOp::MaxPool => (LayerKind::MaxPool(win), [c, oh, ow]),
+        WindowOp::AvgPool => (LayerKind::AvgPool(win), [c, oh, ow]),
+    })
+}
+
+/// Nearest-neighbour upsampling by (fh, fw).
+fn upsample(
+    what: &str,
+    input: Shape,
+    (fh, fw): (usize, usize),
+    one_d: bool,
+) -> Result<(LayerKind, Shape)> {
+    let [c, h, w] = input;
+    if one_d {
+        positive(what, &[("factor", fw)])?;
+        self::one_d(what, h)?;
+    } else {
+        spatial2(what, "Upsample2d", input)?;
+        positive(what, &[("factor", fh.min(fw))])?;
+    }
+    Ok((LayerKind::Upsample { fh, fw, one_d }, [c, h * fh, w * fw]))
+}
+
+/// Batch normalization with PyTorch's defaults for what is not given.
+fn batch_norm(
+    what: &str,
+    input: Shape,
+    momentum: Option<f32>,
+    eps: Option<f32>,
+    two_d: bool,
+) -> Result<LayerKind> {
+    if two_d {
+        spatial2(what, "BatchNorm2d", input)?;
+    } else if input[1] != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: BatchNorm1d normalizes features or a sequence's channels, but its input \
+             is an image; use type = \"batch_norm2d\""
+        )));
+    }
+    let momentum = momentum.unwrap_or(Norm::MOMENTUM);
+    let eps = eps.unwrap_or(Norm::EPS);
+    if !(0.0..=1.0).contains(&momentum) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: momentum {momentum} must be in [0, 1] (PyTorch's meaning: the share of \
+             each batch in the running statistics; Keras' 0.99 is 0.01)"
+        )));
+    }
+    if !(eps > 0.0 && eps.is_finite()) {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: eps {eps} must be a positive number"
+        )));
+    }
+    Ok(LayerKind::BatchNorm(Norm {
+        momentum,
+        eps,
+        two_d,
+    }))
+}
+
+/// The shape `shape` (1 to 3 sizes, channels first) of the same values.
+fn reshape(what: &str, input: Shape, shape: &[usize]) -> Result<Shape> {
+    let n = input.iter().product::<usize>();
+    let out = match shape {
+        [n] => [*n, 1, 1],
+        [c, l] => [*c, 1, *l],
+        [c, h, w] => [*c, *h, *w],
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "{what}: reshape to {other:?}: give 1 to 3 sizes, channels first"
+            )))
+        }
+    };
+    if out.iter().product::<usize>() != n {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: cannot reshape {n} values to {}",
+            shape_name(out)
+        )));
+    }
+    Ok(out)
 }
 
 /// A 1-D layer needs a sequence (channels, 1, length).

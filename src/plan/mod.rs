@@ -1,32 +1,26 @@
 //! The host graph: a model planned once, for a batch capacity, into GPU
-//! buffers and a fixed list of [`Step`]s (forward, loss, penalties, backward).
-//! Nothing here runs per training step: the trainer records these steps again
-//! and again.
+//! buffers and a fixed list of [`Step`]s. Nothing here runs per training
+//! step: the trainer records these steps again and again, in the data's
+//! order: forward ([`Net::forward_steps`]), the loss
+//! ([`Net::loss_steps`]), backward ([`Net::backward_steps`]), the metrics
+//! ([`Net::metric_steps`]), then the optimizer.
 //!
 //! The planner walks the model's layers and asks each layer's kind to plan
-//! its own products (`dense.rs` for Dense; one file per kind); around them
-//! it plans what every layer shares (activations, dropout) and what the
-//! model's variant adds (input noise, the VAE code, sparsity and contractive
-//! penalties).
-//!
-//! Shapes, for batch rows r <= cap and layer l with (in_l, out_l):
-//!
-//! ```text
-//!   x, xin           (cap, D)        clean and corrupted input
-//!   z[l]             (cap, out_l)    pre-activation, when the backward pass needs it
-//!   a[l]             (cap, out_l)    output
-//!   mask[l], ad[l]   (cap, out_l)    dropout mask and dropped-out output
-//!   da[l], dz[l]     (cap, out_l)    gradients w.r.t. output and pre-activation
-//!                                    (no dz[l] when its activation gradient is fused)
-//!   eps, zc, dzc     (cap, c)        VAE noise, sampled code and its gradient
-//! ```
+//! its own products (`dense.rs` for Dense; one file per kind, registered in
+//! [`planner`]); around them it plans what every layer shares (its buffers,
+//! `buffers.rs`; its activation). What a variant adds (input noise,
+//! dropout, a VAE's code, the sparsity and contractive penalties) is that
+//! variant's module under `variants/`, called at fixed points; this file
+//! names none of them.
 
 mod backward;
+pub mod buffers;
 pub mod conv;
 pub mod dense;
 mod forward;
 pub mod layer;
 pub mod layout;
+mod loss;
 mod metrics;
 pub mod mixed;
 pub mod norm;
@@ -34,6 +28,7 @@ pub mod pool;
 pub mod reshape;
 pub mod residual;
 pub mod stream;
+pub mod variants;
 
 /// The planning code of each layer kind, one line per kind.
 pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
@@ -50,114 +45,72 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::kernels::{self as ops, Activation, Loss, REDUCE_PARTIALS};
-use crate::model::LayerKind;
-use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use crate::kernels::{Activation, REDUCE_PARTIALS};
+use crate::model::{LayerKind, LayerSpec, ModelConfig, Role};
+use buffers::{prefix, Buffers, LayerBuffers, LossBuffers};
+pub use buffers::{slot, Mode};
 use conv::{Conv, ConvTranspose};
 use dense::Dense;
-use layer::LayerPlan;
+use layer::{LayerPlan, Params};
+use layout::BufferView;
 pub use layout::ParamLayout;
 use norm::BatchNorm;
 use pool::Pooling;
 use reshape::Reshape;
 use residual::Residual;
+use variants::hooks::{Pass, Variant};
 
-/// Slots of the metrics buffer; each accumulates a sum over samples.
-pub mod slot {
-    /// The reconstruction term of the loss (per-sample mean over features;
-    /// per-sample sum for a VAE).
-    pub const RECON: usize = 0;
-    /// Squared error per feature, of the output in data space.
-    pub const MSE: usize = 1;
-    /// Binary cross-entropy per feature (sigmoid outputs only).
-    pub const BCE: usize = 2;
-    /// Regularization penalties (L1, KL sparsity, contractive, beta * KL).
-    pub const PENALTY: usize = 3;
-    /// A VAE's KL(q(z|x) || p(z)).
-    pub const KL: usize = 4;
-    pub const COUNT: usize = 8;
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Train,
-    Eval,
-}
-
-/// Buffers of the planned model at capacity `cap` rows.
+/// The planned model at capacity `cap` rows: its buffers, its variants'
+/// and its loss's.
 pub struct Net {
-    pub cfg: ModelConfig,
-    pub layers: Vec<LayerSpec>,
-    pub layout: ParamLayout,
-    pub cap: usize,
-    pub mode: Mode,
-    pub seed: u64,
-    pub x: GpuTensor,
-    xin: Option<GpuTensor>,
-    z: Vec<Option<GpuTensor>>,
-    a: Vec<GpuTensor>,
-    mask: Vec<Option<GpuTensor>>,
-    ad: Vec<Option<GpuTensor>>,
-    da: Vec<Option<GpuTensor>>,
-    dz: Vec<Option<GpuTensor>>,
-    dad: Vec<Option<GpuTensor>>,
-    /// What a layer's kind keeps from forward to backward (max pooling's argmax).
-    scratch: Vec<Vec<GpuTensor>>,
-    eps: Option<GpuTensor>,
-    zc: Option<GpuTensor>,
-    dzc: Option<GpuTensor>,
-    rowbuf: GpuTensor,
-    rowloss: Option<GpuTensor>,
-    /// Per-sample MSE of the output, from the BCE loss kernel (training).
-    rowmse: Option<GpuTensor>,
-    partials: GpuTensor,
-    pub metrics: GpuTensor,
-    rho_hat: Option<GpuTensor>,
-    klterms: Option<GpuTensor>,
-    cs: Option<GpuTensor>,
-    fp2: Option<GpuTensor>,
-    cvec: Option<GpuTensor>,
-    pen: Option<GpuTensor>,
+    b: Buffers,
+    layout: ParamLayout,
+    variants: Vec<Box<dyn Variant>>,
+    loss: LossBuffers,
+}
+
+/// A layer's views of an arena, its buffers and its block's input, which
+/// its [`Params`] borrow.
+struct Bound {
+    views: Vec<(&'static str, GpuTensor)>,
+    buffers: Option<BufferView>,
+    skip: Option<GpuTensor>,
+    transposed: bool,
+}
+
+impl Bound {
+    /// The parameters as the layer's kind reads them, with its scratch.
+    fn params<'a>(&'a self, scratch: &'a [GpuTensor], mode: Mode) -> Params<'a> {
+        Params {
+            tensors: &self.views,
+            transposed: self.transposed,
+            scratch,
+            buffers: self.buffers.as_ref(),
+            skip: self.skip.as_ref(),
+            training: mode == Mode::Train,
+        }
+    }
+
+    /// The same views as a gradient arena's (no buffers, scratch or block
+    /// input).
+    fn grads(&self) -> Params<'_> {
+        Params {
+            tensors: &self.views,
+            transposed: self.transposed,
+            scratch: &[],
+            buffers: None,
+            skip: None,
+            training: true,
+        }
+    }
 }
 
 /// Whether layer `l` keeps its pre-activation: the output layer always (its
-/// logits feed BCE), and activations whose derivative cannot be read off the
-/// output (gelu). Others fuse the activation into the matmul epilogue.
+/// logits feed BCE), activations whose derivative cannot be read off the
+/// output (gelu), and kinds whose activation follows a sum (a residual
+/// block's end). Others fuse the activation into the product's epilogue.
 fn keeps_pre_activation(l: &LayerSpec) -> bool {
     l.role == Role::Output || !l.act.gate_may_be_output() || planner(l.kind).keeps_pre_activation()
-}
-
-/// Whether layer `l`'s activation gradient dz = da * f'(z) is fused into the
-/// kernels that consume it (the backward matmuls' prologue and the bias
-/// gradient's column sum) instead of being written out by act_backward.
-/// Not for the VAE head (its gradient comes from vae_backward), a
-/// contractive encoder (its penalty adds to dz itself), or the output under
-/// BCE (the loss kernel writes dz from the logits).
-fn fuses_act_grad(ctx: &GpuContext, cfg: &ModelConfig, l: &LayerSpec) -> bool {
-    ctx.fuse_act_grad()
-        && planner(l.kind).fuses_act_grad()
-        && l.act != Activation::Identity
-        && l.act.is_elementwise()
-        && l.role != Role::VaeHead
-        && !(l.index == 0 && cfg.contractive > 0.0)
-        && !(l.role == Role::Output && cfg.loss == LossKind::Bce)
-}
-
-fn has_dropout(cfg: &ModelConfig, l: &LayerSpec, mode: Mode) -> bool {
-    mode == Mode::Train && cfg.dropout > 0.0 && matches!(l.role, Role::Hidden | Role::Code)
-}
-
-/// A buffer the plan made for this model and mode (a VAE's code, a kept
-/// pre-activation); its absence is a planning bug, reported as one.
-fn need<'a>(t: &'a Option<GpuTensor>, what: &str) -> Result<&'a GpuTensor> {
-    t.as_ref().ok_or_else(|| crate::error::Error::Internal {
-        op: "planning the model".into(),
-        message: format!("the buffer {what} was not planned"),
-    })
-}
-
-fn prefix(t: &GpuTensor, rows: usize, cols: usize) -> Result<GpuTensor> {
-    t.view(0, rows * cols)
 }
 
 impl Net {
@@ -173,238 +126,208 @@ impl Net {
     ) -> Result<Self> {
         cfg.validate()?;
         let layers = cfg.layers();
-        let layout = layout.clone();
-        let d = cfg.input_dim;
-        let c = cfg.code_dim();
-        let train = mode == Mode::Train;
-        let zeros = |name: &str, n: usize| ctx.zeros(name, n);
-        let mut z = Vec::new();
-        let mut a = Vec::new();
-        let mut mask = Vec::new();
-        let mut ad = Vec::new();
-        let mut da = Vec::new();
-        let mut dz = Vec::new();
-        let mut dad = Vec::new();
-        let mut scratch = Vec::new();
-        for l in &layers {
-            scratch.push(
-                planner(l.kind)
-                    .scratch(ctx, l, cap)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, words)| zeros(&format!("scratch{}.{i}", l.index), words))
-                    .collect::<Result<Vec<_>>>()?,
-            );
-            let n = cap * l.outputs;
-            let keep = keeps_pre_activation(l);
-            z.push(if keep {
-                Some(zeros(&format!("z{}", l.index), n)?)
-            } else {
-                None
-            });
-            a.push(zeros(&format!("a{}", l.index), n)?);
-            let drop = has_dropout(cfg, l, mode);
-            mask.push(if drop {
-                Some(zeros(&format!("mask{}", l.index), n)?)
-            } else {
-                None
-            });
-            ad.push(if drop {
-                Some(zeros(&format!("ad{}", l.index), n)?)
-            } else {
-                None
-            });
-            dad.push(if drop && train {
-                Some(zeros(&format!("dad{}", l.index), n)?)
-            } else {
-                None
-            });
-            if train {
-                // The VAE head's gradient comes straight from vae_backward.
-                let needs_da = l.role != Role::VaeHead;
-                da.push(if needs_da {
-                    Some(zeros(&format!("da{}", l.index), n)?)
-                } else {
-                    None
-                });
-                let identity = l.act == Activation::Identity && l.role != Role::VaeHead;
-                dz.push(if identity || fuses_act_grad(ctx, cfg, l) {
-                    None
-                } else {
-                    Some(zeros(&format!("dz{}", l.index), n)?)
-                });
-            } else {
-                da.push(None);
-                dz.push(None);
-            }
-        }
-        let vae = cfg.variational.is_some();
-        let kl = cfg.kl_sparsity.is_some();
-        let contractive = cfg.contractive > 0.0;
-        let hidden = layers[0].outputs;
-        Ok(Net {
-            x: zeros("x", cap * d)?,
-            xin: if train && cfg.noise.is_some() {
-                Some(zeros("x noisy", cap * d)?)
-            } else {
-                None
-            },
-            eps: if vae {
-                Some(zeros("vae eps", cap * c)?)
-            } else {
-                None
-            },
-            zc: if vae {
-                Some(zeros("vae z", cap * c)?)
-            } else {
-                None
-            },
-            dzc: if vae && train {
-                Some(zeros("vae dz", cap * c)?)
-            } else {
-                None
-            },
-            rowbuf: zeros("per-sample values", cap)?,
-            rowloss: if train {
-                Some(zeros("per-sample loss", cap)?)
-            } else {
-                None
-            },
-            rowmse: if train && cfg.loss == LossKind::Bce {
-                Some(zeros("per-sample mse", cap)?)
-            } else {
-                None
-            },
-            partials: zeros("reduce partials", REDUCE_PARTIALS)?,
-            metrics: zeros("metrics", slot::COUNT)?,
-            rho_hat: if kl { Some(zeros("rho_hat", c)?) } else { None },
-            klterms: if kl {
-                Some(zeros("kl terms", c)?)
-            } else {
-                None
-            },
-            cs: if contractive {
-                Some(zeros("contractive s", hidden)?)
-            } else {
-                None
-            },
-            fp2: if contractive {
-                Some(zeros("contractive fp2", cap * hidden)?)
-            } else {
-                None
-            },
-            cvec: if contractive {
-                Some(zeros("contractive c", hidden)?)
-            } else {
-                None
-            },
-            pen: if contractive {
-                Some(zeros("contractive rows", cap)?)
-            } else {
-                None
-            },
+        let variants = variants::variants(ctx, cfg, &layers, cap, mode)?;
+        let loss = LossBuffers::new(ctx, cfg, cap, mode)?;
+        let layer = layers
+            .iter()
+            .map(|l| Self::layer_buffers(ctx, cfg, &variants, l, cap, mode))
+            .collect::<Result<_>>()?;
+        let b = Buffers {
+            x: ctx.zeros("x", cap * cfg.input_dim)?,
+            layer,
+            rowbuf: ctx.zeros("per-sample values", cap)?,
+            partials: ctx.zeros("reduce partials", REDUCE_PARTIALS)?,
+            metrics: ctx.zeros("metrics", slot::COUNT)?,
             cfg: cfg.clone(),
             layers,
-            layout,
             cap,
             mode,
             seed,
-            z,
-            a,
-            mask,
-            ad,
-            da,
-            dz,
-            dad,
-            scratch,
+        };
+        Ok(Net {
+            b,
+            layout: layout.clone(),
+            variants,
+            loss,
         })
     }
 
-    fn out_layer(&self) -> usize {
-        self.layers.len() - 1
+    /// Layer `l`'s buffers: the pre-activation where it is kept, and in
+    /// training the gradients the backward pass writes (see
+    /// [`LayerBuffers`]).
+    fn layer_buffers(
+        ctx: &GpuContext,
+        cfg: &ModelConfig,
+        variants: &[Box<dyn Variant>],
+        l: &LayerSpec,
+        cap: usize,
+        mode: Mode,
+    ) -> Result<LayerBuffers> {
+        let n = cap * l.outputs;
+        let i = l.index;
+        let zeros = |name: String| ctx.zeros(&name, n);
+        let train = mode == Mode::Train;
+        let owned = variants.iter().any(|v| v.owns_grad(l));
+        let added = variants.iter().any(|v| v.adds_pre_grad(l));
+        // The activation gradient dz = da * f'(z) is fused into the kernels
+        // that consume it (the backward matmuls' prologue, the bias
+        // gradient's column sum) where the kind allows it, unless a variant
+        // writes or adds to dz, or the loss kernel writes it from the
+        // output's logits.
+        let fused = ctx.fuse_act_grad()
+            && planner(l.kind).fuses_act_grad()
+            && l.act.is_elementwise()
+            && !owned
+            && !added
+            && !LossBuffers::writes_output_grad_pre(cfg, l);
+        let identity = l.act == Activation::Identity && !owned;
+        Ok(LayerBuffers {
+            pre: if keeps_pre_activation(l) {
+                Some(zeros(format!("z{i}"))?)
+            } else {
+                None
+            },
+            out: zeros(format!("a{i}"))?,
+            grad_out: if train && !owned {
+                Some(zeros(format!("da{i}"))?)
+            } else {
+                None
+            },
+            grad_pre: if train && !identity && !fused {
+                Some(zeros(format!("dz{i}"))?)
+            } else {
+                None
+            },
+            scratch: planner(l.kind)
+                .scratch(ctx, l, cap)
+                .into_iter()
+                .enumerate()
+                .map(|(k, words)| ctx.zeros(&format!("scratch{i}.{k}"), words))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The capacity in rows.
+    pub fn cap(&self) -> usize {
+        self.b.cap
+    }
+
+    /// The metrics buffer (see [`slot`]), which the caller clears at the
+    /// start of an epoch.
+    pub fn metrics(&self) -> &GpuTensor {
+        &self.b.metrics
+    }
+
+    /// The input rows at full capacity, where a batch is written.
+    pub fn input(&self) -> &GpuTensor {
+        &self.b.x
+    }
+
+    /// The output layer.
+    pub fn output_layer(&self) -> &LayerSpec {
+        &self.b.layers[self.b.out_layer()]
     }
 
     /// Index of the last encoder layer (the code, or the VAE head).
     pub fn code_layer(&self) -> usize {
-        self.layers.iter().filter(|l| l.encoder).count() - 1
+        self.b.code_layer()
     }
 
     /// Where the input of layer `start` is written for `rows` rows: the
-    /// model's input (0), the sampled code a VAE's decoder reads, or the
-    /// previous layer's output.
+    /// model's input (0), or what layer `start` reads (the previous layer's
+    /// output, a VAE's sampled code).
     pub fn input_of(&self, start: usize, rows: usize) -> Result<GpuTensor> {
         if start == 0 {
-            return prefix(&self.x, rows, self.cfg.input_dim);
+            return self.b.input(rows);
         }
-        let cols = self.layers[start].inputs;
-        match &self.zc {
-            Some(zc) if self.layers[start - 1].role == Role::VaeHead => prefix(zc, rows, cols),
-            _ => prefix(&self.a[start - 1], rows, cols),
-        }
+        self.layer_input(start, rows)
     }
 
     /// The code layer's output at `rows` rows and its width (a VAE head's
     /// `[mean | log-variance]`, of which the code is the mean).
     pub fn code(&self, rows: usize) -> Result<(GpuTensor, usize)> {
         let cl = self.code_layer();
-        let width = self.layers[cl].outputs;
-        Ok((prefix(&self.a[cl], rows, width)?, width))
+        Ok((self.b.out(cl, rows)?, self.b.layers[cl].outputs))
     }
 
     /// The model's output (the reconstruction) at `rows` rows.
     pub fn output(&self, rows: usize) -> Result<GpuTensor> {
-        let last = self.layers.len() - 1;
-        prefix(&self.a[last], rows, self.cfg.input_dim)
+        self.b.out(self.b.out_layer(), rows)
     }
 
-    /// The step that writes each of `rows` rows' reconstruction MSE per
-    /// value (the anomaly score) into the returned buffer.
-    pub fn row_error_step(&self, ctx: &GpuContext, rows: usize) -> Result<(Step, GpuTensor)> {
-        let d = self.cfg.input_dim;
-        let out = self.rowbuf.view(0, rows)?;
-        let step = ops::row_loss(
-            ctx,
-            Loss::Mse,
-            rows,
-            d,
-            1.0 / d as f32,
-            &self.output(rows)?,
-            &prefix(&self.x, rows, d)?,
-            &out,
-        )?;
-        Ok((step, out))
-    }
-
-    /// The tensor layer `l` reads, at `rows` rows.
+    /// The tensor layer `l` reads, at `rows` rows: what a variant puts in
+    /// its place (noisy input, a dropped-out output, a sampled code), or
+    /// the previous layer's output (the input rows for the first).
     fn layer_input(&self, l: usize, rows: usize) -> Result<GpuTensor> {
-        if l == 0 {
-            let x = self.xin.as_ref().unwrap_or(&self.x);
-            return prefix(x, rows, self.cfg.input_dim);
+        let width = self.b.layers[l].inputs;
+        if let Some(t) = self.variants.iter().find_map(|v| v.input(l)) {
+            return prefix(t, rows, width);
         }
-        let prev = &self.layers[l - 1];
-        if prev.role == Role::VaeHead {
-            return prefix(need(&self.zc, "zc")?, rows, self.cfg.code_dim());
+        match l {
+            0 => self.b.input(rows),
+            _ => prefix(&self.b.layer[l - 1].out, rows, width),
         }
-        let t = self.ad[l - 1].as_ref().unwrap_or(&self.a[l - 1]);
-        prefix(t, rows, prev.outputs)
+    }
+
+    /// Where the gradient w.r.t. layer `l`'s input goes (l > 0): what a
+    /// variant reads back (a dropped-out output's, a sampled code's), or
+    /// the previous layer's output gradient.
+    fn input_grad_target(&self, l: usize, rows: usize) -> Result<GpuTensor> {
+        let width = self.b.layers[l].inputs;
+        if let Some(t) = self.variants.iter().find_map(|v| v.grad_target(l)) {
+            return prefix(t, rows, width);
+        }
+        self.b.grad_out(l - 1, rows)
     }
 
     /// The input of layer l's residual block at `rows` rows, for a block's
     /// end (none for other layers).
     fn block_input(&self, l: usize, rows: usize) -> Result<Option<GpuTensor>> {
-        self.layers[l]
+        self.b.layers[l]
             .skip()
             .map(|k| self.layer_input(l - k.body, rows))
             .transpose()
     }
 
-    /// The pre-activation of layer l, or its output when the two coincide.
-    fn pre_or_out(&self, l: usize, rows: usize) -> Result<GpuTensor> {
-        let t = self.z[l].as_ref().unwrap_or(&self.a[l]);
-        prefix(t, rows, self.layers[l].outputs)
+    /// Layer `l`'s parameters (or gradients) in `arena`, its buffers and
+    /// its block's input, as views for its kind's planning code.
+    fn bind(&self, arena: &GpuTensor, l: usize, rows: usize) -> Result<Bound> {
+        Ok(Bound {
+            views: self.layout.layer_views(arena, l)?,
+            buffers: self.layout.buffer_view(arena, l)?,
+            skip: self.block_input(l, rows)?,
+            transposed: self.layout.layers[l].transposed,
+        })
     }
 
-    fn out_rows(&self, l: usize, rows: usize) -> Result<GpuTensor> {
-        prefix(&self.a[l], rows, self.layers[l].outputs)
+    /// Layer `l`'s views of the gradient arena (which holds no buffers).
+    fn bind_grads(&self, grads: &GpuTensor, l: usize) -> Result<Bound> {
+        Ok(Bound {
+            views: self.layout.layer_views(grads, l)?,
+            buffers: None,
+            skip: None,
+            transposed: self.layout.layers[l].transposed,
+        })
+    }
+
+    /// A pass over `rows` rows with the parameters `params`, for the
+    /// variants' hooks.
+    fn pass<'a>(&'a self, ctx: &'a GpuContext, params: &'a GpuTensor, rows: usize) -> Pass<'a> {
+        Pass {
+            ctx,
+            b: &self.b,
+            layout: &self.layout,
+            params,
+            rows,
+        }
+    }
+
+    /// Every variant's steps from one hook, in order.
+    fn each(&self, mut hook: impl FnMut(&dyn Variant) -> Result<Vec<Step>>) -> Result<Vec<Step>> {
+        let mut steps = Vec::new();
+        for v in &self.variants {
+            steps.extend(hook(v.as_ref())?);
+        }
+        Ok(steps)
     }
 }

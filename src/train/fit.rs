@@ -137,8 +137,8 @@ impl Trainer {
                     break 'epochs;
                 }
                 if self.tcfg.log_every_steps.is_some() {
-                    let m = self.read_metrics(&self.net.metrics)?;
-                    let seen = (done * self.net.cap).min(self.train.rows()) as f64;
+                    let m = self.read_metrics(self.net.metrics())?;
+                    let seen = (done * self.net.cap()).min(self.train.rows()) as f64;
                     let loss = (m[slot::RECON] + m[slot::PENALTY]) / seen;
                     if !loss.is_finite() {
                         self.diverged(epoch, done, loss, &mut history)?;
@@ -153,14 +153,10 @@ impl Trainer {
                     });
                 }
             }
-            let m = self.read_metrics(&self.net.metrics)?;
+            let m = self.read_metrics(self.net.metrics())?;
             let seconds = start.elapsed().as_secs_f64();
             let n = self.train.rows() as f64;
-            let sigmoid_out = self
-                .net
-                .layers
-                .last()
-                .is_some_and(|l| l.act == ops::Activation::Sigmoid);
+            let sigmoid_out = self.net.output_layer().act == ops::Activation::Sigmoid;
             let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / n;
             if !train_loss.is_finite() {
                 self.diverged(epoch, steps, train_loss, &mut history)?;

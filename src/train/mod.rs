@@ -215,9 +215,11 @@ impl Trainer {
 
         let params = model.params.clone();
         let step_list = |rows: usize| -> Result<Vec<Step>> {
+            // Forward, loss, backward, metrics, then the optimizer.
             let mut s = net.forward_steps(ctx, &params, rows, 0, Some(&state))?;
-            s.extend(net.metric_steps(ctx, rows)?);
+            s.extend(net.loss_steps(ctx, rows)?);
             s.extend(net.backward_steps(ctx, &params, &grads, rows)?);
+            s.extend(net.metric_steps(ctx, &params, rows)?);
             if tcfg.weight_decay > 0.0 && tcfg.optimizer != OptimizerName::Adamw {
                 for (i, e) in model.layout.entries.iter().enumerate() {
                     if e.decay {
@@ -255,7 +257,7 @@ impl Trainer {
         let full = step_list(batch)?;
         let rem = train_rows % batch;
         let rest = if rem > 0 { Some(step_list(rem)?) } else { None };
-        let clear_metrics = ops::fill(ctx, 0.0, &net.metrics)?;
+        let clear_metrics = ops::fill(ctx, 0.0, net.metrics())?;
 
         let (eval, eval_full, eval_rest, clear_eval_metrics) = match &val {
             Some(vds) => {
@@ -270,7 +272,8 @@ impl Trainer {
                 let en = Net::new(ctx, &cfg, &model.layout, cap, Mode::Eval, tcfg.seed)?;
                 let eval_steps = |rows: usize| -> Result<Vec<Step>> {
                     let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
-                    s.extend(en.metric_steps(ctx, rows)?);
+                    s.extend(en.loss_steps(ctx, rows)?);
+                    s.extend(en.metric_steps(ctx, &params, rows)?);
                     Ok(s)
                 };
                 let ef = eval_steps(cap)?;
@@ -279,7 +282,7 @@ impl Trainer {
                 } else {
                     None
                 };
-                let clear = ops::fill(ctx, 0.0, &en.metrics)?;
+                let clear = ops::fill(ctx, 0.0, en.metrics())?;
                 (Some(en), ef, er, Some(clear))
             }
             None => (None, Vec::new(), None, None),
@@ -296,7 +299,7 @@ impl Trainer {
                 unit_range: bce,
                 share: if val.is_some() { 0.5 } else { 1.0 },
             },
-            &net.x,
+            net.input(),
         )?;
         let val_feed = match (val, &eval) {
             (Some(vds), Some(en)) => Some(Feed::place(
@@ -304,12 +307,12 @@ impl Trainer {
                 FeedSpec {
                     what: "validation",
                     input: vds,
-                    batch: en.cap,
+                    batch: en.cap(),
                     shuffle: None,
                     unit_range: bce,
                     share: 1.0,
                 },
-                &en.x,
+                en.input(),
             )?),
             _ => None,
         };
@@ -485,7 +488,7 @@ impl Trainer {
                 s.record(pass);
             }
         })?;
-        let m = self.read_metrics(&en.metrics)?;
+        let m = self.read_metrics(en.metrics())?;
         Ok(Some(
             m.into_iter().map(|v| v / feed.rows() as f64).collect(),
         ))
