@@ -315,26 +315,13 @@ impl LayerDesc {
         self
     }
 
-    /// The layer type's name as TOML writes it.
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            LayerDesc::Dense { .. } => "dense",
-            LayerDesc::Conv2d { .. } => "conv2d",
-            LayerDesc::Conv1d { .. } => "conv1d",
-            LayerDesc::ConvTranspose2d { .. } => "conv_transpose2d",
-            LayerDesc::ConvTranspose1d { .. } => "conv_transpose1d",
-            LayerDesc::MaxPool2d { .. } => "max_pool2d",
-            LayerDesc::MaxPool1d { .. } => "max_pool1d",
-            LayerDesc::AvgPool2d { .. } => "avg_pool2d",
-            LayerDesc::AvgPool1d { .. } => "avg_pool1d",
-            LayerDesc::Upsample2d { .. } => "upsample2d",
-            LayerDesc::Upsample1d { .. } => "upsample1d",
-            LayerDesc::BatchNorm1d { .. } => "batch_norm1d",
-            LayerDesc::BatchNorm2d { .. } => "batch_norm2d",
-            LayerDesc::Flatten => "flatten",
-            LayerDesc::Reshape { .. } => "reshape",
-            LayerDesc::Residual { .. } => "residual",
-        }
+    /// The layer type's name as TOML writes it (`conv2d`): serde's tag,
+    /// read back from the layer's own serialization.
+    pub fn kind_name(&self) -> String {
+        toml::Value::try_from(self)
+            .ok()
+            .and_then(|v| v.get("type")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| "layer".into())
     }
 
     /// The activation written for the layer, if any.
