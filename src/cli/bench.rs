@@ -206,8 +206,27 @@ pub fn bench(
     if profile {
         ctx.require_timestamps("--profile")?;
     }
+    for (model, batch) in bench_models(&ctx, arch, config, batch)? {
+        let m = measure(&ctx, &model, batch, steps, per_epoch, profile)?;
+        if json {
+            print_json(&ctx, &m);
+        } else {
+            print_text(&ctx, &m);
+        }
+    }
+    Ok(())
+}
+
+/// The models to time, each with its batch: `--arch`, `--config`, or the
+/// default pair (the wide one only on a hardware GPU).
+fn bench_models(
+    ctx: &wgae::GpuContext,
+    arch: Option<Vec<usize>>,
+    config: Option<&std::path::Path>,
+    batch: Option<usize>,
+) -> wgae::Result<Vec<(ModelConfig, usize)>> {
     let dense = |a: &[usize]| ModelConfig::dense(a[0], &a[1..]);
-    let configs: Vec<(ModelConfig, usize)> = match (arch, config) {
+    Ok(match (arch, config) {
         (Some(a), _) => {
             if a.len() < 2 {
                 return Err(wgae::Error::InvalidArgument(
@@ -230,135 +249,186 @@ pub fn bench(
             }
             v
         }
+    })
+}
+
+/// What one model's bench measured.
+struct Measured {
+    name: String,
+    batch: usize,
+    rows: usize,
+    n_steps: f64,
+    steps_per_sec: f64,
+    flops: f64,
+    /// Inference samples/s.
+    infer: f64,
+    /// (samples/s, max and mean |f16 - f32|) where the adapter has f16.
+    f16: Option<(f64, f64, f64)>,
+    memory: u64,
+    dispatches_per_step: usize,
+    kernels: Vec<(String, usize)>,
+    dispatches: Option<Vec<(String, f64)>>,
+}
+
+/// Trains `model` on uniform data, `per_epoch` batches resident, for whole
+/// epochs after a first that warms up; then times inference in f32 and f16.
+fn measure(
+    ctx: &wgae::GpuContext,
+    model: &ModelConfig,
+    batch: usize,
+    steps: usize,
+    per_epoch: usize,
+    profile: bool,
+) -> wgae::Result<Measured> {
+    let width = model.input_dim;
+    wgae::data::memory::check_host(
+        &format!("--batch {batch}"),
+        batch as u128 * per_epoch as u128 * width as u128,
+        4,
+    )?;
+    let rows = batch * per_epoch;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let data = Dataset::new(
+        (0..rows * width).map(|_| rng.random::<f32>()).collect(),
+        rows,
+        width,
+        None,
+    )?;
+    let epochs = steps.div_ceil(per_epoch);
+    let t = wgae::TrainConfig {
+        epochs: epochs + 1,
+        batch_size: batch,
+        validation_split: 0.0,
+        ..Default::default()
     };
-    for (model, batch) in configs {
-        let width = model.input_dim;
-        // Uniform data, `per_epoch` batches resident; whole epochs.
-        wgae::data::memory::check_host(
-            &format!("--batch {batch}"),
-            batch as u128 * per_epoch as u128 * width as u128,
-            4,
-        )?;
-        let rows = batch * per_epoch;
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let data = Dataset::new(
-            (0..rows * width).map(|_| rng.random::<f32>()).collect(),
-            rows,
-            width,
-            None,
-        )?;
-        let epochs = steps.div_ceil(per_epoch);
-        let t = wgae::TrainConfig {
-            epochs: epochs + 1,
-            batch_size: batch,
-            validation_split: 0.0,
-            ..Default::default()
-        };
-        let before = ctx.live_bytes();
-        let mut trainer = Trainer::new(&ctx, &model, &t, &data, None)?;
-        let memory = ctx.live_bytes() - before;
-        let history = trainer.fit(|_| Control::Continue, |_| {})?;
-        // The first epoch warms up (pipeline creation, first submission).
-        let timed: f64 = history.epochs[1..].iter().map(|e| e.seconds).sum();
-        let n_steps = (epochs * per_epoch) as f64;
-        let flops = model.train_flops_per_sample() * batch as f64;
-        // Inference: encode + decode (a reconstruction) of the resident rows.
-        let m = trainer.model();
-        m.reconstruct(&data)?;
+    let before = ctx.live_bytes();
+    let mut trainer = Trainer::new(ctx, model, &t, &data, None)?;
+    let memory = ctx.live_bytes() - before;
+    let history = trainer.fit(|_| Control::Continue, |_| {})?;
+    // The first epoch warms up (pipeline creation, first submission).
+    let timed: f64 = history.epochs[1..].iter().map(|e| e.seconds).sum();
+    let n_steps = (epochs * per_epoch) as f64;
+    // Inference: encode + decode (a reconstruction) of the resident rows.
+    let m = trainer.model();
+    m.reconstruct(&data)?;
+    let t0 = std::time::Instant::now();
+    let rec32 = m.reconstruct(&data)?;
+    let infer = rows as f64 / t0.elapsed().as_secs_f64();
+    // Mixed precision, where the adapter has f16: speed, and distance
+    // from f32.
+    let f16 = if ctx.has_f16() {
+        m.reconstruct_with(&data, Precision::F16)?;
         let t0 = std::time::Instant::now();
-        let rec32 = m.reconstruct(&data)?;
-        let infer = rows as f64 / t0.elapsed().as_secs_f64();
-        // Mixed precision, where the adapter has f16: speed, and distance
-        // from f32.
-        let f16 = if ctx.has_f16() {
-            m.reconstruct_with(&data, Precision::F16)?;
-            let t0 = std::time::Instant::now();
-            let rec16 = m.reconstruct_with(&data, Precision::F16)?;
-            let speed = rows as f64 / t0.elapsed().as_secs_f64();
-            let diffs = rec16
-                .iter()
-                .zip(&rec32)
-                .map(|(a, b)| f64::from((a - b).abs()));
-            let (max, sum) = diffs.fold((0.0f64, 0.0), |(m, s), d| (m.max(d), s + d));
-            Some((speed, max, sum / rec32.len() as f64))
-        } else {
-            None
-        };
-        let name = model.arch_name();
-        let steps_per_sec = n_steps / timed;
-        let kernels = matmul_kernels(&trainer.step_labels());
+        let rec16 = m.reconstruct_with(&data, Precision::F16)?;
+        let speed = rows as f64 / t0.elapsed().as_secs_f64();
+        let diffs = rec16
+            .iter()
+            .zip(&rec32)
+            .map(|(a, b)| f64::from((a - b).abs()));
+        let (max, sum) = diffs.fold((0.0f64, 0.0), |(m, s), d| (m.max(d), s + d));
+        Some((speed, max, sum / rec32.len() as f64))
+    } else {
+        None
+    };
+    let kernels = matmul_kernels(&trainer.step_labels());
+    Ok(Measured {
+        name: model.arch_name(),
+        batch,
+        rows,
+        n_steps,
+        steps_per_sec: n_steps / timed,
+        flops: model.train_flops_per_sample() * batch as f64,
+        infer,
+        f16,
+        memory,
+        dispatches_per_step: trainer.dispatches_per_step(),
+        kernels,
         // After the timing: one more step, each dispatch timed on the GPU.
-        let dispatches = if profile {
+        dispatches: if profile {
             Some(trainer.profile_step()?)
         } else {
             None
-        };
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "model": name,
-                    "batch": batch,
-                    "steps": n_steps,
-                    "steps_per_sec": steps_per_sec,
-                    "samples_per_sec": steps_per_sec * batch as f64,
-                    "flops_per_step": flops,
-                    "gflops": flops * steps_per_sec / 1e9,
-                    "inference_samples_per_sec": infer,
-                    "inference_f16_samples_per_sec": f16.map(|f| f.0),
-                    "f16_max_abs_diff": f16.map(|f| f.1),
-                    "f16_mean_abs_diff": f16.map(|f| f.2),
-                    "gpu_memory_bytes": memory,
-                    "dispatches_per_step": trainer.dispatches_per_step(),
-                    "matmul_kernels": kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
-                    "matmul_kernels_measured": ctx.autotune(),
-                    "fused_act_grad": ctx.fuse_act_grad(),
-                    "loop_bounding": ctx.loop_bounding(),
-                    "profile": dispatches.as_ref().map(|d| d
-                        .iter()
-                        .map(|(label, secs)| serde_json::json!({"dispatch": label, "us": secs * 1e6}))
-                        .collect::<Vec<_>>()),
-                    "adapter": ctx.adapter_name(),
-                })
-            );
+        },
+    })
+}
+
+fn print_json(ctx: &wgae::GpuContext, m: &Measured) {
+    println!(
+        "{}",
+        serde_json::json!({
+            "model": m.name,
+            "batch": m.batch,
+            "steps": m.n_steps,
+            "steps_per_sec": m.steps_per_sec,
+            "samples_per_sec": m.steps_per_sec * m.batch as f64,
+            "flops_per_step": m.flops,
+            "gflops": m.flops * m.steps_per_sec / 1e9,
+            "inference_samples_per_sec": m.infer,
+            "inference_f16_samples_per_sec": m.f16.map(|f| f.0),
+            "f16_max_abs_diff": m.f16.map(|f| f.1),
+            "f16_mean_abs_diff": m.f16.map(|f| f.2),
+            "gpu_memory_bytes": m.memory,
+            "dispatches_per_step": m.dispatches_per_step,
+            "matmul_kernels": m.kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+            "matmul_kernels_measured": ctx.autotune(),
+            "fused_act_grad": ctx.fuse_act_grad(),
+            "loop_bounding": ctx.loop_bounding(),
+            "profile": m.dispatches.as_ref().map(|d| d
+                .iter()
+                .map(|(label, secs)| serde_json::json!({"dispatch": label, "us": secs * 1e6}))
+                .collect::<Vec<_>>()),
+            "adapter": ctx.adapter_name(),
+        })
+    );
+}
+
+fn print_text(ctx: &wgae::GpuContext, m: &Measured) {
+    let (name, batch, rows, sps) = (&m.name, m.batch, m.rows, m.steps_per_sec);
+    println!("{name}, batch {batch}, on {}:", ctx.adapter_name());
+    println!(
+        "  training   {sps:.1} steps/s, {:.0} samples/s ({} timed steps, {} dispatches/step)",
+        sps * batch as f64,
+        m.n_steps,
+        m.dispatches_per_step
+    );
+    println!(
+        "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (products)",
+        m.flops / 1e9,
+        m.flops * sps / 1e9
+    );
+    println!(
+        "  matmuls    {} per step ({}): {}",
+        m.kernels.iter().map(|(_, n)| n).sum::<usize>(),
+        if ctx.autotune() {
+            "kernels measured per shape"
         } else {
-            println!("{name}, batch {batch}, on {}:", ctx.adapter_name());
-            println!("  training   {steps_per_sec:.1} steps/s, {:.0} samples/s ({} timed steps, {} dispatches/step)", steps_per_sec * batch as f64, n_steps, trainer.dispatches_per_step());
-            println!(
-                "  compute    {:.3} GFLOP/step, {:.2} GFLOP/s (products)",
-                flops / 1e9,
-                flops * steps_per_sec / 1e9
-            );
-            println!(
-                "  matmuls    {} per step ({}): {}",
-                kernels.iter().map(|(_, n)| n).sum::<usize>(),
-                if ctx.autotune() {
-                    "kernels measured per shape"
-                } else {
-                    "kernels by the fixed rule"
-                },
-                kernels
-                    .iter()
-                    .map(|(k, n)| format!("{n}x {k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if ctx.loop_bounding() {
-                println!("  kernels    compiled with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)");
-            }
-            println!("  inference  {infer:.0} samples/s (reconstruct, {rows} rows)");
-            match f16 {
-                Some((speed, max, mean)) => println!(
-                    "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
-                ),
-                None => println!("  f16        not available (the adapter has no shader-f16)"),
-            }
-            println!("  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)", memory as f64 / (1024.0 * 1024.0));
-            if let Some(d) = &dispatches {
-                print_profile(d);
-            }
-        }
+            "kernels by the fixed rule"
+        },
+        m.kernels
+            .iter()
+            .map(|(k, n)| format!("{n}x {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if ctx.loop_bounding() {
+        println!("  kernels    compiled with wgpu's loop guard (WGAE_LOOP_BOUNDING=1)");
     }
-    Ok(())
+    println!(
+        "  inference  {:.0} samples/s (reconstruct, {rows} rows)",
+        m.infer
+    );
+    match m.f16 {
+        Some((speed, max, mean)) => println!(
+            "  f16        {speed:.0} samples/s (mixed-precision reconstruct; |f16 - f32| max {max:.1e}, mean {mean:.1e})"
+        ),
+        None => println!("  f16        not available (the adapter has no shader-f16)"),
+    }
+    println!(
+        "  memory     {:.1} MiB in GPU buffers (parameters, gradients, moments, activations, data)",
+        m.memory as f64 / (1024.0 * 1024.0)
+    );
+    if let Some(d) = &m.dispatches {
+        print_profile(d);
+    }
 }

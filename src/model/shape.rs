@@ -201,24 +201,46 @@ struct WindowDesc<'a> {
     one_d: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
+fn win(
+    op: WindowOp,
+    filters: Option<usize>,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    dilation: (usize, usize),
+    padding: &Padding,
+    output_padding: Option<(usize, usize)>,
+    one_d: bool,
+) -> WindowDesc<'_> {
+    WindowDesc {
+        op,
+        filters,
+        kernel,
+        stride,
+        dilation,
+        padding,
+        output_padding,
+        one_d,
+    }
+}
+
 impl LayerDesc {
     /// The window of a convolution or pooling layer, 1-D or 2-D.
     fn window(&self) -> Option<WindowDesc<'_>> {
-        let win =
-            |op, filters, kernel, stride, dilation, padding, output_padding, one_d| WindowDesc {
-                op,
-                filters,
-                kernel,
-                stride,
-                dilation,
-                padding,
-                output_padding,
-                one_d,
-            };
         // A 1-D layer's window is one row high.
         let row = |k: usize| (1, k);
         let one = (1, 1);
         let (conv, convt) = (WindowOp::Conv, WindowOp::ConvTranspose);
+        // Read by the pooling arms alone.
+        let max = matches!(
+            self,
+            LayerDesc::MaxPool2d { .. } | LayerDesc::MaxPool1d { .. }
+        );
+        let pool = if max {
+            WindowOp::MaxPool
+        } else {
+            WindowOp::AvgPool
+        };
         Some(match self {
             LayerDesc::Conv2d {
                 filters,
@@ -286,69 +308,27 @@ impl LayerDesc {
                 size,
                 stride,
                 padding,
-            } => {
-                let s = stride.unwrap_or(*size).hw();
-                win(
-                    WindowOp::MaxPool,
-                    None,
-                    size.hw(),
-                    s,
-                    one,
-                    padding,
-                    None,
-                    false,
-                )
             }
-            LayerDesc::AvgPool2d {
+            | LayerDesc::AvgPool2d {
                 size,
                 stride,
                 padding,
             } => {
                 let s = stride.unwrap_or(*size).hw();
-                win(
-                    WindowOp::AvgPool,
-                    None,
-                    size.hw(),
-                    s,
-                    one,
-                    padding,
-                    None,
-                    false,
-                )
+                win(pool, None, size.hw(), s, one, padding, None, false)
             }
             LayerDesc::MaxPool1d {
                 size,
                 stride,
                 padding,
-            } => {
-                let s = row(stride.unwrap_or(*size));
-                win(
-                    WindowOp::MaxPool,
-                    None,
-                    row(*size),
-                    s,
-                    one,
-                    padding,
-                    None,
-                    true,
-                )
             }
-            LayerDesc::AvgPool1d {
+            | LayerDesc::AvgPool1d {
                 size,
                 stride,
                 padding,
             } => {
                 let s = row(stride.unwrap_or(*size));
-                win(
-                    WindowOp::AvgPool,
-                    None,
-                    row(*size),
-                    s,
-                    one,
-                    padding,
-                    None,
-                    true,
-                )
+                win(pool, None, row(*size), s, one, padding, None, true)
             }
             LayerDesc::Dense { .. }
             | LayerDesc::Upsample2d { .. }

@@ -30,8 +30,8 @@ impl Trainer {
     /// Copies the weights and optimizer state aside at the start of an
     /// epoch (four GPU copies): what a divergence goes back to.
     fn keep_good(&self) -> Result<()> {
-        let live = [&self.model.params, &self.m, &self.v, &self.state];
-        for (from, to) in live.into_iter().zip(&self.good) {
+        let live = [&self.model.params, &self.a.m, &self.a.v, &self.a.state];
+        for (from, to) in live.into_iter().zip(&self.a.good) {
             self.ctx.copy(from, to)?;
         }
         Ok(())
@@ -49,8 +49,8 @@ impl Trainer {
         history: &mut History,
     ) -> Result<f32> {
         let restores = history.restores.len() as u32;
-        let live = [&self.model.params, &self.m, &self.v, &self.state];
-        for (to, from) in live.into_iter().zip(&self.good) {
+        let live = [&self.model.params, &self.a.m, &self.a.v, &self.a.state];
+        for (to, from) in live.into_iter().zip(&self.a.good) {
             self.ctx.copy(from, to)?;
         }
         let steps = self.steps_per_epoch();
@@ -63,13 +63,13 @@ impl Trainer {
                 restores,
             });
         }
-        let state = self.ctx.read(&self.state)?;
+        let state = self.ctx.read(&self.a.state)?;
         let factor = match state[ops::LR_FACTOR_WORD] {
             f if f > 0.0 => f * 0.5,
             _ => 0.5,
         };
         self.ctx
-            .write(&self.state.view(ops::LR_FACTOR_WORD, 1)?, &[factor])?;
+            .write(&self.a.state.view(ops::LR_FACTOR_WORD, 1)?, &[factor])?;
         tracing::warn!(
             epoch,
             step,
@@ -84,7 +84,7 @@ impl Trainer {
     /// The factor the scheduled learning rate is multiplied by: 1, halved
     /// at each restore after a divergence (`OnDivergence::Restore`).
     pub fn lr_factor(&self) -> Result<f32> {
-        let f = self.ctx.read(&self.state)?[ops::LR_FACTOR_WORD];
+        let f = self.ctx.read(&self.a.state)?[ops::LR_FACTOR_WORD];
         Ok(if f > 0.0 { f } else { 1.0 })
     }
 
@@ -108,12 +108,11 @@ impl Trainer {
         if self.interrupt.is_some() {
             chunk = chunk.min(4 * STEPS_PER_SUBMIT);
         }
-        let vae = self.model.cfg.variational.is_some();
         'epochs: while self.epochs_done < self.tcfg.epochs {
             let epoch = self.epochs_done + 1;
             // The only host write of an epoch: which permutation to use.
             self.ctx
-                .write(&self.epoch_buf, &[self.epochs_done as u32])?;
+                .write(&self.a.epoch_buf, &[self.epochs_done as u32])?;
             self.keep_good()?;
             let start = Instant::now();
             let mut done = 0;
@@ -128,11 +127,7 @@ impl Trainer {
                 done += count;
                 if self.interrupted() {
                     // Back to the last whole epoch: what the checkpoint holds.
-                    self.ctx.wait()?;
-                    let live = [&self.model.params, &self.m, &self.v, &self.state];
-                    for (to, from) in live.into_iter().zip(&self.good) {
-                        self.ctx.copy(from, to)?;
-                    }
+                    self.back_to_epoch_start()?;
                     history.interrupted = true;
                     break 'epochs;
                 }
@@ -155,41 +150,19 @@ impl Trainer {
             }
             let m = self.read_metrics(self.net.metrics())?;
             let seconds = start.elapsed().as_secs_f64();
-            let n = self.train.rows() as f64;
-            let sigmoid_out = self.net.output_layer().act == ops::Activation::Sigmoid;
-            let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / n;
+            let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / self.train.rows() as f64;
             if !train_loss.is_finite() {
                 self.diverged(epoch, steps, train_loss, &mut history)?;
                 continue 'epochs;
             }
             let val = self.evaluate()?;
-            if val
-                .as_ref()
-                .is_some_and(|v| !(v[slot::RECON] + v[slot::PENALTY]).is_finite())
-            {
-                let v = val
-                    .as_ref()
-                    .map_or(f64::NAN, |v| v[slot::RECON] + v[slot::PENALTY]);
-                self.diverged(epoch, steps, v, &mut history)?;
-                continue 'epochs;
+            if let Some(v) = val.as_ref().map(|v| v[slot::RECON] + v[slot::PENALTY]) {
+                if !v.is_finite() {
+                    self.diverged(epoch, steps, v, &mut history)?;
+                    continue 'epochs;
+                }
             }
-            let report = EpochReport {
-                epoch,
-                train_loss,
-                val_loss: val.as_ref().map(|v| v[slot::RECON] + v[slot::PENALTY]),
-                recon_mse: m[slot::MSE] / n,
-                recon_bce: sigmoid_out.then(|| m[slot::BCE] / n),
-                val_recon_mse: val.as_ref().map(|v| v[slot::MSE]),
-                val_recon_bce: if sigmoid_out {
-                    val.as_ref().map(|v| v[slot::BCE])
-                } else {
-                    None
-                },
-                penalty: m[slot::PENALTY] / n,
-                elbo: vae.then(|| -(m[slot::RECON] + m[slot::KL]) / n),
-                samples_per_sec: n / seconds.max(1e-9),
-                seconds,
-            };
+            let report = self.report(epoch, &m, val.as_deref(), seconds);
             self.epochs_done += 1;
             if self.checkpoint_sink.is_some() {
                 let ck = self.checkpoint()?;
@@ -201,7 +174,7 @@ impl Trainer {
             let monitored = report.val_loss.unwrap_or(report.train_loss);
             let stop_requested = on_epoch(&report) == Control::Stop;
             history.epochs.push(report);
-            if let (Some(patience), Some(best_params)) = (self.tcfg.early_stopping, &self.best) {
+            if let (Some(patience), Some(best_params)) = (self.tcfg.early_stopping, &self.a.best) {
                 if monitored < best - f64::from(self.tcfg.min_delta) {
                     best = monitored;
                     since_best = 0;
@@ -219,9 +192,41 @@ impl Trainer {
                 break;
             }
         }
-        if let (Some(best_params), Some(_)) = (&self.best, history.best_epoch) {
+        if let (Some(best_params), Some(_)) = (&self.a.best, history.best_epoch) {
             self.ctx.copy(best_params, &self.model.params)?;
         }
         Ok(history)
+    }
+
+    /// The epoch's report from the training metrics `m` (sums over the
+    /// epoch's rows) and the validation metrics `val` (means).
+    fn report(&self, epoch: usize, m: &[f64], val: Option<&[f64]>, seconds: f64) -> EpochReport {
+        let n = self.train.rows() as f64;
+        let sigmoid_out = self.net.output_layer().act == ops::Activation::Sigmoid;
+        let vae = self.model.cfg.variational.is_some();
+        EpochReport {
+            epoch,
+            train_loss: (m[slot::RECON] + m[slot::PENALTY]) / n,
+            val_loss: val.map(|v| v[slot::RECON] + v[slot::PENALTY]),
+            recon_mse: m[slot::MSE] / n,
+            recon_bce: sigmoid_out.then(|| m[slot::BCE] / n),
+            val_recon_mse: val.map(|v| v[slot::MSE]),
+            val_recon_bce: val.filter(|_| sigmoid_out).map(|v| v[slot::BCE]),
+            penalty: m[slot::PENALTY] / n,
+            elbo: vae.then(|| -(m[slot::RECON] + m[slot::KL]) / n),
+            samples_per_sec: n / seconds.max(1e-9),
+            seconds,
+        }
+    }
+
+    /// Back to the weights and optimizer state at the epoch's start (what
+    /// the last checkpoint holds).
+    fn back_to_epoch_start(&self) -> Result<()> {
+        self.ctx.wait()?;
+        let live = [&self.model.params, &self.a.m, &self.a.v, &self.a.state];
+        for (to, from) in live.into_iter().zip(&self.a.good) {
+            self.ctx.copy(from, to)?;
+        }
+        Ok(())
     }
 }

@@ -9,13 +9,14 @@ mod fit;
 mod history;
 pub mod order;
 mod resident;
+mod steps;
 mod stream;
 
 use crate::data::{Dataset, Rows, Source};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
 pub use crate::infer::{Autoencoder, Precision, INFERENCE_BATCH};
-use crate::kernels::{self as ops, ReduceMode, OPT_STATE_WORDS};
+use crate::kernels as ops;
 use crate::model::ModelConfig;
 pub use crate::op::{OptimizerName, ScheduleName};
 pub use crate::plan::ParamLayout;
@@ -25,6 +26,7 @@ pub use feed::STEPS_PER_SUBMIT;
 use feed::{Feed, FeedSpec};
 pub use history::{Control, EpochReport, History, StepProgress};
 use resident::Input;
+use steps::{Arenas, EvalPlan};
 pub use stream::StreamStats;
 
 /// Everything `--resume` needs (`io::save_checkpoint` writes it).
@@ -54,25 +56,15 @@ pub struct Trainer {
     model: Autoencoder,
     tcfg: TrainConfig,
     net: Net,
-    eval: Option<Net>,
-    /// Owns the gradient arena (the steps bind it), so that it counts as live.
-    _grads: GpuTensor,
-    m: GpuTensor,
-    v: GpuTensor,
-    state: GpuTensor,
-    best: Option<GpuTensor>,
-    /// The weights and optimizer state at the start of the epoch: the last
-    /// finite ones if the epoch diverges.
-    good: [GpuTensor; 4],
-    epoch_buf: GpuTensor,
+    /// The gradient and optimizer arenas.
+    a: Arenas,
     train: Feed,
     val: Option<Feed>,
     clear_metrics: Step,
-    clear_eval_metrics: Option<Step>,
+    /// The validation pass, where there is validation data.
+    eval: Option<EvalPlan>,
     full: Vec<Step>,
     rest: Option<Vec<Step>>,
-    eval_full: Vec<Step>,
-    eval_rest: Option<Vec<Step>>,
     epochs_done: usize,
     checkpoint_sink: Option<CheckpointSink>,
     interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -139,153 +131,32 @@ impl Trainer {
         let ctx = &model.ctx.clone();
         let cfg = model.cfg.clone();
         tcfg.validate()?;
-        let (train, split_val) = if tcfg.validation_split > 0.0 {
-            if val.is_some() {
-                return Err(Error::InvalidArgument(
-                    "give a validation split or a validation set, not both".into(),
-                ));
-            }
-            let (t, v) = train.split_validation(tcfg.validation_split)?;
-            (t, Some(v))
-        } else {
-            (train, None)
-        };
-        let val = val.or(split_val);
-        if tcfg.early_stopping.is_some() && val.is_none() {
-            return Err(Error::InvalidArgument(
-                "early stopping watches the validation loss, but there is no validation data: \
-                 give a validation split (`validation_split`) or set (`val`)"
-                    .into(),
-            ));
-        }
-        for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
-            if let Some(ds) = ds {
-                if ds.cols() != cfg.input_dim {
-                    return Err(Error::InvalidArgument(format!(
-                        "the {what} data has {} columns but the model's input is {} wide (check `input_dim`)",
-                        ds.cols(), cfg.input_dim
-                    )));
-                }
-            }
-        }
+        let (train, val) = steps::check_inputs(&cfg, tcfg, train, val)?;
         let bce = cfg.loss == crate::model::LossKind::Bce;
-        if bce {
-            // Rows in memory are checked here; rows from a source as they
-            // are read.
-            for (what, ds) in [("training", Some(&train)), ("validation", val.as_ref())] {
-                let Some(Input::Rows(ds)) = ds else { continue };
-                if let Some(i) = ds.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
-                    return Err(Error::InvalidArgument(format!(
-                        "BCE compares each value with a probability, but the {what} data holds \
-                         {} (row {}, column {}), outside [0, 1]; scale the data to [0, 1] \
-                         (`scale` unit) or use `loss` mse",
-                        ds.data[i],
-                        i / ds.cols,
-                        i % ds.cols
-                    )));
-                }
-            }
-        }
         let train_rows = train.rows();
         let batch = tcfg.batch_size.min(train_rows);
         let steps_per_epoch = train_rows.div_ceil(batch);
-        let optim = tcfg.optim(steps_per_epoch);
         let net = Net::new(ctx, &cfg, &model.layout, batch, Mode::Train, tcfg.seed)?;
-        // Gradients and moments cover the trainable part of the arena; the
-        // buffers after it (running statistics) are not trained.
-        let total = model.layout.total;
-        let trainable = model.layout.trainable;
-        let grads = ctx.zeros("grads", trainable)?;
-        let m = ctx.zeros("adam m", trainable)?;
-        let v = ctx.zeros("adam v", trainable)?;
-        let state = ctx.zeros("optimizer state", OPT_STATE_WORDS)?;
-        let gsq = ctx.zeros("grad norm^2", 1)?;
-        let best = if tcfg.early_stopping.is_some() {
-            Some(ctx.zeros("best params", total)?)
+        let a = Arenas::new(ctx, &model.layout, tcfg)?;
+        let plan = steps::StepPlan {
+            ctx,
+            net: &net,
+            layout: &model.layout,
+            params: &model.params,
+            tcfg,
+            optim: tcfg.optim(steps_per_epoch),
+        };
+        let full = plan.train_steps(&a, batch)?;
+        let rem = train_rows % batch;
+        let rest = if rem > 0 {
+            Some(plan.train_steps(&a, rem)?)
         } else {
             None
         };
-        let epoch_buf = ctx.upload("epoch", &[0u32])?;
-        let good = [
-            ctx.zeros("last finite params", total)?,
-            ctx.zeros("last finite m", trainable)?,
-            ctx.zeros("last finite v", trainable)?,
-            ctx.zeros("last finite state", OPT_STATE_WORDS)?,
-        ];
-
-        let params = model.params.clone();
-        let step_list = |rows: usize| -> Result<Vec<Step>> {
-            // Forward, loss, backward, metrics, then the optimizer.
-            let mut s = net.forward_steps(ctx, &params, rows, 0, Some(&state))?;
-            s.extend(net.loss_steps(ctx, rows)?);
-            s.extend(net.backward_steps(ctx, &params, &grads, rows)?);
-            s.extend(net.metric_steps(ctx, &params, rows)?);
-            if tcfg.weight_decay > 0.0 && tcfg.optimizer != OptimizerName::Adamw {
-                for (i, e) in model.layout.entries.iter().enumerate() {
-                    if e.decay {
-                        let w = model.layout.view(&params, i)?;
-                        let g = model.layout.view(&grads, i)?;
-                        s.push(ops::l2_grad(ctx, tcfg.weight_decay, &w, &g)?);
-                    }
-                }
-            }
-            if tcfg.clip_norm > 0.0 {
-                let partials = ctx.zeros("clip partials", ops::REDUCE_PARTIALS)?;
-                s.extend(ops::reduce(
-                    ctx,
-                    ReduceMode::SumSquares,
-                    1.0,
-                    0.0,
-                    &grads,
-                    &partials,
-                    &gsq,
-                    0,
-                )?);
-            }
-            s.push(ops::optim_tick(ctx, &optim, &state, &gsq)?);
-            s.push(ops::optim_update(
-                ctx,
-                &optim,
-                &state,
-                &params.view(0, trainable)?,
-                &grads,
-                &m,
-                &v,
-            )?);
-            Ok(s)
-        };
-        let full = step_list(batch)?;
-        let rem = train_rows % batch;
-        let rest = if rem > 0 { Some(step_list(rem)?) } else { None };
         let clear_metrics = ops::fill(ctx, 0.0, net.metrics())?;
-
-        let (eval, eval_full, eval_rest, clear_eval_metrics) = match &val {
-            Some(vds) => {
-                let vrows = vds.rows();
-                // Validation runs in large batches, or in the training
-                // batch's under a memory cap.
-                let eval_batch = match ctx.gpu_memory_cap() {
-                    Some(_) => batch,
-                    None => INFERENCE_BATCH.max(batch),
-                };
-                let cap = vrows.min(eval_batch);
-                let en = Net::new(ctx, &cfg, &model.layout, cap, Mode::Eval, tcfg.seed)?;
-                let eval_steps = |rows: usize| -> Result<Vec<Step>> {
-                    let mut s = en.forward_steps(ctx, &params, rows, 0, None)?;
-                    s.extend(en.loss_steps(ctx, rows)?);
-                    s.extend(en.metric_steps(ctx, &params, rows)?);
-                    Ok(s)
-                };
-                let ef = eval_steps(cap)?;
-                let er = if vrows % cap > 0 {
-                    Some(eval_steps(vrows % cap)?)
-                } else {
-                    None
-                };
-                let clear = ops::fill(ctx, 0.0, en.metrics())?;
-                (Some(en), ef, er, Some(clear))
-            }
-            None => (None, Vec::new(), None, None),
+        let eval = match &val {
+            Some(vds) => Some(plan.eval_plan(&cfg, vds.rows(), batch)?),
+            None => None,
         };
         // The datasets last, in the memory the model leaves: on the GPU
         // where they fit, streamed otherwise (see feed.rs).
@@ -295,24 +166,24 @@ impl Trainer {
                 what: "training",
                 input: train,
                 batch,
-                shuffle: Some((tcfg.seed, &epoch_buf)),
+                shuffle: Some((tcfg.seed, &a.epoch_buf)),
                 unit_range: bce,
                 share: if val.is_some() { 0.5 } else { 1.0 },
             },
             net.input(),
         )?;
         let val_feed = match (val, &eval) {
-            (Some(vds), Some(en)) => Some(Feed::place(
+            (Some(vds), Some(e)) => Some(Feed::place(
                 ctx,
                 FeedSpec {
                     what: "validation",
                     input: vds,
-                    batch: en.cap(),
+                    batch: e.net.cap(),
                     shuffle: None,
                     unit_range: bce,
                     share: 1.0,
                 },
-                en.input(),
+                e.net.input(),
             )?),
             _ => None,
         };
@@ -328,22 +199,13 @@ impl Trainer {
             model,
             tcfg: tcfg.clone(),
             net,
-            eval,
-            _grads: grads,
-            m,
-            v,
-            state,
-            best,
-            good,
-            epoch_buf,
+            a,
             train: train_feed,
             val: val_feed,
             clear_metrics,
-            clear_eval_metrics,
+            eval,
             full,
             rest,
-            eval_full,
-            eval_rest,
             epochs_done: 0,
             checkpoint_sink: None,
             interrupt: None,
@@ -411,15 +273,15 @@ impl Trainer {
 
     /// The optimizer's step count, read from the GPU.
     pub fn step_count(&self) -> Result<u32> {
-        Ok(self.ctx.read_u32(&self.state)?[0])
+        Ok(self.ctx.read_u32(&self.a.state)?[0])
     }
 
     /// Host copies of the gradient and optimizer arenas (tests, checkpoints).
     pub fn optimizer_state_host(&self) -> Result<(Vec<f32>, Vec<f32>, Vec<u32>)> {
         Ok((
-            self.ctx.read(&self.m)?,
-            self.ctx.read(&self.v)?,
-            self.ctx.read_u32(&self.state)?,
+            self.ctx.read(&self.a.m)?,
+            self.ctx.read(&self.a.v)?,
+            self.ctx.read_u32(&self.a.state)?,
         ))
     }
 
@@ -474,21 +336,20 @@ impl Trainer {
     }
 
     fn evaluate(&self) -> Result<Option<Vec<f64>>> {
-        let (Some(en), Some(feed), Some(clear)) = (&self.eval, &self.val, &self.clear_eval_metrics)
-        else {
+        let (Some(e), Some(feed)) = (&self.eval, &self.val) else {
             return Ok(None);
         };
         let last = feed.batches() - 1;
-        feed.submit(&self.ctx, 0, 0, feed.batches(), &[clear], |pass, k| {
-            let steps = match &self.eval_rest {
+        feed.submit(&self.ctx, 0, 0, feed.batches(), &[&e.clear], |pass, k| {
+            let steps = match &e.rest {
                 Some(rest) if k == last => rest,
-                _ => &self.eval_full,
+                _ => &e.full,
             };
             for s in steps {
                 s.record(pass);
             }
         })?;
-        let m = self.read_metrics(en.metrics())?;
+        let m = self.read_metrics(e.net.metrics())?;
         Ok(Some(
             m.into_iter().map(|v| v / feed.rows() as f64).collect(),
         ))
@@ -539,9 +400,9 @@ impl Trainer {
 
     /// The checkpoint's optimizer state and epoch count.
     fn restore(mut self, ctx: &GpuContext, ck: &Checkpoint) -> Result<Self> {
-        ctx.write(&self.m, &ck.m)?;
-        ctx.write(&self.v, &ck.v)?;
-        ctx.write(&self.state, &ck.state)?;
+        ctx.write(&self.a.m, &ck.m)?;
+        ctx.write(&self.a.v, &ck.v)?;
+        ctx.write(&self.a.state, &ck.state)?;
         self.epochs_done = ck.epochs_done;
         Ok(self)
     }
