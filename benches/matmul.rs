@@ -30,7 +30,9 @@ fn sizes() -> Vec<(usize, usize, usize)> {
 }
 
 fn bench_matmul(c: &mut Criterion) {
-    let ctx = GpuContext::new().expect("a GPU adapter (or lavapipe) is needed for benchmarks");
+    let opts = wgae::env::context_options().expect("WGAE_* settings");
+    let ctx = GpuContext::with_options(&opts)
+        .expect("a GPU adapter (or lavapipe) is needed for benchmarks");
     eprintln!(
         "adapter: {} ({:?})",
         ctx.adapter_name(),

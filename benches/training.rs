@@ -21,7 +21,10 @@ fn data(rows: usize, cols: usize) -> Dataset {
 }
 
 fn bench_training(c: &mut Criterion) {
-    let ctx = GpuContext::new().expect("a GPU adapter (or lavapipe) is needed for benchmarks");
+    let opts = wgae::env::context_options().expect("WGAE_* settings");
+    let ctx = GpuContext::with_options(&opts)
+        .expect("a GPU adapter (or lavapipe) is needed for benchmarks");
+    let plan = wgae::env::plan_options().expect("WGAE_CONV, WGAE_FUSE_ACT_GRAD");
     eprintln!("adapter: {}", ctx.adapter_name());
     let conv = wgae::train::ConfigFile::from_toml(include_str!("../examples/configs/conv.toml"))
         .unwrap()
@@ -47,7 +50,10 @@ fn bench_training(c: &mut Criterion) {
             batch_size: batch,
             ..TrainConfig::default()
         };
-        let mut trainer = Trainer::new(&ctx, &model, &t, &ds, None).unwrap();
+        let m = wgae::Autoencoder::new(&ctx, &model, t.seed)
+            .unwrap()
+            .with_plan_options(plan);
+        let mut trainer = Trainer::with_model(m, &t, &ds, None).unwrap();
         trainer.run_steps(2).unwrap(); // warm-up
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(BenchmarkId::new("step", format!("{name} b{batch}")), |b| {

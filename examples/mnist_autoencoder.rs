@@ -6,12 +6,14 @@
 //! Reads MNIST from WGAE_MNIST_DIR (default ../shared/data/mnist): the
 //! training split when present, else the 10,000-image test split.
 
+mod common;
+
 use wgae::data::idx;
 use wgae::{Control, GpuContext, ModelConfig, TrainConfig, Trainer};
 
 fn main() -> wgae::Result<()> {
     let ctx = GpuContext::new()?;
-    let dir = idx::mnist_dir();
+    let dir = common::mnist_dir();
     let data = idx::load_mnist(&dir, "train").or_else(|_| idx::load_mnist(&dir, "t10k"))?;
     let epochs = std::env::var("EPOCHS")
         .ok()

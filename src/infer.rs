@@ -10,7 +10,7 @@ use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels as ops;
 use crate::model::ModelConfig;
 use crate::plan::mixed::MixedNet;
-use crate::plan::{Mode, Net, ParamLayout};
+use crate::plan::{Mode, Net, ParamLayout, PlanOptions};
 
 /// A model with its weights resident on the GPU. It holds its own handle on
 /// the context, so it can be stored anywhere and outlive the code that made
@@ -22,6 +22,8 @@ pub struct Autoencoder {
     pub(crate) cfg: ModelConfig,
     pub(crate) layout: ParamLayout,
     pub(crate) params: GpuTensor,
+    /// How the model is planned (the adapter's defaults unless set).
+    pub(crate) plan: PlanOptions,
 }
 
 /// Inference input must be `rows` whole rows of `cols`.
@@ -122,6 +124,7 @@ impl Autoencoder {
             cfg: cfg.clone(),
             layout,
             params,
+            plan: PlanOptions::default(),
         })
     }
 
@@ -142,11 +145,23 @@ impl Autoencoder {
             cfg: cfg.clone(),
             layout,
             params,
+            plan: PlanOptions::default(),
         })
     }
 
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
+    }
+
+    /// The same model planned with `plan` (by its inference and by a
+    /// trainer made from it).
+    pub fn with_plan_options(mut self, plan: PlanOptions) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    pub fn plan_options(&self) -> &PlanOptions {
+        &self.plan
     }
 
     pub fn layout(&self) -> &ParamLayout {
@@ -179,7 +194,15 @@ impl Autoencoder {
     ) -> Result<()> {
         check_rows(data, rows, cols)?;
         let (cap, net) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
-            Net::new(&self.ctx, &self.cfg, &self.layout, cap, Mode::Eval, 0)
+            Net::new(
+                &self.ctx,
+                &self.cfg,
+                &self.layout,
+                cap,
+                Mode::Eval,
+                0,
+                &self.plan,
+            )
         })?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         for b0 in (0..rows).step_by(cap) {
@@ -214,7 +237,14 @@ impl Autoencoder {
         check_rows(data, rows, cols)?;
         // f16 copies of the weights, converted on the GPU once per call.
         let (cap, (net, casts)) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
-            MixedNet::new(&self.ctx, &self.cfg, &self.layout, &self.params, cap, range)
+            MixedNet::new(
+                &self.ctx,
+                &self.cfg,
+                (&self.layout, &self.plan),
+                &self.params,
+                cap,
+                range,
+            )
         })?;
         self.ctx.run(&casts.iter().collect::<Vec<_>>())?;
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();

@@ -16,6 +16,8 @@
 
 pub mod atomic;
 pub mod data;
+#[cfg(feature = "env")]
+pub mod env;
 pub mod error;
 pub mod gpu;
 pub mod infer;

@@ -12,10 +12,9 @@
 mod common;
 
 use common::gpu;
-use wgae::gpu::ContextOptions;
 use wgae::kernels::{Activation, Noise};
 use wgae::train::OptimizerName;
-use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, Precision, TrainConfig, Trainer};
+use wgae::{Control, Dataset, GpuContext, LossKind, ModelConfig, Precision, TrainConfig};
 
 /// FNV-1a over the bits of every value.
 fn digest(values: &[f32]) -> u64 {
@@ -50,7 +49,7 @@ fn train_cfg() -> TrainConfig {
 /// precision (0 where it has not).
 fn run(ctx: &GpuContext, cfg: &ModelConfig) -> [u64; 5] {
     let ds = data();
-    let mut t = Trainer::new(ctx, cfg, &train_cfg(), &ds, None).unwrap();
+    let mut t = common::trainer(ctx, cfg, &train_cfg(), &ds);
     t.fit(|_| Control::Continue, |_| {}).unwrap();
     let model = t.model();
     let params = model.params_host().unwrap();
@@ -77,7 +76,7 @@ fn tuned() -> Option<&'static GpuContext> {
     static CTX: std::sync::OnceLock<Option<GpuContext>> = std::sync::OnceLock::new();
     CTX.get_or_init(|| {
         gpu()?;
-        let mut opts = ContextOptions::from_env().unwrap();
+        let mut opts = common::context_options();
         opts.tune = Some(true);
         Some(GpuContext::with_options(&opts).expect("a tuned context"))
     })

@@ -21,6 +21,7 @@ const ORDER: &[&str] = &[
     "train",
     "io",
     "reference",
+    "env",
 ];
 
 /// The device layer's files, lowest first.
@@ -342,6 +343,120 @@ fn no_unwrap_in_the_plan() {
                 f.display(),
                 i + 1
             );
+        }
+    }
+}
+
+/// The lines of each `fn` in `text` (from its signature to its closing
+/// brace), by name: braces are counted in code only, not in strings,
+/// character literals or comments.
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let code: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut out = String::new();
+            let (mut in_str, mut esc) = (false, false);
+            let chars: Vec<char> = l.chars().collect();
+            let mut i = 0;
+            while i < chars.len() {
+                let c = chars[i];
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if c == '\\' {
+                        esc = true;
+                    } else if c == '"' {
+                        in_str = false;
+                    }
+                } else if c == '"' {
+                    in_str = true;
+                } else if c == '/' && chars.get(i + 1) == Some(&'/') {
+                    break;
+                } else if c == '\'' && chars.get(i + 2) == Some(&'\'') {
+                    i += 2;
+                } else {
+                    out.push(c);
+                }
+                i += 1;
+            }
+            out
+        })
+        .collect();
+    let mut found = Vec::new();
+    for (start, line) in code.iter().enumerate() {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("pub(crate) ")
+            .or(t.strip_prefix("pub "))
+            .unwrap_or(t);
+        let Some(rest) = t.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let mut depth = 0i64;
+        let mut opened = false;
+        for (j, l) in code.iter().enumerate().skip(start) {
+            depth += l.matches('{').count() as i64 - l.matches('}').count() as i64;
+            opened |= l.contains('{');
+            if opened && depth <= 0 {
+                found.push((name.clone(), start + 1, j - start + 1));
+                break;
+            }
+            if !opened && l.trim_end().ends_with(';') {
+                break;
+            }
+        }
+    }
+    found
+}
+
+/// Files stay under about 700 lines and functions under 120 (README,
+/// "Layout"): a longer one is a sign that two concepts share it.
+#[test]
+fn files_and_functions_stay_short() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines = text.lines().count();
+        assert!(lines <= 700, "{}: {lines} lines", f.display());
+        for (name, at, len) in function_lengths(&text) {
+            assert!(len <= 120, "{}:{at}: fn {name} is {len} lines", f.display());
+        }
+    }
+}
+
+/// The library reads no setting from the environment: `src/env.rs` (feature
+/// `env`) reads `WGAE_*` for the binary, the tests and Python, and the
+/// binary (`src/main.rs`, `src/cli/`) its own. The one other read is a
+/// probe of the platform, not a setting (XDG_RUNTIME_DIR, to keep Mesa's
+/// drivers quiet).
+#[test]
+fn the_library_reads_no_environment_variable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    for f in files {
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "env.rs" || rel == "main.rs" || rel.starts_with("cli/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("env::var") && !code.contains("XDG_RUNTIME_DIR") {
+                panic!("{rel}:{}: reads the environment: {line}", i + 1);
+            }
         }
     }
 }

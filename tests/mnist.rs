@@ -13,7 +13,7 @@ use wgae::reference as r;
 use wgae::{Activation, Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
 
 fn mnist() -> Dataset {
-    let dir = idx::mnist_dir();
+    let dir = common::mnist_dir();
     idx::load_mnist(&dir, "t10k").unwrap_or_else(|e| {
         panic!("these tests need MNIST: {e}\n(set WGAE_MNIST_DIR to the folder with t10k-images-idx3-ubyte.gz)")
     })
@@ -373,7 +373,7 @@ fn bad_training_input_gets_clear_errors() {
     assert!(err.contains("sigmoid"), "{err}");
     // A dataset larger than four storage bindings (the binding capped to
     // ten rows here, so that 41 rows need five) is streamed, not refused.
-    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut opts = common::context_options();
     opts.max_binding = Some(10 * 784 * 4);
     let capped = wgae::GpuContext::with_options(&opts).unwrap();
     let big = Dataset::new(vec![0.5; 41 * 784], 41, 784, None).unwrap();

@@ -163,7 +163,7 @@ fn training_metrics_match_the_models_reconstructions() {
     ];
     for ctx in [ctx, other] {
         for (name, cfg) in &configs {
-            let mut t = Trainer::new(ctx, cfg, &still, &data, None).unwrap();
+            let mut t = common::trainer(ctx, cfg, &still, &data);
             let history = t.fit(|_| Control::Continue, |_| {}).unwrap();
             let e = history.epochs.last().unwrap();
             let y = t.model().reconstruct(&data).unwrap();
@@ -268,7 +268,7 @@ fn kernels_without_the_loop_guard_train_to_the_same_bits() {
     let guarded = GpuContext::with_options(&wgae::gpu::ContextOptions {
         adapter: Some(plain.adapter_name().to_string()),
         loop_bounding: Some(true),
-        ..wgae::gpu::ContextOptions::from_env().unwrap()
+        ..common::context_options()
     })
     .unwrap();
     assert!(guarded.loop_bounding());
@@ -698,7 +698,7 @@ fn data_split_over_buffers_trains_to_the_same_bits() {
         )
     };
     let whole = train(ctx);
-    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut opts = common::context_options();
     // 15 training rows of 13 f32 (52 bytes): 6 rows per buffer, 3 buffers.
     opts.max_binding = Some(6 * 52 + 7);
     let split = GpuContext::with_options(&opts).unwrap();
@@ -774,7 +774,7 @@ fn streamed_training_gives_the_same_bits_as_resident() {
     };
     let resident = fit(Trainer::new(ctx, &cfg, &t, &data, None).unwrap());
     assert!(!resident.2);
-    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut opts = common::context_options();
     opts.stream = Some(true);
     // 58 training rows in batches of 8 (416 bytes): 3 batches per slot,
     // chunks of 3, 3 and 2 batches. 25 validation rows (1300 bytes) in one.
@@ -817,7 +817,7 @@ fn streamed_training_gives_the_same_bits_as_resident() {
     // the same bits. Measured on a context of its own (the live total
     // counts every trainer of a context), under a cap that binds nothing
     // (with a cap, validation runs in training-sized batches).
-    let mut roomy = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut roomy = common::context_options();
     roomy.gpu_memory = Some(1 << 40);
     let fresh = GpuContext::with_options(&roomy).unwrap();
     let before = fresh.live_bytes();
@@ -825,7 +825,7 @@ fn streamed_training_gives_the_same_bits_as_resident() {
     let need = fresh.live_bytes() - before;
     drop(tr);
     let data_bytes = (58 * DIM * 4) as u64;
-    let mut capped = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut capped = common::context_options();
     capped.gpu_memory = Some(need - data_bytes / 2);
     let capped_ctx = GpuContext::with_options(&capped).unwrap();
     let run = fit(Trainer::new(&capped_ctx, &cfg, &t, &data, None).unwrap());
@@ -891,7 +891,7 @@ fn u8_storage_trains_to_the_same_bits_as_f32() {
     file.extend(&bytes);
     std::fs::write(&idx, file).unwrap();
 
-    let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+    let mut opts = common::context_options();
     opts.stream = Some(true);
     opts.stream_slot = Some(3 * 8 * cols as u64);
     let streaming = GpuContext::with_options(&opts).unwrap();

@@ -23,7 +23,7 @@ fn tuned() -> Option<&'static GpuContext> {
             matmul_direct: None,
             matmul_tile: None,
             tune: Some(true),
-            ..ContextOptions::from_env().unwrap()
+            ..common::context_options()
         };
         Some(GpuContext::with_options(&opts).expect("a tuned context on the same adapter"))
     })

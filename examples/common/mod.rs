@@ -6,7 +6,7 @@ use wgae::data::{idx, synthetic, Dataset};
 use wgae::EpochReport;
 
 pub fn digits(n: usize) -> Dataset {
-    let dir = idx::mnist_dir();
+    let dir = mnist_dir();
     match idx::load_mnist(&dir, "train").or_else(|_| idx::load_mnist(&dir, "t10k")) {
         Ok(d) => {
             println!(
@@ -41,4 +41,11 @@ pub fn print_epoch(r: &EpochReport) -> wgae::Control {
     }
     println!("{line}  ({:.0} samples/s)", r.samples_per_sec);
     wgae::Control::Continue
+}
+
+/// The MNIST directory: `WGAE_MNIST_DIR`, or `../shared/data/mnist`.
+pub fn mnist_dir() -> std::path::PathBuf {
+    std::env::var_os("WGAE_MNIST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("../shared/data/mnist"))
 }

@@ -83,7 +83,7 @@ fn context(py: Python<'_>, device: Option<&str>) -> PyResult<GpuContext> {
     if let Some(ctx) = contexts.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(ctx.clone());
     }
-    let mut opts = ContextOptions::from_env().map_err(py_err)?;
+    let mut opts = wgae::env::context_options().map_err(py_err)?;
     if key.is_some() {
         opts.adapter = key.clone();
     }
@@ -302,7 +302,10 @@ fn load(py: Python<'_>, path: PathBuf, device: Option<String>) -> PyResult<Model
     }
     let ctx = context(py, device.as_deref())?;
     let inner = py
-        .detach(|| wgae::io::load_model(&ctx, &path))
+        .detach(|| {
+            let plan = wgae::env::plan_options()?;
+            Ok::<_, wgae::Error>(wgae::io::load_model(&ctx, &path)?.with_plan_options(plan))
+        })
         .map_err(py_err)?;
     Ok(Model { inner })
 }
@@ -322,7 +325,7 @@ fn from_bytes(py: Python<'_>, data: Vec<u8>, device: Option<String>) -> PyResult
 /// a software renderer and whether wgae would choose it.
 #[pyfunction]
 fn devices<'py>(py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-    let opts = ContextOptions::from_env().map_err(py_err)?;
+    let opts = wgae::env::context_options().map_err(py_err)?;
     let (adapters, chosen) = py.detach(|| list_adapters(opts.adapter.as_deref(), opts.backends));
     adapters
         .iter()
@@ -377,7 +380,8 @@ fn train<'py>(
     let ctx = context(py, device.as_deref())?;
     let mut stopped_by: Option<PyErr> = None;
     let result = py.detach(|| -> wgae::Result<_> {
-        let model = Autoencoder::new(&ctx, &cfg, tcfg.seed)?;
+        let plan = wgae::env::plan_options()?;
+        let model = Autoencoder::new(&ctx, &cfg, tcfg.seed)?.with_plan_options(plan);
         let mut trainer = wgae::Trainer::from_rows(model, &tcfg, train_rows, val_rows)?;
         let history = trainer.fit(
             |report| {

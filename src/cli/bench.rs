@@ -266,6 +266,8 @@ struct Measured {
     f16: Option<(f64, f64, f64)>,
     memory: u64,
     dispatches_per_step: usize,
+    /// Whether the plan fused the activation gradients.
+    fused_act_grad: bool,
     kernels: Vec<(String, usize)>,
     dispatches: Option<Vec<(String, f64)>>,
 }
@@ -303,7 +305,9 @@ fn measure(
         ..Default::default()
     };
     let before = ctx.live_bytes();
-    let mut trainer = Trainer::new(ctx, model, &t, &data, None)?;
+    let plan = crate::cli::plan_options()?;
+    let m = wgae::Autoencoder::new(ctx, model, t.seed)?.with_plan_options(plan);
+    let mut trainer = Trainer::with_model(m, &t, &data, None)?;
     let memory = ctx.live_bytes() - before;
     let history = trainer.fit(|_| Control::Continue, |_| {})?;
     // The first epoch warms up (pipeline creation, first submission).
@@ -343,6 +347,7 @@ fn measure(
         f16,
         memory,
         dispatches_per_step: trainer.dispatches_per_step(),
+        fused_act_grad: plan.fuses_act_grad(ctx),
         kernels,
         // After the timing: one more step, each dispatch timed on the GPU.
         dispatches: if profile {
@@ -372,7 +377,7 @@ fn print_json(ctx: &wgae::GpuContext, m: &Measured) {
             "dispatches_per_step": m.dispatches_per_step,
             "matmul_kernels": m.kernels.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "matmul_kernels_measured": ctx.autotune(),
-            "fused_act_grad": ctx.fuse_act_grad(),
+            "fused_act_grad": m.fused_act_grad,
             "loop_bounding": ctx.loop_bounding(),
             "profile": m.dispatches.as_ref().map(|d| d
                 .iter()

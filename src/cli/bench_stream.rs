@@ -61,7 +61,7 @@ pub fn bench_stream(
         validation_split: 0.0,
         ..Default::default()
     };
-    let mut opts = wgae::gpu::ContextOptions::from_env()?;
+    let mut opts = wgae::env::context_options()?;
     let resident = wgae::GpuContext::with_options(&opts)?;
     opts.stream = Some(true);
     opts.stream_slot = Some(SLOT);
@@ -73,7 +73,8 @@ pub fn bench_stream(
         ("resident u8", &resident, &as_u8),
         ("streamed u8", &streaming, &as_u8),
     ] {
-        let m = Autoencoder::new(ctx, &model, t.seed)?;
+        let m =
+            Autoencoder::new(ctx, &model, t.seed)?.with_plan_options(crate::cli::plan_options()?);
         let mut tr = Trainer::from_source(m, &t, src, None)?;
         let h = tr.fit(|_| Control::Continue, |_| {})?;
         let secs: f64 = h.epochs[1..].iter().map(|e| e.seconds).sum();

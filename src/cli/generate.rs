@@ -23,6 +23,7 @@ pub fn generate(
     io::check_writable(out, force)?;
     let ctx = open_gpu(None)?;
     let (m, extras) = io::load_model_with_extras(&ctx, model)?;
+    let m = m.with_plan_options(crate::cli::plan_options()?);
     // The samples, and the codes they decode from, must fit in memory.
     wgae::data::memory::check_host(
         &format!("--n {n}"),

@@ -1,14 +1,15 @@
 //! `wgae info`: every adapter with its limits and features, the one wgae
 //! would use, and how it would plan the work there.
 
-use wgae::gpu::{list_adapters, ContextOptions};
+use wgae::gpu::list_adapters;
 use wgae::kernels::matmul::tune;
 use wgae::GpuContext;
 
 use crate::cli::mib;
 
 pub fn info() -> wgae::Result<()> {
-    let opts = ContextOptions::from_env()?;
+    let opts = wgae::env::context_options()?;
+    let plan = crate::cli::plan_options()?;
     let (adapters, chosen) = list_adapters(opts.adapter.as_deref(), opts.backends);
     if adapters.is_empty() {
         println!("No GPU adapter found.");
@@ -82,7 +83,7 @@ pub fn info() -> wgae::Result<()> {
                     } else {
                         "direct".into()
                     };
-                    let grads = if ctx.fuse_act_grad() {
+                    let grads = if plan.fuses_act_grad(&ctx) {
                         "fused into the backward matmuls"
                     } else {
                         "written by their own pass"
@@ -99,7 +100,7 @@ pub fn info() -> wgae::Result<()> {
                     );
                     println!(
                         "        convolutions {}",
-                        if ctx.conv_im2col() {
+                        if plan.im2col() {
                             "as im2col and the matmul (direct loops where im2col does not fit)"
                         } else {
                             "by direct loops over the window"

@@ -81,6 +81,7 @@ impl ModelData {
     /// The model, and the data in the model's scaling.
     pub fn load(&self, ctx: &GpuContext) -> wgae::Result<(Autoencoder, Input)> {
         let (m, extras) = io::load_model_with_extras(ctx, &self.model)?;
+        let m = m.with_plan_options(plan_options()?);
         let input = open_for(&m, extras, &self.data, self.format)?;
         if self.precision == Precision::F16 {
             // f16 holds magnitudes up to 65504: beyond, values would clamp
@@ -154,6 +155,12 @@ pub fn open_gpu(gpu_memory: Option<u64>) -> wgae::Result<GpuContext> {
     open_gpu_within(gpu_memory, None)
 }
 
+/// How the CLI's models are planned: `WGAE_FUSE_ACT_GRAD` and `WGAE_CONV`
+/// (README), the adapter's defaults where unset.
+pub fn plan_options() -> wgae::Result<wgae::plan::PlanOptions> {
+    wgae::env::plan_options()
+}
+
 /// [`open_gpu`], with the data's host memory held to about `host_memory`:
 /// a streamed dataset's buffers are kept to an eighth of it each (the
 /// host holds a chunk while wgpu stages two).
@@ -161,7 +168,7 @@ pub fn open_gpu_within(
     gpu_memory: Option<u64>,
     host_memory: Option<u64>,
 ) -> wgae::Result<GpuContext> {
-    let mut opts = wgae::gpu::ContextOptions::from_env()?;
+    let mut opts = wgae::env::context_options()?;
     if gpu_memory.is_some() {
         opts.gpu_memory = gpu_memory;
     }

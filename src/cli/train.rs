@@ -225,8 +225,10 @@ fn open_trainer(
     data: &Source,
     val: Option<&Source>,
 ) -> wgae::Result<Trainer> {
+    let plan = crate::cli::plan_options()?;
     let Some((ck, path)) = resume else {
-        return Trainer::from_source(Autoencoder::new(ctx, model, t.seed)?, t, data, val);
+        let m = Autoencoder::new(ctx, model, t.seed)?.with_plan_options(plan);
+        return Trainer::from_source(m, t, data, val);
     };
     if t.epochs <= ck.epochs_done {
         return Err(wgae::Error::InvalidArgument(format!(
@@ -251,7 +253,8 @@ fn open_trainer(
             }
         );
     }
-    Trainer::resume_source(ctx, ck, t, data, val)
+    let m = Autoencoder::from_params(ctx, &ck.model, &ck.params)?.with_plan_options(plan);
+    Trainer::from_source(m, t, data, val)?.resumed(ck)
 }
 
 /// The layer table and the run's sizes; where the data is read from its

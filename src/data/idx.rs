@@ -251,13 +251,6 @@ pub fn load_labeled(images: &Path) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// The MNIST directory: `WGAE_MNIST_DIR`, or `../shared/data/mnist`.
-pub fn mnist_dir() -> PathBuf {
-    std::env::var_os("WGAE_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/data/mnist"))
-}
-
 /// An MNIST split from `dir`: "train" or "t10k", .gz or raw.
 pub fn load_mnist(dir: &Path, split: &str) -> Result<Dataset> {
     for ext in [".gz", ""] {

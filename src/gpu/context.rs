@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
-use crate::gpu::adapter::{self, is_software, parse_backend};
+use crate::gpu::adapter::{self, is_software};
 use crate::gpu::device::Device;
 use crate::gpu::pipeline::{self, Kernel, PipelineCache, Step};
 use crate::gpu::{profile, tensor, GpuTensor};
@@ -30,9 +30,11 @@ use crate::op::Tile;
 /// the workgroup (BENCHMARKS.md: the fused loss pass in half the time).
 pub const ROW_LANES: [u32; 2] = [8, 64];
 
-/// How to pick an adapter and plan its work. [`ContextOptions::from_env`]
-/// reads `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`, `WGAE_CONV`,
-/// `WGAE_SUBGROUPS`, `WGAE_FUSE_ACT_GRAD` and `WGAE_LOOP_BOUNDING`.
+/// How to pick an adapter, which kernels to run on it and within which
+/// limits. `wgae::env::context_options` (feature `env`) reads them from
+/// `WGAE_ADAPTER`, `WGAE_BACKEND`, `WGAE_MATMUL`, `WGAE_TUNE`,
+/// `WGAE_SUBGROUPS`, `WGAE_LOOP_BOUNDING` and the rest; how a model is
+/// planned is its own [`PlanOptions`](crate::plan::PlanOptions).
 #[derive(Clone, Debug, Default)]
 pub struct ContextOptions {
     /// Case-insensitive part of the adapter name that must match.
@@ -52,16 +54,9 @@ pub struct ContextOptions {
     /// Whether the direct matmul may share A through subgroup shuffles
     /// where the adapter has subgroups of 8 lanes or more (default: yes).
     pub subgroups: Option<bool>,
-    /// Whether backward matmuls fuse the activation gradient into their
-    /// prologue; by default wherever the tiled kernel runs (see
-    /// [`GpuContext::fuse_act_grad`]).
-    pub fuse_act_grad: Option<bool>,
     /// Whether wgpu adds its guard against endless loops to every loop of
     /// every kernel (default: no; see [`GpuContext::loop_bounding`]).
     pub loop_bounding: Option<bool>,
-    /// Whether convolutions run as im2col and the tuned matmul (default) or
-    /// by direct loops over the window (`WGAE_CONV=direct|im2col`).
-    pub conv_im2col: Option<bool>,
     /// Invocations per row of the per-row loss kernels, 8 or 64 (default: 8
     /// on CPU adapters, 64 on GPUs; see [`ROW_LANES`]).
     pub row_lanes: Option<u32>,
@@ -83,99 +78,6 @@ pub struct ContextOptions {
     pub stream_slot: Option<u64>,
 }
 
-/// `1|on|true` or `0|off|false` from an environment variable.
-fn env_flag(name: &str) -> Result<Option<bool>> {
-    match std::env::var(name).ok().as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some("1" | "on" | "true") => Ok(Some(true)),
-        Some("0" | "off" | "false") => Ok(Some(false)),
-        Some(other) => Err(Error::InvalidArgument(format!(
-            "{name}: '{other}' is not on or off (1/0)"
-        ))),
-    }
-}
-
-impl ContextOptions {
-    pub fn from_env() -> Result<Self> {
-        let adapter = std::env::var("WGAE_ADAPTER")
-            .ok()
-            .filter(|s| !s.trim().is_empty());
-        let backends = match std::env::var("WGAE_BACKEND") {
-            Ok(s) if !s.trim().is_empty() => Some(parse_backend(&s)?),
-            _ => None,
-        };
-        // (direct, forced tile) from WGAE_MATMUL.
-        let (matmul_direct, matmul_tile) =
-            match std::env::var("WGAE_MATMUL").ok().as_deref().map(str::trim) {
-                None | Some("") => (None, None),
-                Some("direct") => (Some(true), None),
-                // The tiled kernels with the tile shape chosen per matmul, or forced.
-                Some("tiled") => (Some(false), None),
-                Some("tiled64") => (Some(false), Some(Tile::T64)),
-                Some("tiled128") => (Some(false), Some(Tile::T128)),
-                Some("tiled128v") => (Some(false), Some(Tile::T128V)),
-                Some("tiled64v") => (Some(false), Some(Tile::T64V)),
-                Some("tiled16") => (Some(false), Some(Tile::T16)),
-                Some(other) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "WGAE_MATMUL: unknown kernel '{other}' (expected tiled, tiled16, tiled64, \
-                         tiled128, tiled64v, tiled128v or direct)"
-                    )))
-                }
-            };
-        Ok(Self {
-            adapter,
-            backends,
-            matmul_direct,
-            matmul_tile,
-            tune: env_flag("WGAE_TUNE")?,
-            subgroups: env_flag("WGAE_SUBGROUPS")?,
-            fuse_act_grad: env_flag("WGAE_FUSE_ACT_GRAD")?,
-            loop_bounding: env_flag("WGAE_LOOP_BOUNDING")?,
-            conv_im2col: match std::env::var("WGAE_CONV").ok().as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some("im2col") => Some(true),
-                Some("direct") => Some(false),
-                Some(other) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "WGAE_CONV: unknown algorithm '{other}' (expected im2col or direct)"
-                    )))
-                }
-            },
-            row_lanes: None,
-            max_binding: match std::env::var("WGAE_MAX_BINDING")
-                .ok()
-                .as_deref()
-                .map(str::trim)
-            {
-                None | Some("") => None,
-                Some(v) => Some(v.parse::<u64>().ok().filter(|&b| b >= 4).ok_or_else(|| {
-                    Error::InvalidArgument(format!(
-                        "WGAE_MAX_BINDING: '{v}' is not a number of bytes (at least 4)"
-                    ))
-                })?),
-            },
-            stream: env_flag("WGAE_STREAM")?,
-            stream_slot: match std::env::var("WGAE_STREAM_SLOT").ok().as_deref() {
-                None => None,
-                Some(v) if v.trim().is_empty() => None,
-                Some(v) => Some(
-                    crate::data::memory::parse_size(v)
-                        .map_err(|e| Error::InvalidArgument(format!("WGAE_STREAM_SLOT: {e}")))?,
-                ),
-            },
-            gpu_memory: match std::env::var("WGAE_GPU_MEMORY").ok().as_deref() {
-                None => None,
-                Some(v) if v.trim().is_empty() => None,
-                Some(v) => Some(
-                    crate::data::memory::parse_size(v)
-                        .map_err(|e| Error::InvalidArgument(format!("WGAE_GPU_MEMORY: {e}")))?,
-                ),
-            },
-        })
-    }
-}
-
 /// The shared state behind a [`GpuContext`] handle.
 struct Inner {
     dev: Device,
@@ -184,11 +86,9 @@ struct Inner {
     matmul_direct: bool,
     matmul_tile: Option<Tile>,
     subgroup_matmul: bool,
-    fuse_act_grad: bool,
     loop_bounding: bool,
     row_lanes: u32,
     autotune: bool,
-    conv_im2col: bool,
     max_binding: Option<u64>,
     stream: bool,
     stream_slot: Option<u64>,
@@ -221,9 +121,11 @@ impl std::ops::Deref for GpuContext {
 }
 
 impl GpuContext {
-    /// The best adapter, honouring `WGAE_ADAPTER` and `WGAE_BACKEND`.
+    /// The best adapter, with the default options. (The library reads no
+    /// environment variable; `wgae::env::context_options` is how the CLI,
+    /// the tests and Python honour `WGAE_ADAPTER` and the rest.)
     pub fn new() -> Result<Self> {
-        Self::with_options(&ContextOptions::from_env()?)
+        Self::with_options(&ContextOptions::default())
     }
 
     pub fn with_options(opts: &ContextOptions) -> Result<Self> {
@@ -297,7 +199,7 @@ impl GpuContext {
     /// device-lost handlers alone and catches its own errors with error scopes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Self> {
         let info = device.adapter_info();
-        let opts = ContextOptions::from_env()?;
+        let opts = ContextOptions::default();
         let mut dev = Device::new(device, queue, info, false);
         dev.memory_limit = opts.gpu_memory;
         Ok(Self::assemble(dev, &opts))
@@ -306,10 +208,6 @@ impl GpuContext {
     fn assemble(dev: Device, opts: &ContextOptions) -> Self {
         let software = dev.is_software();
         let matmul_direct = opts.matmul_direct.unwrap_or(software);
-        // The direct kernel rereads each element of A once per lane, so a
-        // gate on A would be evaluated 64 times over: there, writing dz once
-        // is cheaper (BENCHMARKS.md has both measurements).
-        let fuse_act_grad = opts.fuse_act_grad.unwrap_or(!matmul_direct);
         let row_lanes = opts.row_lanes.unwrap_or(if software { 8 } else { 64 });
         // On software adapters the rule is measured (BENCHMARKS.md: the
         // direct kernels win at every shape), so timing the others at each
@@ -330,11 +228,9 @@ impl GpuContext {
             matmul_direct,
             matmul_tile: opts.matmul_tile,
             subgroup_matmul,
-            fuse_act_grad,
             loop_bounding: opts.loop_bounding.unwrap_or(false),
             row_lanes,
             autotune,
-            conv_im2col: opts.conv_im2col.unwrap_or(true),
             max_binding: opts.max_binding,
             stream: opts.stream.unwrap_or(false),
             stream_slot: opts.stream_slot,
@@ -402,23 +298,9 @@ impl GpuContext {
         self.0.loop_bounding
     }
 
-    /// Whether convolutions run as im2col and the tuned matmul (where the
-    /// im2col matrix fits a storage binding) rather than by direct loops.
-    pub fn conv_im2col(&self) -> bool {
-        self.0.conv_im2col
-    }
-
     /// Invocations per row of the per-row loss kernels (8 or 64).
     pub fn row_lanes(&self) -> u32 {
         self.0.row_lanes
-    }
-
-    /// Whether training fuses each activation gradient dz = da * f'(z) into
-    /// the kernels that read it (the backward matmuls' prologue and the bias
-    /// gradient) instead of writing dz in a pass of its own: by default
-    /// wherever the tiled matmul runs, or as `WGAE_FUSE_ACT_GRAD=1|0` says.
-    pub fn fuse_act_grad(&self) -> bool {
-        self.0.fuse_act_grad
     }
 
     /// The context's instance of `T` (created on first use): per-context

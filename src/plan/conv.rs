@@ -16,7 +16,7 @@
 //! Two algorithms give the same sums in other orders: direct loops over the
 //! window (`conv_forward`, `conv_dx`, `conv_dw`), or im2col and the tuned
 //! matmul (the default where the im2col matrix fits a storage binding;
-//! `WGAE_CONV=direct` forces the loops). With im2col, for the convolution
+//! `PlanOptions::conv_im2col` false, or `WGAE_CONV=direct` in the CLI, forces the loops). With im2col, for the convolution
 //! `G` (the layer's own, or for a transposed layer the one it transposes),
 //! K = c*kh*kw and P = rows*oh*ow:
 //!
@@ -44,6 +44,7 @@ use crate::kernels::{matmul, ConvGeom, MatmulSpec};
 use crate::model::{LayerKind, LayerSpec, Shape, Window};
 use crate::op::Activation;
 use crate::plan::layer::{Grad, LayerPlan, Params};
+use crate::plan::options::PlanOptions;
 
 /// Convolution's planning code.
 pub struct Conv;
@@ -91,8 +92,8 @@ fn the_conv(l: &LayerSpec, rows: usize, win: Window) -> ConvGeom {
 }
 
 /// The im2col buffers' lengths at capacity `cap`: none (direct loops) unless
-/// the context asks for im2col and its matrix fits a storage binding.
-fn im2col_scratch(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+/// the plan asks for im2col and its matrix fits a storage binding.
+fn im2col_scratch(ctx: &GpuContext, opts: &PlanOptions, l: &LayerSpec, cap: usize) -> Vec<usize> {
     let Ok(win) = window(l) else {
         return Vec::new();
     };
@@ -101,7 +102,7 @@ fn im2col_scratch(ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
         .limits()
         .max_storage_buffer_binding_size
         .min(ctx.limits().max_buffer_size);
-    if !ctx.conv_im2col() || (g.col_len().max(g.output_len()) as u64) * 4 > limit {
+    if !opts.im2col() || (g.col_len().max(g.output_len()) as u64) * 4 > limit {
         return Vec::new();
     }
     vec![g.col_len(), g.output_len(), g.col_len()]
@@ -148,8 +149,14 @@ fn no_tying(l: &LayerSpec, accumulate: bool) -> Result<()> {
 }
 
 impl LayerPlan for Conv {
-    fn scratch(&self, ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
-        im2col_scratch(ctx, l, cap)
+    fn scratch(
+        &self,
+        ctx: &GpuContext,
+        opts: &PlanOptions,
+        l: &LayerSpec,
+        cap: usize,
+    ) -> Vec<usize> {
+        im2col_scratch(ctx, opts, l, cap)
     }
 
     fn forward(
@@ -240,8 +247,14 @@ impl LayerPlan for Conv {
 }
 
 impl LayerPlan for ConvTranspose {
-    fn scratch(&self, ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
-        im2col_scratch(ctx, l, cap)
+    fn scratch(
+        &self,
+        ctx: &GpuContext,
+        opts: &PlanOptions,
+        l: &LayerSpec,
+        cap: usize,
+    ) -> Vec<usize> {
+        im2col_scratch(ctx, opts, l, cap)
     }
 
     fn forward(

@@ -7,6 +7,7 @@ use crate::kernels::MatmulOut;
 use crate::model::LayerSpec;
 use crate::op::Activation;
 use crate::plan::layout::BufferView;
+use crate::plan::options::PlanOptions;
 
 /// A layer's parameters (or their gradients) as the plan binds them, and
 /// its scratch buffers (max pooling's argmax, a convolution's im2col
@@ -104,7 +105,13 @@ pub trait LayerPlan: Sync {
     /// The lengths (in 32-bit words) of the scratch buffers the kind keeps
     /// at a capacity of `cap` rows: what its forward pass leaves for its
     /// backward pass, and its temporaries. None by default.
-    fn scratch(&self, _ctx: &GpuContext, _l: &LayerSpec, _cap: usize) -> Vec<usize> {
+    fn scratch(
+        &self,
+        _ctx: &GpuContext,
+        _opts: &PlanOptions,
+        _l: &LayerSpec,
+        _cap: usize,
+    ) -> Vec<usize> {
         Vec::new()
     }
 

@@ -22,7 +22,7 @@ use crate::kernels::{self as ops, MatmulOut};
 use crate::model::{LayerKind, LayerSpec, ModelConfig};
 use crate::plan::layer::Params;
 use crate::plan::planner;
-use crate::plan::ParamLayout;
+use crate::plan::{ParamLayout, PlanOptions};
 
 /// How a layer runs in mixed precision.
 enum Mixed {
@@ -58,7 +58,7 @@ impl MixedNet {
     pub fn new(
         ctx: &GpuContext,
         cfg: &ModelConfig,
-        layout: &ParamLayout,
+        (layout, opts): (&ParamLayout, &PlanOptions),
         params: &GpuTensor,
         cap: usize,
         (start, end): (usize, usize),
@@ -92,7 +92,7 @@ impl MixedNet {
                         None
                     },
                     scratch: planner(l.kind)
-                        .scratch(ctx, l, cap)
+                        .scratch(ctx, opts, l, cap)
                         .into_iter()
                         .map(|words| ctx.zeros("f16 staging scratch", words))
                         .collect::<Result<_>>()?,

@@ -24,6 +24,7 @@ mod loss;
 mod metrics;
 pub mod mixed;
 pub mod norm;
+pub mod options;
 pub mod pool;
 pub mod reshape;
 pub mod residual;
@@ -55,6 +56,7 @@ use layer::{LayerPlan, Params};
 use layout::BufferView;
 pub use layout::ParamLayout;
 use norm::BatchNorm;
+pub use options::PlanOptions;
 use pool::Pooling;
 use reshape::Reshape;
 use residual::Residual;
@@ -123,6 +125,7 @@ impl Net {
         cap: usize,
         mode: Mode,
         seed: u64,
+        opts: &PlanOptions,
     ) -> Result<Self> {
         cfg.validate()?;
         let layers = cfg.layers();
@@ -130,7 +133,7 @@ impl Net {
         let loss = LossBuffers::new(ctx, cfg, cap, mode)?;
         let layer = layers
             .iter()
-            .map(|l| Self::layer_buffers(ctx, cfg, &variants, l, cap, mode))
+            .map(|l| Self::layer_buffers(ctx, cfg, opts, &variants, l, cap, mode))
             .collect::<Result<_>>()?;
         let b = Buffers {
             x: ctx.zeros("x", cap * cfg.input_dim)?,
@@ -158,6 +161,7 @@ impl Net {
     fn layer_buffers(
         ctx: &GpuContext,
         cfg: &ModelConfig,
+        opts: &PlanOptions,
         variants: &[Box<dyn Variant>],
         l: &LayerSpec,
         cap: usize,
@@ -174,7 +178,7 @@ impl Net {
         // gradient's column sum) where the kind allows it, unless a variant
         // writes or adds to dz, or the loss kernel writes it from the
         // output's logits.
-        let fused = ctx.fuse_act_grad()
+        let fused = opts.fuses_act_grad(ctx)
             && planner(l.kind).fuses_act_grad()
             && l.act.is_elementwise()
             && !owned
@@ -199,7 +203,7 @@ impl Net {
                 None
             },
             scratch: planner(l.kind)
-                .scratch(ctx, l, cap)
+                .scratch(ctx, opts, l, cap)
                 .into_iter()
                 .enumerate()
                 .map(|(k, words)| ctx.zeros(&format!("scratch{i}.{k}"), words))

@@ -24,6 +24,7 @@ use crate::kernels::{NormGeom, StatsAt};
 use crate::model::{LayerKind, LayerSpec, Norm};
 use crate::op::Activation;
 use crate::plan::layer::{Grad, LayerPlan, Params};
+use crate::plan::options::PlanOptions;
 
 /// The planning code of BatchNorm1d and BatchNorm2d.
 pub struct BatchNorm;
@@ -68,7 +69,13 @@ fn running_at(at: &[usize]) -> StatsAt {
 }
 
 impl LayerPlan for BatchNorm {
-    fn scratch(&self, _ctx: &GpuContext, l: &LayerSpec, _cap: usize) -> Vec<usize> {
+    fn scratch(
+        &self,
+        _ctx: &GpuContext,
+        _opts: &PlanOptions,
+        l: &LayerSpec,
+        _cap: usize,
+    ) -> Vec<usize> {
         let c = l.in_shape[0];
         vec![2 * c, c, c]
     }

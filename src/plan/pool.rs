@@ -18,6 +18,7 @@ use crate::kernels::PoolGeom;
 use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
 use crate::plan::layer::{Grad, LayerPlan, Params};
+use crate::plan::options::PlanOptions;
 
 /// The planning code of max and average pooling and nearest-neighbour
 /// upsampling: the same shape of pass, a different kernel.
@@ -68,7 +69,13 @@ fn is_max(l: &LayerSpec) -> bool {
 }
 
 impl LayerPlan for Pooling {
-    fn scratch(&self, _ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+    fn scratch(
+        &self,
+        _ctx: &GpuContext,
+        _opts: &PlanOptions,
+        l: &LayerSpec,
+        cap: usize,
+    ) -> Vec<usize> {
         if is_max(l) {
             vec![cap * l.outputs]
         } else {

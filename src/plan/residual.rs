@@ -23,6 +23,7 @@ use crate::op::Activation;
 use crate::plan::conv::{Conv, ConvTranspose};
 use crate::plan::dense::Dense;
 use crate::plan::layer::{Grad, LayerPlan, Params};
+use crate::plan::options::PlanOptions;
 
 /// The residual block's planning code.
 pub struct Residual;
@@ -62,10 +63,16 @@ fn proj_scratch<'a>(l: &LayerSpec, p: &Params<'a>) -> Result<&'a [GpuTensor]> {
 
 impl LayerPlan for Residual {
     /// The projection's scratch, then its input gradient's buffer.
-    fn scratch(&self, ctx: &GpuContext, l: &LayerSpec, cap: usize) -> Vec<usize> {
+    fn scratch(
+        &self,
+        ctx: &GpuContext,
+        opts: &PlanOptions,
+        l: &LayerSpec,
+        cap: usize,
+    ) -> Vec<usize> {
         match projection(l) {
             Some((pl, plan)) => {
-                let mut s = plan.scratch(ctx, &pl, cap);
+                let mut s = plan.scratch(ctx, opts, &pl, cap);
                 s.push(cap * pl.inputs);
                 s
             }

@@ -136,7 +136,15 @@ impl Trainer {
         let train_rows = train.rows();
         let batch = tcfg.batch_size.min(train_rows);
         let steps_per_epoch = train_rows.div_ceil(batch);
-        let net = Net::new(ctx, &cfg, &model.layout, batch, Mode::Train, tcfg.seed)?;
+        let net = Net::new(
+            ctx,
+            &cfg,
+            &model.layout,
+            batch,
+            Mode::Train,
+            tcfg.seed,
+            &model.plan,
+        )?;
         let a = Arenas::new(ctx, &model.layout, tcfg)?;
         let plan = steps::StepPlan {
             ctx,
@@ -144,6 +152,7 @@ impl Trainer {
             layout: &model.layout,
             params: &model.params,
             tcfg,
+            plan: &model.plan,
             optim: tcfg.optim(steps_per_epoch),
         };
         let full = plan.train_steps(&a, batch)?;
@@ -382,7 +391,7 @@ impl Trainer {
     ) -> Result<Self> {
         let model = Autoencoder::from_params(ctx, &ck.model, &ck.params)?;
         let t = Self::with_model(model, tcfg, train, val)?;
-        t.restore(ctx, ck)
+        t.resumed(ck)
     }
 
     /// [`Self::resume`] on rows read from sources.
@@ -395,11 +404,13 @@ impl Trainer {
     ) -> Result<Self> {
         let model = Autoencoder::from_params(ctx, &ck.model, &ck.params)?;
         let t = Self::from_source(model, tcfg, train, val)?;
-        t.restore(ctx, ck)
+        t.resumed(ck)
     }
 
-    /// The checkpoint's optimizer state and epoch count.
-    fn restore(mut self, ctx: &GpuContext, ck: &Checkpoint) -> Result<Self> {
+    /// This trainer (of the checkpoint's model and parameters) with the
+    /// checkpoint's optimizer state and epoch count.
+    pub fn resumed(mut self, ck: &Checkpoint) -> Result<Self> {
+        let ctx = &self.ctx;
         ctx.write(&self.a.m, &ck.m)?;
         ctx.write(&self.a.v, &ck.v)?;
         ctx.write(&self.a.state, &ck.state)?;

@@ -10,7 +10,7 @@ use crate::infer::INFERENCE_BATCH;
 use crate::kernels::{self as ops, ReduceMode, OPT_STATE_WORDS};
 use crate::model::ModelConfig;
 use crate::op::{OptimConfig, OptimizerName};
-use crate::plan::{Mode, Net, ParamLayout};
+use crate::plan::{Mode, Net, ParamLayout, PlanOptions};
 use crate::train::config::TrainConfig;
 use crate::train::resident::Input;
 
@@ -77,6 +77,7 @@ pub struct StepPlan<'a> {
     pub layout: &'a ParamLayout,
     pub params: &'a GpuTensor,
     pub tcfg: &'a TrainConfig,
+    pub plan: &'a PlanOptions,
     pub optim: OptimConfig,
 }
 
@@ -133,7 +134,15 @@ impl StepPlan<'_> {
             None => INFERENCE_BATCH.max(batch),
         };
         let cap = rows.min(eval_batch);
-        let net = Net::new(ctx, cfg, self.layout, cap, Mode::Eval, self.tcfg.seed)?;
+        let net = Net::new(
+            ctx,
+            cfg,
+            self.layout,
+            cap,
+            Mode::Eval,
+            self.tcfg.seed,
+            self.plan,
+        )?;
         let steps = |r: usize| -> Result<Vec<Step>> {
             let mut s = net.forward_steps(ctx, self.params, r, 0, None)?;
             s.extend(net.loss_steps(ctx, r)?);

@@ -8,6 +8,7 @@ pub mod three_steps;
 use std::sync::OnceLock;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use wgae::plan::PlanOptions;
 use wgae::{GpuContext, GpuTensor};
 
 /// f32 unit roundoff.
@@ -18,7 +19,8 @@ pub const U: f64 = f32::EPSILON as f64 / 2.0;
 /// WGAE_SKIP_GPU_TESTS=1 turns that into a loud skip.
 pub fn gpu() -> Option<&'static GpuContext> {
     static CTX: OnceLock<Result<GpuContext, String>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| GpuContext::new().map_err(|e| e.to_string()));
+    let ctx =
+        CTX.get_or_init(|| GpuContext::with_options(&context_options()).map_err(|e| e.to_string()));
     match ctx {
         Ok(c) => Some(c),
         Err(e) => {
@@ -37,23 +39,69 @@ pub fn gpu() -> Option<&'static GpuContext> {
     }
 }
 
-/// A second context on the same adapter with the other plan: the other
-/// matmul kernel, the other choice of fusing activation gradients, the
-/// other width of the per-row loss kernels and the other convolution
-/// algorithm, so that both plans are tested whichever one the adapter
-/// prefers.
+/// The context options the environment asks for (`WGAE_*`, through
+/// `wgae::env`); the defaults where that module is left out.
+pub fn context_options() -> wgae::gpu::ContextOptions {
+    #[cfg(feature = "env")]
+    return wgae::env::context_options().unwrap();
+    #[cfg(not(feature = "env"))]
+    return wgae::gpu::ContextOptions::default();
+}
+
+/// The plan options the environment asks for (`WGAE_FUSE_ACT_GRAD`,
+/// `WGAE_CONV`); the defaults where `wgae::env` is left out.
+pub fn plan_options() -> PlanOptions {
+    #[cfg(feature = "env")]
+    return wgae::env::plan_options().unwrap();
+    #[cfg(not(feature = "env"))]
+    return PlanOptions::default();
+}
+
+/// A second context on the same adapter with the other kernels: the other
+/// matmul kernel and the other width of the per-row loss kernels. Models
+/// on it are planned with [`other_plan_options`] (see [`plan_for`]): the
+/// other choice of fusing activation gradients and the other convolution
+/// algorithm. So both plans are tested whichever one the adapter prefers.
 pub fn gpu_other_plan() -> Option<&'static GpuContext> {
     static CTX: OnceLock<Option<GpuContext>> = OnceLock::new();
     CTX.get_or_init(|| {
         let first = gpu()?;
-        let mut opts = wgae::gpu::ContextOptions::from_env().unwrap();
+        let mut opts = context_options();
         opts.matmul_direct = Some(!first.matmul_direct());
-        opts.fuse_act_grad = Some(!first.fuse_act_grad());
         opts.row_lanes = Some(if first.row_lanes() == 8 { 64 } else { 8 });
-        opts.conv_im2col = Some(!first.conv_im2col());
         Some(GpuContext::with_options(&opts).expect("a second context on the same adapter"))
     })
     .as_ref()
+}
+
+/// The first plan's choices, each flipped (`WGAE_FUSE_ACT_GRAD` and
+/// `WGAE_CONV` set the first).
+pub fn other_plan_options() -> PlanOptions {
+    let first = plan_options();
+    gpu().map_or(first, |ctx| first.flipped(ctx))
+}
+
+/// How a test's models on `ctx` are planned: the other plan's options on
+/// [`gpu_other_plan`], the environment's (the defaults) elsewhere.
+pub fn plan_for(ctx: &GpuContext) -> PlanOptions {
+    match gpu_other_plan() {
+        Some(other) if std::ptr::eq(other, ctx) => other_plan_options(),
+        _ => plan_options(),
+    }
+}
+
+/// A trainer of a fresh model of `cfg` on `ctx`, planned as [`plan_for`]
+/// says.
+pub fn trainer(
+    ctx: &GpuContext,
+    cfg: &wgae::ModelConfig,
+    tcfg: &wgae::TrainConfig,
+    data: &wgae::Dataset,
+) -> wgae::Trainer {
+    let model = wgae::Autoencoder::new(ctx, cfg, tcfg.seed)
+        .unwrap()
+        .with_plan_options(plan_for(ctx));
+    wgae::Trainer::with_model(model, tcfg, data, None).unwrap()
 }
 
 pub fn rng(seed: u64) -> StdRng {
@@ -108,4 +156,11 @@ pub fn assert_close(name: &str, gpu: &[f32], reference: &[f64], tol: impl Fn(usi
 /// atol + rtol * |ref|.
 pub fn tol(atol: f64, rtol: f64) -> impl Fn(usize, f64) -> f64 {
     move |_, r| atol + rtol * r.abs()
+}
+
+/// The MNIST directory: `WGAE_MNIST_DIR`, or `../shared/data/mnist`.
+pub fn mnist_dir() -> std::path::PathBuf {
+    std::env::var_os("WGAE_MNIST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("../shared/data/mnist"))
 }

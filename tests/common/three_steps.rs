@@ -8,7 +8,7 @@ use super::{assert_close, gpu, rand_vec, rng};
 use wgae::reference as r;
 use wgae::reference::trainer::RefTrainer;
 use wgae::train::OptimizerName;
-use wgae::{Control, Dataset, GpuContext, ModelConfig, TrainConfig, Trainer};
+use wgae::{Control, Dataset, GpuContext, ModelConfig, TrainConfig};
 
 pub const ROWS: usize = 21;
 pub const DIM: usize = 13;
@@ -49,19 +49,16 @@ pub fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
     };
     let mut results: Vec<(String, Vec<f32>)> = Vec::new();
     for ctx in [ctx, other] {
+        let opts = super::plan_for(ctx);
         let plan = format!(
             "{name} [{} conv, {} matmul, activation gradients {}]",
-            if ctx.conv_im2col() {
-                "im2col"
-            } else {
-                "direct"
-            },
+            if opts.im2col() { "im2col" } else { "direct" },
             if ctx.matmul_direct() {
                 "direct"
             } else {
                 "tiled"
             },
-            if ctx.fuse_act_grad() {
+            if opts.fuses_act_grad(ctx) {
                 "fused"
             } else {
                 "written"
@@ -108,7 +105,7 @@ pub fn check_three_steps_on(
     tcfg: &TrainConfig,
 ) -> Vec<f32> {
     let data = toy_data_of(3, cfg.input_dim);
-    let mut trainer = Trainer::new(ctx, cfg, tcfg, &data, None).unwrap();
+    let mut trainer = super::trainer(ctx, cfg, tcfg, &data);
     assert_eq!(trainer.steps_per_epoch(), 3);
     let p0 = trainer.model().params_host().unwrap();
     trainer.fit(|_| Control::Continue, |_| {}).unwrap();
