@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::shape::{self, Built};
-use crate::model::{LayerDesc, LayerKind, LayerSpec, ModelConfig, Padding, Role, Shape, Size};
+use crate::model::{LayerDesc, LayerKind, LayerSpec, ModelConfig, Padding, Role, Shape};
 use crate::op::Activation;
 
 impl ModelConfig {
@@ -152,59 +152,20 @@ impl ModelConfig {
             let [c, h, w] = input;
             let one_d = h == 1 && w > 1 && self.sample_shape()?[1] == 1;
             match d {
-                LayerDesc::Conv2d { kernel, stride, .. } => out.push(if *stride == Size::One(1) {
-                    LayerDesc::Conv2d {
-                        filters: c,
-                        kernel: *kernel,
-                        stride: Size::One(1),
-                        padding: Padding::same(),
-                        dilation: Size::One(1),
-                        act: None,
-                        bias: true,
-                    }
-                } else {
-                    LayerDesc::ConvTranspose2d {
-                        filters: c,
-                        kernel: *kernel,
-                        stride: *stride,
-                        padding: Padding::same(),
-                        output_padding: None,
-                        act: None,
-                        bias: true,
-                    }
-                }),
-                LayerDesc::Conv1d { kernel, stride, .. } => out.push(if *stride == 1 {
-                    LayerDesc::Conv1d {
-                        filters: c,
-                        kernel: *kernel,
-                        stride: 1,
-                        padding: Padding::same(),
-                        dilation: 1,
-                        act: None,
-                        bias: true,
-                    }
-                } else {
-                    LayerDesc::ConvTranspose1d {
-                        filters: c,
-                        kernel: *kernel,
-                        stride: *stride,
-                        padding: Padding::same(),
-                        output_padding: None,
-                        act: None,
-                        bias: true,
-                    }
-                }),
-                LayerDesc::MaxPool2d { size, stride, .. }
-                | LayerDesc::AvgPool2d { size, stride, .. } => {
-                    out.push(LayerDesc::Upsample2d {
-                        factor: stride.unwrap_or(*size),
-                    });
-                }
-                LayerDesc::MaxPool1d { size, stride, .. }
-                | LayerDesc::AvgPool1d { size, stride, .. } => {
-                    out.push(LayerDesc::Upsample1d {
-                        factor: stride.unwrap_or(*size),
-                    });
+                // A convolution or a pooling layer, 1-D or 2-D alike.
+                LayerDesc::Conv2d { .. }
+                | LayerDesc::Conv1d { .. }
+                | LayerDesc::MaxPool2d { .. }
+                | LayerDesc::MaxPool1d { .. }
+                | LayerDesc::AvgPool2d { .. }
+                | LayerDesc::AvgPool1d { .. } => {
+                    let Some(win) = d.window() else {
+                        return Err(Error::Internal {
+                            op: "mirroring the encoder".into(),
+                            message: format!("a {} layer without its window", d.kind_name()),
+                        });
+                    };
+                    out.push(win.undone(c));
                 }
                 // A normalization stays where it was, over the same
                 // channels; one on the input itself has no place on the

@@ -180,7 +180,7 @@ fn positive(what: &str, pairs: &[(&str, usize)]) -> Result<()> {
 
 /// What a sliding window does.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum WindowOp {
+pub(crate) enum WindowOp {
     Conv,
     ConvTranspose,
     MaxPool,
@@ -189,7 +189,7 @@ enum WindowOp {
 
 /// A sliding-window layer's settings in one form for both of its
 /// dimensionalities: a 1-D layer is a 2-D one of height 1.
-struct WindowDesc<'a> {
+pub(crate) struct WindowDesc<'a> {
     op: WindowOp,
     /// Output channels (convolutions; pooling keeps its input's).
     filters: Option<usize>,
@@ -199,6 +199,71 @@ struct WindowDesc<'a> {
     padding: &'a Padding,
     output_padding: Option<(usize, usize)>,
     one_d: bool,
+}
+
+/// A size as written: one number where both dimensions agree.
+fn size((h, w): (usize, usize)) -> Size {
+    if h == w {
+        Size::One(h)
+    } else {
+        Size::Two([h, w])
+    }
+}
+
+impl WindowDesc<'_> {
+    /// The layer that undoes this one back to `channels` (a mirrored
+    /// decoder's): a strided convolution by a transposed one, a stride-1
+    /// convolution by a 'same' one, pooling by upsampling by its stride.
+    pub(crate) fn undone(&self, channels: usize) -> LayerDesc {
+        let (k, s) = (self.kernel, self.stride);
+        let (act, bias, padding) = (None, true, Padding::same());
+        match (self.op, self.one_d, s == (1, 1)) {
+            (WindowOp::MaxPool | WindowOp::AvgPool, true, _) => {
+                LayerDesc::Upsample1d { factor: s.1 }
+            }
+            (WindowOp::MaxPool | WindowOp::AvgPool, false, _) => {
+                LayerDesc::Upsample2d { factor: size(s) }
+            }
+            (WindowOp::Conv | WindowOp::ConvTranspose, true, true) => LayerDesc::Conv1d {
+                filters: channels,
+                kernel: k.1,
+                stride: 1,
+                padding,
+                dilation: 1,
+                act,
+                bias,
+            },
+            (WindowOp::Conv | WindowOp::ConvTranspose, false, true) => LayerDesc::Conv2d {
+                filters: channels,
+                kernel: size(k),
+                stride: Size::One(1),
+                padding,
+                dilation: Size::One(1),
+                act,
+                bias,
+            },
+            (WindowOp::Conv | WindowOp::ConvTranspose, true, false) => LayerDesc::ConvTranspose1d {
+                filters: channels,
+                kernel: k.1,
+                stride: s.1,
+                padding,
+                output_padding: None,
+                act,
+                bias,
+            },
+            (WindowOp::Conv | WindowOp::ConvTranspose, false, false) => {
+                LayerDesc::ConvTranspose2d {
+                    filters: channels,
+                    kernel: size(k),
+                    stride: size(s),
+                    padding,
+                    output_padding: None,
+                    act,
+                    bias,
+                }
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -226,7 +291,7 @@ fn win(
 
 impl LayerDesc {
     /// The window of a convolution or pooling layer, 1-D or 2-D.
-    fn window(&self) -> Option<WindowDesc<'_>> {
+    pub(crate) fn window(&self) -> Option<WindowDesc<'_>> {
         // A 1-D layer's window is one row high.
         let row = |k: usize| (1, k);
         let one = (1, 1);
