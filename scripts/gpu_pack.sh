@@ -21,7 +21,7 @@ strip -o .gl/wgae target/release/wgae
 rm -f .gl/tests/*
 # cargo names each test executable on stderr: "Executable tests/NAME.rs (PATH)",
 # or "tests/NAME/main.rs" for a test of several modules (kernels).
-cargo test --release --no-run --test kernels --test training --test tune --test digests 2>&1 |
+cargo test --release --no-run --test kernels --test training --test residual --test tune --test digests 2>&1 |
     sed -n 's/.*Executable tests\/\([a-z_]*\)\(\/main\)\{0,1\}\.rs (\(.*\))$/\1 \3/p' |
     while read -r name path; do
         strip -o ".gl/tests/$name" "$path"

@@ -29,7 +29,7 @@
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
 #   tests.txt     the GPU test binaries in .gl/tests (kernels against their f64
-#                 references, training against its f64 twin, tuning, and the
+#                 references, training and residual blocks against the f64 twin, tuning, and the
 #                 rule, tuned and other plans training to the same bits), on
 #                 the real GPU; last, so that the figures come back first
 set -u
@@ -58,6 +58,8 @@ W=${WGAE:-.gl/wgae}
     WGAE_CONV=direct "$W" bench --config examples/configs/conv.toml --json
     # Strided convolutions with batch normalization (norm.wgsl in the step).
     "$W" bench --config examples/configs/conv_bn.toml --json
+    # Residual blocks: shortcuts, 1x1 projections, batch norm in the body.
+    "$W" bench --config examples/configs/residual.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 "$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
