@@ -325,3 +325,29 @@ fn f16_inference_runs_blocks() {
         assert!(f32s != f16s, "f16 gave the f32 bits: it did not run in f16");
     }
 }
+
+/// After training, inference (evaluation mode: batch norm's running
+/// statistics, no dropout) through the blocks matches the twin's
+/// evaluation pass over the same weights and statistics.
+#[test]
+fn inference_through_blocks_matches_the_twin() {
+    let Some(ctx) = common::gpu() else { return };
+    for cfg in [dense_blocks().dropout(0.2), conv_blocks(), conv1d_block()] {
+        let data = toy_data_of(5, cfg.input_dim);
+        let mut trainer = common::trainer(ctx, &cfg, &sgd(0.3), &data);
+        trainer.fit(|_| wgae::Control::Continue, |_| {}).unwrap();
+        let model = trainer.into_model();
+        let params = model.params_host().unwrap();
+        let reference = RefTrainer::new(&cfg, &sgd(0.3), model.layout().clone(), &params, 3);
+        let x: Vec<f32> = (0..6).flat_map(|i| data.row(i).to_vec()).collect();
+        let rows = wgae::Dataset::new(x.clone(), 6, cfg.input_dim, None).unwrap();
+        let got = model.reconstruct(&rows).unwrap();
+        let want = reference.predict(&x, 6);
+        common::assert_close(
+            &format!("{}: eval reconstruction", cfg.arch_name()),
+            &got,
+            &want,
+            common::tol(1e-5, 1e-4),
+        );
+    }
+}
