@@ -23,6 +23,7 @@ pub mod optim;
 pub mod penalty;
 pub mod pool;
 pub mod pool_layer;
+pub mod recurrent;
 pub mod reduce;
 pub mod residual;
 pub mod rng;

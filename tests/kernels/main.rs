@@ -19,6 +19,7 @@ mod matmul;
 mod norm;
 mod optim_rng;
 mod penalty;
+mod recurrent;
 mod reduce;
 mod train;
 

@@ -1,0 +1,218 @@
+//! f64 twins of shaders/recurrent.wgsl: an LSTM or GRU layer over a whole
+//! sequence (PyTorch's equations and gate order), forward and backward
+//! through time, with the tensors laid out as the GPU's (see the shader's
+//! header), and the layer's parameter and input gradients from them.
+
+use crate::kernels::{Cell, RecDims};
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// What the forward pass keeps: `state` and `cell` (T + 1, N, H) with the
+/// initial zeros first, `gates` (T, N, 4H), `out` (N, T, H).
+pub struct RecForward {
+    pub state: Vec<f64>,
+    pub cell: Vec<f64>,
+    pub gates: Vec<f64>,
+    pub out: Vec<f64>,
+}
+
+/// The gradients w.r.t. the input projection, `dxw` (N, T, G H), and
+/// w.r.t. the recurrent product, `dhw` (T, N, G H).
+pub struct RecBackward {
+    pub dxw: Vec<f64>,
+    pub dhw: Vec<f64>,
+}
+
+/// The layer over its input projection `xw` (N, T, G H) with `whh` (G H, H)
+/// and `bhh` (G H), from zero initial states.
+pub fn rec_forward(cell: Cell, d: RecDims, xw: &[f64], whh: &[f64], bhh: &[f64]) -> RecForward {
+    let (n, steps, h, g) = (d.n, d.steps, d.h, cell.gates());
+    let mut f = RecForward {
+        state: vec![0.0; (steps + 1) * n * h],
+        cell: vec![0.0; (steps + 1) * n * h],
+        gates: vec![0.0; steps * n * 4 * h],
+        out: vec![0.0; n * steps * h],
+    };
+    for t in 0..steps {
+        for b in 0..n {
+            let hp: Vec<f64> = f.state[(t * n + b) * h..][..h].to_vec();
+            let rec = |row: usize| -> f64 {
+                bhh[row] + (0..h).map(|m| hp[m] * whh[row * h + m]).sum::<f64>()
+            };
+            for j in 0..h {
+                let x = |k: usize| xw[(b * steps + t) * g * h + k * h + j];
+                let gi = (t * n + b) * 4 * h + j;
+                let (now, next) = ((t * n + b) * h + j, ((t + 1) * n + b) * h + j);
+                let hv = match cell {
+                    Cell::Lstm => {
+                        let i = sigmoid(x(0) + rec(j));
+                        let fg = sigmoid(x(1) + rec(h + j));
+                        let gg = (x(2) + rec(2 * h + j)).tanh();
+                        let o = sigmoid(x(3) + rec(3 * h + j));
+                        let c = fg * f.cell[now] + i * gg;
+                        f.cell[next] = c;
+                        for (k, v) in [i, fg, gg, o].into_iter().enumerate() {
+                            f.gates[gi + k * h] = v;
+                        }
+                        o * c.tanh()
+                    }
+                    Cell::Gru => {
+                        let r = sigmoid(x(0) + rec(j));
+                        let z = sigmoid(x(1) + rec(h + j));
+                        let hn = rec(2 * h + j);
+                        let nn = (x(2) + r * hn).tanh();
+                        for (k, v) in [r, z, nn, hn].into_iter().enumerate() {
+                            f.gates[gi + k * h] = v;
+                        }
+                        (1.0 - z) * nn + z * hp[j]
+                    }
+                };
+                f.state[next] = hv;
+                f.out[(b * steps + t) * h + j] = hv;
+            }
+        }
+    }
+    f
+}
+
+/// Backward through time from `dout` (N, T, H), the gradient w.r.t. the
+/// layer's output: the step kernels' outputs, with the recurrent gradient
+/// `dhw_t W_hh` carried into the step before.
+pub fn rec_backward(
+    cell: Cell,
+    d: RecDims,
+    f: &RecForward,
+    whh: &[f64],
+    dout: &[f64],
+) -> RecBackward {
+    let (n, steps, h, g) = (d.n, d.steps, d.h, cell.gates());
+    let mut b_ = RecBackward {
+        dxw: vec![0.0; n * steps * g * h],
+        dhw: vec![0.0; steps * n * g * h],
+    };
+    let mut dhrec = vec![0.0; n * h];
+    let mut carry = vec![0.0; n * h];
+    for t in (0..steps).rev() {
+        for b in 0..n {
+            for j in 0..h {
+                let i = b * h + j;
+                let gi = (t * n + b) * 4 * h + j;
+                let gate = |k: usize| f.gates[gi + k * h];
+                let x = (b * steps + t) * g * h + j;
+                let w = (t * n + b) * g * h + j;
+                let (now, next) = ((t * n + b) * h + j, ((t + 1) * n + b) * h + j);
+                let dh = dout[(b * steps + t) * h + j] + dhrec[i];
+                let (dx, dr) = match cell {
+                    Cell::Lstm => {
+                        let (ig, fg, gg, og) = (gate(0), gate(1), gate(2), gate(3));
+                        let tc = f.cell[next].tanh();
+                        let dc = carry[i] + dh * og * (1.0 - tc * tc);
+                        carry[i] = dc * fg;
+                        let v = [
+                            dc * gg * ig * (1.0 - ig),
+                            dc * f.cell[now] * fg * (1.0 - fg),
+                            dc * ig * (1.0 - gg * gg),
+                            dh * tc * og * (1.0 - og),
+                        ];
+                        (v.to_vec(), v.to_vec())
+                    }
+                    Cell::Gru => {
+                        let dh = dh + carry[i];
+                        let (r, z, nn, hn) = (gate(0), gate(1), gate(2), gate(3));
+                        carry[i] = dh * z;
+                        let dan = dh * (1.0 - z) * (1.0 - nn * nn);
+                        let drr = dan * hn * r * (1.0 - r);
+                        let dz = dh * (f.state[now] - nn) * z * (1.0 - z);
+                        (vec![drr, dz, dan], vec![drr, dz, dan * r])
+                    }
+                };
+                for k in 0..g {
+                    b_.dxw[x + k * h] = dx[k];
+                    b_.dhw[w + k * h] = dr[k];
+                }
+            }
+        }
+        // dhrec = dhw_t W_hh: (N, G H) x (G H, H).
+        for b in 0..n {
+            for m in 0..h {
+                dhrec[b * h + m] = (0..g * h)
+                    .map(|r| b_.dhw[(t * n + b) * g * h + r] * whh[r * h + m])
+                    .sum();
+            }
+        }
+    }
+    b_
+}
+
+/// A layer's parameters, PyTorch's: `w_ih` (G H, F), `w_hh` (G H, H),
+/// `b_ih` and `b_hh` (G H).
+pub struct RecWeights<'a> {
+    pub w_ih: &'a [f64],
+    pub w_hh: &'a [f64],
+    pub b_ih: &'a [f64],
+    pub b_hh: &'a [f64],
+}
+
+/// The input projection `x W_ih^T + b_ih` of `x` (N, T, F).
+pub fn input_projection(
+    cell: Cell,
+    d: RecDims,
+    f_in: usize,
+    x: &[f64],
+    p: &RecWeights,
+) -> Vec<f64> {
+    let gh = cell.gates() * d.h;
+    let mut xw = vec![0.0; d.n * d.steps * gh];
+    for row in 0..d.n * d.steps {
+        for r in 0..gh {
+            xw[row * gh + r] = p.b_ih[r]
+                + (0..f_in)
+                    .map(|c| x[row * f_in + c] * p.w_ih[r * f_in + c])
+                    .sum::<f64>();
+        }
+    }
+    xw
+}
+
+/// The gradients of `x`, `w_ih`, `w_hh`, `b_ih` and `b_hh` from a backward
+/// pass `g` over input `x` (N, T, F) and forward pass `f`.
+pub fn rec_param_grads(
+    cell: Cell,
+    d: RecDims,
+    f_in: usize,
+    x: &[f64],
+    p: &RecWeights,
+    f: &RecForward,
+    g: &RecBackward,
+) -> [Vec<f64>; 5] {
+    let (n, steps, h) = (d.n, d.steps, d.h);
+    let gh = cell.gates() * h;
+    let rows = n * steps;
+    let mut dx = vec![0.0; rows * f_in];
+    let mut dw_ih = vec![0.0; gh * f_in];
+    let mut db_ih = vec![0.0; gh];
+    let mut dw_hh = vec![0.0; gh * h];
+    let mut db_hh = vec![0.0; gh];
+    for row in 0..rows {
+        for r in 0..gh {
+            let v = g.dxw[row * gh + r];
+            db_ih[r] += v;
+            for c in 0..f_in {
+                dw_ih[r * f_in + c] += v * x[row * f_in + c];
+                dx[row * f_in + c] += v * p.w_ih[r * f_in + c];
+            }
+        }
+    }
+    for tn in 0..steps * n {
+        for r in 0..gh {
+            let v = g.dhw[tn * gh + r];
+            db_hh[r] += v;
+            for m in 0..h {
+                dw_hh[r * h + m] += v * f.state[tn * h + m];
+            }
+        }
+    }
+    [dx, dw_ih, dw_hh, db_ih, db_hh]
+}
