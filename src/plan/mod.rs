@@ -26,6 +26,7 @@ pub mod mixed;
 pub mod norm;
 pub mod options;
 pub mod pool;
+pub mod recurrent;
 pub mod reshape;
 pub mod residual;
 pub mod stream;

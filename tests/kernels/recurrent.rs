@@ -187,3 +187,82 @@ fn reference_gradients_match_finite_differences() {
         }
     }
 }
+
+/// A whole layer planned as `plan::recurrent` plans it (the input
+/// projection, the steps, backward through time, then the parameter and
+/// input gradients) against the twin, with every gradient poisoned first.
+#[test]
+fn a_whole_layer_matches_the_reference() {
+    use wgae::plan::recurrent::{rec_backward_steps, rec_forward_steps, RecBuffers, RecTensors};
+    let Some(ctx) = gpu() else { return };
+    let mut g0 = rng(93);
+    for cell in CELLS {
+        for (n, steps, h, f_in) in [(1, 1, 1, 1), (3, 4, 5, 7), (5, 7, 9, 3)] {
+            let d = RecDims::aligned(ctx, cell, n, steps, h);
+            let gh = cell.gates() * h;
+            let name = format!("{cell:?} n={n} T={steps} h={h} F={f_in}");
+            let bound = 1.0 / (h as f32).sqrt();
+            let vals: Vec<Vec<f32>> = [n * steps * f_in, gh * f_in, gh * h, gh, gh]
+                .iter()
+                .map(|&len| rand_vec(&mut g0, len, -bound, bound))
+                .collect();
+            let dout = rand_vec(&mut g0, n * steps * h, -1.0, 1.0);
+            let up = |label: &str, v: &[f32]| ctx.upload(label, v).unwrap();
+            let nan = |len: usize| up("poisoned", &vec![f32::NAN; len]);
+            let t: Vec<_> = vals.iter().map(|v| up("value", v)).collect();
+            let p = RecTensors {
+                w_ih: &t[1],
+                w_hh: &t[2],
+                b_ih: &t[3],
+                b_hh: &t[4],
+            };
+            let grads: Vec<_> = vals[1..].iter().map(|v| nan(v.len())).collect();
+            let g = RecTensors {
+                w_ih: &grads[0],
+                w_hh: &grads[1],
+                b_ih: &grads[2],
+                b_hh: &grads[3],
+            };
+            let (out, dx, dout_t) = (nan(n * steps * h), nan(n * steps * f_in), up("dout", &dout));
+            let b = RecBuffers::new(ctx, cell, d).unwrap();
+            let mut s = rec_forward_steps(ctx, cell, d, f_in, &p, &b, &t[0], &out).unwrap();
+            s.extend(
+                rec_backward_steps(ctx, cell, d, f_in, &p, &b, &t[0], &dout_t, &g, Some(&dx))
+                    .unwrap(),
+            );
+            ctx.run(&s.iter().collect::<Vec<_>>()).unwrap();
+
+            let v64: Vec<Vec<f64>> = vals.iter().map(|v| w(v)).collect();
+            let rw = RecWeights {
+                w_ih: &v64[1],
+                w_hh: &v64[2],
+                b_ih: &v64[3],
+                b_hh: &v64[4],
+            };
+            let dd = RecDims::dense(cell, n, steps, h);
+            let xw = input_projection(cell, dd, f_in, &v64[0], &rw);
+            let f = rec_forward(cell, dd, &xw, rw.w_hh, rw.b_hh);
+            let bk = rec_backward(cell, dd, &f, rw.w_hh, &w(&dout));
+            let want = rec_param_grads(cell, dd, f_in, &v64[0], &rw, &f, &bk);
+            let fwd = tol(8.0 * U * ((h + f_in) * steps) as f64, 1e-5);
+            assert_close(
+                &format!("{name}: out"),
+                &ctx.read(&out).unwrap(),
+                &f.out,
+                &fwd,
+            );
+            // Each gradient sums over the rows and steps.
+            let back = tol(32.0 * U * (gh * steps * n) as f64, 2e-4);
+            let got = [&dx, &grads[0], &grads[1], &grads[2], &grads[3]];
+            let names = ["x", "weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+            for ((t, want), what) in got.iter().zip(&want).zip(names) {
+                assert_close(
+                    &format!("{name}: d {what}"),
+                    &ctx.read(t).unwrap(),
+                    want,
+                    &back,
+                );
+            }
+        }
+    }
+}

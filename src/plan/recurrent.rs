@@ -1,0 +1,162 @@
+//! Planning an LSTM or GRU layer over whole sequences: the input projection
+//! of every step as one matmul, then one fused dispatch per step
+//! (`kernels::recurrent`); backward through time, one dispatch and one
+//! matmul per step, then the parameter and input gradients from what the
+//! steps wrote. The layer kinds that plan through these are the sequence
+//! issue's next step; the steps are tested here against the f64 twin.
+//!
+//! ```text
+//!   x            (N T, F)     the input, each row one step of one sequence
+//!   xw, dxw      (N T, G H)   the input projection x W_ih^T + b_ih, its gradient
+//!   state, cell  (T + 1) x ss the hidden (and LSTM cell) states, time-major
+//!   gates        (T, N, 4H)   what backward reads
+//!   dhw          T x ws       the gradient w.r.t. each step's recurrent product
+//!   dhrec, carry (N, H)       what one step backward hands the step before
+//! ```
+//!
+//! Per step: 1 dispatch forward; 1 dispatch and 1 matmul backward (and,
+//! once the steps are done, 1 matmul and 1 column sum per step for W_hh's
+//! and b_hh's gradients, accumulated over the steps).
+
+use crate::error::Result;
+use crate::gpu::{GpuContext, GpuTensor, Step};
+use crate::kernels::{self as ops, BackTensors, Cell, MatmulSpec, RecDims, StepTensors};
+
+/// A layer's parameters (or their gradients), as PyTorch names them:
+/// `weight_ih_l0` (G H, F), `weight_hh_l0` (G H, H), `bias_ih_l0` and
+/// `bias_hh_l0` (G H).
+pub struct RecTensors<'a> {
+    pub w_ih: &'a GpuTensor,
+    pub w_hh: &'a GpuTensor,
+    pub b_ih: &'a GpuTensor,
+    pub b_hh: &'a GpuTensor,
+}
+
+/// The buffers of one layer at capacity `dims.n` sequences.
+pub struct RecBuffers {
+    pub xw: GpuTensor,
+    pub state: GpuTensor,
+    pub cell: Option<GpuTensor>,
+    pub gates: GpuTensor,
+    pub dhrec: GpuTensor,
+    pub carry: GpuTensor,
+    pub dxw: GpuTensor,
+    pub dhw: GpuTensor,
+}
+
+impl RecBuffers {
+    pub fn new(ctx: &GpuContext, cell: Cell, d: RecDims) -> Result<Self> {
+        let (nh, gh) = (d.n * d.h, cell.gates() * d.h);
+        let seq = d.n * d.steps;
+        Ok(Self {
+            xw: ctx.zeros("rec xw", seq * gh)?,
+            state: ctx.zeros("rec state", d.state_len())?,
+            cell: match cell {
+                Cell::Lstm => Some(ctx.zeros("rec cell", d.state_len())?),
+                Cell::Gru => None,
+            },
+            gates: ctx.zeros("rec gates", seq * 4 * d.h)?,
+            dhrec: ctx.zeros("rec dhrec", nh)?,
+            carry: ctx.zeros("rec carry", nh)?,
+            dxw: ctx.zeros("rec dxw", seq * gh)?,
+            dhw: ctx.zeros("rec dhw", d.dhw_len())?,
+        })
+    }
+}
+
+/// Forward over `x` (N T, F) into `out` (N, T, H): the initial states
+/// zeroed, the input projection, then the steps.
+pub fn rec_forward_steps(
+    ctx: &GpuContext,
+    cell: Cell,
+    d: RecDims,
+    f_in: usize,
+    p: &RecTensors,
+    b: &RecBuffers,
+    x: &GpuTensor,
+    out: &GpuTensor,
+) -> Result<Vec<Step>> {
+    let (nh, gh) = (d.n * d.h, cell.gates() * d.h);
+    let mut steps = vec![ops::fill(ctx, 0.0, &b.state.view(0, nh)?)?];
+    if let Some(c) = &b.cell {
+        steps.push(ops::fill(ctx, 0.0, &c.view(0, nh)?)?);
+    }
+    let spec = MatmulSpec::new(d.n * d.steps, gh, f_in, false, true);
+    steps.push(ops::matmul(ctx, &spec, x, p.w_ih, Some(p.b_ih), &b.xw)?);
+    let t = StepTensors {
+        xw: &b.xw,
+        whh: p.w_hh,
+        bhh: p.b_hh,
+        state: &b.state,
+        cell: b.cell.as_ref(),
+        gates: &b.gates,
+        out,
+    };
+    for step in 0..d.steps {
+        steps.push(ops::rec_step(ctx, cell, d, step, &t)?);
+    }
+    Ok(steps)
+}
+
+/// Backward through time from `dout` (N, T, H): the parameter gradients
+/// into `g` (overwritten) and, where asked, the input's into `dx` (N T, F).
+#[allow(clippy::too_many_arguments)]
+pub fn rec_backward_steps(
+    ctx: &GpuContext,
+    cell: Cell,
+    d: RecDims,
+    f_in: usize,
+    p: &RecTensors,
+    b: &RecBuffers,
+    x: &GpuTensor,
+    dout: &GpuTensor,
+    g: &RecTensors,
+    dx: Option<&GpuTensor>,
+) -> Result<Vec<Step>> {
+    let (n, h, gh) = (d.n, d.h, cell.gates() * d.h);
+    let rows = n * d.steps;
+    let mut steps = vec![
+        ops::fill(ctx, 0.0, &b.dhrec)?,
+        ops::fill(ctx, 0.0, &b.carry)?,
+    ];
+    let kept = b.cell.as_ref().unwrap_or(&b.state);
+    let back = BackTensors {
+        dout,
+        dhrec: &b.dhrec,
+        carry: &b.carry,
+        gates: &b.gates,
+        kept,
+        dxw: &b.dxw,
+        dhw: &b.dhw,
+    };
+    for t in (0..d.steps).rev() {
+        steps.push(ops::rec_step_back(ctx, cell, d, t, &back)?);
+        if t > 0 {
+            // The recurrent gradient into the step before: dhw_t W_hh.
+            let spec = MatmulSpec::new(n, h, gh, false, false);
+            let dhw_t = b.dhw.view(t * d.ws, n * gh)?;
+            steps.push(ops::matmul(ctx, &spec, &dhw_t, p.w_hh, None, &b.dhrec)?);
+        }
+    }
+    // W_ih and b_ih from every step at once; W_hh and b_hh step by step,
+    // each step's product added to the sum (the first writes it).
+    let spec = MatmulSpec::new(gh, f_in, rows, true, false);
+    steps.push(ops::matmul(ctx, &spec, &b.dxw, x, None, g.w_ih)?);
+    steps.push(ops::col_sum(ctx, rows, gh, 1.0, 0.0, &b.dxw, None, g.b_ih)?);
+    for t in 0..d.steps {
+        let beta = if t == 0 { 0.0 } else { 1.0 };
+        let dhw_t = b.dhw.view(t * d.ws, n * gh)?;
+        let h_prev = b.state.view(t * d.ss, n * h)?;
+        let spec = MatmulSpec {
+            beta,
+            ..MatmulSpec::new(gh, h, n, true, false)
+        };
+        steps.push(ops::matmul(ctx, &spec, &dhw_t, &h_prev, None, g.w_hh)?);
+        steps.push(ops::col_sum(ctx, n, gh, 1.0, beta, &dhw_t, None, g.b_hh)?);
+    }
+    if let Some(dx) = dx {
+        let spec = MatmulSpec::new(rows, f_in, gh, false, false);
+        steps.push(ops::matmul(ctx, &spec, &b.dxw, p.w_ih, None, dx)?);
+    }
+    Ok(steps)
+}
