@@ -32,6 +32,14 @@ pub struct RecTensors<'a> {
     pub b_hh: &'a GpuTensor,
 }
 
+/// A layer's shape: its cell, its sizes and its input's features `f_in`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecLayer {
+    pub cell: Cell,
+    pub dims: RecDims,
+    pub f_in: usize,
+}
+
 /// The buffers of one layer at capacity `dims.n` sequences.
 pub struct RecBuffers {
     pub xw: GpuTensor,
@@ -68,14 +76,13 @@ impl RecBuffers {
 /// zeroed, the input projection, then the steps.
 pub fn rec_forward_steps(
     ctx: &GpuContext,
-    cell: Cell,
-    d: RecDims,
-    f_in: usize,
+    l: RecLayer,
     p: &RecTensors,
     b: &RecBuffers,
     x: &GpuTensor,
     out: &GpuTensor,
 ) -> Result<Vec<Step>> {
+    let (cell, d, f_in) = (l.cell, l.dims, l.f_in);
     let (nh, gh) = (d.n * d.h, cell.gates() * d.h);
     let mut steps = vec![ops::fill(ctx, 0.0, &b.state.view(0, nh)?)?];
     if let Some(c) = &b.cell {
@@ -103,9 +110,7 @@ pub fn rec_forward_steps(
 #[allow(clippy::too_many_arguments)]
 pub fn rec_backward_steps(
     ctx: &GpuContext,
-    cell: Cell,
-    d: RecDims,
-    f_in: usize,
+    l: RecLayer,
     p: &RecTensors,
     b: &RecBuffers,
     x: &GpuTensor,
@@ -113,6 +118,7 @@ pub fn rec_backward_steps(
     g: &RecTensors,
     dx: Option<&GpuTensor>,
 ) -> Result<Vec<Step>> {
+    let (cell, d, f_in) = (l.cell, l.dims, l.f_in);
     let (n, h, gh) = (d.n, d.h, cell.gates() * d.h);
     let rows = n * d.steps;
     let mut steps = vec![

@@ -193,7 +193,9 @@ fn reference_gradients_match_finite_differences() {
 /// input gradients) against the twin, with every gradient poisoned first.
 #[test]
 fn a_whole_layer_matches_the_reference() {
-    use wgae::plan::recurrent::{rec_backward_steps, rec_forward_steps, RecBuffers, RecTensors};
+    use wgae::plan::recurrent::{
+        rec_backward_steps, rec_forward_steps, RecBuffers, RecLayer, RecTensors,
+    };
     let Some(ctx) = gpu() else { return };
     let mut g0 = rng(93);
     for cell in CELLS {
@@ -225,11 +227,13 @@ fn a_whole_layer_matches_the_reference() {
             };
             let (out, dx, dout_t) = (nan(n * steps * h), nan(n * steps * f_in), up("dout", &dout));
             let b = RecBuffers::new(ctx, cell, d).unwrap();
-            let mut s = rec_forward_steps(ctx, cell, d, f_in, &p, &b, &t[0], &out).unwrap();
-            s.extend(
-                rec_backward_steps(ctx, cell, d, f_in, &p, &b, &t[0], &dout_t, &g, Some(&dx))
-                    .unwrap(),
-            );
+            let l = RecLayer {
+                cell,
+                dims: d,
+                f_in,
+            };
+            let mut s = rec_forward_steps(ctx, l, &p, &b, &t[0], &out).unwrap();
+            s.extend(rec_backward_steps(ctx, l, &p, &b, &t[0], &dout_t, &g, Some(&dx)).unwrap());
             ctx.run(&s.iter().collect::<Vec<_>>()).unwrap();
 
             let v64: Vec<Vec<f64>> = vals.iter().map(|v| w(v)).collect();
