@@ -11,11 +11,13 @@
 // GRU 3: r, z, n). n-major tensors are (N, T, .), time-major (T, ., .).
 //
 // Bindings (group 0):
-//   0 p      uniform  RecParams { n, steps, h, t, ss, ws }: t is this dispatch's step;
+//   0 p      uniform  RecParams { n, steps, h, t, ss, ws, last }: t is this dispatch's step;
 //                     ss and ws the words from one step to the next in the
 //                     time-major state (ss >= N H) and dhw (ws >= N G H), padded
 //                     so that each step's slice starts at an aligned offset (a
-//                     matmul binds it)
+//                     matmul binds it); last = 1: dout is (N, H), the gradient
+//                     w.r.t. the last step's output alone (a layer that returns
+//                     only its last state)
 //   1 xw     storage  read        (N, T, G H) n-major: x W_ih^T + b_ih
 //   2 whh    storage  read        (G H, H): W_hh as PyTorch stores it
 //   3 bhh    storage  read        (G H): b_hh
@@ -24,7 +26,7 @@
 //   6 gates  storage  read_write  (T, N, 4H) what backward reads: LSTM i, f, g, o;
 //                                 GRU r, z, n and (W_hn h + b_hn)
 //   7 out    storage  read_write  (N, T, H) n-major: the layer's output h_t
-//   8 dout   storage  read        (N, T, H) gradient w.r.t. the output
+//   8 dout   storage  read        (N, T, H) gradient w.r.t. the output (last: (N, H))
 //   9 dhrec  storage  read        (N, H) dhw_{t+1} W_hh: the recurrent gradient
 //  10 carry  storage  read_write  (N, H) LSTM: dc from step t + 1; GRU: dh z from t + 1
 //  11 dxw    storage  read_write  (N, T, G H) n-major gradient w.r.t. xw
@@ -51,8 +53,8 @@ struct RecParams {
     t: u32,
     ss: u32,
     ws: u32,
-    pad0: u32,
-    pad1: u32,
+    last: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: RecParams;
@@ -70,6 +72,14 @@ struct RecParams {
 @group(0) @binding(12) var<storage, read_write> dhw: array<f32>;
 
 // h_{t-1} . W_hh[row, :] + b_hh[row], for hidden row `row` of the product.
+// The gradient w.r.t. step t's output h_t of row b, unit j.
+fn dout_at(b: u32, j: u32) -> f32 {
+    if (p.last == 1u) {
+        return select(0.0, dout[b * p.h + j], p.t + 1u == p.steps);
+    }
+    return dout[(b * p.steps + p.t) * p.h + j];
+}
+
 fn recurrent(b: u32, row: u32) -> f32 {
     let hp = p.t * p.ss + b * p.h;
     var acc = bhh[row];
@@ -141,7 +151,7 @@ fn lstm_step_back(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     }
     let b = i / p.h;
     let j = i % p.h;
-    let dh = dout[(b * p.steps + p.t) * p.h + j] + dhrec[i];
+    let dh = dout_at(b, j) + dhrec[i];
     let g = (p.t * p.n + b) * 4u * p.h + j;
     let ig = gates[g];
     let fg = gates[g + p.h];
@@ -176,7 +186,7 @@ fn gru_step_back(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     }
     let b = i / p.h;
     let j = i % p.h;
-    let dh = dout[(b * p.steps + p.t) * p.h + j] + dhrec[i] + carry[i];
+    let dh = dout_at(b, j) + dhrec[i] + carry[i];
     let g = (p.t * p.n + b) * 4u * p.h + j;
     let r = gates[g];
     let z = gates[g + p.h];

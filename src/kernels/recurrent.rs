@@ -152,7 +152,8 @@ struct RecParams {
     t: u32,
     ss: u32,
     ws: u32,
-    pad: [u32; 2],
+    last: u32,
+    pad: u32,
 }
 
 impl RecDims {
@@ -172,7 +173,8 @@ impl RecDims {
             t: t as u32,
             ss: u32_dim(op, "ss", self.ss)?,
             ws: u32_dim(op, "ws", self.ws)?,
-            pad: [0; 2],
+            last: 0,
+            pad: 0,
         })
     }
 
@@ -274,12 +276,14 @@ pub fn rec_step(
     )
 }
 
-/// The tensors of one step backward: `dout` (N, T, H), `dhrec` (N, H),
+/// The tensors of one step backward: `dout` (N, T, H), or (N, H) where
+/// `last` (the gradient w.r.t. the last step's output alone), `dhrec` (N, H),
 /// `carry` (N, H), what the forward pass kept (`gates`; the LSTM's `cell`,
 /// the GRU's `state`), and the gradients written: `dxw` (N, T, G H) and
 /// `dhw` T x ws.
 pub struct BackTensors<'a> {
     pub dout: &'a GpuTensor,
+    pub last: bool,
     pub dhrec: &'a GpuTensor,
     pub carry: &'a GpuTensor,
     pub gates: &'a GpuTensor,
@@ -303,7 +307,7 @@ pub fn rec_step_back(
         OP,
         g,
         &[
-            ("dout", x.dout, Per::Seq(1)),
+            ("dout", x.dout, if x.last { Per::Row } else { Per::Seq(1) }),
             ("dhrec", x.dhrec, Per::Row),
             ("carry", x.carry, Per::Row),
             ("gates", x.gates, Per::Seq(4)),
@@ -316,10 +320,14 @@ pub fn rec_step_back(
         Cell::Lstm => ("lstm_step_back", binding::CELL),
         Cell::Gru => ("gru_step_back", binding::STATE),
     };
+    let params = RecParams {
+        last: u32::from(x.last),
+        ..dims.params(OP, t)?
+    };
     ctx.step(
         &kernel(entry),
         format!("{entry}(t={t}, {}x{})", dims.n, dims.h),
-        &dims.params(OP, t)?,
+        &params,
         &[
             (binding::DOUT, x.dout),
             (binding::DHREC, x.dhrec),

@@ -38,6 +38,9 @@ pub struct RecLayer {
     pub cell: Cell,
     pub dims: RecDims,
     pub f_in: usize,
+    /// Whether the layer's output is every step's h (N, T, H), or the last
+    /// step's alone (N, H).
+    pub return_sequences: bool,
 }
 
 /// The buffers of one layer at capacity `dims.n` sequences.
@@ -50,10 +53,13 @@ pub struct RecBuffers {
     pub carry: GpuTensor,
     pub dxw: GpuTensor,
     pub dhw: GpuTensor,
+    /// (N, T, H) every step's output, for a layer that returns the last.
+    pub seq: Option<GpuTensor>,
 }
 
 impl RecBuffers {
-    pub fn new(ctx: &GpuContext, cell: Cell, d: RecDims) -> Result<Self> {
+    pub fn new(ctx: &GpuContext, l: RecLayer) -> Result<Self> {
+        let (cell, d) = (l.cell, l.dims);
         let (nh, gh) = (d.n * d.h, cell.gates() * d.h);
         let seq = d.n * d.steps;
         Ok(Self {
@@ -68,12 +74,18 @@ impl RecBuffers {
             carry: ctx.zeros("rec carry", nh)?,
             dxw: ctx.zeros("rec dxw", seq * gh)?,
             dhw: ctx.zeros("rec dhw", d.dhw_len())?,
+            seq: if l.return_sequences {
+                None
+            } else {
+                Some(ctx.zeros("rec sequence", seq * d.h)?)
+            },
         })
     }
 }
 
-/// Forward over `x` (N T, F) into `out` (N, T, H): the initial states
-/// zeroed, the input projection, then the steps.
+/// Forward over `x` (N T, F) into `out` (N, T, H), or (N, H) for a layer
+/// that returns its last state: the initial states zeroed, the input
+/// projection, then the steps.
 pub fn rec_forward_steps(
     ctx: &GpuContext,
     l: RecLayer,
@@ -97,15 +109,21 @@ pub fn rec_forward_steps(
         state: &b.state,
         cell: b.cell.as_ref(),
         gates: &b.gates,
-        out,
+        out: b.seq.as_ref().unwrap_or(out),
     };
     for step in 0..d.steps {
         steps.push(ops::rec_step(ctx, cell, d, step, &t)?);
     }
+    if !l.return_sequences {
+        // The last state, an aligned slice of the time-major states.
+        let last = b.state.view(d.steps * d.ss, nh)?;
+        steps.push(ops::axpby(ctx, nh, 1.0, &last, 0.0, out)?);
+    }
     Ok(steps)
 }
 
-/// Backward through time from `dout` (N, T, H): the parameter gradients
+/// Backward through time from `dout` (N, T, H), or (N, H) for a layer that
+/// returns its last state: the parameter gradients
 /// into `g` (overwritten) and, where asked, the input's into `dx` (N T, F).
 #[allow(clippy::too_many_arguments)]
 pub fn rec_backward_steps(
@@ -128,6 +146,7 @@ pub fn rec_backward_steps(
     let kept = b.cell.as_ref().unwrap_or(&b.state);
     let back = BackTensors {
         dout,
+        last: !l.return_sequences,
         dhrec: &b.dhrec,
         carry: &b.carry,
         gates: &b.gates,

@@ -103,6 +103,7 @@ fn steps_forward_and_backward_match_the_reference() {
             let kept = if cell == Cell::Lstm { &cells } else { &state };
             let back = BackTensors {
                 dout: &dout_t,
+                last: false,
                 dhrec: &dhrec,
                 carry: &carry,
                 gates: &gates,
@@ -199,16 +200,23 @@ fn a_whole_layer_matches_the_reference() {
     let Some(ctx) = gpu() else { return };
     let mut g0 = rng(93);
     for cell in CELLS {
-        for (n, steps, h, f_in) in [(1, 1, 1, 1), (3, 4, 5, 7), (5, 7, 9, 3)] {
+        for (n, steps, h, f_in, all) in [
+            (1, 1, 1, 1, true),
+            (3, 4, 5, 7, true),
+            (5, 7, 9, 3, true),
+            (3, 4, 5, 7, false),
+            (2, 6, 3, 2, false),
+        ] {
             let d = RecDims::aligned(ctx, cell, n, steps, h);
             let gh = cell.gates() * h;
-            let name = format!("{cell:?} n={n} T={steps} h={h} F={f_in}");
+            let name = format!("{cell:?} n={n} T={steps} h={h} F={f_in} sequences={all}");
             let bound = 1.0 / (h as f32).sqrt();
             let vals: Vec<Vec<f32>> = [n * steps * f_in, gh * f_in, gh * h, gh, gh]
                 .iter()
                 .map(|&len| rand_vec(&mut g0, len, -bound, bound))
                 .collect();
-            let dout = rand_vec(&mut g0, n * steps * h, -1.0, 1.0);
+            // The gradient w.r.t. every step's output, or w.r.t. the last's.
+            let dout = rand_vec(&mut g0, n * if all { steps } else { 1 } * h, -1.0, 1.0);
             let up = |label: &str, v: &[f32]| ctx.upload(label, v).unwrap();
             let nan = |len: usize| up("poisoned", &vec![f32::NAN; len]);
             let t: Vec<_> = vals.iter().map(|v| up("value", v)).collect();
@@ -225,13 +233,15 @@ fn a_whole_layer_matches_the_reference() {
                 b_ih: &grads[2],
                 b_hh: &grads[3],
             };
-            let (out, dx, dout_t) = (nan(n * steps * h), nan(n * steps * f_in), up("dout", &dout));
-            let b = RecBuffers::new(ctx, cell, d).unwrap();
+            let out_len = n * if all { steps } else { 1 } * h;
+            let (out, dx, dout_t) = (nan(out_len), nan(n * steps * f_in), up("dout", &dout));
             let l = RecLayer {
                 cell,
                 dims: d,
                 f_in,
+                return_sequences: all,
             };
+            let b = RecBuffers::new(ctx, l).unwrap();
             let mut s = rec_forward_steps(ctx, l, &p, &b, &t[0], &out).unwrap();
             s.extend(rec_backward_steps(ctx, l, &p, &b, &t[0], &dout_t, &g, Some(&dx)).unwrap());
             ctx.run(&s.iter().collect::<Vec<_>>()).unwrap();
@@ -246,13 +256,31 @@ fn a_whole_layer_matches_the_reference() {
             let dd = RecDims::dense(cell, n, steps, h);
             let xw = input_projection(cell, dd, f_in, &v64[0], &rw);
             let f = rec_forward(cell, dd, &xw, rw.w_hh, rw.b_hh);
-            let bk = rec_backward(cell, dd, &f, rw.w_hh, &w(&dout));
+            // The twin takes the whole sequence's gradient: zero but at the
+            // last step where the layer returns that alone.
+            let dseq: Vec<f64> = if all {
+                w(&dout)
+            } else {
+                let mut v = vec![0.0; n * steps * h];
+                for r in 0..n {
+                    for j in 0..h {
+                        v[(r * steps + steps - 1) * h + j] = f64::from(dout[r * h + j]);
+                    }
+                }
+                v
+            };
+            let bk = rec_backward(cell, dd, &f, rw.w_hh, &dseq);
             let want = rec_param_grads(cell, dd, f_in, &v64[0], &rw, &f, &bk);
             let fwd = tol(8.0 * U * ((h + f_in) * steps) as f64, 1e-5);
+            let want_out: Vec<f64> = if all {
+                f.out.clone()
+            } else {
+                f.state[steps * n * h..].to_vec()
+            };
             assert_close(
                 &format!("{name}: out"),
                 &ctx.read(&out).unwrap(),
-                &f.out,
+                &want_out,
                 &fwd,
             );
             // Each gradient sums over the rows and steps.
