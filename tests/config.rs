@@ -326,7 +326,8 @@ fn batch_norm_layers_describe_and_refuse_clearly() {
     let head = "[model]\ninput_shape = [2, 6, 6]\n";
     let dec = "[[model.decoder_layers]]\ntype = \"flatten\"\n[[model.decoder_layers]]\n\
                type = \"dense\"\nunits = 72\n[[model.decoder_layers]]\ntype = \"reshape\"\n\
-               shape = [2, 6, 6]\n";
+               shape = [2, 6, 6]\n[[model.decoder_layers]]\ntype = \"conv2d\"\nfilters = 2\n\
+               kernel = 3\npadding = \"same\"\n";
     let bn = |extra: &str| {
         format!(
             "{head}[[model.encoder_layers]]\ntype = \"conv2d\"\nfilters = 3\nkernel = 3\n\

@@ -211,6 +211,20 @@ pub enum LayerDesc {
         #[serde(default, with = "crate::model::text::opt_as_string")]
         act: Option<Activation>,
     },
+    /// PyTorch's `nn.LSTM` (`batch_first=True`, one layer) over a sequence
+    /// shaped `[T, F]` (time steps first): every step's hidden state
+    /// (`return_sequences = true`, `[T, hidden]`) or the last (`[hidden]`).
+    Lstm {
+        hidden: usize,
+        #[serde(default)]
+        return_sequences: bool,
+    },
+    /// PyTorch's `nn.GRU`, as `lstm`.
+    Gru {
+        hidden: usize,
+        #[serde(default)]
+        return_sequences: bool,
+    },
 }
 
 fn one_usize() -> usize {
@@ -310,7 +324,9 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
-            | LayerDesc::Reshape { .. } => {}
+            | LayerDesc::Reshape { .. }
+            | LayerDesc::Lstm { .. }
+            | LayerDesc::Gru { .. } => {}
         }
         self
     }
@@ -342,7 +358,9 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
-            | LayerDesc::Reshape { .. } => None,
+            | LayerDesc::Reshape { .. }
+            | LayerDesc::Lstm { .. }
+            | LayerDesc::Gru { .. } => None,
         }
     }
 
@@ -367,7 +385,9 @@ impl LayerDesc {
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
             | LayerDesc::Reshape { .. }
-            | LayerDesc::Residual { .. } => true,
+            | LayerDesc::Residual { .. }
+            | LayerDesc::Lstm { .. }
+            | LayerDesc::Gru { .. } => true,
         }
     }
 
@@ -390,7 +410,9 @@ impl LayerDesc {
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
             | LayerDesc::Reshape { .. }
-            | LayerDesc::Residual { .. } => {}
+            | LayerDesc::Residual { .. }
+            | LayerDesc::Lstm { .. }
+            | LayerDesc::Gru { .. } => {}
         }
         self
     }

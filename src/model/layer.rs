@@ -65,6 +65,8 @@ pub enum WeightInit {
     Ones,
     /// All zeros (a bias).
     Zeros,
+    /// Uniform in +-1/sqrt(n) (PyTorch's for a recurrent layer of n units).
+    InvSqrt(usize),
 }
 
 /// What a layer computes.
@@ -98,6 +100,40 @@ pub enum LayerKind {
     /// identity where the shapes agree, else a Dense or 1x1 convolution
     /// (`proj.weight`, `proj.bias`, as PyTorch's `self.proj` submodule).
     Residual(Skip),
+    /// A recurrent layer over a sequence `[T, 1, F]` (time steps first):
+    /// PyTorch's `nn.LSTM` or `nn.GRU` (`batch_first=True`, one layer),
+    /// giving every step's hidden state `[T, 1, H]` or the last `[H, 1, 1]`.
+    Recurrent(Rnn),
+}
+
+/// Which recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recurrence {
+    Lstm,
+    Gru,
+}
+
+/// A recurrent layer's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rnn {
+    pub cell: Recurrence,
+    pub hidden: usize,
+    pub return_sequences: bool,
+}
+
+impl Rnn {
+    /// Gates per unit: the rows of its weights are `gates * hidden`.
+    pub fn gates(&self) -> usize {
+        match self.cell {
+            Recurrence::Lstm => 4,
+            Recurrence::Gru => 3,
+        }
+    }
+}
+
+/// A sequence's (time steps, features per step) from its shape `[T, 1, F]`.
+pub fn steps_features(s: Shape) -> (usize, usize) {
+    (s[0], s[1] * s[2])
 }
 
 /// Where a residual block's shortcut comes from and how it is carried.
@@ -223,6 +259,28 @@ impl LayerKind {
                     .collect(),
                 None => Vec::new(),
             },
+            LayerKind::Recurrent(r) => {
+                let (_, f) = steps_features(input);
+                let gh = r.gates() * r.hidden;
+                let p = |name, shape| ParamSpec {
+                    name,
+                    shape,
+                    init: WeightInit::InvSqrt(r.hidden),
+                    decay: false,
+                };
+                vec![
+                    ParamSpec {
+                        decay: true,
+                        ..p("weight_ih_l0", vec![gh, f])
+                    },
+                    ParamSpec {
+                        decay: true,
+                        ..p("weight_hh_l0", vec![gh, r.hidden])
+                    },
+                    p("bias_ih_l0", vec![gh]),
+                    p("bias_hh_l0", vec![gh]),
+                ]
+            }
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -258,7 +316,8 @@ impl LayerKind {
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
-            | LayerKind::Residual(_) => Vec::new(),
+            | LayerKind::Residual(_)
+            | LayerKind::Recurrent(_) => Vec::new(),
         }
     }
 
@@ -278,6 +337,8 @@ impl LayerKind {
                 .proj
                 .kind()
                 .map_or((0, 0), |kind| kind.fan(skip.from, output)),
+            // Its weights start as `WeightInit::InvSqrt` says.
+            LayerKind::Recurrent(_) => (0, 0),
             // No Glorot-initialized weight.
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
@@ -299,6 +360,10 @@ impl LayerKind {
                 .proj
                 .kind()
                 .map_or(0.0, |kind| kind.forward_flops(skip.from, output)),
+            LayerKind::Recurrent(r) => {
+                let (t, f) = steps_features(input);
+                2.0 * (t * r.gates() * r.hidden * (f + r.hidden)) as f64
+            }
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -316,7 +381,9 @@ impl LayerKind {
             | LayerKind::ConvTranspose(_)
             | LayerKind::BatchNorm(_)
             | LayerKind::Residual(_) => true,
-            LayerKind::MaxPool(_)
+            // Their outputs are the cell's own (tanh'd) states.
+            LayerKind::Recurrent(_)
+            | LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. } => false,
@@ -339,6 +406,14 @@ impl LayerKind {
             LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
             LayerKind::BatchNorm(_) => "BatchNorm1d",
             LayerKind::Residual(_) => "Residual",
+            LayerKind::Recurrent(Rnn {
+                cell: Recurrence::Lstm,
+                ..
+            }) => "LSTM",
+            LayerKind::Recurrent(Rnn {
+                cell: Recurrence::Gru,
+                ..
+            }) => "GRU",
         }
     }
 }

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::desc::{LayerDesc, Padding, Size};
 pub use crate::model::layer::shape_name;
-use crate::model::layer::{LayerKind, Norm, Shape, Skip, Window};
+use crate::model::layer::{LayerKind, Norm, Recurrence, Rnn, Shape, Skip, Window};
 use crate::model::residual::projection;
 use crate::op::Activation;
 
@@ -402,7 +402,9 @@ impl LayerDesc {
             | LayerDesc::BatchNorm2d { .. }
             | LayerDesc::Flatten
             | LayerDesc::Reshape { .. }
-            | LayerDesc::Residual { .. } => return None,
+            | LayerDesc::Residual { .. }
+            | LayerDesc::Lstm { .. }
+            | LayerDesc::Gru { .. } => return None,
         })
     }
 
@@ -437,6 +439,14 @@ impl LayerDesc {
                 LayerDesc::Residual { layers, .. } => {
                     return Ok(block(&what, layers, input, act, act)?.end)
                 }
+                LayerDesc::Lstm {
+                    hidden,
+                    return_sequences,
+                } => recurrent(&what, input, Recurrence::Lstm, *hidden, *return_sequences)?,
+                LayerDesc::Gru {
+                    hidden,
+                    return_sequences,
+                } => recurrent(&what, input, Recurrence::Gru, *hidden, *return_sequences)?,
                 LayerDesc::Flatten => (LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
                 LayerDesc::Reshape { shape } => (
                     LayerKind::Reshape { flatten: false },
@@ -569,6 +579,35 @@ fn upsample(
         positive(what, &[("factor", fh.min(fw))])?;
     }
     Ok((LayerKind::Upsample { fh, fw, one_d }, [c, h * fh, w * fw]))
+}
+
+/// A recurrent layer over `input`, a sequence `[T, 1, F]` (time steps
+/// first; a flat vector is a sequence of one feature per step).
+fn recurrent(
+    what: &str,
+    input: Shape,
+    cell: Recurrence,
+    hidden: usize,
+    return_sequences: bool,
+) -> Result<(LayerKind, Shape)> {
+    positive(what, &[("hidden", hidden)])?;
+    if input[1] != 1 {
+        return Err(Error::InvalidArgument(format!(
+            "{what}: a recurrent layer reads a sequence [steps, features], not an image; \
+             flatten or reshape it first"
+        )));
+    }
+    let r = Rnn {
+        cell,
+        hidden,
+        return_sequences,
+    };
+    let out = if return_sequences {
+        [input[0], 1, hidden]
+    } else {
+        [hidden, 1, 1]
+    };
+    Ok((LayerKind::Recurrent(r), out))
 }
 
 /// Batch normalization with PyTorch's defaults for what is not given.

@@ -145,6 +145,18 @@ impl ModelConfig {
             );
         }
         let layers = self.try_layers()?;
+        if let Some(last) = layers.last().filter(|l| !l.kind.has_act()) {
+            if self.loss == LossKind::Bce || self.out_act != Activation::Identity {
+                return bad(format!(
+                    "model: the decoder ends in a {} layer, which applies no activation, so \
+                     `out_act` {} cannot apply (and BCE needs a sigmoid output); end \
+                     decoder_layers with a layer that has one (dense, a convolution), or set \
+                     `out_act` identity and `loss` mse",
+                    last.kind.name(),
+                    self.out_act
+                ));
+            }
+        }
         let out = layers.last().map(|l| l.out_shape).unwrap_or(shape);
         if out != shape {
             let fix = if self.decoder_layers.is_some() {

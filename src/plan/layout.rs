@@ -190,31 +190,35 @@ impl ParamLayout {
                     .find(|p| p.name == name)
                     .map_or(WeightInit::Zeros, |p| p.init);
                 let w = self.view(params, i)?;
-                match init {
+                let bound = match init {
                     // The arena starts at zero.
-                    WeightInit::Zeros => {}
-                    WeightInit::Ones => steps.push(ops::fill(ctx, 1.0, &w)?),
+                    WeightInit::Zeros => continue,
+                    WeightInit::Ones => {
+                        steps.push(ops::fill(ctx, 1.0, &w)?);
+                        continue;
+                    }
                     WeightInit::Glorot => {
                         let (fan_in, fan_out) = l.fan();
-                        let bound = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
-                        let spec = RngSpec {
-                            seed,
-                            stream: stream::INIT_BASE + l.index as u32,
-                            offset: drawn,
-                        };
-                        drawn += w.len() as u32;
-                        steps.push(ops::random(
-                            ctx,
-                            RandomFill::Uniform {
-                                lo: -bound,
-                                hi: bound,
-                            },
-                            spec,
-                            None,
-                            &w,
-                        )?);
+                        (6.0 / (fan_in + fan_out) as f64).sqrt() as f32
                     }
-                }
+                    WeightInit::InvSqrt(n) => (1.0 / (n.max(1) as f64).sqrt()) as f32,
+                };
+                let spec = RngSpec {
+                    seed,
+                    stream: stream::INIT_BASE + l.index as u32,
+                    offset: drawn,
+                };
+                drawn += w.len() as u32;
+                steps.push(ops::random(
+                    ctx,
+                    RandomFill::Uniform {
+                        lo: -bound,
+                        hi: bound,
+                    },
+                    spec,
+                    None,
+                    &w,
+                )?);
             }
         }
         Ok(steps)

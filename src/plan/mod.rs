@@ -42,6 +42,7 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
+        LayerKind::Recurrent(_) => &Recurrent,
     }
 }
 
@@ -59,6 +60,7 @@ pub use layout::ParamLayout;
 use norm::BatchNorm;
 pub use options::PlanOptions;
 use pool::Pooling;
+use recurrent::Recurrent;
 use reshape::Reshape;
 use residual::Residual;
 use variants::hooks::{Pass, Variant};

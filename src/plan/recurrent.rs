@@ -2,8 +2,7 @@
 //! of every step as one matmul, then one fused dispatch per step
 //! (`kernels::recurrent`); backward through time, one dispatch and one
 //! matmul per step, then the parameter and input gradients from what the
-//! steps wrote. The layer kinds that plan through these are the sequence
-//! issue's next step; the steps are tested here against the f64 twin.
+//! steps wrote. [`Recurrent`] plans the `lstm` and `gru` layer kinds so.
 //!
 //! ```text
 //!   x            (N T, F)     the input, each row one step of one sequence
@@ -18,9 +17,14 @@
 //! once the steps are done, 1 matmul and 1 column sum per step for W_hh's
 //! and b_hh's gradients, accumulated over the steps).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{self as ops, BackTensors, Cell, MatmulSpec, RecDims, StepTensors};
+use crate::model::layer::{steps_features, Recurrence};
+use crate::model::{LayerKind, LayerSpec};
+use crate::op::Activation;
+use crate::plan::layer::{Grad, LayerPlan, Params};
+use crate::plan::options::PlanOptions;
 
 /// A layer's parameters (or their gradients), as PyTorch names them:
 /// `weight_ih_l0` (G H, F), `weight_hh_l0` (G H, H), `bias_ih_l0` and
@@ -184,4 +188,148 @@ pub fn rec_backward_steps(
         steps.push(ops::matmul(ctx, &spec, &b.dxw, p.w_ih, None, dx)?);
     }
     Ok(steps)
+}
+
+/// The LSTM and GRU layer kinds' planning code: the steps above over the
+/// layer's scratch buffers, which hold [`RecBuffers`] in its field order
+/// (a GRU's cell state and a sequence-returning layer's `seq` one word).
+pub struct Recurrent;
+
+/// The layer's cell, sizes at `rows` sequences (each step's slice aligned
+/// for `ctx`) and its input features.
+fn layer_of(ctx: &GpuContext, l: &LayerSpec, rows: usize) -> Result<RecLayer> {
+    let LayerKind::Recurrent(r) = l.kind else {
+        return Err(Error::Internal {
+            op: format!("planning layer {} ({})", l.index, l.kind.name()),
+            message: "not a recurrent layer".into(),
+        });
+    };
+    let cell = match r.cell {
+        Recurrence::Lstm => Cell::Lstm,
+        Recurrence::Gru => Cell::Gru,
+    };
+    let (steps, f_in) = steps_features(l.in_shape);
+    Ok(RecLayer {
+        cell,
+        dims: RecDims::aligned(ctx, cell, rows, steps, r.hidden),
+        f_in,
+        return_sequences: r.return_sequences,
+    })
+}
+
+impl RecBuffers {
+    /// The buffers as a layer's scratch (see [`Recurrent`]).
+    fn from_scratch(l: &LayerSpec, s: &[GpuTensor], rl: RecLayer) -> Result<Self> {
+        let [xw, state, cell, gates, dhrec, carry, dxw, dhw, seq] = s else {
+            return Err(Error::Internal {
+                op: format!("planning layer {} ({})", l.index, l.kind.name()),
+                message: format!("{} scratch buffers, not 9", s.len()),
+            });
+        };
+        Ok(Self {
+            xw: xw.clone(),
+            state: state.clone(),
+            cell: (rl.cell == Cell::Lstm).then(|| cell.clone()),
+            gates: gates.clone(),
+            dhrec: dhrec.clone(),
+            carry: carry.clone(),
+            dxw: dxw.clone(),
+            dhw: dhw.clone(),
+            seq: (!rl.return_sequences).then(|| seq.clone()),
+        })
+    }
+}
+
+/// The layer's tensors by PyTorch's names, from `p`.
+fn tensors<'a>(l: &LayerSpec, p: &Params<'a>) -> Result<RecTensors<'a>> {
+    Ok(RecTensors {
+        w_ih: p.named(l, "weight_ih_l0")?,
+        w_hh: p.named(l, "weight_hh_l0")?,
+        b_ih: p.named(l, "bias_ih_l0")?,
+        b_hh: p.named(l, "bias_hh_l0")?,
+    })
+}
+
+impl LayerPlan for Recurrent {
+    fn scratch(
+        &self,
+        ctx: &GpuContext,
+        _opts: &PlanOptions,
+        l: &LayerSpec,
+        cap: usize,
+    ) -> Vec<usize> {
+        let Ok(rl) = layer_of(ctx, l, cap) else {
+            return Vec::new();
+        };
+        let d = rl.dims;
+        let (seq, gh) = (d.n * d.steps, rl.cell.gates() * d.h);
+        vec![
+            seq * gh,
+            d.state_len(),
+            if rl.cell == Cell::Lstm {
+                d.state_len()
+            } else {
+                1
+            },
+            seq * 4 * d.h,
+            d.n * d.h,
+            d.n * d.h,
+            seq * gh,
+            d.dhw_len(),
+            if rl.return_sequences { 1 } else { seq * d.h },
+        ]
+    }
+
+    fn forward(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        _act: Activation,
+        target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let rl = layer_of(ctx, l, rows)?;
+        let b = RecBuffers::from_scratch(l, p.scratch, rl)?;
+        rec_forward_steps(ctx, rl, &tensors(l, p)?, &b, input, target)
+    }
+
+    /// Backward through time and every parameter's gradient (the input's
+    /// follows in `input_grad`, from the gradients these steps leave).
+    fn param_grads(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        dz: &Grad,
+        g: &Params,
+        _accumulate: bool,
+    ) -> Result<Vec<Step>> {
+        let rl = layer_of(ctx, l, rows)?;
+        let b = RecBuffers::from_scratch(l, p.scratch, rl)?;
+        let (pt, gt) = (tensors(l, p)?, tensors(l, g)?);
+        rec_backward_steps(ctx, rl, &pt, &b, input, dz.plain(l)?, &gt, None)
+    }
+
+    /// `dx = dxw W_ih`, from the gradients `param_grads` left.
+    fn input_grad(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        _input: &GpuTensor,
+        _dz: &Grad,
+        target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let rl = layer_of(ctx, l, rows)?;
+        let b = RecBuffers::from_scratch(l, p.scratch, rl)?;
+        let d = rl.dims;
+        let spec = MatmulSpec::new(d.n * d.steps, rl.f_in, rl.cell.gates() * d.h, false, false);
+        let w_ih = p.named(l, "weight_ih_l0")?;
+        Ok(vec![ops::matmul(ctx, &spec, &b.dxw, w_ih, None, target)?])
+    }
 }

@@ -55,6 +55,7 @@ use dense::Dense;
 use layer::LayerTwin;
 use norm_layer::BatchNorm;
 use pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
+use recurrent::Recurrent;
 use residual::Residual;
 
 /// The f64 twin of each layer kind, one line per kind.
@@ -69,5 +70,6 @@ pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
+        LayerKind::Recurrent(_) => &Recurrent,
     }
 }

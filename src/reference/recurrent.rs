@@ -4,6 +4,9 @@
 //! header), and the layer's parameter and input gradients from them.
 
 use crate::kernels::{Cell, RecDims};
+use crate::model::layer::{steps_features, Recurrence};
+use crate::model::{LayerKind, LayerSpec};
+use crate::reference::layer::{LayerTwin, ParamGrads, Weights};
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -215,4 +218,99 @@ pub fn rec_param_grads(
         }
     }
     [dx, dw_ih, dw_hh, db_ih, db_hh]
+}
+
+/// The `lstm` and `gru` layer kinds' twin.
+pub struct Recurrent;
+
+/// The layer's cell, sizes at `rows` sequences and input features.
+fn layer_of(l: &LayerSpec, rows: usize) -> (Cell, RecDims, usize, bool) {
+    let LayerKind::Recurrent(r) = l.kind else {
+        panic!("layer {} is not recurrent", l.index);
+    };
+    let cell = match r.cell {
+        Recurrence::Lstm => Cell::Lstm,
+        Recurrence::Gru => Cell::Gru,
+    };
+    let (steps, f_in) = steps_features(l.in_shape);
+    (
+        cell,
+        RecDims::dense(cell, rows, steps, r.hidden),
+        f_in,
+        r.return_sequences,
+    )
+}
+
+fn weights<'a>(p: &Weights<'a>) -> RecWeights<'a> {
+    RecWeights {
+        w_ih: p.get("weight_ih_l0"),
+        w_hh: p.get("weight_hh_l0"),
+        b_ih: p.get("bias_ih_l0"),
+        b_hh: p.get("bias_hh_l0"),
+    }
+}
+
+/// The forward and backward passes over `x` from the output's gradient `dz`
+/// (every step's, or the last step's alone): every gradient, `x`'s first.
+fn grads(l: &LayerSpec, p: &Weights, x: &[f64], dz: &[f64], rows: usize) -> [Vec<f64>; 5] {
+    let (cell, d, f_in, all) = layer_of(l, rows);
+    let rw = weights(p);
+    let xw = input_projection(cell, d, f_in, x, &rw);
+    let f = rec_forward(cell, d, &xw, rw.w_hh, rw.b_hh);
+    let dout = if all {
+        dz.to_vec()
+    } else {
+        let mut v = vec![0.0; rows * d.steps * d.h];
+        for r in 0..rows {
+            for j in 0..d.h {
+                v[(r * d.steps + d.steps - 1) * d.h + j] = dz[r * d.h + j];
+            }
+        }
+        v
+    };
+    let b = rec_backward(cell, d, &f, rw.w_hh, &dout);
+    rec_param_grads(cell, d, f_in, x, &rw, &f, &b)
+}
+
+impl LayerTwin for Recurrent {
+    fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
+        let (cell, d, f_in, all) = layer_of(l, rows);
+        let rw = weights(p);
+        let xw = input_projection(cell, d, f_in, x, &rw);
+        let f = rec_forward(cell, d, &xw, rw.w_hh, rw.b_hh);
+        if all {
+            f.out
+        } else {
+            f.state[d.steps * rows * d.h..].to_vec()
+        }
+    }
+
+    fn param_grads(
+        &self,
+        l: &LayerSpec,
+        p: &Weights,
+        x: &[f64],
+        dz: &[f64],
+        rows: usize,
+    ) -> ParamGrads {
+        let [_, w_ih, w_hh, b_ih, b_hh] = grads(l, p, x, dz, rows);
+        vec![
+            ("weight_ih_l0", w_ih),
+            ("weight_hh_l0", w_hh),
+            ("bias_ih_l0", b_ih),
+            ("bias_hh_l0", b_hh),
+        ]
+    }
+
+    fn input_grad(
+        &self,
+        l: &LayerSpec,
+        p: &Weights,
+        x: &[f64],
+        dz: &[f64],
+        rows: usize,
+    ) -> Vec<f64> {
+        let [dx, ..] = grads(l, p, x, dz, rows);
+        dx
+    }
 }

@@ -1,0 +1,90 @@
+//! Recurrent layers in a model: LSTM and GRU encoders (PyTorch's
+//! `batch_first` layout: a sample is `[T, F]`, time steps first) train as
+//! their f64 twin does, three steps under both plans; their parameters keep
+//! PyTorch's names.
+
+mod common;
+
+use common::three_steps::{check_three_steps, sgd};
+use wgae::model::LayerDesc;
+use wgae::plan::ParamLayout;
+use wgae::{Activation, LossKind, ModelConfig};
+
+const T: usize = 5;
+const F: usize = 3;
+
+fn lstm(hidden: usize, return_sequences: bool) -> LayerDesc {
+    LayerDesc::Lstm {
+        hidden,
+        return_sequences,
+    }
+}
+
+fn gru(hidden: usize, return_sequences: bool) -> LayerDesc {
+    LayerDesc::Gru {
+        hidden,
+        return_sequences,
+    }
+}
+
+/// A model of `encoder` over `[T, F]` sequences, with a Dense decoder back
+/// to the sequence (a reshape, so the output is linear under MSE).
+fn model(encoder: Vec<LayerDesc>) -> ModelConfig {
+    ModelConfig::layered(
+        &[T, F],
+        encoder,
+        vec![
+            LayerDesc::dense(T * F),
+            LayerDesc::Reshape { shape: vec![T, F] },
+        ],
+    )
+    .loss(LossKind::Mse)
+    .out_act(Activation::Identity)
+}
+
+#[test]
+fn an_lstm_encoder_trains_as_the_twin() {
+    check_three_steps("lstm", &model(vec![lstm(6, false)]), &sgd(0.5));
+}
+
+#[test]
+fn a_gru_encoder_trains_as_the_twin() {
+    let cfg = model(vec![gru(4, true), LayerDesc::Flatten, LayerDesc::dense(5)]);
+    check_three_steps("gru", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn stacked_recurrent_layers_train_as_the_twin() {
+    let cfg = model(vec![lstm(6, true), gru(4, false)]);
+    check_three_steps("lstm then gru", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn parameters_keep_pytorch_names_and_shapes() {
+    let cfg = model(vec![lstm(6, true), gru(4, false)]);
+    cfg.validate().unwrap();
+    let layout = ParamLayout::new(&cfg, 1);
+    let shape = |name: &str| layout.entries[layout.find(name).unwrap()].shape.clone();
+    assert_eq!(shape("encoder.0.weight_ih_l0"), vec![24, F]);
+    assert_eq!(shape("encoder.0.weight_hh_l0"), vec![24, 6]);
+    assert_eq!(shape("encoder.0.bias_hh_l0"), vec![24]);
+    assert_eq!(shape("encoder.2.weight_ih_l0"), vec![12, 6]);
+    assert_eq!(shape("encoder.2.weight_hh_l0"), vec![12, 4]);
+    assert_eq!(cfg.code_dim(), 4);
+    assert!(cfg.summary().contains("LSTM") && cfg.summary().contains("GRU"));
+}
+
+/// A decoder that ends in a layer with no activation (a reshape) cannot
+/// take a sigmoid output or BCE: refused with what to change, before any
+/// planning.
+#[test]
+fn an_output_without_an_activation_is_refused_under_bce() {
+    let cfg = model(vec![lstm(6, false)])
+        .loss(LossKind::Bce)
+        .out_act(Activation::Sigmoid);
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("ends in a Reshape layer") && err.contains("`out_act` identity"),
+        "{err}"
+    );
+}
