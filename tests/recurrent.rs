@@ -88,3 +88,64 @@ fn an_output_without_an_activation_is_refused_under_bce() {
         "{err}"
     );
 }
+
+/// The seq2seq autoencoder (the Keras blog's, EncDec-AD): an LSTM encoder
+/// whose last state is the code, mirrored into repeat, an LSTM returning
+/// every step, and a per-step Dense back to the features.
+fn seq2seq(encoder: Vec<LayerDesc>) -> ModelConfig {
+    let mut cfg = ModelConfig::layered(&[T, F], encoder, vec![])
+        .loss(LossKind::Mse)
+        .out_act(Activation::Identity);
+    cfg.decoder_layers = None;
+    cfg
+}
+
+#[test]
+fn a_mirrored_seq2seq_lstm_autoencoder_trains_as_the_twin() {
+    let cfg = seq2seq(vec![lstm(6, false)]);
+    let kinds: Vec<&str> = cfg.layers().iter().map(|l| l.kind.name()).collect();
+    assert_eq!(kinds, ["LSTM", "RepeatVector", "LSTM", "Linear"]);
+    assert_eq!(cfg.layers().last().unwrap().out_shape, [T, 1, F]);
+    check_three_steps("seq2seq lstm", &cfg, &sgd(0.5));
+}
+
+#[test]
+fn a_mirrored_stacked_gru_autoencoder_trains_as_the_twin() {
+    let cfg = seq2seq(vec![gru(6, true), gru(3, false)]);
+    let kinds: Vec<&str> = cfg.layers().iter().map(|l| l.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        ["GRU", "GRU", "RepeatVector", "GRU", "GRU", "Linear"]
+    );
+    check_three_steps("seq2seq gru", &cfg, &sgd(0.5));
+}
+
+/// The same model from TOML: `lstm`, `repeat` and `time_dense`, with a
+/// sigmoid output under BCE.
+#[test]
+fn sequence_layers_read_from_toml() {
+    let text = r#"
+        input_shape = [5, 3]
+        out_act = "sigmoid"
+        loss = "bce"
+        [[encoder_layers]]
+        type = "lstm"
+        hidden = 4
+        [[decoder_layers]]
+        type = "repeat"
+        times = 5
+        [[decoder_layers]]
+        type = "gru"
+        hidden = 4
+        return_sequences = true
+        [[decoder_layers]]
+        type = "time_dense"
+        units = 3
+    "#;
+    let cfg = ModelConfig::from_toml(text).unwrap();
+    cfg.validate().unwrap();
+    assert_eq!(cfg.code_dim(), 4);
+    let again = ModelConfig::from_toml(&cfg.to_toml()).unwrap();
+    assert_eq!(again.decoder_layers, cfg.decoder_layers);
+    check_three_steps("toml seq2seq bce", &cfg, &sgd(0.5));
+}

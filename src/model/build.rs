@@ -117,9 +117,21 @@ impl ModelConfig {
         // The last layer must be one that maps to the output (with an
         // activation); a trailing reshape or upsampling is followed by a
         // 'same' convolution back to the input's channels.
+        let sequence = matches!(
+            enc.first(),
+            Some(LayerDesc::Lstm { .. } | LayerDesc::Gru { .. })
+        );
         if !out.last().is_some_and(LayerDesc::has_act) {
-            let c = self.sample_shape()?[0];
-            out.push(if self.sample_shape()?[1] == 1 {
+            let [c, _, l] = self.sample_shape()?;
+            out.push(if sequence {
+                // A recurrent encoder's input is [T, F]: back to F features
+                // at every step.
+                LayerDesc::TimeDense {
+                    units: l,
+                    act: None,
+                    bias: true,
+                }
+            } else if self.sample_shape()?[1] == 1 {
                 LayerDesc::Conv1d {
                     filters: c,
                     kernel: 3,
@@ -187,6 +199,32 @@ impl ModelConfig {
                 LayerDesc::Residual { layers, .. } => {
                     let what = format!("{what} {i}: residual block layer");
                     out.push(LayerDesc::residual(self.mirror_list(layers, input, &what)?));
+                }
+                // A recurrent layer is undone by one that returns every step
+                // (after the code, whose last state is repeated to T steps).
+                LayerDesc::Lstm {
+                    hidden,
+                    return_sequences,
+                }
+                | LayerDesc::Gru {
+                    hidden,
+                    return_sequences,
+                } => {
+                    if !return_sequences {
+                        out.push(LayerDesc::Repeat { times: c });
+                    }
+                    let hidden = *hidden;
+                    out.push(if matches!(d, LayerDesc::Lstm { .. }) {
+                        LayerDesc::Lstm {
+                            hidden,
+                            return_sequences: true,
+                        }
+                    } else {
+                        LayerDesc::Gru {
+                            hidden,
+                            return_sequences: true,
+                        }
+                    });
                 }
                 other => {
                     return Err(Error::InvalidArgument(format!(

@@ -225,6 +225,21 @@ pub enum LayerDesc {
         #[serde(default)]
         return_sequences: bool,
     },
+    /// `times` copies of a vector: the sequence `[times, features]` a
+    /// seq2seq decoder starts from (Keras' `RepeatVector`).
+    Repeat {
+        times: usize,
+    },
+    /// A Dense layer at every step of a sequence `[T, F]`: `[T, units]`
+    /// (PyTorch's `nn.Linear` on the last axis, Keras'
+    /// `TimeDistributed(Dense)`): a sequence decoder's output layer.
+    TimeDense {
+        units: usize,
+        #[serde(default, with = "crate::model::text::opt_as_string")]
+        act: Option<Activation>,
+        #[serde(default = "yes", skip_serializing_if = "is_yes")]
+        bias: bool,
+    },
 }
 
 fn one_usize() -> usize {
@@ -315,7 +330,8 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
             | LayerDesc::BatchNorm2d { act, .. }
-            | LayerDesc::Residual { act, .. } => *act = Some(a),
+            | LayerDesc::Residual { act, .. }
+            | LayerDesc::TimeDense { act, .. } => *act = Some(a),
             // Pooling and reshaping apply no activation.
             LayerDesc::MaxPool2d { .. }
             | LayerDesc::MaxPool1d { .. }
@@ -326,7 +342,8 @@ impl LayerDesc {
             | LayerDesc::Flatten
             | LayerDesc::Reshape { .. }
             | LayerDesc::Lstm { .. }
-            | LayerDesc::Gru { .. } => {}
+            | LayerDesc::Gru { .. }
+            | LayerDesc::Repeat { .. } => {}
         }
         self
     }
@@ -350,7 +367,8 @@ impl LayerDesc {
             | LayerDesc::ConvTranspose1d { act, .. }
             | LayerDesc::BatchNorm1d { act, .. }
             | LayerDesc::BatchNorm2d { act, .. }
-            | LayerDesc::Residual { act, .. } => *act,
+            | LayerDesc::Residual { act, .. }
+            | LayerDesc::TimeDense { act, .. } => *act,
             LayerDesc::MaxPool2d { .. }
             | LayerDesc::MaxPool1d { .. }
             | LayerDesc::AvgPool2d { .. }
@@ -360,7 +378,8 @@ impl LayerDesc {
             | LayerDesc::Flatten
             | LayerDesc::Reshape { .. }
             | LayerDesc::Lstm { .. }
-            | LayerDesc::Gru { .. } => None,
+            | LayerDesc::Gru { .. }
+            | LayerDesc::Repeat { .. } => None,
         }
     }
 
@@ -372,7 +391,8 @@ impl LayerDesc {
             | LayerDesc::Conv2d { bias, .. }
             | LayerDesc::Conv1d { bias, .. }
             | LayerDesc::ConvTranspose2d { bias, .. }
-            | LayerDesc::ConvTranspose1d { bias, .. } => *bias,
+            | LayerDesc::ConvTranspose1d { bias, .. }
+            | LayerDesc::TimeDense { bias, .. } => *bias,
             // Batch normalization always shifts; the others have no
             // parameters.
             LayerDesc::BatchNorm1d { .. }
@@ -387,7 +407,8 @@ impl LayerDesc {
             | LayerDesc::Reshape { .. }
             | LayerDesc::Residual { .. }
             | LayerDesc::Lstm { .. }
-            | LayerDesc::Gru { .. } => true,
+            | LayerDesc::Gru { .. }
+            | LayerDesc::Repeat { .. } => true,
         }
     }
 
@@ -399,7 +420,8 @@ impl LayerDesc {
             | LayerDesc::Conv2d { bias, .. }
             | LayerDesc::Conv1d { bias, .. }
             | LayerDesc::ConvTranspose2d { bias, .. }
-            | LayerDesc::ConvTranspose1d { bias, .. } => *bias = false,
+            | LayerDesc::ConvTranspose1d { bias, .. }
+            | LayerDesc::TimeDense { bias, .. } => *bias = false,
             LayerDesc::BatchNorm1d { .. }
             | LayerDesc::BatchNorm2d { .. }
             | LayerDesc::MaxPool2d { .. }
@@ -412,7 +434,8 @@ impl LayerDesc {
             | LayerDesc::Reshape { .. }
             | LayerDesc::Residual { .. }
             | LayerDesc::Lstm { .. }
-            | LayerDesc::Gru { .. } => {}
+            | LayerDesc::Gru { .. }
+            | LayerDesc::Repeat { .. } => {}
         }
         self
     }
@@ -429,6 +452,7 @@ impl LayerDesc {
                 | LayerDesc::BatchNorm1d { .. }
                 | LayerDesc::BatchNorm2d { .. }
                 | LayerDesc::Residual { .. }
+                | LayerDesc::TimeDense { .. }
         )
     }
 }

@@ -104,6 +104,27 @@ pub enum LayerKind {
     /// PyTorch's `nn.LSTM` or `nn.GRU` (`batch_first=True`, one layer),
     /// giving every step's hidden state `[T, 1, H]` or the last `[H, 1, 1]`.
     Recurrent(Rnn),
+    /// `times` copies of a vector `[H, 1, 1]`, a sequence `[times, 1, H]`
+    /// (Keras' `RepeatVector`): the start of a seq2seq decoder.
+    Repeat { times: usize },
+    /// A Dense layer applied at every step of a sequence `[T, 1, F]`:
+    /// `[T, 1, units]` (PyTorch's `nn.Linear` on the last axis; Keras'
+    /// `TimeDistributed(Dense)`), W stored (units, F).
+    StepDense,
+}
+
+impl LayerSpec {
+    /// A per-step layer as the plain layer it is at each step: its input and
+    /// output widths per step, and the rows it sees for `rows` sequences.
+    pub fn per_step(&self, rows: usize) -> (LayerSpec, usize) {
+        let (steps, f) = steps_features(self.in_shape);
+        let spec = LayerSpec {
+            inputs: f,
+            outputs: self.out_shape[1] * self.out_shape[2],
+            ..*self
+        };
+        (spec, rows * steps)
+    }
 }
 
 /// Which recurrent cell.
@@ -228,6 +249,10 @@ impl LayerKind {
         };
         match self {
             LayerKind::Dense => vec![weight(vec![n(output), n(input)]), bias(vec![n(output)])],
+            LayerKind::StepDense => {
+                let (units, f) = (output[1] * output[2], steps_features(input).1);
+                vec![weight(vec![units, f]), bias(vec![units])]
+            }
             LayerKind::Conv(w) => vec![
                 weight([vec![output[0], input[0]], kernel(w)].concat()),
                 bias(vec![output[0]]),
@@ -284,7 +309,8 @@ impl LayerKind {
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
-            | LayerKind::Reshape { .. } => Vec::new(),
+            | LayerKind::Reshape { .. }
+            | LayerKind::Repeat { .. } => Vec::new(),
         }
     }
 
@@ -317,7 +343,9 @@ impl LayerKind {
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
             | LayerKind::Residual(_)
-            | LayerKind::Recurrent(_) => Vec::new(),
+            | LayerKind::Recurrent(_)
+            | LayerKind::Repeat { .. }
+            | LayerKind::StepDense => Vec::new(),
         }
     }
 
@@ -329,6 +357,7 @@ impl LayerKind {
                 input.iter().product::<usize>(),
                 output.iter().product::<usize>(),
             ),
+            LayerKind::StepDense => (steps_features(input).1, output[1] * output[2]),
             LayerKind::Conv(w) | LayerKind::ConvTranspose(w) => {
                 let k = w.kh * w.kw;
                 (input[0] * k, output[0] * k)
@@ -338,7 +367,7 @@ impl LayerKind {
                 .kind()
                 .map_or((0, 0), |kind| kind.fan(skip.from, output)),
             // Its weights start as `WeightInit::InvSqrt` says.
-            LayerKind::Recurrent(_) => (0, 0),
+            LayerKind::Recurrent(_) | LayerKind::Repeat { .. } => (0, 0),
             // No Glorot-initialized weight.
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
@@ -364,6 +393,8 @@ impl LayerKind {
                 let (t, f) = steps_features(input);
                 2.0 * (t * r.gates() * r.hidden * (f + r.hidden)) as f64
             }
+            LayerKind::Repeat { .. } => 0.0,
+            LayerKind::StepDense => 2.0 * n(input) * (output[1] * output[2]) as f64,
             LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -377,12 +408,14 @@ impl LayerKind {
     pub fn has_act(self) -> bool {
         match self {
             LayerKind::Dense
+            | LayerKind::StepDense
             | LayerKind::Conv(_)
             | LayerKind::ConvTranspose(_)
             | LayerKind::BatchNorm(_)
             | LayerKind::Residual(_) => true,
             // Their outputs are the cell's own (tanh'd) states.
             LayerKind::Recurrent(_)
+            | LayerKind::Repeat { .. }
             | LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
@@ -394,7 +427,7 @@ impl LayerKind {
     pub fn name(self) -> &'static str {
         let one = |w: Window, a, b| if w.one_d { a } else { b };
         match self {
-            LayerKind::Dense => "Linear",
+            LayerKind::Dense | LayerKind::StepDense => "Linear",
             LayerKind::Conv(w) => one(w, "Conv1d", "Conv2d"),
             LayerKind::ConvTranspose(w) => one(w, "ConvTranspose1d", "ConvTranspose2d"),
             LayerKind::MaxPool(w) => one(w, "MaxPool1d", "MaxPool2d"),
@@ -406,6 +439,7 @@ impl LayerKind {
             LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
             LayerKind::BatchNorm(_) => "BatchNorm1d",
             LayerKind::Residual(_) => "Residual",
+            LayerKind::Repeat { .. } => "RepeatVector",
             LayerKind::Recurrent(Rnn {
                 cell: Recurrence::Lstm,
                 ..

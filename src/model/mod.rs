@@ -12,6 +12,7 @@ mod residual;
 pub mod shape;
 mod text;
 mod validate;
+mod window;
 
 use std::str::FromStr;
 

@@ -164,3 +164,56 @@ fn product(
         None => ops::matmul(ctx, spec, a, b, None, c),
     }
 }
+
+/// A Dense layer at every step of a sequence: the same products over
+/// `rows * T` rows of one step each.
+pub struct StepDense;
+
+impl LayerPlan for StepDense {
+    fn fuses_act_grad(&self) -> bool {
+        true
+    }
+
+    fn forward(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        act: Activation,
+        target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let (step, n) = l.per_step(rows);
+        Dense.forward(ctx, &step, n, p, input, act, target)
+    }
+
+    fn param_grads(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        dz: &Grad,
+        g: &Params,
+        accumulate: bool,
+    ) -> Result<Vec<Step>> {
+        let (step, n) = l.per_step(rows);
+        Dense.param_grads(ctx, &step, n, p, input, dz, g, accumulate)
+    }
+
+    fn input_grad(
+        &self,
+        ctx: &GpuContext,
+        l: &LayerSpec,
+        rows: usize,
+        p: &Params,
+        input: &GpuTensor,
+        dz: &Grad,
+        target: &GpuTensor,
+    ) -> Result<Vec<Step>> {
+        let (step, n) = l.per_step(rows);
+        Dense.input_grad(ctx, &step, n, p, input, dz, target)
+    }
+}

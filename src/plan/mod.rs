@@ -36,9 +36,13 @@ pub mod variants;
 pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
     match kind {
         LayerKind::Dense => &Dense,
+        LayerKind::StepDense => &StepDense,
         LayerKind::Conv(_) => &Conv,
         LayerKind::ConvTranspose(_) => &ConvTranspose,
-        LayerKind::MaxPool(_) | LayerKind::AvgPool(_) | LayerKind::Upsample { .. } => &Pooling,
+        LayerKind::MaxPool(_)
+        | LayerKind::AvgPool(_)
+        | LayerKind::Upsample { .. }
+        | LayerKind::Repeat { .. } => &Pooling,
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
@@ -53,7 +57,7 @@ use crate::model::{LayerKind, LayerSpec, ModelConfig, Role};
 use buffers::{prefix, Buffers, LayerBuffers, LossBuffers};
 pub use buffers::{slot, Mode};
 use conv::{Conv, ConvTranspose};
-use dense::Dense;
+use dense::{Dense, StepDense};
 use layer::{LayerPlan, Params};
 use layout::BufferView;
 pub use layout::ParamLayout;

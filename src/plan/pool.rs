@@ -44,6 +44,8 @@ pub fn geom(l: &LayerSpec, rows: usize) -> Result<PoolGeom> {
             pw: win.pw,
         }),
         LayerKind::Upsample { fh, fw, .. } => Ok(PoolGeom::upsample(rows, c, h, w, fh, fw)),
+        // The vector as one row of an image, upsampled `times` rows down.
+        LayerKind::Repeat { times } => Ok(PoolGeom::upsample(rows, 1, 1, l.inputs, times, 1)),
         other => Err(Error::Internal {
             op: format!("planning layer {}", l.index),
             message: format!("{} is not a pooling layer", other.name()),

@@ -86,3 +86,37 @@ fn weight(w: &[f64], i: usize, j: usize, inputs: usize, outputs: usize, transpos
         w[j * inputs + i]
     }
 }
+
+/// The twin of a Dense layer at every step of a sequence.
+pub struct StepDense;
+
+impl LayerTwin for StepDense {
+    fn forward(&self, l: &LayerSpec, x: &[f64], p: &Weights, rows: usize) -> Vec<f64> {
+        let (step, n) = l.per_step(rows);
+        Dense.forward(&step, x, p, n)
+    }
+
+    fn param_grads(
+        &self,
+        l: &LayerSpec,
+        p: &Weights,
+        x: &[f64],
+        dz: &[f64],
+        rows: usize,
+    ) -> ParamGrads {
+        let (step, n) = l.per_step(rows);
+        Dense.param_grads(&step, p, x, dz, n)
+    }
+
+    fn input_grad(
+        &self,
+        l: &LayerSpec,
+        p: &Weights,
+        x: &[f64],
+        dz: &[f64],
+        rows: usize,
+    ) -> Vec<f64> {
+        let (step, n) = l.per_step(rows);
+        Dense.input_grad(&step, p, x, dz, n)
+    }
+}

@@ -51,7 +51,7 @@ pub use vae::*;
 
 use crate::model::LayerKind;
 use conv_layer::{Conv, ConvTranspose};
-use dense::Dense;
+use dense::{Dense, StepDense};
 use layer::LayerTwin;
 use norm_layer::BatchNorm;
 use pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
@@ -62,11 +62,12 @@ use residual::Residual;
 pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
     match kind {
         LayerKind::Dense => &Dense,
+        LayerKind::StepDense => &StepDense,
         LayerKind::Conv(_) => &Conv,
         LayerKind::ConvTranspose(_) => &ConvTranspose,
         LayerKind::MaxPool(_) => &MaxPool,
         LayerKind::AvgPool(_) => &AvgPool,
-        LayerKind::Upsample { .. } => &Upsample,
+        LayerKind::Upsample { .. } | LayerKind::Repeat { .. } => &Upsample,
         LayerKind::Reshape { .. } => &Reshape,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
