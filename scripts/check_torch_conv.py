@@ -124,6 +124,39 @@ class SamePool(torch.nn.Module):
         return total / count
 
 
+class Recurrent(torch.nn.Module):
+    """nn.LSTM or nn.GRU (batch_first, one layer) as wgae's `lstm`/`gru`:
+    every step's output, or the last hidden state. The parameters keep
+    PyTorch's names (weight_ih_l0, ...) on this module itself."""
+
+    def __init__(self, kind, f, hidden, return_sequences):
+        super().__init__()
+        Rnn = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
+        rnn = Rnn(f, hidden, batch_first=True)
+        for name, p in rnn.named_parameters():
+            self.register_parameter(name, p)
+        self._rnn = [rnn]
+        self.return_sequences = return_sequences
+
+    def forward(self, x):
+        out, state = self._rnn[0](x)
+        if self.return_sequences:
+            return out
+        h = state[0] if isinstance(state, tuple) else state
+        return h[-1]
+
+
+class Repeat(torch.nn.Module):
+    """Keras' RepeatVector: (N, H) to (N, T, H)."""
+
+    def __init__(self, times):
+        super().__init__()
+        self.times = times
+
+    def forward(self, z):
+        return z.unsqueeze(1).repeat(1, self.times, 1)
+
+
 class Residual(torch.nn.Module):
     """body(x) + x, or body(x) + proj(x) where the shapes differ; the block's
     activation follows it in the outer Sequential."""
@@ -176,7 +209,19 @@ def build(layers, shape, default_act, last_act, body=False):
         has_act = norm or t in ("dense", "conv2d", "conv1d", "conv_transpose2d", "conv_transpose1d", "residual")
         bias = L.get("bias", True)
         one_d = t.endswith("1d")
-        if t == "residual":
+        if t in ("lstm", "gru"):
+            rs = L.get("return_sequences", False)
+            mods.append(Recurrent(t, h * w, L["hidden"], rs))
+            act, has_act = "identity", False
+            c, h, w = (c, 1, L["hidden"]) if rs else (L["hidden"], 1, 1)
+        elif t == "repeat":
+            mods.append(Repeat(L["times"]))
+            c, h, w = L["times"], 1, c
+        elif t == "time_dense":
+            mods.append(torch.nn.Linear(h * w, L["units"], bias=bias))
+            has_act = True
+            c, h, w = c, 1, L["units"]
+        elif t == "residual":
             inner, out = build(L["layers"], (c, h, w), default_act, "identity", body=True)
             proj = projection((c, h, w), out, one_d)
             if proj is not None and isinstance(proj, torch.nn.Sequential):
