@@ -60,6 +60,8 @@ W=${WGAE:-.gl/wgae}
     "$W" bench --config examples/configs/conv_bn.toml --json
     # Residual blocks: shortcuts, 1x1 projections, batch norm in the body.
     "$W" bench --config examples/configs/residual.toml --json
+    # The seq2seq LSTM autoencoder: one dispatch per step, 24 steps.
+    "$W" bench --config examples/configs/lstm.toml --profile --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 "$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}

@@ -29,7 +29,12 @@ fn shipped_example_configs_parse() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
-            ConfigFile::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let file =
+                ConfigFile::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // And describes a model that plans: every shape fits.
+            file.model
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
     }
