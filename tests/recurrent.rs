@@ -149,3 +149,22 @@ fn sequence_layers_read_from_toml() {
     assert_eq!(again.decoder_layers, cfg.decoder_layers);
     check_three_steps("toml seq2seq bce", &cfg, &sgd(0.5));
 }
+
+/// A recurrent layer right after a flatten or a Dense layer would read a
+/// flat vector as steps of one feature: refused, saying to repeat or
+/// reshape.
+#[test]
+fn a_recurrent_layer_after_a_flat_vector_is_refused() {
+    let cfg = model(vec![lstm(6, true), LayerDesc::Flatten, gru(4, false)]);
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("encoder layer 2 (gru)") && err.contains("type = \"repeat\""),
+        "{err}"
+    );
+    let cfg = model(vec![
+        LayerDesc::Flatten,
+        LayerDesc::dense(8),
+        lstm(4, false),
+    ]);
+    assert!(cfg.validate().is_err());
+}

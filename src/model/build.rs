@@ -22,7 +22,10 @@ impl ModelConfig {
         let mut out: Vec<LayerSpec> = Vec::new();
         let mut shape = self.sample_shape()?;
         let n_enc = enc.len();
+        let mut prev: Option<&LayerDesc> = None;
         for (j, d) in enc.iter().chain(dec).enumerate() {
+            let after_flat = matches!(prev, Some(LayerDesc::Flatten | LayerDesc::Dense { .. }));
+            prev = Some(d);
             let encoder = j < n_enc;
             let last_enc = j + 1 == n_enc;
             let last = j + 1 == n_enc + dec.len();
@@ -41,6 +44,17 @@ impl ModelConfig {
                 if encoder { j } else { j - n_enc },
                 d.kind_name()
             );
+            // A flat vector would read as steps of one feature each: almost
+            // surely not what was meant.
+            if after_flat && matches!(d, LayerDesc::Lstm { .. } | LayerDesc::Gru { .. }) {
+                return Err(Error::InvalidArgument(format!(
+                    "{what}: a recurrent layer reads a sequence [steps, features], but the layer \
+                     before gives a flat vector (it would read as {} steps of one feature); \
+                     repeat it to steps first (type = \"repeat\") or reshape it to [steps, \
+                     features]",
+                    shape.iter().product::<usize>()
+                )));
+            }
             // A VAE's head is linear and twice the latent width.
             let (d, act) = match (role, d) {
                 (Role::VaeHead, LayerDesc::Dense { units, .. }) => {
