@@ -53,7 +53,7 @@ pub use norm::{NormGeom, StatsAt};
 pub use optim::{optim_tick, optim_update, LR_FACTOR_WORD, OPT_STATE_WORDS};
 pub use penalty::{kl_grad, kl_loss, l1_grad};
 pub use pool::PoolGeom;
-pub use recurrent::{rec_step, rec_step_back, BackTensors, Cell, RecDims, StepTensors};
+pub use recurrent::{rec_step, rec_step_back, BackTensors, RecDims, StepTensors};
 pub use reduce::{col_sum, reduce, reduce_to, ReduceMode, REDUCE_PARTIALS};
 pub use rng::{noise, random, RandomFill, RngSpec};
 pub use shape::fold;

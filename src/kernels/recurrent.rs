@@ -10,6 +10,7 @@ use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
 use crate::kernels::common::COMMON;
 use crate::kernels::elementwise::ew_groups;
 use crate::kernels::shape::{need, product, u32_dim};
+use crate::model::Recurrence;
 
 /// shaders/recurrent.wgsl.
 pub static SHADER: Shader = Shader {
@@ -65,25 +66,6 @@ pub fn kernels() -> Vec<Kernel> {
         .collect()
 }
 
-/// Which recurrent cell, with PyTorch's gate order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cell {
-    /// Gates i, f, g, o; a cell state beside the hidden state.
-    Lstm,
-    /// Gates r, z, n.
-    Gru,
-}
-
-impl Cell {
-    /// Gates per hidden unit (the rows of W_ih and W_hh are `gates * h`).
-    pub fn gates(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-        }
-    }
-}
-
 /// A recurrent layer's sizes: `n` rows of `steps` time steps, `h` units;
 /// and the words from one step to the next in the time-major tensors, the
 /// states (`ss` >= n h) and the recurrent gradient (`ws` >= n G h), padded
@@ -99,7 +81,7 @@ pub struct RecDims {
 
 impl RecDims {
     /// The sizes with unpadded steps (the f64 twins' layout).
-    pub fn dense(cell: Cell, n: usize, steps: usize, h: usize) -> Self {
+    pub fn dense(cell: Recurrence, n: usize, steps: usize, h: usize) -> Self {
         Self {
             n,
             steps,
@@ -110,7 +92,7 @@ impl RecDims {
     }
 
     /// The sizes with each step's slice aligned for `ctx`'s bindings.
-    pub fn aligned(ctx: &GpuContext, cell: Cell, n: usize, steps: usize, h: usize) -> Self {
+    pub fn aligned(ctx: &GpuContext, cell: Recurrence, n: usize, steps: usize, h: usize) -> Self {
         let align = (ctx.limits().min_storage_buffer_offset_alignment as usize / 4).max(1);
         let up = |v: usize| v.div_ceil(align) * align;
         Self {
@@ -226,7 +208,7 @@ pub struct StepTensors<'a> {
 /// Step `t` forward (see the shader's header).
 pub fn rec_step(
     ctx: &GpuContext,
-    cell: Cell,
+    cell: Recurrence,
     dims: RecDims,
     t: usize,
     x: &StepTensors,
@@ -254,18 +236,18 @@ pub fn rec_step(
         (binding::OUT, x.out),
     ];
     let entry = match (cell, x.cell) {
-        (Cell::Lstm, Some(c)) => {
+        (Recurrence::Lstm, Some(c)) => {
             dims.check(OP, g, &[("cell", c, Per::States)])?;
             binds.push((binding::CELL, c));
             "lstm_step"
         }
-        (Cell::Lstm, None) => {
+        (Recurrence::Lstm, None) => {
             return Err(crate::error::Error::Shape {
                 op: OP,
                 detail: "an LSTM step needs its cell state".into(),
             })
         }
-        (Cell::Gru, _) => "gru_step",
+        (Recurrence::Gru, _) => "gru_step",
     };
     ctx.step(
         &kernel(entry),
@@ -296,7 +278,7 @@ pub struct BackTensors<'a> {
 /// Step `t` backward (see the shader's header).
 pub fn rec_step_back(
     ctx: &GpuContext,
-    cell: Cell,
+    cell: Recurrence,
     dims: RecDims,
     t: usize,
     x: &BackTensors,
@@ -317,8 +299,8 @@ pub fn rec_step_back(
         ],
     )?;
     let (entry, kept) = match cell {
-        Cell::Lstm => ("lstm_step_back", binding::CELL),
-        Cell::Gru => ("gru_step_back", binding::STATE),
+        Recurrence::Lstm => ("lstm_step_back", binding::CELL),
+        Recurrence::Gru => ("gru_step_back", binding::STATE),
     };
     let params = RecParams {
         last: u32::from(x.last),

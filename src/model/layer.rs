@@ -127,11 +127,23 @@ impl LayerSpec {
     }
 }
 
-/// Which recurrent cell.
+/// Which recurrent cell, with PyTorch's gate order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recurrence {
+    /// Gates i, f, g, o; a cell state beside the hidden state.
     Lstm,
+    /// Gates r, z, n.
     Gru,
+}
+
+impl Recurrence {
+    /// Gates per hidden unit (the rows of W_ih and W_hh are `gates * h`).
+    pub fn gates(self) -> usize {
+        match self {
+            Recurrence::Lstm => 4,
+            Recurrence::Gru => 3,
+        }
+    }
 }
 
 /// A recurrent layer's settings.
@@ -145,10 +157,7 @@ pub struct Rnn {
 impl Rnn {
     /// Gates per unit: the rows of its weights are `gates * hidden`.
     pub fn gates(&self) -> usize {
-        match self.cell {
-            Recurrence::Lstm => 4,
-            Recurrence::Gru => 3,
-        }
+        self.cell.gates()
     }
 }
 

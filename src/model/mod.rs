@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 pub use crate::op::{Activation, LossKind, Noise};
 pub use desc::{LayerDesc, Padding, Size};
 pub use layer::{
-    LayerKind, LayerSpec, Norm, ParamSpec, Projection, Role, Shape, Skip, WeightInit, Window,
+    LayerKind, LayerSpec, Norm, ParamSpec, Projection, Recurrence, Role, Shape, Skip, WeightInit,
+    Window,
 };
 pub use shape::{shape_name, Built};
 

@@ -19,7 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::kernels::{self as ops, BackTensors, Cell, MatmulSpec, RecDims, StepTensors};
+use crate::kernels::{self as ops, BackTensors, MatmulSpec, RecDims, StepTensors};
 use crate::model::layer::{steps_features, Recurrence};
 use crate::model::{LayerKind, LayerSpec};
 use crate::op::Activation;
@@ -39,7 +39,7 @@ pub struct RecTensors<'a> {
 /// A layer's shape: its cell, its sizes and its input's features `f_in`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecLayer {
-    pub cell: Cell,
+    pub cell: Recurrence,
     pub dims: RecDims,
     pub f_in: usize,
     /// Whether the layer's output is every step's h (N, T, H), or the last
@@ -70,8 +70,8 @@ impl RecBuffers {
             xw: ctx.zeros("rec xw", seq * gh)?,
             state: ctx.zeros("rec state", d.state_len())?,
             cell: match cell {
-                Cell::Lstm => Some(ctx.zeros("rec cell", d.state_len())?),
-                Cell::Gru => None,
+                Recurrence::Lstm => Some(ctx.zeros("rec cell", d.state_len())?),
+                Recurrence::Gru => None,
             },
             gates: ctx.zeros("rec gates", seq * 4 * d.h)?,
             dhrec: ctx.zeros("rec dhrec", nh)?,
@@ -204,10 +204,7 @@ fn layer_of(ctx: &GpuContext, l: &LayerSpec, rows: usize) -> Result<RecLayer> {
             message: "not a recurrent layer".into(),
         });
     };
-    let cell = match r.cell {
-        Recurrence::Lstm => Cell::Lstm,
-        Recurrence::Gru => Cell::Gru,
-    };
+    let cell = r.cell;
     let (steps, f_in) = steps_features(l.in_shape);
     Ok(RecLayer {
         cell,
@@ -229,7 +226,7 @@ impl RecBuffers {
         Ok(Self {
             xw: xw.clone(),
             state: state.clone(),
-            cell: (rl.cell == Cell::Lstm).then(|| cell.clone()),
+            cell: (rl.cell == Recurrence::Lstm).then(|| cell.clone()),
             gates: gates.clone(),
             dhrec: dhrec.clone(),
             carry: carry.clone(),
@@ -266,7 +263,7 @@ impl LayerPlan for Recurrent {
         vec![
             seq * gh,
             d.state_len(),
-            if rl.cell == Cell::Lstm {
+            if rl.cell == Recurrence::Lstm {
                 d.state_len()
             } else {
                 1

@@ -3,7 +3,7 @@
 //! through time, with the tensors laid out as the GPU's (see the shader's
 //! header), and the layer's parameter and input gradients from them.
 
-use crate::kernels::{Cell, RecDims};
+use crate::kernels::RecDims;
 use crate::model::layer::{steps_features, Recurrence};
 use crate::model::{LayerKind, LayerSpec};
 use crate::reference::layer::{LayerTwin, ParamGrads, Weights};
@@ -30,7 +30,13 @@ pub struct RecBackward {
 
 /// The layer over its input projection `xw` (N, T, G H) with `whh` (G H, H)
 /// and `bhh` (G H), from zero initial states.
-pub fn rec_forward(cell: Cell, d: RecDims, xw: &[f64], whh: &[f64], bhh: &[f64]) -> RecForward {
+pub fn rec_forward(
+    cell: Recurrence,
+    d: RecDims,
+    xw: &[f64],
+    whh: &[f64],
+    bhh: &[f64],
+) -> RecForward {
     let (n, steps, h, g) = (d.n, d.steps, d.h, cell.gates());
     let mut f = RecForward {
         state: vec![0.0; (steps + 1) * n * h],
@@ -49,7 +55,7 @@ pub fn rec_forward(cell: Cell, d: RecDims, xw: &[f64], whh: &[f64], bhh: &[f64])
                 let gi = (t * n + b) * 4 * h + j;
                 let (now, next) = ((t * n + b) * h + j, ((t + 1) * n + b) * h + j);
                 let hv = match cell {
-                    Cell::Lstm => {
+                    Recurrence::Lstm => {
                         let i = sigmoid(x(0) + rec(j));
                         let fg = sigmoid(x(1) + rec(h + j));
                         let gg = (x(2) + rec(2 * h + j)).tanh();
@@ -61,7 +67,7 @@ pub fn rec_forward(cell: Cell, d: RecDims, xw: &[f64], whh: &[f64], bhh: &[f64])
                         }
                         o * c.tanh()
                     }
-                    Cell::Gru => {
+                    Recurrence::Gru => {
                         let r = sigmoid(x(0) + rec(j));
                         let z = sigmoid(x(1) + rec(h + j));
                         let hn = rec(2 * h + j);
@@ -84,7 +90,7 @@ pub fn rec_forward(cell: Cell, d: RecDims, xw: &[f64], whh: &[f64], bhh: &[f64])
 /// layer's output: the step kernels' outputs, with the recurrent gradient
 /// `dhw_t W_hh` carried into the step before.
 pub fn rec_backward(
-    cell: Cell,
+    cell: Recurrence,
     d: RecDims,
     f: &RecForward,
     whh: &[f64],
@@ -108,7 +114,7 @@ pub fn rec_backward(
                 let (now, next) = ((t * n + b) * h + j, ((t + 1) * n + b) * h + j);
                 let dh = dout[(b * steps + t) * h + j] + dhrec[i];
                 let (dx, dr) = match cell {
-                    Cell::Lstm => {
+                    Recurrence::Lstm => {
                         let (ig, fg, gg, og) = (gate(0), gate(1), gate(2), gate(3));
                         let tc = f.cell[next].tanh();
                         let dc = carry[i] + dh * og * (1.0 - tc * tc);
@@ -121,7 +127,7 @@ pub fn rec_backward(
                         ];
                         (v.to_vec(), v.to_vec())
                     }
-                    Cell::Gru => {
+                    Recurrence::Gru => {
                         let dh = dh + carry[i];
                         let (r, z, nn, hn) = (gate(0), gate(1), gate(2), gate(3));
                         carry[i] = dh * z;
@@ -160,7 +166,7 @@ pub struct RecWeights<'a> {
 
 /// The input projection `x W_ih^T + b_ih` of `x` (N, T, F).
 pub fn input_projection(
-    cell: Cell,
+    cell: Recurrence,
     d: RecDims,
     f_in: usize,
     x: &[f64],
@@ -182,7 +188,7 @@ pub fn input_projection(
 /// The gradients of `x`, `w_ih`, `w_hh`, `b_ih` and `b_hh` from a backward
 /// pass `g` over input `x` (N, T, F) and forward pass `f`.
 pub fn rec_param_grads(
-    cell: Cell,
+    cell: Recurrence,
     d: RecDims,
     f_in: usize,
     x: &[f64],
@@ -220,18 +226,25 @@ pub fn rec_param_grads(
     [dx, dw_ih, dw_hh, db_ih, db_hh]
 }
 
+/// The gradient w.r.t. every step's output (N, T, H) of a layer that
+/// returns its last state, from the gradient `dz` (N, H) of that state.
+pub fn last_step_grad(dz: &[f64], rows: usize, steps: usize, h: usize) -> Vec<f64> {
+    let mut v = vec![0.0; rows * steps * h];
+    for r in 0..rows {
+        v[(r * steps + steps - 1) * h..][..h].copy_from_slice(&dz[r * h..][..h]);
+    }
+    v
+}
+
 /// The `lstm` and `gru` layer kinds' twin.
 pub struct Recurrent;
 
 /// The layer's cell, sizes at `rows` sequences and input features.
-fn layer_of(l: &LayerSpec, rows: usize) -> (Cell, RecDims, usize, bool) {
+fn layer_of(l: &LayerSpec, rows: usize) -> (Recurrence, RecDims, usize, bool) {
     let LayerKind::Recurrent(r) = l.kind else {
         panic!("layer {} is not recurrent", l.index);
     };
-    let cell = match r.cell {
-        Recurrence::Lstm => Cell::Lstm,
-        Recurrence::Gru => Cell::Gru,
-    };
+    let cell = r.cell;
     let (steps, f_in) = steps_features(l.in_shape);
     (
         cell,
@@ -260,13 +273,7 @@ fn grads(l: &LayerSpec, p: &Weights, x: &[f64], dz: &[f64], rows: usize) -> [Vec
     let dout = if all {
         dz.to_vec()
     } else {
-        let mut v = vec![0.0; rows * d.steps * d.h];
-        for r in 0..rows {
-            for j in 0..d.h {
-                v[(r * d.steps + d.steps - 1) * d.h + j] = dz[r * d.h + j];
-            }
-        }
-        v
+        last_step_grad(dz, rows, d.steps, d.h)
     };
     let b = rec_backward(cell, d, &f, rw.w_hh, &dout);
     rec_param_grads(cell, d, f_in, x, &rw, &f, &b)

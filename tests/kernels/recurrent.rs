@@ -3,14 +3,15 @@
 //! poisoned; and the twins' gradients of every parameter and of the input
 //! against central differences.
 
-use wgae::kernels::{self as ops, BackTensors, Cell, MatmulSpec, RecDims, StepTensors};
+use wgae::kernels::{self as ops, BackTensors, MatmulSpec, RecDims, StepTensors};
+use wgae::model::Recurrence;
 use wgae::reference::recurrent::{
-    input_projection, rec_backward, rec_forward, rec_param_grads, RecWeights,
+    input_projection, last_step_grad, rec_backward, rec_forward, rec_param_grads, RecWeights,
 };
 
 use crate::common::{assert_close, gpu, rand_vec, rng, tol, U};
 
-const CELLS: [Cell; 2] = [Cell::Lstm, Cell::Gru];
+const CELLS: [Recurrence; 2] = [Recurrence::Lstm, Recurrence::Gru];
 
 fn w(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
@@ -62,7 +63,7 @@ fn steps_forward_and_backward_match_the_reference() {
                 whh: &whh_t,
                 bhh: &bhh_t,
                 state: &state,
-                cell: (cell == Cell::Lstm).then_some(&cells),
+                cell: (cell == Recurrence::Lstm).then_some(&cells),
                 gates: &gates,
                 out: &out,
             };
@@ -89,7 +90,7 @@ fn steps_forward_and_backward_match_the_reference() {
             );
             let got = unpad(&ctx.read(&state).unwrap(), steps + 1, d.ss, n * h);
             assert_close(&format!("{name}: states"), &got, &f.state, &t_fwd);
-            if cell == Cell::Lstm {
+            if cell == Recurrence::Lstm {
                 let got = unpad(&ctx.read(&cells).unwrap(), steps + 1, d.ss, n * h);
                 assert_close(&format!("{name}: cells"), &got, &f.cell, &t_fwd);
             }
@@ -100,7 +101,11 @@ fn steps_forward_and_backward_match_the_reference() {
             let dhrec = up("dhrec", &vec![0.0; n * h]);
             let carry = up("carry", &vec![0.0; n * h]);
             let (dxw, dhw) = (nan(n * steps * gh), nan(d.dhw_len()));
-            let kept = if cell == Cell::Lstm { &cells } else { &state };
+            let kept = if cell == Recurrence::Lstm {
+                &cells
+            } else {
+                &state
+            };
             let back = BackTensors {
                 dout: &dout_t,
                 last: false,
@@ -134,7 +139,14 @@ fn steps_forward_and_backward_match_the_reference() {
 }
 
 /// `sum(dout * out)` of the layer with input `x`.
-fn objective(cell: Cell, d: RecDims, f_in: usize, x: &[f64], p: &RecWeights, dout: &[f64]) -> f64 {
+fn objective(
+    cell: Recurrence,
+    d: RecDims,
+    f_in: usize,
+    x: &[f64],
+    p: &RecWeights,
+    dout: &[f64],
+) -> f64 {
     let xw = input_projection(cell, d, f_in, x, p);
     let f = rec_forward(cell, d, &xw, p.w_hh, p.b_hh);
     f.out.iter().zip(dout).map(|(a, b)| a * b).sum()
@@ -258,16 +270,10 @@ fn a_whole_layer_matches_the_reference() {
             let f = rec_forward(cell, dd, &xw, rw.w_hh, rw.b_hh);
             // The twin takes the whole sequence's gradient: zero but at the
             // last step where the layer returns that alone.
-            let dseq: Vec<f64> = if all {
+            let dseq = if all {
                 w(&dout)
             } else {
-                let mut v = vec![0.0; n * steps * h];
-                for r in 0..n {
-                    for j in 0..h {
-                        v[(r * steps + steps - 1) * h + j] = f64::from(dout[r * h + j]);
-                    }
-                }
-                v
+                last_step_grad(&w(&dout), n, steps, h)
             };
             let bk = rec_backward(cell, dd, &f, rw.w_hh, &dseq);
             let want = rec_param_grads(cell, dd, f_in, &v64[0], &rw, &f, &bk);
