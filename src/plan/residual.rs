@@ -61,6 +61,21 @@ fn proj_scratch<'a>(l: &LayerSpec, p: &Params<'a>) -> Result<&'a [GpuTensor]> {
     }
 }
 
+/// The projection's parameters (`tensors`, under its kind's names) with
+/// its scratch, for its kind's planning code.
+fn proj_params<'a>(
+    l: &LayerSpec,
+    p: &Params<'a>,
+    tensors: &'a [(&'static str, GpuTensor)],
+) -> Result<Params<'a>> {
+    Ok(Params {
+        tensors,
+        scratch: proj_scratch(l, p)?,
+        skip: None,
+        ..*p
+    })
+}
+
 impl LayerPlan for Residual {
     /// The projection's scratch, then its input gradient's buffer.
     fn scratch(
@@ -105,12 +120,7 @@ impl LayerPlan for Residual {
         let mut steps = match projection(l) {
             Some((pl, plan)) => {
                 let tensors = renamed(p);
-                let pp = Params {
-                    tensors: &tensors,
-                    scratch: proj_scratch(l, p)?,
-                    skip: None,
-                    ..*p
-                };
+                let pp = proj_params(l, p, &tensors)?;
                 plan.forward(ctx, &pl, rows, &pp, x, Activation::Identity, target)?
             }
             None => vec![ops::axpby(ctx, n, 1.0, x, 0.0, target)?],
@@ -134,12 +144,7 @@ impl LayerPlan for Residual {
             return Ok(Vec::new());
         };
         let (tensors, grads) = (renamed(p), renamed(g));
-        let pp = Params {
-            tensors: &tensors,
-            scratch: proj_scratch(l, p)?,
-            skip: None,
-            ..*p
-        };
+        let pp = proj_params(l, p, &tensors)?;
         let gp = Params {
             tensors: &grads,
             ..*g
@@ -188,19 +193,9 @@ impl LayerPlan for Residual {
         };
         let n = rows * pl.inputs;
         let tensors = renamed(p);
-        let pp = Params {
-            tensors: &tensors,
-            scratch: proj_scratch(l, p)?,
-            skip: None,
-            ..*p
-        };
+        let pp = proj_params(l, p, &tensors)?;
         let dx = p
-            .scratch
-            .last()
-            .ok_or_else(|| Error::Internal {
-                op: format!("planning layer {} (Residual)", l.index),
-                message: "its scratch buffers were not bound".into(),
-            })?
+            .scratch(l, p.scratch.len().saturating_sub(1))?
             .view(0, n)?;
         let grad = Grad { t: dz, gate: None };
         let mut steps = plan.input_grad(ctx, &pl, rows, &pp, p.skip(l)?, &grad, &dx)?;
