@@ -168,3 +168,31 @@ fn a_recurrent_layer_after_a_flat_vector_is_refused() {
     ]);
     assert!(cfg.validate().is_err());
 }
+
+/// A hidden per-step Dense layer, whose activation gradient the fused plan
+/// applies as the backward matmuls load it, trains as the twin does under
+/// both plans.
+#[test]
+fn a_hidden_time_dense_layer_trains_as_the_twin() {
+    let cfg = ModelConfig::layered(
+        &[T, F],
+        vec![lstm(6, false)],
+        vec![
+            LayerDesc::Repeat { times: T },
+            lstm(6, true),
+            LayerDesc::TimeDense {
+                units: 5,
+                act: Some(Activation::Tanh),
+                bias: true,
+            },
+            LayerDesc::TimeDense {
+                units: F,
+                act: None,
+                bias: true,
+            },
+        ],
+    )
+    .loss(LossKind::Mse)
+    .out_act(Activation::Identity);
+    check_three_steps("hidden time_dense", &cfg, &sgd(0.5));
+}
