@@ -25,8 +25,10 @@ pub struct Arenas {
     pub v: GpuTensor,
     /// (OPT_STATE_WORDS) The step counter, the learning rate, and the rest.
     pub state: GpuTensor,
-    /// (1) The gradient's squared norm, for clipping.
+    /// (1) The gradient's squared norm, for clipping, and its reduction's
+    /// partial sums.
     pub gsq: GpuTensor,
+    pub gsq_partials: GpuTensor,
     /// (total) Early stopping's best weights.
     pub best: Option<GpuTensor>,
     /// The weights and optimizer state at the start of the epoch: the last
@@ -45,6 +47,7 @@ impl Arenas {
             v: ctx.zeros("adam v", trainable)?,
             state: ctx.zeros("optimizer state", OPT_STATE_WORDS)?,
             gsq: ctx.zeros("grad norm^2", 1)?,
+            gsq_partials: ctx.zeros("clip partials", ops::REDUCE_PARTIALS)?,
             best: if tcfg.early_stopping.is_some() {
                 Some(ctx.zeros("best params", total)?)
             } else {
@@ -100,14 +103,13 @@ impl StepPlan<'_> {
             }
         }
         if tcfg.clip_norm > 0.0 {
-            let partials = ctx.zeros("clip partials", ops::REDUCE_PARTIALS)?;
             s.extend(ops::reduce(
                 ctx,
                 ReduceMode::SumSquares,
                 1.0,
                 0.0,
                 &a.grads,
-                &partials,
+                &a.gsq_partials,
                 &a.gsq,
                 0,
             )?);
