@@ -2,7 +2,8 @@
 // shuffled mini-batch is assembled on the GPU.
 //
 // Bindings (group 0):
-//   0 p    uniform  GatherParams { rows, cols, idx_offset, src_rows, chunk_rows }
+//   0 p    uniform  GatherParams { rows, cols, idx_offset, src_rows, chunk_rows,
+//                   lut_cols, stride, channels, win_len, channels_first }
 //   1 idx  storage  read        (idx_offset + rows) u32 row indices into src
 //   2 src  storage  read        (src_rows, cols) f32
 //   3 out  storage  read_write  (rows, cols) f32
@@ -30,6 +31,13 @@
 // memory and bandwidth, and the host computes the table with the loaders'
 // own arithmetic (b / 255, then the column's transform), so the values are
 // the same bits as the f32 path's.
+// gather_windows cuts windows out of one series held in chunks (windows
+// gather_windows' own): window s of chunk k = s / chunk_rows starts at the
+// chunk's time step (s % chunk_rows) * stride; value c of a window is step
+// t, channel f of it (t = c / channels, f = c % channels for the time
+// layout; t = c % win_len, f = c / win_len channels first), read from
+// chunk[(start + t) * channels + f]. A series is uploaded once, not once
+// per window that covers a step.
 
 struct GatherParams {
     rows: u32,
@@ -38,6 +46,10 @@ struct GatherParams {
     src_rows: u32,
     chunk_rows: u32,
     lut_cols: u32,
+    stride: u32,
+    channels: u32,
+    win_len: u32,
+    channels_first: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -143,6 +155,36 @@ fn gather_u8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         }
         let b = (word >> (8u * (at % 4u))) & 255u;
         v = lut[select(b, c * 256u + b, p.lut_cols != 0u)];
+    }
+    out[i] = v;
+}
+
+@compute @workgroup_size(64)
+fn gather_windows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup(wid, nwg) * 64u + lid;
+    if (i >= p.rows * p.cols) {
+        return;
+    }
+    let r = i / p.cols;
+    let c = i % p.cols;
+    let s = idx[p.idx_offset + r];
+    var v = 0.0;
+    if (s < p.src_rows) {
+        let k = s / p.chunk_rows;
+        var t = c / p.channels;
+        var f = c % p.channels;
+        if (p.channels_first != 0u) {
+            t = c % p.win_len;
+            f = c / p.win_len;
+        }
+        let at = ((s - k * p.chunk_rows) * p.stride + t) * p.channels + f;
+        switch k {
+            case 0u: { v = chunk0[at]; }
+            case 1u: { v = chunk1[at]; }
+            case 2u: { v = chunk2[at]; }
+            default: { v = chunk3[at]; }
+        }
     }
     out[i] = v;
 }

@@ -4,10 +4,12 @@
 pub mod bounded;
 pub mod files;
 pub mod idx;
+mod mapped;
 pub mod memory;
 pub mod sensors;
 pub mod source;
 pub mod synthetic;
+pub mod windows;
 
 pub use source::Source;
 

@@ -18,41 +18,16 @@
 //! truncated during one read of a block cannot be caught: the operating
 //! system stops the process. Keep training inputs read-only.)
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::data::files::{self, Format, NpyElem};
-use crate::data::{idx, Rows};
+pub use crate::data::mapped::RELEASE_BYTES;
+use crate::data::mapped::{decode, Mapped};
+use crate::data::windows::{WindowLayout, Windows};
+use crate::data::Rows;
 use crate::error::{Error, Result};
 
-/// Bytes read from a mapped file between two releases of its pages.
-pub const RELEASE_BYTES: u64 = 16 << 20;
-
-/// Stored values as f32: little-endian floats, or bytes scaled by 1/255.
-fn decode(elem: NpyElem, bytes: &[u8], dst: &mut [f32]) {
-    match elem {
-        NpyElem::F32 => {
-            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
-                *d = f32::from_le_bytes(b.try_into().unwrap());
-            }
-        }
-        NpyElem::F64 => {
-            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(8)) {
-                *d = f64::from_le_bytes(b.try_into().unwrap()) as f32;
-            }
-        }
-        NpyElem::U8 => {
-            for (d, &b) in dst.iter_mut().zip(bytes) {
-                *d = f32::from(b) / 255.0;
-            }
-        }
-    }
-}
-
-/// Rows per block when a whole source is read in order (statistics,
-/// inference): a few MiB at a time.
 /// `v` clipped to [0, 1] when `on` (NaN stays NaN, to be reported).
 fn clip(on: bool, v: f32) -> f32 {
     if on {
@@ -62,6 +37,8 @@ fn clip(on: bool, v: f32) -> f32 {
     }
 }
 
+/// Rows per block when a whole source is read in order (statistics,
+/// inference): a few MiB at a time.
 pub fn block_rows(cols: usize) -> usize {
     ((4usize << 20) / (cols.max(1) * 4)).clamp(1, 1 << 16)
 }
@@ -77,8 +54,20 @@ pub struct Source {
     start: usize,
     rows: usize,
     /// x' = (x - offset) / scale per column, applied as rows are read,
-    /// then (with `true`) clipped to [0, 1].
+    /// then (with `true`) clipped to [0, 1]. Per channel (column of the
+    /// store) for windows.
     transform: Option<Arc<Transform>>,
+    /// Windows over the store's rows (time steps): this source's rows are
+    /// windows, `start` and `rows` count them.
+    cut: Option<Cut>,
+}
+
+/// Windows over a series: window `r` of the source covers the store's
+/// rows from `first + (start + r) * stride`.
+#[derive(Clone, Copy, Debug)]
+struct Cut {
+    w: Windows,
+    first: usize,
 }
 
 impl std::fmt::Debug for Source {
@@ -106,70 +95,6 @@ enum Store {
     Mapped(Mapped),
 }
 
-struct Mapped {
-    path: PathBuf,
-    file: std::fs::File,
-    map: memmap2::Mmap,
-    /// Bytes before the first value.
-    offset: usize,
-    elem: NpyElem,
-    cols: usize,
-    dims: Vec<usize>,
-    len: u64,
-    modified: Option<SystemTime>,
-    /// Bytes read since the pages were last released.
-    touched: AtomicU64,
-}
-
-impl Mapped {
-    /// Reads stored row `row` with a positioned read rather than through
-    /// the map: a row at random would bring a whole folio of the page
-    /// cache (64 KiB to megabytes) into this process's memory, so rows in a
-    /// shuffled order are read, and only runs in order are mapped. A file
-    /// cut short gives an error here, not a fault.
-    fn read_row_at(&self, row: usize, dst: &mut [u8]) -> Result<()> {
-        let at = self.offset as u64 + (row * self.cols * self.elem.size()) as u64;
-        read_exact_at(&self.file, dst, at).map_err(|e| {
-            file_err(
-                &self.path,
-                format!(
-                    "cannot read sample {} ({e}); the file changed while wgae was reading it: \
-                     keep it read-only while wgae reads it, and run again",
-                    row + 1
-                ),
-            )
-        })
-    }
-}
-
-/// `dst.len()` bytes of `file` from byte `at`, without moving a cursor.
-#[cfg(unix)]
-fn read_exact_at(file: &std::fs::File, dst: &mut [u8], at: u64) -> std::io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, dst, at)
-}
-
-/// `dst.len()` bytes of `file` from byte `at`.
-#[cfg(windows)]
-fn read_exact_at(file: &std::fs::File, mut dst: &mut [u8], mut at: u64) -> std::io::Result<()> {
-    while !dst.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, dst, at)? {
-            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                dst = &mut dst[n..];
-                at += n as u64;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn file_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::File {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
 /// Whether `path` (as `format`, or detected) is a file [`Source::map`] can
 /// read lazily: an uncompressed `.npy` or IDX file.
 pub fn mappable(path: &Path, format: Option<Format>) -> bool {
@@ -195,6 +120,7 @@ impl Source {
             start: 0,
             rows,
             transform: None,
+            cut: None,
         })
     }
 
@@ -214,6 +140,7 @@ impl Source {
             start: 0,
             rows,
             transform: None,
+            cut: None,
         })
     }
 
@@ -221,85 +148,13 @@ impl Source {
     /// unsigned bytes, mapped and read lazily: u8 values are scaled by 1/255
     /// as the loaders do, so the rows are the same as [`files::load`]'s.
     pub fn map(path: &Path, format: Option<Format>) -> Result<Self> {
-        let format = match format {
-            Some(f) => f,
-            None => files::detect(path)?,
-        };
-        let mut file =
-            std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot open: {e}")))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| file_err(path, format!("cannot read its size: {e}")))?;
-        if !meta.is_file() {
-            return Err(file_err(
-                path,
-                "only a regular file can be read lazily (this is a device, pipe or folder)",
-            ));
-        }
-        let (dims, offset, elem) = match format {
-            Format::Npy => {
-                let h = files::read_npy_header(path, &mut file)?;
-                (h.dims, h.header_len, h.elem)
-            }
-            Format::Idx => {
-                let (dims, header_len) = idx::read_idx_header(path, &mut file)?;
-                if dims.len() < 2 {
-                    return Err(file_err(
-                        path,
-                        format!("an image file needs [n, h, w] dimensions, got {dims:?}"),
-                    ));
-                }
-                (dims, header_len, NpyElem::U8)
-            }
-            Format::Csv | Format::Images => {
-                return Err(file_err(
-                    path,
-                    "CSV and image folders cannot be read lazily: convert them once to .npy \
-                     with `wgae convert`",
-                ))
-            }
-        };
-        let rows = dims[0];
-        let cols: usize = dims[1..].iter().product::<usize>().max(1);
-        let want = (rows as u128 * cols as u128 * elem.size() as u128) + offset as u128;
-        if rows == 0 || cols == 0 {
-            return Err(file_err(path, format!("no samples: shape {dims:?}")));
-        }
-        if u128::from(meta.len()) != want {
-            return Err(file_err(
-                path,
-                format!(
-                    "its header promises {rows} samples of {cols} values ({want} bytes with the \
-                     header) but the file has {} bytes: truncated or corrupt",
-                    meta.len()
-                ),
-            ));
-        }
-        // SAFETY: the map is read-only and shared. Its pages follow the file,
-        // so the values read are only as stable as the file; every read
-        // checks first that the file has not changed (see the module note).
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| file_err(path, format!("cannot map the file into memory: {e}")))?;
-        // The map serves runs of rows in order (shuffled rows are read
-        // with positioned reads): read ahead.
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Sequential);
+        let (mapped, rows) = Mapped::open(path, format)?;
         Ok(Self {
-            store: Arc::new(Store::Mapped(Mapped {
-                path: path.to_path_buf(),
-                file,
-                map,
-                offset,
-                elem,
-                cols,
-                dims: dims[1..].to_vec(),
-                len: meta.len(),
-                modified: meta.modified().ok(),
-                touched: AtomicU64::new(0),
-            })),
+            store: Arc::new(Store::Mapped(mapped)),
             start: 0,
             rows,
             transform: None,
+            cut: None,
         })
     }
 
@@ -308,6 +163,14 @@ impl Source {
     }
 
     pub fn cols(&self) -> usize {
+        if let Some(c) = &self.cut {
+            return c.w.cols();
+        }
+        self.store_cols()
+    }
+
+    /// Values per stored row: a time step's channels for windows.
+    fn store_cols(&self) -> usize {
         match &*self.store {
             Store::Memory { cols, .. } | Store::MemoryU8 { cols, .. } => *cols,
             Store::Mapped(m) => m.cols,
@@ -316,6 +179,9 @@ impl Source {
 
     /// A sample's dimensions as the file stores them (mapped files).
     pub fn dims(&self) -> Option<Vec<usize>> {
+        if let Some(c) = &self.cut {
+            return Some(c.w.dims());
+        }
         match &*self.store {
             Store::Mapped(Mapped { dims, .. }) | Store::MemoryU8 { dims, .. } if dims.len() > 1 => {
                 Some(dims.clone())
@@ -345,6 +211,10 @@ impl Source {
     /// The rows as stored on the GPU: a byte each for a byte source
     /// ([`Self::is_u8`]), four otherwise.
     pub fn stored_bytes(&self) -> u64 {
+        if let Some(c) = &self.cut {
+            // The series the windows cover, once.
+            return c.w.span(self.rows) as u64 * c.w.channels as u64 * 4;
+        }
         self.rows as u64 * self.cols() as u64 * if self.is_u8() { 1 } else { 4 }
     }
 
@@ -357,13 +227,28 @@ impl Source {
             start: self.start + start,
             rows: end - start,
             transform: self.transform.clone(),
+            cut: self.cut,
         }
     }
 
     /// Splits off the last `fraction` of the rows, as [`Rows::split_validation`].
+    /// Windows are split where no validation window overlaps a training
+    /// one: the windows between are left out.
     pub fn split_validation(&self, fraction: f32) -> Result<(Source, Source)> {
         let cut = crate::data::validation_cut(self.rows, fraction)?;
-        Ok((self.slice(0, cut), self.slice(cut, self.rows)))
+        let after = match &self.cut {
+            Some(c) => cut - 1 + c.w.len.div_ceil(c.w.stride),
+            None => cut,
+        };
+        if after >= self.rows {
+            return Err(Error::InvalidArgument(format!(
+                "a validation split of {fraction} of {} windows leaves no validation window \
+                 that does not overlap the training ones; give a larger --val-split, a \
+                 shorter --window or a longer series",
+                self.rows
+            )));
+        }
+        Ok((self.slice(0, cut), self.slice(after, self.rows)))
     }
 
     /// The same rows with `x' = (x - offset) / scale` applied per column as
@@ -390,6 +275,20 @@ impl Source {
                 scale.len()
             )));
         }
+        // Windows keep one transform per channel, the same at every step.
+        let (offset, scale) = match &self.cut {
+            Some(cut) => match (cut.w.untile(&offset), cut.w.untile(&scale)) {
+                (Some(o), Some(s)) => (o, s),
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{}: a scaling of windows must be the same at every step of a window \
+                         (one offset and scale per channel)",
+                        self.name()
+                    )))
+                }
+            },
+            None => (offset, scale),
+        };
         Ok(Source {
             transform: Some(Arc::new((offset, scale, clip))),
             ..self.clone()
@@ -399,6 +298,10 @@ impl Source {
     /// Whether the rows are stored as unsigned bytes (IDX images, u8
     /// .npy): they can stay bytes on the GPU ([`Self::lut`]).
     pub fn is_u8(&self) -> bool {
+        if self.cut.is_some() {
+            // Windows are gathered from the series as f32.
+            return false;
+        }
         match &*self.store {
             Store::MemoryU8 { .. } => true,
             Store::Mapped(m) => m.elem == NpyElem::U8,
@@ -473,7 +376,6 @@ impl Source {
         self.check_unchanged()?;
         for (i, dst) in out.chunks_exact_mut(c).enumerate() {
             self.decode_row(r0 + i, dst);
-            self.touch(self.row_bytes());
         }
         self.finish_rows(out, |i| r0 + i)
     }
@@ -496,10 +398,18 @@ impl Source {
         self.check_unchanged()?;
         if let Store::Mapped(m) = &*self.store {
             // Rows at random are read, not mapped: see `read_row_at`.
-            let mut raw = vec![0u8; m.cols * m.elem.size()];
+            let steps = self.cut.map_or(1, |cut| cut.w.len);
+            let mut raw = vec![0u8; steps * m.cols * m.elem.size()];
+            let mut values = vec![0f32; steps * m.cols];
             for (&r, dst) in idx.iter().zip(out.chunks_exact_mut(c)) {
-                m.read_row_at(self.start + r as usize, &mut raw)?;
-                decode(m.elem, &raw, dst);
+                m.read_row_at(self.store_row(r as usize), &mut raw)?;
+                match &self.cut {
+                    Some(cut) => {
+                        decode(m.elem, &raw, &mut values);
+                        cut.w.arrange(&values, dst);
+                    }
+                    None => decode(m.elem, &raw, dst),
+                }
             }
         } else {
             for (&r, dst) in idx.iter().zip(out.chunks_exact_mut(c)) {
@@ -509,23 +419,41 @@ impl Source {
         self.finish_rows(out, |i| idx[i] as usize)
     }
 
-    /// Row `r` of this source as stored (u8 scaled by 1/255), before the transform.
+    /// The store's row where row (or window) `r` of this source starts.
+    fn store_row(&self, r: usize) -> usize {
+        match &self.cut {
+            Some(c) => c.first + (self.start + r) * c.w.stride,
+            None => self.start + r,
+        }
+    }
+
+    /// Row `r` of this source as stored (u8 scaled by 1/255), before the
+    /// transform; a window is arranged in its layout.
     fn decode_row(&self, r: usize, dst: &mut [f32]) {
-        let row = self.start + r;
+        let row = self.store_row(r);
+        match &self.cut {
+            Some(c) if c.w.layout == WindowLayout::Channels => {
+                let mut steps = vec![0f32; dst.len()];
+                self.decode_store_rows(row, &mut steps);
+                c.w.arrange(&steps, dst);
+            }
+            _ => self.decode_store_rows(row, dst),
+        }
+    }
+
+    /// Stored rows from `row` into `dst` (whole rows), as stored.
+    fn decode_store_rows(&self, row: usize, dst: &mut [f32]) {
         match &*self.store {
             Store::Memory { data, cols } => {
-                dst.copy_from_slice(&data[row * cols..(row + 1) * cols])
+                dst.copy_from_slice(&data[row * cols..row * cols + dst.len()])
             }
             Store::MemoryU8 { bytes, cols, .. } => {
-                for (d, &b) in dst.iter_mut().zip(&bytes[row * cols..(row + 1) * cols]) {
+                let n = dst.len();
+                for (d, &b) in dst.iter_mut().zip(&bytes[row * cols..row * cols + n]) {
                     *d = f32::from(b) / 255.0;
                 }
             }
-            Store::Mapped(m) => {
-                let size = m.elem.size();
-                let at = m.offset + row * m.cols * size;
-                decode(m.elem, &m.map[at..at + m.cols * size], dst);
-            }
+            Store::Mapped(m) => m.decode_rows(row, dst),
         }
     }
 
@@ -534,75 +462,55 @@ impl Source {
     /// and releases a mapped file's pages when enough have been read.
     fn finish_rows(&self, out: &mut [f32], row_of: impl Fn(usize) -> usize) -> Result<()> {
         let c = self.cols();
-        if let Some(t) = &self.transform {
-            for row in out.chunks_exact_mut(c) {
-                for ((v, o), s) in row.iter_mut().zip(&t.0).zip(&t.1) {
-                    *v = clip(t.2, (*v - o) / s);
+        match (&self.transform, &self.cut) {
+            (Some(t), None) => {
+                for row in out.chunks_exact_mut(c) {
+                    for ((v, o), s) in row.iter_mut().zip(&t.0).zip(&t.1) {
+                        *v = clip(t.2, (*v - o) / s);
+                    }
                 }
             }
+            (Some(t), Some(cut)) => {
+                for row in out.chunks_exact_mut(c) {
+                    for (i, v) in row.iter_mut().enumerate() {
+                        let f = cut.w.place(i).1;
+                        *v = clip(t.2, (*v - t.0[f]) / t.1[f]);
+                    }
+                }
+            }
+            (None, _) => {}
         }
         if let Some(i) = out.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
-                "{}: value {} at row {}, column {} (counting from 1) is not finite; clean the \
-                 data (NaN and infinity cannot be trained on or scored)",
+                "{}: value {} at {} (counting from 1) is not finite; clean the data (NaN \
+                 and infinity cannot be trained on or scored)",
                 self.name(),
                 out[i],
-                self.start + row_of(i / c) + 1,
-                i % c + 1
+                self.place_of(row_of(i / c), i % c),
             )));
         }
         Ok(())
     }
 
-    /// A stored row's bytes.
-    fn row_bytes(&self) -> u64 {
-        match &*self.store {
-            Store::Mapped(m) => (m.cols * m.elem.size()) as u64,
-            _ => 0,
-        }
-    }
-
-    /// Counts `bytes` of a mapped file as brought into this process's
-    /// memory, and drops the file's pages from it once [`RELEASE_BYTES`]
-    /// have been (they stay in the page cache, and a later read maps them
-    /// back in).
-    fn touch(&self, bytes: u64) {
-        if let Store::Mapped(m) = &*self.store {
-            if m.touched.fetch_add(bytes, Ordering::Relaxed) + bytes >= RELEASE_BYTES {
-                m.touched.store(0, Ordering::Relaxed);
-                // SAFETY: the map is a shared, read-only file mapping: the
-                // dropped pages are read back from the file when next touched,
-                // never replaced by zeros (which only private mappings do).
-                // (Elsewhere the system trims a process's pages itself.)
-                #[cfg(unix)]
-                let _ = unsafe { m.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    /// Where value `c` of row `r` of this source is, for messages, counted
+    /// from 1 in the file: a row and column, or a series' time step and
+    /// channel.
+    fn place_of(&self, r: usize, c: usize) -> String {
+        match &self.cut {
+            Some(cut) => {
+                let (t, f) = cut.w.place(c);
+                format!("time step {}, channel {}", self.store_row(r) + t + 1, f + 1)
             }
+            None => format!("row {}, column {}", self.start + r + 1, c + 1),
         }
     }
 
-    /// An error naming the file if its size or modification time changed
-    /// since it was mapped.
+    /// An error naming the file if it changed since it was mapped.
     fn check_unchanged(&self) -> Result<()> {
-        let Store::Mapped(m) = &*self.store else {
-            return Ok(());
-        };
-        let meta = m
-            .file
-            .metadata()
-            .map_err(|e| file_err(&m.path, format!("cannot read its size: {e}")))?;
-        if meta.len() != m.len || meta.modified().ok() != m.modified {
-            return Err(file_err(
-                &m.path,
-                format!(
-                    "the file changed while wgae was reading it (it had {} bytes, now {}); \
-                     nothing was written from it. Let whatever writes it finish, keep it \
-                     read-only while wgae reads it, and run again",
-                    m.len,
-                    meta.len()
-                ),
-            ));
+        match &*self.store {
+            Store::Mapped(m) => m.check_unchanged(),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// An error naming this source unless every value of `block` (rows read
@@ -612,13 +520,12 @@ impl Source {
         let c = self.cols();
         if let Some(i) = block.iter().position(|v| !(0.0..=1.0).contains(v)) {
             return Err(Error::InvalidArgument(format!(
-                "BCE compares each value with a probability, but {} holds {} (row {}, column \
-                 {}, counting from 1), outside [0, 1]; scale the data to [0, 1] (`scale` unit) \
-                 or use `loss` mse",
+                "BCE compares each value with a probability, but {} holds {} ({}, counting \
+                 from 1), outside [0, 1]; scale the data to [0, 1] (`scale` unit) or use \
+                 `loss` mse",
                 self.name(),
                 block[i],
-                self.start + row_of(i / c) + 1,
-                i % c + 1
+                self.place_of(row_of(i / c), i % c),
             )));
         }
         Ok(())
@@ -658,7 +565,13 @@ impl Source {
     /// Zero mean and unit variance per column over these rows, as
     /// [`crate::Dataset::standard_transform`] computes it (the same sums in
     /// the same order, so the same numbers), read block by block.
+    /// For windows: each channel's over the steps they cover, the same at
+    /// every step of a window.
     pub fn standard_transform(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        if let Some(c) = &self.cut {
+            let (o, s) = self.series().standard_transform()?;
+            return Ok((c.w.tile(&o), c.w.tile(&s)));
+        }
         let mut fit = crate::data::StandardFit::new(self.cols());
         self.for_each_block(|_, b| {
             fit.add_mean(b);
@@ -685,12 +598,86 @@ impl Source {
 
     /// Each column to [0, 1] over these rows, as
     /// [`crate::Dataset::unit_transform`] computes it.
+    /// For windows: each channel's over the steps they cover.
     pub fn unit_transform(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        if let Some(c) = &self.cut {
+            let (o, s) = self.series().unit_transform()?;
+            return Ok((c.w.tile(&o), c.w.tile(&s)));
+        }
         let mut fit = crate::data::UnitFit::new(self.cols());
         self.for_each_block(|_, b| {
             fit.add(b);
             Ok(())
         })?;
         Ok(fit.finish())
+    }
+
+    /// Windows of `len` steps, one every `stride`, over these rows taken
+    /// as a series of time steps (rows) of `cols` channels, laid out as
+    /// `layout`; not copied, each is cut as it is read. Errors name
+    /// `--window` and `--stride`.
+    pub fn windows(&self, len: usize, stride: usize, layout: WindowLayout) -> Result<Source> {
+        if self.cut.is_some() {
+            return Err(Error::InvalidArgument(
+                "these rows are windows already".into(),
+            ));
+        }
+        if self.transform.is_some() {
+            return Err(Error::InvalidArgument(
+                "cut windows before scaling: the scaling of windows is per channel".into(),
+            ));
+        }
+        if self.dims().is_some_and(|d| d.len() > 1) {
+            return Err(Error::InvalidArgument(format!(
+                "{} holds samples shaped {:?}, not one series; --window cuts one long series \
+                 (a CSV with a column per channel, or a 2-D .npy of (time steps, channels)). \
+                 Samples that are windows already train without --window",
+                self.name(),
+                self.dims().unwrap_or_default()
+            )));
+        }
+        let w = Windows::new(len, stride, self.store_cols(), layout)?;
+        let rows = w.count(self.rows)?;
+        Ok(Source {
+            store: self.store.clone(),
+            start: 0,
+            rows,
+            transform: None,
+            cut: Some(Cut {
+                w,
+                first: self.start,
+            }),
+        })
+    }
+
+    /// How the rows are cut from a series, for windows.
+    pub fn window(&self) -> Option<Windows> {
+        self.cut.map(|c| c.w)
+    }
+
+    /// The same windows laid out as `layout` (a Conv1d model reads them
+    /// channels first); unchanged for rows that are not windows.
+    pub fn with_window_layout(&self, layout: WindowLayout) -> Source {
+        let mut s = self.clone();
+        if let Some(c) = &mut s.cut {
+            c.w.layout = layout;
+        }
+        s
+    }
+
+    /// The time steps the windows cover, as rows of one value per channel
+    /// with each channel's scaling (the rows themselves for a source that
+    /// is not windows).
+    pub fn series(&self) -> Source {
+        let Some(c) = &self.cut else {
+            return self.clone();
+        };
+        Source {
+            store: self.store.clone(),
+            start: self.store_row(0),
+            rows: c.w.span(self.rows),
+            transform: self.transform.clone(),
+            cut: None,
+        }
     }
 }

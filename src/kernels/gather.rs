@@ -3,6 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::data::windows::{WindowLayout, Windows};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Kernel, Shader, Step};
 use crate::kernels::common::COMMON;
@@ -61,6 +62,7 @@ pub fn kernels() -> Vec<Kernel> {
         Kernel::new(&SHADER, "gather_rows4"),
         Kernel::new(&SHADER, "gather_chunks"),
         Kernel::new(&SHADER, "gather_u8"),
+        Kernel::new(&SHADER, "gather_windows"),
     ]
 }
 
@@ -73,6 +75,10 @@ struct GatherParams {
     src_rows: u32,
     chunk_rows: u32,
     lut_cols: u32,
+    stride: u32,
+    channels: u32,
+    win_len: u32,
+    channels_first: u32,
     _pad: [u32; 2],
 }
 
@@ -101,7 +107,7 @@ pub fn gather_rows(
         src_rows: u32_dim(OP, "src_rows", src_rows)?,
         chunk_rows: 0,
         lut_cols: 0,
-        _pad: [0; 2],
+        ..Zeroable::zeroed()
     };
     if cols.is_multiple_of(4) {
         // Four columns per invocation (the bindings start 256-byte aligned).
@@ -188,7 +194,7 @@ pub fn gather_chunks(
         src_rows: u32_dim(OP, "src_rows", src_rows)?,
         chunk_rows: u32_dim(OP, "chunk_rows", chunk_rows)?,
         lut_cols: 0,
-        _pad: [0; 2],
+        ..Zeroable::zeroed()
     };
     let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
     for k in 0..MAX_CHUNKS {
@@ -250,7 +256,7 @@ pub fn gather_u8(
         } else {
             0
         },
-        _pad: [0; 2],
+        ..Zeroable::zeroed()
     };
     let mut bindings = vec![
         (binding::IDX, idx),
@@ -266,6 +272,67 @@ pub fn gather_u8(
     ctx.step(
         &Kernel::new(&SHADER, OP),
         format!("{OP}({rows}x{cols}, {} chunks)", chunks.len()),
+        &p,
+        &bindings,
+        ew_groups(ctx, OP, n)?,
+    )
+}
+
+/// Windows `w` cut from one series held as `chunks`, into `out` (`rows`
+/// windows of `w.cols()` values in `w`'s layout): window `idx[idx_offset +
+/// r]` of `src_rows`. Chunk k holds the time steps of windows `k *
+/// chunk_rows ..` (`w.span` of them, `w.channels` values each), so
+/// neighbouring chunks share the steps their edge windows overlap.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_windows(
+    ctx: &GpuContext,
+    rows: usize,
+    w: &Windows,
+    idx_offset: usize,
+    src_rows: usize,
+    chunk_rows: usize,
+    idx: &GpuTensor,
+    chunks: &[GpuTensor],
+    out: &GpuTensor,
+) -> Result<Step> {
+    const OP: &str = "gather_windows";
+    check_chunking(OP, chunks.len(), chunk_rows, src_rows)?;
+    let cols = w.cols();
+    let n = product(OP, rows, cols)?;
+    need(OP, "idx", idx, idx_offset + rows)?;
+    need(OP, "out", out, n)?;
+    for (k, c) in chunks.iter().enumerate() {
+        let held = chunk_rows.min(src_rows - k * chunk_rows);
+        need(OP, "chunk", c, product(OP, w.span(held), w.channels)?)?;
+    }
+    let p = GatherParams {
+        rows: u32_dim(OP, "rows", rows)?,
+        cols: u32_dim(OP, "cols", cols)?,
+        idx_offset: u32::try_from(idx_offset).map_err(|_| Error::shape(OP, "index offset"))?,
+        src_rows: u32_dim(OP, "src_rows", src_rows)?,
+        chunk_rows: u32_dim(OP, "chunk_rows", chunk_rows)?,
+        lut_cols: 0,
+        stride: u32_dim(OP, "stride", w.stride)?,
+        channels: u32_dim(OP, "channels", w.channels)?,
+        win_len: u32_dim(OP, "window", w.len)?,
+        channels_first: u32::from(w.layout == WindowLayout::Channels),
+        _pad: [0; 2],
+    };
+    let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
+    for k in 0..MAX_CHUNKS {
+        bindings.push((
+            binding::CHUNK0 + k as u32,
+            chunks.get(k).unwrap_or(&chunks[0]),
+        ));
+    }
+    ctx.step(
+        &Kernel::new(&SHADER, OP),
+        format!(
+            "{OP}({rows}x{}x{}, {} chunks)",
+            w.len,
+            w.channels,
+            chunks.len()
+        ),
         &p,
         &bindings,
         ew_groups(ctx, OP, n)?,

@@ -43,7 +43,7 @@ pub use contractive::{
 };
 pub use conv::ConvGeom;
 pub use elementwise::{act_backward, act_forward, axpby, fill, l2_grad, mul};
-pub use gather::{gather_chunks, gather_rows, gather_u8, u8_words, MAX_CHUNKS};
+pub use gather::{gather_chunks, gather_rows, gather_u8, gather_windows, u8_words, MAX_CHUNKS};
 pub use loss::{loss_fused, loss_grad, row_loss};
 pub use matmul::{
     matmul, matmul_prologue, matmul_with, MatmulKernel, MatmulSpec, Operand, Prologue,

@@ -9,7 +9,7 @@
 use crate::data::Source;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::train::resident::{self, ByteTable, Input, Resident};
+use crate::train::resident::{ByteTable, Input, Resident};
 use crate::train::stream::{Stream, SLOT_BYTES};
 
 /// Training steps per submission within an epoch. The GPU starts on the
@@ -47,11 +47,11 @@ impl Feed {
         let (rows, cols) = (spec.input.rows(), spec.input.cols());
         let u8_rows = matches!(&spec.input, Input::Source(s) if s.is_u8());
         let row_bytes = if u8_rows { cols } else { cols * 4 };
-        let bytes = rows as u64 * row_bytes as u64;
+        let bytes = spec.input.stored_bytes();
         let left = ctx.memory_left();
         // The index and the batch's own buffers are small; keep a margin.
         let fits_cap = left.is_none_or(|l| bytes + rows as u64 * 4 <= l);
-        let fits_bindings = resident::chunk_rows(ctx, rows, row_bytes).is_some();
+        let fits_bindings = spec.input.chunk_rows(ctx, row_bytes).is_some();
         if fits_cap && fits_bindings && !ctx.force_stream() {
             match Resident::upload(ctx, spec.what, &spec.input, spec.unit_range) {
                 Ok(mut r) => {

@@ -4,6 +4,7 @@
 //! identity for validation); and the gathers that assemble each batch from
 //! it, planned once.
 
+use crate::data::windows::Windows;
 use crate::data::{Rows, Source};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
@@ -21,6 +22,9 @@ pub(crate) struct Resident {
     pub permute: Option<Step>,
     /// Where the rows are stored as bytes: their values.
     pub bytes: Option<ByteTable>,
+    /// Where the rows are windows over one series: how they are cut (each
+    /// chunk holds the steps of its windows, see `kernels::gather_windows`).
+    pub window: Option<Windows>,
 }
 
 /// Rows per buffer of a resident dataset of `rows` rows of `row_bytes`
@@ -28,6 +32,17 @@ pub(crate) struct Resident {
 /// needed.
 pub(crate) fn chunk_rows(ctx: &GpuContext, rows: usize, row_bytes: usize) -> Option<usize> {
     let per_chunk = (ctx.dataset_binding_limit() / row_bytes as u64) as usize;
+    (per_chunk > 0 && rows.div_ceil(per_chunk) <= MAX_CHUNKS).then(|| per_chunk.min(rows))
+}
+
+/// [`chunk_rows`] for `rows` windows `w`: windows per buffer, where a
+/// buffer holds the time steps its windows cover.
+pub(crate) fn chunk_windows(ctx: &GpuContext, rows: usize, w: &Windows) -> Option<usize> {
+    let steps = (ctx.dataset_binding_limit() / (w.channels as u64 * 4)) as usize;
+    let per_chunk = match steps.checked_sub(w.len) {
+        Some(extra) => extra / w.stride + 1,
+        None => 0,
+    };
     (per_chunk > 0 && rows.div_ceil(per_chunk) <= MAX_CHUNKS).then(|| per_chunk.min(rows))
 }
 
@@ -94,6 +109,31 @@ impl Input<'_> {
             Input::Source(s) => s.cols(),
         }
     }
+
+    /// How the rows are cut from a series, for windows.
+    pub fn window(&self) -> Option<Windows> {
+        match self {
+            Input::Rows(_) => None,
+            Input::Source(s) => s.window(),
+        }
+    }
+
+    /// The bytes the rows take on the GPU: four per value, one for a byte
+    /// source, the covered series once for windows.
+    pub fn stored_bytes(&self) -> u64 {
+        match self {
+            Input::Rows(r) => r.rows as u64 * r.cols as u64 * 4,
+            Input::Source(s) => s.stored_bytes(),
+        }
+    }
+
+    /// Rows per buffer of the resident set (see [`chunk_rows`]).
+    pub fn chunk_rows(&self, ctx: &GpuContext, row_bytes: usize) -> Option<usize> {
+        match self.window() {
+            Some(w) => chunk_windows(ctx, self.rows(), &w),
+            None => chunk_rows(ctx, self.rows(), row_bytes),
+        }
+    }
 }
 
 impl Resident {
@@ -109,7 +149,7 @@ impl Resident {
         let (rows, cols) = (ds.rows(), ds.cols());
         let bytes = ByteTable::of(ctx, ds, unit_range)?;
         let row_bytes = if bytes.is_some() { cols } else { cols * 4 };
-        let chunk_rows = chunk_rows(ctx, rows, row_bytes).ok_or_else(|| {
+        let chunk_rows = ds.chunk_rows(ctx, row_bytes).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "the {what} set ({rows} rows of {cols} values) needs more than {MAX_CHUNKS} \
                  buffers on adapter '{}'; it is streamed instead",
@@ -121,6 +161,10 @@ impl Resident {
             let r1 = (r0 + chunk_rows).min(rows);
             chunks.push(match ds {
                 Input::Rows(d) => ctx.upload(what, d.slice(r0, r1).data)?,
+                // The steps these windows cover, once.
+                Input::Source(s) if s.window().is_some() => {
+                    upload_rows(ctx, what, &s.slice(r0, r1).series(), unit_range)?
+                }
                 Input::Source(s) if bytes.is_some() => {
                     // Bytes, four to a word; blocks of a multiple of four
                     // rows start on a word.
@@ -143,24 +187,7 @@ impl Resident {
                     }
                     t
                 }
-                Input::Source(s) => {
-                    // Block by block: the host never holds the whole set.
-                    let t = ctx.zeros(what, (r1 - r0) * cols)?;
-                    let per = crate::data::source::block_rows(cols);
-                    let mut buf = Vec::new();
-                    for b0 in (r0..r1).step_by(per) {
-                        let b1 = (b0 + per).min(r1);
-                        buf.resize((b1 - b0) * cols, 0.0);
-                        s.read(b0, b1, &mut buf)?;
-                        if unit_range {
-                            s.check_unit_range(&buf, |i| b0 + i)?;
-                        }
-                        ctx.write(&t.view((b0 - r0) * cols, buf.len())?, buf.as_slice())?;
-                        // Bound the queued uploads' staging memory.
-                        ctx.wait()?;
-                    }
-                    t
-                }
+                Input::Source(s) => upload_rows(ctx, what, &s.slice(r0, r1), unit_range)?,
             });
         }
         let idx: Vec<u32> = (0..rows as u32).collect();
@@ -173,6 +200,7 @@ impl Resident {
             gathers: Vec::new(),
             permute: None,
             bytes,
+            window: ds.window(),
         })
     }
 
@@ -182,8 +210,19 @@ impl Resident {
         for b0 in (0..self.rows).step_by(batch) {
             let r = batch.min(self.rows - b0);
             let out = out.view(0, r * self.cols)?;
-            self.gathers.push(match &self.bytes {
-                Some(b) => ops::gather_u8(
+            self.gathers.push(match (&self.bytes, &self.window) {
+                (_, Some(w)) => ops::gather_windows(
+                    ctx,
+                    r,
+                    w,
+                    b0,
+                    self.rows,
+                    self.chunk_rows,
+                    &self.index,
+                    &self.chunks,
+                    &out,
+                )?,
+                (Some(b), None) => ops::gather_u8(
                     ctx,
                     r,
                     self.cols,
@@ -196,7 +235,7 @@ impl Resident {
                     b.per_column,
                     &out,
                 )?,
-                None => ops::gather_chunks(
+                (None, None) => ops::gather_chunks(
                     ctx,
                     r,
                     self.cols,
@@ -218,4 +257,30 @@ impl Resident {
         self.permute = Some(ops::permute(ctx, self.rows, seed, epoch, &self.index)?);
         Ok(())
     }
+}
+
+/// The rows of `s` in a new buffer, block by block (the host never holds
+/// the whole set); with `unit_range`, each checked to lie in [0, 1].
+fn upload_rows(
+    ctx: &GpuContext,
+    what: &'static str,
+    s: &Source,
+    unit_range: bool,
+) -> Result<GpuTensor> {
+    let (rows, cols) = (s.rows(), s.cols());
+    let t = ctx.zeros(what, rows * cols)?;
+    let per = crate::data::source::block_rows(cols);
+    let mut buf = Vec::new();
+    for b0 in (0..rows).step_by(per) {
+        let b1 = (b0 + per).min(rows);
+        buf.resize((b1 - b0) * cols, 0.0);
+        s.read(b0, b1, &mut buf)?;
+        if unit_range {
+            s.check_unit_range(&buf, |i| b0 + i)?;
+        }
+        ctx.write(&t.view(b0 * cols, buf.len())?, buf.as_slice())?;
+        // Bound the queued uploads' staging memory.
+        ctx.wait()?;
+    }
+    Ok(t)
 }

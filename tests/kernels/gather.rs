@@ -166,3 +166,73 @@ fn gather_u8_matches_the_table() {
         "a table of 255"
     );
 }
+
+/// Windows cut from one series held in one to four chunks (neighbouring
+/// chunks sharing the steps their edge windows overlap), in both layouts,
+/// with odd window lengths, strides and channel counts, are the f64
+/// twin's; a window past the end gives zeros; bad chunkings are refused.
+#[test]
+fn gather_windows_matches_the_twin() {
+    use wgae::data::windows::{WindowLayout, Windows};
+    let Some(ctx) = gpu() else { return };
+    for (si, &(steps, len, stride, channels, chunk_rows, layout)) in [
+        (50usize, 7usize, 1usize, 1usize, 50usize, WindowLayout::Time),
+        (103, 9, 2, 3, 13, WindowLayout::Time),
+        (97, 5, 3, 4, 9, WindowLayout::Channels),
+        (64, 64, 5, 2, 1, WindowLayout::Channels),
+        (1001, 33, 7, 5, 40, WindowLayout::Time),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut g = rng(9300 + si as u64);
+        let win = Windows::new(len, stride, channels, layout).unwrap();
+        let src_rows = win.count(steps).unwrap();
+        let series = rand_vec(&mut g, steps * channels, -1.0, 1.0);
+        let chunks: Vec<wgae::GpuTensor> = (0..src_rows)
+            .step_by(chunk_rows)
+            .map(|w0| {
+                let held = chunk_rows.min(src_rows - w0);
+                let s0 = w0 * stride * channels;
+                let s1 = s0 + win.span(held) * channels;
+                ctx.upload("chunk", &series[s0..s1]).unwrap()
+            })
+            .collect();
+        assert!(chunks.len() <= 4, "case {si}");
+        let off = 2;
+        let rows = src_rows.min(45);
+        let mut idx: Vec<u32> = (0..off + rows)
+            .map(|_| g.random_range(0..src_rows as u32))
+            .collect();
+        idx[off] = src_rows as u32; // out of range: zeros
+        idx[off + rows - 1] = (src_rows - 1) as u32; // the last window
+        let ti = ctx.upload("idx", &idx).unwrap();
+        let to = poisoned(ctx, rows * win.cols());
+        let step = ops::gather_windows(
+            ctx, rows, &win, off, src_rows, chunk_rows, &ti, &chunks, &to,
+        )
+        .unwrap();
+        ctx.run(&[&step]).unwrap();
+        assert_close(
+            &format!(
+                "windows {len}x{channels} stride {stride} in {} chunks",
+                chunks.len()
+            ),
+            &ctx.read(&to).unwrap(),
+            &r::gather_windows(&idx, off, &series, src_rows, rows, &win),
+            tol(0.0, 0.0),
+        );
+    }
+    let win = Windows::new(3, 1, 1, WindowLayout::Time).unwrap();
+    let t = ctx.zeros("t", 64).unwrap();
+    let two = vec![t.clone(); 2];
+    assert!(
+        ops::gather_windows(ctx, 1, &win, 0, 9, 3, &t, &two, &t).is_err(),
+        "9 windows in 2x3"
+    );
+    let small = vec![ctx.zeros("small", 2).unwrap()];
+    assert!(
+        ops::gather_windows(ctx, 1, &win, 0, 1, 1, &t, &small, &t).is_err(),
+        "a chunk shorter than its windows' span"
+    );
+}
