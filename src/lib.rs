@@ -26,6 +26,7 @@ pub mod kernels;
 pub mod model;
 pub mod op;
 pub mod plan;
+pub mod points;
 pub mod reference;
 pub mod report;
 pub mod toml_text;

@@ -145,7 +145,22 @@ enum Command {
         /// outlier.
         #[arg(long)]
         per_feature: bool,
+        /// Score every time step of one long series (see --window): each
+        /// step gets the mean of the errors of the windows that cover it,
+        /// or with max their largest.
+        #[arg(long, value_name = "mean|max", value_parser = parse_point_score)]
+        point_score: Option<wgae::points::PointScore>,
+        /// Draw the series, its per-step score, the threshold and the
+        /// flagged ranges to this PNG (with --window).
+        #[arg(long, value_name = "FILE.png")]
+        plot: Option<PathBuf>,
+        #[command(flatten)]
+        series: cli::series::SeriesArgs,
     },
+}
+
+fn parse_point_score(s: &str) -> Result<wgae::points::PointScore, String> {
+    wgae::points::PointScore::parse(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -219,8 +234,26 @@ fn main() -> ExitCode {
             threshold,
             mad,
             per_feature,
-        } => cli::anomaly::Rule::of(threshold, percentile, mad)
-            .and_then(|rule| cli::anomaly::anomaly(&i, rule, per_feature, &o.out, o.force)),
+            point_score,
+            plot,
+            series,
+        } => cli::anomaly::Rule::of(threshold, percentile, mad).and_then(|rule| {
+            let points = cli::anomaly_window::PointArgs {
+                series: &series,
+                how: point_score.unwrap_or(wgae::points::PointScore::Mean),
+                plot: plot.as_deref(),
+            };
+            let windowed = series.window.is_some()
+                || point_score.is_some()
+                || plot.is_some()
+                || wgae::io::load_extras(&i.model).is_ok_and(|e| e.window.is_some());
+            series.refuse_without_window(windowed)?;
+            if windowed {
+                cli::anomaly_window::anomaly(&i, rule, per_feature, &points, &o.out, o.force)
+            } else {
+                cli::anomaly::anomaly(&i, rule, per_feature, &o.out, o.force)
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -44,7 +44,7 @@ impl Rule {
     }
 
     /// The threshold over `scores`, and how it was found.
-    fn cut(self, scores: &[f32], trained: Option<io::ErrorStats>) -> (f32, String) {
+    pub(crate) fn cut(self, scores: &[f32], trained: Option<io::ErrorStats>) -> (f32, String) {
         match self {
             Rule::Threshold(t) => (t, "the given threshold".into()),
             Rule::Percentile(p) => {

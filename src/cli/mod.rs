@@ -4,6 +4,7 @@
 //! loading data.
 
 pub mod anomaly;
+pub mod anomaly_window;
 pub mod bench;
 pub mod bench_stream;
 pub mod convert;
@@ -15,6 +16,7 @@ pub mod interrupt;
 pub mod progress;
 pub mod reconstruct;
 pub mod resume;
+pub mod series;
 pub mod size;
 pub mod train;
 pub mod train_config;

@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use wgae::data::windows::WindowLayout;
 use wgae::data::{synthetic, Source};
 use wgae::model::LossKind;
 use wgae::train::{ConfigFile, History};
@@ -14,6 +15,7 @@ use wgae::{io, Autoencoder, Trainer};
 use crate::cli::data::{self, host_budget, Opened};
 use crate::cli::progress::fit_with_progress;
 use crate::cli::resume::{check_resumed_data, data_notes, refuse_other_model, resume_changes};
+use crate::cli::series;
 pub use crate::cli::train_config::TrainArgs;
 use crate::cli::train_config::{model_config, train_config};
 use crate::cli::train_finish::{after_divergence, finish, Kept};
@@ -47,7 +49,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         .as_deref()
         .map(|p| data::DataPath::new(p, budget))
         .transpose()?;
-    let mut data = open_data(&a, data_path.as_ref(), budget)?;
+    let (mut data, mut window) = open_data(&a, data_path.as_ref(), budget)?;
     let (model, file) = settings(&a, resume.as_ref(), file, &data)?;
     let notes = data_notes(a.data.as_deref(), a.limit, data.rows());
     if let Some((ck, ck_path)) = &resume {
@@ -55,10 +57,15 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     }
     let mut val = match &val_path {
         Some(p) => Some(
-            data::open(p.path(), a.format, None, a.rgb, budget).map_err(|e| p.name_errors(e))?,
+            open_file(&a, p, None, budget)
+                .map_err(|e| p.name_errors(e))?
+                .0,
         ),
         None => None,
     };
+    if let Some(w) = &mut window {
+        (data, val) = window_layout(&model, w, data, val);
+    }
     if model.is_layered() {
         (data, val) = channels_first(&a, &model, data, val, data_path.as_ref(), budget)?;
     }
@@ -90,7 +97,11 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // epoch; a second Ctrl-C quits at once (see `interrupt`).
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
     let started = std::time::Instant::now();
-    let kept = (transform, sample_dims);
+    let kept = Kept {
+        transform,
+        sample_dims,
+        window,
+    };
     let history = fit_or_explain(&a, &mut trainer, &data, show, &kept)?;
     let seconds = started.elapsed().as_secs_f64();
     if !a.quiet {
@@ -380,6 +391,7 @@ fn refuse_idle_flags(a: &TrainArgs) -> wgae::Result<()> {
             "--limit 0 would keep no samples; give at least 1, or leave --limit out".into(),
         ));
     }
+    a.series.refuse_without_window(a.series.window.is_some())?;
     if a.rgb && a.data.as_deref().is_none_or(|p| !p.is_dir()) {
         return Err(wgae::Error::InvalidArgument(
             "--rgb reads a folder of images in colour, and --data is not a folder (a file \
@@ -398,21 +410,78 @@ fn refuse_idle_flags(a: &TrainArgs) -> wgae::Result<()> {
 }
 
 /// The training data: `--data` (spooled first if a pipe), or built-in
-/// synthetic digits.
-fn open_data(a: &TrainArgs, path: Option<&data::DataPath>, budget: u64) -> wgae::Result<Opened> {
+/// synthetic digits; with `--window`, the windows of a series and what the
+/// model file keeps of them.
+fn open_data(
+    a: &TrainArgs,
+    path: Option<&data::DataPath>,
+    budget: u64,
+) -> wgae::Result<(Opened, Option<wgae::io::WindowInfo>)> {
     Ok(match path {
-        Some(p) => {
-            data::open(p.path(), a.format, a.limit, a.rgb, budget).map_err(|e| p.name_errors(e))?
-        }
+        Some(p) => open_file(a, p, a.limit, budget).map_err(|e| p.name_errors(e))?,
         None => {
+            if a.series.window.is_some() {
+                return Err(wgae::Error::InvalidArgument(
+                    "--window cuts windows from a series given with --data".into(),
+                ));
+            }
             let n = a.limit.unwrap_or(a.synthetic);
             wgae::data::memory::check_host(&format!("--synthetic {n}"), n as u128 * 784, 4)?;
             if !a.quiet {
                 eprintln!("no --data: training on {n} built-in synthetic digits (28x28)");
             }
-            Opened::Memory(synthetic::digits(n, 2024))
+            (Opened::Memory(synthetic::digits(n, 2024)), None)
         }
     })
+}
+
+/// A data file as training reads it: its samples, or with `--window` the
+/// windows of the series it holds (laid out step after step until the
+/// model says otherwise, see [`window_layout`]).
+fn open_file(
+    a: &TrainArgs,
+    p: &data::DataPath,
+    limit: Option<usize>,
+    budget: u64,
+) -> wgae::Result<(Opened, Option<wgae::io::WindowInfo>)> {
+    let Some(len) = a.series.window else {
+        return Ok((data::open(p.path(), a.format, limit, a.rgb, budget)?, None));
+    };
+    let s = series::open(p.path(), a.format, &a.series, limit, budget)?;
+    let (source, info) = series::windows_of(&s, len, a.series.stride(), WindowLayout::Time)?;
+    Ok((
+        Opened::Mapped {
+            source,
+            labels: None,
+        },
+        Some(info),
+    ))
+}
+
+/// The windows laid out as `model` reads them (channels first for a
+/// Conv1d model).
+fn window_layout(
+    model: &wgae::ModelConfig,
+    info: &mut wgae::io::WindowInfo,
+    data: Opened,
+    val: Option<Opened>,
+) -> (Opened, Option<Opened>) {
+    let mut relayout = |o: Opened| match o {
+        Opened::Mapped { source, labels } => {
+            let layout = source
+                .window()
+                .map_or(info.layout, |w| series::layout_for(model, &w));
+            info.layout = layout;
+            Opened::Mapped {
+                source: source.with_window_layout(layout),
+                labels,
+            }
+        }
+        other => other,
+    };
+    let data = relayout(data);
+    let val = val.map(relayout);
+    (data, val)
 }
 
 /// The model, and the config its training settings come from: the

@@ -10,6 +10,7 @@ use wgae::model::{LossKind, Variant};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName, TrainConfig};
 use wgae::{Activation, ModelConfig};
 
+use crate::cli::series::SeriesArgs;
 use crate::cli::size::parse_size;
 use crate::cli::Scale;
 
@@ -112,6 +113,8 @@ pub struct TrainArgs {
     /// Read image folders as RGB (three values per pixel) instead of grayscale.
     #[arg(long)]
     pub rgb: bool,
+    #[command(flatten)]
+    pub series: SeriesArgs,
     /// Samples of built-in synthetic digits when no --data is given.
     #[arg(long, default_value_t = 10_000)]
     pub synthetic: usize,

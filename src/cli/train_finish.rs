@@ -11,8 +11,12 @@ use crate::cli::train_config::TrainArgs;
 use crate::cli::train_report::{write_report, REPORT_ROWS};
 
 /// What the model file keeps of the data beside the weights: the input
-/// transform and a sample's stored dimensions.
-pub type Kept = (Option<(Vec<f32>, Vec<f32>)>, Option<Vec<usize>>);
+/// transform, a sample's stored dimensions, and the windows of a series.
+pub struct Kept {
+    pub transform: Option<(Vec<f32>, Vec<f32>)>,
+    pub sample_dims: Option<Vec<usize>>,
+    pub window: Option<io::WindowInfo>,
+}
 
 /// After a divergence: `--save` keeps the last finite weights (never NaN),
 /// and the error stands, saying to scale data too large for f32 sums
@@ -31,9 +35,10 @@ pub fn after_divergence(
                 trainer.model(),
                 &data.slice(0, trainer.train_rows()),
             )?),
-            transform: kept.0.clone(),
-            sample_dims: kept.1.clone(),
+            transform: kept.transform.clone(),
+            sample_dims: kept.sample_dims.clone(),
             train_errors: None,
+            window: kept.window.clone(),
         };
         io::save_model(p, trainer.model(), &extras, a.force)?;
         let when = match trainer.epochs_done() {
@@ -52,7 +57,7 @@ pub fn after_divergence(
                 "training diverged in epoch {epoch} (the loss was {loss}): the data holds \
                  values up to {largest:e}{}, which float32 arithmetic overflows at any \
                  learning rate; scale it (--scale standard) and train again",
-                if kept.0.is_some() {
+                if kept.transform.is_some() {
                     " even after --scale"
                 } else {
                     ""
@@ -75,7 +80,7 @@ pub fn finish(
     last: &wgae::EpochReport,
     train_part: (Source, Option<Vec<u32>>),
     held_out: Option<(Source, Option<Vec<u32>>)>,
-    (transform, sample_dims): Kept,
+    kept: Kept,
     seconds: f64,
 ) -> wgae::Result<()> {
     let (quiet, force, json) = (a.quiet, a.force, a.json);
@@ -106,9 +111,10 @@ pub fn finish(
     if let Some(p) = &a.save {
         let extras = io::ModelExtras {
             code_stats: Some(stats.clone()),
-            transform,
-            sample_dims: sample_dims.clone(),
+            transform: kept.transform,
+            sample_dims: kept.sample_dims.clone(),
             train_errors,
+            window: kept.window.clone(),
         };
         io::save_model(p, model_ref, &extras, force)?;
         if !quiet {
@@ -119,7 +125,9 @@ pub fn finish(
         let (src, labels) = held_out.as_ref().unwrap_or(&train_part);
         let shown = data::head(src, labels.as_deref(), REPORT_ROWS)?;
         let _ = train_labels;
-        let pic = report::Picture::of(sample_dims.as_deref(), shown.cols);
+        // Windows of a series are not pictures.
+        let pic = report::Picture::of(kept.sample_dims.as_deref(), shown.cols)
+            .filter(|_| kept.window.is_none());
         let written = write_report(dir, model_ref, history, &shown, pic, &stats, force)?;
         if !quiet {
             eprintln!(

@@ -7,6 +7,7 @@ pub mod idx;
 mod mapped;
 pub mod memory;
 pub mod sensors;
+pub mod series;
 pub mod source;
 pub mod synthetic;
 pub mod windows;

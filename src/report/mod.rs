@@ -4,6 +4,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+mod series;
+pub use series::{save_series_plot, SeriesView};
+
 /// Writes square grayscale images (values in [0, 1], `side` x `side` each) as
 /// a grid PNG with `cols` per row, each image scaled up `zoom` times and
 /// separated by a one-pixel gap (see [`save_picture_grid`]).
