@@ -53,6 +53,13 @@ fn model_file_round_trips_with_pytorch_names_and_layout() {
         transform: Some((vec![0.5; 784], vec![2.0; 784])),
         sample_dims: Some(vec![28, 28]),
         train_errors: io::ErrorStats::of(&[0.5, 0.25, 0.125, 1.0]),
+        // As if trained on windows of 392 steps of 2 channels.
+        window: Some(io::WindowInfo {
+            len: 392,
+            channels: 2,
+            layout: wgae::data::windows::WindowLayout::Channels,
+            names: vec!["temp".into(), "pressure".into()],
+        }),
     };
     assert_eq!(
         extras.train_errors,
