@@ -13,6 +13,7 @@ const ORDER: &[&str] = &[
     "toml_text",
     "model",
     "data",
+    "points",
     "report",
     "gpu",
     "kernels",

@@ -39,30 +39,19 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     let budget = host_budget(a.host_memory);
     // A pipe is spooled to a temporary file first, which lives as long as
     // its rows are read.
-    let data_path = a
-        .data
-        .as_deref()
-        .map(|p| data::DataPath::new(p, budget))
-        .transpose()?;
-    let val_path = a
-        .val
-        .as_deref()
-        .map(|p| data::DataPath::new(p, budget))
-        .transpose()?;
+    let spool = |p: Option<&Path>| p.map(|p| data::DataPath::new(p, budget)).transpose();
+    let (data_path, val_path) = (spool(a.data.as_deref())?, spool(a.val.as_deref())?);
     let (mut data, mut window) = open_data(&a, data_path.as_ref(), budget)?;
     let (model, file) = settings(&a, resume.as_ref(), file, &data)?;
     let notes = data_notes(a.data.as_deref(), a.limit, data.rows());
     if let Some((ck, ck_path)) = &resume {
         check_resumed_data(&ck.notes, &notes, ck_path)?;
     }
-    let mut val = match &val_path {
-        Some(p) => Some(
-            open_file(&a, p, None, budget)
-                .map_err(|e| p.name_errors(e))?
-                .0,
-        ),
-        None => None,
-    };
+    let mut val = val_path
+        .as_ref()
+        .map(|p| open_file(&a, p, None, budget).map_err(|e| p.name_errors(e)))
+        .transpose()?
+        .map(|(v, _)| v);
     if let Some(w) = &mut window {
         (data, val) = window_layout(&model, w, data, val);
     }
