@@ -20,7 +20,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use wgae::gpu::{list_adapters, ContextOptions};
+use wgae::gpu::list_adapters;
 use wgae::{
     Autoencoder, Control, Error, GpuContext, ModelConfig, Precision, Rows, TrainConfig, Variant,
 };
@@ -421,6 +421,61 @@ fn train<'py>(
     ))
 }
 
+/// Per-step scores of one series from its windows (`x`, `rec`: one window
+/// per row, `window` steps of `channels` values, steps first or with
+/// `channels_first` channel after channel), cut every `stride` steps from
+/// the start: each step's score and each channel's share of it
+/// (`wgae::points`).
+#[pyfunction]
+#[pyo3(signature = (x, rec, window, stride, channels_first, how))]
+#[allow(clippy::type_complexity)]
+fn point_scores<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    rec: PyReadonlyArray2<'py, f32>,
+    window: usize,
+    stride: usize,
+    channels_first: bool,
+    how: &str,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray2<f32>>)> {
+    use wgae::data::windows::{WindowLayout, Windows};
+    use wgae::points::{PointScore, PointScores};
+    let (xs, rs) = (rows(&x, "windows")?, rows(&rec, "reconstructed")?);
+    if (xs.rows, xs.cols) != (rs.rows, rs.cols) || window == 0 || xs.cols % window != 0 {
+        return Err(PyValueError::new_err(format!(
+            "windows ({}x{}) and reconstructed ({}x{}) must have the same shape, a whole \
+             number of channels per step of window {window}",
+            xs.rows, xs.cols, rs.rows, rs.cols
+        )));
+    }
+    let how = PointScore::parse(how)
+        .map_err(|_| PyValueError::new_err(format!("how='{how}': give 'mean' or 'max'")))?;
+    let layout = if channels_first {
+        WindowLayout::Channels
+    } else {
+        WindowLayout::Time
+    };
+    let w = Windows::new(window, stride, xs.cols / window, layout).map_err(|e| {
+        PyValueError::new_err(
+            e.to_string()
+                .replace("--window", "window")
+                .replace("--stride", "stride"),
+        )
+    })?;
+    let steps = w.span(xs.rows);
+    let mut acc = PointScores::new(steps, w.channels, how);
+    for (k, (a, b)) in xs
+        .data
+        .chunks(w.cols())
+        .zip(rs.data.chunks(w.cols()))
+        .enumerate()
+    {
+        acc.add(&w, k * stride, a, b);
+    }
+    let (scores, shares) = acc.finish();
+    Ok((scores.into_pyarray(py), array2(py, shares, steps)?))
+}
+
 #[pymodule]
 fn _wgae(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
@@ -429,5 +484,6 @@ fn _wgae(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(devices, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(contexts_opened, m)?)?;
+    m.add_function(wrap_pyfunction!(point_scores, m)?)?;
     Ok(())
 }

@@ -9,12 +9,14 @@ Metal, DX12), with no CUDA.
 
 :class:`Autoencoder` is a scikit-learn estimator (Pipeline, GridSearchCV,
 clone, pickle). :func:`load` reads a model file written by ``save`` or by the
-``wgae`` CLI. :mod:`wgae.dask` scores Dask arrays and dataframes partition
+``wgae`` CLI. :mod:`wgae.series` cuts one long series into windows and
+turns window errors back into per-step scores. :mod:`wgae.dask` scores Dask arrays and dataframes partition
 by partition on a cluster.
 """
 
 from ._wgae import contexts_opened
 from ._wgae import devices as _devices
+from . import series
 from .estimator import Autoencoder, load
 
 __version__ = "0.1.0"
@@ -29,4 +31,4 @@ def devices():
     return _devices()
 
 
-__all__ = ["Autoencoder", "load", "devices", "contexts_opened", "__version__"]
+__all__ = ["Autoencoder", "load", "devices", "series", "contexts_opened", "__version__"]
