@@ -58,16 +58,32 @@ fn trace(c: &mut Canvas, f: &Frame, ys: &[f32], colour: [u8; 3]) {
         }
         return;
     }
+    // Each pixel column spans its steps' minimum to maximum, joined to the
+    // column before, so that the trace stays one line and a one-step spike
+    // shows at its full height.
+    let mut prev: Option<f32> = None;
     for px in 0..cols {
-        let (t0, t1) = (px * n / cols, ((px + 1) * n / cols).max(px * n / cols + 1));
-        let (lo, hi) = span(ys[t0..t1.min(n)].iter().copied());
-        if lo > hi || !ys[t0..t1.min(n)].iter().any(|v| v.is_finite()) {
+        let (t0, t1) = (px * n / cols, ((px + 1) * n / cols).min(n));
+        let here: Vec<f32> = ys[t0..t1.max(t0 + 1).min(n)]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let Some(&last) = here.last() else {
+            prev = None;
             continue;
-        }
+        };
+        let (lo, hi) = here
+            .iter()
+            .chain(prev.as_ref())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(f64::from(v)), b.max(f64::from(v)))
+            });
         let x = f.left + px as f64;
         let (_, y0) = f.map(f.x0, lo);
         let (_, y1) = f.map(f.x0, hi);
         c.line((x, y0), (x, y1), colour, 1);
+        prev = Some(last);
     }
 }
 
@@ -150,12 +166,12 @@ pub fn save_series_plot(path: &Path, v: &SeriesView) -> Result<()> {
     );
     if let Some(labels) = v.labels {
         // Labelled anomalies: a strip just under the score panel.
-        let yb = st + score_h + 2.0;
+        let yb = st + score_h + 3.0;
         for (t, _) in labels.iter().enumerate().filter(|(_, &l)| l != 0) {
             let (x, _) = fr.map(t as f64, fr.y0);
-            c.line((x, yb), (x, yb + 4.0), [150, 0, 0], 1);
+            c.line((x, yb), (x, yb + 5.0), [200, 0, 0], 3);
         }
-        c.text(4, yb as i64 - 2, "labels", [150, 0, 0]);
+        c.text(4, yb as i64 - 1, "labels", [200, 0, 0]);
     }
     c.save(path)
 }
