@@ -157,6 +157,13 @@ class Repeat(torch.nn.Module):
         return z.unsqueeze(1).repeat(1, self.times, 1)
 
 
+class Permute(torch.nn.Module):
+    """A sequence's two axes swapped: (N, C, L) to (N, L, C) and back."""
+
+    def forward(self, x):
+        return x.permute(0, 2, 1)
+
+
 class Residual(torch.nn.Module):
     """body(x) + x, or body(x) + proj(x) where the shapes differ; the block's
     activation follows it in the outer Sequential."""
@@ -217,6 +224,10 @@ def build(layers, shape, default_act, last_act, body=False):
         elif t == "repeat":
             mods.append(Repeat(L["times"]))
             c, h, w = L["times"], 1, c
+        elif t == "permute":
+            mods.append(Permute())
+            act, has_act = "identity", False
+            c, h, w = w, 1, c
         elif t == "time_dense":
             mods.append(torch.nn.Linear(h * w, L["units"], bias=bias))
             has_act = True

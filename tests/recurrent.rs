@@ -196,3 +196,62 @@ fn a_hidden_time_dense_layer_trains_as_the_twin() {
     .out_act(Activation::Identity);
     check_three_steps("hidden time_dense", &cfg, &sgd(0.5));
 }
+
+/// A CNN-LSTM autoencoder: a Conv1d over `[channels, length]`, a permute to
+/// `[steps, features]`, an LSTM; mirrored into repeat, LSTM, permute and a
+/// Conv1d back to the channels. Its twin's gradients match finite
+/// differences, and it trains as the twin under both plans.
+fn cnn_lstm() -> ModelConfig {
+    let text = r#"
+        input_shape = [3, 8]
+        loss = "mse"
+        out_act = "identity"
+        [[encoder_layers]]
+        type = "conv1d"
+        filters = 4
+        kernel = 3
+        padding = "same"
+        act = "tanh"
+        [[encoder_layers]]
+        type = "permute"
+        [[encoder_layers]]
+        type = "lstm"
+        hidden = 5
+    "#;
+    ModelConfig::from_toml(text).unwrap()
+}
+
+#[test]
+fn a_mirrored_cnn_lstm_autoencoder_trains_as_the_twin() {
+    let cfg = cnn_lstm();
+    cfg.validate().unwrap();
+    let layers = cfg.layers();
+    let kinds: Vec<&str> = layers.iter().map(|l| l.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Conv1d",
+            "Permute",
+            "LSTM",
+            "RepeatVector",
+            "LSTM",
+            "Permute",
+            "Conv1d"
+        ]
+    );
+    assert_eq!(layers[1].out_shape, [8, 1, 4]);
+    assert_eq!(layers[5].out_shape, [5, 1, 8]);
+    assert_eq!(layers.last().unwrap().out_shape, [3, 1, 8]);
+    common::twin_gradients::check_gradients("cnn-lstm", &cfg);
+    check_three_steps("cnn-lstm", &cfg, &sgd(0.3));
+    let again = ModelConfig::from_toml(&cfg.to_toml()).unwrap();
+    assert_eq!(again.encoder_layers, cfg.encoder_layers);
+}
+
+/// A permute needs a sequence: on a flat vector it is refused.
+#[test]
+fn a_permute_of_a_flat_vector_is_refused() {
+    let cfg = model(vec![LayerDesc::Flatten, LayerDesc::Permute, lstm(4, false)]);
+    let err = cfg.validate().unwrap_err().to_string();
+    assert!(err.contains("permute swaps a sequence's two axes"), "{err}");
+}

@@ -30,6 +30,7 @@ pub mod rng;
 pub mod shape;
 pub mod shuffle;
 pub mod softmax;
+pub mod swap_axes;
 pub mod vae;
 
 use crate::error::Result;
@@ -58,6 +59,7 @@ pub use reduce::{col_sum, reduce, reduce_to, ReduceMode, REDUCE_PARTIALS};
 pub use rng::{noise, random, RandomFill, RngSpec};
 pub use shape::fold;
 pub use shuffle::{permute, shuffle_half_bits};
+pub use swap_axes::swap_axes;
 pub use vae::{vae_backward, vae_kl_rows, vae_reparam};
 
 /// A kernel family: its shader files, its kernels with every
@@ -89,6 +91,11 @@ pub static FAMILIES: &[Family] = &[
         shaders: &[&softmax::SHADER],
         kernels: softmax::kernels,
         bindings: softmax::BINDINGS,
+    },
+    Family {
+        shaders: &[&swap_axes::SHADER],
+        kernels: swap_axes::kernels,
+        bindings: swap_axes::BINDINGS,
     },
     Family {
         shaders: &[&reduce::SHADER],

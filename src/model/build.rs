@@ -210,6 +210,8 @@ impl ModelConfig {
                         out.push(LayerDesc::Reshape { shape });
                     }
                 }
+                // A swap of axes is undone by the same swap.
+                LayerDesc::Permute => out.push(LayerDesc::Permute),
                 LayerDesc::Residual { layers, .. } => {
                     let what = format!("{what} {i}: residual block layer");
                     out.push(LayerDesc::residual(self.mirror_list(layers, input, &what)?));

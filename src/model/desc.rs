@@ -197,6 +197,10 @@ pub enum LayerDesc {
     },
     /// To a flat vector (PyTorch's order: channel, then row, then column).
     Flatten,
+    /// A sequence's two axes swapped, `[a, b]` to `[b, a]` (PyTorch's
+    /// `x.permute(0, 2, 1)`): between a Conv1d, which reads `[channels,
+    /// length]`, and a recurrent layer, which reads `[steps, features]`.
+    Permute,
     /// To `shape`, channels first: `[8, 4, 4]`, `[c, length]` or `[n]`.
     Reshape {
         shape: Vec<usize>,
@@ -340,6 +344,7 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
+            | LayerDesc::Permute
             | LayerDesc::Reshape { .. }
             | LayerDesc::Lstm { .. }
             | LayerDesc::Gru { .. }
@@ -376,6 +381,7 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
+            | LayerDesc::Permute
             | LayerDesc::Reshape { .. }
             | LayerDesc::Lstm { .. }
             | LayerDesc::Gru { .. }
@@ -404,6 +410,7 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
+            | LayerDesc::Permute
             | LayerDesc::Reshape { .. }
             | LayerDesc::Residual { .. }
             | LayerDesc::Lstm { .. }
@@ -431,6 +438,7 @@ impl LayerDesc {
             | LayerDesc::Upsample2d { .. }
             | LayerDesc::Upsample1d { .. }
             | LayerDesc::Flatten
+            | LayerDesc::Permute
             | LayerDesc::Reshape { .. }
             | LayerDesc::Residual { .. }
             | LayerDesc::Lstm { .. }

@@ -111,6 +111,10 @@ pub enum LayerKind {
     /// `[T, 1, units]` (PyTorch's `nn.Linear` on the last axis; Keras'
     /// `TimeDistributed(Dense)`), W stored (units, F).
     StepDense,
+    /// A sequence's two axes swapped, `[a, 1, b]` to `[b, 1, a]`
+    /// (PyTorch's `x.permute(0, 2, 1)`): a Conv1d's `[channels, length]`
+    /// to a recurrent layer's `[steps, features]`, and back.
+    Permute,
 }
 
 impl LayerSpec {
@@ -319,6 +323,7 @@ impl LayerKind {
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
+            | LayerKind::Permute
             | LayerKind::Repeat { .. } => Vec::new(),
         }
     }
@@ -351,6 +356,7 @@ impl LayerKind {
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
+            | LayerKind::Permute
             | LayerKind::Residual(_)
             | LayerKind::Recurrent(_)
             | LayerKind::Repeat { .. }
@@ -382,6 +388,7 @@ impl LayerKind {
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
+            | LayerKind::Permute
             | LayerKind::BatchNorm(_) => (0, 0),
         }
     }
@@ -408,6 +415,7 @@ impl LayerKind {
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
             | LayerKind::Reshape { .. }
+            | LayerKind::Permute
             | LayerKind::BatchNorm(_) => 0.0,
         }
     }
@@ -428,7 +436,8 @@ impl LayerKind {
             | LayerKind::MaxPool(_)
             | LayerKind::AvgPool(_)
             | LayerKind::Upsample { .. }
-            | LayerKind::Reshape { .. } => false,
+            | LayerKind::Reshape { .. }
+            | LayerKind::Permute => false,
         }
     }
 
@@ -445,6 +454,7 @@ impl LayerKind {
             LayerKind::Upsample { .. } => "Upsample2d",
             LayerKind::Reshape { flatten: false } => "Reshape",
             LayerKind::Reshape { flatten: true } => "Flatten",
+            LayerKind::Permute => "Permute",
             LayerKind::BatchNorm(n) if n.two_d => "BatchNorm2d",
             LayerKind::BatchNorm(_) => "BatchNorm1d",
             LayerKind::Residual(_) => "Residual",

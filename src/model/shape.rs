@@ -145,6 +145,16 @@ impl LayerDesc {
                     (LayerKind::StepDense, [c, 1, *units])
                 }
                 LayerDesc::Flatten => (LayerKind::Reshape { flatten: true }, [c * h * w, 1, 1]),
+                LayerDesc::Permute => {
+                    if h != 1 || w == 1 {
+                        return Err(Error::InvalidArgument(format!(
+                            "{what}: permute swaps a sequence's two axes ([channels, length] \
+                             and [steps, features]), but its input is shaped {}",
+                            shape_name(input)
+                        )));
+                    }
+                    (LayerKind::Permute, [w, 1, c])
+                }
                 LayerDesc::Reshape { shape } => (
                     LayerKind::Reshape { flatten: false },
                     reshape(&what, input, shape)?,

@@ -325,6 +325,7 @@ impl LayerDesc {
             | LayerDesc::BatchNorm1d { .. }
             | LayerDesc::BatchNorm2d { .. }
             | LayerDesc::Flatten
+            | LayerDesc::Permute
             | LayerDesc::Reshape { .. }
             | LayerDesc::Residual { .. }
             | LayerDesc::Lstm { .. }

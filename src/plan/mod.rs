@@ -25,6 +25,7 @@ mod metrics;
 pub mod mixed;
 pub mod norm;
 pub mod options;
+pub mod permute;
 pub mod pool;
 pub mod recurrent;
 pub mod reshape;
@@ -44,6 +45,7 @@ pub fn planner(kind: LayerKind) -> &'static dyn LayerPlan {
         | LayerKind::Upsample { .. }
         | LayerKind::Repeat { .. } => &Pooling,
         LayerKind::Reshape { .. } => &Reshape,
+        LayerKind::Permute => &permute::Permute,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
         LayerKind::Recurrent(_) => &Recurrent,

@@ -29,6 +29,7 @@ pub mod residual;
 pub mod rng;
 pub mod shuffle;
 pub mod softmax;
+pub mod swap_axes;
 pub mod trainer;
 pub mod vae;
 pub mod widen;
@@ -47,6 +48,7 @@ pub use reduce::*;
 pub use rng::*;
 pub use shuffle::*;
 pub use softmax::*;
+pub use swap_axes::*;
 pub use vae::*;
 
 use crate::model::LayerKind;
@@ -54,7 +56,7 @@ use conv_layer::{Conv, ConvTranspose};
 use dense::{Dense, StepDense};
 use layer::LayerTwin;
 use norm_layer::BatchNorm;
-use pool_layer::{AvgPool, MaxPool, Reshape, Upsample};
+use pool_layer::{AvgPool, MaxPool, Permute, Reshape, Upsample};
 use recurrent::Recurrent;
 use residual::Residual;
 
@@ -69,6 +71,7 @@ pub fn twin(kind: LayerKind) -> &'static dyn LayerTwin {
         LayerKind::AvgPool(_) => &AvgPool,
         LayerKind::Upsample { .. } | LayerKind::Repeat { .. } => &Upsample,
         LayerKind::Reshape { .. } => &Reshape,
+        LayerKind::Permute => &Permute,
         LayerKind::BatchNorm(_) => &BatchNorm,
         LayerKind::Residual(_) => &Residual,
         LayerKind::Recurrent(_) => &Recurrent,

@@ -1,5 +1,6 @@
 //! f64 twins of the layers without parameters (`plan/pool.rs`,
-//! `plan/reshape.rs`): pooling, upsampling and reshaping.
+//! `plan/reshape.rs`, `plan/permute.rs`): pooling, upsampling, reshaping
+//! and swapping a sequence's axes.
 
 use crate::model::LayerSpec;
 use crate::plan::pool::geom;
@@ -17,6 +18,8 @@ pub struct AvgPool;
 pub struct Upsample;
 /// Flatten and Reshape.
 pub struct Reshape;
+/// Permute: a sequence's two axes swapped.
+pub struct Permute;
 
 fn pool(l: &LayerSpec, rows: usize) -> crate::kernels::PoolGeom {
     geom(l, rows).expect("a pooling layer")
@@ -88,5 +91,24 @@ impl LayerTwin for Reshape {
         _rows: usize,
     ) -> Vec<f64> {
         dz.to_vec()
+    }
+}
+
+impl LayerTwin for Permute {
+    fn forward(&self, l: &LayerSpec, x: &[f64], _p: &Weights, rows: usize) -> Vec<f64> {
+        let [a, _, b] = l.in_shape;
+        crate::reference::swap_axes(x, rows, a, b)
+    }
+
+    fn input_grad(
+        &self,
+        l: &LayerSpec,
+        _p: &Weights,
+        _x: &[f64],
+        dz: &[f64],
+        rows: usize,
+    ) -> Vec<f64> {
+        let [a, _, b] = l.in_shape;
+        crate::reference::swap_axes(dz, rows, b, a)
     }
 }

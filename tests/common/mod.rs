@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod three_steps;
+pub mod twin_gradients;
 
 use std::sync::OnceLock;
 

@@ -21,6 +21,7 @@ mod optim_rng;
 mod penalty;
 mod recurrent;
 mod reduce;
+mod swap_axes;
 mod train;
 
 use wgae::Activation;
