@@ -5,7 +5,8 @@
 #   .gl/wgae          the release binary, stripped (9-10 MB; unstripped it is
 #                     too big to travel)
 #   .gl/tests/NAME    the GPU test binaries (kernels, with every kernel family,
-#                     training, tune, digests), stripped, so the kernels are
+#                     training, residual, recurrent, tune, digests), stripped
+#                     (about 55 MB with the binary: the carry limit is 64 MiB), so the kernels are
 #                     checked against their f64 references on the real GPU
 #                     too, and every plan there trains to the same bits
 #   .gl/*.deb         the Vulkan loader (libvulkan1), fetched once
@@ -21,7 +22,7 @@ strip -o .gl/wgae target/release/wgae
 rm -f .gl/tests/*
 # cargo names each test executable on stderr: "Executable tests/NAME.rs (PATH)",
 # or "tests/NAME/main.rs" for a test of several modules (kernels).
-cargo test --release --no-run --test kernels --test training --test residual --test tune --test digests 2>&1 |
+cargo test --release --no-run --test kernels --test training --test residual --test recurrent --test tune --test digests 2>&1 |
     sed -n 's/.*Executable tests\/\([a-z_]*\)\(\/main\)\{0,1\}\.rs (\(.*\))$/\1 \3/p' |
     while read -r name path; do
         strip -o ".gl/tests/$name" "$path"

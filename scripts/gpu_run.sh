@@ -26,6 +26,9 @@
 #   conv_quality.txt  scripts/compare_conv_quality.py: the Keras conv model's
 #                 validation BCE in wgae and PyTorch, 3 seeds (synthetic
 #                 strokes where MNIST is absent)
+#   lstm_speed.txt  scripts/compare_lstm_speed.py: the LSTM autoencoder
+#                 (examples/configs/lstm.toml) in wgae and in PyTorch's cuDNN
+#                 LSTM of the same shape, batch 32 and 256, steps/s side by side
 #   torch_mm.txt  PyTorch's own f32 matmul at 4096 (TF32 off): what the card
 #                 reaches in CUDA, to put wgae's figure beside
 #   tests.txt     the GPU test binaries in .gl/tests (kernels against their f64
@@ -62,6 +65,8 @@ W=${WGAE:-.gl/wgae}
     "$W" bench --config examples/configs/residual.toml --json
     # The seq2seq LSTM autoencoder: one dispatch per step, 24 steps.
     "$W" bench --config examples/configs/lstm.toml --profile --json
+    # The CNN-LSTM: Conv1d, permute, LSTM over 32 steps, and back.
+    "$W" bench --config examples/configs/cnn_lstm.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 "$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
@@ -71,6 +76,7 @@ SIZES=${SIZES:-1024,2048,4096}
 } >"$OUT/matmul.json" 2>>"$OUT/info.txt"
 python3 scripts/compare_pytorch.py --wgae "$W" >"$OUT/compare.txt" 2>&1
 python3 scripts/compare_conv_quality.py --wgae "$W" >"$OUT/conv_quality.txt" 2>&1
+python3 scripts/compare_lstm_speed.py --wgae "$W" >"$OUT/lstm_speed.txt" 2>&1
 python3 - >"$OUT/torch_mm.txt" 2>&1 <<'EOF'
 import time
 import torch
