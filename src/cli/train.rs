@@ -68,7 +68,8 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         t.log_every_steps = Some((data.rows() / t.batch_size.max(1) / 20).max(1));
     }
     let (data, labels) = data.into_source()?;
-    let mapped = data.is_mapped() && data.f32_bytes() > budget;
+    // (Windows are cut from the series as they are read: the series counts.)
+    let mapped = data.is_mapped() && data.series().f32_bytes() > budget;
     let val = val.map(Opened::into_source).transpose()?;
     let val_source = val.as_ref().map(|v| &v.0);
     let mut trainer = open_trainer(&a, &ctx, resume.as_ref(), &model, &t, &data, val_source)?;
@@ -281,11 +282,21 @@ fn print_plan(
         trainer.dispatches_per_step(),
         ctx.adapter_name()
     );
+    if let Some(w) = data.window() {
+        eprintln!(
+            "samples: windows of {} steps x {} channels ({} layout) at stride {}, cut from \
+             the series as they are read",
+            w.len,
+            w.channels,
+            w.layout.name(),
+            w.stride
+        );
+    }
     if let Some(budget) = mapped {
         eprintln!(
             "the data ({}) is larger than the host budget of {} (--host-memory): it is read \
              from the file as training needs it",
-            mib(data.f32_bytes()),
+            mib(data.series().f32_bytes()),
             mib(budget)
         );
     }
