@@ -1565,7 +1565,7 @@ fn rgb_and_non_square_samples_round_trip() {
 /// Every `wgae` command in the README's shell blocks runs as written, on
 /// small stand-ins for the files it names (a few hundred digits as
 /// `mnist.gz`, a 30-column CSV as `table.csv`, a folder of PNGs as
-/// `photos/`), in order, so that later commands find what earlier ones
+/// `photos/`, a three-channel log as `sensors.csv`), in order, so that later commands find what earlier ones
 /// wrote. `...` in the resume line stands for the data and two epochs.
 #[test]
 fn every_readme_command_runs_as_written() {
@@ -1593,6 +1593,19 @@ fn every_readme_command_runs_as_written() {
         csv += &(row.join(",") + "\n");
     }
     std::fs::write(d.join("table.csv"), csv).unwrap();
+    // A sensor log: a time column, three channels, a label column.
+    let mut log = String::from("time,temp,pressure,flow,label\n");
+    for t in 0..1500 {
+        let x = t as f32 * 0.2;
+        let spike = u8::from((1300..1305).contains(&t));
+        log += &format!(
+            "{t},{},{},{},{spike}\n",
+            x.sin() + f32::from(spike) * 3.0,
+            x.cos(),
+            (x * 0.5).sin()
+        );
+    }
+    std::fs::write(d.join("sensors.csv"), log).unwrap();
     std::fs::create_dir_all(d.join("photos")).unwrap();
     for i in 0..12u8 {
         image::RgbImage::from_fn(8, 8, |x, y| {
