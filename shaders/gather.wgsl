@@ -102,6 +102,16 @@ fn gather_rows4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(8) var<storage, read> chunk2: array<f32>;
 @group(0) @binding(9) var<storage, read> chunk3: array<f32>;
 
+// Value `at` of chunk `k`.
+fn chunk_value(k: u32, at: u32) -> f32 {
+    switch k {
+        case 0u: { return chunk0[at]; }
+        case 1u: { return chunk1[at]; }
+        case 2u: { return chunk2[at]; }
+        default: { return chunk3[at]; }
+    }
+}
+
 @compute @workgroup_size(64)
 fn gather_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
@@ -115,13 +125,7 @@ fn gather_chunks(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     var v = 0.0;
     if (s < p.src_rows) {
         let k = s / p.chunk_rows;
-        let at = (s - k * p.chunk_rows) * p.cols + c;
-        switch k {
-            case 0u: { v = chunk0[at]; }
-            case 1u: { v = chunk1[at]; }
-            case 2u: { v = chunk2[at]; }
-            default: { v = chunk3[at]; }
-        }
+        v = chunk_value(k, (s - k * p.chunk_rows) * p.cols + c);
     }
     out[i] = v;
 }
@@ -178,13 +182,7 @@ fn gather_windows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
             t = c % p.win_len;
             f = c / p.win_len;
         }
-        let at = ((s - k * p.chunk_rows) * p.stride + t) * p.channels + f;
-        switch k {
-            case 0u: { v = chunk0[at]; }
-            case 1u: { v = chunk1[at]; }
-            case 2u: { v = chunk2[at]; }
-            default: { v = chunk3[at]; }
-        }
+        v = chunk_value(k, ((s - k * p.chunk_rows) * p.stride + t) * p.channels + f);
     }
     out[i] = v;
 }

@@ -163,18 +163,12 @@ fn conv1d_and_lstm_models_read_windows_in_their_layouts() {
 }
 
 /// A little-endian f32 .npy of `shape` holding 0, 0.01, 0.02, ...
-fn npy(path: &Path, shape: &str, n: usize) {
-    let mut h =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend((h.len() as u16).to_le_bytes());
-    b.extend(h);
-    b.extend((0..n).flat_map(|i| (i as f32 * 0.01).to_le_bytes()));
-    std::fs::write(path, b).unwrap();
+fn npy(path: &Path, shape: &[usize]) {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|i| i as f32 * 0.01).collect();
+    let mut bytes = wgae::io::npy_header_of("<f4", shape, 0);
+    bytes.extend(wgae::io::f32_bytes(&values));
+    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]
@@ -208,8 +202,8 @@ fn bad_windows_columns_and_files_are_refused() {
         &["gap.csv", "line 6, column 3 (b)", "gaps or NaN"],
     );
     // Columns of a .npy; samples that are not one series.
-    npy(&dir.join("series.npy"), "(200, 2)", 400);
-    npy(&dir.join("windows.npy"), "(20, 10, 2)", 400);
+    npy(&dir.join("series.npy"), &[200, 2]);
+    npy(&dir.join("windows.npy"), &[20, 10, 2]);
     fails(
         &run("train --data series.npy --window 8 --time-column 1", &dir),
         &["--time-column", "a .npy holds values only"],

@@ -32,18 +32,10 @@ fn copies(series: &[f32], w: &Windows, from: usize, count: usize) -> Vec<f32> {
     out
 }
 
-/// A little-endian f32 .npy of `shape` (as numpy writes it: "(4, 2, 3)").
-fn write_npy(path: &std::path::Path, values: &[f32], shape: &str) {
-    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    let mut h = header.into_bytes();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((h.len() as u16).to_le_bytes());
-    bytes.extend(h);
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+/// A little-endian f32 .npy of `shape`, as wgae writes them.
+fn write_npy(path: &std::path::Path, values: &[f32], shape: &[usize]) {
+    let mut bytes = wgae::io::npy_header_of("<f4", shape, 0);
+    bytes.extend(wgae::io::f32_bytes(values));
     std::fs::write(path, bytes).unwrap();
 }
 
@@ -57,7 +49,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn windows_read_scale_and_split_as_copies() {
     let values = series(1);
     let npy = tmp("series.npy");
-    write_npy(&npy, &values, &format!("({STEPS}, {CHANNELS})"));
+    write_npy(&npy, &values, &[STEPS, CHANNELS]);
     let memory = Source::memory(values.clone(), STEPS, CHANNELS).unwrap();
     let mapped = Source::map(&npy, None).unwrap();
     for (what, src) in [("memory", &memory), ("mapped", &mapped)] {
@@ -144,7 +136,7 @@ fn a_nan_in_a_mapped_series_names_its_step_and_channel() {
     let mut values = series(2);
     values[40 * CHANNELS + 2] = f32::NAN;
     let npy = tmp("nan.npy");
-    write_npy(&npy, &values, &format!("({STEPS}, {CHANNELS})"));
+    write_npy(&npy, &values, &[STEPS, CHANNELS]);
     let win = Source::map(&npy, None)
         .unwrap()
         .windows(10, 1, WindowLayout::Time)
@@ -238,7 +230,7 @@ fn samples_that_are_not_a_series_are_refused() {
     let dir = tmp("images.npy");
     // (4, 2, 3): samples of 2x3, not one series.
     let values = rand_vec(&mut rng(4), 24, 0.0, 1.0);
-    write_npy(&dir, &values, "(4, 2, 3)");
+    write_npy(&dir, &values, &[4, 2, 3]);
     let e = Source::map(&dir, None)
         .unwrap()
         .windows(2, 1, WindowLayout::Time)

@@ -312,6 +312,17 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
     Dataset::new(data, rows, cols, None).map_err(|e| file_err(path, e.to_string()))
 }
 
+/// A CSV line's separator: a comma, else a semicolon, else a tab.
+pub(crate) fn separator(line: &str) -> char {
+    if line.contains(',') {
+        ','
+    } else if line.contains(';') {
+        ';'
+    } else {
+        '\t'
+    }
+}
+
 /// Reads a numeric CSV (comma, semicolon or tab separated, optionally
 /// gzipped) line by line, handing each row's values to `f`; returns the
 /// number of rows. A first line none of whose fields is a number is a
@@ -332,13 +343,7 @@ pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) ->
         if line.is_empty() {
             continue;
         }
-        let sep = if line.contains(',') {
-            ','
-        } else if line.contains(';') {
-            ';'
-        } else {
-            '\t'
-        };
+        let sep = separator(line);
         values.clear();
         let mut bad = None;
         for field in line.split(sep) {

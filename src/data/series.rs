@@ -58,14 +58,7 @@ fn column_of(path: &Path, want: &str, header: Option<&[String]>, cols: usize) ->
 }
 
 fn split(line: &str) -> Vec<String> {
-    let sep = if line.contains(',') {
-        ','
-    } else if line.contains(';') {
-        ';'
-    } else {
-        '\t'
-    };
-    line.split(sep)
+    line.split(crate::data::files::separator(line))
         .map(|f| f.trim().trim_matches('"').to_string())
         .collect()
 }

@@ -160,6 +160,19 @@ fn check_chunking(
     Ok(())
 }
 
+/// `bindings` and the `MAX_CHUNKS` chunk bindings from `first` on: the
+/// chunks, and the first again for those unused.
+fn with_chunks<'a>(
+    mut bindings: Vec<(u32, &'a GpuTensor)>,
+    first: u32,
+    chunks: &'a [GpuTensor],
+) -> Vec<(u32, &'a GpuTensor)> {
+    for k in 0..MAX_CHUNKS {
+        bindings.push((first + k as u32, chunks.get(k).unwrap_or(&chunks[0])));
+    }
+    bindings
+}
+
 /// [`gather_rows`] from a dataset held as `chunks`: buffers of `chunk_rows`
 /// whole rows each (the last may hold fewer), `src_rows` in all, for a
 /// dataset larger than one storage binding. One chunk is [`gather_rows`].
@@ -196,13 +209,11 @@ pub fn gather_chunks(
         lut_cols: 0,
         ..Zeroable::zeroed()
     };
-    let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
-    for k in 0..MAX_CHUNKS {
-        bindings.push((
-            binding::CHUNK0 + k as u32,
-            chunks.get(k).unwrap_or(&chunks[0]),
-        ));
-    }
+    let bindings = with_chunks(
+        vec![(binding::IDX, idx), (binding::OUT, out)],
+        binding::CHUNK0,
+        chunks,
+    );
     ctx.step(
         &Kernel::new(&SHADER, OP),
         format!("{OP}({rows}x{cols}, {} chunks)", chunks.len()),
@@ -258,17 +269,15 @@ pub fn gather_u8(
         },
         ..Zeroable::zeroed()
     };
-    let mut bindings = vec![
-        (binding::IDX, idx),
-        (binding::OUT, out),
-        (binding::LUT, lut),
-    ];
-    for k in 0..MAX_CHUNKS {
-        bindings.push((
-            binding::BYTES0 + k as u32,
-            chunks.get(k).unwrap_or(&chunks[0]),
-        ));
-    }
+    let bindings = with_chunks(
+        vec![
+            (binding::IDX, idx),
+            (binding::OUT, out),
+            (binding::LUT, lut),
+        ],
+        binding::BYTES0,
+        chunks,
+    );
     ctx.step(
         &Kernel::new(&SHADER, OP),
         format!("{OP}({rows}x{cols}, {} chunks)", chunks.len()),
@@ -318,13 +327,11 @@ pub fn gather_windows(
         channels_first: u32::from(w.layout == WindowLayout::Channels),
         _pad: [0; 2],
     };
-    let mut bindings = vec![(binding::IDX, idx), (binding::OUT, out)];
-    for k in 0..MAX_CHUNKS {
-        bindings.push((
-            binding::CHUNK0 + k as u32,
-            chunks.get(k).unwrap_or(&chunks[0]),
-        ));
-    }
+    let bindings = with_chunks(
+        vec![(binding::IDX, idx), (binding::OUT, out)],
+        binding::CHUNK0,
+        chunks,
+    );
     ctx.step(
         &Kernel::new(&SHADER, OP),
         format!(
