@@ -18,6 +18,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod gather;
 pub mod loss;
+pub mod masked;
 pub mod matmul;
 pub mod matmul_f16;
 pub mod norm;
@@ -46,6 +47,7 @@ pub use conv::ConvGeom;
 pub use elementwise::{act_backward, act_forward, axpby, fill, l2_grad, mul};
 pub use gather::{gather_chunks, gather_rows, gather_u8, gather_windows, u8_words, MAX_CHUNKS};
 pub use loss::{loss_fused, loss_grad, row_loss};
+pub use masked::{masked_loss_fused, masked_row_loss, unmask, MISSING};
 pub use matmul::{
     matmul, matmul_prologue, matmul_with, MatmulKernel, MatmulSpec, Operand, Prologue,
 };
@@ -91,6 +93,11 @@ pub static FAMILIES: &[Family] = &[
         shaders: &[&softmax::SHADER],
         kernels: softmax::kernels,
         bindings: softmax::BINDINGS,
+    },
+    Family {
+        shaders: &[&masked::SHADER],
+        kernels: masked::kernels,
+        bindings: masked::BINDINGS,
     },
     Family {
         shaders: &[&swap_axes::SHADER],

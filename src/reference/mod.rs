@@ -16,6 +16,7 @@ pub mod elementwise;
 pub mod gather;
 pub mod layer;
 pub mod loss;
+pub mod masked;
 pub mod matmul;
 pub mod norm;
 pub mod norm_layer;

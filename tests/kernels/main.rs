@@ -15,6 +15,7 @@ mod dispatch;
 mod elementwise;
 mod gather;
 mod loss;
+mod masked;
 mod matmul;
 mod norm;
 mod optim_rng;
