@@ -134,6 +134,28 @@ pub struct ModelConfig {
     pub contractive: f32,
     #[serde(default)]
     pub variational: Option<Variational>,
+    /// What a missing entry (NaN, an empty CSV cell) means: refused
+    /// (`refuse`, the default), or left out of the loss (`mask`: the model
+    /// reads it as 0, and the loss is the mean over the observed entries).
+    #[serde(default, skip_serializing_if = "Missing::is_refuse")]
+    pub missing: Missing,
+}
+
+/// What a missing entry in the data means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// NaN is refused, naming where it is.
+    #[default]
+    Refuse,
+    /// Missing entries are masked out of the loss (and read as 0).
+    Mask,
+}
+
+impl Missing {
+    fn is_refuse(&self) -> bool {
+        *self == Missing::Refuse
+    }
 }
 
 fn default_act() -> Activation {
@@ -168,6 +190,7 @@ impl ModelConfig {
             kl_sparsity: None,
             contractive: 0.0,
             variational: None,
+            missing: Missing::Refuse,
         }
     }
 
@@ -278,6 +301,12 @@ impl ModelConfig {
                 self.input_dim = s.iter().product();
             }
         }
+        self
+    }
+
+    /// The same model with missing entries masked out of the loss.
+    pub fn masked(mut self) -> Self {
+        self.missing = Missing::Mask;
         self
     }
 

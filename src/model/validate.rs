@@ -26,6 +26,14 @@ impl ModelConfig {
         {
             return bad("model: every layer width must be at least 1".into());
         }
+        if self.missing == crate::model::Missing::Mask && self.variational.is_some() {
+            return bad(
+                "model: `missing` = mask with a VAE is not supported yet (its reconstruction \
+                 term is a sum per row, which missing entries would change row by row); use a \
+                 plain, denoising, sparse or dropout model"
+                    .into(),
+            );
+        }
         for a in [self.act, self.out_act, self.code_activation()] {
             if a == Activation::Softmax {
                 return bad(

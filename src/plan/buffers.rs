@@ -58,8 +58,11 @@ pub struct Buffers {
     pub cap: usize,
     pub mode: Mode,
     pub seed: u64,
-    /// (cap, D) The input rows.
+    /// (cap, D) The input rows (with missing entries 0, for a masked model).
     pub x: GpuTensor,
+    /// A masked model's batch as written (missing entries `MISSING`), its
+    /// mask and its count of observed entries.
+    pub masked: Option<Masked>,
     pub layer: Vec<LayerBuffers>,
     /// (cap) Per-row values, reused by each metric in turn.
     pub rowbuf: GpuTensor,
@@ -67,6 +70,29 @@ pub struct Buffers {
     pub partials: GpuTensor,
     /// (slot::COUNT) Sums over the epoch's rows (see [`slot`]).
     pub metrics: GpuTensor,
+}
+
+/// What a model whose missing entries are masked out of the loss keeps.
+///
+/// ```text
+///   raw    (cap, D)  the batch as written, MISSING where missing
+///   mask   (cap, D)  1 observed, 0 missing
+///   count  (1)       training: the batch's observed entries
+/// ```
+pub struct Masked {
+    pub raw: GpuTensor,
+    pub mask: GpuTensor,
+    pub count: GpuTensor,
+}
+
+impl Masked {
+    pub fn new(ctx: &GpuContext, cap: usize, d: usize) -> Result<Self> {
+        Ok(Self {
+            raw: ctx.zeros("x as written", cap * d)?,
+            mask: ctx.zeros("observed mask", cap * d)?,
+            count: ctx.zeros("observed count", 1)?,
+        })
+    }
 }
 
 /// The loss's per-row buffers.
@@ -161,6 +187,21 @@ impl Buffers {
     /// The input rows.
     pub fn input(&self, rows: usize) -> Result<GpuTensor> {
         prefix(&self.x, rows, self.cfg.input_dim)
+    }
+
+    /// Where a batch is written at full capacity: the input rows, or a
+    /// masked model's rows as read (unmasked into the input by the first
+    /// step).
+    pub fn batch(&self) -> &GpuTensor {
+        self.masked.as_ref().map_or(&self.x, |m| &m.raw)
+    }
+
+    /// A masked model's mask at `rows` rows.
+    pub fn mask(&self, rows: usize) -> Result<Option<GpuTensor>> {
+        self.masked
+            .as_ref()
+            .map(|m| prefix(&m.mask, rows, self.cfg.input_dim))
+            .transpose()
     }
 
     /// `metrics[slot] += scale * reduce(mode, x)`: one dispatch for a batch

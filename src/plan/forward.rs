@@ -23,6 +23,18 @@ impl Net {
     ) -> Result<Vec<Step>> {
         let pass = self.pass(ctx, params, rows);
         let mut steps = Vec::new();
+        if let (0, Some(m)) = (start, &self.b.masked) {
+            // The rows as read into the input (missing entries 0) and the mask.
+            let d = self.b.cfg.input_dim;
+            steps.push(ops::unmask(
+                ctx,
+                rows,
+                d,
+                &prefix(&m.raw, rows, d)?,
+                &self.b.input(rows)?,
+                &prefix(&m.mask, rows, d)?,
+            )?);
+        }
         if start == 0 {
             steps.extend(self.each(|v| v.before_layers(&pass, counter))?);
         }

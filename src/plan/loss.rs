@@ -22,6 +22,9 @@ impl Net {
     /// training also its gradient into the output layer, which the
     /// backward pass starts from.
     pub fn loss_steps(&self, ctx: &GpuContext, rows: usize) -> Result<Vec<Step>> {
+        if let Some(m) = &self.b.masked {
+            return self.masked_loss_steps(ctx, rows, m);
+        }
         let b = &self.b;
         let d = b.cfg.input_dim;
         let lo = b.out_layer();
@@ -127,6 +130,9 @@ impl Net {
     /// The step that writes each of `rows` rows' reconstruction MSE per
     /// value (the anomaly score) into the returned buffer.
     pub fn row_error_step(&self, ctx: &GpuContext, rows: usize) -> Result<(Step, GpuTensor)> {
+        if let Some(mask) = self.b.mask(rows)? {
+            return self.masked_row_error(ctx, rows, &mask);
+        }
         let b = &self.b;
         let d = b.cfg.input_dim;
         let out = b.rowbuf.view(0, rows)?;

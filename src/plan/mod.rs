@@ -21,6 +21,7 @@ mod forward;
 pub mod layer;
 pub mod layout;
 mod loss;
+mod masked_loss;
 mod metrics;
 pub mod mixed;
 pub mod norm;
@@ -56,7 +57,7 @@ use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::kernels::{Activation, REDUCE_PARTIALS};
 use crate::model::{LayerKind, LayerSpec, ModelConfig, Role};
-use buffers::{prefix, Buffers, LayerBuffers, LossBuffers};
+use buffers::{prefix, Buffers, LayerBuffers, LossBuffers, Masked};
 pub use buffers::{slot, Mode};
 use conv::{Conv, ConvTranspose};
 use dense::{Dense, StepDense};
@@ -144,8 +145,13 @@ impl Net {
             .iter()
             .map(|l| Self::layer_buffers(ctx, cfg, opts, &variants, l, cap, mode))
             .collect::<Result<_>>()?;
+        let masked = match cfg.missing {
+            crate::model::Missing::Mask => Some(Masked::new(ctx, cap, cfg.input_dim)?),
+            crate::model::Missing::Refuse => None,
+        };
         let b = Buffers {
             x: ctx.zeros("x", cap * cfg.input_dim)?,
+            masked,
             layer,
             rowbuf: ctx.zeros("per-sample values", cap)?,
             partials: ctx.zeros("reduce partials", REDUCE_PARTIALS)?,
@@ -231,9 +237,10 @@ impl Net {
         &self.b.metrics
     }
 
-    /// The input rows at full capacity, where a batch is written.
+    /// Where a batch is written, at full capacity (a masked model's rows
+    /// as read, missing entries `MISSING`).
     pub fn input(&self) -> &GpuTensor {
-        &self.b.x
+        self.b.batch()
     }
 
     /// The output layer.
@@ -251,7 +258,7 @@ impl Net {
     /// output, a VAE's sampled code).
     pub fn input_of(&self, start: usize, rows: usize) -> Result<GpuTensor> {
         if start == 0 {
-            return self.b.input(rows);
+            return prefix(self.b.batch(), rows, self.b.cfg.input_dim);
         }
         self.layer_input(start, rows)
     }

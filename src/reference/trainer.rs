@@ -6,7 +6,7 @@
 //! twin (`layer::twin`); [`RefTrainer::step`] runs the phases in order.
 
 use crate::kernels::RandomFill;
-use crate::model::{LayerSpec, LossKind, ModelConfig, Role};
+use crate::model::{LayerSpec, LossKind, Missing, ModelConfig, Role};
 use crate::op::OptimConfig;
 use crate::plan::{stream, ParamLayout};
 use crate::reference::layer::Weights;
@@ -120,7 +120,7 @@ impl RefTrainer {
     /// The model in evaluation mode (no noise, no dropout, running
     /// statistics, a VAE's mean as its code): the reconstruction of `x`.
     pub fn predict(&self, x: &[f32], rows: usize) -> Vec<f64> {
-        let mut cur: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+        let mut cur: Vec<f64> = self.model_input(x).iter().map(|&v| f64::from(v)).collect();
         let mut inputs = Vec::new();
         for (li, l) in self.layers.iter().enumerate() {
             inputs.push(cur.clone());
@@ -159,6 +159,7 @@ impl RefTrainer {
     pub fn forward(&self, x: &[f32], rows: usize) -> Forward {
         let t = self.state.t;
         let cfg = &self.cfg;
+        let x = &self.model_input(x);
         let mut cur: Vec<f64> = match cfg.noise {
             Some(kind) => r::noise(kind, self.seed, stream::NOISE, t, x),
             None => x.iter().map(|&v| f64::from(v)).collect(),
@@ -217,6 +218,9 @@ impl RefTrainer {
     pub fn loss(&self, f: &Forward, x: &[f64], rows: usize) -> (f64, Vec<f64>) {
         let d = self.cfg.input_dim;
         let lo = self.layers.len() - 1;
+        if self.cfg.missing == Missing::Mask {
+            return self.masked_loss(f, x);
+        }
         let scale = if self.cfg.variational.is_some() {
             1.0 / rows as f64
         } else {
@@ -238,6 +242,47 @@ impl RefTrainer {
                         * (yl[i] - x[i])
                         * r::act_derivative(zl[i], self.layers[lo].act);
                 }
+            }
+        }
+        (objective, dz)
+    }
+
+    /// What the network reads of rows `x`: a masked model's missing
+    /// entries as 0.
+    fn model_input(&self, x: &[f32]) -> Vec<f32> {
+        match self.cfg.missing {
+            Missing::Mask => x
+                .iter()
+                .map(|&v| if v == crate::kernels::MISSING { 0.0 } else { v })
+                .collect(),
+            Missing::Refuse => x.to_vec(),
+        }
+    }
+
+    /// [`Self::loss`] of a masked model: the mean over the observed
+    /// entries of `x` (its missing ones `MISSING`).
+    fn masked_loss(&self, f: &Forward, x: &[f64]) -> (f64, Vec<f64>) {
+        let d = self.cfg.input_dim;
+        let lo = self.layers.len() - 1;
+        let raw: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let (filled, mask) = r::masked::unmask(&raw);
+        let (loss, pred) = match self.cfg.loss {
+            LossKind::Bce => (crate::op::Loss::BceLogits, &f.zs[lo]),
+            LossKind::Mse => (crate::op::Loss::Mse, &f.ys[lo]),
+        };
+        let (mut dz, _) = r::masked::masked_loss(loss, pred, &filled, &mask, d, 1.0);
+        let count = mask.iter().sum::<f64>().max(1.0);
+        let mut objective = 0.0;
+        for i in 0..x.len() {
+            let (z, t) = (f.zs[lo][i], filled[i]);
+            objective += mask[i]
+                * match self.cfg.loss {
+                    LossKind::Bce => r::softplus(z) - z * t,
+                    LossKind::Mse => (f.ys[lo][i] - t).powi(2),
+                }
+                / count;
+            if self.cfg.loss == LossKind::Mse {
+                dz[i] *= r::act_derivative(z, self.layers[lo].act);
             }
         }
         (objective, dz)

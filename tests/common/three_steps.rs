@@ -104,7 +104,16 @@ pub fn check_three_steps_on(
     cfg: &ModelConfig,
     tcfg: &TrainConfig,
 ) -> Vec<f32> {
-    let data = toy_data_of(3, cfg.input_dim);
+    let mut data = toy_data_of(3, cfg.input_dim);
+    if cfg.missing == wgae::model::Missing::Mask {
+        // About a quarter of the entries missing.
+        let mut g = rng(4);
+        for v in &mut data.data {
+            if rand::Rng::random::<f32>(&mut g) < 0.25 {
+                *v = wgae::kernels::MISSING;
+            }
+        }
+    }
     let mut trainer = super::trainer(ctx, cfg, tcfg, &data);
     assert_eq!(trainer.steps_per_epoch(), 3);
     let p0 = trainer.model().params_host().unwrap();
