@@ -23,6 +23,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("precision", "--precision"),
     ("format", "--format"),
     ("force", "--force"),
+    ("missing", "--missing"),
 ];
 
 /// `message` with every `` `field` `` the library names written as its flag.

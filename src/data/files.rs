@@ -66,16 +66,28 @@ pub fn detect(path: &Path) -> Result<Format> {
 /// Loads `path` as `format` (detected when None). Image-like data (IDX, u8
 /// npy, images) is scaled to [0, 1]; other values are kept as they are.
 pub fn load(path: &Path, format: Option<Format>) -> Result<Dataset> {
+    load_allowing(path, format, false)
+}
+
+/// [`load`]; with `missing`, NaN in a `.npy` and an empty, `NaN` or `NA`
+/// field of a CSV are missing entries, held as [`crate::data::MISSING`]
+/// (for a model that masks them out of its loss), not refused.
+pub fn load_allowing(path: &Path, format: Option<Format>, missing: bool) -> Result<Dataset> {
     let format = match format {
         Some(f) => f,
         None => detect(path)?,
     };
     match format {
         Format::Idx => idx::load_labeled(path),
-        Format::Npy => load_npy(path),
-        Format::Csv => load_csv(path),
+        Format::Npy => load_npy_allowing(path, missing),
+        Format::Csv => load_csv_allowing(path, missing),
         Format::Images => load_images(path, None, false),
     }
+}
+
+/// Whether a CSV field marks a missing entry: empty, `NaN` or `NA` (any case).
+fn is_missing_field(field: &str) -> bool {
+    field.is_empty() || field.eq_ignore_ascii_case("nan") || field.eq_ignore_ascii_case("na")
 }
 
 /// A .npy file's element type: what one value is stored as.
@@ -237,6 +249,11 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
 /// NumPy .npy: little-endian f32, f64 or u8 (scaled by 1/255), C order,
 /// shape (n, d) or (n, h, w, ...) flattened per row.
 pub fn load_npy(path: &Path) -> Result<Dataset> {
+    load_npy_allowing(path, false)
+}
+
+/// [`load_npy`]; with `missing`, NaN is a missing entry.
+pub fn load_npy_allowing(path: &Path, missing: bool) -> Result<Dataset> {
     // Header first, then exactly the values it promises: a device or a
     // lying header cannot make the read endless or the allocation huge.
     let mut r = idx::open_maybe_gz(path)?;
@@ -277,6 +294,13 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
             .map(|&b| f32::from(b) / 255.0)
             .collect(),
     };
+    let data = if missing {
+        data.into_iter()
+            .map(|v| if v.is_nan() { crate::data::MISSING } else { v })
+            .collect()
+    } else {
+        data
+    };
     Dataset::new(data, rows, cols, None)
         .map(|d| d.with_dims(dims[1..].to_vec()))
         .map_err(|e| file_err(path, e.to_string()))
@@ -284,6 +308,12 @@ pub fn load_npy(path: &Path) -> Result<Dataset> {
 
 /// Numeric CSV; a first line none of whose fields is a number is a header.
 pub fn load_csv(path: &Path) -> Result<Dataset> {
+    load_csv_allowing(path, false)
+}
+
+/// [`load_csv`]; with `missing`, an empty, `NaN` or `NA` field is a missing
+/// entry.
+pub fn load_csv_allowing(path: &Path, missing: bool) -> Result<Dataset> {
     // Whole-file reads stop at half the available memory (the text and
     // the values it becomes); a larger CSV is converted once to .npy.
     let limit = crate::data::memory::available_host_bytes().map_or(u64::MAX, |a| a / 2);
@@ -304,7 +334,7 @@ pub fn load_csv(path: &Path) -> Result<Dataset> {
     }
     let mut data = Vec::new();
     let mut cols = 0;
-    let rows = for_each_csv_row(path, |row| {
+    let rows = csv_rows(path, missing, |row| {
         cols = row.len();
         data.extend_from_slice(row);
         Ok(())
@@ -328,7 +358,13 @@ pub(crate) fn separator(line: &str) -> char {
 /// number of rows. A first line none of whose fields is a number is a
 /// header (`1,2,NA,4` is a row with a bad value, not a header). Errors
 /// name the line and column, counted from 1.
-pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) -> Result<usize> {
+pub fn for_each_csv_row(path: &Path, f: impl FnMut(&[f32]) -> Result<()>) -> Result<usize> {
+    csv_rows(path, false, f)
+}
+
+/// [`for_each_csv_row`]; with `missing`, an empty, `NaN` or `NA` field is
+/// handed on as [`crate::data::MISSING`].
+fn csv_rows(path: &Path, missing: bool, mut f: impl FnMut(&[f32]) -> Result<()>) -> Result<usize> {
     use std::io::BufRead;
     let reader = std::io::BufReader::with_capacity(1 << 20, idx::open_maybe_gz(path)?);
     let mut cols = 0usize;
@@ -347,10 +383,13 @@ pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) ->
         values.clear();
         let mut bad = None;
         for field in line.split(sep) {
-            match field.trim().parse::<f32>() {
+            let field = field.trim();
+            match field.parse::<f32>() {
+                _ if missing && is_missing_field(field) => values.push(crate::data::MISSING),
+                Ok(v) if missing && v.is_nan() => values.push(crate::data::MISSING),
                 Ok(v) => values.push(v),
                 Err(_) => {
-                    bad.get_or_insert(field.trim().to_string());
+                    bad.get_or_insert(field.to_string());
                 }
             }
         }
@@ -358,9 +397,15 @@ pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) ->
             if rows == 0 && ln == 0 && values.is_empty() {
                 continue; // a header, on evidence
             }
+            let hint = if is_missing_field(&bad) {
+                " (a missing entry: train with `missing` mask to leave such entries out of \
+                 the loss)"
+            } else {
+                ""
+            };
             return Err(file_err(
                 path,
-                format!("line {}: '{bad}' is not a number", ln + 1),
+                format!("line {}: '{bad}' is not a number{hint}", ln + 1),
             ));
         }
         if rows == 0 {
@@ -380,7 +425,8 @@ pub fn for_each_csv_row(path: &Path, mut f: impl FnMut(&[f32]) -> Result<()>) ->
                 path,
                 format!(
                     "line {}, column {}: {} is not a finite number; clean the data (NaN and \
-                     infinity cannot be trained on)",
+                     infinity cannot be trained on), or train with `missing` mask to leave \
+                     missing entries out of the loss",
                     ln + 1,
                     c + 1,
                     values[c]

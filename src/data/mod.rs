@@ -3,6 +3,7 @@
 
 pub mod bounded;
 pub mod files;
+mod fit;
 pub mod idx;
 mod mapped;
 pub mod memory;
@@ -14,7 +15,14 @@ pub mod windows;
 
 pub use source::Source;
 
+/// How a missing entry (NaN, an empty CSV cell) is held where a model
+/// masks missing entries out of its loss: f32's lowest value, which no
+/// finite scaled value equals, so that rows stay NaN-free on the GPU (WGSL
+/// leaves NaN's behaviour to the implementation).
+pub const MISSING: f32 = f32::MIN;
+
 use crate::error::{Error, Result};
+use fit::{StandardFit, UnitFit};
 
 /// `rows` samples of `cols` features each, row-major, plus optional labels,
 /// and each sample's shape as the file stored it where it has one.
@@ -58,7 +66,8 @@ impl<'a> Rows<'a> {
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
                 "value {} at row {}, column {} (counting from 1) is not finite; clean the \
-                 data (NaN and infinity cannot be trained on or scored)",
+                 data (NaN and infinity cannot be trained on or scored), or, where NaN marks a \
+                 missing entry, train with `missing` mask",
                 data[i],
                 i / cols + 1,
                 i % cols + 1
@@ -102,102 +111,6 @@ pub fn validation_cut(rows: usize, fraction: f32) -> Result<usize> {
     Ok(rows - n_val)
 }
 
-/// Per-column mean and standard deviation, accumulated block by block in
-/// row order (two passes: the means, then the squared deviations), so that
-/// rows in memory and rows streamed from a file give the same transform.
-pub(crate) struct StandardFit {
-    mean: Vec<f64>,
-    var: Vec<f64>,
-    n: usize,
-}
-
-impl StandardFit {
-    pub fn new(cols: usize) -> Self {
-        Self {
-            mean: vec![0.0; cols],
-            var: vec![0.0; cols],
-            n: 0,
-        }
-    }
-
-    pub fn add_mean(&mut self, block: &[f32]) {
-        for row in block.chunks(self.mean.len()) {
-            for (m, &v) in self.mean.iter_mut().zip(row) {
-                *m += f64::from(v);
-            }
-            self.n += 1;
-        }
-    }
-
-    pub fn end_mean(&mut self) {
-        let n = self.n.max(1) as f64;
-        self.mean.iter_mut().for_each(|m| *m /= n);
-    }
-
-    pub fn add_var(&mut self, block: &[f32]) {
-        for row in block.chunks(self.mean.len()) {
-            for ((s, &m), &v) in self.var.iter_mut().zip(&self.mean).zip(row) {
-                *s += (f64::from(v) - m).powi(2);
-            }
-        }
-    }
-
-    /// (offset, scale): a constant column keeps scale 1 (it is only centred).
-    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
-        let n = self.n.max(1) as f64;
-        let scale = self
-            .var
-            .iter()
-            .zip(&self.mean)
-            .map(|(v, m)| {
-                let sd = (v / n).sqrt();
-                // Below f32's resolution of the mean, the column is constant.
-                if sd > 1e-6 * m.abs().max(1e-6) {
-                    sd as f32
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        (self.mean.iter().map(|&v| v as f32).collect(), scale)
-    }
-}
-
-/// Per-column minimum and maximum, accumulated block by block.
-pub(crate) struct UnitFit {
-    lo: Vec<f32>,
-    hi: Vec<f32>,
-}
-
-impl UnitFit {
-    pub fn new(cols: usize) -> Self {
-        Self {
-            lo: vec![f32::INFINITY; cols],
-            hi: vec![f32::NEG_INFINITY; cols],
-        }
-    }
-
-    pub fn add(&mut self, block: &[f32]) {
-        for row in block.chunks(self.lo.len()) {
-            for ((l, h), &v) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(row) {
-                *l = l.min(v);
-                *h = h.max(v);
-            }
-        }
-    }
-
-    /// (offset, scale): a constant column keeps scale 1 (it becomes 0).
-    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
-        let scale = self
-            .lo
-            .iter()
-            .zip(&self.hi)
-            .map(|(l, h)| if h > l { h - l } else { 1.0 })
-            .collect();
-        (self.lo, scale)
-    }
-}
-
 impl<'a> From<&'a Dataset> for Rows<'a> {
     fn from(d: &'a Dataset) -> Self {
         Rows {
@@ -225,7 +138,8 @@ impl Dataset {
         if let Some(i) = data.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
                 "dataset: value {} at row {}, column {} (counting from 1) is not finite; clean \
-                 the data (NaN and infinity cannot be trained on)",
+                 the data (NaN and infinity cannot be trained on), or, where NaN marks a \
+                 missing entry, train with `missing` mask",
                 data[i],
                 i / cols + 1,
                 i % cols + 1
@@ -378,7 +292,7 @@ impl Dataset {
     /// Clips every value to [0, 1] (after a unit scaling, for a BCE model;
     /// see [`crate::data::Source::with_transform_clipped`]).
     pub fn clip_unit(&mut self) {
-        for v in &mut self.data {
+        for v in self.data.iter_mut().filter(|v| **v != MISSING) {
             *v = v.clamp(0.0, 1.0);
         }
     }
@@ -387,7 +301,9 @@ impl Dataset {
     pub fn apply_transform(&mut self, offset: &[f32], scale: &[f32]) {
         for row in self.data.chunks_mut(self.cols) {
             for ((v, o), s) in row.iter_mut().zip(offset).zip(scale) {
-                *v = (*v - o) / s;
+                if *v != MISSING {
+                    *v = (*v - o) / s;
+                }
             }
         }
     }

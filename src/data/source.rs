@@ -25,7 +25,7 @@ use crate::data::files::{self, Format, NpyElem};
 pub use crate::data::mapped::RELEASE_BYTES;
 use crate::data::mapped::{decode, Mapped};
 use crate::data::windows::{WindowLayout, Windows};
-use crate::data::Rows;
+use crate::data::{Rows, MISSING};
 use crate::error::{Error, Result};
 
 /// `v` clipped to [0, 1] when `on` (NaN stays NaN, to be reported).
@@ -60,6 +60,9 @@ pub struct Source {
     /// Windows over the store's rows (time steps): this source's rows are
     /// windows, `start` and `rows` count them.
     cut: Option<Cut>,
+    /// Whether NaN is a missing entry (read as [`MISSING`]) rather than an
+    /// error, for a model that masks missing entries out of its loss.
+    missing: bool,
 }
 
 /// Windows over a series: window `r` of the source covers the store's
@@ -121,6 +124,7 @@ impl Source {
             rows,
             transform: None,
             cut: None,
+            missing: false,
         })
     }
 
@@ -141,6 +145,7 @@ impl Source {
             rows,
             transform: None,
             cut: None,
+            missing: false,
         })
     }
 
@@ -155,6 +160,7 @@ impl Source {
             rows,
             transform: None,
             cut: None,
+            missing: false,
         })
     }
 
@@ -228,6 +234,7 @@ impl Source {
             rows: end - start,
             transform: self.transform.clone(),
             cut: self.cut,
+            missing: self.missing,
         }
     }
 
@@ -462,11 +469,18 @@ impl Source {
     /// and releases a mapped file's pages when enough have been read.
     fn finish_rows(&self, out: &mut [f32], row_of: impl Fn(usize) -> usize) -> Result<()> {
         let c = self.cols();
+        if self.missing {
+            for v in out.iter_mut().filter(|v| v.is_nan()) {
+                *v = MISSING;
+            }
+        }
         match (&self.transform, &self.cut) {
             (Some(t), None) => {
                 for row in out.chunks_exact_mut(c) {
                     for ((v, o), s) in row.iter_mut().zip(&t.0).zip(&t.1) {
-                        *v = clip(t.2, (*v - o) / s);
+                        if *v != MISSING {
+                            *v = clip(t.2, (*v - o) / s);
+                        }
                     }
                 }
             }
@@ -474,7 +488,9 @@ impl Source {
                 for row in out.chunks_exact_mut(c) {
                     for (i, v) in row.iter_mut().enumerate() {
                         let f = cut.w.place(i).1;
-                        *v = clip(t.2, (*v - t.0[f]) / t.1[f]);
+                        if *v != MISSING {
+                            *v = clip(t.2, (*v - t.0[f]) / t.1[f]);
+                        }
                     }
                 }
             }
@@ -483,7 +499,8 @@ impl Source {
         if let Some(i) = out.iter().position(|v| !v.is_finite()) {
             return Err(Error::InvalidArgument(format!(
                 "{}: value {} at {} (counting from 1) is not finite; clean the data (NaN \
-                 and infinity cannot be trained on or scored)",
+                 and infinity cannot be trained on or scored), or, where NaN marks a missing \
+                 entry, train with `missing` mask",
                 self.name(),
                 out[i],
                 self.place_of(row_of(i / c), i % c),
@@ -518,7 +535,11 @@ impl Source {
     /// row (of this source) of the block's i-th row.
     pub fn check_unit_range(&self, block: &[f32], row_of: impl Fn(usize) -> usize) -> Result<()> {
         let c = self.cols();
-        if let Some(i) = block.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        let missing = crate::data::MISSING;
+        if let Some(i) = block
+            .iter()
+            .position(|v| !(0.0..=1.0).contains(v) && *v != missing)
+        {
             return Err(Error::InvalidArgument(format!(
                 "BCE compares each value with a probability, but {} holds {} ({}, counting \
                  from 1), outside [0, 1]; scale the data to [0, 1] (`scale` unit) or use \
@@ -562,56 +583,6 @@ impl Source {
         Ok(out)
     }
 
-    /// Zero mean and unit variance per column over these rows, as
-    /// [`crate::Dataset::standard_transform`] computes it (the same sums in
-    /// the same order, so the same numbers), read block by block.
-    /// For windows: each channel's over the steps they cover, the same at
-    /// every step of a window.
-    pub fn standard_transform(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        if let Some(c) = &self.cut {
-            let (o, s) = self.series().standard_transform()?;
-            return Ok((c.w.tile(&o), c.w.tile(&s)));
-        }
-        let mut fit = crate::data::StandardFit::new(self.cols());
-        self.for_each_block(|_, b| {
-            fit.add_mean(b);
-            Ok(())
-        })?;
-        fit.end_mean();
-        self.for_each_block(|_, b| {
-            fit.add_var(b);
-            Ok(())
-        })?;
-        Ok(fit.finish())
-    }
-
-    /// The largest magnitude of any value (after the transform), read
-    /// block by block.
-    pub fn max_abs(&self) -> Result<f32> {
-        let mut largest = 0f32;
-        self.for_each_block(|_, b| {
-            largest = b.iter().fold(largest, |m, v| m.max(v.abs()));
-            Ok(())
-        })?;
-        Ok(largest)
-    }
-
-    /// Each column to [0, 1] over these rows, as
-    /// [`crate::Dataset::unit_transform`] computes it.
-    /// For windows: each channel's over the steps they cover.
-    pub fn unit_transform(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        if let Some(c) = &self.cut {
-            let (o, s) = self.series().unit_transform()?;
-            return Ok((c.w.tile(&o), c.w.tile(&s)));
-        }
-        let mut fit = crate::data::UnitFit::new(self.cols());
-        self.for_each_block(|_, b| {
-            fit.add(b);
-            Ok(())
-        })?;
-        Ok(fit.finish())
-    }
-
     /// Windows of `len` steps, one every `stride`, over these rows taken
     /// as a series of time steps (rows) of `cols` channels, laid out as
     /// `layout`; not copied, each is cut as it is read. Errors name
@@ -647,7 +618,17 @@ impl Source {
                 w,
                 first: self.start,
             }),
+            missing: self.missing,
         })
+    }
+
+    /// The same rows with NaN read as a missing entry ([`MISSING`]), for
+    /// a model that masks missing entries out of its loss.
+    pub fn with_missing(&self) -> Source {
+        Source {
+            missing: true,
+            ..self.clone()
+        }
     }
 
     /// How the rows are cut from a series, for windows.
@@ -678,6 +659,7 @@ impl Source {
             rows: c.w.span(self.rows),
             transform: self.transform.clone(),
             cut: None,
+            missing: self.missing,
         }
     }
 }

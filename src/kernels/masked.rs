@@ -12,9 +12,7 @@ use crate::kernels::elementwise::ew_groups;
 use crate::kernels::shape::{fold, need, product, u32_dim};
 use crate::op::Loss;
 
-/// How a missing entry reaches the GPU: f32's lowest value, which no finite
-/// scaled value equals (the rows stay NaN-free there).
-pub const MISSING: f32 = f32::MIN;
+pub use crate::data::MISSING;
 
 /// shaders/masked.wgsl.
 pub static SHADER: Shader = Shader {

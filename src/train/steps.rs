@@ -210,7 +210,12 @@ pub fn check_inputs<'a>(
             continue;
         }
         let Input::Rows(ds) = ds else { continue };
-        if let Some(i) = ds.data.iter().position(|v| !(0.0..=1.0).contains(v)) {
+        let missing = crate::kernels::MISSING;
+        if let Some(i) = ds
+            .data
+            .iter()
+            .position(|v| !(0.0..=1.0).contains(v) && *v != missing)
+        {
             return Err(Error::InvalidArgument(format!(
                 "BCE compares each value with a probability, but the {what} data holds {} (row \
                  {}, column {}), outside [0, 1]; scale the data to [0, 1] (`scale` unit) or use \
