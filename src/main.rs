@@ -104,6 +104,15 @@ enum Command {
         #[arg(long)]
         n: Option<usize>,
     },
+    /// The data with each missing entry (NaN, or an empty, NaN or NA CSV
+    /// field) filled in by a model trained with --missing mask, to a .csv or
+    /// .npy; observed entries are kept as they are.
+    Impute {
+        #[command(flatten)]
+        input: ModelData,
+        #[command(flatten)]
+        output: Output,
+    },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
     #[command(allow_negative_numbers = true)]
@@ -221,6 +230,10 @@ fn main() -> ExitCode {
             output: o,
             n,
         } => cli::reconstruct::reconstruct(&i, &o.out, n, o.force),
+        Command::Impute {
+            input: i,
+            output: o,
+        } => cli::impute::impute(&i, &o.out, o.force),
         Command::Generate {
             model,
             output: o,

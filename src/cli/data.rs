@@ -105,12 +105,15 @@ pub enum Opened {
 /// Opens `path`: a `.npy` or raw IDX file is mapped and read as it is
 /// needed; a gzipped IDX file is decompressed into memory as bytes; CSV
 /// and image folders are loaded (and must fit in `budget` as f32, or be
-/// converted once with `wgae convert`). `limit` keeps the first rows.
+/// converted once with `wgae convert`). `limit` keeps the first rows. With
+/// `missing`, NaN (and an empty, NaN or NA CSV field) is a missing entry,
+/// held as `MISSING`, not an error.
 pub fn open(
     path: &Path,
     format: Option<files::Format>,
     limit: Option<usize>,
     rgb: bool,
+    missing: bool,
     budget: u64,
 ) -> wgae::Result<Opened> {
     let detected = match format {
@@ -151,6 +154,7 @@ pub fn open(
     };
     if !rgb && mappable(path, Some(detected)) {
         let all = Source::map(path, Some(detected))?;
+        let all = if missing { all.with_missing() } else { all };
         let source = keep(all.clone());
         let labels = idx_labels(all.rows(), source.rows())?;
         return Ok(Opened::Mapped { source, labels });
@@ -175,7 +179,7 @@ pub fn open(
         let labels = idx_labels(images, source.rows())?;
         return Ok(Opened::Mapped { source, labels });
     }
-    load(path, Some(detected), limit, rgb, budget)
+    load(path, Some(detected), limit, rgb, missing, budget)
 }
 
 /// Loads `path` whole into memory as f32, within `budget` bytes.
@@ -184,12 +188,13 @@ pub fn load(
     format: Option<files::Format>,
     limit: Option<usize>,
     rgb: bool,
+    missing: bool,
     budget: u64,
 ) -> wgae::Result<Opened> {
     let ds = if rgb && path.is_dir() {
         files::load_images(path, None, true)?
     } else {
-        files::load(path, format)?
+        files::load_allowing(path, format, missing)?
     };
     let bytes = ds.data.len() as u64 * 4;
     if bytes > budget {

@@ -11,6 +11,7 @@ pub mod convert;
 pub mod data;
 pub mod encode;
 pub mod generate;
+pub mod impute;
 pub mod info;
 pub mod interrupt;
 pub mod progress;
@@ -223,6 +224,8 @@ fn open_rows(
             message: e.to_string(),
         },
     };
+    // A model that masks missing entries reads them (NaN, empty CSV cells).
+    let masked = model.config().missing == wgae::model::Missing::Mask;
     // A folder of images is read as training read it: in colour where the
     // model's samples have three channels, at the model's size.
     let mut opened = match (data.is_dir(), extras.sample_dims.as_deref()) {
@@ -232,7 +235,7 @@ fn open_rows(
         (true, Some(&[h, w])) if h == w => {
             data::Opened::Memory(files::load_images(data, Some(h as u32), false)?)
         }
-        _ => data::open(data, format, None, false, data::host_budget(None))?,
+        _ => data::open(data, format, None, false, masked, data::host_budget(None))?,
     };
     let want = model.config().input_dim;
     if opened.cols() != want {
@@ -250,7 +253,7 @@ fn open_rows(
             Ok(o) => o,
             // A mapped file is read as stored; one stored channels-last is
             // loaded (where it fits) and transposed.
-            Err(_) => data::load(data, format, None, false, data::host_budget(None))?
+            Err(_) => data::load(data, format, None, false, masked, data::host_budget(None))?
                 .for_shape(shape)
                 .map_err(named)?,
         };

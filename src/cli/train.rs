@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use wgae::data::windows::WindowLayout;
 use wgae::data::{synthetic, Source};
-use wgae::model::LossKind;
+use wgae::model::{LossKind, Missing};
 use wgae::train::{ConfigFile, History};
 use wgae::{io, Autoencoder, Trainer};
 
@@ -41,7 +41,17 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // its rows are read.
     let spool = |p: Option<&Path>| p.map(|p| data::DataPath::new(p, budget)).transpose();
     let (data_path, val_path) = (spool(a.data.as_deref())?, spool(a.val.as_deref())?);
-    let (mut data, mut window) = open_data(&a, data_path.as_ref(), budget)?;
+    // Missing entries are read (and masked) where the model masks them:
+    // `--missing mask`, or the config's or checkpoint's model.
+    let masked = match a.missing {
+        Some(m) => m == Missing::Mask,
+        None => resume
+            .as_ref()
+            .map(|(ck, _)| &ck.model)
+            .or(file.as_ref().map(|f| &f.model))
+            .is_some_and(|m| m.missing == Missing::Mask),
+    };
+    let (mut data, mut window) = open_data(&a, data_path.as_ref(), masked, budget)?;
     let (model, file) = settings(&a, resume.as_ref(), file, &data)?;
     let notes = data_notes(a.data.as_deref(), a.limit, data.rows());
     if let Some((ck, ck_path)) = &resume {
@@ -49,7 +59,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     }
     let mut val = val_path
         .as_ref()
-        .map(|p| open_file(&a, p, None, budget).map_err(|e| p.name_errors(e)))
+        .map(|p| open_file(&a, p, None, masked, budget).map_err(|e| p.name_errors(e)))
         .transpose()?
         .map(|(v, _)| v);
     if let Some(w) = &mut window {
@@ -415,10 +425,11 @@ fn refuse_idle_flags(a: &TrainArgs) -> wgae::Result<()> {
 fn open_data(
     a: &TrainArgs,
     path: Option<&data::DataPath>,
+    masked: bool,
     budget: u64,
 ) -> wgae::Result<(Opened, Option<wgae::io::WindowInfo>)> {
     Ok(match path {
-        Some(p) => open_file(a, p, a.limit, budget).map_err(|e| p.name_errors(e))?,
+        Some(p) => open_file(a, p, a.limit, masked, budget).map_err(|e| p.name_errors(e))?,
         None => {
             if a.series.window.is_some() {
                 return Err(wgae::Error::InvalidArgument(
@@ -442,10 +453,14 @@ fn open_file(
     a: &TrainArgs,
     p: &data::DataPath,
     limit: Option<usize>,
+    masked: bool,
     budget: u64,
 ) -> wgae::Result<(Opened, Option<wgae::io::WindowInfo>)> {
     let Some(len) = a.series.window else {
-        return Ok((data::open(p.path(), a.format, limit, a.rgb, budget)?, None));
+        return Ok((
+            data::open(p.path(), a.format, limit, a.rgb, masked, budget)?,
+            None,
+        ));
     };
     let s = series::open(p.path(), a.format, &a.series, limit, budget)?;
     let (source, info) = series::windows_of(&s, len, a.series.stride(), WindowLayout::Time)?;
@@ -538,10 +553,17 @@ fn channels_first(
         (Ok(d), _) => d,
         // A mapped file is read as stored: one stored channels-last is
         // loaded (where it fits) and transposed.
-        (Err(_), Some(p)) => data::load(p.path(), a.format, a.limit, a.rgb, budget)
-            .map_err(|e| p.name_errors(e))?
-            .for_shape(shape)
-            .map_err(|e| named(&a.data, e))?,
+        (Err(_), Some(p)) => data::load(
+            p.path(),
+            a.format,
+            a.limit,
+            a.rgb,
+            model.missing == Missing::Mask,
+            budget,
+        )
+        .map_err(|e| p.name_errors(e))?
+        .for_shape(shape)
+        .map_err(|e| named(&a.data, e))?,
         (Err(e), None) => return Err(e),
     };
     let val = val

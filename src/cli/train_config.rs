@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use wgae::data::files;
-use wgae::model::{LossKind, Variant};
+use wgae::model::{LossKind, Missing, Variant};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName, TrainConfig};
 use wgae::{Activation, ModelConfig};
 
@@ -113,6 +113,11 @@ pub struct TrainArgs {
     /// Read image folders as RGB (three values per pixel) instead of grayscale.
     #[arg(long)]
     pub rgb: bool,
+    /// What a missing entry (NaN, or an empty, NaN or NA CSV field) means:
+    /// refuse (the default) or mask (the model reads it as 0 and learns from
+    /// the observed entries alone; `wgae impute` fills them in).
+    #[arg(long, value_name = "refuse|mask")]
+    pub missing: Option<Missing>,
     #[command(flatten)]
     pub series: SeriesArgs,
     /// Samples of built-in synthetic digits when no --data is given.
@@ -253,6 +258,9 @@ pub fn model_config(
     }
     if let Some(v) = a.variant {
         model = model.with_variant(v);
+    }
+    if let Some(m) = a.missing {
+        model.missing = m;
     }
     // --beta weighs whichever KL term the model has, however it came (the
     // variant's default rho, --rho, a config, --variant vae); with none, it

@@ -158,6 +158,18 @@ impl Missing {
     }
 }
 
+impl std::str::FromStr for Missing {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "refuse" => Ok(Missing::Refuse),
+            "mask" => Ok(Missing::Mask),
+            _ => Err(format!("'{s}': give refuse or mask")),
+        }
+    }
+}
+
 fn default_act() -> Activation {
     Activation::Relu
 }
