@@ -141,7 +141,9 @@ pub fn anomaly(
 }
 
 /// Each feature's share of each row's error, `(x - x')^2 / features` (a
-/// row's shares add up to its score), block by block.
+/// row's shares add up to its score; a masked model's missing entries have
+/// none, and the others divide by the row's observed entries), block by
+/// block.
 fn shares(
     m: &wgae::Autoencoder,
     src: &wgae::data::Source,
@@ -156,14 +158,20 @@ fn shares(
         let rows = rec.len() / cols;
         x.resize(rec.len(), 0.0);
         src.read(r0, r0 + rows, &mut x)?;
-        let s: Vec<f32> = x
-            .iter()
-            .zip(rec)
-            .map(|(a, b)| {
+        // A missing entry (a masked model's) has no share; the others
+        // divide by the row's observed entries, as its score does.
+        let missing = wgae::data::MISSING;
+        let mut s = Vec::with_capacity(x.len());
+        for (xs, rs) in x.chunks(cols).zip(rec.chunks(cols)) {
+            let seen = xs.iter().filter(|&&v| v != missing).count().max(1) as f64;
+            s.extend(xs.iter().zip(rs).map(|(a, b)| {
+                if *a == missing {
+                    return 0.0;
+                }
                 let d = f64::from(*a) - f64::from(*b);
-                (d * d / cols as f64) as f32
-            })
-            .collect();
+                (d * d / seen) as f32
+            }));
+        }
         sink(r0, &s)
     })
 }
