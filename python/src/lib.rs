@@ -46,6 +46,8 @@ const PARAMS: &[(&str, &str)] = &[
     ("`input_dim`", "the number of features"),
     ("(`scale` unit)", "(sklearn.preprocessing.MinMaxScaler)"),
     ("`gpu_memory`", "WGAE_GPU_MEMORY"),
+    ("`missing` mask", "missing='mask'"),
+    ("`missing` = mask", "missing='mask'"),
 ];
 
 fn py_err(e: Error) -> PyErr {

@@ -20,6 +20,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _wgae
 
+# How a missing entry reaches wgae (wgae::data::MISSING): float32's lowest
+# value, which no finite scaled value equals.
+MISSING = np.finfo(np.float32).min
+
 _ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "identity")
 _VARIANTS = ("plain", "sparse", "kl-sparse", "denoising", "contractive", "vae")
 _OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
@@ -133,6 +137,11 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         share to guess, ``"mad"`` (or ``"mad:K"``): the median training
         error plus K (3 by default) robust standard deviations, 1.4826 times
         the median absolute deviation of the errors.
+    missing : {"refuse", "mask"}, default="refuse"
+        What NaN in X means: an error (``"refuse"``), or a missing entry
+        (``"mask"``): the model reads it as 0 and learns from the observed
+        entries alone (the loss is their mean), its errors and scores cover
+        the observed entries, and ``impute(X)`` fills the gaps.
     precision : {"f32", "f16"}, default="f32"
         Inference arithmetic (f16: mixed precision, needs shader-f16).
     random_state : int, RandomState or None
@@ -199,6 +208,7 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         early_stopping=None,
         min_delta=0.0,
         contamination=0.1,
+        missing="refuse",
         precision="f32",
         random_state=None,
         device=None,
@@ -241,6 +251,7 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.min_delta = min_delta
         self.contamination = contamination
+        self.missing = missing
         self.precision = precision
         self.random_state = random_state
         self.device = device
@@ -297,6 +308,8 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
             )
         if self.schedule not in _SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r}: expected one of {', '.join(_SCHEDULES)}")
+        if self.missing not in ("refuse", "mask"):
+            raise ValueError(f"missing={self.missing!r}: expected 'refuse' or 'mask'")
         if self.precision not in ("f32", "f16"):
             raise ValueError(f"precision={self.precision!r}: expected 'f32' or 'f16'")
         if self.callback is not None and not callable(self.callback):
@@ -351,6 +364,8 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
             cfg["kl_sparsity"] = {"rho": rho, "beta": float(self.kl_beta)}
         if self.variant == "vae":
             cfg["variational"] = {"beta": float(self.vae_beta)}
+        if self.missing == "mask":
+            cfg["missing"] = "mask"
         return cfg
 
     def _train_config(self, seed):
@@ -379,8 +394,23 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
 
     def _rows(self, X, reset):
         X = self._flatten(X, reset)
-        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        masked = self.missing == "mask"
+        try:
+            X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64],
+                              ensure_all_finite="allow-nan" if masked else True)
+        except ValueError as e:
+            if not masked and "NaN" in str(e):
+                raise ValueError(
+                    "X contains NaN: fit with missing='mask' to learn from the observed "
+                    "entries (impute() then fills the gaps), or impute first "
+                    "(sklearn.impute.SimpleImputer)"
+                ) from e
+            raise
         X32 = np.ascontiguousarray(X, dtype=np.float32)
+        if masked:
+            # NaN is a missing entry: wgae holds it as MISSING, which the
+            # model reads as 0 and leaves out of its loss.
+            X32 = np.where(np.isnan(X32), MISSING, X32)
         if self.precision == "f16" and X32.size and np.abs(X32).max() > 65504:
             raise ValueError(
                 f"precision='f16' holds values up to 65504, and X holds values up to "
@@ -428,10 +458,13 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         return values if shape is None else values.reshape((len(values),) + shape)
 
     def _check_range(self, X32, what):
-        if self.loss == "bce" and (X32.min() < 0 or X32.max() > 1):
+        seen = X32[X32 != MISSING]
+        if not seen.size:
+            raise ValueError(f"{what} has no observed entry")
+        if self.loss == "bce" and (seen.min() < 0 or seen.max() > 1):
             raise ValueError(
                 f"loss='bce' compares {what} with probabilities, so its values must lie in "
-                f"[0, 1] (they span {X32.min():g} to {X32.max():g}); scale them "
+                f"[0, 1] (they span {seen.min():g} to {seen.max():g}); scale them "
                 "(sklearn.preprocessing.MinMaxScaler) or use loss='mse'"
             )
 
@@ -550,9 +583,28 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         X, X32 = self._rows(X, reset=False)
         if per_feature:
             rec = self.model_.reconstruct(X32, self.precision == "f16")
-            d = X32.astype(np.float64) - rec
-            return self._out(d * d / X32.shape[1], X)
+            seen = X32 != MISSING
+            d = np.where(seen, X32.astype(np.float64) - rec, 0.0)
+            # A missing entry has no share; the others divide by the row's
+            # observed entries, as the row's error does.
+            n = np.maximum(seen.sum(axis=1, keepdims=True), 1)
+            return self._out(d * d / n, X)
         return self._out(self.model_.errors(X32, self.precision == "f16"), X)
+
+    def impute(self, X):
+        """X with each missing entry (NaN) replaced by its reconstruction,
+        every observed entry as it was (fit with ``missing="mask"``)."""
+        check_is_fitted(self)
+        if self.missing != "mask":
+            raise ValueError(
+                "impute() fills missing entries, which a model learns to do when fitted with "
+                "missing='mask'"
+            )
+        shaped = X
+        X, X32 = self._rows(X, reset=False)
+        rec = self.model_.reconstruct(X32, self.precision == "f16")
+        out = np.where(X32 == MISSING, rec, np.asarray(X, dtype=np.float64))
+        return self._as_samples(self._out(out, X), shaped)
 
     def score_samples(self, X):
         """Minus the reconstruction error: the higher, the more normal."""
@@ -634,7 +686,7 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.missing == "mask"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.non_deterministic = False
         return tags
@@ -654,6 +706,8 @@ def load(path, device=None, **params):
     est = Autoencoder(device=device, **params)
     est.model_ = model
     est.n_features_in_ = model.input_dim
+    if cfg.get("missing") == "mask":
+        est.missing = "mask"
     if cfg.get("encoder_layers") is not None:
         est.input_shape = tuple(cfg.get("input_shape") or ())
         est.encoder_layers = cfg["encoder_layers"]
