@@ -1565,7 +1565,8 @@ fn rgb_and_non_square_samples_round_trip() {
 /// Every `wgae` command in the README's shell blocks runs as written, on
 /// small stand-ins for the files it names (a few hundred digits as
 /// `mnist.gz`, a 30-column CSV as `table.csv`, a folder of PNGs as
-/// `photos/`, a three-channel log as `sensors.csv`), in order, so that later commands find what earlier ones
+/// `photos/`, a three-channel log as `sensors.csv`, a table with gaps as
+/// `table_gaps.csv`), in order, so that later commands find what earlier ones
 /// wrote. `...` in the resume line stands for the data and two epochs.
 #[test]
 fn every_readme_command_runs_as_written() {
@@ -1606,6 +1607,25 @@ fn every_readme_command_runs_as_written() {
         );
     }
     std::fs::write(d.join("sensors.csv"), log).unwrap();
+    // A 13-column table with gaps (every seventh cell empty).
+    let mut gaps = (0..13)
+        .map(|j| format!("c{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for i in 0..150 {
+        let row: Vec<String> = (0..13)
+            .map(|j| {
+                if (i * 13 + j) % 7 == 3 {
+                    String::new()
+                } else {
+                    format!("{}", ((i * 5 + j * 11) % 19) as f32 / 4.0)
+                }
+            })
+            .collect();
+        gaps += &(row.join(",") + "\n");
+    }
+    std::fs::write(d.join("table_gaps.csv"), gaps).unwrap();
     std::fs::create_dir_all(d.join("photos")).unwrap();
     for i in 0..12u8 {
         image::RgbImage::from_fn(8, 8, |x, y| {
