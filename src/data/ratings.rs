@@ -1,0 +1,267 @@
+//! Rating triples (user, item, rating): a CSV `user,item,rating[,timestamp]`,
+//! MovieLens' `u.data` (tab-separated) or `ratings.dat` (`::`), or a RecBole
+//! `.inter` file (a typed header such as `user_id:token`). User and item IDs
+//! are tokens, remapped to dense indices in order of first appearance. A
+//! pair rated twice keeps its last rating (the count is reported).
+//!
+//! [`Ratings::dense`] lays them out as rows of a matrix with
+//! [`crate::data::MISSING`] where nothing was rated: the input of a model
+//! that masks missing entries out of its loss (I-AutoRec with item rows,
+//! U-AutoRec with user rows).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::data::{idx, Dataset, MISSING};
+use crate::error::{Error, Result};
+
+/// The most distinct users or items (indices are u32 on the GPU, kept
+/// below 2^31).
+pub const MAX_IDS: usize = 1 << 31;
+
+/// Which entity a row of the rating matrix is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowsAre {
+    Items,
+    Users,
+}
+
+/// Ratings with their IDs remapped.
+#[derive(Clone, Debug, Default)]
+pub struct Ratings {
+    pub users: Vec<String>,
+    pub items: Vec<String>,
+    pub user: Vec<u32>,
+    pub item: Vec<u32>,
+    pub rating: Vec<f32>,
+    /// Pairs rated more than once (their last rating is kept).
+    pub duplicates: usize,
+}
+
+fn file_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn split_line(line: &str) -> Vec<&str> {
+    let parts: Vec<&str> = if line.contains("::") {
+        line.split("::").collect()
+    } else if line.contains('\t') {
+        line.split('\t').collect()
+    } else {
+        line.split(crate::data::files::separator(line)).collect()
+    };
+    parts.into_iter().map(str::trim).collect()
+}
+
+/// The user, item and rating columns of a header, or the first three.
+fn columns(header: Option<&[&str]>) -> (usize, usize, usize) {
+    let Some(h) = header else {
+        return (0, 1, 2);
+    };
+    let name = |f: &str| f.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let find = |want: &[&str], default| {
+        h.iter()
+            .position(|f| want.contains(&name(f).as_str()))
+            .unwrap_or(default)
+    };
+    (
+        find(&["user_id", "user", "userid"], 0),
+        find(&["item_id", "item", "itemid", "movie_id", "movieid"], 1),
+        find(&["rating", "score"], 2),
+    )
+}
+
+impl Ratings {
+    /// Reads a ratings file (optionally gzipped); errors name the line.
+    pub fn load(path: &Path) -> Result<Self> {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::with_capacity(1 << 20, idx::open_maybe_gz(path)?);
+        let mut r = Ratings::default();
+        let (mut users, mut items) = (HashMap::new(), HashMap::new());
+        let mut seen: HashMap<(u32, u32), usize> = HashMap::new();
+        let mut cols = (0, 1, 2);
+        for (ln, line) in reader.lines().enumerate() {
+            let line = line.map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fields = split_line(&line);
+            let numeric = fields.get(2).is_some_and(|f| f.parse::<f32>().is_ok());
+            if ln == 0 && !numeric {
+                cols = columns(Some(&fields));
+                continue;
+            }
+            let (cu, ci, cr) = cols;
+            let get = |c: usize| {
+                fields.get(c).copied().ok_or_else(|| {
+                    file_err(
+                        path,
+                        format!(
+                            "line {}: {} fields, but user, item and rating need {}",
+                            ln + 1,
+                            fields.len(),
+                            cu.max(ci).max(cr) + 1
+                        ),
+                    )
+                })
+            };
+            let value = get(cr)?;
+            let rating = value.parse::<f32>().ok().filter(|v| v.is_finite());
+            let Some(rating) = rating else {
+                return Err(file_err(
+                    path,
+                    format!("line {}: rating '{value}' is not a number", ln + 1),
+                ));
+            };
+            let mut id = |map: &mut HashMap<String, u32>, names: &mut Vec<String>, tok: &str| {
+                if let Some(&i) = map.get(tok) {
+                    return Ok(i);
+                }
+                if names.len() >= MAX_IDS {
+                    return Err(file_err(path, "more than 2^31 distinct users or items"));
+                }
+                map.insert(tok.to_string(), names.len() as u32);
+                names.push(tok.to_string());
+                Ok(names.len() as u32 - 1)
+            };
+            let u = id(&mut users, &mut r.users, get(cu)?)?;
+            let i = id(&mut items, &mut r.items, get(ci)?)?;
+            match seen.get(&(u, i)) {
+                Some(&at) => {
+                    r.rating[at] = rating;
+                    r.duplicates += 1;
+                }
+                None => {
+                    seen.insert((u, i), r.rating.len());
+                    r.user.push(u);
+                    r.item.push(i);
+                    r.rating.push(rating);
+                }
+            }
+        }
+        if r.rating.is_empty() {
+            return Err(file_err(path, "no ratings"));
+        }
+        Ok(r)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rating.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rating.is_empty()
+    }
+
+    /// A seeded random split: (the rest, `fraction` of the ratings held
+    /// out), with the same IDs.
+    pub fn split(&self, fraction: f32, seed: u64) -> Result<(Ratings, Ratings)> {
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "`test_split` {fraction} must be in (0, 1)"
+            )));
+        }
+        let (mut keep, mut out) = (self.empty_like(), self.empty_like());
+        // SplitMix64: a fixed sequence for a seed, on any platform.
+        let mut s = seed;
+        for k in 0..self.len() {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let held = ((z >> 11) as f64 / (1u64 << 53) as f64) < f64::from(fraction);
+            let to = if held { &mut out } else { &mut keep };
+            to.user.push(self.user[k]);
+            to.item.push(self.item[k]);
+            to.rating.push(self.rating[k]);
+        }
+        Ok((keep, out))
+    }
+
+    fn empty_like(&self) -> Ratings {
+        Ratings {
+            users: self.users.clone(),
+            items: self.items.clone(),
+            ..Ratings::default()
+        }
+    }
+
+    /// The (row, column) of rating `k` in a matrix whose rows are `rows`.
+    pub fn cell(&self, k: usize, rows: RowsAre) -> (usize, usize) {
+        match rows {
+            RowsAre::Items => (self.item[k] as usize, self.user[k] as usize),
+            RowsAre::Users => (self.user[k] as usize, self.item[k] as usize),
+        }
+    }
+
+    /// The rating matrix, items x users (or users x items), with
+    /// [`MISSING`] where nothing was rated; refused beyond `budget` bytes.
+    pub fn dense(&self, rows: RowsAre, budget: u64) -> Result<Dataset> {
+        let (n, m) = match rows {
+            RowsAre::Items => (self.items.len(), self.users.len()),
+            RowsAre::Users => (self.users.len(), self.items.len()),
+        };
+        let bytes = n as u128 * m as u128 * 4;
+        if bytes > u128::from(budget) {
+            return Err(Error::InvalidArgument(format!(
+                "the {n} x {m} rating matrix takes {} MiB, more than the host budget of {} MiB",
+                bytes >> 20,
+                budget >> 20
+            )));
+        }
+        let mut data = vec![MISSING; n * m];
+        for k in 0..self.len() {
+            let (r, c) = self.cell(k, rows);
+            data[r * m + c] = self.rating[k];
+        }
+        Dataset::new(data, n, m, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_inter_csv_and_dat_and_splits() {
+        let dir = std::env::temp_dir().join(format!("wgae-ratings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inter = dir.join("r.inter");
+        std::fs::write(
+            &inter,
+            "user_id:token\titem_id:token\trating:float\ttimestamp:float\n\
+             u1\ti9\t4\t1\nu2\ti9\t2\t2\nu1\ti3\t5\t3\nu1\ti9\t3\t4\n",
+        )
+        .unwrap();
+        let r = Ratings::load(&inter).unwrap();
+        assert_eq!((r.users.len(), r.items.len(), r.len(), r.duplicates), (2, 2, 3, 1));
+        assert_eq!(r.rating[0], 3.0, "the last rating of a pair wins");
+        let d = r.dense(RowsAre::Items, u64::MAX).unwrap();
+        assert_eq!((d.rows, d.cols), (2, 2));
+        assert_eq!(d.data, [3.0, 2.0, 5.0, MISSING]);
+        let dat = dir.join("ratings.dat");
+        std::fs::write(&dat, "1::10::5::0\n2::10::3::0\n").unwrap();
+        assert_eq!(Ratings::load(&dat).unwrap().len(), 2);
+        let bad = dir.join("bad.csv");
+        std::fs::write(&bad, "1,2,3\n1,3,x\n").unwrap();
+        let e = Ratings::load(&bad).unwrap_err().to_string();
+        assert!(e.contains("line 2: rating 'x' is not a number"), "{e}");
+        std::fs::write(&bad, "").unwrap();
+        assert!(Ratings::load(&bad).unwrap_err().to_string().contains("no ratings"));
+        let many = Ratings {
+            user: (0..1000).collect(),
+            item: vec![0; 1000],
+            rating: vec![1.0; 1000],
+            ..Ratings::default()
+        };
+        let (a, b) = many.split(0.1, 7).unwrap();
+        assert_eq!(a.len() + b.len(), 1000);
+        assert!((60..140).contains(&b.len()), "{}", b.len());
+        assert_eq!(many.split(0.1, 7).unwrap().1.user, b.user, "seeded");
+        assert!(r.dense(RowsAre::Users, 8).is_err());
+    }
+}
