@@ -15,6 +15,7 @@ pub mod impute;
 pub mod info;
 pub mod interrupt;
 pub mod progress;
+pub mod ratings;
 pub mod reconstruct;
 pub mod resume;
 pub mod series;

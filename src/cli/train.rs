@@ -24,6 +24,9 @@ use crate::cli::{mib, open_gpu_within, same_file, Scale};
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
     refuse_idle_flags(&a)?;
+    if let Some(rows) = a.rows {
+        return crate::cli::ratings::train(&a, rows);
+    }
     // Outputs are checked before any training, so a refusal costs nothing.
     let checkpoint_path = check_outputs(&a)?;
     // One GPU context for the whole command (a checkpoint's layout depends on it).
@@ -402,6 +405,13 @@ fn refuse_idle_flags(a: &TrainArgs) -> wgae::Result<()> {
         ));
     }
     a.series.refuse_without_window(a.series.window.is_some())?;
+    if a.test_split.is_some() && a.rows.is_none() {
+        return Err(wgae::Error::InvalidArgument(
+            "--test-split holds out ratings, which --rows items|users reads; for rows of \
+             samples, --val-split holds some out"
+                .into(),
+        ));
+    }
     if a.rgb && a.data.as_deref().is_none_or(|p| !p.is_dir()) {
         return Err(wgae::Error::InvalidArgument(
             "--rgb reads a folder of images in colour, and --data is not a folder (a file \

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use wgae::data::files;
+use wgae::data::ratings::RowsAre;
 use wgae::model::{LossKind, Missing, Variant};
 use wgae::train::{ConfigFile, OptimizerName, ScheduleName, TrainConfig};
 use wgae::{Activation, ModelConfig};
@@ -118,6 +119,15 @@ pub struct TrainArgs {
     /// the observed entries alone; `wgae impute` fills them in).
     #[arg(long, value_name = "refuse|mask")]
     pub missing: Option<Missing>,
+    /// Read --data as ratings (user, item, rating per line: CSV, MovieLens
+    /// u.data or ratings.dat, RecBole .inter) and train AutoRec on the
+    /// rating matrix, its rows items (I-AutoRec) or users (U-AutoRec).
+    #[arg(long, value_name = "items|users")]
+    pub rows: Option<RowsAre>,
+    /// With --rows: the share of ratings held out at random (seeded by
+    /// --seed) for the RMSE and MAE reported at the end (default 0.1).
+    #[arg(long, value_name = "F")]
+    pub test_split: Option<f32>,
     #[command(flatten)]
     pub series: SeriesArgs,
     /// Samples of built-in synthetic digits when no --data is given.

@@ -24,6 +24,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("format", "--format"),
     ("force", "--force"),
     ("missing", "--missing"),
+    ("test_split", "--test-split"),
 ];
 
 /// `message` with every `` `field` `` the library names written as its flag.

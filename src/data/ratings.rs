@@ -26,6 +26,20 @@ pub enum RowsAre {
     Users,
 }
 
+impl std::str::FromStr for RowsAre {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "items" => Ok(RowsAre::Items),
+            "users" => Ok(RowsAre::Users),
+            _ => Err(format!(
+                "'{s}': give items (I-AutoRec) or users (U-AutoRec)"
+            )),
+        }
+    }
+}
+
 /// Ratings with their IDs remapped.
 #[derive(Clone, Debug, Default)]
 pub struct Ratings {
@@ -116,7 +130,7 @@ impl Ratings {
                     format!("line {}: rating '{value}' is not a number", ln + 1),
                 ));
             };
-            let mut id = |map: &mut HashMap<String, u32>, names: &mut Vec<String>, tok: &str| {
+            let id = |map: &mut HashMap<String, u32>, names: &mut Vec<String>, tok: &str| {
                 if let Some(&i) = map.get(tok) {
                     return Ok(i);
                 }
@@ -238,7 +252,10 @@ mod tests {
         )
         .unwrap();
         let r = Ratings::load(&inter).unwrap();
-        assert_eq!((r.users.len(), r.items.len(), r.len(), r.duplicates), (2, 2, 3, 1));
+        assert_eq!(
+            (r.users.len(), r.items.len(), r.len(), r.duplicates),
+            (2, 2, 3, 1)
+        );
         assert_eq!(r.rating[0], 3.0, "the last rating of a pair wins");
         let d = r.dense(RowsAre::Items, u64::MAX).unwrap();
         assert_eq!((d.rows, d.cols), (2, 2));
@@ -251,7 +268,10 @@ mod tests {
         let e = Ratings::load(&bad).unwrap_err().to_string();
         assert!(e.contains("line 2: rating 'x' is not a number"), "{e}");
         std::fs::write(&bad, "").unwrap();
-        assert!(Ratings::load(&bad).unwrap_err().to_string().contains("no ratings"));
+        assert!(Ratings::load(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("no ratings"));
         let many = Ratings {
             user: (0..1000).collect(),
             item: vec![0; 1000],
