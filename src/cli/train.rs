@@ -44,16 +44,7 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     // its rows are read.
     let spool = |p: Option<&Path>| p.map(|p| data::DataPath::new(p, budget)).transpose();
     let (data_path, val_path) = (spool(a.data.as_deref())?, spool(a.val.as_deref())?);
-    // Missing entries are read (and masked) where the model masks them:
-    // `--missing mask`, or the config's or checkpoint's model.
-    let masked = match a.missing {
-        Some(m) => m == Missing::Mask,
-        None => resume
-            .as_ref()
-            .map(|(ck, _)| &ck.model)
-            .or(file.as_ref().map(|f| &f.model))
-            .is_some_and(|m| m.missing == Missing::Mask),
-    };
+    let masked = masks_missing(&a, resume.as_ref().map(|r| &r.0), file.as_ref());
     let (mut data, mut window) = open_data(&a, data_path.as_ref(), masked, budget)?;
     let (model, file) = settings(&a, resume.as_ref(), file, &data)?;
     let notes = data_notes(a.data.as_deref(), a.limit, data.rows());
@@ -145,6 +136,22 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
     match interrupted {
         Some(what) => Err(wgae::Error::Interrupted(what)),
         None => Ok(()),
+    }
+}
+
+/// Whether missing entries are read (and masked) rather than refused:
+/// `--missing mask`, or the checkpoint's or config's model.
+fn masks_missing(
+    a: &TrainArgs,
+    resume: Option<&wgae::train::Checkpoint>,
+    file: Option<&ConfigFile>,
+) -> bool {
+    match a.missing {
+        Some(m) => m == Missing::Mask,
+        None => resume
+            .map(|ck| &ck.model)
+            .or(file.map(|f| &f.model))
+            .is_some_and(|m| m.missing == Missing::Mask),
     }
 }
 
