@@ -1566,7 +1566,7 @@ fn rgb_and_non_square_samples_round_trip() {
 /// small stand-ins for the files it names (a few hundred digits as
 /// `mnist.gz`, a 30-column CSV as `table.csv`, a folder of PNGs as
 /// `photos/`, a three-channel log as `sensors.csv`, a table with gaps as
-/// `table_gaps.csv`), in order, so that later commands find what earlier ones
+/// `table_gaps.csv`, ratings as `ratings.csv`), in order, so that later commands find what earlier ones
 /// wrote. `...` in the resume line stands for the data and two epochs.
 #[test]
 fn every_readme_command_runs_as_written() {
@@ -1626,6 +1626,16 @@ fn every_readme_command_runs_as_written() {
         gaps += &(row.join(",") + "\n");
     }
     std::fs::write(d.join("table_gaps.csv"), gaps).unwrap();
+    // Ratings: 50 users x 30 items, about half the pairs rated.
+    let mut ratings = String::from("user,item,rating\n");
+    for u in 0..50 {
+        for i in 0..30 {
+            if (u * 31 + i * 17) % 2 == 0 {
+                ratings += &format!("u{u},i{i},{}\n", 1 + (u + i) % 5);
+            }
+        }
+    }
+    std::fs::write(d.join("ratings.csv"), ratings).unwrap();
     std::fs::create_dir_all(d.join("photos")).unwrap();
     for i in 0..12u8 {
         image::RgbImage::from_fn(8, 8, |x, y| {

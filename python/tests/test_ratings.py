@@ -1,0 +1,34 @@
+"""AutoRec on MovieLens-100K from the CLI (`wgae train --rows items`), the
+ratings read from the RecBole 1.2.1 wheel at test time (the MovieLens licence
+forbids storing them here). Under CI=true a failed fetch fails; elsewhere it
+skips."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from test_files import cli  # noqa: E402
+
+
+def test_i_autorec_beats_the_item_means_on_movielens_100k(tmp_path):
+    from wheel_data import movielens_100k
+
+    try:
+        inter = movielens_100k(tmp_path / "ml-100k.inter")
+    except Exception as e:  # noqa: BLE001 - a fetch can fail many ways
+        if os.environ.get("CI") in ("true", "1"):
+            raise
+        pytest.skip(f"cannot fetch the recbole wheel: {e}")
+    out = subprocess.run(
+        [cli(), "train", "--data", str(inter), "--rows", "items", "--epochs", "20",
+         "--batch", "64", "--weight-decay", "2e-3", "--quiet"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert "held-out ratings (10066)" in out, out
+    rmse = float(out.split("RMSE ")[1].split(",")[0])
+    # The item means predict the held-out ratings at RMSE 1.03; 20 epochs
+    # measured 0.9115 on lavapipe (BENCHMARKS.md).
+    assert rmse < 0.95, out
