@@ -67,6 +67,8 @@ W=${WGAE:-.gl/wgae}
     "$W" bench --config examples/configs/lstm.toml --profile --json
     # The CNN-LSTM: Conv1d, permute, LSTM over 32 steps, and back.
     "$W" bench --config examples/configs/cnn_lstm.toml --json
+    # I-AutoRec's shape (943-500-943, the masked loss), dense rows.
+    "$W" bench --config examples/configs/autorec.toml --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 "$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}
