@@ -33,10 +33,7 @@ impl Net {
         // take the mean over features.
         let vae = b.cfg.variational.is_some();
         let row_scale = if vae { 1.0 } else { 1.0 / d as f32 };
-        let (loss, pred) = match b.cfg.loss {
-            LossKind::Bce => (Loss::BceLogits, b.pre_or_out(lo, rows)?),
-            LossKind::Mse => (Loss::Mse, b.out(lo, rows)?),
-        };
+        let (loss, pred) = self.loss_on(rows)?;
         if b.mode == Mode::Eval {
             let rowbuf = prefix(&b.rowbuf, rows, 1)?;
             let mut steps = vec![ops::row_loss(
@@ -89,18 +86,7 @@ impl Net {
             &rowloss,
             rowmse.as_ref(),
         )?];
-        if let (LossKind::Mse, Some(dz)) = (b.cfg.loss, &b.layer[lo].grad_pre) {
-            steps.push(ops::act_backward(
-                ctx,
-                b.layers[lo].act,
-                rows,
-                d,
-                &b.pre_or_out(lo, rows)?,
-                &b.out(lo, rows)?,
-                &grad,
-                &prefix(dz, rows, d)?,
-            )?);
-        }
+        steps.extend(self.output_act_grad(ctx, rows, &grad)?);
         // The row losses' one sum goes to the loss and to its per-feature
         // metric (BCE or MSE) in one reduction; the BCE kernel's per-row
         // MSE gives the MSE.
@@ -127,6 +113,42 @@ impl Net {
 }
 
 impl Net {
+    /// The loss kernel's loss and what it compares with the input: the
+    /// output layer's logits under BCE, its output under MSE.
+    pub(crate) fn loss_on(&self, rows: usize) -> Result<(Loss, GpuTensor)> {
+        let (b, lo) = (&self.b, self.b.out_layer());
+        Ok(match b.cfg.loss {
+            LossKind::Bce => (Loss::BceLogits, b.pre_or_out(lo, rows)?),
+            LossKind::Mse => (Loss::Mse, b.out(lo, rows)?),
+        })
+    }
+
+    /// Under MSE, where the output layer's pre-activation gradient is
+    /// written out: that gradient from the output's `grad` (BCE's kernel
+    /// writes it itself).
+    pub(crate) fn output_act_grad(
+        &self,
+        ctx: &GpuContext,
+        rows: usize,
+        grad: &GpuTensor,
+    ) -> Result<Option<Step>> {
+        let b = &self.b;
+        let (lo, d) = (b.out_layer(), b.cfg.input_dim);
+        let (LossKind::Mse, Some(dz)) = (b.cfg.loss, &b.layer[lo].grad_pre) else {
+            return Ok(None);
+        };
+        Ok(Some(ops::act_backward(
+            ctx,
+            b.layers[lo].act,
+            rows,
+            d,
+            &b.pre_or_out(lo, rows)?,
+            &b.out(lo, rows)?,
+            grad,
+            &prefix(dz, rows, d)?,
+        )?))
+    }
+
     /// The step that writes each of `rows` rows' reconstruction MSE per
     /// value (the anomaly score) into the returned buffer.
     pub fn row_error_step(&self, ctx: &GpuContext, rows: usize) -> Result<(Step, GpuTensor)> {

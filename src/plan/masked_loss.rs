@@ -25,18 +25,12 @@ impl Net {
         let lo = b.out_layer();
         let x = b.input(rows)?;
         let mask = prefix(&m.mask, rows, d)?;
-        let (loss, pred) = match b.cfg.loss {
-            LossKind::Bce => (Loss::BceLogits, b.pre_or_out(lo, rows)?),
-            LossKind::Mse => (Loss::Mse, b.out(lo, rows)?),
-        };
+        let (loss, pred) = self.loss_on(rows)?;
         let out = b.out(lo, rows)?;
-        if b.mode == Mode::Eval {
-            let rowbuf = prefix(&b.rowbuf, rows, 1)?;
+        // Each row's MSE over its observed entries into `to`, summed into
+        // the MSE metric.
+        let row_mse = |to: &GpuTensor| -> Result<Vec<Step>> {
             let mut steps = vec![ops::masked_row_loss(
-                ctx, loss, rows, d, 1.0, &pred, &x, &mask, &rowbuf,
-            )?];
-            steps.extend(b.accumulate(ctx, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?);
-            steps.push(ops::masked_row_loss(
                 ctx,
                 Loss::Mse,
                 rows,
@@ -45,9 +39,18 @@ impl Net {
                 &out,
                 &x,
                 &mask,
-                &rowbuf,
-            )?);
-            steps.extend(b.accumulate(ctx, ReduceMode::Sum, 1.0, &rowbuf, slot::MSE)?);
+                to,
+            )?];
+            steps.extend(b.accumulate(ctx, ReduceMode::Sum, 1.0, to, slot::MSE)?);
+            Ok(steps)
+        };
+        if b.mode == Mode::Eval {
+            let rowbuf = prefix(&b.rowbuf, rows, 1)?;
+            let mut steps = vec![ops::masked_row_loss(
+                ctx, loss, rows, d, 1.0, &pred, &x, &mask, &rowbuf,
+            )?];
+            steps.extend(b.accumulate(ctx, ReduceMode::Sum, 1.0, &rowbuf, slot::RECON)?);
+            steps.extend(row_mse(&rowbuf)?);
             return Ok(steps);
         }
         let rowloss = prefix(need(&self.loss.rowloss, "rowloss")?, rows, 1)?;
@@ -68,18 +71,7 @@ impl Net {
         steps.push(ops::masked_loss_fused(
             ctx, loss, rows, d, 1.0, &pred, &x, &mask, &m.count, &grad, &rowloss,
         )?);
-        if let (LossKind::Mse, Some(dz)) = (b.cfg.loss, &b.layer[lo].grad_pre) {
-            steps.push(ops::act_backward(
-                ctx,
-                b.layers[lo].act,
-                rows,
-                d,
-                &b.pre_or_out(lo, rows)?,
-                &out,
-                &grad,
-                &prefix(dz, rows, d)?,
-            )?);
-        }
+        steps.extend(self.output_act_grad(ctx, rows, &grad)?);
         let per_feature = match b.cfg.loss {
             LossKind::Bce => slot::BCE,
             LossKind::Mse => slot::MSE,
@@ -95,19 +87,7 @@ impl Net {
         )?);
         if let Some(mse) = &self.loss.rowmse {
             // Under BCE, the output's MSE over the observed entries.
-            let mse = prefix(mse, rows, 1)?;
-            steps.push(ops::masked_row_loss(
-                ctx,
-                Loss::Mse,
-                rows,
-                d,
-                1.0,
-                &out,
-                &x,
-                &mask,
-                &mse,
-            )?);
-            steps.extend(b.accumulate(ctx, ReduceMode::Sum, 1.0, &mse, slot::MSE)?);
+            steps.extend(row_mse(&prefix(mse, rows, 1)?)?);
         }
         Ok(steps)
     }
