@@ -57,6 +57,28 @@ fn autorec_trains_on_ratings_and_reports_held_out_errors() {
     assert!(rmse < 0.5, "{out}");
     assert!(out.contains("held-out ratings ("), "{out}");
     assert!(dir.join("m.safetensors").exists());
+    // Early stopping keeps the best epoch on the chosen share: the final
+    // figure is that epoch's.
+    let o = run(
+        "train --data r.csv --rows items --arch 60,16 --epochs 40 --batch 8 --lr 0.01 \
+         --early-stop 2",
+        &dir,
+    );
+    let (out, err) = (ok(&o), common_cli::stderr(&o));
+    let epoch: usize = err
+        .split("the weights of epoch ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no early stop in: {err}"));
+    let line = err
+        .lines()
+        .find(|l| l.starts_with(&format!("epoch {epoch:3}:")))
+        .unwrap_or_else(|| panic!("no epoch {epoch} in: {err}"));
+    let at_epoch: f64 = line.split("held-out RMSE ").nth(1).unwrap()[..6]
+        .parse()
+        .unwrap();
+    assert!((rmse_of(&out) - at_epoch).abs() < 1e-3, "{line} / {out}");
     let users = ok(&run(
         "train --data r.csv --rows users --arch 40,16 --epochs 5 --quiet",
         &dir,
@@ -85,7 +107,6 @@ fn bad_ratings_and_flags_are_refused() {
     );
     for (flag, line) in [
         ("--scale", "--scale standard"),
-        ("--val-split", "--val-split 0.2"),
         ("--report", "--report rep"),
     ] {
         fails(

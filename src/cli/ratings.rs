@@ -4,22 +4,22 @@
 //! `--seed`), laid out as a rating matrix whose rows are items (I-AutoRec)
 //! or users (U-AutoRec), with the unrated cells missing, and learned by a
 //! masked model: by default one sigmoid hidden layer of 500 and a linear
-//! output (`--arch` and `--act` change them). The held-out ratings' RMSE
-//! and MAE are reported at the end, the predictions clipped to the training
-//! ratings' range; a row with no training rating predicts their mean.
+//! output (the model flags change them). The held-out ratings' RMSE and MAE
+//! are reported after every epoch and at the end, the predictions clipped
+//! to the training ratings' range; a row with no training rating predicts
+//! their mean. With `--early-stop N`, a share of the training ratings
+//! (`--val-split`, 0.05 by default) chooses the epoch: training stops after
+//! N epochs without a better RMSE there, and the best weights are kept.
 //!
 //! The matrix is held dense here (MovieLens-100K's is 6 MiB); keeping it
 //! sparse on the GPU is the missing-values issue's next step.
 
-use std::io::IsTerminal;
-
 use wgae::data::ratings::{Ratings, RowsAre};
 use wgae::data::Source;
 use wgae::model::Missing;
-use wgae::{io, Activation, Autoencoder, LossKind, ModelConfig, Precision, Trainer};
+use wgae::{io, Activation, Autoencoder, Control, LossKind, ModelConfig, Precision, Trainer};
 
 use crate::cli::data::host_budget;
-use crate::cli::progress::fit_with_progress;
 use crate::cli::train_config::{model_config, train_config, TrainArgs};
 use crate::cli::{open_gpu_within, plan_options};
 
@@ -38,13 +38,20 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     };
     refuse_other_flags(a)?;
     let ratings = Ratings::load(path)?;
-    let split = a.test_split.unwrap_or(0.1);
     let seed = a.seed.unwrap_or(42);
-    let (train, test) = ratings.split(split, seed)?;
-    let ds = train.dense(rows, host_budget(a.host_memory))?;
+    let (train, test) = ratings.split(a.test_split.unwrap_or(0.1), seed)?;
+    // With --early-stop, a share of the training ratings chooses the epoch.
+    let (fit_part, val) = match a.early_stop {
+        Some(_) => {
+            let (f, v) = train.split(a.val_split.unwrap_or(0.05), seed ^ 0x5EED)?;
+            (f, Some(v))
+        }
+        None => (train, None),
+    };
+    let ds = fit_part.dense(rows, host_budget(a.host_memory))?;
     if !a.quiet {
         eprintln!(
-            "{} ratings of {} users and {} items{}; {} for training, {} held out; rows are {}",
+            "{} ratings of {} users and {} items{}; {} for training{}, {} held out; rows are {}",
             ratings.len(),
             ratings.users.len(),
             ratings.items.len(),
@@ -52,7 +59,11 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
                 0 => String::new(),
                 n => format!(" ({n} pairs rated twice: the last rating kept)"),
             },
-            train.len(),
+            fit_part.len(),
+            val.as_ref().map_or(String::new(), |v| format!(
+                ", {} to choose the epoch",
+                v.len()
+            )),
             test.len(),
             if rows == RowsAre::Items {
                 "items (I-AutoRec)"
@@ -61,22 +72,33 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
             }
         );
     }
-    let model = autorec_model(a, ds.cols)?;
+    let cfg = autorec_model(a, ds.cols)?;
     let mut t = train_config(a, None, true);
     t.validation_split = 0.0;
-    let show = !a.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-    if show {
-        // About twenty progress updates per epoch.
-        t.log_every_steps = Some((ds.rows / t.batch_size.max(1) / 20).max(1));
-    }
+    t.early_stopping = None;
     let ctx = open_gpu_within(a.gpu_memory, a.host_memory)?;
-    let m = Autoencoder::new(&ctx, &model, t.seed)?.with_plan_options(plan_options()?);
+    let m = Autoencoder::new(&ctx, &cfg, t.seed)?.with_plan_options(plan_options()?);
     let source = Source::memory(ds.data.clone(), ds.rows, ds.cols)?;
     let mut trainer = Trainer::from_source(m, &t, &source, None)?;
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
-    fit_with_progress(&mut trainer, &source, show, a.quiet, a.json)?;
-    let model = trainer.into_model();
-    let e = held_out_errors(&model, &ds, &train, &test, rows)?;
+    let sets = Sets {
+        ds: &ds,
+        fit: &fit_part,
+        val: val.as_ref(),
+        test: &test,
+        rows,
+    };
+    let best = fit_epochs(a, &mut trainer, &sets, t.epochs)?;
+    let mut model = trainer.into_model();
+    if let Some((epoch, params)) = best {
+        model = Autoencoder::from_params(&ctx, &cfg, &params)?.with_plan_options(plan_options()?);
+        if !a.quiet {
+            eprintln!(
+                "early stopping: the weights of epoch {epoch} (the best on the chosen share)"
+            );
+        }
+    }
+    let e = held_out_errors(&model, &sets, &test)?;
     if let Some(p) = &a.save {
         io::save_model(p, &model, &io::ModelExtras::default(), a.force)?;
     }
@@ -91,6 +113,79 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
         }
     );
     Ok(())
+}
+
+/// The rating matrix and the ratings it was built from, the share that
+/// chooses the epoch, and the held-out ones.
+struct Sets<'a> {
+    ds: &'a wgae::Dataset,
+    fit: &'a Ratings,
+    val: Option<&'a Ratings>,
+    test: &'a Ratings,
+    rows: RowsAre,
+}
+
+/// Trains epoch by epoch, printing the held-out ratings' RMSE and MAE after
+/// each; with `--early-stop N`, stops after N epochs without a better RMSE
+/// on the chosen share and returns the best epoch's weights.
+fn fit_epochs(
+    a: &TrainArgs,
+    trainer: &mut Trainer,
+    s: &Sets,
+    epochs: usize,
+) -> wgae::Result<Option<(usize, Vec<f32>)>> {
+    let (mut best, mut best_rmse, mut since) = (None, f64::INFINITY, 0usize);
+    while trainer.epochs_done() < epochs {
+        let h = trainer.fit(|_| Control::Stop, |_| {})?;
+        let Some(report) = h.epochs.last() else { break };
+        let e = held_out_errors(trainer.model(), s, s.test)?;
+        let chosen = s
+            .val
+            .map(|v| held_out_errors(trainer.model(), s, v))
+            .transpose()?;
+        if a.json {
+            println!(
+                "{{\"epoch\":{},\"train_loss\":{},\"test_rmse\":{},\"test_mae\":{}{}}}",
+                report.epoch,
+                report.train_loss,
+                e.rmse,
+                e.mae,
+                chosen
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(",\"val_rmse\":{}", c.rmse))
+            );
+        } else if !a.quiet {
+            eprintln!(
+                "epoch {:3}: loss {:.5}  held-out RMSE {:.4}  MAE {:.4}{}",
+                report.epoch,
+                report.train_loss,
+                e.rmse,
+                e.mae,
+                chosen.as_ref().map_or(String::new(), |c| format!(
+                    "  chosen-share RMSE {:.4}",
+                    c.rmse
+                ))
+            );
+        }
+        if h.interrupted {
+            return Err(wgae::Error::Interrupted(format!(
+                "training stopped after epoch {}; nothing was saved",
+                trainer.epochs_done()
+            )));
+        }
+        if let (Some(c), Some(patience)) = (chosen, a.early_stop) {
+            if c.rmse < best_rmse {
+                (best_rmse, since) = (c.rmse, 0);
+                best = Some((report.epoch, trainer.model().params_host()?));
+            } else {
+                since += 1;
+                if since >= patience {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// AutoRec's model unless the flags say otherwise: `cols`-500-`cols`,
@@ -130,13 +225,18 @@ fn autorec_model(a: &TrainArgs, cols: usize) -> wgae::Result<ModelConfig> {
 
 /// Flags that have no meaning for ratings: refused, naming each.
 fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
+    if a.val_split.is_some() && a.early_stop.is_none() {
+        return Err(wgae::Error::InvalidArgument(
+            "--val-split with --rows is the share of training ratings that chooses the epoch \
+             for --early-stop; add --early-stop N, or leave --val-split out"
+                .into(),
+        ));
+    }
     let given = [
         ("--config", a.config.is_some()),
         ("--resume", a.resume.is_some()),
         ("--window", a.series.window.is_some()),
         ("--val", a.val.is_some()),
-        ("--val-split", a.val_split.is_some()),
-        ("--early-stop", a.early_stop.is_some()),
         ("--scale", a.scale != crate::cli::Scale::None),
         ("--limit", a.limit.is_some()),
         ("--format", a.format.is_some()),
@@ -153,16 +253,12 @@ fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
     }
 }
 
-/// The held-out ratings' RMSE and MAE: each predicted by the model's
-/// reconstruction of its row (from the row's training ratings), clipped to
-/// the training ratings' range.
-fn held_out_errors(
-    model: &Autoencoder,
-    ds: &wgae::Dataset,
-    train: &Ratings,
-    test: &Ratings,
-    rows: RowsAre,
-) -> wgae::Result<Errors> {
+/// The RMSE and MAE of `held` (ratings not in the matrix): each predicted
+/// by the model's reconstruction of its row (from the row's training
+/// ratings), clipped to the training ratings' range; a row with none
+/// predicts their mean.
+fn held_out_errors(model: &Autoencoder, s: &Sets, held: &Ratings) -> wgae::Result<Errors> {
+    let (ds, train, rows) = (s.ds, s.fit, s.rows);
     let rec = model.reconstruct_with(ds, Precision::F32)?;
     let (lo, hi) = train
         .rating
@@ -176,19 +272,19 @@ fn held_out_errors(
         rated[train.cell(k, rows).0] = true;
     }
     let (mut se, mut ae, mut cold) = (0.0, 0.0, 0usize);
-    for k in 0..test.len() {
-        let (r, c) = test.cell(k, rows);
+    for k in 0..held.len() {
+        let (r, c) = held.cell(k, rows);
         let p = if rated[r] {
             f64::from(rec[r * ds.cols + c].clamp(lo, hi))
         } else {
             cold += 1;
             mean
         };
-        let d = p - f64::from(test.rating[k]);
+        let d = p - f64::from(held.rating[k]);
         se += d * d;
         ae += d.abs();
     }
-    let n = test.len().max(1) as f64;
+    let n = held.len().max(1) as f64;
     Ok(Errors {
         rmse: (se / n).sqrt(),
         mae: ae / n,
