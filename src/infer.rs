@@ -256,7 +256,18 @@ impl Autoencoder {
                     net.forward_steps(&self.ctx, &self.layout, &self.params, r)?,
                 ));
             }
-            let packed = crate::gpu::tensor::pack_f16(&data[b0 * cols..(b0 + r) * cols]);
+            let block = &data[b0 * cols..(b0 + r) * cols];
+            // A masked model reads a missing entry as 0 (the f32 plan's
+            // first step does this on the GPU).
+            let packed = if self.cfg.missing == crate::model::Missing::Mask {
+                let filled: Vec<f32> = block
+                    .iter()
+                    .map(|&v| if v == crate::data::MISSING { 0.0 } else { v })
+                    .collect();
+                crate::gpu::tensor::pack_f16(&filled)
+            } else {
+                crate::gpu::tensor::pack_f16(block)
+            };
             self.ctx
                 .write(&net.input().view(0, packed.len())?, &packed)?;
             let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
@@ -402,16 +413,22 @@ impl Autoencoder {
         let d = self.cfg.input_dim;
         if precision == Precision::F16 {
             let rec = self.reconstruct_with(data, precision)?;
+            // Over the observed entries (all, unless the model masks
+            // missing ones).
+            let missing = crate::data::MISSING;
+            let masked = self.cfg.missing == crate::model::Missing::Mask;
             return Ok(rec
                 .chunks(d)
                 .zip(data.data.chunks(d))
                 .map(|(y, x)| {
-                    let s: f64 = y
+                    let (s, n) = y
                         .iter()
                         .zip(x)
-                        .map(|(&y, &x)| (f64::from(y) - f64::from(x)).powi(2))
-                        .sum();
-                    (s / d as f64) as f32
+                        .filter(|(_, &x)| !masked || x != missing)
+                        .fold((0.0f64, 0usize), |(s, n), (&y, &x)| {
+                            (s + (f64::from(y) - f64::from(x)).powi(2), n + 1)
+                        });
+                    (s / n.max(1) as f64) as f32
                 })
                 .collect());
         }

@@ -143,3 +143,43 @@ fn the_setting_reads_from_toml() {
     assert!(cfg.to_toml().contains("missing = \"mask\""));
     assert!(!ModelConfig::dense(4, &[2]).to_toml().contains("missing"));
 }
+
+/// f16 inference of a masked model reads a missing entry as 0 and scores
+/// the observed entries, as the f32 plan does.
+#[test]
+fn f16_inference_of_a_masked_model_matches_f32() {
+    let Some(ctx) = common::gpu() else { return };
+    if !ctx.has_f16() {
+        return;
+    }
+    let cfg = masked(&[9, 5]);
+    let mut data = common::three_steps::toy_data_of(3, DIM);
+    for (i, v) in data.data.iter_mut().enumerate() {
+        if i % 4 == 1 {
+            *v = wgae::kernels::MISSING;
+        }
+    }
+    let mut tr = common::trainer(ctx, &cfg, &sgd(0.3), &data);
+    tr.fit(|_| wgae::Control::Continue, |_| {}).unwrap();
+    let m = tr.model();
+    let e32 = m
+        .reconstruction_error_with(&data, wgae::Precision::F32)
+        .unwrap();
+    let e16 = m
+        .reconstruction_error_with(&data, wgae::Precision::F16)
+        .unwrap();
+    for (a, b) in e32.iter().zip(&e16) {
+        assert!(
+            (a - b).abs() <= 1e-2 * a.abs().max(1e-2),
+            "f32 {a} vs f16 {b}"
+        );
+    }
+    let r32 = m.reconstruct_with(&data, wgae::Precision::F32).unwrap();
+    let r16 = m.reconstruct_with(&data, wgae::Precision::F16).unwrap();
+    let worst = r32
+        .iter()
+        .zip(&r16)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-2, "reconstructions differ by {worst}");
+}
