@@ -79,6 +79,18 @@ fn autorec_trains_on_ratings_and_reports_held_out_errors() {
         .parse()
         .unwrap();
     assert!((rmse_of(&out) - at_epoch).abs() < 1e-3, "{line} / {out}");
+    // Held-out ratings from their own file: unknown users are left out.
+    std::fs::write(dir.join("t.csv"), "u0,i0,4\nu1,i0,2\nstranger,i0,3\n").unwrap();
+    let o = run(
+        "train --data r.csv --rows items --arch 60,16 --epochs 2 --test t.csv",
+        &dir,
+    );
+    assert!(
+        ok(&o).contains("held-out ratings (2)"),
+        "{}",
+        common_cli::stderr(&o)
+    );
+    assert!(common_cli::stderr(&o).contains("1 ratings of users or items not in --data"));
     let users = ok(&run(
         "train --data r.csv --rows users --arch 40,16 --epochs 5 --quiet",
         &dir,

@@ -39,7 +39,25 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     refuse_other_flags(a)?;
     let ratings = Ratings::load(path)?;
     let seed = a.seed.unwrap_or(42);
-    let (train, test) = ratings.split(a.test_split.unwrap_or(0.1), seed)?;
+    let (train, test) = match &a.test {
+        Some(p) => {
+            let (test, dropped) = ratings.reindexed(&Ratings::load(p)?);
+            if dropped > 0 && !a.quiet {
+                eprintln!(
+                    "{}: {dropped} ratings of users or items not in --data are left out",
+                    p.display()
+                );
+            }
+            if test.is_empty() {
+                return Err(wgae::Error::File {
+                    path: p.clone(),
+                    message: "none of its ratings is of a user and an item in --data".into(),
+                });
+            }
+            (ratings.clone(), test)
+        }
+        None => ratings.split(a.test_split.unwrap_or(0.1), seed)?,
+    };
     // With --early-stop, a share of the training ratings chooses the epoch.
     let (fit_part, val) = match a.early_stop {
         Some(_) => {

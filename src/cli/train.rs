@@ -412,10 +412,10 @@ fn refuse_idle_flags(a: &TrainArgs) -> wgae::Result<()> {
         ));
     }
     a.series.refuse_without_window(a.series.window.is_some())?;
-    if a.test_split.is_some() && a.rows.is_none() {
+    if (a.test_split.is_some() || a.test.is_some()) && a.rows.is_none() {
         return Err(wgae::Error::InvalidArgument(
-            "--test-split holds out ratings, which --rows items|users reads; for rows of \
-             samples, --val-split holds some out"
+            "--test-split and --test hold out ratings, which --rows items|users reads; for \
+             rows of samples, --val-split or --val holds some out"
                 .into(),
         ));
     }

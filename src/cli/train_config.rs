@@ -126,8 +126,12 @@ pub struct TrainArgs {
     pub rows: Option<RowsAre>,
     /// With --rows: the share of ratings held out at random (seeded by
     /// --seed) for the RMSE and MAE reported at the end (default 0.1).
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", conflicts_with = "test")]
     pub test_split: Option<f32>,
+    /// With --rows: held-out ratings from their own file instead of a split
+    /// (pairs whose user or item is not in --data are left out and counted).
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<PathBuf>,
     #[command(flatten)]
     pub series: SeriesArgs,
     /// Samples of built-in synthetic digits when no --data is given.

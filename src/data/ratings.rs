@@ -204,6 +204,34 @@ impl Ratings {
         }
     }
 
+    /// `other`'s ratings in this set's index space (a test file read apart),
+    /// and how many were dropped for a user or item this set has not seen.
+    pub fn reindexed(&self, other: &Ratings) -> (Ratings, usize) {
+        let index = |names: &[String]| -> HashMap<String, u32> {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i as u32))
+                .collect()
+        };
+        let (users, items) = (index(&self.users), index(&self.items));
+        let mut out = self.empty_like();
+        let mut dropped = 0;
+        for k in 0..other.len() {
+            let u = users.get(&other.users[other.user[k] as usize]);
+            let i = items.get(&other.items[other.item[k] as usize]);
+            match (u, i) {
+                (Some(&u), Some(&i)) => {
+                    out.user.push(u);
+                    out.item.push(i);
+                    out.rating.push(other.rating[k]);
+                }
+                _ => dropped += 1,
+            }
+        }
+        (out, dropped)
+    }
+
     /// The (row, column) of rating `k` in a matrix whose rows are `rows`.
     pub fn cell(&self, k: usize, rows: RowsAre) -> (usize, usize) {
         match rows {
@@ -278,6 +306,16 @@ mod tests {
             rating: vec![1.0; 1000],
             ..Ratings::default()
         };
+        let other = Ratings {
+            users: vec!["u2".into(), "u9".into()],
+            items: vec!["i3".into()],
+            user: vec![0, 1],
+            item: vec![0, 0],
+            rating: vec![1.0, 2.0],
+            duplicates: 0,
+        };
+        let (re, dropped) = r.reindexed(&other);
+        assert_eq!((re.user, re.item, dropped), (vec![1], vec![1], 1));
         let (a, b) = many.split(0.1, 7).unwrap();
         assert_eq!(a.len() + b.len(), 1000);
         assert!((60..140).contains(&b.len()), "{}", b.len());
