@@ -9,7 +9,7 @@ Metal, DX12), with no CUDA.
 
 :class:`Autoencoder` is a scikit-learn estimator (Pipeline, GridSearchCV,
 clone, pickle). :func:`load` reads a model file written by ``save`` or by the
-``wgae`` CLI. :mod:`wgae.series` cuts one long series into windows and
+``wgae`` CLI. :class:`AutoRec` predicts and recommends from ratings. :mod:`wgae.series` cuts one long series into windows and
 turns window errors back into per-step scores. :mod:`wgae.dask` scores Dask arrays and dataframes partition
 by partition on a cluster.
 """
@@ -17,6 +17,7 @@ by partition on a cluster.
 from ._wgae import contexts_opened
 from ._wgae import devices as _devices
 from . import series
+from .autorec import AutoRec
 from .estimator import Autoencoder, load
 
 __version__ = "0.1.0"
@@ -31,4 +32,5 @@ def devices():
     return _devices()
 
 
-__all__ = ["Autoencoder", "load", "devices", "series", "contexts_opened", "__version__"]
+__all__ = ["Autoencoder", "AutoRec", "load", "devices", "series", "contexts_opened",
+           "__version__"]
