@@ -113,6 +113,23 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// The top items for a user from an AutoRec model (wgae train --rows
+    /// ... --save): the items the user has not rated in --data, ranked by
+    /// predicted rating, as CSV lines on standard output.
+    Recommend {
+        /// A model file written by `wgae train --rows items|users --save`.
+        #[arg(long)]
+        model: PathBuf,
+        /// The ratings the predictions start from (the training file, say).
+        #[arg(long)]
+        data: PathBuf,
+        /// The user's ID, as the ratings file writes it.
+        #[arg(long)]
+        user: String,
+        /// How many items.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+    },
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
     #[command(allow_negative_numbers = true)]
@@ -234,6 +251,12 @@ fn main() -> ExitCode {
             input: i,
             output: o,
         } => cli::impute::impute(&i, &o.out, o.force),
+        Command::Recommend {
+            model,
+            data,
+            user,
+            k,
+        } => cli::recommend::recommend(&model, &data, &user, k),
         Command::Generate {
             model,
             output: o,

@@ -60,6 +60,7 @@ fn model_file_round_trips_with_pytorch_names_and_layout() {
             layout: wgae::data::windows::WindowLayout::Channels,
             names: vec!["temp".into(), "pressure".into()],
         }),
+        ratings: None,
     };
     assert_eq!(
         extras.train_errors,

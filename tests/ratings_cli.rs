@@ -57,6 +57,33 @@ fn autorec_trains_on_ratings_and_reports_held_out_errors() {
     assert!(rmse < 0.5, "{out}");
     assert!(out.contains("held-out ratings ("), "{out}");
     assert!(dir.join("m.safetensors").exists());
+    // The saved model recommends for a user: items it has not rated, of its
+    // taste (u0 likes the even items).
+    let top = ok(&run(
+        "recommend --model m.safetensors --data r.csv --user u0 --k 5",
+        &dir,
+    ));
+    let items: Vec<&str> = top
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(items.len(), 5, "{top}");
+    let given = std::fs::read_to_string(dir.join("r.csv")).unwrap();
+    for item in &items {
+        assert!(
+            !given.contains(&format!("u0,{item},")),
+            "{item} was rated: {top}"
+        );
+        assert_eq!(item[1..].parse::<u32>().unwrap() % 2, 0, "{top}");
+    }
+    fails(
+        &run(
+            "recommend --model m.safetensors --data r.csv --user nobody",
+            &dir,
+        ),
+        &["--user nobody", "60 users"],
+    );
     // Early stopping keeps the best epoch on the chosen share: the final
     // figure is that epoch's.
     let o = run(
@@ -135,4 +162,21 @@ fn bad_ratings_and_flags_are_refused() {
         &["--test-split 1.5"],
     );
     fails(&run("train --data r.csv --rows things", &dir), &["things"]);
+    // A model of rows, not ratings, recommends nothing.
+    std::fs::write(
+        dir.join("t.csv"),
+        "1,2\n3,4\n5,6\n7,8\n9,1\n2,3\n4,5\n6,7\n8,9\n1,1\n",
+    )
+    .unwrap();
+    ok(&run(
+        "train --data t.csv --arch 2,1 --loss mse --epochs 1 --save plain.safetensors --quiet",
+        &dir,
+    ));
+    fails(
+        &run(
+            "recommend --model plain.safetensors --data r.csv --user u0",
+            &dir,
+        ),
+        &["plain.safetensors", "not an AutoRec model"],
+    );
 }

@@ -16,6 +16,7 @@ pub mod info;
 pub mod interrupt;
 pub mod progress;
 pub mod ratings;
+pub mod recommend;
 pub mod reconstruct;
 pub mod resume;
 pub mod series;

@@ -118,7 +118,25 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     }
     let e = held_out_errors(&model, &sets, &test)?;
     if let Some(p) = &a.save {
-        io::save_model(p, &model, &io::ModelExtras::default(), a.force)?;
+        let (lo, hi) = range_of(&fit_part);
+        let info = io::RatingsInfo {
+            rows: if rows == RowsAre::Items {
+                "items"
+            } else {
+                "users"
+            }
+            .into(),
+            users: ratings.users.clone(),
+            items: ratings.items.clone(),
+            min: lo,
+            max: hi,
+            mean: mean_of(&fit_part) as f32,
+        };
+        let extras = io::ModelExtras {
+            ratings: Some(info),
+            ..Default::default()
+        };
+        io::save_model(p, &model, &extras, a.force)?;
     }
     println!(
         "held-out ratings ({}): RMSE {:.4}, MAE {:.4}{}",
@@ -308,4 +326,18 @@ fn held_out_errors(model: &Autoencoder, s: &Sets, held: &Ratings) -> wgae::Resul
         mae: ae / n,
         cold,
     })
+}
+
+/// The ratings' smallest and largest values.
+pub fn range_of(r: &Ratings) -> (f32, f32) {
+    r.rating
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        })
+}
+
+/// The ratings' mean.
+pub fn mean_of(r: &Ratings) -> f64 {
+    r.rating.iter().map(|&v| f64::from(v)).sum::<f64>() / r.len().max(1) as f64
 }

@@ -39,6 +39,7 @@ pub fn after_divergence(
             sample_dims: kept.sample_dims.clone(),
             train_errors: None,
             window: kept.window.clone(),
+            ratings: None,
         };
         io::save_model(p, trainer.model(), &extras, a.force)?;
         let when = match trainer.epochs_done() {
@@ -115,6 +116,7 @@ pub fn finish(
             sample_dims: kept.sample_dims.clone(),
             train_errors,
             window: kept.window.clone(),
+            ratings: None,
         };
         io::save_model(p, model_ref, &extras, force)?;
         if !quiet {

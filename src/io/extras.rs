@@ -142,6 +142,35 @@ pub struct ModelExtras {
     /// Where the model was trained on windows of one series: how they
     /// were laid out, so that `anomaly --window` cuts the same.
     pub window: Option<WindowInfo>,
+    /// Where the model is AutoRec on ratings: its rows, the IDs of its
+    /// users and items, and the ratings' range and mean, for `recommend`.
+    pub ratings: Option<RatingsInfo>,
+}
+
+/// What an AutoRec model file keeps of its ratings (`wgae.ratings`, JSON).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RatingsInfo {
+    /// "items" (I-AutoRec) or "users" (U-AutoRec).
+    pub rows: String,
+    pub users: Vec<String>,
+    pub items: Vec<String>,
+    pub min: f32,
+    pub max: f32,
+    pub mean: f32,
+}
+
+impl RatingsInfo {
+    /// Read where well formed and consistent with the model's width
+    /// (one value per user for item rows, per item for user rows).
+    fn decode(text: &str, input_dim: usize) -> Option<Self> {
+        let r: RatingsInfo = serde_json::from_str(text).ok()?;
+        let width = match r.rows.as_str() {
+            "items" => r.users.len(),
+            "users" => r.items.len(),
+            _ => return None,
+        };
+        (width == input_dim && r.min <= r.max).then_some(r)
+    }
 }
 
 /// Windows a model was trained on: `len` steps of `channels` values in
@@ -268,6 +297,11 @@ impl ModelExtras {
             meta.insert("wgae.window".into(), w.encode());
             meta.insert("wgae.channel_names".into(), w.names.join(","));
         }
+        if let Some(r) = &self.ratings {
+            if let Ok(text) = serde_json::to_string(r) {
+                meta.insert("wgae.ratings".into(), text);
+            }
+        }
     }
 
     /// The extras of a model file's metadata; `path` names it in errors.
@@ -324,6 +358,9 @@ impl ModelExtras {
             window: meta
                 .get("wgae.window")
                 .and_then(|w| WindowInfo::decode(w, meta.get("wgae.channel_names"), cfg.input_dim)),
+            ratings: meta
+                .get("wgae.ratings")
+                .and_then(|r| RatingsInfo::decode(r, cfg.input_dim)),
         })
     }
 }

@@ -42,7 +42,7 @@ fn file_err(path: &Path, message: impl Into<String>) -> Error {
 pub use crate::atomic::{check_writable, write_atomic, AtomicFile};
 
 mod extras;
-pub use extras::{CodeStats, ErrorStats, ModelExtras, WindowInfo};
+pub use extras::{CodeStats, ErrorStats, ModelExtras, RatingsInfo, WindowInfo};
 
 pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
