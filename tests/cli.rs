@@ -1566,7 +1566,8 @@ fn rgb_and_non_square_samples_round_trip() {
 /// small stand-ins for the files it names (a few hundred digits as
 /// `mnist.gz`, a 30-column CSV as `table.csv`, a folder of PNGs as
 /// `photos/`, a three-channel log as `sensors.csv`, a table with gaps as
-/// `table_gaps.csv`, ratings as `ratings.csv`), in order, so that later commands find what earlier ones
+/// `table_gaps.csv`, ratings as `ratings.csv`, interactions as
+/// `clicks.csv`), in order, so that later commands find what earlier ones
 /// wrote. `...` in the resume line stands for the data and two epochs.
 #[test]
 fn every_readme_command_runs_as_written() {
@@ -1636,6 +1637,16 @@ fn every_readme_command_runs_as_written() {
         }
     }
     std::fs::write(d.join("ratings.csv"), ratings).unwrap();
+    // Interactions: user, item.
+    let mut clicks = String::from("user,item\n");
+    for u in 0..40 {
+        for i in 0..30 {
+            if (u * 7 + i * 3) % 4 == 0 {
+                clicks += &format!("u{u},i{i}\n");
+            }
+        }
+    }
+    std::fs::write(d.join("clicks.csv"), clicks).unwrap();
     std::fs::create_dir_all(d.join("photos")).unwrap();
     for i in 0..12u8 {
         image::RgbImage::from_fn(8, 8, |x, y| {

@@ -180,3 +180,51 @@ fn bad_ratings_and_flags_are_refused() {
         &["plain.safetensors", "not an AutoRec model"],
     );
 }
+
+/// Implicit feedback: users interact with the items of their taste; the
+/// denoising model ranks a user's unseen items, and its held-out recall@5
+/// beats popularity's.
+#[test]
+fn implicit_feedback_ranks_unseen_items() {
+    let Some(_) = common::gpu() else { return };
+    let dir = workdir("implicit");
+    let mut s = String::from("user,item\n");
+    for u in 0..80u32 {
+        for i in 0..40u32 {
+            if u % 2 == i % 2 && (u * 31 + i * 17) % 5 < 3 {
+                s += &format!("u{u},i{i}\n");
+            }
+        }
+    }
+    std::fs::write(dir.join("clicks.csv"), s).unwrap();
+    let o = run(
+        "train --data clicks.csv --implicit --arch 40,8 --epochs 60 --batch 16 --lr 0.01 --k 5",
+        &dir,
+    );
+    let (out, err) = (ok(&o), common_cli::stderr(&o));
+    let value = |text: &str, key: &str| -> f64 {
+        text.split(key)
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .and_then(|t| t.trim_end_matches(',').parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in: {text}"))
+    };
+    let recall = value(&out, "recall@5 ");
+    let popular = value(&err, "popularity baseline: recall@5 ");
+    assert!(
+        recall > popular + 0.2,
+        "recall@5 {recall} vs popularity {popular}\n{err}"
+    );
+    fails(
+        &run("train --data clicks.csv --implicit --rows items", &dir),
+        &["--implicit", "--rows items"],
+    );
+    fails(
+        &run("train --data clicks.csv --k 5", &dir),
+        &["--k", "--implicit"],
+    );
+    fails(
+        &run("train --data clicks.csv --implicit --k 0", &dir),
+        &["--k 0"],
+    );
+}

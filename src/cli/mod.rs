@@ -11,6 +11,7 @@ pub mod convert;
 pub mod data;
 pub mod encode;
 pub mod generate;
+pub mod implicit;
 pub mod impute;
 pub mod info;
 pub mod interrupt;

@@ -260,7 +260,7 @@ fn autorec_model(a: &TrainArgs, cols: usize) -> wgae::Result<ModelConfig> {
 }
 
 /// Flags that have no meaning for ratings: refused, naming each.
-fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
+pub fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
     if a.val_split.is_some() && a.early_stop.is_none() {
         return Err(wgae::Error::InvalidArgument(
             "--val-split with --rows is the share of training ratings that chooses the epoch \
@@ -282,8 +282,8 @@ fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
     ];
     match given.iter().find(|(_, on)| *on) {
         Some((flag, _)) => Err(wgae::Error::InvalidArgument(format!(
-            "{flag} does not apply with --rows (AutoRec on a ratings file, its held-out \
-             ratings given by --test-split); leave it out"
+            "{flag} does not apply with --rows or --implicit (ratings or interactions, held \
+             out by --test-split); leave it out"
         ))),
         None => Ok(()),
     }

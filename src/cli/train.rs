@@ -24,8 +24,8 @@ use crate::cli::{mib, open_gpu_within, same_file, Scale};
 
 pub fn train(a: TrainArgs) -> wgae::Result<()> {
     refuse_idle_flags(&a)?;
-    if let Some(rows) = a.rows {
-        return crate::cli::ratings::train(&a, rows);
+    if let Some(done) = ratings_modes(&a) {
+        return done;
     }
     // Outputs are checked before any training, so a refusal costs nothing.
     let checkpoint_path = check_outputs(&a)?;
@@ -137,6 +137,28 @@ pub fn train(a: TrainArgs) -> wgae::Result<()> {
         Some(what) => Err(wgae::Error::Interrupted(what)),
         None => Ok(()),
     }
+}
+
+/// `--implicit` and `--rows`: interactions and ratings, trained by their
+/// own modules; `None` for rows of samples.
+fn ratings_modes(a: &TrainArgs) -> Option<wgae::Result<()>> {
+    if a.implicit {
+        if a.rows == Some(wgae::data::ratings::RowsAre::Items) {
+            return Some(Err(wgae::Error::InvalidArgument(
+                "--implicit ranks items for each user, so its rows are users; drop --rows items"
+                    .into(),
+            )));
+        }
+        return Some(
+            crate::cli::ratings::refuse_other_flags(a).and_then(|_| crate::cli::implicit::train(a)),
+        );
+    }
+    if a.k.is_some() {
+        return Some(Err(wgae::Error::InvalidArgument(
+            "--k is the k of recall@k for --implicit; add --implicit or leave --k out".into(),
+        )));
+    }
+    a.rows.map(|rows| crate::cli::ratings::train(a, rows))
 }
 
 /// Whether missing entries are read (and masked) rather than refused:

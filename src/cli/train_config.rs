@@ -128,6 +128,14 @@ pub struct TrainArgs {
     /// --seed) for the RMSE and MAE reported at the end (default 0.1).
     #[arg(long, value_name = "F", conflicts_with = "test")]
     pub test_split: Option<f32>,
+    /// Implicit feedback: --data lists interactions (user, item; a rating
+    /// column is ignored), and a denoising autoencoder ranks each user's
+    /// unseen items (CDAE); recall@k and NDCG@k on held-out interactions.
+    #[arg(long)]
+    pub implicit: bool,
+    /// With --implicit: the k of recall@k and NDCG@k (default 10).
+    #[arg(long)]
+    pub k: Option<usize>,
     /// With --rows: held-out ratings from their own file instead of a split
     /// (pairs whose user or item is not in --data are left out and counted).
     #[arg(long, value_name = "FILE")]

@@ -70,20 +70,27 @@ fn split_line(line: &str) -> Vec<&str> {
     parts.into_iter().map(str::trim).collect()
 }
 
+/// A header field's column name: before any `:type`, in lower case.
+fn name_of(f: &str) -> String {
+    f.split(':').next().unwrap_or("").to_ascii_lowercase()
+}
+
+const USER_NAMES: &[&str] = &["user_id", "user", "userid"];
+const ITEM_NAMES: &[&str] = &["item_id", "item", "itemid", "movie_id", "movieid"];
+
 /// The user, item and rating columns of a header, or the first three.
 fn columns(header: Option<&[&str]>) -> (usize, usize, usize) {
     let Some(h) = header else {
         return (0, 1, 2);
     };
-    let name = |f: &str| f.split(':').next().unwrap_or("").to_ascii_lowercase();
     let find = |want: &[&str], default| {
         h.iter()
-            .position(|f| want.contains(&name(f).as_str()))
+            .position(|f| want.contains(&name_of(f).as_str()))
             .unwrap_or(default)
     };
     (
-        find(&["user_id", "user", "userid"], 0),
-        find(&["item_id", "item", "itemid", "movie_id", "movieid"], 1),
+        find(USER_NAMES, 0),
+        find(ITEM_NAMES, 1),
         find(&["rating", "score"], 2),
     )
 }
@@ -91,6 +98,16 @@ fn columns(header: Option<&[&str]>) -> (usize, usize, usize) {
 impl Ratings {
     /// Reads a ratings file (optionally gzipped); errors name the line.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, false)
+    }
+
+    /// Interactions (implicit feedback): each line a user and an item, any
+    /// rating column ignored; every pair's value is 1.
+    pub fn load_implicit(path: &Path) -> Result<Self> {
+        Self::load_with(path, true)
+    }
+
+    fn load_with(path: &Path, implicit: bool) -> Result<Self> {
         use std::io::BufRead;
         let reader = std::io::BufReader::with_capacity(1 << 20, idx::open_maybe_gz(path)?);
         let mut r = Ratings::default();
@@ -103,8 +120,15 @@ impl Ratings {
                 continue;
             }
             let fields = split_line(&line);
-            let numeric = fields.get(2).is_some_and(|f| f.parse::<f32>().is_ok());
-            if ln == 0 && !numeric {
+            let header = if implicit {
+                // IDs may be words: a header names its columns.
+                fields
+                    .iter()
+                    .any(|f| f.contains(':') || USER_NAMES.contains(&name_of(f).as_str()))
+            } else {
+                fields.get(2).is_none_or(|f| f.parse::<f32>().is_err())
+            };
+            if ln == 0 && header {
                 cols = columns(Some(&fields));
                 continue;
             }
@@ -122,7 +146,7 @@ impl Ratings {
                     )
                 })
             };
-            let value = get(cr)?;
+            let value = if implicit { "1" } else { get(cr)? };
             let rating = value.parse::<f32>().ok().filter(|v| v.is_finite());
             let Some(rating) = rating else {
                 return Err(file_err(
