@@ -41,25 +41,7 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     refuse_other_flags(a)?;
     let ratings = Ratings::load(path)?;
     let seed = a.seed.unwrap_or(42);
-    let (train, test) = match &a.test {
-        Some(p) => {
-            let (test, dropped) = ratings.reindexed(&Ratings::load(p)?);
-            if dropped > 0 && !a.quiet {
-                eprintln!(
-                    "{}: {dropped} ratings of users or items not in --data are left out",
-                    p.display()
-                );
-            }
-            if test.is_empty() {
-                return Err(wgae::Error::File {
-                    path: p.clone(),
-                    message: "none of its ratings is of a user and an item in --data".into(),
-                });
-            }
-            (ratings.clone(), test)
-        }
-        None => ratings.split(a.test_split.unwrap_or(0.1), seed)?,
-    };
+    let (train, test) = held_out(a, &ratings, seed)?;
     // With --early-stop, a share of the training ratings chooses the epoch.
     let (fit_part, val) = match a.early_stop {
         Some(_) => {
@@ -93,24 +75,7 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
         );
     }
     let cfg = autorec_model(a, ds.cols)?;
-    let mut t = train_config(a, None, true);
-    t.validation_split = 0.0;
-    t.early_stopping = None;
-    // AutoRec's defaults where the flags leave them: the whole matrix in one
-    // batch, Adam at 0.01 for 150 epochs, L2 weight decay 2e-3 (0.898 on
-    // MovieLens-100K; BENCHMARKS.md).
-    if a.batch.is_none() {
-        t.batch_size = ds.rows;
-    }
-    if a.lr.is_none() {
-        t.lr = 0.01;
-    }
-    if a.epochs.is_none() {
-        t.epochs = 150;
-    }
-    if a.weight_decay.is_none() {
-        t.weight_decay = 2e-3;
-    }
+    let t = autorec_train_config(a, ds.rows);
     let ctx = open_gpu_within(a.gpu_memory, a.host_memory)?;
     let m = Autoencoder::new(&ctx, &cfg, t.seed)?.with_plan_options(plan_options()?);
     let source = Source::memory(ds.data.clone(), ds.rows, ds.cols)?;
@@ -166,6 +131,50 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
         }
     );
     Ok(())
+}
+
+/// (the training ratings, the held-out ones): `--test FILE` in `ratings`'
+/// ID space (unknown IDs left out and counted), or a seeded split.
+fn held_out(a: &TrainArgs, ratings: &Ratings, seed: u64) -> wgae::Result<(Ratings, Ratings)> {
+    let Some(p) = &a.test else {
+        return ratings.split(a.test_split.unwrap_or(0.1), seed);
+    };
+    let (test, dropped) = ratings.reindexed(&Ratings::load(p)?);
+    if dropped > 0 && !a.quiet {
+        eprintln!(
+            "{}: {dropped} ratings of users or items not in --data are left out",
+            p.display()
+        );
+    }
+    if test.is_empty() {
+        return Err(wgae::Error::File {
+            path: p.clone(),
+            message: "none of its ratings is of a user and an item in --data".into(),
+        });
+    }
+    Ok((ratings.clone(), test))
+}
+
+/// How AutoRec trains: the flags, and where they leave them its defaults:
+/// the whole matrix (`rows` rows) in one batch, Adam at 0.01 for 150 epochs,
+/// L2 weight decay 2e-3 (0.898 on MovieLens-100K; BENCHMARKS.md).
+fn autorec_train_config(a: &TrainArgs, rows: usize) -> wgae::TrainConfig {
+    let mut t = train_config(a, None, true);
+    t.validation_split = 0.0;
+    t.early_stopping = None;
+    if a.batch.is_none() {
+        t.batch_size = rows;
+    }
+    if a.lr.is_none() {
+        t.lr = 0.01;
+    }
+    if a.epochs.is_none() {
+        t.epochs = 150;
+    }
+    if a.weight_decay.is_none() {
+        t.weight_decay = 2e-3;
+    }
+    t
 }
 
 /// The rating matrix and the ratings it was built from, the share that
