@@ -89,6 +89,9 @@ fn devices_and_endless_streams_are_refused_everywhere() {
             vec!["train", "--synthetic", "300", "--val", dev],
             vec!["encode", "--model", "m.st", "--data", dev, "--out", "c.npy"],
             vec!["convert", "--data", dev, "--out", "c.npy"],
+            vec!["train", "--data", dev, "--rows", "items"],
+            vec!["train", "--data", dev, "--implicit"],
+            vec!["train", "--data", dev, "--window", "8"],
         ];
         for args in cases {
             ends_with_error(&args, &d, 60, &[dev, device[0]]);
@@ -156,6 +159,22 @@ fn devices_and_endless_streams_are_refused_everywhere() {
         &d,
         60,
         &["config.fifo", "more than 1024 KiB", "TOML config"],
+    );
+    // An endless ratings stream: spooled within the host budget, then refused.
+    endless_fifo(&d.join("ratings.fifo"), b"u1,i1,4\n".to_vec());
+    ends_with_error(
+        &[
+            "train",
+            "--data",
+            "ratings.fifo",
+            "--rows",
+            "items",
+            "--host-memory",
+            "8M",
+        ],
+        &d,
+        60,
+        &["ratings.fifo", "host budget"],
     );
     assert!(!d.join("g.png").exists() && !d.join("c.npy").exists());
     std::fs::remove_dir_all(&d).ok();

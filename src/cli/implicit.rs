@@ -28,7 +28,7 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
             "--k 0 would rank nothing".into(),
         ));
     }
-    let all = Ratings::load_implicit(path)?;
+    let all = crate::cli::ratings::read_ratings(path, true, host_budget(a.host_memory))?;
     let (train, test) = all.split(a.test_split.unwrap_or(0.1), a.seed.unwrap_or(42))?;
     let (n, m) = (all.users.len(), all.items.len());
     let bytes = n as u128 * m as u128 * 4;

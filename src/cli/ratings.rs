@@ -39,7 +39,7 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
         ));
     };
     refuse_other_flags(a)?;
-    let ratings = Ratings::load(path)?;
+    let ratings = read_ratings(path, false, host_budget(a.host_memory))?;
     let seed = a.seed.unwrap_or(42);
     let (train, test) = held_out(a, &ratings, seed)?;
     // With --early-stop, a share of the training ratings chooses the epoch.
@@ -139,7 +139,7 @@ fn held_out(a: &TrainArgs, ratings: &Ratings, seed: u64) -> wgae::Result<(Rating
     let Some(p) = &a.test else {
         return ratings.split(a.test_split.unwrap_or(0.1), seed);
     };
-    let (test, dropped) = ratings.reindexed(&Ratings::load(p)?);
+    let (test, dropped) = ratings.reindexed(&read_ratings(p, false, host_budget(a.host_memory))?);
     if dropped > 0 && !a.quiet {
         eprintln!(
             "{}: {dropped} ratings of users or items not in --data are left out",
@@ -366,4 +366,29 @@ pub fn range_of(r: &Ratings) -> (f32, f32) {
 /// The ratings' mean.
 pub fn mean_of(r: &Ratings) -> f64 {
     r.rating.iter().map(|&v| f64::from(v)).sum::<f64>() / r.len().max(1) as f64
+}
+
+/// The ratings (or, with `implicit`, interactions) at `path`: a pipe is
+/// spooled first within `budget` bytes (`--host-memory`), and a file
+/// larger than `budget` is refused before it is read, so that a device, an
+/// endless pipe or a file beyond memory ends in an error naming it.
+pub fn read_ratings(path: &std::path::Path, implicit: bool, budget: u64) -> wgae::Result<Ratings> {
+    let held = crate::cli::data::DataPath::new(path, budget)?;
+    let size = std::fs::metadata(held.path()).map_or(0, |m| m.len());
+    if size > budget {
+        return Err(wgae::Error::File {
+            path: path.to_path_buf(),
+            message: format!(
+                "its {} MiB are more than the host budget of {} MiB (--host-memory)",
+                size >> 20,
+                budget >> 20
+            ),
+        });
+    }
+    let loaded = if implicit {
+        Ratings::load_implicit(held.path())
+    } else {
+        Ratings::load(held.path())
+    };
+    loaded.map_err(|e| held.name_errors(e))
 }

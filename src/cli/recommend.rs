@@ -44,7 +44,8 @@ pub fn recommend(model: &Path, data: &Path, user: &str, k: usize) -> wgae::Resul
         items: info.items.clone(),
         ..Ratings::default()
     };
-    let (known, dropped) = base.reindexed(&Ratings::load(data)?);
+    let loaded = crate::cli::ratings::read_ratings(data, false, host_budget(None))?;
+    let (known, dropped) = base.reindexed(&loaded);
     if dropped > 0 {
         eprintln!(
             "{}: {dropped} ratings of users or items the model does not know are left out",
