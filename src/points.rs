@@ -38,6 +38,8 @@ pub struct PointScores {
     /// Per step: windows seen (Mean), or the best window's total (Max).
     count: Vec<u32>,
     best: Vec<f64>,
+    /// One window's errors, step after step (reused window to window).
+    here: Vec<f64>,
 }
 
 impl PointScores {
@@ -48,6 +50,7 @@ impl PointScores {
             parts: vec![0.0; steps * channels],
             count: vec![0; steps],
             best: vec![f64::NEG_INFINITY; steps],
+            here: Vec::new(),
         }
     }
 
@@ -55,7 +58,9 @@ impl PointScores {
     /// `rec` their reconstruction, both in `w`'s layout.
     pub fn add(&mut self, w: &Windows, first: usize, x: &[f32], rec: &[f32]) {
         let f = self.channels;
-        let mut here = vec![0.0f64; w.len * f];
+        let mut here = std::mem::take(&mut self.here);
+        here.clear();
+        here.resize(w.len * f, 0.0);
         for (c, (a, b)) in x.iter().zip(rec).enumerate() {
             let (t, ch) = w.place(c);
             let d = f64::from(*a) - f64::from(*b);
@@ -77,6 +82,7 @@ impl PointScores {
                 }
             }
         }
+        self.here = here;
     }
 
     /// Each step's score, and each channel's share of it (steps x channels);

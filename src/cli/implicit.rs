@@ -137,14 +137,13 @@ fn ranked(
     test: &Ratings,
     k: usize,
 ) -> (f64, f64) {
-    let rec = scores;
     let mut held = vec![Vec::new(); n];
     for j in 0..test.len() {
         held[test.user[j] as usize].push(test.item[j] as usize);
     }
     let (mut recall, mut ndcg, mut users) = (0.0, 0.0, 0usize);
     for (u, items) in held.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
-        let row = &rec[u * m..(u + 1) * m];
+        let row = &scores[u * m..(u + 1) * m];
         let mut order: Vec<usize> = (0..m).filter(|&i| seen[u * m + i] == 0.0).collect();
         order.sort_by(|&x, &y| row[y].total_cmp(&row[x]).then(x.cmp(&y)));
         let top = &order[..k.min(order.len())];
