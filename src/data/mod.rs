@@ -11,6 +11,7 @@ pub mod ratings;
 pub mod sensors;
 pub mod series;
 pub mod source;
+pub mod sparse;
 pub mod synthetic;
 pub mod windows;
 

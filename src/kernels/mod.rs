@@ -31,6 +31,7 @@ pub mod rng;
 pub mod shape;
 pub mod shuffle;
 pub mod softmax;
+pub mod sparse;
 pub mod swap_axes;
 pub mod vae;
 
@@ -61,6 +62,7 @@ pub use reduce::{col_sum, reduce, reduce_to, ReduceMode, REDUCE_PARTIALS};
 pub use rng::{noise, random, RandomFill, RngSpec};
 pub use shape::fold;
 pub use shuffle::{permute, shuffle_half_bits};
+pub use sparse::{gather_sparse, SparseTensors};
 pub use swap_axes::swap_axes;
 pub use vae::{vae_backward, vae_kl_rows, vae_reparam};
 
@@ -98,6 +100,11 @@ pub static FAMILIES: &[Family] = &[
         shaders: &[&masked::SHADER],
         kernels: masked::kernels,
         bindings: masked::BINDINGS,
+    },
+    Family {
+        shaders: &[&sparse::SHADER],
+        kernels: sparse::kernels,
+        bindings: sparse::BINDINGS,
     },
     Family {
         shaders: &[&swap_axes::SHADER],

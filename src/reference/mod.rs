@@ -30,6 +30,7 @@ pub mod residual;
 pub mod rng;
 pub mod shuffle;
 pub mod softmax;
+pub mod sparse;
 pub mod swap_axes;
 pub mod trainer;
 pub mod vae;

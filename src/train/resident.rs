@@ -1,14 +1,16 @@
 //! A dataset resident on the GPU: its rows in one buffer, or split over up
 //! to `kernels::MAX_CHUNKS` buffers of whole rows when it is larger than one
-//! storage binding; its row order (shuffled each epoch for training, the
+//! storage binding, or, for sparse rows, their entries (CSR, gathered into
+//! dense batches by `kernels::gather_sparse`); its row order (shuffled each epoch for training, the
 //! identity for validation); and the gathers that assemble each batch from
 //! it, planned once.
 
+use crate::data::sparse::Csr;
 use crate::data::windows::Windows;
 use crate::data::{Rows, Source};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
-use crate::kernels::{self as ops, MAX_CHUNKS};
+use crate::kernels::{self as ops, SparseTensors, MAX_CHUNKS};
 
 pub(crate) struct Resident {
     /// The rows, `chunk_rows` per buffer (the last may hold fewer).
@@ -22,6 +24,8 @@ pub(crate) struct Resident {
     pub permute: Option<Step>,
     /// Where the rows are stored as bytes: their values.
     pub bytes: Option<ByteTable>,
+    /// Where the rows are sparse: their entries (`chunks` is empty).
+    pub sparse: Option<SparseRows>,
     /// Where the rows are windows over one series: how they are cut (each
     /// chunk holds the steps of its windows, see `kernels::gather_windows`).
     pub window: Option<Windows>,
@@ -44,6 +48,40 @@ pub(crate) fn chunk_windows(ctx: &GpuContext, rows: usize, w: &Windows) -> Optio
         None => 0,
     };
     (per_chunk > 0 && rows.div_ceil(per_chunk) <= MAX_CHUNKS).then(|| per_chunk.min(rows))
+}
+
+/// Sparse rows on the GPU (see `kernels::gather_sparse`).
+pub(crate) struct SparseRows {
+    pub offsets: GpuTensor,
+    pub columns: GpuTensor,
+    pub values: GpuTensor,
+    pub entries: usize,
+    pub absent: f32,
+}
+
+impl SparseRows {
+    fn upload(ctx: &GpuContext, m: &Csr) -> Result<Self> {
+        // A binding holds at least one element.
+        let columns: &[u32] = if m.nnz() == 0 { &[0] } else { &m.columns };
+        let values: &[f32] = if m.nnz() == 0 { &[0.0] } else { &m.values };
+        Ok(Self {
+            offsets: ctx.upload("sparse row offsets", &m.offsets)?,
+            columns: ctx.upload("sparse columns", columns)?,
+            values: ctx.upload("sparse values", values)?,
+            entries: m.nnz(),
+            absent: m.absent,
+        })
+    }
+
+    fn tensors(&self, src_rows: usize) -> SparseTensors<'_> {
+        SparseTensors {
+            src_rows,
+            entries: self.entries,
+            offsets: &self.offsets,
+            columns: &self.columns,
+            values: &self.values,
+        }
+    }
 }
 
 /// The table of a byte source's values, where its rows can stay bytes on
@@ -127,8 +165,18 @@ impl Input<'_> {
         }
     }
 
-    /// Rows per buffer of the resident set (see [`chunk_rows`]).
+    /// Rows per buffer of the resident set (see [`chunk_rows`]); sparse
+    /// rows stay in one set of buffers, or are streamed.
     pub fn chunk_rows(&self, ctx: &GpuContext, row_bytes: usize) -> Option<usize> {
+        if let Input::Source(s) = self {
+            if s.is_sparse() {
+                let limit = ctx.dataset_binding_limit();
+                return s
+                    .sparse_entries()
+                    .filter(|&n| n.max(s.rows() + 1) as u64 * 4 <= limit)
+                    .map(|_| s.rows());
+            }
+        }
         match self.window() {
             Some(w) => chunk_windows(ctx, self.rows(), &w),
             None => chunk_rows(ctx, self.rows(), row_bytes),
@@ -157,7 +205,13 @@ impl Resident {
             ))
         })?;
         let mut chunks = Vec::new();
-        for r0 in (0..rows).step_by(chunk_rows) {
+        let sparse = match ds {
+            Input::Source(s) => s.sparse_rows(),
+            Input::Rows(_) => None,
+        };
+        let sparse = sparse.map(|m| SparseRows::upload(ctx, &m)).transpose()?;
+        let dense_rows = if sparse.is_some() { 0 } else { rows };
+        for r0 in (0..dense_rows).step_by(chunk_rows) {
             let r1 = (r0 + chunk_rows).min(rows);
             chunks.push(match ds {
                 Input::Rows(d) => ctx.upload(what, d.slice(r0, r1).data)?,
@@ -200,6 +254,7 @@ impl Resident {
             gathers: Vec::new(),
             permute: None,
             bytes,
+            sparse,
             window: ds.window(),
         })
     }
@@ -210,6 +265,19 @@ impl Resident {
         for b0 in (0..self.rows).step_by(batch) {
             let r = batch.min(self.rows - b0);
             let out = out.view(0, r * self.cols)?;
+            if let Some(sp) = &self.sparse {
+                self.gathers.push(ops::gather_sparse(
+                    ctx,
+                    r,
+                    self.cols,
+                    b0,
+                    sp.absent,
+                    &self.index,
+                    &sp.tensors(self.rows),
+                    &out,
+                )?);
+                continue;
+            }
             self.gathers.push(match (&self.bytes, &self.window) {
                 (_, Some(w)) => ops::gather_windows(
                     ctx,

@@ -22,6 +22,7 @@ mod optim_rng;
 mod penalty;
 mod recurrent;
 mod reduce;
+mod sparse;
 mod swap_axes;
 mod train;
 

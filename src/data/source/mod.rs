@@ -24,9 +24,13 @@ use std::sync::Arc;
 use crate::data::files::{self, Format, NpyElem};
 pub use crate::data::mapped::RELEASE_BYTES;
 use crate::data::mapped::{decode, Mapped};
-use crate::data::windows::{WindowLayout, Windows};
+mod cut;
+
+use crate::data::sparse::Csr;
+use crate::data::windows::WindowLayout;
 use crate::data::{Rows, MISSING};
 use crate::error::{Error, Result};
+use cut::Cut;
 
 /// `v` clipped to [0, 1] when `on` (NaN stays NaN, to be reported).
 fn clip(on: bool, v: f32) -> f32 {
@@ -65,14 +69,6 @@ pub struct Source {
     missing: bool,
 }
 
-/// Windows over a series: window `r` of the source covers the store's
-/// rows from `first + (start + r) * stride`.
-#[derive(Clone, Copy, Debug)]
-struct Cut {
-    w: Windows,
-    first: usize,
-}
-
 impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
@@ -96,6 +92,8 @@ enum Store {
         dims: Vec<usize>,
     },
     Mapped(Mapped),
+    /// Sparse rows (ratings), each densified as it is read.
+    Sparse(Csr),
 }
 
 /// Whether `path` (as `format`, or detected) is a file [`Source::map`] can
@@ -126,6 +124,20 @@ impl Source {
             cut: None,
             missing: false,
         })
+    }
+
+    /// Sparse rows (a rating matrix), held as their entries and densified
+    /// a block at a time as they are read; training keeps them sparse on
+    /// the GPU where they fit (`kernels::gather_sparse`).
+    pub fn sparse(rows: Csr) -> Self {
+        Self {
+            rows: rows.rows,
+            store: Arc::new(Store::Sparse(rows)),
+            start: 0,
+            transform: None,
+            cut: None,
+            missing: true,
+        }
     }
 
     /// Unsigned bytes held in memory (an image set decompressed from a .gz
@@ -180,6 +192,7 @@ impl Source {
         match &*self.store {
             Store::Memory { cols, .. } | Store::MemoryU8 { cols, .. } => *cols,
             Store::Mapped(m) => m.cols,
+            Store::Sparse(m) => m.cols,
         }
     }
 
@@ -205,6 +218,7 @@ impl Source {
     pub fn name(&self) -> String {
         match &*self.store {
             Store::Memory { .. } | Store::MemoryU8 { .. } => "the data".into(),
+            Store::Sparse(_) => "the ratings".into(),
             Store::Mapped(m) => m.path.display().to_string(),
         }
     }
@@ -220,6 +234,9 @@ impl Source {
         if let Some(c) = &self.cut {
             // The series the windows cover, once.
             return c.w.span(self.rows) as u64 * c.w.channels as u64 * 4;
+        }
+        if let Store::Sparse(m) = &*self.store {
+            return m.stored_bytes(self.start, self.start + self.rows);
         }
         self.rows as u64 * self.cols() as u64 * if self.is_u8() { 1 } else { 4 }
     }
@@ -312,7 +329,42 @@ impl Source {
         match &*self.store {
             Store::MemoryU8 { .. } => true,
             Store::Mapped(m) => m.elem == NpyElem::U8,
-            Store::Memory { .. } => false,
+            Store::Memory { .. } | Store::Sparse(_) => false,
+        }
+    }
+
+    /// Whether the rows are sparse ([`Self::sparse`]).
+    pub fn is_sparse(&self) -> bool {
+        matches!(&*self.store, Store::Sparse(_))
+    }
+
+    /// The entries of this source's rows where they can go to the GPU
+    /// sparse (see [`Self::sparse_rows`]), `None` otherwise.
+    pub fn sparse_entries(&self) -> Option<usize> {
+        let Store::Sparse(m) = &*self.store else {
+            return None;
+        };
+        if self.transform.is_some() && !m.absent_is_missing() {
+            return None;
+        }
+        Some((m.offsets[self.start + self.rows] - m.offsets[self.start]) as usize)
+    }
+
+    /// This source's rows as they go to the GPU sparse: the slice's
+    /// entries, each value through the transform. `None` for rows that are
+    /// not sparse, and where a transform would change an absent cell that
+    /// is not [`MISSING`] (those rows are densified as read).
+    pub fn sparse_rows(&self) -> Option<Csr> {
+        let Store::Sparse(m) = &*self.store else {
+            return None;
+        };
+        let (r0, r1) = (self.start, self.start + self.rows);
+        match &self.transform {
+            None => Some(m.slice_map(r0, r1, |_, v| v)),
+            Some(t) if m.absent_is_missing() => {
+                Some(m.slice_map(r0, r1, |c, v| clip(t.2, (v - t.0[c]) / t.1[c])))
+            }
+            Some(_) => None,
         }
     }
 
@@ -365,7 +417,7 @@ impl Source {
                     dst.copy_from_slice(&bytes[row * c..(row + 1) * c])
                 }
                 Store::Mapped(m) => m.read_row_at(row, dst)?,
-                Store::Memory { .. } => unreachable!("checked: a byte source"),
+                Store::Memory { .. } | Store::Sparse(_) => unreachable!("checked: a byte source"),
             }
         }
         Ok(())
@@ -461,6 +513,7 @@ impl Source {
                 }
             }
             Store::Mapped(m) => m.decode_rows(row, dst),
+            Store::Sparse(m) => m.densify(row, dst),
         }
     }
 
@@ -583,83 +636,12 @@ impl Source {
         Ok(out)
     }
 
-    /// Windows of `len` steps, one every `stride`, over these rows taken
-    /// as a series of time steps (rows) of `cols` channels, laid out as
-    /// `layout`; not copied, each is cut as it is read. Errors name
-    /// `--window` and `--stride`.
-    pub fn windows(&self, len: usize, stride: usize, layout: WindowLayout) -> Result<Source> {
-        if self.cut.is_some() {
-            return Err(Error::InvalidArgument(
-                "these rows are windows already".into(),
-            ));
-        }
-        if self.transform.is_some() {
-            return Err(Error::InvalidArgument(
-                "cut windows before scaling: the scaling of windows is per channel".into(),
-            ));
-        }
-        if self.dims().is_some_and(|d| d.len() > 1) {
-            return Err(Error::InvalidArgument(format!(
-                "{} holds samples shaped {:?}, not one series; --window cuts one long series \
-                 (a CSV with a column per channel, or a 2-D .npy of (time steps, channels)). \
-                 Samples that are windows already train without --window",
-                self.name(),
-                self.dims().unwrap_or_default()
-            )));
-        }
-        let w = Windows::new(len, stride, self.store_cols(), layout)?;
-        let rows = w.count(self.rows)?;
-        Ok(Source {
-            store: self.store.clone(),
-            start: 0,
-            rows,
-            transform: None,
-            cut: Some(Cut {
-                w,
-                first: self.start,
-            }),
-            missing: self.missing,
-        })
-    }
-
     /// The same rows with NaN read as a missing entry ([`MISSING`]), for
     /// a model that masks missing entries out of its loss.
     pub fn with_missing(&self) -> Source {
         Source {
             missing: true,
             ..self.clone()
-        }
-    }
-
-    /// How the rows are cut from a series, for windows.
-    pub fn window(&self) -> Option<Windows> {
-        self.cut.map(|c| c.w)
-    }
-
-    /// The same windows laid out as `layout` (a Conv1d model reads them
-    /// channels first); unchanged for rows that are not windows.
-    pub fn with_window_layout(&self, layout: WindowLayout) -> Source {
-        let mut s = self.clone();
-        if let Some(c) = &mut s.cut {
-            c.w.layout = layout;
-        }
-        s
-    }
-
-    /// The time steps the windows cover, as rows of one value per channel
-    /// with each channel's scaling (the rows themselves for a source that
-    /// is not windows).
-    pub fn series(&self) -> Source {
-        let Some(c) = &self.cut else {
-            return self.clone();
-        };
-        Source {
-            store: self.store.clone(),
-            start: self.store_row(0),
-            rows: c.w.span(self.rows),
-            transform: self.transform.clone(),
-            cut: None,
-            missing: self.missing,
         }
     }
 }
