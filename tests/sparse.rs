@@ -168,3 +168,32 @@ fn sparse_rows_stay_resident_under_a_cap_the_dense_matrix_exceeds() {
     let h = tr.fit(|_| Control::Continue, |_| {}).unwrap();
     assert!(h.epochs[0].train_loss.is_finite());
 }
+
+/// Sparse rows whose unset cells are missing need a masked model; a BCE
+/// model refuses values outside [0, 1], naming the row and column.
+#[test]
+fn sparse_rows_that_a_model_cannot_read_are_refused() {
+    let Some(ctx) = gpu() else { return };
+    let (m, _) = ratings(4, MISSING);
+    let t = TrainConfig {
+        epochs: 1,
+        batch_size: 8,
+        validation_split: 0.0,
+        ..TrainConfig::default()
+    };
+    let plain = ModelConfig::dense(COLS, &[5]).loss(LossKind::Mse);
+    let model = wgae::Autoencoder::new(ctx, &plain, 1).unwrap();
+    let Err(e) = Trainer::from_source(model, &t, &Source::sparse(m), None) else {
+        panic!("missing cells reached a model that does not mask them");
+    };
+    assert!(e.to_string().contains("`missing` mask"), "{e}");
+    let (m, _) = ratings(5, 0.0);
+    let bce = ModelConfig::dense(COLS, &[5]).loss(LossKind::Bce);
+    let model = wgae::Autoencoder::new(ctx, &bce, 1).unwrap();
+    let Err(e) = Trainer::from_source(model, &t, &Source::sparse(m.clone()), None) else {
+        panic!("ratings of 1 to 5 reached a BCE loss");
+    };
+    let (cols, _) = m.row(0);
+    let want = format!("row 1, column {}", cols[0] + 1);
+    assert!(e.to_string().contains(&want), "{e}");
+}

@@ -6,8 +6,13 @@
 //! seeded share of the interactions is held out (`--test-split`), and after
 //! every epoch each user's unseen items are ranked by the reconstruction:
 //! recall@k and NDCG@k (`--k`, 10 by default) over the held-out ones.
+//!
+//! The interactions stay sparse (a `Csr` whose absent cells read as 0), on
+//! the GPU or streamed, and the ranking reconstructs a block of users at a
+//! time: memory grows with the interactions, not with users x items.
 
-use wgae::data::ratings::Ratings;
+use wgae::data::ratings::{Ratings, RowsAre};
+use wgae::data::sparse::Csr;
 use wgae::data::Source;
 use wgae::kernels::Noise;
 use wgae::{Activation, Autoencoder, Control, LossKind, ModelConfig, Precision, Trainer};
@@ -31,18 +36,7 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
     let all = crate::cli::ratings::read_ratings(path, true, host_budget(a.host_memory))?;
     let (train, test) = all.split(a.test_split.unwrap_or(0.1), a.seed.unwrap_or(42))?;
     let (n, m) = (all.users.len(), all.items.len());
-    let bytes = n as u128 * m as u128 * 4;
-    if bytes > u128::from(host_budget(a.host_memory)) {
-        return Err(wgae::Error::InvalidArgument(format!(
-            "the {n} x {m} interaction matrix takes {} MiB, more than the host budget \
-             (--host-memory)",
-            bytes >> 20
-        )));
-    }
-    let mut seen = vec![0f32; n * m];
-    for j in 0..train.len() {
-        seen[train.user[j] as usize * m + train.item[j] as usize] = 1.0;
-    }
+    let seen = train.csr(RowsAre::Users, 0.0)?;
     if !a.quiet {
         eprintln!(
             "{} interactions of {n} users with {m} items; {} for training, {} held out",
@@ -70,7 +64,7 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
     t.early_stopping = None;
     let ctx = open_gpu_within(a.gpu_memory, a.host_memory)?;
     let model = Autoencoder::new(&ctx, &cfg, t.seed)?.with_plan_options(plan_options()?);
-    let source = Source::memory(seen.clone(), n, m)?;
+    let source = Source::sparse(seen.clone());
     let mut trainer = Trainer::from_source(model, &t, &source, None)?;
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
     if !a.quiet {
@@ -79,15 +73,22 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
         for &i in &train.item {
             count[i as usize] += 1.0;
         }
-        let popular: Vec<f32> = (0..n).flat_map(|_| count.iter().copied()).collect();
-        let (r, g) = ranked(&popular, &seen, n, m, &test, k);
+        let held = held_by_user(&test, n);
+        let (mut rs, mut gs) = (0.0, 0.0);
+        for (u, items) in held.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+            let (r, g) = rank_user(&count, seen.row(u).0, items, k);
+            rs += r;
+            gs += g;
+        }
+        let users = held.iter().filter(|h| !h.is_empty()).count().max(1) as f64;
+        let (r, g) = (rs / users, gs / users);
         eprintln!("popularity baseline: recall@{k} {r:.4}  NDCG@{k} {g:.4}");
     }
     let mut last = (0.0, 0.0);
     while trainer.epochs_done() < t.epochs {
         let h = trainer.fit(|_| Control::Stop, |_| {})?;
         let Some(report) = h.epochs.last() else { break };
-        last = ranking(trainer.model(), &seen, n, m, &test, k)?;
+        last = ranking(trainer.model(), &source, &seen, &test, k)?;
         if !a.quiet {
             eprintln!(
                 "epoch {:3}: loss {:.5}  recall@{k} {:.4}  NDCG@{k} {:.4}",
@@ -113,51 +114,59 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
     Ok(())
 }
 
-/// Recall@k and NDCG@k over the users with held-out interactions: each
-/// user's items not seen in training ranked by the reconstruction of the
-/// user's row.
-fn ranking(
-    model: &Autoencoder,
-    seen: &[f32],
-    n: usize,
-    m: usize,
-    test: &Ratings,
-    k: usize,
-) -> wgae::Result<(f64, f64)> {
-    let rec = model.reconstruct_with(wgae::Rows::new(seen, n, m)?, Precision::F32)?;
-    Ok(ranked(&rec, seen, n, m, test, k))
-}
-
-/// Recall@k and NDCG@k of `scores` (users x items), unseen items only.
-fn ranked(
-    scores: &[f32],
-    seen: &[f32],
-    n: usize,
-    m: usize,
-    test: &Ratings,
-    k: usize,
-) -> (f64, f64) {
+/// Each user's held-out items.
+fn held_by_user(test: &Ratings, n: usize) -> Vec<Vec<usize>> {
     let mut held = vec![Vec::new(); n];
     for j in 0..test.len() {
         held[test.user[j] as usize].push(test.item[j] as usize);
     }
+    held
+}
+
+/// Recall@k and NDCG@k over the users with held-out interactions: each
+/// user's items not seen in training ranked by the reconstruction of the
+/// user's row, a block of users at a time.
+fn ranking(
+    model: &Autoencoder,
+    source: &Source,
+    seen: &Csr,
+    test: &Ratings,
+    k: usize,
+) -> wgae::Result<(f64, f64)> {
+    let held = held_by_user(test, seen.rows);
+    let m = seen.cols;
     let (mut recall, mut ndcg, mut users) = (0.0, 0.0, 0usize);
-    for (u, items) in held.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
-        let row = &scores[u * m..(u + 1) * m];
-        let mut order: Vec<usize> = (0..m).filter(|&i| seen[u * m + i] == 0.0).collect();
-        order.sort_by(|&x, &y| row[y].total_cmp(&row[x]).then(x.cmp(&y)));
-        let top = &order[..k.min(order.len())];
-        let hits: Vec<usize> = (0..top.len())
-            .filter(|&r| items.contains(&top[r]))
-            .collect();
-        recall += hits.len() as f64 / items.len().min(k) as f64;
-        let dcg: f64 = hits.iter().map(|&r| 1.0 / (r as f64 + 2.0).log2()).sum();
-        let ideal: f64 = (0..items.len().min(k))
-            .map(|r| 1.0 / (r as f64 + 2.0).log2())
-            .sum();
-        ndcg += dcg / ideal;
-        users += 1;
-    }
+    model.reconstruct_source(source, Precision::F32, |u0, block| {
+        for (i, row) in block.chunks_exact(m).enumerate() {
+            let u = u0 + i;
+            if !held[u].is_empty() {
+                let (r, g) = rank_user(row, seen.row(u).0, &held[u], k);
+                recall += r;
+                ndcg += g;
+                users += 1;
+            }
+        }
+        Ok(())
+    })?;
     let users = users.max(1) as f64;
-    (recall / users, ndcg / users)
+    Ok((recall / users, ndcg / users))
+}
+
+/// Recall@k and NDCG@k of one user's `scores` (one per item) for the
+/// held-out `items`, the items `seen` in training (sorted) left out.
+fn rank_user(scores: &[f32], seen: &[u32], items: &[usize], k: usize) -> (f64, f64) {
+    let mut order: Vec<usize> = (0..scores.len())
+        .filter(|&i| seen.binary_search(&(i as u32)).is_err())
+        .collect();
+    order.sort_by(|&x, &y| scores[y].total_cmp(&scores[x]).then(x.cmp(&y)));
+    let top = &order[..k.min(order.len())];
+    let hits: Vec<usize> = (0..top.len())
+        .filter(|&r| items.contains(&top[r]))
+        .collect();
+    let recall = hits.len() as f64 / items.len().min(k) as f64;
+    let dcg: f64 = hits.iter().map(|&r| 1.0 / (r as f64 + 2.0).log2()).sum();
+    let ideal: f64 = (0..items.len().min(k))
+        .map(|r| 1.0 / (r as f64 + 2.0).log2())
+        .sum();
+    (recall, dcg / ideal)
 }

@@ -17,6 +17,7 @@ pub mod info;
 pub mod interrupt;
 pub mod progress;
 pub mod ratings;
+pub mod ratings_eval;
 pub mod recommend;
 pub mod reconstruct;
 pub mod resume;

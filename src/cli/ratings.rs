@@ -13,24 +13,26 @@
 //! (`--val-split`, 0.05 by default) chooses the epoch: training stops after
 //! N epochs without a better RMSE there, and the best weights are kept.
 //!
-//! The matrix is held dense here (MovieLens-100K's is 6 MiB); keeping it
-//! sparse on the GPU is the missing-values issue's next step.
+//! The matrix is kept sparse (its ratings, `data::sparse::Csr`): on the GPU
+//! where its entries fit (each batch's dense rows gathered there), streamed
+//! otherwise or under `--gpu-memory`, so that memory grows with the ratings
+//! rather than with users x items. The default batch is the whole matrix
+//! where its dense rows take at most [`WHOLE_BATCH_BYTES`] (and 1/64
+//! of `--gpu-memory`), and as many rows as fit in that otherwise.
 
 use wgae::data::ratings::{Ratings, RowsAre};
-use wgae::data::Source;
+use wgae::data::{Source, MISSING};
 use wgae::model::Missing;
-use wgae::{io, Activation, Autoencoder, Control, LossKind, ModelConfig, Precision, Trainer};
+use wgae::{io, Activation, Autoencoder, Control, LossKind, ModelConfig, Trainer};
 
 use crate::cli::data::host_budget;
+use crate::cli::ratings_eval::{held_out_errors, mean_of, range_of};
 use crate::cli::train_config::{model_config, train_config, TrainArgs};
 use crate::cli::{open_gpu_within, plan_options};
 
-/// The held-out ratings' errors.
-struct Errors {
-    rmse: f64,
-    mae: f64,
-    cold: usize,
-}
+/// The most bytes the default batch's dense rows take: the whole matrix
+/// in one batch up to this (MovieLens-100K's 1,682 x 943 takes 6 MiB).
+pub const WHOLE_BATCH_BYTES: u64 = 64 << 20;
 
 pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     let Some(path) = &a.data else {
@@ -50,7 +52,8 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
         }
         None => (train, None),
     };
-    let ds = fit_part.dense(rows, host_budget(a.host_memory))?;
+    let source = Source::sparse(fit_part.csr(rows, MISSING)?);
+    let (n_rows, n_cols) = (source.rows(), source.cols());
     if !a.quiet {
         eprintln!(
             "{} ratings of {} users and {} items{}; {} for training{}, {} held out; rows are {}",
@@ -74,15 +77,25 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
             }
         );
     }
-    let cfg = autorec_model(a, ds.cols)?;
-    let t = autorec_train_config(a, ds.rows);
+    let cfg = autorec_model(a, n_cols)?;
     let ctx = open_gpu_within(a.gpu_memory, a.host_memory)?;
+    let t = autorec_train_config(a, n_rows, n_cols, ctx.gpu_memory_cap());
     let m = Autoencoder::new(&ctx, &cfg, t.seed)?.with_plan_options(plan_options()?);
-    let source = Source::memory(ds.data.clone(), ds.rows, ds.cols)?;
     let mut trainer = Trainer::from_source(m, &t, &source, None)?;
     trainer.set_interrupt(Some(crate::cli::interrupt::flag()));
+    if !a.quiet {
+        eprintln!(
+            "the {n_rows} x {n_cols} matrix's ratings {}; {} rows a batch",
+            if trainer.is_streamed() {
+                "are streamed"
+            } else {
+                "stay sparse on the GPU"
+            },
+            t.batch_size
+        );
+    }
     let sets = Sets {
-        ds: &ds,
+        source: &source,
         fit: &fit_part,
         val: val.as_ref(),
         test: &test,
@@ -98,7 +111,7 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
             );
         }
     }
-    let e = held_out_errors(&model, &sets, &test)?;
+    let e = held_out_errors(&model, sets.source, sets.fit, rows, &test)?;
     if let Some(p) = &a.save {
         let (lo, hi) = range_of(&fit_part);
         let info = io::RatingsInfo {
@@ -156,14 +169,24 @@ fn held_out(a: &TrainArgs, ratings: &Ratings, seed: u64) -> wgae::Result<(Rating
 }
 
 /// How AutoRec trains: the flags, and where they leave them its defaults:
-/// the whole matrix (`rows` rows) in one batch, Adam at 0.01 for 150 epochs,
-/// L2 weight decay 2e-3 (0.898 on MovieLens-100K; BENCHMARKS.md).
-fn autorec_train_config(a: &TrainArgs, rows: usize) -> wgae::TrainConfig {
+/// the whole matrix (`rows` x `cols`) in one batch (or the rows that fit in
+/// [`WHOLE_BATCH_BYTES`], and in 1/64 of a GPU memory `cap`), Adam at
+/// 0.01 for 150 epochs, L2 weight decay 2e-3 (0.898 on MovieLens-100K;
+/// BENCHMARKS.md).
+fn autorec_train_config(
+    a: &TrainArgs,
+    rows: usize,
+    cols: usize,
+    cap: Option<u64>,
+) -> wgae::TrainConfig {
     let mut t = train_config(a, None, true);
     t.validation_split = 0.0;
     t.early_stopping = None;
     if a.batch.is_none() {
-        t.batch_size = rows;
+        // A step holds several dense batches (input, mask, output, gradient).
+        let bytes = cap.map_or(WHOLE_BATCH_BYTES, |c| WHOLE_BATCH_BYTES.min(c / 64));
+        let fit = (bytes / (cols as u64 * 4)).max(1) as usize;
+        t.batch_size = rows.min(fit);
     }
     if a.lr.is_none() {
         t.lr = 0.01;
@@ -180,7 +203,7 @@ fn autorec_train_config(a: &TrainArgs, rows: usize) -> wgae::TrainConfig {
 /// The rating matrix and the ratings it was built from, the share that
 /// chooses the epoch, and the held-out ones.
 struct Sets<'a> {
-    ds: &'a wgae::Dataset,
+    source: &'a Source,
     fit: &'a Ratings,
     val: Option<&'a Ratings>,
     test: &'a Ratings,
@@ -200,10 +223,10 @@ fn fit_epochs(
     while trainer.epochs_done() < epochs {
         let h = trainer.fit(|_| Control::Stop, |_| {})?;
         let Some(report) = h.epochs.last() else { break };
-        let e = held_out_errors(trainer.model(), s, s.test)?;
+        let e = held_out_errors(trainer.model(), s.source, s.fit, s.rows, s.test)?;
         let chosen = s
             .val
-            .map(|v| held_out_errors(trainer.model(), s, v))
+            .map(|v| held_out_errors(trainer.model(), s.source, s.fit, s.rows, v))
             .transpose()?;
         if a.json {
             println!(
@@ -313,59 +336,6 @@ pub fn refuse_other_flags(a: &TrainArgs) -> wgae::Result<()> {
         ))),
         None => Ok(()),
     }
-}
-
-/// The RMSE and MAE of `held` (ratings not in the matrix): each predicted
-/// by the model's reconstruction of its row (from the row's training
-/// ratings), clipped to the training ratings' range; a row with none
-/// predicts their mean.
-fn held_out_errors(model: &Autoencoder, s: &Sets, held: &Ratings) -> wgae::Result<Errors> {
-    let (ds, train, rows) = (s.ds, s.fit, s.rows);
-    let rec = model.reconstruct_with(ds, Precision::F32)?;
-    let (lo, hi) = train
-        .rating
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &r| {
-            (l.min(r), h.max(r))
-        });
-    let mean = train.rating.iter().map(|&r| f64::from(r)).sum::<f64>() / train.len() as f64;
-    let mut rated = vec![false; ds.rows];
-    for k in 0..train.len() {
-        rated[train.cell(k, rows).0] = true;
-    }
-    let (mut se, mut ae, mut cold) = (0.0, 0.0, 0usize);
-    for k in 0..held.len() {
-        let (r, c) = held.cell(k, rows);
-        let p = if rated[r] {
-            f64::from(rec[r * ds.cols + c].clamp(lo, hi))
-        } else {
-            cold += 1;
-            mean
-        };
-        let d = p - f64::from(held.rating[k]);
-        se += d * d;
-        ae += d.abs();
-    }
-    let n = held.len().max(1) as f64;
-    Ok(Errors {
-        rmse: (se / n).sqrt(),
-        mae: ae / n,
-        cold,
-    })
-}
-
-/// The ratings' smallest and largest values.
-pub fn range_of(r: &Ratings) -> (f32, f32) {
-    r.rating
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        })
-}
-
-/// The ratings' mean.
-pub fn mean_of(r: &Ratings) -> f64 {
-    r.rating.iter().map(|&v| f64::from(v)).sum::<f64>() / r.len().max(1) as f64
 }
 
 /// The ratings (or, with `implicit`, interactions) at `path`: a pipe is

@@ -1,12 +1,15 @@
 //! `wgae recommend`: the top items for a user from an AutoRec model file
 //! (`wgae train --rows ... --save`): the ratings in `--data` (in the model's
-//! ID space; others are left out and counted) are reconstructed, and the
-//! items the user has not rated there are ranked by predicted rating.
+//! ID space; others are left out and counted), kept sparse, are
+//! reconstructed where they hold the user's predictions (the user's row, or
+//! every item row's cell for the user), and the items the user has not
+//! rated there are ranked by predicted rating.
 
 use std::path::Path;
 
 use wgae::data::ratings::{Ratings, RowsAre};
-use wgae::{io, Precision};
+use wgae::data::{Source, MISSING};
+use wgae::io;
 
 use crate::cli::data::host_budget;
 use crate::cli::{open_gpu, plan_options};
@@ -52,9 +55,14 @@ pub fn recommend(model: &Path, data: &Path, user: &str, k: usize) -> wgae::Resul
             data.display()
         );
     }
-    let ds = known.dense(rows, host_budget(None))?;
-    let rec = m.reconstruct_with(&ds, Precision::F32)?;
-    let cols = ds.cols;
+    let source = Source::sparse(known.csr(rows, MISSING)?);
+    let cells: Vec<(usize, usize)> = (0..info.items.len())
+        .map(|i| match rows {
+            RowsAre::Items => (i, u),
+            RowsAre::Users => (u, i),
+        })
+        .collect();
+    let rec = crate::cli::ratings_eval::predict_cells(&m, &source, &cells)?;
     let mut rated = vec![false; info.items.len()];
     for k in 0..known.len() {
         if known.user[k] as usize == u {
@@ -63,13 +71,7 @@ pub fn recommend(model: &Path, data: &Path, user: &str, k: usize) -> wgae::Resul
     }
     let mut ranked: Vec<(usize, f32)> = (0..info.items.len())
         .filter(|&i| !rated[i])
-        .map(|i| {
-            let v = match rows {
-                RowsAre::Items => rec[i * cols + u],
-                RowsAre::Users => rec[u * cols + i],
-            };
-            (i, v.clamp(info.min, info.max))
-        })
+        .map(|i| (i, rec[i].clamp(info.min, info.max)))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     println!("item,predicted");

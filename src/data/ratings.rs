@@ -4,15 +4,15 @@
 //! are tokens, remapped to dense indices in order of first appearance. A
 //! pair rated twice keeps its last rating (the count is reported).
 //!
-//! [`Ratings::dense`] lays them out as rows of a matrix with
-//! [`crate::data::MISSING`] where nothing was rated: the input of a model
-//! that masks missing entries out of its loss (I-AutoRec with item rows,
-//! U-AutoRec with user rows).
+//! [`Ratings::csr`] lays them out as the sparse rows of a matrix whose
+//! unrated cells are [`crate::data::MISSING`]: the input of a model that masks missing entries out of its loss
+//! (I-AutoRec with item rows, U-AutoRec with user rows).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::data::{idx, Dataset, MISSING};
+use crate::data::idx;
+use crate::data::sparse::Csr;
 use crate::error::{Error, Result};
 
 /// The most distinct users or items (indices are u32 on the GPU, kept
@@ -264,33 +264,31 @@ impl Ratings {
         }
     }
 
-    /// The rating matrix, items x users (or users x items), with
-    /// [`MISSING`] where nothing was rated; refused beyond `budget` bytes.
-    pub fn dense(&self, rows: RowsAre, budget: u64) -> Result<Dataset> {
-        let (n, m) = match rows {
+    /// The rating matrix's (rows, columns) with rows that are `rows`.
+    pub fn shape(&self, rows: RowsAre) -> (usize, usize) {
+        match rows {
             RowsAre::Items => (self.items.len(), self.users.len()),
             RowsAre::Users => (self.users.len(), self.items.len()),
+        }
+    }
+
+    /// The rating matrix kept sparse: its rows are `rows`, and a cell with
+    /// no rating reads as `absent` ([`MISSING`] for ratings, 0 for
+    /// interactions). Memory grows with the ratings, not with the cells.
+    pub fn csr(&self, rows: RowsAre, absent: f32) -> Result<Csr> {
+        let (n, m) = self.shape(rows);
+        let (r, c) = match rows {
+            RowsAre::Items => (&self.item, &self.user),
+            RowsAre::Users => (&self.user, &self.item),
         };
-        let bytes = n as u128 * m as u128 * 4;
-        if bytes > u128::from(budget) {
-            return Err(Error::InvalidArgument(format!(
-                "the {n} x {m} rating matrix takes {} MiB, more than the host budget of {} MiB",
-                bytes >> 20,
-                budget >> 20
-            )));
-        }
-        let mut data = vec![MISSING; n * m];
-        for k in 0..self.len() {
-            let (r, c) = self.cell(k, rows);
-            data[r * m + c] = self.rating[k];
-        }
-        Dataset::new(data, n, m, None)
+        Csr::from_triples(n, m, r, c, &self.rating, absent)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::MISSING;
 
     #[test]
     fn loads_inter_csv_and_dat_and_splits() {
@@ -309,9 +307,11 @@ mod tests {
             (2, 2, 3, 1)
         );
         assert_eq!(r.rating[0], 3.0, "the last rating of a pair wins");
-        let d = r.dense(RowsAre::Items, u64::MAX).unwrap();
-        assert_eq!((d.rows, d.cols), (2, 2));
-        assert_eq!(d.data, [3.0, 2.0, 5.0, MISSING]);
+        let m = r.csr(RowsAre::Items, MISSING).unwrap();
+        assert_eq!((m.rows, m.cols), (2, 2));
+        let mut d = vec![0.0; 4];
+        m.densify(0, &mut d);
+        assert_eq!(d, [3.0, 2.0, 5.0, MISSING]);
         let dat = dir.join("ratings.dat");
         std::fs::write(&dat, "1::10::5::0\n2::10::3::0\n").unwrap();
         assert_eq!(Ratings::load(&dat).unwrap().len(), 2);
@@ -344,6 +344,5 @@ mod tests {
         assert_eq!(a.len() + b.len(), 1000);
         assert!((60..140).contains(&b.len()), "{}", b.len());
         assert_eq!(many.split(0.1, 7).unwrap().1.user, b.user, "seeded");
-        assert!(r.dense(RowsAre::Users, 8).is_err());
     }
 }

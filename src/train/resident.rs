@@ -209,6 +209,9 @@ impl Resident {
             Input::Source(s) => s.sparse_rows(),
             Input::Rows(_) => None,
         };
+        if let (Some(m), true, Input::Source(s)) = (&sparse, unit_range, ds) {
+            check_unit_range(s, m)?;
+        }
         let sparse = sparse.map(|m| SparseRows::upload(ctx, &m)).transpose()?;
         let dense_rows = if sparse.is_some() { 0 } else { rows };
         for r0 in (0..dense_rows).step_by(chunk_rows) {
@@ -325,6 +328,31 @@ impl Resident {
         self.permute = Some(ops::permute(ctx, self.rows, seed, epoch, &self.index)?);
         Ok(())
     }
+}
+
+/// An error naming `s` unless every value of its sparse rows `m`, and
+/// an unset cell's, lies in [0, 1] (or is missing), as a BCE loss needs.
+fn check_unit_range(s: &Source, m: &Csr) -> Result<()> {
+    let bad = |v: f32| !(0.0..=1.0).contains(&v) && v != crate::data::MISSING;
+    let at = m.values.iter().position(|&v| bad(v));
+    if at.is_none() && !bad(m.absent) {
+        return Ok(());
+    }
+    let (v, place) = match at {
+        Some(k) => {
+            let row = m.offsets.partition_point(|&o| o as usize <= k) - 1;
+            (
+                m.values[k],
+                format!("row {}, column {}", row + 1, m.columns[k] + 1),
+            )
+        }
+        None => (m.absent, "every unset cell".into()),
+    };
+    Err(Error::InvalidArgument(format!(
+        "BCE compares each value with a probability, but {} holds {v} ({place}, counting \
+         from 1), outside [0, 1]; scale the data to [0, 1] or use `loss` mse",
+        s.name()
+    )))
 }
 
 /// The rows of `s` in a new buffer, block by block (the host never holds

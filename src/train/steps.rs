@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuTensor, Step};
 use crate::infer::INFERENCE_BATCH;
-use crate::kernels::{self as ops, ReduceMode, OPT_STATE_WORDS};
+use crate::kernels::{self as ops, ReduceMode, MISSING, OPT_STATE_WORDS};
 use crate::model::ModelConfig;
 use crate::op::{OptimConfig, OptimizerName};
 use crate::plan::{Mode, Net, ParamLayout, PlanOptions};
@@ -206,15 +206,23 @@ pub fn check_inputs<'a>(
                 cfg.input_dim
             )));
         }
+        if let Input::Source(s) = ds {
+            let missing_cells = s.sparse_rows_absent().is_some_and(|a| a == MISSING);
+            if missing_cells && cfg.missing != crate::model::Missing::Mask {
+                return Err(Error::InvalidArgument(format!(
+                    "the {what} rows are sparse with their unset cells missing (ratings); \
+                     train them with `missing` mask, which leaves those cells out of the loss"
+                )));
+            }
+        }
         if cfg.loss != crate::model::LossKind::Bce {
             continue;
         }
         let Input::Rows(ds) = ds else { continue };
-        let missing = crate::kernels::MISSING;
         if let Some(i) = ds
             .data
             .iter()
-            .position(|v| !(0.0..=1.0).contains(v) && *v != missing)
+            .position(|v| !(0.0..=1.0).contains(v) && *v != MISSING)
         {
             return Err(Error::InvalidArgument(format!(
                 "BCE compares each value with a probability, but the {what} data holds {} (row \

@@ -338,6 +338,15 @@ impl Source {
         matches!(&*self.store, Store::Sparse(_))
     }
 
+    /// What an unset cell of sparse rows reads as; `None` for rows that
+    /// are not sparse.
+    pub fn sparse_rows_absent(&self) -> Option<f32> {
+        match &*self.store {
+            Store::Sparse(m) => Some(m.absent),
+            _ => None,
+        }
+    }
+
     /// The entries of this source's rows where they can go to the GPU
     /// sparse (see [`Self::sparse_rows`]), `None` otherwise.
     pub fn sparse_entries(&self) -> Option<usize> {
