@@ -51,3 +51,42 @@ def test_implicit_feedback_beats_popularity_on_movielens_100k(tmp_path):
     popular = float(run.stderr.split("popularity baseline: recall@10 ")[1].split()[0])
     # Measured 0.2006 against popularity's 0.1603 (BENCHMARKS.md).
     assert recall > popular + 0.02, (recall, popular)
+
+
+def test_scipy_sparse_npz_ratings_train_alike_in_every_format(tmp_path):
+    """MovieLens-100K saved by scipy.sparse.save_npz (users x items) as
+    CSR, CSC and COO: the same ratings, so the same held-out RMSE; the
+    model file then recommends by row number."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    inter = movielens(tmp_path)
+    lines = inter.read_text().splitlines()[1:]
+    u, i, r = (np.array([ln.split("\t")[k] for ln in lines]) for k in range(3))
+    users, ui = np.unique(u.astype(int), return_inverse=True)
+    items, ii = np.unique(i.astype(int), return_inverse=True)
+    m = sp.coo_matrix((r.astype(np.float32), (ui, ii)), shape=(len(users), len(items)))
+    outs = []
+    for fmt in ("csr", "csc", "coo"):
+        path = tmp_path / f"ml.{fmt}.npz"
+        sp.save_npz(path, m.asformat(fmt))
+        args = [cli(), "train", "--data", str(path), "--rows", "items", "--epochs", "2",
+                "--batch", "64", "--lr", "1e-3", "--quiet"]
+        if fmt == "csr":
+            args += ["--save", str(tmp_path / "ml.safetensors")]
+        outs.append(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    assert "held-out ratings (" in outs[0], outs[0]
+    assert outs[0] == outs[1] == outs[2], outs
+    top = subprocess.run(
+        [cli(), "recommend", "--model", str(tmp_path / "ml.safetensors"),
+         "--data", str(tmp_path / "ml.csr.npz"), "--user", "0", "--k", "5"],
+        check=True, capture_output=True, text=True,
+    ).stdout.splitlines()
+    assert top[0] == "item,predicted" and len(top) == 6, top
+    rated = set(m.tocsr()[0].indices)
+    assert all(int(line.split(",")[0]) not in rated for line in top[1:]), top
+    bsr = tmp_path / "ml.bsr.npz"
+    sp.save_npz(bsr, m.tobsr())
+    bad = subprocess.run([cli(), "train", "--data", str(bsr), "--rows", "items"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "tocsr" in bad.stderr, bad.stderr

@@ -355,10 +355,5 @@ pub fn read_ratings(path: &std::path::Path, implicit: bool, budget: u64) -> wgae
             ),
         });
     }
-    let loaded = if implicit {
-        Ratings::load_implicit(held.path())
-    } else {
-        Ratings::load(held.path())
-    };
-    loaded.map_err(|e| held.name_errors(e))
+    Ratings::load_within(held.path(), implicit, budget).map_err(|e| held.name_errors(e))
 }

@@ -131,9 +131,20 @@ impl NpyHeader {
     }
 }
 
-/// Reads and checks a .npy header from `r` (at the start of the file),
-/// leaving `r` at the first value.
-pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHeader> {
+/// A .npy header as written: its dtype string, whether it is in Fortran
+/// order, its dimensions (any number, none for a scalar), and the bytes
+/// before the values.
+#[derive(Clone, Debug)]
+pub struct NpyDict {
+    pub descr: String,
+    pub fortran: bool,
+    pub dims: Vec<usize>,
+    pub header_len: usize,
+}
+
+/// Reads a .npy header from `r` (at the start of the file), leaving `r` at
+/// the first value; errors name `path`.
+pub fn read_npy_dict(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyDict> {
     // Header first, then exactly the values it promises: a device or a
     // lying header cannot make the read endless or the allocation huge.
     let pre = idx::read_exact_bytes(path, r, 10, "the .npy header")
@@ -178,6 +189,47 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
     let descr = descr.trim_start_matches(['\'', '"']);
     let end = descr.find(['\'', '"']).unwrap_or(descr.len()).min(16);
     let descr = descr.get(..end).unwrap_or(descr);
+    let fortran = field("fortran_order").is_some_and(|v| v.starts_with("True"));
+    let shape_txt = field("shape").ok_or_else(|| file_err(path, ".npy header has no shape"))?;
+    let inner = shape_txt.trim_start_matches('(');
+    let inner = &inner[..inner
+        .find(')')
+        .ok_or_else(|| file_err(path, "malformed .npy shape"))?];
+    let dims: Vec<usize> = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| file_err(path, format!("malformed .npy shape '{inner}'")))
+        })
+        .collect::<Result<_>>()?;
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;
+    Ok(NpyDict {
+        descr: descr.to_string(),
+        fortran,
+        dims,
+        header_len: header_len + hlen,
+    })
+}
+
+/// Reads and checks a .npy header from `r` (at the start of the file),
+/// leaving `r` at the first value.
+pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHeader> {
+    let NpyDict {
+        descr,
+        fortran,
+        dims,
+        header_len,
+    } = read_npy_dict(path, r)?;
+    let inner = dims
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let descr = descr.as_str();
     let elem = if descr.starts_with("<f4") {
         NpyElem::F32
     } else if descr.starts_with("<f8") {
@@ -193,26 +245,12 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
             ),
         ));
     };
-    if field("fortran_order").is_some_and(|v| v.starts_with("True")) {
+    if fortran {
         return Err(file_err(
             path,
             "Fortran-ordered .npy is not supported; save with np.ascontiguousarray",
         ));
     }
-    let shape_txt = field("shape").ok_or_else(|| file_err(path, ".npy header has no shape"))?;
-    let inner = shape_txt.trim_start_matches('(');
-    let inner = &inner[..inner
-        .find(')')
-        .ok_or_else(|| file_err(path, "malformed .npy shape"))?];
-    let dims: Vec<usize> = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| file_err(path, format!("malformed .npy shape '{inner}'")))
-        })
-        .collect::<Result<_>>()?;
     if dims.is_empty() {
         return Err(file_err(path, "a .npy scalar is not a dataset"));
     }
@@ -236,13 +274,10 @@ pub fn read_npy_header(path: &Path, r: &mut dyn std::io::Read) -> Result<NpyHead
             ),
         ));
     }
-    dims.iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| file_err(path, format!("shape {dims:?} overflows")))?;
     Ok(NpyHeader {
         dims,
         elem,
-        header_len: header_len + hlen,
+        header_len,
     })
 }
 

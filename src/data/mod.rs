@@ -7,6 +7,7 @@ mod fit;
 pub mod idx;
 mod mapped;
 pub mod memory;
+pub mod npz;
 pub mod ratings;
 pub mod sensors;
 pub mod series;

@@ -1,6 +1,7 @@
 //! Rating triples (user, item, rating): a CSV `user,item,rating[,timestamp]`,
-//! MovieLens' `u.data` (tab-separated) or `ratings.dat` (`::`), or a RecBole
-//! `.inter` file (a typed header such as `user_id:token`). User and item IDs
+//! MovieLens' `u.data` (tab-separated) or `ratings.dat` (`::`), a RecBole
+//! `.inter` file (a typed header such as `user_id:token`), or a
+//! scipy.sparse `.npz` matrix of users x items (`data::npz`). User and item IDs
 //! are tokens, remapped to dense indices in order of first appearance. A
 //! pair rated twice keeps its last rating (the count is reported).
 //!
@@ -96,18 +97,28 @@ fn columns(header: Option<&[&str]>) -> (usize, usize, usize) {
 }
 
 impl Ratings {
-    /// Reads a ratings file (optionally gzipped); errors name the line.
+    /// Reads a ratings file (optionally gzipped), or a scipy.sparse `.npz`
+    /// (users x items, see `data::npz`); errors name the line.
     pub fn load(path: &Path) -> Result<Self> {
-        Self::load_with(path, false)
+        Self::load_within(path, false, u64::MAX)
     }
 
     /// Interactions (implicit feedback): each line a user and an item, any
     /// rating column ignored; every pair's value is 1.
     pub fn load_implicit(path: &Path) -> Result<Self> {
-        Self::load_with(path, true)
+        Self::load_within(path, true, u64::MAX)
     }
 
-    fn load_with(path: &Path, implicit: bool) -> Result<Self> {
+    /// [`Self::load`] or, with `implicit`, [`Self::load_implicit`]; an
+    /// `.npz`'s arrays must take at most `budget` bytes unpacked.
+    pub fn load_within(path: &Path, implicit: bool, budget: u64) -> Result<Self> {
+        if crate::data::npz::is_zip(path) {
+            return crate::data::npz::load(path, implicit, budget);
+        }
+        Self::load_text(path, implicit)
+    }
+
+    fn load_text(path: &Path, implicit: bool) -> Result<Self> {
         use std::io::BufRead;
         let reader = std::io::BufReader::with_capacity(1 << 20, idx::open_maybe_gz(path)?);
         let mut r = Ratings::default();
@@ -167,18 +178,7 @@ impl Ratings {
             };
             let u = id(&mut users, &mut r.users, get(cu)?)?;
             let i = id(&mut items, &mut r.items, get(ci)?)?;
-            match seen.get(&(u, i)) {
-                Some(&at) => {
-                    r.rating[at] = rating;
-                    r.duplicates += 1;
-                }
-                None => {
-                    seen.insert((u, i), r.rating.len());
-                    r.user.push(u);
-                    r.item.push(i);
-                    r.rating.push(rating);
-                }
-            }
+            r.insert(&mut seen, u, i, rating);
         }
         if r.rating.is_empty() {
             return Err(file_err(path, "no ratings"));
@@ -188,6 +188,29 @@ impl Ratings {
 
     pub fn len(&self) -> usize {
         self.rating.len()
+    }
+
+    /// Adds the rating of item `i` by user `u`; a pair already in `seen`
+    /// (pair -> its index) takes the new rating and counts as a duplicate.
+    pub(crate) fn insert(
+        &mut self,
+        seen: &mut HashMap<(u32, u32), usize>,
+        u: u32,
+        i: u32,
+        rating: f32,
+    ) {
+        match seen.get(&(u, i)) {
+            Some(&at) => {
+                self.rating[at] = rating;
+                self.duplicates += 1;
+            }
+            None => {
+                seen.insert((u, i), self.rating.len());
+                self.user.push(u);
+                self.item.push(i);
+                self.rating.push(rating);
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
