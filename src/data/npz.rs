@@ -384,7 +384,7 @@ mod tests {
             let mut v: Vec<(u32, u32, f32)> = (0..r.len())
                 .map(|k| (r.user[k], r.item[k], r.rating[k]))
                 .collect();
-            v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            v.sort_by_key(|a| (a.0, a.1));
             v
         };
         let want = vec![(0, 1, 5.0), (2, 0, 1.0), (2, 3, 3.0)];
