@@ -67,8 +67,13 @@ W=${WGAE:-.gl/wgae}
     "$W" bench --config examples/configs/lstm.toml --profile --json
     # The CNN-LSTM: Conv1d, permute, LSTM over 32 steps, and back.
     "$W" bench --config examples/configs/cnn_lstm.toml --json
-    # I-AutoRec's shape (943-500-943, the masked loss), dense rows.
-    "$W" bench --config examples/configs/autorec.toml --json
+    # I-AutoRec's shape (943-500-943, the masked loss): dense rows, then
+    # MovieLens-100K's density kept sparse on the GPU (gather_sparse's cost
+    # in the profile), and the whole 1,682-row matrix in one batch (the
+    # `--rows items` default).
+    "$W" bench --config examples/configs/autorec.toml --profile --json
+    "$W" bench --config examples/configs/autorec.toml --sparse 0.063 --profile --json
+    "$W" bench --config examples/configs/autorec.toml --sparse 0.063 --batch 1682 --steps 16 --profile --json
 } >"$OUT/bench.json" 2>>"$OUT/info.txt"
 "$W" bench --stream --steps 512 --json >"$OUT/stream.json" 2>>"$OUT/info.txt"
 SIZES=${SIZES:-1024,2048,4096}

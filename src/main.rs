@@ -66,6 +66,12 @@ enum Command {
         /// upload bandwidth, and how much of it hides behind the GPU.
         #[arg(long, conflicts_with_all = ["matmul", "config", "profile"])]
         stream: bool,
+        /// Train on sparse rows with this share of their cells set (a rating
+        /// matrix, e.g. 0.063 for MovieLens-100K), kept sparse on the GPU and
+        /// gathered into each batch there: with --profile, the gather's cost.
+        /// A masked model reads the unset cells as missing, others as 0.
+        #[arg(long, conflicts_with_all = ["matmul", "stream"])]
+        sparse: Option<f64>,
     },
     /// Convert a CSV file, a folder of images or an IDX file once to .npy,
     /// which wgae reads from disk as it needs it (float32 for CSV; images
@@ -226,10 +232,19 @@ fn main() -> ExitCode {
             profile,
             matmul,
             stream,
+            sparse,
         } => match matmul {
             Some(sizes) => cli::bench::bench_matmul(&sizes, json),
             None if stream => cli::bench_stream::bench_stream(arch, batch, steps, json),
-            None => cli::bench::bench(arch, config.as_deref(), batch, steps, json, profile),
+            None => cli::bench::bench(cli::bench::BenchArgs {
+                arch,
+                config,
+                batch,
+                steps,
+                json,
+                profile,
+                sparse,
+            }),
         },
         Command::Convert {
             data,

@@ -228,3 +228,35 @@ fn implicit_feedback_ranks_unseen_items() {
         &["--k 0"],
     );
 }
+
+/// `wgae bench --sparse` trains AutoRec's shape on sparse rows kept on the
+/// GPU (the gather in the step's dispatches); a density outside (0, 1] is
+/// refused naming the flag.
+#[test]
+fn bench_times_sparse_rows() {
+    let Some(_) = common::gpu() else { return };
+    let dir = workdir("bench-sparse");
+    std::fs::write(
+        dir.join("a.toml"),
+        "[model]\ninput_dim = 50\nencoder = [8]\nout_act = \"identity\"\nloss = \"mse\"\n\
+         missing = \"mask\"\n[train]\nbatch_size = 16\n",
+    )
+    .unwrap();
+    let out = ok(&run(
+        "bench --config a.toml --sparse 0.1 --steps 4 --profile --json",
+        &dir,
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["sparse_density"], 0.1, "{out}");
+    assert!(v["samples_per_sec"].as_f64().unwrap() > 0.0, "{out}");
+    let p = v["profile"].as_array().unwrap();
+    assert!(
+        p.iter()
+            .any(|d| d["dispatch"].as_str().unwrap().starts_with("gather_sparse")),
+        "{out}"
+    );
+    fails(
+        &run("bench --config a.toml --sparse 1.5", &dir),
+        &["--sparse 1.5"],
+    );
+}

@@ -2,7 +2,8 @@
 //! (with `--profile`, the GPU time of every dispatch of a step), or with
 //! `--matmul`, single matmuls for every layout and kernel.
 
-use wgae::data::Dataset;
+use wgae::data::sparse::Csr;
+use wgae::data::{Dataset, Source};
 use wgae::kernels::matmul::{self as mm, tune};
 use wgae::{Control, ModelConfig, Precision, Trainer};
 
@@ -179,14 +180,33 @@ pub fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
     counts
 }
 
-pub fn bench(
-    arch: Option<Vec<usize>>,
-    config: Option<&std::path::Path>,
-    batch: Option<usize>,
-    steps: usize,
-    json: bool,
-    profile: bool,
-) -> wgae::Result<()> {
+/// `wgae bench`'s flags (without --matmul and --stream).
+pub struct BenchArgs {
+    pub arch: Option<Vec<usize>>,
+    pub config: Option<std::path::PathBuf>,
+    pub batch: Option<usize>,
+    pub steps: usize,
+    pub json: bool,
+    pub profile: bool,
+    pub sparse: Option<f64>,
+}
+
+pub fn bench(a: BenchArgs) -> wgae::Result<()> {
+    let BenchArgs {
+        arch,
+        config,
+        batch,
+        steps,
+        json,
+        profile,
+        sparse,
+    } = a;
+    if sparse.is_some_and(|d| !(d > 0.0 && d <= 1.0)) {
+        return Err(wgae::Error::InvalidArgument(format!(
+            "--sparse {}: give the share of cells set, in (0, 1], e.g. 0.063",
+            sparse.unwrap_or(0.0)
+        )));
+    }
     // A flag that is given takes effect or is refused.
     // Whole epochs of 4 to 16 resident batches, exactly `steps` of them.
     let Some(per_epoch) = (4..=16).find(|d| steps >= 4 && steps.is_multiple_of(*d)) else {
@@ -206,8 +226,15 @@ pub fn bench(
     if profile {
         ctx.require_timestamps("--profile")?;
     }
-    for (model, batch) in bench_models(&ctx, arch, config, batch)? {
-        let m = measure(&ctx, &model, batch, steps, per_epoch, profile)?;
+    for (model, batch) in bench_models(&ctx, arch, config.as_deref(), batch)? {
+        let run = Run {
+            batch,
+            steps,
+            per_epoch,
+            profile,
+            sparse,
+        };
+        let m = measure(&ctx, &model, &run)?;
         if json {
             print_json(&ctx, &m);
         } else {
@@ -255,6 +282,7 @@ fn bench_models(
 /// What one model's bench measured.
 struct Measured {
     name: String,
+    sparse: Option<f64>,
     batch: usize,
     rows: usize,
     n_steps: f64,
@@ -272,16 +300,74 @@ struct Measured {
     dispatches: Option<Vec<(String, f64)>>,
 }
 
-/// Trains `model` on uniform data, `per_epoch` batches resident, for whole
-/// epochs after a first that warms up; then times inference in f32 and f16.
-fn measure(
-    ctx: &wgae::GpuContext,
-    model: &ModelConfig,
+/// How one model is timed.
+struct Run {
     batch: usize,
     steps: usize,
     per_epoch: usize,
     profile: bool,
-) -> wgae::Result<Measured> {
+    /// The share of cells set, for sparse rows.
+    sparse: Option<f64>,
+}
+
+/// The bench's rows: uniform values, or (with a density) sparse rows whose
+/// set cells hold ratings 1 to 5 for a masked model (the others missing)
+/// and 1 otherwise (the others 0); and the same rows dense, for inference.
+fn bench_data(
+    model: &ModelConfig,
+    rows: usize,
+    density: Option<f64>,
+) -> wgae::Result<(Source, Dataset)> {
+    use rand::{Rng, SeedableRng};
+    let width = model.input_dim;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let Some(d) = density else {
+        let data: Vec<f32> = (0..rows * width).map(|_| rng.random::<f32>()).collect();
+        return Ok((
+            Source::memory(data.clone(), rows, width)?,
+            Dataset::new(data, rows, width, None)?,
+        ));
+    };
+    let masked = model.missing == wgae::model::Missing::Mask;
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rows {
+        for j in 0..width {
+            if rng.random::<f64>() < d {
+                r.push(i as u32);
+                c.push(j as u32);
+                v.push(if masked {
+                    rng.random_range(1..=5) as f32
+                } else {
+                    1.0
+                });
+            }
+        }
+    }
+    let absent = if masked { wgae::data::MISSING } else { 0.0 };
+    let m = Csr::from_triples(rows, width, &r, &c, &v, absent)?;
+    let mut dense = vec![0.0; rows * width];
+    m.densify(0, &mut dense);
+    if masked {
+        // Inference reads a missing entry as 0, as a masked model does.
+        dense
+            .iter_mut()
+            .filter(|x| **x == absent)
+            .for_each(|x| *x = 0.0);
+    }
+    Ok((Source::sparse(m), Dataset::new(dense, rows, width, None)?))
+}
+
+/// Trains `model` on uniform data (or sparse rows), `per_epoch` batches
+/// resident, for whole epochs after a first that warms up; then times
+/// inference in f32 and f16.
+fn measure(ctx: &wgae::GpuContext, model: &ModelConfig, run: &Run) -> wgae::Result<Measured> {
+    let &Run {
+        batch,
+        steps,
+        per_epoch,
+        profile,
+        sparse,
+    } = run;
     let width = model.input_dim;
     wgae::data::memory::check_host(
         &format!("--batch {batch}"),
@@ -289,14 +375,7 @@ fn measure(
         4,
     )?;
     let rows = batch * per_epoch;
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let data = Dataset::new(
-        (0..rows * width).map(|_| rng.random::<f32>()).collect(),
-        rows,
-        width,
-        None,
-    )?;
+    let (source, data) = bench_data(model, rows, sparse)?;
     let epochs = steps.div_ceil(per_epoch);
     let t = wgae::TrainConfig {
         epochs: epochs + 1,
@@ -307,7 +386,7 @@ fn measure(
     let before = ctx.live_bytes();
     let plan = crate::cli::plan_options()?;
     let m = wgae::Autoencoder::new(ctx, model, t.seed)?.with_plan_options(plan);
-    let mut trainer = Trainer::with_model(m, &t, &data, None)?;
+    let mut trainer = Trainer::from_source(m, &t, &source, None)?;
     let memory = ctx.live_bytes() - before;
     let history = trainer.fit(|_| Control::Continue, |_| {})?;
     // The first epoch warms up (pipeline creation, first submission).
@@ -337,7 +416,15 @@ fn measure(
     };
     let kernels = matmul_kernels(&trainer.step_labels());
     Ok(Measured {
-        name: model.arch_name(),
+        name: match sparse {
+            Some(d) => format!(
+                "{} on sparse rows ({:.1}% set)",
+                model.arch_name(),
+                d * 100.0
+            ),
+            None => model.arch_name(),
+        },
+        sparse,
         batch,
         rows,
         n_steps,
@@ -363,6 +450,7 @@ fn print_json(ctx: &wgae::GpuContext, m: &Measured) {
         "{}",
         serde_json::json!({
             "model": m.name,
+            "sparse_density": m.sparse,
             "batch": m.batch,
             "steps": m.n_steps,
             "steps_per_sec": m.steps_per_sec,
