@@ -516,6 +516,40 @@ impl Autoencoder {
         )
     }
 
+    /// The reconstruction at each of `cells` (row, column) of `src`'s rows
+    /// (ratings kept sparse, say): only the rows from the first cell's to
+    /// the last's are reconstructed, a block at a time, so memory is
+    /// bounded by a block whatever the matrix's size.
+    pub fn reconstruct_cells(&self, src: &Source, cells: &[(usize, usize)]) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; cells.len()];
+        let (Some(lo), Some(hi)) = (
+            cells.iter().map(|c| c.0).min(),
+            cells.iter().map(|c| c.0).max(),
+        ) else {
+            return Ok(out);
+        };
+        let cols = src.cols();
+        if let Some(&(r, c)) = cells.iter().find(|&&(r, c)| r >= src.rows() || c >= cols) {
+            return Err(Error::InvalidArgument(format!(
+                "cell ({r}, {c}) lies outside the {} x {cols} rows",
+                src.rows()
+            )));
+        }
+        let mut order: Vec<usize> = (0..cells.len()).collect();
+        order.sort_by_key(|&k| cells[k].0);
+        let mut next = 0;
+        self.reconstruct_source(&src.slice(lo, hi + 1), Precision::F32, |r0, block| {
+            let end = lo + r0 + block.len() / cols;
+            while next < order.len() && cells[order[next]].0 < end {
+                let (r, c) = cells[order[next]];
+                out[order[next]] = block[(r - lo - r0) * cols + c];
+                next += 1;
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// `n` samples from the prior N(0, I) decoded (VAE), drawn on the GPU.
     pub fn sample_prior(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
         if self.cfg.variational.is_none() {

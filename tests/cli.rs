@@ -1656,11 +1656,14 @@ fn every_readme_command_runs_as_written() {
         .unwrap();
     }
     std::fs::create_dir_all(d.join("examples/configs")).unwrap();
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs/sparse.toml"),
-        d.join("examples/configs/sparse.toml"),
-    )
-    .unwrap();
+    for name in ["sparse.toml", "autorec.toml"] {
+        let configs = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs");
+        std::fs::copy(
+            std::path::Path::new(configs).join(name),
+            d.join("examples/configs").join(name),
+        )
+        .unwrap();
+    }
     // The commands, continuation lines joined and comments cut.
     let mut commands = Vec::new();
     let mut in_sh = false;

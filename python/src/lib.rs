@@ -20,6 +20,8 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
+mod sparse;
+
 use wgae::gpu::list_adapters;
 use wgae::{
     Autoencoder, Control, Error, GpuContext, ModelConfig, Precision, Rows, TrainConfig, Variant,
@@ -385,31 +387,52 @@ fn train<'py>(
         let plan = wgae::env::plan_options()?;
         let model = Autoencoder::new(&ctx, &cfg, tcfg.seed)?.with_plan_options(plan);
         let mut trainer = wgae::Trainer::from_rows(model, &tcfg, train_rows, val_rows)?;
-        let history = trainer.fit(
-            |report| {
-                Python::attach(|py| {
-                    if let Err(e) = py.check_signals() {
-                        stopped_by = Some(e);
-                        return Control::Stop;
-                    }
-                    let Some(cb) = &on_epoch else {
-                        return Control::Continue;
-                    };
-                    let json = serde_json::to_string(report).unwrap_or_default();
-                    match cb.call1(py, (json,)) {
-                        Ok(v) if v.bind(py).is_truthy().unwrap_or(true) => Control::Continue,
-                        Ok(_) => Control::Stop,
-                        Err(e) => {
-                            stopped_by = Some(e);
-                            Control::Stop
-                        }
-                    }
-                })
-            },
-            |_| {},
-        )?;
+        let history = fit_reporting(&mut trainer, on_epoch.as_ref(), &mut stopped_by)?;
         Ok((trainer.into_model(), history))
     });
+    trained(py, result, stopped_by)
+}
+
+/// Trains to the end or until `on_epoch` (given each epoch's report as
+/// JSON) returns false, raises (kept in `stopped_by`), or Ctrl-C arrives.
+fn fit_reporting(
+    trainer: &mut wgae::Trainer,
+    on_epoch: Option<&Py<PyAny>>,
+    stopped_by: &mut Option<PyErr>,
+) -> wgae::Result<wgae::train::History> {
+    trainer.fit(
+        |report| {
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    *stopped_by = Some(e);
+                    return Control::Stop;
+                }
+                let Some(cb) = on_epoch else {
+                    return Control::Continue;
+                };
+                let json = serde_json::to_string(report).unwrap_or_default();
+                match cb.call1(py, (json,)) {
+                    Ok(v) if v.bind(py).is_truthy().unwrap_or(true) => Control::Continue,
+                    Ok(_) => Control::Stop,
+                    Err(e) => {
+                        *stopped_by = Some(e);
+                        Control::Stop
+                    }
+                }
+            })
+        },
+        |_| {},
+    )
+}
+
+/// What `train` returns: the model, its history as JSON, and the exception
+/// that stopped training, if one did.
+#[allow(clippy::type_complexity)]
+fn trained(
+    py: Python<'_>,
+    result: wgae::Result<(Autoencoder, wgae::train::History)>,
+    stopped_by: Option<PyErr>,
+) -> PyResult<(Model, String, Option<Py<PyAny>>)> {
     let (model, history) = result.map_err(py_err)?;
     let json = serde_json::json!({
         "epochs": history.epochs,
@@ -487,5 +510,7 @@ fn _wgae(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(contexts_opened, m)?)?;
     m.add_function(wrap_pyfunction!(point_scores, m)?)?;
+    m.add_class::<sparse::SparseRows>()?;
+    m.add_function(wrap_pyfunction!(sparse::train_sparse, m)?)?;
     Ok(())
 }

@@ -6,18 +6,27 @@ matrix, learnt from the rated cells alone, which predicts the others.
     >>> rec.recommend("196", k=10)                       # items it has not rated
 
 The rows are items (I-AutoRec, the default) or users (``rows="users"``). The
-model is :class:`wgae.Autoencoder` with ``missing="mask"``: one sigmoid
+model is :class:`wgae.Autoencoder`'s with ``missing="mask"``: one sigmoid
 hidden layer (500), a linear output, and the MSE over the rated cells with
-L2 weight decay. The rating matrix is held dense (as ``wgae train --rows``
-holds it): MovieLens-100K's takes 6 MiB.
+L2 weight decay. The rating matrix stays sparse, as ``wgae train --rows``
+keeps it: its ratings on the GPU, each batch's dense rows gathered there,
+and predictions reconstructed only for the rows asked about. Memory grows
+with the ratings, not with users x items.
 """
+import json
 import numbers
+import sys
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _wgae
 from .estimator import Autoencoder
+
+# The dense rows of a default batch take at most this (the CLI's rule).
+_WHOLE_BATCH_BYTES = 64 << 20
 
 
 def _triples(X):
@@ -61,10 +70,19 @@ class AutoRec(BaseEstimator):
         What a row of the rating matrix is: I-AutoRec or U-AutoRec.
     hidden : int, default=500
     batch_size : int or None, default=None
-        Rows per step; None takes the whole matrix at once (as ``wgae train
-        --rows`` does by default: held-out RMSE 0.898 on MovieLens-100K).
+        Rows per step; None takes the whole matrix at once where its dense
+        rows take at most 64 MiB, and as many rows as fit in that otherwise
+        (as ``wgae train --rows`` does by default: held-out RMSE 0.898 on
+        MovieLens-100K).
     epochs, lr, weight_decay, random_state, device, verbose
         As :class:`wgae.Autoencoder`'s (weight_decay is the L2 term).
+
+    Attributes
+    ----------
+    model_ : the trained network (``save(path)`` writes the model file)
+    history_ : list of dict, each epoch's report
+    users_, items_ : the IDs, as strings, in the order of their indices
+    mean_, range_ : the training ratings' mean and (min, max)
     """
 
     def __init__(self, rows="items", hidden=500, epochs=150, batch_size=None, lr=1e-2,
@@ -94,25 +112,54 @@ class AutoRec(BaseEstimator):
         row, col = (i, u) if self.rows == "items" else (u, i)
         shape = (len(self.items_), len(self.users_)) if self.rows == "items" else (
             len(self.users_), len(self.items_))
-        M = np.full(shape, np.nan, dtype=np.float32)
-        M[row, col] = r  # a pair rated twice keeps its last rating
-        self.model_ = Autoencoder(
+        # A pair rated twice keeps its last rating.
+        self._sparse = _wgae.SparseRows(shape, row.astype(np.uint32), col.astype(np.uint32),
+                                        r.astype(np.float32))
+        batch = self.batch_size or min(shape[0], max(1, _WHOLE_BATCH_BYTES // (4 * shape[1])))
+        est = Autoencoder(
             hidden=(int(self.hidden),), activation="sigmoid", code_activation="sigmoid",
             output_activation="identity", loss="mse", missing="mask", epochs=self.epochs,
-            batch_size=self.batch_size or len(M), lr=self.lr, weight_decay=self.weight_decay,
+            batch_size=batch, lr=self.lr, weight_decay=self.weight_decay,
             random_state=self.random_state, device=self.device, verbose=self.verbose,
-        ).fit(M)
+        )
+        est._check_params()
+        rs = self.random_state
+        seed = rs if isinstance(rs, numbers.Integral) and not isinstance(rs, bool) and rs >= 0 \
+            else check_random_state(rs).randint(np.iinfo(np.int32).max)
+        self.history_ = []
+
+        def on_epoch(report_json):
+            report = json.loads(report_json)
+            self.history_.append(report)
+            if self.verbose:
+                print(f"epoch {report['epoch']:3d}: loss {report['train_loss']:.5f}",
+                      file=sys.stderr, flush=True)
+            return True
+
+        self.model_, _, stopped_by = _wgae.train_sparse(
+            json.dumps(est._model_config(shape[1])), json.dumps(est._train_config(int(seed))),
+            self._sparse, on_epoch, self.device)
         self.mean_ = float(r.mean())
         self.range_ = (float(r.min()), float(r.max()))
-        rated = ~np.isnan(M)
-        rec = np.clip(self.model_.reconstruct(M), *self.range_)
-        # A row with no rating predicts the mean.
-        rec[~rated.any(axis=1)] = self.mean_
-        self._rec = rec if self.rows == "items" else rec.T  # items x users
-        self._rated = rated if self.rows == "items" else rated.T
+        self._rated_rows = np.bincount(row, minlength=shape[0]) > 0
+        by_user = np.argsort(u, kind="stable")
+        self._user_items = np.split(i[by_user], np.cumsum(np.bincount(u, minlength=len(
+            self.users_)))[:-1])
         self._user_index = {k: n for n, k in enumerate(self.users_)}
         self._item_index = {k: n for n, k in enumerate(self.items_)}
+        if stopped_by is not None:
+            raise stopped_by
         return self
+
+    def _predict_cells(self, ui, ii):
+        """Predicted ratings of items ``ii`` by users ``ii`` (indices),
+        clipped to the ratings' range; a row with no rating gets the mean."""
+        row, col = (ii, ui) if self.rows == "items" else (ui, ii)
+        row, col = np.asarray(row, np.uint32), np.asarray(col, np.uint32)
+        out = np.clip(self._sparse.predict(self.model_, row, col).astype(np.float64),
+                      *self.range_)
+        out[~self._rated_rows[row]] = self.mean_
+        return out
 
     def predict(self, user, item):
         """The predicted rating of ``item`` by ``user`` (scalars, or arrays
@@ -123,10 +170,12 @@ class AutoRec(BaseEstimator):
         if len(us) != len(its):
             raise ValueError(f"{len(us)} users for {len(its)} items")
         out = np.full(len(us), self.mean_)
-        for n, (a, b) in enumerate(zip(us, its)):
-            ui, ii = self._user_index.get(a), self._item_index.get(b)
-            if ui is not None and ii is not None:
-                out[n] = self._rec[ii, ui]
+        known = [(n, self._user_index.get(a), self._item_index.get(b))
+                 for n, (a, b) in enumerate(zip(us, its))]
+        known = [t for t in known if t[1] is not None and t[2] is not None]
+        if known:
+            n, ui, ii = (np.array(v) for v in zip(*known))
+            out[n] = self._predict_cells(ui, ii)
         return float(out[0]) if scalar else out
 
     def recommend(self, user, k=10):
@@ -138,6 +187,8 @@ class AutoRec(BaseEstimator):
         ui = self._user_index.get(str(user))
         if ui is None:
             raise KeyError(f"user {user!r} is not among the {len(self.users_)} users fitted")
-        scores = np.where(self._rated[:, ui], -np.inf, self._rec[:, ui])
+        items = np.arange(len(self.items_))
+        scores = self._predict_cells(np.full(len(items), ui), items)
+        scores[self._user_items[ui]] = -np.inf
         order = np.argsort(-scores, kind="stable")[:k]
         return [(self.items_[j], float(scores[j])) for j in order if np.isfinite(scores[j])]

@@ -62,7 +62,7 @@ pub fn recommend(model: &Path, data: &Path, user: &str, k: usize) -> wgae::Resul
             RowsAre::Users => (u, i),
         })
         .collect();
-    let rec = crate::cli::ratings_eval::predict_cells(&m, &source, &cells)?;
+    let rec = m.reconstruct_cells(&source, &cells)?;
     let mut rated = vec![false; info.items.len()];
     for k in 0..known.len() {
         if known.user[k] as usize == u {
