@@ -260,3 +260,32 @@ fn bench_times_sparse_rows() {
         &["--sparse 1.5"],
     );
 }
+
+/// The rating matrix stays sparse on the GPU by default and is streamed
+/// with `WGAE_STREAM=1`: the same held-out errors either way.
+#[test]
+fn streamed_ratings_train_as_resident_ones() {
+    let Some(_) = common::gpu() else { return };
+    let dir = workdir("ratings-stream");
+    ratings_csv(&dir.join("r.csv"));
+    let line = "train --data r.csv --rows users --arch 40,8 --epochs 3 --batch 8";
+    let resident = run(line, &dir);
+    let streamed = common_cli::bin()
+        .args(line.split_whitespace())
+        .current_dir(&dir)
+        .env("WGAE_STREAM", "1")
+        .output()
+        .unwrap();
+    let (r, s) = (ok(&resident), ok(&streamed));
+    assert!(
+        common_cli::stderr(&resident).contains("stay sparse on the GPU"),
+        "{}",
+        common_cli::stderr(&resident)
+    );
+    assert!(
+        common_cli::stderr(&streamed).contains("are streamed"),
+        "{}",
+        common_cli::stderr(&streamed)
+    );
+    assert_eq!(r, s, "streamed and resident ratings train alike");
+}
