@@ -34,45 +34,7 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Measure training and inference throughput on this GPU.
     #[command(allow_negative_numbers = true)]
-    Bench {
-        /// Layer widths from the input to the code (default: 784,32 and, on a
-        /// hardware GPU, 4096,1024,256).
-        #[arg(long, value_delimiter = ',', conflicts_with = "config")]
-        arch: Option<Vec<usize>>,
-        /// Instead, the model of a config file (a convolutional one, say),
-        /// at its batch size unless --batch is given.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Batch size (default 256 for 784,32 and 1024 for the wide model).
-        #[arg(long)]
-        batch: Option<usize>,
-        /// Timed training steps per configuration.
-        #[arg(long, default_value_t = 40)]
-        steps: usize,
-        /// One JSON line per configuration.
-        #[arg(long)]
-        json: bool,
-        /// Also time every dispatch of one training step on the GPU
-        /// (timestamp queries), to see where a step's time goes.
-        #[arg(long)]
-        profile: bool,
-        /// Instead, time single matmuls: sizes N (for NxNxN) or MxNxK, comma
-        /// separated, e.g. 1024,4096 or 256x784x32. Every layout, every f32
-        /// kernel (the plans' choice marked *), and (with shader-f16) f16.
-        #[arg(long, value_delimiter = ',')]
-        matmul: Option<Vec<String>>,
-        /// Instead, train on the same data resident on the GPU and streamed
-        /// from host memory (as f32 and as u8): the cost of streaming, the
-        /// upload bandwidth, and how much of it hides behind the GPU.
-        #[arg(long, conflicts_with_all = ["matmul", "config", "profile"])]
-        stream: bool,
-        /// Train on sparse rows with this share of their cells set (a rating
-        /// matrix, e.g. 0.063 for MovieLens-100K), kept sparse on the GPU and
-        /// gathered into each batch there: with --profile, the gather's cost.
-        /// A masked model reads the unset cells as missing, others as 0.
-        #[arg(long, conflicts_with_all = ["matmul", "stream"])]
-        sparse: Option<f64>,
-    },
+    Bench(Box<cli::bench::BenchArgs>),
     /// Convert a CSV file, a folder of images or an IDX file once to .npy,
     /// which wgae reads from disk as it needs it (float32 for CSV; images
     /// and IDX stay uint8, a quarter of the size).
@@ -213,7 +175,7 @@ fn main() -> ExitCode {
             "stopping after this step (Ctrl-C again quits at once)",
             "the last checkpoint, if any, is kept; nothing more was written",
         ),
-        Command::Info | Command::Bench { .. } => {}
+        Command::Info | Command::Bench(_) => {}
         _ => cli::interrupt::install(
             Some(cli::interrupt::GRACE),
             "stopping (Ctrl-C again quits at once)",
@@ -223,29 +185,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => cli::info::info(),
         Command::Train(args) => cli::train::train(*args),
-        Command::Bench {
-            arch,
-            config,
-            batch,
-            steps,
-            json,
-            profile,
-            matmul,
-            stream,
-            sparse,
-        } => match matmul {
-            Some(sizes) => cli::bench::bench_matmul(&sizes, json),
-            None if stream => cli::bench_stream::bench_stream(arch, batch, steps, json),
-            None => cli::bench::bench(cli::bench::BenchArgs {
-                arch,
-                config,
-                batch,
-                steps,
-                json,
-                profile,
-                sparse,
-            }),
-        },
+        Command::Bench(a) => cli::bench::run(*a),
         Command::Convert {
             data,
             format,

@@ -180,15 +180,57 @@ pub fn matmul_kernels(labels: &[&str]) -> Vec<(String, usize)> {
     counts
 }
 
-/// `wgae bench`'s flags (without --matmul and --stream).
+/// `wgae bench`'s flags.
+#[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// Layer widths from the input to the code (default: 784,32 and, on a
+    /// hardware GPU, 4096,1024,256).
+    #[arg(long, value_delimiter = ',', conflicts_with = "config")]
     pub arch: Option<Vec<usize>>,
+    /// Instead, the model of a config file (a convolutional one, say),
+    /// at its batch size unless --batch is given.
+    #[arg(long)]
     pub config: Option<std::path::PathBuf>,
+    /// Batch size (default 256 for 784,32 and 1024 for the wide model).
+    #[arg(long)]
     pub batch: Option<usize>,
+    /// Timed training steps per configuration.
+    #[arg(long, default_value_t = 40)]
     pub steps: usize,
+    /// One JSON line per configuration.
+    #[arg(long)]
     pub json: bool,
+    /// Also time every dispatch of one training step on the GPU
+    /// (timestamp queries), to see where a step's time goes.
+    #[arg(long)]
     pub profile: bool,
+    /// Instead, time single matmuls: sizes N (for NxNxN) or MxNxK, comma
+    /// separated, e.g. 1024,4096 or 256x784x32. Every layout, every f32
+    /// kernel (the plans' choice marked *), and (with shader-f16) f16.
+    #[arg(long, value_delimiter = ',')]
+    pub matmul: Option<Vec<String>>,
+    /// Instead, train on the same data resident on the GPU and streamed
+    /// from host memory (as f32 and as u8): the cost of streaming, the
+    /// upload bandwidth, and how much of it hides behind the GPU.
+    #[arg(long, conflicts_with_all = ["matmul", "config", "profile"])]
+    pub stream: bool,
+    /// Train on sparse rows with this share of their cells set (a rating
+    /// matrix, e.g. 0.063 for MovieLens-100K), kept sparse on the GPU and
+    /// gathered into each batch there: with --profile, the gather's cost.
+    /// A masked model reads the unset cells as missing, others as 0.
+    #[arg(long, conflicts_with_all = ["matmul", "stream"])]
     pub sparse: Option<f64>,
+}
+
+/// `wgae bench`: --matmul, --stream, or the models.
+pub fn run(a: BenchArgs) -> wgae::Result<()> {
+    match &a.matmul {
+        Some(sizes) => bench_matmul(sizes, a.json),
+        None if a.stream => {
+            crate::cli::bench_stream::bench_stream(a.arch, a.batch, a.steps, a.json)
+        }
+        None => bench(a),
+    }
 }
 
 pub fn bench(a: BenchArgs) -> wgae::Result<()> {
@@ -200,6 +242,7 @@ pub fn bench(a: BenchArgs) -> wgae::Result<()> {
         json,
         profile,
         sparse,
+        ..
     } = a;
     if sparse.is_some_and(|d| !(d > 0.0 && d <= 1.0)) {
         return Err(wgae::Error::InvalidArgument(format!(

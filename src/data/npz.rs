@@ -1,10 +1,8 @@
 //! Rating matrices saved by `scipy.sparse.save_npz`: a zip (stored or
 //! deflated) of `.npy` arrays, `format` (`csr`, `csc` or `coo`), `shape`
 //! (rows, columns), and `indptr`/`indices`/`data` or `row`/`col`/`data`.
-//! The matrix's rows are users and its columns items (as scikit-learn and
-//! implicit lay them out); every stored entry is a rating, an explicit 0
-//! included, taken in row-major order. IDs are the row and column numbers,
-//! from 0.
+//! Its entries come out in row-major order; `data::ratings` reads the rows
+//! as users and the columns as items.
 //!
 //! Every array is read within its declared size, and their declared sizes
 //! together within a byte budget, so that a small compressed file cannot
@@ -15,7 +13,6 @@ use std::path::Path;
 
 use crate::data::bounded::read_exact_bytes;
 use crate::data::files::{read_npy_dict, NpyDict};
-use crate::data::ratings::{Ratings, MAX_IDS};
 use crate::error::{Error, Result};
 
 fn file_err(path: &Path, message: impl Into<String>) -> Error {
@@ -182,10 +179,19 @@ fn elem_width(descr: &str) -> Option<usize> {
     }
 }
 
-/// The ratings of a scipy.sparse `.npz` (users x items), or with
-/// `implicit` its interactions (every stored entry 1); its arrays' declared
-/// sizes must fit in `budget` bytes.
-pub fn load(path: &Path, implicit: bool, budget: u64) -> Result<Ratings> {
+/// The stored entries of a matrix, in row-major order.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    pub rows: usize,
+    pub cols: usize,
+    pub row: Vec<u32>,
+    pub col: Vec<u32>,
+    pub value: Vec<f32>,
+}
+
+/// The entries of a scipy.sparse `.npz`, whose arrays' declared sizes must
+/// fit in `budget` bytes.
+pub fn load(path: &Path, budget: u64) -> Result<Entries> {
     let file =
         std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot open: {e}")))?;
     let zip = zip::ZipArchive::new(file)
@@ -200,10 +206,10 @@ pub fn load(path: &Path, implicit: bool, budget: u64) -> Result<Ratings> {
         ));
     };
     let (n, m) = (n as usize, m as usize);
-    if n == 0 || m == 0 || n > MAX_IDS || m > MAX_IDS {
+    if n == 0 || m == 0 || n > u32::MAX as usize || m > u32::MAX as usize {
         return Err(file_err(
             path,
-            format!("a matrix of {n} x {m}: rows and columns must be 1 to 2^31"),
+            format!("a matrix of {n} x {m}: rows and columns must be 1 to 2^32"),
         ));
     }
     let (row, col) = match format.as_str() {
@@ -247,25 +253,18 @@ pub fn load(path: &Path, implicit: bool, budget: u64) -> Result<Ratings> {
             ),
         ));
     }
-    if data.is_empty() {
-        return Err(file_err(path, "no ratings"));
-    }
-    let mut r = Ratings {
-        users: (0..n).map(|i| i.to_string()).collect(),
-        items: (0..m).map(|i| i.to_string()).collect(),
-        ..Ratings::default()
-    };
     // Row-major order, whatever the format (stable: of a pair given twice,
     // the later entry stays later), so that a seeded split holds out the
     // same ratings of CSR, CSC and COO files.
     let mut order: Vec<usize> = (0..data.len()).collect();
     order.sort_by_key(|&k| (row[k], col[k]));
-    let mut seen = std::collections::HashMap::new();
-    for k in order {
-        let v = if implicit { 1.0 } else { data[k] };
-        r.insert(&mut seen, row[k] as u32, col[k] as u32, v);
-    }
-    Ok(r)
+    Ok(Entries {
+        rows: n,
+        cols: m,
+        row: order.iter().map(|&k| row[k] as u32).collect(),
+        col: order.iter().map(|&k| col[k] as u32).collect(),
+        value: order.iter().map(|&k| data[k]).collect(),
+    })
 }
 
 /// The outer index of each entry from a compressed `indptr` over `major`
@@ -289,166 +288,4 @@ fn expand(path: &Path, indptr: &[u64], major: usize, entries: usize) -> Result<V
         out.extend(std::iter::repeat_n(i as u64, (w[1] - w[0]) as usize));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    /// A .npy of `descr` and `shape` holding `bytes`.
-    fn npy(descr: &str, shape: &[usize], bytes: &[u8]) -> Vec<u8> {
-        let mut out = crate::io::npy_header_of(descr, shape, 0);
-        out.extend_from_slice(bytes);
-        out
-    }
-
-    fn i32s(v: &[i32]) -> Vec<u8> {
-        v.iter().flat_map(|x| x.to_le_bytes()).collect()
-    }
-
-    fn write(name: &str, arrays: &[(&str, Vec<u8>)], deflate: bool) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("wgae-npz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        let method = if deflate {
-            zip::CompressionMethod::Deflated
-        } else {
-            zip::CompressionMethod::Stored
-        };
-        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-        for (n, b) in arrays {
-            z.start_file(format!("{n}.npy"), opts).unwrap();
-            z.write_all(b).unwrap();
-        }
-        z.finish().unwrap();
-        path
-    }
-
-    /// The 3 x 4 matrix [[0, 5, 0, 0], [0, 0, 0, 0], [1, 0, 0, 3]] in each
-    /// format; a pair given twice in COO keeps its last value.
-    #[test]
-    fn csr_csc_and_coo_read_as_the_same_ratings() {
-        let shape = npy(
-            "<i8",
-            &[2],
-            &[3i64, 4]
-                .iter()
-                .flat_map(|x| x.to_le_bytes())
-                .collect::<Vec<_>>(),
-        );
-        let fmt = |f: &str| npy("|S3", &[], f.as_bytes());
-        let data = |v: &[f64]| {
-            npy(
-                "<f8",
-                &[v.len()],
-                &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<_>>(),
-            )
-        };
-        let ints = |v: &[i32]| npy("<i4", &[v.len()], &i32s(v));
-        let csr = write(
-            "csr.npz",
-            &[
-                ("format", fmt("csr")),
-                ("shape", shape.clone()),
-                ("indptr", ints(&[0, 1, 1, 3])),
-                ("indices", ints(&[1, 0, 3])),
-                ("data", data(&[5.0, 1.0, 3.0])),
-            ],
-            true,
-        );
-        let csc = write(
-            "csc.npz",
-            &[
-                ("format", fmt("csc")),
-                ("shape", shape.clone()),
-                ("indptr", ints(&[0, 1, 2, 2, 3])),
-                ("indices", ints(&[2, 0, 2])),
-                ("data", data(&[1.0, 5.0, 3.0])),
-            ],
-            false,
-        );
-        let coo = write(
-            "coo.npz",
-            &[
-                ("format", fmt("coo")),
-                ("shape", shape.clone()),
-                ("row", ints(&[2, 0, 2, 0])),
-                ("col", ints(&[3, 1, 0, 1])),
-                ("data", data(&[3.0, 4.0, 1.0, 5.0])),
-            ],
-            true,
-        );
-        let cell = |r: &Ratings| {
-            let mut v: Vec<(u32, u32, f32)> = (0..r.len())
-                .map(|k| (r.user[k], r.item[k], r.rating[k]))
-                .collect();
-            v.sort_by_key(|a| (a.0, a.1));
-            v
-        };
-        let want = vec![(0, 1, 5.0), (2, 0, 1.0), (2, 3, 3.0)];
-        for p in [&csr, &csc, &coo] {
-            let r = Ratings::load(p).unwrap();
-            assert_eq!((r.users.len(), r.items.len()), (3, 4), "{}", p.display());
-            assert_eq!(cell(&r), want, "{}", p.display());
-        }
-        assert_eq!(Ratings::load(&coo).unwrap().duplicates, 1);
-        let implicit = Ratings::load_implicit(&csr).unwrap();
-        assert!(implicit.rating.iter().all(|&v| v == 1.0));
-        // Bad files: one clear error each.
-        let err = |arrays: &[(&str, Vec<u8>)]| {
-            let p = write("bad.npz", arrays, false);
-            Ratings::load(&p).unwrap_err().to_string()
-        };
-        let e = err(&[("format", fmt("bsr")), ("shape", shape.clone())]);
-        assert!(e.contains("'bsr'") && e.contains("tocsr"), "{e}");
-        let e = err(&[
-            ("format", fmt("csr")),
-            ("shape", shape.clone()),
-            ("indptr", ints(&[0, 1, 1, 3])),
-            ("indices", ints(&[1, 9, 3])),
-            ("data", data(&[5.0, 1.0, 3.0])),
-        ]);
-        assert!(e.contains("outside its 3 x 4 shape"), "{e}");
-        let e = err(&[
-            ("format", fmt("csr")),
-            ("shape", shape.clone()),
-            ("indptr", ints(&[0, 2, 1, 3])),
-            ("indices", ints(&[1, 0, 3])),
-            ("data", data(&[5.0, 1.0, 3.0])),
-        ]);
-        assert!(e.contains("indptr.npy"), "{e}");
-        let e = err(&[
-            ("format", fmt("coo")),
-            ("shape", shape.clone()),
-            ("row", ints(&[-1])),
-            ("col", ints(&[0])),
-            ("data", data(&[1.0])),
-        ]);
-        assert!(e.contains("negative"), "{e}");
-        let e = err(&[
-            ("format", fmt("coo")),
-            ("shape", shape.clone()),
-            ("row", ints(&[0])),
-            ("col", ints(&[0])),
-            ("data", data(&[f64::NAN])),
-        ]);
-        assert!(e.contains("not a number"), "{e}");
-        let e = err(&[("format", fmt("csr"))]);
-        assert!(e.contains("no shape.npy"), "{e}");
-        let mut short = ints(&[0, 1, 1, 3]);
-        short.truncate(short.len() - 2);
-        let e = err(&[
-            ("format", fmt("csr")),
-            ("shape", shape.clone()),
-            ("indptr", short),
-        ]);
-        assert!(e.contains("does not match its size"), "{e}");
-        // Arrays beyond the budget are refused before they are read.
-        let e = crate::data::npz::load(&csr, false, 100)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("host budget"), "{e}");
-    }
 }

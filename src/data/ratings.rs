@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::data::idx;
+use crate::data::npz::Entries;
 use crate::data::sparse::Csr;
 use crate::error::{Error, Result};
 
@@ -113,9 +114,39 @@ impl Ratings {
     /// `.npz`'s arrays must take at most `budget` bytes unpacked.
     pub fn load_within(path: &Path, implicit: bool, budget: u64) -> Result<Self> {
         if crate::data::npz::is_zip(path) {
-            return crate::data::npz::load(path, implicit, budget);
+            return Self::from_entries(path, crate::data::npz::load(path, budget)?, implicit);
         }
         Self::load_text(path, implicit)
+    }
+
+    /// The ratings of a matrix's stored entries: rows are users and
+    /// columns items (as scikit-learn and implicit lay them out), their IDs
+    /// the row and column numbers from 0; every stored entry is a rating
+    /// (an explicit 0 too), or with `implicit` an interaction (1).
+    fn from_entries(path: &Path, e: Entries, implicit: bool) -> Result<Self> {
+        if e.rows > MAX_IDS || e.cols > MAX_IDS {
+            return Err(file_err(
+                path,
+                format!(
+                    "a matrix of {} x {}: more than 2^31 users or items",
+                    e.rows, e.cols
+                ),
+            ));
+        }
+        if e.value.is_empty() {
+            return Err(file_err(path, "no ratings"));
+        }
+        let mut r = Ratings {
+            users: (0..e.rows).map(|i| i.to_string()).collect(),
+            items: (0..e.cols).map(|i| i.to_string()).collect(),
+            ..Ratings::default()
+        };
+        let mut seen = HashMap::new();
+        for k in 0..e.value.len() {
+            let v = if implicit { 1.0 } else { e.value[k] };
+            r.insert(&mut seen, e.row[k], e.col[k], v);
+        }
+        Ok(r)
     }
 
     fn load_text(path: &Path, implicit: bool) -> Result<Self> {
@@ -192,13 +223,7 @@ impl Ratings {
 
     /// Adds the rating of item `i` by user `u`; a pair already in `seen`
     /// (pair -> its index) takes the new rating and counts as a duplicate.
-    pub(crate) fn insert(
-        &mut self,
-        seen: &mut HashMap<(u32, u32), usize>,
-        u: u32,
-        i: u32,
-        rating: f32,
-    ) {
+    fn insert(&mut self, seen: &mut HashMap<(u32, u32), usize>, u: u32, i: u32, rating: f32) {
         match seen.get(&(u, i)) {
             Some(&at) => {
                 self.rating[at] = rating;
