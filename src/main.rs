@@ -98,6 +98,10 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         k: usize,
     },
+    /// The model as an ONNX graph (opset 17) for onnxruntime, TensorRT,
+    /// OpenVINO and other ONNX runtimes: the reconstruction, the encoder, the
+    /// decoder or the anomaly score.
+    Export(Box<cli::export::ExportArgs>),
     /// A PNG grid of generated samples: decoded draws from the prior for a VAE,
     /// otherwise from the distribution of the training codes.
     #[command(allow_negative_numbers = true)]
@@ -212,6 +216,7 @@ fn main() -> ExitCode {
             user,
             k,
         } => cli::recommend::recommend(&model, &data, &user, k),
+        Command::Export(a) => cli::export::export(*a),
         Command::Generate {
             model,
             output: o,

@@ -10,6 +10,7 @@ pub mod bench_stream;
 pub mod convert;
 pub mod data;
 pub mod encode;
+pub mod export;
 pub mod generate;
 pub mod implicit;
 pub mod impute;

@@ -42,6 +42,8 @@ fn file_err(path: &Path, message: impl Into<String>) -> Error {
 pub use crate::atomic::{check_writable, write_atomic, AtomicFile};
 
 mod extras;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub use extras::{CodeStats, ErrorStats, ModelExtras, RatingsInfo, WindowInfo};
 
 pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
