@@ -292,6 +292,27 @@ impl Model {
         })
         .map_err(py_err)
     }
+
+    /// Writes `part` of the model ("full", "encoder", "decoder" or
+    /// "score") to `path` as ONNX (opset 17), replacing a file there only
+    /// when `overwrite`.
+    fn to_onnx(&self, py: Python<'_>, path: PathBuf, part: &str, overwrite: bool) -> PyResult<()> {
+        let part: wgae::io::onnx::Part = part.parse().map_err(|_: String| {
+            PyValueError::new_err(format!(
+                "part='{part}': expected 'full', 'encoder', 'decoder' or 'score'"
+            ))
+        })?;
+        py.detach(|| {
+            wgae::io::onnx::export_onnx(
+                &path,
+                &self.inner,
+                &wgae::io::ModelExtras::default(),
+                part,
+                overwrite,
+            )
+        })
+        .map_err(py_err)
+    }
 }
 
 /// Loads a model file (written by `save` or by `wgae train --save`).

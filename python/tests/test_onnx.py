@@ -175,3 +175,52 @@ def test_export_refuses_what_it_cannot_write(tmp_path):
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode != 0 and "bad.safetensors" in r.stderr, r.stderr
     assert not (tmp_path / "b.onnx").exists()
+
+
+def test_a_gru_sequence_model_exports(tmp_path):
+    """The LSTM example with GRU cells (ONNX's gate order z, r, h and
+    linear_before_reset, as PyTorch computes it)."""
+    text = (REPO / "examples" / "configs" / "lstm.toml").read_text().replace('"lstm"', '"gru"')
+    (tmp_path / "gru.toml").write_text(text)
+    check_export(tmp_path, ["--config", "gru.toml"], [("random", random_rows(300, 48))])
+
+
+def test_the_estimator_exports_what_it_scores(tmp_path):
+    """`Autoencoder.to_onnx`: the reconstruction, the codes and the
+    reconstruction errors of the fitted estimator, NaN read as missing."""
+    _, ort = runtimes()
+    import wgae
+
+    X = random_rows(200, 12, seed=3)
+    ae = wgae.Autoencoder(hidden=(6, 3), loss="mse", epochs=2, random_state=0).fit(X)
+    for part in PARTS:
+        ae.to_onnx(tmp_path / f"{part}.onnx", part=part)
+    run = lambda part, feed: ort.InferenceSession(  # noqa: E731
+        str(tmp_path / f"{part}.onnx"), providers=["CPUExecutionProvider"]).run(None, feed)
+    close("reconstruction", run("full", {"input": X})[0], ae.reconstruct(X))
+    close("codes", run("encoder", {"input": X})[0], ae.transform(X))
+    close("errors", run("score", {"input": X})[0], -ae.score_samples(X))
+    with pytest.raises(FileExistsError):
+        ae.to_onnx(tmp_path / "full.onnx")
+    with pytest.raises(ValueError, match="part='middle'"):
+        ae.to_onnx(tmp_path / "x.onnx", part="middle")
+    masked = wgae.Autoencoder(hidden=(6,), loss="mse", epochs=2, missing="mask",
+                              random_state=0)
+    Xn = X.copy()
+    Xn[np.random.default_rng(4).random(X.shape) < 0.2] = np.nan
+    masked.fit(Xn).to_onnx(tmp_path / "m.onnx", part="score")
+    s = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    close("masked errors", s.run(None, {"input": Xn})[0], -masked.score_samples(Xn))
+
+
+def test_the_deployment_example_runs(tmp_path):
+    runtimes()
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, str(REPO / "python" / "examples" / "onnx_detector.py"), "--out",
+         str(tmp_path)],
+        check=True, capture_output=True, text=True, env={**os.environ, "WGAE_BIN": cli()},
+    )
+    auc = float(r.stdout.split("ROC AUC of the score: ")[1].split()[0])
+    assert auc > 0.9, r.stdout  # 0.947 measured

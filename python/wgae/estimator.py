@@ -662,6 +662,19 @@ class Autoencoder(TransformerMixin, OutlierMixin, BaseEstimator):
         check_is_fitted(self)
         self.model_.save(str(path), bool(overwrite))
 
+    def to_onnx(self, path, part="full", overwrite=False):
+        """Writes the model as ONNX (opset 17) for onnxruntime and other ONNX
+        runtimes, with a symbolic batch dimension. ``part`` is "full"
+        (``input`` to ``reconstruction``), "encoder" (``input`` to ``code``,
+        a VAE's mean), "decoder" (``code`` to ``reconstruction``) or "score"
+        (``input`` to ``score``, each row's reconstruction error as
+        ``score_samples`` negates it, and ``feature_errors``). The rows go in
+        as ``fit`` took them, flattened; with ``missing="mask"``, NaN marks
+        a missing entry. An existing file is replaced only with
+        ``overwrite=True``."""
+        check_is_fitted(self)
+        self.model_.to_onnx(str(path), str(part), bool(overwrite))
+
     def __getstate__(self):
         state = self.__dict__.copy()
         model = state.pop("model_", None)

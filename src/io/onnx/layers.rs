@@ -7,7 +7,7 @@
 use crate::error::{Error, Result};
 use crate::io::onnx::graph::{Attr, Graph};
 use crate::model::layer::Rnn;
-use crate::model::{LayerKind, LayerSpec, Projection, Recurrence, Shape, Window};
+use crate::model::{LayerKind, LayerSpec, Projection, Recurrence, Shape, Skip, Window};
 use crate::op::Activation;
 use crate::plan::layout::LayerParams;
 use crate::plan::ParamLayout;
@@ -193,55 +193,8 @@ pub fn layer(
             }
         }
         LayerKind::Reshape { .. } => x.clone(),
-        LayerKind::BatchNorm(norm) => {
-            let dims = if norm.two_d {
-                i.to_vec()
-            } else if i[1] * i[2] == 1 {
-                vec![i[0]]
-            } else {
-                vec![i[0], i[1] * i[2]]
-            };
-            let x = shaped(g, x, dims.clone());
-            let gamma = w.init(g, lp, "weight")?.unwrap_or_default();
-            let beta = w.init(g, lp, "bias")?.unwrap_or_default();
-            let first = lp
-                .buffers
-                .ok_or_else(|| Error::InvalidArgument("batch norm without statistics".into()))?;
-            let (ms, mean) = w.entry(first);
-            let (vs, var) = w.entry(first + 1);
-            let (m, v) = (
-                g.weight("running_mean", &ms, mean),
-                g.weight("running_var", &vs, var),
-            );
-            let name = g.op(
-                "BatchNormalization",
-                &[&x.name, &gamma, &beta, &m, &v],
-                vec![Attr::float("epsilon", norm.eps)],
-            );
-            Value { name, dims }
-        }
-        LayerKind::Residual(skip) => {
-            let b = block.ok_or_else(|| {
-                Error::InvalidArgument("a residual block without its input".into())
-            })?;
-            let short = match skip.proj {
-                Projection::Identity => b.clone(),
-                Projection::Dense => {
-                    let b = shaped(g, b, flat(skip.from));
-                    dense(g, w, lp, &b, false, "proj.weight", "proj.bias")?
-                }
-                Projection::Conv(win) | Projection::ConvTranspose(win) => {
-                    let t = matches!(skip.proj, Projection::ConvTranspose(_));
-                    let b = shaped(g, b, image(skip.from, win.one_d));
-                    conv(g, w, lp, &b, &win, (skip.from, o), t, "proj.")?
-                }
-            };
-            let (body, short) = (shaped(g, x, flat(o)), shaped(g, &short, flat(o)));
-            Value {
-                name: g.op("Add", &[&body.name, &short.name], vec![]),
-                dims: flat(o),
-            }
-        }
+        LayerKind::BatchNorm(norm) => batch_norm(g, w, lp, x, i, norm.two_d, norm.eps)?,
+        LayerKind::Residual(skip) => residual(g, w, lp, x, block, &skip, o)?,
         LayerKind::Recurrent(r) => {
             let x = shaped(g, x, seq(i));
             recurrent(g, w, lp, &x, &r)?
@@ -256,23 +209,7 @@ pub fn layer(
                 dims: vec![times, x.dims[0]],
             }
         }
-        LayerKind::StepDense => {
-            let x = shaped(g, x, seq(i));
-            let (shape, v) = w.get(lp, "weight")?;
-            let (units, f) = (shape[0], shape[1]);
-            let wt: Vec<f32> = (0..f * units)
-                .map(|k| v[(k % units) * f + k / units])
-                .collect();
-            let wt = g.weight("weight_t", &[f, units], &wt);
-            let mut y = g.op("MatMul", &[&x.name, &wt], vec![]);
-            if let Some(b) = w.init(g, lp, "bias")? {
-                y = g.op("Add", &[&y, &b], vec![]);
-            }
-            Value {
-                name: y,
-                dims: vec![x.dims[0], units],
-            }
-        }
+        LayerKind::StepDense => step_dense(g, w, lp, x, i)?,
         LayerKind::Permute => {
             let x = shaped(g, x, vec![i[0], i[2]]);
             Value {
@@ -286,6 +223,95 @@ pub fn layer(
         }
     };
     Ok(activation(g, y, l.act))
+}
+
+/// Batch normalization in evaluation: over the running statistics.
+#[allow(clippy::too_many_arguments)]
+fn batch_norm(
+    g: &mut Graph,
+    w: &Weights,
+    lp: &LayerParams,
+    x: &Value,
+    i: Shape,
+    two_d: bool,
+    eps: f32,
+) -> Result<Value> {
+    let dims = if two_d {
+        i.to_vec()
+    } else if i[1] * i[2] == 1 {
+        vec![i[0]]
+    } else {
+        vec![i[0], i[1] * i[2]]
+    };
+    let x = shaped(g, x, dims.clone());
+    let gamma = w.init(g, lp, "weight")?.unwrap_or_default();
+    let beta = w.init(g, lp, "bias")?.unwrap_or_default();
+    let first = lp
+        .buffers
+        .ok_or_else(|| Error::InvalidArgument("batch norm without statistics".into()))?;
+    let (ms, mean) = w.entry(first);
+    let (vs, var) = w.entry(first + 1);
+    let (m, v) = (
+        g.weight("running_mean", &ms, mean),
+        g.weight("running_var", &vs, var),
+    );
+    let name = g.op(
+        "BatchNormalization",
+        &[&x.name, &gamma, &beta, &m, &v],
+        vec![Attr::float("epsilon", eps)],
+    );
+    Ok(Value { name, dims })
+}
+
+/// A residual block's end: its body's output plus its input through the
+/// shortcut's projection.
+fn residual(
+    g: &mut Graph,
+    w: &Weights,
+    lp: &LayerParams,
+    x: &Value,
+    block: Option<&Value>,
+    skip: &Skip,
+    o: Shape,
+) -> Result<Value> {
+    let b =
+        block.ok_or_else(|| Error::InvalidArgument("a residual block without its input".into()))?;
+    let short = match skip.proj {
+        Projection::Identity => b.clone(),
+        Projection::Dense => {
+            let b = shaped(g, b, flat(skip.from));
+            dense(g, w, lp, &b, false, "proj.weight", "proj.bias")?
+        }
+        Projection::Conv(win) | Projection::ConvTranspose(win) => {
+            let t = matches!(skip.proj, Projection::ConvTranspose(_));
+            let b = shaped(g, b, image(skip.from, win.one_d));
+            conv(g, w, lp, &b, &win, (skip.from, o), t, "proj.")?
+        }
+    };
+    let (body, short) = (shaped(g, x, flat(o)), shaped(g, &short, flat(o)));
+    Ok(Value {
+        name: g.op("Add", &[&body.name, &short.name], vec![]),
+        dims: flat(o),
+    })
+}
+
+/// A Dense layer at every step of a sequence.
+fn step_dense(g: &mut Graph, w: &Weights, lp: &LayerParams, x: &Value, i: Shape) -> Result<Value> {
+    let x = shaped(g, x, seq(i));
+    let (shape, v) = w.get(lp, "weight")?;
+    let (units, f) = (shape[0], shape[1]);
+    let wt: Vec<f32> = (0..f * units)
+        .map(|k| v[(k % units) * f + k / units])
+        .collect();
+    let wt = g.weight("weight_t", &[f, units], &wt);
+    let mut y = g.op("MatMul", &[&x.name, &wt], vec![]);
+    if let Some(b) = w.init(g, lp, "bias")? {
+        y = g.op("Add", &[&y, &b], vec![]);
+    }
+    Ok(Value {
+        name: y,
+        dims: vec![x.dims[0], units],
+    })
 }
 
 /// `x W^T + b` (a tied layer: `x W + b`) from the parameters `wname` and
