@@ -113,7 +113,14 @@ pub fn to_onnx(model: &Autoencoder, extras: &ModelExtras, part: Part) -> Result<
         if l.inner == Some(0) {
             block = Some(x.clone());
         }
-        x = layers::layer(&mut g, &w, l, lp, &x, block.as_ref())?;
+        x = layers::layer(&mut g, &w, l, lp, &x, block.as_ref()).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "{} ({:?}) cannot be exported to ONNX: {}",
+                l.module_name(),
+                l.kind,
+                e.to_string().replace("invalid argument: ", "")
+            ))
+        })?;
         if l.role == Role::VaeHead {
             // The mean: the head's first half (the decoder reads z = mu).
             let half = x.dims[0] / 2;
