@@ -201,9 +201,8 @@ impl AtomicFile {
             return Err(file_err(&self.path, "cannot write: the file was abandoned"));
         };
         let done = (|| -> std::io::Result<()> {
-            let f = f.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-            drop(f);
+            // Closed before the rename.
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             // Under the lock, so that a quit removing the temporaries
             // comes wholly before or after the rename.
             let mut l = live();

@@ -93,6 +93,13 @@ fn read_exact_at(file: &std::fs::File, mut dst: &mut [u8], mut at: u64) -> std::
     Ok(())
 }
 
+/// Where there are no positioned reads (wasm32, which has no files: a
+/// file never opens there, so no mapped source exists to read).
+#[cfg(not(any(unix, windows)))]
+fn read_exact_at(_: &std::fs::File, _: &mut [u8], _: u64) -> std::io::Result<()> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 impl Mapped {
     /// Opens `path` (as `format`, or detected) and maps it: the file and
     /// its number of rows (samples).

@@ -92,11 +92,8 @@ fn quiet_window_system() {
     ONCE.call_once(|| {
         let valid =
             std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
-        if valid {
-            return;
-        }
         #[cfg(unix)]
-        {
+        if !valid {
             use std::os::unix::fs::{DirBuilderExt, MetadataExt};
             let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
             let dir = std::env::temp_dir().join(format!("wgae-runtime-{uid}"));
@@ -108,6 +105,8 @@ fn quiet_window_system() {
                 std::env::set_var("XDG_RUNTIME_DIR", &dir);
             }
         }
+        #[cfg(not(unix))]
+        let _ = valid;
     });
 }
 
