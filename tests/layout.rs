@@ -27,7 +27,7 @@ const ORDER: &[&str] = &[
 
 /// The device layer's files, lowest first.
 const GPU_ORDER: &[&str] = &[
-    "adapter", "device", "tensor", "pipeline", "profile", "context",
+    "block", "adapter", "device", "tensor", "pipeline", "profile", "context",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

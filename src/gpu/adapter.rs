@@ -125,11 +125,26 @@ pub fn list_adapters(
     backends: Option<wgpu::Backends>,
 ) -> (Vec<AdapterSummary>, Option<usize>) {
     let inst = instance(backends);
-    let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+    let mut adapters = crate::gpu::block::now(candidates(&inst)).unwrap_or_default();
     adapters.sort_by_key(|a| rank(&a.get_info()));
     let summaries: Vec<AdapterSummary> = adapters.iter().map(summarize).collect();
     let chosen = summaries.iter().position(|s| matches(name, &s.info));
     (summaries, chosen)
+}
+
+/// The adapters `inst` offers: every one natively; in a browser, the one
+/// WebGPU gives (it lists none).
+pub async fn candidates(inst: &wgpu::Instance) -> Vec<wgpu::Adapter> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let opts = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        };
+        inst.request_adapter(&opts).await.into_iter().collect()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    inst.enumerate_adapters(wgpu::Backends::all()).await
 }
 
 /// Whether the adapter's name contains `name` (any adapter when `None`).
@@ -150,7 +165,7 @@ pub fn wanted_features(available: wgpu::Features) -> wgpu::Features {
     wanted & available
 }
 
-pub fn open_device(
+pub async fn open_device(
     adapter: &wgpu::Adapter,
     features: wgpu::Features,
 ) -> Result<(wgpu::Device, wgpu::Queue)> {
@@ -164,7 +179,7 @@ pub fn open_device(
         memory_hints: wgpu::MemoryHints::Performance,
         trace: wgpu::Trace::Off,
     };
-    match pollster::block_on(adapter.request_device(&desc(full.clone()))) {
+    match adapter.request_device(&desc(full.clone())).await {
         Ok(pair) => Ok(pair),
         Err(first) => {
             // Some drivers refuse their own full limit set; fall back to the
@@ -179,12 +194,13 @@ pub fn open_device(
             limits.max_compute_workgroup_size_x = full.max_compute_workgroup_size_x;
             limits.max_compute_workgroup_size_y = full.max_compute_workgroup_size_y;
             limits.max_storage_buffers_per_shader_stage = full.max_storage_buffers_per_shader_stage;
-            pollster::block_on(adapter.request_device(&desc(limits))).map_err(|e| {
-                Error::RequestDevice {
+            adapter
+                .request_device(&desc(limits))
+                .await
+                .map_err(|e| Error::RequestDevice {
                     adapter: info.name.clone(),
                     message: e.to_string(),
-                }
-            })
+                })
         }
     }
 }

@@ -128,7 +128,14 @@ impl GpuContext {
         Self::with_options(&ContextOptions::default())
     }
 
+    /// The context `opts` ask for (blocking: the CLI, the tests, Python).
     pub fn with_options(opts: &ContextOptions) -> Result<Self> {
+        crate::gpu::block::resolve("opening the GPU", Self::with_options_async(opts))
+    }
+
+    /// [`Self::with_options`] as a future: the adapter and the device are
+    /// asked for without blocking, as a browser needs.
+    pub async fn with_options_async(opts: &ContextOptions) -> Result<Self> {
         if let Some(l) = opts.row_lanes {
             if !ROW_LANES.contains(&l) {
                 return Err(Error::InvalidArgument(format!(
@@ -140,14 +147,14 @@ impl GpuContext {
         // The native APIs first; GL only when none of them has an adapter
         // (probing GL is slow, and EGL prints warnings on headless machines).
         let mut _inst = adapter::instance(Some(opts.backends.unwrap_or(wgpu::Backends::PRIMARY)));
-        let mut adapters = pollster::block_on(_inst.enumerate_adapters(wgpu::Backends::all()));
+        let mut adapters = adapter::candidates(&_inst).await;
         if !adapters
             .iter()
             .any(|a| adapter::matches(name, &a.get_info()))
             && opts.backends.is_none()
         {
             let all = adapter::instance(Some(wgpu::Backends::all()));
-            let more = pollster::block_on(all.enumerate_adapters(wgpu::Backends::all()));
+            let more = adapter::candidates(&all).await;
             // Keep the native list when GL adds nothing: an adapter name
             // that matches none is then named as such, with the ones there
             // are, not taken for a machine without a driver.
@@ -188,7 +195,7 @@ impl GpuContext {
             );
         }
         let features = adapter::wanted_features(chosen.features());
-        let (device, queue) = adapter::open_device(&chosen, features)?;
+        let (device, queue) = adapter::open_device(&chosen, features).await?;
         let mut dev = Device::new(device, queue, info, true);
         dev.memory_limit = opts.gpu_memory;
         Ok(Self::assemble(dev, opts))
@@ -342,6 +349,11 @@ impl GpuContext {
     /// Copies the tensor back to the host as f32 (waits for the GPU).
     pub fn read(&self, t: &GpuTensor) -> Result<Vec<f32>> {
         tensor::read(self, t)
+    }
+
+    /// [`Self::read`] as a future (a browser's read-back).
+    pub async fn read_async(&self, t: &GpuTensor) -> Result<Vec<f32>> {
+        tensor::read_async(self, t).await
     }
 
     /// Copies the tensor back to the host as u32 (waits for the GPU).

@@ -158,16 +158,25 @@ impl Device {
 
     /// Runs `f` inside validation, out-of-memory and internal error scopes and
     /// turns anything they catch into an `Err` naming `op`.
+    /// In a browser the scopes would answer on its event loop, after the
+    /// work: errors reach the uncaptured-error handler instead, and the
+    /// next check reports them.
     pub fn scoped<T>(&self, op: &str, f: impl FnOnce() -> T) -> Result<T> {
         self.check()?;
+        if cfg!(target_arch = "wasm32") {
+            let out = f();
+            self.check()?;
+            return Ok(out);
+        }
         let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
+        let now = crate::gpu::block::now;
         let errors = [
-            pollster::block_on(validation.pop()),
-            pollster::block_on(oom.pop()),
-            pollster::block_on(internal.pop()),
+            now(validation.pop()).flatten(),
+            now(oom.pop()).flatten(),
+            now(internal.pop()).flatten(),
         ];
         if let Some(e) = errors.into_iter().flatten().next() {
             return Err(convert_error(op, e));

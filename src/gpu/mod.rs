@@ -4,6 +4,7 @@
 //! compute: that is the kernels module above it, one module per shader file.
 
 pub mod adapter;
+mod block;
 pub mod context;
 pub mod device;
 pub mod pipeline;

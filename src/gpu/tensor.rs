@@ -201,15 +201,20 @@ pub fn write<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor, data: &[T]) -> Resul
 
 /// Copies the tensor back to the host as f32 (waits for the GPU).
 pub fn read(dev: &Device, t: &GpuTensor) -> Result<Vec<f32>> {
-    read_pod(dev, t)
+    crate::gpu::block::resolve("reading a tensor", read_pod(dev, t))
+}
+
+/// [`read`] as a future.
+pub async fn read_async(dev: &Device, t: &GpuTensor) -> Result<Vec<f32>> {
+    read_pod(dev, t).await
 }
 
 /// Copies the tensor back to the host as u32 (waits for the GPU).
 pub fn read_u32(dev: &Device, t: &GpuTensor) -> Result<Vec<u32>> {
-    read_pod(dev, t)
+    crate::gpu::block::resolve("reading a tensor", read_pod(dev, t))
 }
 
-fn read_pod<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor) -> Result<Vec<T>> {
+async fn read_pod<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor) -> Result<Vec<T>> {
     let size = t.size_bytes();
     let staging = dev.scoped("read-back staging buffer", || {
         let staging = read_back_buffer(dev, "wgae read-back", size);
@@ -222,7 +227,7 @@ fn read_pod<T: bytemuck::Pod>(dev: &Device, t: &GpuTensor) -> Result<Vec<T>> {
         dev.queue.submit([enc.finish()]);
         staging
     })?;
-    map_read(dev, &staging)
+    map_read_async(dev, &staging).await
 }
 
 /// A buffer for the GPU to copy results into and [`map_read`] to
@@ -239,12 +244,23 @@ pub fn read_back_buffer(dev: &Device, label: &str, size: u64) -> wgpu::Buffer {
 /// Maps a `MAP_READ` buffer once the GPU is done with it and copies it
 /// out (waits for the GPU).
 pub fn map_read<T: bytemuck::Pod>(dev: &Device, staging: &wgpu::Buffer) -> Result<Vec<T>> {
+    crate::gpu::block::resolve("reading back", map_read_async(dev, staging))
+}
+
+/// [`map_read`] as a future: natively the device is polled until the
+/// GPU is done; in a browser the map resolves on its event loop.
+pub async fn map_read_async<T: bytemuck::Pod>(
+    dev: &Device,
+    staging: &wgpu::Buffer,
+) -> Result<Vec<T>> {
     let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
     staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
-    dev.wait()?;
-    match pollster::block_on(rx.receive()) {
+    if cfg!(not(target_arch = "wasm32")) {
+        dev.wait()?;
+    }
+    match rx.receive().await {
         Some(Ok(())) => {}
         Some(Err(e)) => return Err(Error::Readback(e.to_string())),
         None => return Err(Error::Readback("the map callback never ran".into())),
