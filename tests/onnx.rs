@@ -103,3 +103,25 @@ fn an_existing_file_is_kept_without_force() {
         "'middle': give full, encoder, decoder or score"
     );
 }
+
+/// A model file from a newer wgae (a later `format`) is refused with what
+/// to do, before anything is exported; so is another program's safetensors.
+#[test]
+fn a_model_file_from_a_newer_wgae_is_refused() {
+    let Some(ctx) = common::gpu() else { return };
+    let m = Autoencoder::new(ctx, &ModelConfig::dense(6, &[3]), 1).unwrap();
+    let bytes = wgae::io::model_bytes(&m, &ModelExtras::default()).unwrap();
+    let swap = |from: &[u8], to: &[u8]| {
+        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+        let mut b = bytes.clone();
+        b[at..at + from.len()].copy_from_slice(to);
+        b
+    };
+    let e = wgae::io::model_from_bytes(ctx, swap(b"wgae-1", b"wgae-9"), "new.safetensors")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("newer wgae") && e.contains("upgrade"), "{e}");
+    let e = wgae::io::model_from_bytes(ctx, swap(b"wgae-1", b"pt\0\0\0\0"), "pt.safetensors");
+    assert!(e.is_err());
+    assert!(wgae::io::model_from_bytes(ctx, bytes.clone(), "ok.safetensors").is_ok());
+}

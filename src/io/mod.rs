@@ -175,6 +175,7 @@ fn parse_bytes(path: &Path, bytes: Vec<u8>) -> Result<Parsed> {
     SafeTensors::deserialize(&bytes)
         .map_err(|e| file_err(path, format!("corrupt safetensors data ({e})")))?;
     let meta = metadata.metadata().clone().unwrap_or_default();
+    check_format(path, meta.get("format"))?;
     let text = meta.get("wgae.model").ok_or_else(|| {
         file_err(
             path,
@@ -190,6 +191,28 @@ fn parse_bytes(path: &Path, bytes: Vec<u8>) -> Result<Parsed> {
         meta,
         cfg,
     })
+}
+
+/// An error unless a file's `format` is one this wgae reads ([`FORMAT`]
+/// or older; files from before the key existed have none).
+fn check_format(path: &Path, format: Option<&String>) -> Result<()> {
+    let Some(f) = format else { return Ok(()) };
+    let version = |f: &str| f.strip_prefix("wgae-").and_then(|v| v.parse::<u32>().ok());
+    match (version(f), version(FORMAT)) {
+        (Some(v), Some(mine)) if v <= mine => Ok(()),
+        (Some(_), _) => Err(file_err(
+            path,
+            format!(
+                "was written by a newer wgae (format {f}; this wgae {} reads {FORMAT}): \
+                 upgrade wgae to read it",
+                env!("CARGO_PKG_VERSION")
+            ),
+        )),
+        (None, _) => Err(file_err(
+            path,
+            format!("has format '{f}', not a wgae model file's ({FORMAT})"),
+        )),
+    }
 }
 
 impl Parsed {
