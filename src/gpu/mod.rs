@@ -12,6 +12,7 @@ pub mod profile;
 pub mod tensor;
 
 pub use adapter::{list_adapters, AdapterSummary};
+pub(crate) use block::resolve;
 pub use context::{ContextOptions, GpuContext, ROW_LANES};
 pub use device::Device;
 pub use pipeline::{Kernel, Shader, Step};

@@ -2,7 +2,7 @@
 //! and then, validation, early stopping, checkpoints, Ctrl-C, and going
 //! back to the last finite weights when the loss diverges.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gpu::Step;
@@ -41,7 +41,7 @@ impl Trainer {
     /// the weights and optimizer state from before the epoch, then either
     /// an error (`OnDivergence::Stop`, or no restores left) or, halving the
     /// learning rate, `Ok` to train the epoch again.
-    fn diverged(
+    async fn diverged(
         &mut self,
         epoch: usize,
         step: usize,
@@ -63,7 +63,7 @@ impl Trainer {
                 restores,
             });
         }
-        let state = self.ctx.read(&self.a.state)?;
+        let state = self.ctx.read_async(&self.a.state).await?;
         let factor = match state[ops::LR_FACTOR_WORD] {
             f if f > 0.0 => f * 0.5,
             _ => 0.5,
@@ -93,6 +93,16 @@ impl Trainer {
     /// callback says stop. `on_epoch` sees each epoch's report; `on_step`,
     /// when `log_every_steps` is set, sees the running loss.
     pub fn fit(
+        &mut self,
+        on_epoch: impl FnMut(&EpochReport) -> Control,
+        on_step: impl FnMut(&StepProgress),
+    ) -> Result<History> {
+        crate::gpu::resolve("training", self.fit_async(on_epoch, on_step))
+    }
+
+    /// [`Self::fit`] as a future: the loss and the validation metrics are
+    /// read back without blocking, as a browser needs.
+    pub async fn fit_async(
         &mut self,
         mut on_epoch: impl FnMut(&EpochReport) -> Control,
         mut on_step: impl FnMut(&StepProgress),
@@ -132,11 +142,11 @@ impl Trainer {
                     break 'epochs;
                 }
                 if self.tcfg.log_every_steps.is_some() {
-                    let m = self.read_metrics(self.net.metrics())?;
+                    let m = self.read_metrics(self.net.metrics()).await?;
                     let seen = (done * self.net.cap()).min(self.train.rows()) as f64;
                     let loss = (m[slot::RECON] + m[slot::PENALTY]) / seen;
                     if !loss.is_finite() {
-                        self.diverged(epoch, done, loss, &mut history)?;
+                        self.diverged(epoch, done, loss, &mut history).await?;
                         continue 'epochs;
                     }
                     on_step(&StepProgress {
@@ -148,17 +158,18 @@ impl Trainer {
                     });
                 }
             }
-            let m = self.read_metrics(self.net.metrics())?;
+            let m = self.read_metrics(self.net.metrics()).await?;
             let seconds = start.elapsed().as_secs_f64();
             let train_loss = (m[slot::RECON] + m[slot::PENALTY]) / self.train.rows() as f64;
             if !train_loss.is_finite() {
-                self.diverged(epoch, steps, train_loss, &mut history)?;
+                self.diverged(epoch, steps, train_loss, &mut history)
+                    .await?;
                 continue 'epochs;
             }
-            let val = self.evaluate()?;
+            let val = self.evaluate().await?;
             if let Some(v) = val.as_ref().map(|v| v[slot::RECON] + v[slot::PENALTY]) {
                 if !v.is_finite() {
-                    self.diverged(epoch, steps, v, &mut history)?;
+                    self.diverged(epoch, steps, v, &mut history).await?;
                     continue 'epochs;
                 }
             }

@@ -340,11 +340,17 @@ impl Trainer {
         self.ctx.wait()
     }
 
-    fn read_metrics(&self, t: &GpuTensor) -> Result<Vec<f64>> {
-        Ok(self.ctx.read(t)?.into_iter().map(f64::from).collect())
+    async fn read_metrics(&self, t: &GpuTensor) -> Result<Vec<f64>> {
+        Ok(self
+            .ctx
+            .read_async(t)
+            .await?
+            .into_iter()
+            .map(f64::from)
+            .collect())
     }
 
-    fn evaluate(&self) -> Result<Option<Vec<f64>>> {
+    async fn evaluate(&self) -> Result<Option<Vec<f64>>> {
         let (Some(e), Some(feed)) = (&self.eval, &self.val) else {
             return Ok(None);
         };
@@ -358,7 +364,7 @@ impl Trainer {
                 s.record(pass);
             }
         })?;
-        let m = self.read_metrics(e.net.metrics())?;
+        let m = self.read_metrics(e.net.metrics()).await?;
         Ok(Some(
             m.into_iter().map(|v| v / feed.rows() as f64).collect(),
         ))

@@ -196,7 +196,7 @@ impl Stream {
         if let Some(index) = self.last_use.borrow_mut()[s].take() {
             ctx.wait_for(index)?;
         }
-        let started = std::time::Instant::now();
+        let started = web_time::Instant::now();
         let i0 = chunk * self.slot_batches * self.batch;
         let i1 = ((chunk + 1) * self.slot_batches * self.batch).min(self.rows);
         let mut host = self.host.borrow_mut();
@@ -237,7 +237,7 @@ impl Stream {
         Ok(())
     }
 
-    fn count(&self, started: std::time::Instant, bytes: usize) {
+    fn count(&self, started: web_time::Instant, bytes: usize) {
         let mut s = self.stats.get();
         s.fill_seconds += started.elapsed().as_secs_f64();
         s.bytes += bytes as u64;

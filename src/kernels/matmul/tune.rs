@@ -15,7 +15,8 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, Step};
