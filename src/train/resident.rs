@@ -1,9 +1,9 @@
 //! A dataset resident on the GPU: its rows in one buffer, or split over up
 //! to `kernels::MAX_CHUNKS` buffers of whole rows when it is larger than one
 //! storage binding, or, for sparse rows, their entries (CSR, gathered into
-//! dense batches by `kernels::gather_sparse`); its row order (shuffled each epoch for training, the
-//! identity for validation); and the gathers that assemble each batch from
-//! it, planned once.
+//! dense batches by `kernels::gather_sparse`); its row order (shuffled each
+//! epoch for training, the identity for validation); and the gathers that
+//! assemble each batch from it, planned once.
 
 use crate::data::sparse::Csr;
 use crate::data::windows::Windows;

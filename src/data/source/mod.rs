@@ -24,13 +24,13 @@ use std::sync::Arc;
 use crate::data::files::{self, Format, NpyElem};
 pub use crate::data::mapped::RELEASE_BYTES;
 use crate::data::mapped::{decode, Mapped};
-mod cut;
-
 use crate::data::sparse::Csr;
 use crate::data::windows::WindowLayout;
 use crate::data::{Rows, MISSING};
 use crate::error::{Error, Result};
 use cut::Cut;
+
+mod cut;
 
 /// `v` clipped to [0, 1] when `on` (NaN stays NaN, to be reported).
 fn clip(on: bool, v: f32) -> f32 {
@@ -347,34 +347,33 @@ impl Source {
         }
     }
 
+    /// The sparse store where these rows can go to the GPU sparse: not
+    /// where a transform would change an absent cell that is not
+    /// [`MISSING`] (those rows are densified as read).
+    fn gpu_sparse(&self) -> Option<&Csr> {
+        match &*self.store {
+            Store::Sparse(m) if self.transform.is_none() || m.absent_is_missing() => Some(m),
+            _ => None,
+        }
+    }
+
     /// The entries of this source's rows where they can go to the GPU
     /// sparse (see [`Self::sparse_rows`]), `None` otherwise.
     pub fn sparse_entries(&self) -> Option<usize> {
-        let Store::Sparse(m) = &*self.store else {
-            return None;
-        };
-        if self.transform.is_some() && !m.absent_is_missing() {
-            return None;
-        }
+        let m = self.gpu_sparse()?;
         Some((m.offsets[self.start + self.rows] - m.offsets[self.start]) as usize)
     }
 
     /// This source's rows as they go to the GPU sparse: the slice's
-    /// entries, each value through the transform. `None` for rows that are
-    /// not sparse, and where a transform would change an absent cell that
-    /// is not [`MISSING`] (those rows are densified as read).
+    /// entries, each value through the transform; `None` where
+    /// [`Self::sparse_entries`] is.
     pub fn sparse_rows(&self) -> Option<Csr> {
-        let Store::Sparse(m) = &*self.store else {
-            return None;
-        };
+        let m = self.gpu_sparse()?;
         let (r0, r1) = (self.start, self.start + self.rows);
-        match &self.transform {
-            None => Some(m.slice_map(r0, r1, |_, v| v)),
-            Some(t) if m.absent_is_missing() => {
-                Some(m.slice_map(r0, r1, |c, v| clip(t.2, (v - t.0[c]) / t.1[c])))
-            }
-            Some(_) => None,
-        }
+        Some(match &self.transform {
+            Some(t) => m.slice_map(r0, r1, |c, v| clip(t.2, (v - t.0[c]) / t.1[c])),
+            None => m.slice_map(r0, r1, |_, v| v),
+        })
     }
 
     /// The f32 value of each stored byte, as [`Self::read`] computes it (b

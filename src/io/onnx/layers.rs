@@ -39,13 +39,16 @@ impl Weights<'_> {
         (e.shape.clone(), &self.arena[e.offset..e.offset + e.len()])
     }
 
-    /// The parameter as an initializer, and whether the layer has it.
-    fn init(&self, g: &mut Graph, lp: &LayerParams, name: &str) -> Result<Option<String>> {
-        if lp.get(name).is_none() {
-            return Ok(None);
-        }
+    /// The parameter `name` as an initializer (an error if the layer
+    /// lacks it).
+    fn param(&self, g: &mut Graph, lp: &LayerParams, name: &str) -> Result<String> {
         let (shape, v) = self.get(lp, name)?;
-        Ok(Some(g.weight(name, &shape, v)))
+        Ok(g.weight(name, &shape, v))
+    }
+
+    /// The optional parameter `name` (a bias) as an initializer.
+    fn init(&self, g: &mut Graph, lp: &LayerParams, name: &str) -> Result<Option<String>> {
+        lp.get(name).map(|_| self.param(g, lp, name)).transpose()
     }
 }
 
@@ -119,7 +122,7 @@ fn window_attrs(
         } else {
             (i + p + pe - span) / s + 1
         };
-        if got != o || op >= s.max(d) && op > 0 {
+        if got != o || op >= s.max(d) {
             return Err(Error::InvalidArgument(format!(
                 "a window of {k} (stride {s}, padding {p}) from {i} to {o} has no ONNX form"
             )));
@@ -244,8 +247,8 @@ fn batch_norm(
         vec![i[0], i[1] * i[2]]
     };
     let x = shaped(g, x, dims.clone());
-    let gamma = w.init(g, lp, "weight")?.unwrap_or_default();
-    let beta = w.init(g, lp, "bias")?.unwrap_or_default();
+    let gamma = w.param(g, lp, "weight")?;
+    let beta = w.param(g, lp, "bias")?;
     let first = lp
         .buffers
         .ok_or_else(|| Error::InvalidArgument("batch norm without statistics".into()))?;
@@ -358,8 +361,7 @@ fn conv(
     } else {
         attrs.push(Attr::ints("dilations", &extra));
     }
-    let (shape, v) = w.get(lp, &format!("{prefix}weight"))?;
-    let wt = g.weight("weight", &shape, v);
+    let wt = w.param(g, lp, &format!("{prefix}weight"))?;
     let b = w.init(g, lp, &format!("{prefix}bias"))?;
     let mut inputs = vec![x.name.as_str(), wt.as_str()];
     if let Some(b) = &b {
