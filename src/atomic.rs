@@ -89,8 +89,13 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
         ));
     }
     // Can a file be made there? (A read-only folder says so now, not after
-    // hours of training.)
-    let probe = dir.join(format!(".wgae-probe-{}", std::process::id()));
+    // hours of training.) The probe has the name of this process's
+    // temporary, so that a kill before it is removed leaves nothing that the
+    // next write does not clear.
+    let name = path
+        .file_name()
+        .map_or_else(|| "wgae".into(), |n| n.to_string_lossy());
+    let probe = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
