@@ -32,7 +32,9 @@
 //                      a row with none). A row per workgroup of 64.
 //   masked_row_loss    rowout alone (evaluation, the anomaly score).
 
-const MISSING: f32 = -3.40282347e+38;
+// f32::MIN exactly, in hex: the decimal -3.40282347e+38 lies beyond it, which
+// naga rounds but Tint (Chromium) refuses.
+const MISSING: f32 = -0x1.fffffep+127f;
 
 struct MaskedParams {
     rows: u32,

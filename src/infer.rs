@@ -69,6 +69,17 @@ fn within_cap<T>(mut cap: usize, plan: impl Fn(usize) -> Result<T>) -> Result<(u
     }
 }
 
+/// What f32 inference reads back of each batch.
+#[derive(Clone, Copy)]
+enum Fetch {
+    /// The code (a VAE's mean).
+    Code,
+    /// The last layer's output.
+    Output,
+    /// Each row's reconstruction error.
+    RowError,
+}
+
 /// The largest batch inference runs at once.
 pub const INFERENCE_BATCH: usize = 1024;
 
@@ -149,6 +160,19 @@ impl Autoencoder {
         })
     }
 
+    /// Another handle on this model's weights, not a copy: a trainer made
+    /// from it trains them in place, and this model sees the result (a
+    /// caller that must keep its model whatever the trainer does).
+    pub fn shared(&self) -> Self {
+        Self {
+            ctx: self.ctx.clone(),
+            cfg: self.cfg.clone(),
+            layout: self.layout.clone(),
+            params: self.params.clone(),
+            plan: self.plan,
+        }
+    }
+
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
     }
@@ -182,16 +206,23 @@ impl Autoencoder {
         self.ctx.read(&self.params)
     }
 
-    /// Runs the model in evaluation mode over `data` in batches and hands
-    /// each batch's planned net to `take`.
-    fn batched(
+    /// [`Self::params_host`] as a future (a browser's read-back).
+    pub async fn params_host_async(&self) -> Result<Vec<f32>> {
+        self.ctx.read_async(&self.params).await
+    }
+
+    /// Runs the model in evaluation mode over `data` in batches from layer
+    /// `start` and gathers what `fetch` names of each batch, read back
+    /// without blocking (the blocking API resolves this future; a browser
+    /// awaits it).
+    async fn batched(
         &self,
         data: &[f32],
         rows: usize,
         cols: usize,
         start: usize,
-        mut take: impl FnMut(&Net, usize) -> Result<()>,
-    ) -> Result<()> {
+        fetch: Fetch,
+    ) -> Result<Vec<f32>> {
         check_rows(data, rows, cols)?;
         let (cap, net) = within_cap(rows.min(INFERENCE_BATCH), |cap| {
             Net::new(
@@ -204,7 +235,12 @@ impl Autoencoder {
                 &self.plan,
             )
         })?;
+        // The forward steps and the scoring step, planned once per batch
+        // size (the last batch may be smaller), not per batch.
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
+        let mut scoring: Vec<(usize, Step, GpuTensor)> = Vec::new();
+        let c = self.cfg.code_dim();
+        let mut out = Vec::new();
         for b0 in (0..rows).step_by(cap) {
             let r = cap.min(rows - b0);
             if !plans.iter().any(|(pr, _)| *pr == r) {
@@ -217,9 +253,26 @@ impl Autoencoder {
                 .write(&net.input_of(start, r)?, &data[b0 * cols..(b0 + r) * cols])?;
             let steps = &plans.iter().find(|(pr, _)| *pr == r).unwrap().1;
             self.ctx.run(&steps.iter().collect::<Vec<_>>())?;
-            take(&net, r)?;
+            match fetch {
+                Fetch::Code => {
+                    let (code, width) = net.code(r)?;
+                    for row in self.ctx.read_async(&code).await?.chunks(width) {
+                        out.extend_from_slice(&row[..c]);
+                    }
+                }
+                Fetch::Output => out.extend(self.ctx.read_async(&net.output(r)?).await?),
+                Fetch::RowError => {
+                    if !scoring.iter().any(|(pr, ..)| *pr == r) {
+                        let (step, errors) = net.row_error_step(&self.ctx, r)?;
+                        scoring.push((r, step, errors));
+                    }
+                    let (_, step, errors) = scoring.iter().find(|(pr, ..)| *pr == r).unwrap();
+                    self.ctx.run(&[step])?;
+                    out.extend(self.ctx.read_async(errors).await?);
+                }
+            }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Mixed-precision inference: layers `start..end` over `data` in
@@ -314,17 +367,15 @@ impl Autoencoder {
             })?;
             return Ok(out);
         }
-        let c = self.cfg.code_dim();
-        let mut out = Vec::with_capacity(data.rows * c);
-        self.batched(data.data, data.rows, data.cols, 0, |net, r| {
-            let (code, width) = net.code(r)?;
-            let v = self.ctx.read(&code)?;
-            for row in v.chunks(width) {
-                out.extend_from_slice(&row[..c]);
-            }
-            Ok(())
-        })?;
-        Ok(out)
+        crate::gpu::resolve("encoding", self.encode_async(data))
+    }
+
+    /// [`Self::encode`] as a future (a browser's inference).
+    pub async fn encode_async<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f32>> {
+        let data = data.into();
+        self.check_dim("encode", data.cols, self.cfg.input_dim)?;
+        self.batched(data.data, data.rows, data.cols, 0, Fetch::Code)
+            .await
     }
 
     /// Decodes codes (rows of `code_dim`) to data space.
@@ -351,11 +402,10 @@ impl Autoencoder {
             })?;
             return Ok(out);
         }
-        self.batched(codes, rows, c, start, |net, r| {
-            out.extend(self.ctx.read(&net.output(r)?)?);
-            Ok(())
-        })?;
-        Ok(out)
+        crate::gpu::resolve(
+            "decoding",
+            self.batched(codes, rows, c, start, Fetch::Output),
+        )
     }
 
     /// The reconstruction of every row.
@@ -387,12 +437,15 @@ impl Autoencoder {
             })?;
             return Ok(out);
         }
-        let mut out = Vec::with_capacity(data.rows * d);
-        self.batched(data.data, data.rows, d, 0, |net, r| {
-            out.extend(self.ctx.read(&net.output(r)?)?);
-            Ok(())
-        })?;
-        Ok(out)
+        crate::gpu::resolve("reconstructing", self.reconstruct_async(data))
+    }
+
+    /// [`Self::reconstruct`] as a future (a browser's inference).
+    pub async fn reconstruct_async<'a>(&self, data: impl Into<Rows<'a>>) -> Result<Vec<f32>> {
+        let data = data.into();
+        self.check_dim("reconstruct", data.cols, self.cfg.input_dim)?;
+        self.batched(data.data, data.rows, data.cols, 0, Fetch::Output)
+            .await
     }
 
     /// The per-sample reconstruction error (mean squared error over
@@ -432,25 +485,18 @@ impl Autoencoder {
                 })
                 .collect());
         }
-        let mut out = Vec::with_capacity(data.rows);
-        // The scoring step, planned once per batch size (the last batch
-        // may be smaller), not per batch.
-        let mut steps: Vec<(usize, Step, GpuTensor)> = Vec::new();
-        self.batched(data.data, data.rows, d, 0, |net, r| {
-            if !steps.iter().any(|(pr, ..)| *pr == r) {
-                let (step, rows) = net.row_error_step(&self.ctx, r)?;
-                steps.push((r, step, rows));
-            }
-            let Some((_, step, rows)) = steps.iter().find(|(pr, ..)| *pr == r) else {
-                return Err(Error::InvalidArgument(format!(
-                    "no scoring step for {r} rows"
-                )));
-            };
-            self.ctx.run(&[step])?;
-            out.extend(self.ctx.read(rows)?);
-            Ok(())
-        })?;
-        Ok(out)
+        crate::gpu::resolve("scoring", self.reconstruction_error_async(data))
+    }
+
+    /// [`Self::reconstruction_error`] as a future (a browser's scoring).
+    pub async fn reconstruction_error_async<'a>(
+        &self,
+        data: impl Into<Rows<'a>>,
+    ) -> Result<Vec<f32>> {
+        let data = data.into();
+        self.check_dim("reconstruction error", data.cols, self.cfg.input_dim)?;
+        self.batched(data.data, data.rows, data.cols, 0, Fetch::RowError)
+            .await
     }
 
     /// Runs `f` over `src` block by block (each block a few MiB of rows,

@@ -220,7 +220,11 @@ impl GpuContext {
         // direct kernels win at every shape), so timing the others at each
         // plan would only cost time.
         let forced = opts.matmul_direct.is_some() || opts.matmul_tile.is_some();
-        let autotune = !forced && opts.tune.unwrap_or(!software);
+        // A browser cannot wait for the timings (and its timers are coarse).
+        let autotune = !forced
+            && opts
+                .tune
+                .unwrap_or(!software && !cfg!(target_arch = "wasm32"));
         let subgroup_matmul = opts.subgroups.unwrap_or(true) && dev.has_subgroups();
         tracing::info!(
             adapter = %dev.adapter_name(),

@@ -135,10 +135,18 @@ pub fn save_model(
 /// A model file's bytes (what [`save_model`] writes), for a caller that
 /// keeps them elsewhere (Python's pickle).
 pub fn model_bytes(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>> {
-    let arena = model.params_host()?;
+    model_bytes_of(model, &model.params_host()?, extras)
+}
+
+/// [`model_bytes`] as a future (a browser's download of its model).
+pub async fn model_bytes_async(model: &Autoencoder, extras: &ModelExtras) -> Result<Vec<u8>> {
+    model_bytes_of(model, &model.params_host_async().await?, extras)
+}
+
+fn model_bytes_of(model: &Autoencoder, arena: &[f32], extras: &ModelExtras) -> Result<Vec<u8>> {
     let mut meta = base_meta(model.config(), "model");
     extras.write_meta(&mut meta);
-    serialize(named(model.layout(), &arena), meta)
+    serialize(named(model.layout(), arena), meta)
 }
 
 /// The extras stored in a model file.
@@ -321,6 +329,17 @@ pub fn load_model_with_extras(ctx: &GpuContext, path: &Path) -> Result<(Autoenco
 /// names them in errors.
 pub fn model_from_bytes(ctx: &GpuContext, bytes: Vec<u8>, what: &str) -> Result<Autoencoder> {
     model_of(ctx, parse_bytes(Path::new(what), bytes)?)
+}
+
+/// [`model_from_bytes`] with the file's extras (a browser's upload).
+pub fn model_with_extras_from_bytes(
+    ctx: &GpuContext,
+    bytes: Vec<u8>,
+    what: &str,
+) -> Result<(Autoencoder, ModelExtras)> {
+    let p = parse_bytes(Path::new(what), bytes)?;
+    let extras = extras_of(&p)?;
+    Ok((model_of(ctx, p)?, extras))
 }
 
 fn model_of(ctx: &GpuContext, p: Parsed) -> Result<Autoencoder> {

@@ -37,7 +37,7 @@ pub struct StepProgress {
 }
 
 /// The outcome of [`Trainer::fit`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct History {
     pub epochs: Vec<EpochReport>,
     /// 1-based epoch whose weights the model holds after early stopping.

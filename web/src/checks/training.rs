@@ -1,0 +1,172 @@
+//! Whole training steps against the f64 trainer (`reference::trainer`),
+//! as `tests/common/three_steps.rs` checks them natively: one epoch of 21
+//! rows at batch 8 (three steps, the last partial) on the same shuffled
+//! batches, initial weights and random draws. One dense model under Adam,
+//! one conv model with batch norm, max pooling and upsampling under SGD.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use wgae::reference::trainer::RefTrainer;
+use wgae::train::config::ConfigFile;
+use wgae::{Autoencoder, Control, Dataset, GpuContext, Result, Trainer};
+
+use super::{errored, judged, Check, U};
+
+const ROWS: usize = 21;
+const BATCH: usize = 8;
+
+/// A dense autoencoder with a tanh code, under Adam with weight decay.
+const DENSE: &str = r#"
+[model]
+input_dim = 13
+encoder = [9, 4]
+act = "tanh"
+out_act = "sigmoid"
+loss = "bce"
+
+[train]
+epochs = 1
+batch_size = 8
+optimizer = "adam"
+lr = 0.01
+weight_decay = 0.001
+seed = 7
+"#;
+
+/// Conv -> batch norm -> ReLU -> max pool, a dense code, then upsampling
+/// back through batch norm and a convolution.
+const CONV: &str = r#"
+[model]
+input_shape = [2, 6, 8]
+act = "relu"
+loss = "mse"
+
+[[model.encoder_layers]]
+type = "conv2d"
+filters = 3
+kernel = 3
+padding = "same"
+act = "identity"
+bias = false
+
+[[model.encoder_layers]]
+type = "batch_norm2d"
+act = "relu"
+
+[[model.encoder_layers]]
+type = "max_pool2d"
+size = 2
+
+[[model.encoder_layers]]
+type = "flatten"
+
+[[model.encoder_layers]]
+type = "dense"
+units = 5
+act = "tanh"
+
+[[model.decoder_layers]]
+type = "dense"
+units = 36
+
+[[model.decoder_layers]]
+type = "reshape"
+shape = [3, 3, 4]
+
+[[model.decoder_layers]]
+type = "upsample2d"
+factor = 2
+
+[[model.decoder_layers]]
+type = "batch_norm2d"
+
+[[model.decoder_layers]]
+type = "conv2d"
+filters = 2
+kernel = 3
+padding = "same"
+act = "identity"
+
+[train]
+epochs = 1
+batch_size = 8
+optimizer = "sgd"
+lr = 0.3
+seed = 7
+"#;
+
+pub async fn all(ctx: &GpuContext) -> Vec<Check> {
+    let mut out = Vec::new();
+    for (name, text) in [
+        ("train dense adam", DENSE),
+        ("train conv batch-norm pool", CONV),
+    ] {
+        out.push(match three_steps(ctx, text).await {
+            Ok((worst, values)) => {
+                let mut c = judged(name.to_string(), worst);
+                c.values = values;
+                c
+            }
+            Err(e) => errored(name.to_string(), e),
+        });
+    }
+    out
+}
+
+/// The worst error of the trained parameters over their tolerance, and a
+/// sample of them (every parameter of a small model, at most 256).
+async fn three_steps(ctx: &GpuContext, text: &str) -> Result<(f64, Vec<f64>)> {
+    let f = ConfigFile::from_toml(text)?;
+    let (cfg, tcfg) = (f.model, f.train);
+    let mut g = StdRng::seed_from_u64(3);
+    let values: Vec<f32> = (0..ROWS * cfg.input_dim)
+        .map(|_| g.random_range(0.0..1.0))
+        .collect();
+    let data = Dataset::new(values, ROWS, cfg.input_dim, None)?;
+    let model = Autoencoder::new(ctx, &cfg, tcfg.seed)?;
+    let p0 = model.params_host_async().await?;
+    let mut trainer = Trainer::with_model(model, &tcfg, &data, None)?;
+    trainer.fit_async(|_| Control::Continue, |_| {}).await?;
+    let got = trainer.model().params_host_async().await?;
+
+    let layout = trainer.model().layout().clone();
+    let mut reference = RefTrainer::new(&cfg, &tcfg, layout.clone(), &p0, 3);
+    let perm = wgae::reference::permute(ROWS, tcfg.seed, 0);
+    let mut step_abs = vec![0.0f64; p0.len()];
+    for k in 0..3 {
+        let idx = &perm[k * BATCH..((k + 1) * BATCH).min(ROWS)];
+        let batch: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| data.row(i as usize).to_vec())
+            .collect();
+        let before = reference.params.clone();
+        reference.step(&batch, idx.len());
+        for (a, (p, q)) in step_abs
+            .iter_mut()
+            .zip(reference.params.iter().zip(&before))
+        {
+            *a += (p - q).abs();
+        }
+    }
+    // The largest step per tensor, for parameters whose gradient cancels.
+    let mut tensor_scale = vec![0.0f64; p0.len()];
+    for e in &layout.entries {
+        let m = step_abs[e.offset..e.offset + e.len()]
+            .iter()
+            .fold(0.0, |a: f64, &b| a.max(b));
+        tensor_scale[e.offset..e.offset + e.len()].fill(m);
+    }
+    let worst = super::worst(&got, &reference.params, |i, rv| {
+        1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * U * rv.abs() + 1e-30
+    });
+    // Tensor by tensor, so that the arena's alignment (the adapter's) does
+    // not shift the sample.
+    let packed: Vec<f32> = layout
+        .entries
+        .iter()
+        .flat_map(|e| got[e.offset..e.offset + e.len()].to_vec())
+        .collect();
+    let step = (packed.len() / 256).max(1);
+    let sample = packed.iter().step_by(step).map(|&v| f64::from(v)).collect();
+    Ok((worst, sample))
+}
