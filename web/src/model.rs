@@ -237,7 +237,7 @@ impl Model {
     /// Whole rows of `inputDim` in `len` values, or an error naming `what`.
     fn rows_of(&self, what: &str, len: usize) -> Result<usize, JsError> {
         let d = self.input_dim();
-        if len == 0 || len % d != 0 {
+        if len == 0 || !len.is_multiple_of(d) {
             return Err(JsError::new(&format!(
                 "{what}: {len} values are not whole rows of the model's {d} inputs"
             )));

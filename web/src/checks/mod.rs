@@ -32,6 +32,9 @@ pub struct Check {
     /// What a second run (the other adapter) must reproduce: a training
     /// check's trained parameters, sampled.
     pub values: Vec<f64>,
+    /// Each sampled value's tolerance against the f64 reference: two runs
+    /// that both pass differ by at most the sum of theirs.
+    pub tolerances: Vec<f64>,
 }
 
 impl Check {
@@ -42,6 +45,7 @@ impl Check {
             detail: String::new(),
             worst,
             values: Vec::new(),
+            tolerances: Vec::new(),
         }
     }
 
@@ -52,6 +56,7 @@ impl Check {
             detail: detail.into(),
             worst: f64::INFINITY,
             values: Vec::new(),
+            tolerances: Vec::new(),
         }
     }
 }

@@ -102,9 +102,10 @@ pub async fn all(ctx: &GpuContext) -> Vec<Check> {
         ("train conv batch-norm pool", CONV),
     ] {
         out.push(match three_steps(ctx, text).await {
-            Ok((worst, values)) => {
+            Ok((worst, values, tolerances)) => {
                 let mut c = judged(name.to_string(), worst);
                 c.values = values;
+                c.tolerances = tolerances;
                 c
             }
             Err(e) => errored(name.to_string(), e),
@@ -114,8 +115,9 @@ pub async fn all(ctx: &GpuContext) -> Vec<Check> {
 }
 
 /// The worst error of the trained parameters over their tolerance, and a
-/// sample of them (every parameter of a small model, at most 256).
-async fn three_steps(ctx: &GpuContext, text: &str) -> Result<(f64, Vec<f64>)> {
+/// sample of them (every parameter of a small model, at most 256) with
+/// their tolerances.
+async fn three_steps(ctx: &GpuContext, text: &str) -> Result<(f64, Vec<f64>, Vec<f64>)> {
     let f = ConfigFile::from_toml(text)?;
     let (cfg, tcfg) = (f.model, f.train);
     let mut g = StdRng::seed_from_u64(3);
@@ -156,17 +158,20 @@ async fn three_steps(ctx: &GpuContext, text: &str) -> Result<(f64, Vec<f64>)> {
             .fold(0.0, |a: f64, &b| a.max(b));
         tensor_scale[e.offset..e.offset + e.len()].fill(m);
     }
-    let worst = super::worst(&got, &reference.params, |i, rv| {
-        1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * U * rv.abs() + 1e-30
-    });
+    let tol = |i: usize| {
+        1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * U * reference.params[i].abs() + 1e-30
+    };
+    let worst = super::worst(&got, &reference.params, |i, _| tol(i));
     // Tensor by tensor, so that the arena's alignment (the adapter's) does
     // not shift the sample.
-    let packed: Vec<f32> = layout
+    let packed: Vec<usize> = layout
         .entries
         .iter()
-        .flat_map(|e| got[e.offset..e.offset + e.len()].to_vec())
+        .flat_map(|e| e.offset..e.offset + e.len())
         .collect();
     let step = (packed.len() / 256).max(1);
-    let sample = packed.iter().step_by(step).map(|&v| f64::from(v)).collect();
-    Ok((worst, sample))
+    let picked: Vec<usize> = packed.into_iter().step_by(step).collect();
+    let sample = picked.iter().map(|&i| f64::from(got[i])).collect();
+    let tolerances = picked.iter().map(|&i| tol(i)).collect();
+    Ok((worst, sample, tolerances))
 }
