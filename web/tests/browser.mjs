@@ -10,9 +10,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { serve } from "./serve.mjs";
 import { compareReports } from "./compare.mjs";
 
 const args = Object.fromEntries(
@@ -164,8 +164,24 @@ async function withoutWebGpu(browser, base) {
   await page.context().close();
 }
 
-const server = await serve();
-const base = `http://127.0.0.1:${server.address().port}`;
+// The page served as the README serves it (`node web/tests/serve.mjs PORT`),
+// on a free port.
+async function startServer() {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("serve.mjs", import.meta.url)), "0"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(String(d));
+      if (m) resolve(m[0]);
+    });
+    child.on("exit", (code) => reject(new Error(`web/tests/serve.mjs exited (${code})`)));
+  });
+  return { child, url };
+}
+
+const server = await startServer();
+const base = server.url;
 const browser = await launch();
 let summary = {};
 try {
@@ -177,7 +193,7 @@ try {
   check(false, `the browser tests ran to the end: ${e.message}`);
 } finally {
   await browser.close();
-  server.close();
+  server.child.kill();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log("wgae-web summary: " + JSON.stringify(summary));

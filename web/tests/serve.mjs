@@ -38,11 +38,26 @@ export function serve(port = 0, root = ROOT) {
       res.end(data);
     });
   });
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve(server));
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const server = await serve(Number(process.argv[2] || 8080));
+  const port = Number(process.argv[2] || 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`serve.mjs: '${process.argv[2]}' is not a port number (0 to 65535)`);
+    process.exit(2);
+  }
+  const server = await serve(port).catch((e) => {
+    console.error(
+      e.code === "EADDRINUSE"
+        ? `serve.mjs: port ${port} is in use; give another: node web/tests/serve.mjs ${port + 1}`
+        : `serve.mjs: cannot serve on 127.0.0.1:${port}: ${e.message}`,
+    );
+    process.exit(1);
+  });
   if (!fs.existsSync(path.join(ROOT, "pkg", "wgae_web.js"))) {
     console.error("web/www/pkg is missing: build the page first with `bash web/build.sh`");
   }
