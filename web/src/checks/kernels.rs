@@ -6,7 +6,10 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wgae::kernels::{self as ops, ConvGeom, Loss, MatmulKernel, MatmulSpec, NormGeom, PoolGeom};
+use wgae::kernels::{
+    self as ops, ConvGeom, Loss, MatmulKernel, MatmulSpec, NormGeom, OptimConfig, OptimizerKind,
+    PoolGeom,
+};
 use wgae::reference as r;
 use wgae::{Activation, GpuContext, GpuTensor, Result};
 
@@ -33,6 +36,19 @@ pub async fn all(ctx: &GpuContext) -> Vec<Check> {
     out.push(conv(ctx).await);
     out.push(maxpool(ctx).await);
     out.push(batch_stats(ctx).await);
+    for (name, kind) in [
+        ("optimizer Adam", OptimizerKind::Adam),
+        ("optimizer AdamW", OptimizerKind::AdamW),
+    ] {
+        let cfg = OptimConfig::default()
+            .with_kind(kind)
+            .with_lr(0.01)
+            .with_weight_decay(0.01);
+        out.push(match optimizer(ctx, &cfg).await {
+            Ok(w) => judged(name.to_string(), w),
+            Err(e) => errored(name.to_string(), e),
+        });
+    }
     out
 }
 
@@ -296,4 +312,55 @@ async fn batch_stats(ctx: &GpuContext) -> Check {
         Ok(w) => judged(name, w),
         Err(e) => errored(name, e),
     }
+}
+
+/// Three optimizer steps (tick, then the update of every parameter) on
+/// fresh random gradients, for 1,001 parameters (one per invocation) and
+/// 1,000 (four per invocation), against the f64 optimizer.
+async fn optimizer(ctx: &GpuContext, cfg: &OptimConfig) -> Result<f64> {
+    let mut worst = 0.0f64;
+    let mut g = StdRng::seed_from_u64(40);
+    for n in [1001, 1000] {
+        let p0 = rand_vec(&mut g, n, -1.0, 1.0);
+        let param = ctx.upload("param", &p0)?;
+        let (grad, m, v) = (
+            ctx.zeros("grad", n)?,
+            ctx.zeros("m", n)?,
+            ctx.zeros("v", n)?,
+        );
+        let state = ctx.zeros("state", ops::OPT_STATE_WORDS)?;
+        let gsq = ctx.zeros("gsq", 1)?;
+        let tick = ops::optim_tick(ctx, cfg, &state, &gsq)?;
+        let update = ops::optim_update(ctx, cfg, &state, &param, &grad, &m, &v)?;
+        let mut rp: Vec<f64> = p0.iter().map(|&x| f64::from(x)).collect();
+        let (mut rm, mut rv) = (vec![0.0; n], vec![0.0; n]);
+        let mut rs = r::OptState::default();
+        let mut budget = vec![0.0f64; n];
+        for _ in 0..3 {
+            let gr = rand_vec(&mut g, n, -2.0, 2.0);
+            ctx.write(&grad, &gr)?;
+            ctx.run(&[&tick, &update])?;
+            let g64: Vec<f64> = gr.iter().map(|&x| f64::from(x)).collect();
+            let before = rp.clone();
+            r::optim_tick(cfg, &mut rs, 0.0);
+            r::optim_update(cfg, &rs, &mut rp, &g64, &mut rm, &mut rv);
+            // A few ulps per step, and the f32 bias corrections 1 - beta^t,
+            // whose rounding is amplified by beta^t / (1 - beta^t)
+            // (tests/kernels/optim_rng.rs).
+            let t = f64::from(rs.t);
+            let cond = |b: f32| {
+                let bt = f64::from(b).powf(t);
+                bt / (1.0 - bt)
+            };
+            let rel = 32.0 * U + 4.0 * U * (cond(cfg.beta1) + 0.5 * cond(cfg.beta2));
+            for i in 0..n {
+                budget[i] += (rp[i] - before[i]).abs() * rel;
+            }
+        }
+        let got = ctx.read_async(&param).await?;
+        worst = worst.max(super::worst(&got, &rp, |i, rv| {
+            budget[i] + 4.0 * U * rv.abs() + 1e-30
+        }));
+    }
+    Ok(worst)
 }
