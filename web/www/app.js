@@ -130,6 +130,9 @@ async function train() {
       console.log(`wgae epoch ${r.epoch} loss ${r.train_loss.toFixed(6)} samples/s ${speed.toFixed(1)}`);
       return !app.stop;
     });
+  } catch (e) {
+    model.free();
+    throw e;
   } finally {
     $("stop").disabled = true;
     enable(true);
