@@ -36,10 +36,30 @@ pub(crate) fn decode(elem: NpyElem, bytes: &[u8], dst: &mut [f32]) {
     }
 }
 
+/// The file's pages: a memory map natively. A browser (wasm32) opens no
+/// files, and memmap2 is left out of its build: there the type is a
+/// stand-in that is never made.
+#[cfg(not(target_arch = "wasm32"))]
+type Map = memmap2::Mmap;
+#[cfg(target_arch = "wasm32")]
+type Map = Vec<u8>;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn map_file(file: &std::fs::File, path: &Path) -> Result<Map> {
+    // SAFETY: see where `Mapped::open` calls this.
+    unsafe { memmap2::Mmap::map(file) }
+        .map_err(|e| file_err(path, format!("cannot map the file into memory: {e}")))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn map_file(_file: &std::fs::File, path: &Path) -> Result<Map> {
+    Err(file_err(path, "a browser cannot map files into memory"))
+}
+
 pub(crate) struct Mapped {
     pub(crate) path: PathBuf,
     pub(crate) file: std::fs::File,
-    pub(crate) map: memmap2::Mmap,
+    pub(crate) map: Map,
     /// Bytes before the first value.
     pub(crate) offset: usize,
     pub(crate) elem: NpyElem,
@@ -161,8 +181,7 @@ impl Mapped {
         // SAFETY: the map is read-only and shared. Its pages follow the file,
         // so the values read are only as stable as the file; every read
         // checks first that the file has not changed (see the module note).
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| file_err(path, format!("cannot map the file into memory: {e}")))?;
+        let map = map_file(&file, path)?;
         // The map serves runs of rows in order (shuffled rows are read
         // with positioned reads): read ahead.
         #[cfg(unix)]
