@@ -1,6 +1,7 @@
 //! An f64 twin of every kernel family in `shaders/`, one file each, written
 //! for clarity rather than speed, plus the f64 twin of each layer kind
-//! (`dense.rs`) and of a whole training step (`trainer.rs`). The tests run
+//! (`dense.rs`), of a whole training step (`trainer.rs`) and of an epoch of
+//! them with the f32 tolerance (`epoch.rs`). The tests run
 //! each kernel and its twin on the same random inputs; the gradient twins
 //! are themselves checked against finite differences.
 //!
@@ -13,6 +14,7 @@ pub mod conv;
 pub mod conv_layer;
 pub mod dense;
 pub mod elementwise;
+pub mod epoch;
 pub mod gather;
 pub mod layer;
 pub mod loss;

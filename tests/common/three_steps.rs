@@ -5,8 +5,7 @@
 //! same random draws, under both of the GPU's plans.
 
 use super::{assert_close, gpu, rand_vec, rng};
-use wgae::reference as r;
-use wgae::reference::trainer::RefTrainer;
+use wgae::reference::epoch::reference_epoch;
 use wgae::train::OptimizerName;
 use wgae::{Control, Dataset, GpuContext, ModelConfig, TrainConfig};
 
@@ -36,13 +35,11 @@ pub fn sgd(lr: f32) -> TrainConfig {
 }
 
 /// Trains one epoch on the GPU and three steps in f64, then compares the
-/// parameter arenas. Tolerance per element: the steps' f32 rounding, taken
-/// as 1e-4 of the sum of the reference's step sizes (a forward and a
-/// backward pass through up to seven layers, each matmul good to
-/// ~sqrt(K) u of its terms, with cancellation), plus 1e-4 of the largest
-/// step in the same tensor (for elements whose gradient cancels to ~0), plus
-/// the rounding of the stored parameter. A wrong term of relative size
-/// >1e-3 in any gradient fails.
+/// parameter arenas, each element to the steps' f32 rounding
+/// (`reference::epoch::RefEpoch::tolerance`: 1e-4 of the sum of its step
+/// sizes, plus 1e-4 of the largest step in its tensor, plus the rounding of
+/// the stored value). A wrong term of relative size >1e-3 in any gradient
+/// fails.
 pub fn check_three_steps(name: &str, cfg: &ModelConfig, tcfg: &TrainConfig) {
     let (Some(ctx), Some(other)) = (gpu(), super::gpu_other_plan()) else {
         return;
@@ -121,38 +118,9 @@ pub fn check_three_steps_on(
     assert_eq!(trainer.step_count().unwrap(), 3, "{name}: step counter");
     let p_gpu = trainer.model().params_host().unwrap();
 
-    let layout = trainer.model().layout().clone();
-    let mut reference = RefTrainer::new(cfg, tcfg, layout.clone(), &p0, 3);
-    let perm = r::permute(ROWS, tcfg.seed, 0);
-    let mut step_abs = vec![0.0f64; p0.len()];
-    for k in 0..3 {
-        let idx = &perm[k * BATCH..((k + 1) * BATCH).min(ROWS)];
-        let batch: Vec<f32> = idx
-            .iter()
-            .flat_map(|&i| data.row(i as usize).to_vec())
-            .collect();
-        let before = reference.params.clone();
-        let loss = reference.step(&batch, idx.len());
-        assert!(loss.is_finite());
-        for (a, (p, q)) in step_abs
-            .iter_mut()
-            .zip(reference.params.iter().zip(&before))
-        {
-            *a += (p - q).abs();
-        }
-    }
-    // The largest step per tensor.
-    let mut tensor_scale = vec![0.0f64; p0.len()];
-    for e in &layout.entries {
-        let m = step_abs[e.offset..e.offset + e.len()]
-            .iter()
-            .cloned()
-            .fold(0.0, f64::max);
-        tensor_scale[e.offset..e.offset + e.len()]
-            .iter_mut()
-            .for_each(|v| *v = m);
-    }
-    let moved = step_abs.iter().filter(|&&v| v > 0.0).count();
+    let reference = reference_epoch(cfg, tcfg, trainer.model().layout(), &p0, &data);
+    assert!(reference.losses.iter().all(|l| l.is_finite()));
+    let moved = reference.moved;
     assert!(
         moved > p0.len() / 3,
         "{name}: the reference barely moved ({moved} of {})",
@@ -162,7 +130,7 @@ pub fn check_three_steps_on(
         &format!("{name}: params after 3 steps"),
         &p_gpu,
         &reference.params,
-        |i, rv| 1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * super::U * rv.abs(),
+        |i, _| reference.tolerance[i],
     );
     p_gpu
 }

@@ -6,14 +6,14 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wgae::reference::trainer::RefTrainer;
+use wgae::reference::epoch::reference_epoch;
 use wgae::train::config::ConfigFile;
 use wgae::{Autoencoder, Control, Dataset, GpuContext, Result, Trainer};
 
-use super::{errored, judged, Check, U};
+use super::{errored, judged, Check};
 
+/// One epoch of 21 rows at batch 8: three steps, the last partial.
 const ROWS: usize = 21;
-const BATCH: usize = 8;
 
 /// A dense autoencoder with a tanh code, under Adam with weight decay.
 const DENSE: &str = r#"
@@ -130,37 +130,9 @@ async fn three_steps(ctx: &GpuContext, text: &str) -> Result<(f64, Vec<f64>, Vec
     let mut trainer = Trainer::with_model(model, &tcfg, &data, None)?;
     trainer.fit_async(|_| Control::Continue, |_| {}).await?;
     let got = trainer.model().params_host_async().await?;
-
-    let layout = trainer.model().layout().clone();
-    let mut reference = RefTrainer::new(&cfg, &tcfg, layout.clone(), &p0, 3);
-    let perm = wgae::reference::permute(ROWS, tcfg.seed, 0);
-    let mut step_abs = vec![0.0f64; p0.len()];
-    for k in 0..3 {
-        let idx = &perm[k * BATCH..((k + 1) * BATCH).min(ROWS)];
-        let batch: Vec<f32> = idx
-            .iter()
-            .flat_map(|&i| data.row(i as usize).to_vec())
-            .collect();
-        let before = reference.params.clone();
-        reference.step(&batch, idx.len());
-        for (a, (p, q)) in step_abs
-            .iter_mut()
-            .zip(reference.params.iter().zip(&before))
-        {
-            *a += (p - q).abs();
-        }
-    }
-    // The largest step per tensor, for parameters whose gradient cancels.
-    let mut tensor_scale = vec![0.0f64; p0.len()];
-    for e in &layout.entries {
-        let m = step_abs[e.offset..e.offset + e.len()]
-            .iter()
-            .fold(0.0, |a: f64, &b| a.max(b));
-        tensor_scale[e.offset..e.offset + e.len()].fill(m);
-    }
-    let tol = |i: usize| {
-        1e-4 * (step_abs[i] + tensor_scale[i]) + 4.0 * U * reference.params[i].abs() + 1e-30
-    };
+    let layout = trainer.model().layout();
+    let reference = reference_epoch(&cfg, &tcfg, layout, &p0, &data);
+    let tol = |i: usize| reference.tolerance[i] + 1e-30;
     let worst = super::worst(&got, &reference.params, |i, _| tol(i));
     // Tensor by tensor, so that the arena's alignment (the adapter's) does
     // not shift the sample.
