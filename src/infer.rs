@@ -240,7 +240,13 @@ impl Autoencoder {
         let mut plans: Vec<(usize, Vec<Step>)> = Vec::new();
         let mut scoring: Vec<(usize, Step, GpuTensor)> = Vec::new();
         let c = self.cfg.code_dim();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(
+            rows * match fetch {
+                Fetch::Code => c,
+                Fetch::Output => self.cfg.input_dim,
+                Fetch::RowError => 1,
+            },
+        );
         for b0 in (0..rows).step_by(cap) {
             let r = cap.min(rows - b0);
             if !plans.iter().any(|(pr, _)| *pr == r) {
@@ -367,7 +373,10 @@ impl Autoencoder {
             })?;
             return Ok(out);
         }
-        crate::gpu::resolve("encoding", self.encode_async(data))
+        crate::gpu::resolve(
+            "encoding",
+            self.batched(data.data, data.rows, data.cols, 0, Fetch::Code),
+        )
     }
 
     /// [`Self::encode`] as a future (a browser's inference).
@@ -392,10 +401,9 @@ impl Autoencoder {
     ) -> Result<Vec<f32>> {
         let c = self.cfg.code_dim();
         let start = self.cfg.encoder_len();
-        let d = self.cfg.input_dim;
-        let mut out = Vec::with_capacity(rows * d);
         if precision == Precision::F16 {
             let end = self.cfg.layers().len();
+            let mut out = Vec::with_capacity(rows * self.cfg.input_dim);
             self.batched_f16(codes, rows, c, (start, end), |t, _| {
                 out.extend(self.ctx.read(t)?);
                 Ok(())
@@ -437,7 +445,10 @@ impl Autoencoder {
             })?;
             return Ok(out);
         }
-        crate::gpu::resolve("reconstructing", self.reconstruct_async(data))
+        crate::gpu::resolve(
+            "reconstructing",
+            self.batched(data.data, data.rows, d, 0, Fetch::Output),
+        )
     }
 
     /// [`Self::reconstruct`] as a future (a browser's inference).
@@ -485,7 +496,10 @@ impl Autoencoder {
                 })
                 .collect());
         }
-        crate::gpu::resolve("scoring", self.reconstruction_error_async(data))
+        crate::gpu::resolve(
+            "scoring",
+            self.batched(data.data, data.rows, d, 0, Fetch::RowError),
+        )
     }
 
     /// [`Self::reconstruction_error`] as a future (a browser's scoring).

@@ -320,9 +320,7 @@ pub fn load_model(ctx: &GpuContext, path: &Path) -> Result<Autoencoder> {
 /// Loads a model file and its extras from one read of it (a pipe can be
 /// read only once).
 pub fn load_model_with_extras(ctx: &GpuContext, path: &Path) -> Result<(Autoencoder, ModelExtras)> {
-    let p = parse(path)?;
-    let extras = extras_of(&p)?;
-    Ok((model_of(ctx, p)?, extras))
+    with_extras(ctx, parse(path)?)
 }
 
 /// Loads a model from a model file's bytes (see [`model_bytes`]); `what`
@@ -337,7 +335,10 @@ pub fn model_with_extras_from_bytes(
     bytes: Vec<u8>,
     what: &str,
 ) -> Result<(Autoencoder, ModelExtras)> {
-    let p = parse_bytes(Path::new(what), bytes)?;
+    with_extras(ctx, parse_bytes(Path::new(what), bytes)?)
+}
+
+fn with_extras(ctx: &GpuContext, p: Parsed) -> Result<(Autoencoder, ModelExtras)> {
     let extras = extras_of(&p)?;
     Ok((model_of(ctx, p)?, extras))
 }

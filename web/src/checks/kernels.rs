@@ -23,6 +23,14 @@ fn poisoned(ctx: &GpuContext, n: usize) -> Result<GpuTensor> {
     ctx.upload("poisoned", &vec![f32::NAN; n])
 }
 
+/// A check from a worst ratio, or from the engine's error.
+fn outcome(name: String, worst: Result<f64>) -> Check {
+    match worst {
+        Ok(w) => judged(name, w),
+        Err(e) => errored(name, e),
+    }
+}
+
 /// Runs `step` and reads `out` back.
 async fn run(ctx: &GpuContext, step: Result<wgae::Step>, out: &GpuTensor) -> Result<Vec<f32>> {
     ctx.run(&[&step?])?;
@@ -44,27 +52,15 @@ pub async fn all(ctx: &GpuContext) -> Vec<Check> {
             .with_kind(kind)
             .with_lr(0.01)
             .with_weight_decay(0.01);
-        out.push(match optimizer(ctx, &cfg).await {
-            Ok(w) => judged(name.to_string(), w),
-            Err(e) => errored(name.to_string(), e),
-        });
+        out.push(outcome(name.to_string(), optimizer(ctx, &cfg).await));
     }
     out
 }
 
-/// Every matmul kernel the adapter runs, at odd shapes and all layouts.
+/// Every matmul kernel the adapter runs, at odd shapes and several layouts.
 async fn matmul(ctx: &GpuContext) -> Vec<Check> {
-    let mut kernels = vec![
-        MatmulKernel::Tiled,
-        MatmulKernel::TiledLarge,
-        MatmulKernel::TiledLargeVec,
-        MatmulKernel::TiledVec,
-        MatmulKernel::TiledSmall,
-        MatmulKernel::Direct,
-    ];
-    if ctx.has_subgroups() {
-        kernels.push(MatmulKernel::DirectSubgroup);
-    }
+    // Every kernel this adapter runs, as tuning chooses among them.
+    let kernels = ops::matmul::tune::candidates(ctx);
     let shapes = [
         (1, 1, 1),
         (7, 1, 65),
@@ -122,11 +118,10 @@ async fn matmul_once(
 async fn losses(ctx: &GpuContext) -> Vec<Check> {
     let mut checks = Vec::new();
     for loss in [Loss::Mse, Loss::BceLogits] {
-        let name = format!("loss {loss:?}");
-        match loss_once(ctx, loss).await {
-            Ok(w) => checks.push(judged(name, w)),
-            Err(e) => checks.push(errored(name, e)),
-        }
+        checks.push(outcome(
+            format!("loss {loss:?}"),
+            loss_once(ctx, loss).await,
+        ));
     }
     checks
 }
@@ -217,10 +212,7 @@ async fn conv(ctx: &GpuContext) -> Check {
             2.0 * sk * U * scale[i] + 2.0 * U * rv.abs() + 1e-30
         }))
     };
-    match once.await {
-        Ok(w) => judged(name, w),
-        Err(e) => errored(name, e),
-    }
+    outcome(name, once.await)
 }
 
 /// 3x3 max pooling, stride 2, padded: the values exactly, and the argmax.
@@ -262,10 +254,7 @@ async fn maxpool(ctx: &GpuContext) -> Check {
             f64::INFINITY
         })
     };
-    match once.await {
-        Ok(w) => judged(name, w),
-        Err(e) => errored(name, e),
-    }
+    outcome(name, once.await)
 }
 
 /// Batch-norm statistics (mean and variance per channel) over 5 samples of
@@ -308,10 +297,7 @@ async fn batch_stats(ctx: &GpuContext) -> Check {
             }
         }))
     };
-    match once.await {
-        Ok(w) => judged(name, w),
-        Err(e) => errored(name, e),
-    }
+    outcome(name, once.await)
 }
 
 /// Three optimizer steps (tick, then the update of every parameter) on
