@@ -90,7 +90,7 @@ const guarded = (f) => async (...args) => {
 };
 
 function enable(on) {
-  for (const id of ["train", "download", "score"]) $(id).disabled = !on;
+  $("train").disabled = !on;
   $("download").disabled = !on || !app.model;
   $("score").disabled = !on || !app.model;
 }
