@@ -48,8 +48,11 @@ def wgae(*args, cwd):
 
 
 def scores(path):
+    """`wgae anomaly --per-feature`'s scores and each feature's share."""
     with open(path) as f:
-        return np.array([float(r["score"]) for r in csv.DictReader(f)], np.float32)
+        rows = list(csv.DictReader(f))
+    shares = [[float(v) for k, v in r.items() if k.startswith("share")] for r in rows]
+    return np.array([float(r["score"]) for r in rows], np.float32), np.array(shares, np.float32)
 
 
 def close(name, got, want):
@@ -82,10 +85,15 @@ def check_export(tmp, train_args, rows_sets, nan=False):
         wgae("encode", "--model", "m.safetensors", "--data", "x.npy", "--out", "codes.npy",
              "--force", cwd=tmp)
         wgae("anomaly", "--model", "m.safetensors", "--data", "x.npy", "--out", "scores.csv",
-             "--force", cwd=tmp)
-        rec, codes, score = np.load(tmp / "rec.npy"), np.load(tmp / "codes.npy"), scores(
-            tmp / "scores.csv")
+             "--per-feature", "--force", cwd=tmp)
+        rec, codes = np.load(tmp / "rec.npy"), np.load(tmp / "codes.npy")
+        score, shares = scores(tmp / "scores.csv")
         rec, codes = rec.reshape(len(X), -1), codes.reshape(len(X), -1)
+        # A share is a feature's squared error over the row's observed
+        # entries (all of them without a mask); a missing entry has none.
+        flat = X.reshape(len(X), -1)
+        seen = (~np.isnan(flat)).sum(axis=1, keepdims=True) if nan else flat.shape[1]
+        feature_errors = shares * np.maximum(seen, 1)
         for batch in (1, 7, 256):
             x = X[:batch]
             name = f"{what} batch {batch}"
@@ -97,7 +105,9 @@ def check_export(tmp, train_args, rows_sets, nan=False):
             s, fe = sessions["score"].run(None, {"input": x})
             close(f"score {name}", s, score[:batch])
             assert fe.shape == x.shape
-            close(f"feature errors {name}", fe.mean(axis=1) if not nan else s, s)
+            close(f"feature errors {name}", fe, feature_errors[:batch])
+            if nan:
+                assert (fe[np.isnan(x)] == 0).all(), f"{name}: a missing entry has an error"
 
 
 def random_rows(n, d, seed=0, nan=0.0):
