@@ -33,11 +33,13 @@ def test_i_autorec_beats_the_item_means_on_movielens_100k(tmp_path):
     ).stdout
     assert "held-out ratings (10066)" in out, out
     rmse = float(out.split("RMSE ")[1].split(",")[0])
-    # The item means predict the held-out ratings at RMSE 1.03; this budget
-    # (20 epochs of batches of 64, not the defaults' 150 full-matrix epochs,
-    # which reach 0.898 in about 4 minutes) measured 0.9115 on lavapipe
-    # (BENCHMARKS.md).
-    assert rmse < 0.95, out
+    # The item means predict the held-out ratings at RMSE 1.02-1.03; this
+    # budget (20 epochs of batches of 64, not the defaults' 150 full-matrix
+    # epochs, which reach 0.87-0.90 in about 4 minutes) measured 0.9115 on
+    # lavapipe with this seed (42), and 0.886-0.912 over seeds 1-5
+    # (BENCHMARKS.md). The bound leaves 2% above this seed's figure for
+    # another device's rounding.
+    assert rmse < 0.93, out
 
 
 def test_implicit_feedback_beats_popularity_on_movielens_100k(tmp_path):
