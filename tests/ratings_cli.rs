@@ -162,6 +162,25 @@ fn bad_ratings_and_flags_are_refused() {
         &["--test-split 1.5"],
     );
     fails(&run("train --data r.csv --rows things", &dir), &["things"]);
+    // Too few ratings to hold any out: refused, not an error of 0 on none.
+    std::fs::write(dir.join("few.csv"), "u1,i1,4\nu1,i2,3\nu2,i1,5\n").unwrap();
+    for kind in ["--rows items", "--implicit"] {
+        fails(
+            &run(&format!("train --data few.csv {kind}"), &dir),
+            &[
+                "--test-split 0.1 of 3 ratings",
+                "0 to hold out",
+                "--test FILE",
+            ],
+        );
+    }
+    fails(
+        &run(
+            "train --data r.csv --rows items --early-stop 2 --val-split 0.0001",
+            &dir,
+        ),
+        &["--val-split 0.0001", "0 to choose"],
+    );
     // A model of rows, not ratings, recommends nothing.
     std::fs::write(
         dir.join("t.csv"),

@@ -18,6 +18,7 @@ use wgae::kernels::Noise;
 use wgae::{Activation, Autoencoder, Control, LossKind, ModelConfig, Precision, Trainer};
 
 use crate::cli::data::host_budget;
+use crate::cli::ratings::split_both;
 use crate::cli::train_config::{model_config, train_config, TrainArgs};
 use crate::cli::{open_gpu_within, plan_options};
 
@@ -34,7 +35,14 @@ pub fn train(a: &TrainArgs) -> wgae::Result<()> {
         ));
     }
     let all = crate::cli::ratings::read_ratings(path, true, host_budget(a.host_memory))?;
-    let (train, test) = all.split(a.test_split.unwrap_or(0.1), a.seed.unwrap_or(42))?;
+    let share = a.test_split.unwrap_or(0.1);
+    let (train, test) = split_both(
+        &all,
+        share,
+        a.seed.unwrap_or(42),
+        "--test-split",
+        "hold out",
+    )?;
     let (n, m) = (all.users.len(), all.items.len());
     let seen = train.csr(RowsAre::Users, 0.0)?;
     if !a.quiet {

@@ -47,7 +47,8 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
     // With --early-stop, a share of the training ratings chooses the epoch.
     let (fit_part, val) = match a.early_stop {
         Some(_) => {
-            let (f, v) = train.split(a.val_split.unwrap_or(0.05), seed ^ 0x5EED)?;
+            let share = a.val_split.unwrap_or(0.05);
+            let (f, v) = split_both(&train, share, seed ^ 0x5EED, "--val-split", "choose")?;
             (f, Some(v))
         }
         None => (train, None),
@@ -150,7 +151,13 @@ pub fn train(a: &TrainArgs, rows: RowsAre) -> wgae::Result<()> {
 /// ID space (unknown IDs left out and counted), or a seeded split.
 fn held_out(a: &TrainArgs, ratings: &Ratings, seed: u64) -> wgae::Result<(Ratings, Ratings)> {
     let Some(p) = &a.test else {
-        return ratings.split(a.test_split.unwrap_or(0.1), seed);
+        return split_both(
+            ratings,
+            a.test_split.unwrap_or(0.1),
+            seed,
+            "--test-split",
+            "hold out",
+        );
     };
     let (test, dropped) = ratings.reindexed(&read_ratings(p, false, host_budget(a.host_memory))?);
     if dropped > 0 && !a.quiet {
@@ -166,6 +173,36 @@ fn held_out(a: &TrainArgs, ratings: &Ratings, seed: u64) -> wgae::Result<(Rating
         });
     }
     Ok((ratings.clone(), test))
+}
+
+/// `r` split by `flag`'s seeded `share` into (kept, held out), refused
+/// where either part is empty (too few ratings, or a share near 0 or 1):
+/// an error measured on no ratings would read as 0.
+pub fn split_both(
+    r: &Ratings,
+    share: f32,
+    seed: u64,
+    flag: &str,
+    what: &str,
+) -> wgae::Result<(Ratings, Ratings)> {
+    let (keep, out) = r.split(share, seed).map_err(|_| {
+        wgae::Error::InvalidArgument(format!("{flag} {share}: give a share above 0 and below 1"))
+    })?;
+    if keep.is_empty() || out.is_empty() {
+        let test_file = if flag == "--test-split" {
+            ", or the held-out ratings with --test FILE"
+        } else {
+            ""
+        };
+        return Err(wgae::Error::InvalidArgument(format!(
+            "{flag} {share} of {} ratings leaves {} to train on and {} to {what}; give more \
+             ratings or another {flag}{test_file}",
+            r.len(),
+            keep.len(),
+            out.len(),
+        )));
+    }
+    Ok((keep, out))
 }
 
 /// How AutoRec trains: the flags, and where they leave them its defaults:
