@@ -31,6 +31,27 @@ fn masked_variants_train_as_the_twin() {
     check_three_steps("masked sparse", &sparse, &sgd(0.3));
 }
 
+/// The other variants the README names with the mask: tied, deep,
+/// KL-sparse and contractive, and the masked BCE.
+#[test]
+fn more_masked_variants_train_as_the_twin() {
+    check_three_steps("masked tied", &masked(&[9, 5]).tied(true), &sgd(0.3));
+    check_three_steps("masked deep", &masked(&[11, 7, 4]), &sgd(0.3));
+    let kl = masked(&[9, 5])
+        .code_act(Activation::Sigmoid)
+        .kl_sparsity(0.1, 0.5);
+    check_three_steps("masked kl sparse", &kl, &sgd(0.3));
+    check_three_steps(
+        "masked contractive",
+        &masked(&[9]).code_act(Activation::Sigmoid).contractive(0.05),
+        &sgd(0.3),
+    );
+    let bce = ModelConfig::dense(DIM, &[9, 5])
+        .loss(LossKind::Bce)
+        .masked();
+    check_three_steps("masked bce", &bce, &sgd(0.5));
+}
+
 #[test]
 fn a_masked_vae_is_refused() {
     let e = masked(&[9, 4]).variational(1.0).validate().unwrap_err();
