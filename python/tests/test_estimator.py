@@ -224,9 +224,13 @@ print("not interrupted", flush=True)
 def test_ctrl_c_stops_at_an_epoch_boundary_and_keeps_the_model(tmp_path):
     # SIGINT to a training subprocess, as a terminal's Ctrl-C sends it (run
     # from elsewhere, so that the installed package is the one imported).
+    # The child gets SIGINT's default action, as a terminal's process has:
+    # a test run in the background inherits it ignored (POSIX shells ignore
+    # SIGINT in asynchronous lists), and Python then leaves it ignored.
     child = subprocess.Popen(
         [sys.executable, "-c", CTRL_C_CHILD],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         for line in child.stdout:
