@@ -2,18 +2,20 @@
 //! exports each part as a graph that decodes, with opset 17, the
 //! documented input and output names, a symbolic batch dimension, and every
 //! node's inputs defined before it; an existing file is kept without
-//! `force`. (onnxruntime runs the graphs against wgae in
-//! python/tests/test_onnx.py.)
+//! `force`; a model file exports on the host alone, with no GPU.
+//! (onnxruntime runs the graphs against wgae in python/tests/test_onnx.py.)
 #![cfg(feature = "onnx")]
 
 mod common;
+#[path = "common/cli.rs"]
+mod common_cli;
 
 use std::collections::HashSet;
 
 use onnx_protobuf::tensor_shape_proto::dimension::Value as Dim;
 use onnx_protobuf::type_proto::Value as Type;
 use onnx_protobuf::{Message, ModelProto, ValueInfoProto};
-use wgae::io::onnx::{export_onnx, to_onnx, Part};
+use wgae::io::onnx::{export_onnx, export_onnx_file, to_onnx, Part};
 use wgae::io::ModelExtras;
 use wgae::{Autoencoder, ModelConfig};
 
@@ -124,4 +126,54 @@ fn a_model_file_from_a_newer_wgae_is_refused() {
     let e = wgae::io::model_from_bytes(ctx, swap(b"wgae-1", b"pt\0\0\0\0"), "pt.safetensors");
     assert!(e.is_err());
     assert!(wgae::io::model_from_bytes(ctx, bytes.clone(), "ok.safetensors").is_ok());
+}
+
+/// A model file exports on the host: `io::onnx::export_onnx_file` and
+/// `wgae export` read it without a GPU (here with no adapter wgae may use)
+/// and write the bytes that the model on the GPU exports, for a dense
+/// model and a convolutional one with batch norm.
+#[test]
+fn a_model_file_exports_without_a_gpu() {
+    use common_cli::{bin, fails, ok, workdir};
+    let Some(ctx) = common::gpu() else { return };
+    let dir = workdir("onnx-host");
+    let conv = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/configs/conv_bn.toml");
+    let conv = wgae::train::ConfigFile::from_toml(&std::fs::read_to_string(conv).unwrap())
+        .unwrap()
+        .model;
+    let extras = ModelExtras::default();
+    for (name, cfg) in [("dense", ModelConfig::dense(7, &[5, 2])), ("conv", conv)] {
+        let m = Autoencoder::new(ctx, &cfg, 3).unwrap();
+        let file = dir.join(format!("{name}.safetensors"));
+        wgae::io::save_model(&file, &m, &extras, false).unwrap();
+        for part in [Part::Full, Part::Encoder, Part::Decoder, Part::Score] {
+            let out = dir.join(format!("{name}-{part:?}.onnx"));
+            export_onnx_file(&file, &out, part, false).unwrap();
+            let want = to_onnx(&m, &extras, part).unwrap();
+            assert!(std::fs::read(&out).unwrap() == want, "{name} {part:?}");
+        }
+        let cli = |cmd: &[&str]| {
+            bin()
+                .args(cmd)
+                .env("WGAE_ADAPTER", "no-such-gpu")
+                .current_dir(&dir)
+                .output()
+                .unwrap()
+        };
+        let model = format!("{name}.safetensors");
+        let out = format!("{name}-cli.onnx");
+        ok(&cli(&[
+            "export", "--model", &model, "--onnx", &out, "--part", "score",
+        ]));
+        let want = to_onnx(&m, &extras, Part::Score).unwrap();
+        assert!(
+            std::fs::read(dir.join(&out)).unwrap() == want,
+            "{name} by the CLI"
+        );
+        // The same setting leaves no adapter for work that needs one.
+        fails(
+            &cli(&["generate", "--model", &model, "--n", "2", "--out", "g.npy"]),
+            &["no-such-gpu"],
+        );
+    }
 }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use wgae::io::onnx::{self, Part};
 
-use crate::cli::open_gpu;
-
 /// `wgae export`'s flags.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -33,11 +31,9 @@ pub fn export(a: ExportArgs) -> wgae::Result<()> {
             a.onnx.display()
         )));
     }
-    wgae::io::check_writable(&a.onnx, a.force)?;
-    let ctx = open_gpu(None)?;
-    let (m, extras) = wgae::io::load_model_with_extras(&ctx, &a.model)?;
-    onnx::export_onnx(&a.onnx, &m, &extras, a.part, a.force)?;
-    let (cfg, d) = (m.config(), m.config().input_dim);
+    // The file is read on the host: exporting needs no GPU.
+    let (cfg, extras) = onnx::export_onnx_file(&a.model, &a.onnx, a.part, a.force)?;
+    let d = cfg.input_dim;
     let code = cfg.code_dim();
     let io = match a.part {
         Part::Full => format!("input [batch, {d}] -> reconstruction [batch, {d}]"),

@@ -349,6 +349,17 @@ fn model_of(ctx: &GpuContext, p: Parsed) -> Result<Autoencoder> {
     Autoencoder::from_params(ctx, &p.cfg, &arena)
 }
 
+/// A model file read and checked on the host alone, without a GPU: its
+/// architecture, its parameters (laid out by `ParamLayout::new(cfg, 1)`,
+/// returned with them) and its extras. `wgae export` reads models so.
+pub fn read_model_file(path: &Path) -> Result<(ModelConfig, ParamLayout, Vec<f32>, ModelExtras)> {
+    let p = parse(path)?;
+    let layout = ParamLayout::new(&p.cfg, 1);
+    let arena = p.arena(&layout, "", false)?;
+    let extras = extras_of(&p)?;
+    Ok((p.cfg, layout, arena, extras))
+}
+
 /// A model file's contents read and checked on the host alone (what
 /// [`model_from_bytes`] does before the upload): the architecture, the
 /// parameter arena laid out with `align_words` alignment, and the extras.

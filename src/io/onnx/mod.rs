@@ -31,7 +31,8 @@ pub use graph::{BATCH, OPSET};
 use crate::error::{Error, Result};
 use crate::infer::Autoencoder;
 use crate::io::ModelExtras;
-use crate::model::{LossKind, Missing, Role};
+use crate::model::{LossKind, Missing, ModelConfig, Role};
+use crate::plan::ParamLayout;
 use graph::{Attr, Graph};
 use layers::{shaped, Value, Weights};
 
@@ -72,15 +73,40 @@ pub fn export_onnx(
     crate::io::write_atomic(path, &bytes, force)
 }
 
+/// Writes `part` of the model file at `model_path` to `path` as ONNX,
+/// atomically, reading the file on the host alone: no GPU is needed. An
+/// existing `path` is kept unless `force`. Returns the model's
+/// architecture and extras.
+pub fn export_onnx_file(
+    model_path: &Path,
+    path: &Path,
+    part: Part,
+    force: bool,
+) -> Result<(ModelConfig, ModelExtras)> {
+    crate::io::check_writable(path, force)?;
+    let (cfg, layout, arena, extras) = crate::io::read_model_file(model_path)?;
+    let bytes = onnx_bytes(&cfg, &layout, &arena, &extras, part)?;
+    crate::io::write_atomic(path, &bytes, force)?;
+    Ok((cfg, extras))
+}
+
 /// `part` of `model` as the bytes of an ONNX model.
 pub fn to_onnx(model: &Autoencoder, extras: &ModelExtras, part: Part) -> Result<Vec<u8>> {
-    let cfg = model.config();
-    let layers = cfg.layers();
     let arena = model.params_host()?;
-    let w = Weights {
-        layout: model.layout(),
-        arena: &arena,
-    };
+    onnx_bytes(model.config(), model.layout(), &arena, extras, part)
+}
+
+/// `part` of the model `cfg` with the parameters `arena` (laid out by
+/// `layout`) as the bytes of an ONNX model.
+pub fn onnx_bytes(
+    cfg: &ModelConfig,
+    layout: &ParamLayout,
+    arena: &[f32],
+    extras: &ModelExtras,
+    part: Part,
+) -> Result<Vec<u8>> {
+    let layers = cfg.layers();
+    let w = Weights { layout, arena };
     let (d, code) = (cfg.input_dim, cfg.code_dim());
     let mut g = Graph::default();
     let (mut x, mask) = match part {
