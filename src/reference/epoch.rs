@@ -10,7 +10,7 @@ use crate::reference::trainer::RefTrainer;
 use crate::train::TrainConfig;
 
 /// f32's unit roundoff.
-const U: f64 = f32::EPSILON as f64 / 2.0;
+use crate::reference::bounds::U;
 
 /// What one reference epoch gives.
 pub struct RefEpoch {

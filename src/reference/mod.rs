@@ -9,6 +9,7 @@
 //! widened to f64 before any arithmetic. Every function is re-exported
 //! here, so `reference::matmul` names the matmul's twin.
 
+pub mod bounds;
 pub mod contractive;
 pub mod conv;
 pub mod conv_layer;

@@ -13,7 +13,8 @@ use wgae::plan::PlanOptions;
 use wgae::{GpuContext, GpuTensor};
 
 /// f32 unit roundoff.
-pub const U: f64 = f32::EPSILON as f64 / 2.0;
+#[allow(unused_imports)] // not every test binary compares with a twin
+pub use wgae::reference::bounds::U;
 
 /// The GPU every test uses. There is no silent skip: without an adapter the
 /// test fails and says how to get one (lavapipe). Outside CI only, setting

@@ -128,8 +128,7 @@ fn cases() -> Vec<(&'static str, ConvGeom)> {
 /// f32 rounding of a sum of K products: 2 sqrt(K) u sum|terms|, plus the
 /// output's own rounding.
 fn tol(scale: &[f64], terms: usize) -> impl Fn(usize, f64) -> f64 + '_ {
-    let sk = (terms as f64).sqrt();
-    move |i, rv| 2.0 * sk * U * scale[i] + 2.0 * U * rv.abs() + 1e-30
+    move |i, rv| wgae::reference::bounds::dot(terms, scale[i], 2.0, rv)
 }
 
 fn run(ctx: &GpuContext, step: wgae::Step, out: &wgae::GpuTensor) -> Vec<f32> {

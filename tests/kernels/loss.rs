@@ -6,20 +6,6 @@ use rand::Rng;
 use wgae::kernels::{self as ops, Loss};
 use wgae::reference as r;
 
-/// Each row's sum of |loss| + 1 over its elements: the scale of the rounding
-/// in a per-row loss.
-fn row_loss_scale(pred: &[f32], target: &[f32], rows: usize, cols: usize, loss: Loss) -> Vec<f64> {
-    (0..rows)
-        .map(|row| {
-            (row * cols..(row + 1) * cols)
-                .map(|i| {
-                    r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs() + 1.0
-                })
-                .sum::<f64>()
-        })
-        .collect()
-}
-
 #[test]
 fn losses_and_gradients_odd_shapes() {
     // Both widths of the per-row kernels (8 lanes per row on CPU adapters,
@@ -52,7 +38,7 @@ fn losses_and_gradients_odd_shapes() {
                     &format!("{loss:?} grad {rows}x{cols}"),
                     &got,
                     &want,
-                    |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+                    |_, rv| r::bounds::loss_grad(scale, rv),
                 );
 
                 let rscale = 1.0 / cols as f32;
@@ -62,13 +48,12 @@ fn losses_and_gradients_odd_shapes() {
                 let got = ctx.read(&tr).unwrap();
                 let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
                 // Per element a few ulps of exp/log; summed over cols terms.
-                let abs = row_loss_scale(&pred, &target, rows, cols, loss);
-                let sc = (cols as f64).sqrt();
+                let abs = r::bounds::row_loss_magnitudes(&pred, &target, rows, cols, loss);
                 assert_close(
                     &format!("{loss:?} row loss {rows}x{cols}"),
                     &got,
                     &want,
-                    |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+                    |i, _| r::bounds::row_loss(rscale, cols, abs[i]),
                 );
             }
         }
@@ -120,16 +105,16 @@ fn fused_loss_and_gradient_match_reference() {
                     &format!("fused {loss:?} grad {rows}x{cols}"),
                     &ctx.read(&tg).unwrap(),
                     &want,
-                    |_, rv| f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs(),
+                    |_, rv| r::bounds::loss_grad(scale, rv),
                 );
                 let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
-                let abs = row_loss_scale(&pred, &target, rows, cols, loss);
+                let abs = r::bounds::row_loss_magnitudes(&pred, &target, rows, cols, loss);
                 let sc = (cols as f64).sqrt();
                 assert_close(
                     &format!("fused {loss:?} rows {rows}x{cols}"),
                     &ctx.read(&tr).unwrap(),
                     &want,
-                    |i, _| f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i],
+                    |i, _| r::bounds::row_loss(rscale, cols, abs[i]),
                 );
                 if let Some(tm) = &tm {
                     let y: Vec<f32> = pred

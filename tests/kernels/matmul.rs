@@ -59,12 +59,11 @@ fn check_matmul_kernel(
     let out = ctx.read(&tc).unwrap();
     let (want, abs) = r::matmul(&a, &b, m, n, k, trans_a, trans_b);
     // Higham's probabilistic bound for an f32 dot product of length K.
-    let sk = (k as f64).sqrt();
     assert_close(
         &format!("matmul {kernel:?} ta={trans_a} tb={trans_b} {m}x{n}x{k}"),
         &out,
         &want,
-        |i, rv| 2.0 * sk * U * abs[i] + U * rv.abs() + 1e-30,
+        |i, rv| r::bounds::dot(k, abs[i], 1.0, rv),
     );
 }
 

@@ -70,32 +70,11 @@ fn batch_statistics_match_the_reference() {
         let got = run(ctx, bn_stats(ctx, &g, &up(ctx, &x), &out).unwrap(), &out);
         let xs = wide(&x);
         let (mean, var) = r::bn_stats(&xs, g.n, g.c, g.s);
-        let m = (g.n * g.s) as f64;
-        // A sum of m terms: 2 sqrt(m) u of the sum of their magnitudes.
-        let mean_abs: Vec<f64> = (0..g.c)
-            .map(|ch| {
-                (0..g.len())
-                    .filter(|i| (i / g.s) % g.c == ch)
-                    .map(|i| xs[i].abs())
-                    .sum::<f64>()
-                    / m
-            })
-            .collect();
-        let c = g.c;
         assert_close(
             &format!("bn_stats {shape:?}"),
             &got,
             &[mean, var.clone()].concat(),
-            |i, rv| {
-                let ch = i % c;
-                let k = 2.0 * m.sqrt() * U;
-                if i < c {
-                    k * mean_abs[ch] + 2.0 * U * rv.abs()
-                } else {
-                    // The squared deviations, plus the mean's error squared.
-                    2.0 * k * (var[ch] + mean_abs[ch].powi(2)) + 2.0 * U * rv.abs()
-                }
-            },
+            r::bounds::bn_stats(&xs, g.n, g.c, g.s, &var),
         );
     }
 }

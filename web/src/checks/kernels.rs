@@ -10,7 +10,7 @@ use wgae::kernels::{
     self as ops, ConvGeom, Loss, MatmulKernel, MatmulSpec, NormGeom, OptimConfig, OptimizerKind,
     PoolGeom,
 };
-use wgae::reference as r;
+use wgae::reference::{self as r, bounds};
 use wgae::{Activation, GpuContext, GpuTensor, Result};
 
 use super::{errored, judged, Check, U};
@@ -108,9 +108,8 @@ async fn matmul_once(
     let got = run(ctx, step, &out).await?;
     let (want, abs) = r::matmul(&a, &b, m, n, k, ta, tb);
     // Higham's probabilistic bound for an f32 dot product of length k.
-    let sk = (k as f64).sqrt();
     Ok(super::worst(&got, &want, |i, rv| {
-        2.0 * sk * U * abs[i] + U * rv.abs() + 1e-30
+        bounds::dot(k, abs[i], 1.0, rv)
     }))
 }
 
@@ -145,7 +144,7 @@ async fn loss_once(ctx: &GpuContext, loss: Loss) -> Result<f64> {
         let got = run(ctx, step, &out).await?;
         let want = r::loss_grad(&pred, &target, loss, scale);
         worst = worst.max(super::worst(&got, &want, |_, rv| {
-            f64::from(scale) * 8.0 * U + 16.0 * U * rv.abs()
+            bounds::loss_grad(scale, rv)
         }));
         let rscale = 1.0 / cols as f32;
         let out = poisoned(ctx, rows)?;
@@ -153,19 +152,9 @@ async fn loss_once(ctx: &GpuContext, loss: Loss) -> Result<f64> {
         let got = run(ctx, step, &out).await?;
         let want = r::row_loss(&pred, &target, rows, cols, loss, rscale);
         // Per element a few ulps of exp/log, summed over cols terms.
-        let abs: Vec<f64> = (0..rows)
-            .map(|row| {
-                (0..cols)
-                    .map(|j| {
-                        let i = row * cols + j;
-                        r::element_loss(f64::from(pred[i]), f64::from(target[i]), loss).abs() + 1.0
-                    })
-                    .sum()
-            })
-            .collect();
-        let sc = (cols as f64).sqrt();
+        let abs = bounds::row_loss_magnitudes(&pred, &target, rows, cols, loss);
         worst = worst.max(super::worst(&got, &want, |i, _| {
-            f64::from(rscale) * (2.0 * sc + 16.0) * U * abs[i]
+            bounds::row_loss(rscale, cols, abs[i])
         }));
     }
     Ok(worst)
@@ -207,9 +196,9 @@ async fn conv(ctx: &GpuContext) -> Check {
         let step = ops::conv::conv_forward(ctx, &g, &xt, &wt, Some(&bt), act, &out);
         let got = run(ctx, step, &out).await?;
         let (want, scale) = r::conv_forward(&g, &x, &w, Some(&b), act);
-        let sk = ((g.c * g.kh * g.kw + 1) as f64).sqrt();
+        let terms = g.c * g.kh * g.kw + 1;
         Ok::<_, wgae::Error>(super::worst(&got, &want, |i, rv| {
-            2.0 * sk * U * scale[i] + 2.0 * U * rv.abs() + 1e-30
+            bounds::dot(terms, scale[i], 2.0, rv)
         }))
     };
     outcome(name, once.await)
@@ -275,27 +264,9 @@ async fn batch_stats(ctx: &GpuContext) -> Check {
         let got = run(ctx, ops::norm::bn_stats(ctx, &g, &xt, &out), &out).await?;
         let xs: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
         let (mean, var) = r::bn_stats(&xs, g.n, g.c, g.s);
-        let m = (g.n * g.s) as f64;
-        let mean_abs: Vec<f64> = (0..g.c)
-            .map(|ch| {
-                (0..g.len())
-                    .filter(|i| (i / g.s) % g.c == ch)
-                    .map(|i| xs[i].abs())
-                    .sum::<f64>()
-                    / m
-            })
-            .collect();
-        let c = g.c;
         let want = [mean, var.clone()].concat();
-        Ok::<_, wgae::Error>(super::worst(&got, &want, |i, rv| {
-            let ch = i % c;
-            let k = 2.0 * m.sqrt() * U;
-            if i < c {
-                k * mean_abs[ch] + 2.0 * U * rv.abs()
-            } else {
-                2.0 * k * (var[ch] + mean_abs[ch].powi(2)) + 2.0 * U * rv.abs()
-            }
-        }))
+        let tol = bounds::bn_stats(&xs, g.n, g.c, g.s, &var);
+        Ok::<_, wgae::Error>(super::worst(&got, &want, tol))
     };
     outcome(name, once.await)
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use wgae::GpuContext;
 
 /// f32's unit roundoff.
-pub(crate) const U: f64 = f32::EPSILON as f64 / 2.0;
+pub(crate) use wgae::reference::bounds::U;
 
 /// One check's outcome.
 #[derive(Clone, Debug, Serialize)]
