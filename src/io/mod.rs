@@ -353,11 +353,7 @@ fn model_of(ctx: &GpuContext, p: Parsed) -> Result<Autoencoder> {
 /// architecture, its parameters (laid out by `ParamLayout::new(cfg, 1)`,
 /// returned with them) and its extras. `wgae export` reads models so.
 pub fn read_model_file(path: &Path) -> Result<(ModelConfig, ParamLayout, Vec<f32>, ModelExtras)> {
-    let p = parse(path)?;
-    let layout = ParamLayout::new(&p.cfg, 1);
-    let arena = p.arena(&layout, "", false)?;
-    let extras = extras_of(&p)?;
-    Ok((p.cfg, layout, arena, extras))
+    on_host(parse(path)?, 1)
 }
 
 /// A model file's contents read and checked on the host alone (what
@@ -369,11 +365,20 @@ pub fn read_model_bytes(
     what: &str,
     align_words: usize,
 ) -> Result<(ModelConfig, Vec<f32>, ModelExtras)> {
-    let p = parse_bytes(Path::new(what), bytes)?;
+    let (cfg, _, arena, extras) = on_host(parse_bytes(Path::new(what), bytes)?, align_words)?;
+    Ok((cfg, arena, extras))
+}
+
+/// A parsed model file's architecture, layout (`align_words` alignment),
+/// parameters and extras.
+fn on_host(
+    p: Parsed,
+    align_words: usize,
+) -> Result<(ModelConfig, ParamLayout, Vec<f32>, ModelExtras)> {
     let layout = ParamLayout::new(&p.cfg, align_words.max(1));
     let arena = p.arena(&layout, "", false)?;
     let extras = extras_of(&p)?;
-    Ok((p.cfg, arena, extras))
+    Ok((p.cfg, layout, arena, extras))
 }
 
 /// A checkpoint's contents read and checked on the host alone, as
